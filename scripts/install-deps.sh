@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Sandgate needs to build and test. Idempotent: installs only what is
+# missing, so `make test` and `make run` can call it every time at near-zero cost.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang-format
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsqlite3-dev libpq-dev libsodium-dev libssl-dev libmagic-dev
+  libclamav-dev libyara-dev libfuzzy-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clamav-testfiles zip unzip curl python3 procps
+)
+if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then PKGS+=(chromium nodejs npm); fi
+if [ "${SANDGATE_WITH_POSTGRES:-0}" = 1 ]; then PKGS+=(postgresql postgresql-contrib); fi
+if [ "${SANDGATE_WITH_BENCH:-0}" = 1 ]; then PKGS+=(nginx-light wrk); fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,62 @@
+// Status and Result<T>: how every layer reports failure without exceptions crossing boundaries.
+// A Status carries an UPPER_SNAKE code (the API error code), a sentence for a person, and the HTTP
+// status it maps to. Value type; thread-compatible.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace sandgate {
+
+class Status {
+ public:
+  Status() = default;  // OK
+  Status(int http_status, std::string code, std::string message)
+      : http_(http_status), code_(std::move(code)), message_(std::move(message)) {}
+
+  static Status Ok() { return {}; }
+  static Status Invalid(std::string code, std::string msg) { return {400, std::move(code), std::move(msg)}; }
+  static Status NotFound(std::string code, std::string msg) { return {404, std::move(code), std::move(msg)}; }
+  static Status Forbidden(std::string code, std::string msg) { return {403, std::move(code), std::move(msg)}; }
+  static Status Conflict(std::string code, std::string msg) { return {409, std::move(code), std::move(msg)}; }
+  // The store could not complete the operation (I/O error, disk full, busy). Nothing was changed.
+  static Status Unavailable(std::string msg) { return {503, "STORE_UNAVAILABLE", std::move(msg)}; }
+  static Status Internal(std::string msg) { return {500, "INTERNAL", std::move(msg)}; }
+
+  bool ok() const { return http_ == 0; }
+  int http_status() const { return ok() ? 200 : http_; }
+  const std::string& code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  int http_ = 0;
+  std::string code_;
+  std::string message_;
+};
+
+// Result<T>: a value or a non-OK Status.
+template <typename T>
+class Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status st) : v_(std::move(st)) {}   // NOLINT: implicit by design
+
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(v_);
+  }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() { return value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace sandgate

@@ -1,0 +1,158 @@
+// The store: one interface, implemented by SQLite (store/sqlite_store) and later PostgreSQL, both
+// held to the shared suite in store/store_test_suite. No SQL exists outside the implementations.
+//
+// Contract:
+// - Write(fn) runs fn in one read-write transaction. Writes are serialised against each other: fn
+//   sees the latest committed state and nothing changes under it. The transaction commits when fn
+//   returns OK and is rolled back otherwise; if the commit fails, the result is 503
+//   STORE_UNAVAILABLE and nothing was changed. Durable once Write returns OK.
+// - Read(fn) runs fn on a consistent snapshot; fn must not call mutating methods (they fail).
+// - A Tx is only valid inside the callback and only on the calling thread.
+// - Store implementations are thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "domain/model.h"
+
+namespace sandgate::store {
+
+using domain::OrgId;
+using UserId = int64_t;
+
+struct OrgRecord {
+  OrgId id = 0;  // assigned by InsertOrg
+  std::string name;
+  TimeMs created_at = 0;
+  domain::Subscription subscription = domain::Subscription::kNone;
+  std::optional<TimeMs> ends_at;
+  bool provider_disabled = false;
+  domain::DisableReason disable_reason = domain::DisableReason::kOther;
+  std::string disable_note;
+  std::optional<TimeMs> disabled_at;
+  std::string disabled_by;
+  // Submission API settings (defaults from the Zscaler service).
+  int64_t daily_allowance = 100;
+  int64_t rate_per_second = 1;
+  int64_t rate_per_hour = 400;
+  int64_t disable_threshold = 100;
+};
+
+// The stored form of an organization's single token. The token text itself is never stored.
+struct TokenRecord {
+  OrgId org_id = 0;
+  std::string lookup_hash;  // keyed hash of the token text (binary, 32 bytes); unique
+  std::string sealed;       // AEAD-sealed token text (binary)
+  std::string key_id;       // which key sealed it
+  std::string last4;        // fingerprint shown in audit and the masked view
+  TimeMs created_at = 0;
+  std::string last_modified_by;
+  TimeMs last_modified_on = 0;
+};
+
+struct UserRecord {
+  UserId id = 0;  // assigned by InsertUser
+  std::string username;
+  std::string password_hash;  // argon2id string (libsodium crypto_pwhash_str)
+  domain::Role role = domain::Role::kOrgReadonly;
+  std::optional<OrgId> org_id;  // none for provider admins
+  TimeMs created_at = 0;
+};
+
+struct SessionRecord {
+  std::string id_hash;  // hash of the session id (binary); the id itself is never stored
+  UserId user_id = 0;
+  TimeMs created_at = 0;
+  TimeMs last_seen_at = 0;
+};
+
+struct AuditRecord {
+  int64_t id = 0;  // assigned by AppendAudit, increasing
+  TimeMs ts = 0;
+  std::string actor;       // username, "system" or "cli"
+  std::string actor_role;  // PROVIDER_ADMIN, ORG_ADMIN, ORG_READONLY, SYSTEM, or "" if unknown
+  std::optional<OrgId> org_id;
+  std::string action;   // e.g. TOKEN_REGENERATE, LOGIN
+  std::string outcome;  // "ALLOWED" or the refusal code (e.g. TOKEN_DISABLED)
+  std::string client_addr;
+  std::string token_fp;  // last 4 characters of the token involved, or ""
+  std::string detail;    // free text without secrets
+};
+
+struct AuditFilter {
+  std::optional<OrgId> org_id;
+  std::optional<std::string> actor;
+  std::optional<std::string> action;
+  std::optional<TimeMs> from;  // inclusive
+  std::optional<TimeMs> to;    // exclusive
+  std::optional<int64_t> before_id;  // paging: records with id < before_id
+  int limit = 100;
+};
+
+struct OrgPage {
+  std::vector<OrgRecord> items;
+  int64_t total = 0;  // matching the search, ignoring offset/limit
+};
+
+// Operations inside one transaction. Errors: NotFound for a missing row, Conflict for a unique
+// constraint (codes given per method), Unavailable for an I/O failure.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+
+  virtual Result<OrgRecord> GetOrg(OrgId id) = 0;            // 404 NOT_FOUND
+  virtual Result<OrgRecord> GetOrgByName(const std::string& name) = 0;  // 404 NOT_FOUND
+  virtual Result<OrgId> InsertOrg(const OrgRecord& org) = 0;  // 409 ORG_EXISTS (name is unique)
+  virtual Status UpdateOrg(const OrgRecord& org) = 0;         // 404 NOT_FOUND; 409 ORG_EXISTS
+  // Case-insensitive substring search on the name, ordered by id.
+  virtual Result<OrgPage> ListOrgs(const std::string& search, int64_t offset, int64_t limit) = 0;
+
+  virtual Result<std::optional<TokenRecord>> GetToken(OrgId org) = 0;
+  virtual Status InsertToken(const TokenRecord& t) = 0;   // 409 TOKEN_EXISTS: org already has one
+  virtual Status ReplaceToken(const TokenRecord& t) = 0;  // 404 TOKEN_NOT_FOUND
+  virtual Status DeleteToken(OrgId org) = 0;              // 404 TOKEN_NOT_FOUND
+  // Every token with its organization, in org id order (loads the verification index).
+  virtual Status ForEachToken(
+      const std::function<void(const TokenRecord&, const OrgRecord&)>& fn) = 0;
+
+  virtual Result<UserRecord> GetUser(UserId id) = 0;                       // 404 NOT_FOUND
+  virtual Result<UserRecord> GetUserByName(const std::string& name) = 0;   // 404 NOT_FOUND
+  virtual Result<UserId> InsertUser(const UserRecord& u) = 0;              // 409 USER_EXISTS
+  virtual Status UpdateUser(const UserRecord& u) = 0;                      // 404 NOT_FOUND
+  virtual Status DeleteUser(UserId id) = 0;  // 404 NOT_FOUND; also deletes the user's sessions
+  // Users of one organization, or provider admins when org is nullopt; ordered by id.
+  virtual Result<std::vector<UserRecord>> ListUsers(std::optional<OrgId> org) = 0;
+  virtual Result<int64_t> CountUsers() = 0;
+
+  virtual Status InsertSession(const SessionRecord& s) = 0;
+  virtual Result<SessionRecord> GetSession(const std::string& id_hash) = 0;  // 404 NOT_FOUND
+  virtual Status TouchSession(const std::string& id_hash, TimeMs last_seen) = 0;
+  virtual Status DeleteSession(const std::string& id_hash) = 0;  // no error if absent
+  virtual Status DeleteSessionsOfUser(UserId user) = 0;
+  virtual Status DeleteSessionsBefore(TimeMs last_seen_before) = 0;  // housekeeping
+
+  virtual Result<int64_t> AppendAudit(const AuditRecord& r) = 0;
+  // Newest first.
+  virtual Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual Status Write(const std::function<Status(Tx&)>& fn) = 0;
+  virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
+  // OK when the store answers (used by /readyz).
+  virtual Status Ping() = 0;
+};
+
+// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
+// Refuses a schema newer than this build knows.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace sandgate::store

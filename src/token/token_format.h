@@ -1,0 +1,36 @@
+// The token's text format: "sbx_" + 43 base62 characters encoding 32 bytes from the OS CSPRNG +
+// 6 base62 characters of the CRC32 of the preceding 47 characters (GitHub-style, so a secret
+// scanner can recognise a token and check it offline). 53 characters in all.
+// Base62 alphabet: 0-9, A-Z, a-z (in that order); numbers are big-endian, left-padded with '0'.
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace sandgate::token {
+
+inline constexpr std::string_view kPrefix = "sbx_";
+inline constexpr size_t kBodyChars = 43;
+inline constexpr size_t kChecksumChars = 6;
+inline constexpr size_t kTokenLength = 4 + kBodyChars + kChecksumChars;  // 53
+
+// A fresh token from libsodium's randombytes_buf.
+std::string Generate();
+
+// OK when `text` is a well-formed token: prefix, length, alphabet, body value < 2^256, checksum.
+// Otherwise 401 INVALID_TOKEN with a message that never echoes the input.
+Status Parse(std::string_view text);
+
+// The last four characters (the fingerprint used in audit records and the masked view).
+std::string Last4(std::string_view token);
+// "sbx_" + 8 bullets + last 4: what every read shows instead of the token.
+std::string Mask(std::string_view last4);
+
+// Exposed for tests.
+std::string Base62Encode(const unsigned char* bytes, size_t n, size_t width);
+uint32_t Crc32(std::string_view data);
+
+}  // namespace sandgate::token
