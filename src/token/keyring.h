@@ -7,6 +7,7 @@
 // mlock'ed memory and wiped on destruction.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,9 +18,20 @@ namespace sandgate::token {
 
 class Keyring {
  public:
+  static constexpr size_t kKeyBytes = 32;
+  static constexpr size_t kHashBytes = 32;
+  using Hash = std::array<unsigned char, kHashBytes>;
+
+  // Key file format (text, exactly these three lines, hex in either case, final newline optional):
+  //   sandgate-keyfile 1
+  //   lookup <64 hex>
+  //   seal <64 hex>
+
   // Loads the key file at `path`, creating it (mode 0600, parent directory must exist) when absent.
+  // Never overwrites an existing file. Errors as Load, or 500 KEYFILE_CREATE_FAILED.
   static Result<std::shared_ptr<Keyring>> LoadOrCreate(const std::string& path);
-  // Loads an existing key file; 500 KEYFILE_MISSING / KEYFILE_INVALID otherwise.
+  // Loads an existing key file; 500 KEYFILE_MISSING / KEYFILE_INVALID (malformed, unreadable, not a
+  // regular file) / KEYFILE_INSECURE (any permission bit for group or others) otherwise.
   static Result<std::shared_ptr<Keyring>> Load(const std::string& path);
   // A keyring with fresh random keys, not backed by a file (tests, benchmarks).
   static std::shared_ptr<Keyring> Ephemeral();
@@ -30,7 +42,11 @@ class Keyring {
 
   // 32-byte keyed hash of a token's text; equal tokens give equal hashes.
   std::string LookupHash(std::string_view token) const;
+  // The same hash without allocating (TokenIndex::Verify's hot path).
+  Hash LookupHashBytes(std::string_view token) const;
   // 32-byte keyed hash for other secrets, domain-separated by `purpose` (e.g. "session", "csrf").
+  // Never equal to a LookupHash (distinct BLAKE2b personalisation) nor to another purpose's Mac
+  // (length-prefixed purpose).
   std::string Mac(std::string_view purpose, std::string_view data) const;
   // nonce || ciphertext || tag; a fresh random nonce each call.
   std::string Seal(std::string_view plaintext) const;
@@ -44,7 +60,8 @@ class Keyring {
   unsigned char* lookup_key_;  // 32 bytes, sodium_malloc
   unsigned char* seal_key_;    // 32 bytes, sodium_malloc
   std::string key_id_;
-  void DeriveKeyId();
+  // After the keys are filled in: derives key_id_ and makes the key memory read-only.
+  void Freeze();
 };
 
 }  // namespace sandgate::token

@@ -5,6 +5,8 @@
 // All functions are pure and thread-safe.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,15 +24,22 @@ std::string Generate();
 
 // OK when `text` is a well-formed token: prefix, length, alphabet, body value < 2^256, checksum.
 // Otherwise 401 INVALID_TOKEN with a message that never echoes the input.
+// Allocation-free on success; runs on every Submission API request.
 Status Parse(std::string_view text);
+
+// The one refusal for a malformed or unknown token: 401 INVALID_TOKEN "Invalid API token". Parse
+// and TokenIndex::Verify both return exactly this, so a caller cannot tell malformed from unknown.
+Status InvalidToken();
 
 // The last four characters (the fingerprint used in audit records and the masked view).
 std::string Last4(std::string_view token);
 // "sbx_" + 8 bullets + last 4: what every read shows instead of the token.
 std::string Mask(std::string_view last4);
 
-// Exposed for tests.
+// Exposed for tests. Big-endian `bytes[0..n)` in base62, left-padded with '0' to at least `width`
+// characters (never truncated).
 std::string Base62Encode(const unsigned char* bytes, size_t n, size_t width);
+// CRC-32 (IEEE 802.3, reflected, as zlib's crc32()).
 uint32_t Crc32(std::string_view data);
 
 }  // namespace sandgate::token

@@ -1,0 +1,586 @@
+#include "analysis/engine.h"
+
+#include <clamav.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuzzy.h>
+#include <magic.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yara.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "analysis/file_type.h"
+
+namespace sandgate::analysis {
+namespace {
+
+// Bytes of the file's beginning given to the text sniffer and zip-entry check.
+constexpr size_t kHeadBytes = 64 * 1024;
+// libmagic reads at most this much of a file (its default is 7 MiB; every rule we rely on looks at
+// the beginning, ELF/PE parsing seeks separately).
+constexpr size_t kMagicBytesMax = 1024 * 1024;
+// Idle libmagic handles kept for reuse; more are opened on demand under load and closed afterwards.
+constexpr size_t kMaxIdleMagic = 8;
+
+constexpr int kWeightHigh = 50;
+constexpr int kWeightModerate = 30;
+constexpr int kWeightLow = 10;
+constexpr int kStaticScoreCap = 89;
+constexpr int kSuspiciousThreshold = 30;
+constexpr double kHighEntropyBits = 7.2;
+constexpr uint64_t kHighEntropyMinSize = 1024;
+constexpr int kEntropyIndicatorScore = 30;
+
+// libclamav and libyara keep process-wide state; initialise both exactly once (thread-safe static).
+Status InitLibraries() {
+  static const Status status = [] {
+    const cl_error_t rc = cl_init(CL_INIT_DEFAULT);
+    if (rc != CL_SUCCESS) return Status::Internal(std::string("cl_init: ") + cl_strerror(rc));
+    const int yrc = yr_initialize();
+    if (yrc != ERROR_SUCCESS) {
+      return Status::Internal("yr_initialize failed with YARA error " + std::to_string(yrc));
+    }
+    return Status::Ok();
+  }();
+  return status;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool ParseRisk(std::string_view s, Risk* risk) {
+  if (s == "LOW") {
+    *risk = Risk::kLow;
+  } else if (s == "MODERATE") {
+    *risk = Risk::kModerate;
+  } else if (s == "HIGH") {
+    *risk = Risk::kHigh;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int Weight(Risk r) {
+  switch (r) {
+    case Risk::kHigh:
+      return kWeightHigh;
+    case Risk::kModerate:
+      return kWeightModerate;
+    case Risk::kLow:
+      return kWeightLow;
+  }
+  return 0;
+}
+
+bool IsKnownSection(std::string_view s) {
+  static constexpr std::string_view kSections[] = {"SystemSummary", "Networking", "SecurityBypass",
+                                                   "Stealth",       "Persistence", "Spyware",
+                                                   "Exploit"};
+  return std::find(std::begin(kSections), std::end(kSections), s) != std::end(kSections);
+}
+
+// The string value of a rule's meta `name`, or null.
+const char* MetaString(const YR_RULE* rule, const char* name) {
+  const YR_META* meta;
+  yr_rule_metas_foreach(rule, meta) {
+    if (meta->type == META_TYPE_STRING && std::strcmp(meta->identifier, name) == 0) {
+      return meta->string;
+    }
+  }
+  return nullptr;
+}
+
+Finding FindingOf(const YR_RULE* rule) {
+  Finding f;
+  f.rule = rule->identifier;
+  const char* severity = MetaString(rule, "severity");
+  if (severity == nullptr || !ParseRisk(severity, &f.risk)) f.risk = Risk::kModerate;  // not loaded
+  const char* description = MetaString(rule, "description");
+  f.signature = description != nullptr && *description != '\0' ? description : f.rule;
+  f.signature_sources.push_back("YARA:" + f.rule);
+  const char* section = MetaString(rule, "section");
+  if (section != nullptr && IsKnownSection(section)) f.section = section;
+  return f;
+}
+
+int YaraScanCallback(YR_SCAN_CONTEXT* /*context*/, int message, void* message_data,
+                     void* user_data) {
+  if (message == CALLBACK_MSG_RULE_MATCHING) {
+    static_cast<std::vector<Finding>*>(user_data)->push_back(
+        FindingOf(static_cast<const YR_RULE*>(message_data)));
+  }
+  return CALLBACK_CONTINUE;
+}
+
+struct CompileLog {
+  std::string errors;
+  int count = 0;
+};
+
+void YaraCompileCallback(int error_level, const char* file_name, int line_number,
+                         const YR_RULE* /*rule*/, const char* message, void* user_data) {
+  if (error_level != YARA_ERROR_LEVEL_ERROR) return;  // warnings (slow strings, ...) are not fatal
+  auto* log = static_cast<CompileLog*>(user_data);
+  if (log->count++ < 5) {
+    if (!log->errors.empty()) log->errors += "; ";
+    log->errors += std::string(file_name != nullptr ? file_name : "?") + ":" +
+                   std::to_string(line_number) + ": " + message;
+  }
+}
+
+bool ReadHead(const std::string& path, std::string* head, std::string* error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    *error = path + " is not a regular file";
+    return false;
+  }
+  head->resize(kHeadBytes);
+  size_t got = 0;
+  while (got < head->size()) {
+    const ssize_t n = ::read(fd, head->data() + got, head->size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = "cannot read " + path + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  head->resize(got);
+  ::close(fd);
+  return true;
+}
+
+// ClamAV failures caused by the environment (the file, memory, temp space) are errors of the call;
+// the rest (malformed content, limits, timeouts) are a fact about the file, reported in av_error.
+bool IsEnvironmentError(cl_error_t rc) {
+  switch (rc) {
+    case CL_ENULLARG:
+    case CL_EARG:
+    case CL_EOPEN:
+    case CL_ESTAT:
+    case CL_EREAD:
+    case CL_EWRITE:
+    case CL_EACCES:
+    case CL_ETMPFILE:
+    case CL_ETMPDIR:
+    case CL_EMAP:
+    case CL_EMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string StripUnofficial(const char* name) {
+  std::string s = name;
+  constexpr std::string_view kSuffix = ".UNOFFICIAL";
+  if (s.size() > kSuffix.size() && std::string_view(s).ends_with(kSuffix)) {
+    s.resize(s.size() - kSuffix.size());
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string_view RiskName(Risk risk) {
+  switch (risk) {
+    case Risk::kLow:
+      return "LOW";
+    case Risk::kModerate:
+      return "MODERATE";
+    case Risk::kHigh:
+      return "HIGH";
+  }
+  return "LOW";
+}
+
+std::string_view VerdictTypeName(VerdictType type) {
+  switch (type) {
+    case VerdictType::kMalicious:
+      return "MALICIOUS";
+    case VerdictType::kSuspicious:
+      return "SUSPICIOUS";
+    case VerdictType::kBenign:
+      return "BENIGN";
+    case VerdictType::kUnknown:
+      return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+std::string VirusTypeFromName(std::string_view virus_name) {
+  if (virus_name.empty()) return "";
+  const std::string name = Lower(virus_name);
+  if (name.find("eicar") != std::string::npos || name.find(".test.") != std::string::npos ||
+      name.find("-test-") != std::string::npos) {
+    return "Virus";
+  }
+  struct Token {
+    std::string_view token;
+    std::string_view type;
+  };
+  static constexpr Token kTokens[] = {
+      {"trojan", "Trojan"},         {"downloader", "Trojan"}, {"dropper", "Trojan"},
+      {"worm", "Worm"},             {"ransomware", "Ransomware"}, {"adware", "Adware"},
+      {"spyware", "Spyware"},       {"keylogger", "Spyware"}, {"backdoor", "Backdoor"},
+      {"exploit", "Exploit"},       {"phishing", "Phishing"}, {"pua", "PUA"},
+      {"coinminer", "Coinminer"},   {"miner", "Coinminer"},
+  };
+  // Dot-separated tokens of the name ("Win.Trojan.Agent-12345" -> win, trojan, agent-12345).
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('.', start);
+    if (end == std::string::npos) end = name.size();
+    const std::string_view tok = std::string_view(name).substr(start, end - start);
+    for (const Token& t : kTokens) {
+      if (tok == t.token) return std::string(t.type);
+    }
+    start = end + 1;
+  }
+  return "Virus";
+}
+
+Verdict Classify(const QuickResult& quick, const StaticResult* static_result) {
+  const int static_score = static_result != nullptr ? static_result->score : 0;
+  Verdict v;
+  if (!quick.virus_name.empty()) {
+    v.type = VerdictType::kMalicious;
+    v.score = static_score >= kWeightHigh ? 100 : 95;
+    const std::string vt = quick.virus_type.empty() ? VirusTypeFromName(quick.virus_name)
+                                                    : quick.virus_type;
+    v.category = vt == "Adware" || vt == "PUA" ? "ADWARE" : "MALWARE_BOTNET";
+    v.detected_malware = quick.virus_name;
+    v.submission = "Virus";
+    return v;
+  }
+  const bool high_entropy_blob = quick.file_type == "bin" && !quick.identified &&
+                                 quick.hashes.size >= kHighEntropyMinSize &&
+                                 quick.entropy > kHighEntropyBits;
+  v.score = std::max(static_score, high_entropy_blob ? kEntropyIndicatorScore : 0);
+  if (v.score >= kSuspiciousThreshold) {
+    v.type = VerdictType::kSuspicious;
+    v.category = "SUSPICIOUS";
+    v.submission = "Suspicious";
+  } else if (!quick.identified) {
+    v.type = VerdictType::kUnknown;
+    v.category = "UNKNOWN";
+    v.submission = "Unknown";
+  } else {
+    v.type = VerdictType::kBenign;
+    v.category = "BENIGN";
+    v.submission = "Clean";
+  }
+  return v;
+}
+
+// A small pool of libmagic handles (a magic_t must not be used by two threads at once).
+class Engine::MagicPool {
+ public:
+  ~MagicPool() {
+    for (magic_t m : idle_) magic_close(m);
+  }
+
+  // A handle for exclusive use, returned with Release(). Opens a new one when none is idle.
+  Result<magic_t> Acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        magic_t m = idle_.back();
+        idle_.pop_back();
+        return m;
+      }
+    }
+    return Open();
+  }
+
+  void Release(magic_t m) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_.size() < kMaxIdleMagic) {
+        idle_.push_back(m);
+        return;
+      }
+    }
+    magic_close(m);
+  }
+
+ private:
+  static Result<magic_t> Open() {
+    magic_t m = magic_open(MAGIC_ERROR);
+    if (m == nullptr) return Status::Internal("magic_open failed");
+    if (magic_load(m, nullptr) != 0) {
+      Status st = Status::Internal(std::string("magic_load: ") +
+                                   (magic_error(m) != nullptr ? magic_error(m) : "failed"));
+      magic_close(m);
+      return st;
+    }
+    const size_t bytes_max = kMagicBytesMax;
+    magic_setparam(m, MAGIC_PARAM_BYTES_MAX, &bytes_max);
+    return m;
+  }
+
+  std::mutex mu_;
+  std::vector<magic_t> idle_;
+};
+
+Engine::Engine() : magic_(std::make_unique<MagicPool>()) {}
+
+Engine::~Engine() {
+  if (rules_ != nullptr) yr_rules_destroy(rules_);
+  if (clam_ != nullptr) cl_engine_free(clam_);
+}
+
+Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
+  if (Status st = InitLibraries(); !st.ok()) return st;
+  std::shared_ptr<Engine> engine(new Engine());
+  engine->config_ = config;
+
+  // libmagic: prove the database opens now rather than on the first request.
+  {
+    Result<magic_t> m = engine->magic_->Acquire();
+    if (!m.ok()) return m.status();
+    engine->magic_->Release(*m);
+  }
+
+  // ClamAV: only our own databases, never the system one.
+  std::error_code ec;
+  if (!std::filesystem::is_directory(config.signatures_dir, ec)) {
+    return Status::Internal("signatures directory " + config.signatures_dir + " does not exist");
+  }
+  engine->clam_ = cl_engine_new();
+  if (engine->clam_ == nullptr) return Status::Internal("cl_engine_new failed");
+  if (!config.temp_dir.empty()) {
+    const cl_error_t rc = cl_engine_set_str(engine->clam_, CL_ENGINE_TMPDIR, config.temp_dir.c_str());
+    if (rc != CL_SUCCESS) {
+      return Status::Internal(std::string("ClamAV temp dir: ") + cl_strerror(rc));
+    }
+  }
+  unsigned sigs = 0;
+  cl_error_t rc = cl_load(config.signatures_dir.c_str(), engine->clam_, &sigs,
+                          CL_DB_STDOPT | CL_DB_YARA_EXCLUDE);
+  if (rc != CL_SUCCESS) {
+    return Status::Internal("loading ClamAV signatures from " + config.signatures_dir + ": " +
+                            cl_strerror(rc));
+  }
+  if (sigs == 0) {
+    return Status::Internal("no ClamAV signatures found in " + config.signatures_dir);
+  }
+  rc = cl_engine_compile(engine->clam_);
+  if (rc != CL_SUCCESS) {
+    return Status::Internal(std::string("compiling ClamAV signatures: ") + cl_strerror(rc));
+  }
+  engine->signature_count_ = sigs;
+
+  // YARA: every *.yar / *.yara file, in name order, into one rule set.
+  if (!std::filesystem::is_directory(config.rules_dir, ec)) {
+    return Status::Internal("rules directory " + config.rules_dir + " does not exist");
+  }
+  std::vector<std::filesystem::path> files;
+  for (std::filesystem::directory_iterator it(config.rules_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::filesystem::path& p = it->path();
+    if ((p.extension() == ".yar" || p.extension() == ".yara") && it->is_regular_file(ec)) {
+      files.push_back(p);
+    }
+  }
+  if (ec) return Status::Internal("listing " + config.rules_dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+
+  YR_COMPILER* compiler = nullptr;
+  if (yr_compiler_create(&compiler) != ERROR_SUCCESS) {
+    return Status::Internal("yr_compiler_create failed");
+  }
+  CompileLog log;
+  yr_compiler_set_callback(compiler, YaraCompileCallback, &log);
+  for (const std::filesystem::path& p : files) {
+    FILE* f = std::fopen(p.c_str(), "r");
+    if (f == nullptr) {
+      yr_compiler_destroy(compiler);
+      return Status::Internal("cannot open " + p.string() + ": " + std::strerror(errno));
+    }
+    const int errors = yr_compiler_add_file(compiler, f, nullptr, p.c_str());
+    std::fclose(f);
+    if (errors > 0) {
+      yr_compiler_destroy(compiler);  // a compiler that reported errors cannot be used further
+      return Status::Internal("YARA rules do not compile: " + log.errors);
+    }
+  }
+  const int grc = yr_compiler_get_rules(compiler, &engine->rules_);
+  yr_compiler_destroy(compiler);
+  if (grc != ERROR_SUCCESS) {
+    return Status::Internal("yr_compiler_get_rules failed with YARA error " + std::to_string(grc));
+  }
+  const YR_RULE* rule;
+  yr_rules_foreach(engine->rules_, rule) {
+    const char* severity = MetaString(rule, "severity");
+    Risk risk;
+    if (severity == nullptr || !ParseRisk(severity, &risk)) {
+      return Status::Internal(std::string("YARA rule ") + rule->identifier +
+                              " needs meta severity = \"LOW\", \"MODERATE\" or \"HIGH\"");
+    }
+    ++engine->rule_count_;
+  }
+  return engine;
+}
+
+Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
+                                  double entropy) const {
+  QuickResult q;
+  q.hashes = hashes;
+  q.entropy = entropy;
+
+  std::string head;
+  std::string error;
+  if (!ReadHead(path, &head, &error)) return Status::Internal(error);
+
+  // File type and MIME.
+  {
+    Result<magic_t> m = magic_->Acquire();
+    if (!m.ok()) return m.status();
+    magic_setflags(*m, MAGIC_ERROR);
+    const char* desc = magic_file(*m, path.c_str());
+    if (desc != nullptr) q.description = desc;
+    magic_setflags(*m, MAGIC_ERROR | MAGIC_MIME_TYPE);
+    const char* mime = desc != nullptr ? magic_file(*m, path.c_str()) : nullptr;
+    if (mime != nullptr) q.mime = mime;
+    if (desc == nullptr || mime == nullptr) {
+      const char* err = magic_error(*m);
+      Status st = Status::Internal("libmagic on " + path + ": " + (err != nullptr ? err : "failed"));
+      magic_->Release(*m);
+      return st;
+    }
+    magic_->Release(*m);
+  }
+  FileTypeInfo ft = DetectFileType(q.mime, q.description, head);
+  q.file_type = std::move(ft.type);
+  q.category = std::move(ft.category);
+  q.identified = ft.identified;
+
+  // ssdeep.
+  {
+    char buf[FUZZY_MAX_RESULT];
+    if (fuzzy_hash_filename(path.c_str(), buf) != 0) {
+      return Status::Internal("ssdeep of " + path + " failed");
+    }
+    q.ssdeep = buf;
+  }
+
+  // ClamAV: first match wins; every parser on (archives, OLE2, PDF, mail, HTML, PE, ELF, ...).
+  struct cl_scan_options options = {};
+  options.general = CL_SCAN_GENERAL_HEURISTICS;
+  options.parse = ~0u;
+  options.heuristic = 0;  // no optional heuristic alerts (macros, encrypted archives, ...)
+  const char* virname = nullptr;
+  unsigned long scanned = 0;
+  const cl_error_t rc = cl_scanfile(path.c_str(), &virname, &scanned, clam_, &options);
+  if (rc == CL_VIRUS) {
+    q.virus_name = StripUnofficial(virname != nullptr ? virname : "Unknown");
+    q.virus_type = VirusTypeFromName(q.virus_name);
+  } else if (rc != CL_CLEAN) {
+    if (IsEnvironmentError(rc)) {
+      return Status::Internal("ClamAV scan of " + path + ": " + cl_strerror(rc));
+    }
+    q.av_error = cl_strerror(rc);
+  }
+  return q;
+}
+
+Result<StaticResult> Engine::Static(const std::string& path) const {
+  YR_SCANNER* scanner = nullptr;
+  if (yr_scanner_create(rules_, &scanner) != ERROR_SUCCESS) {
+    return Status::Internal("yr_scanner_create failed");
+  }
+  StaticResult result;
+  yr_scanner_set_callback(scanner, YaraScanCallback, &result.findings);
+  yr_scanner_set_flags(scanner, SCAN_FLAGS_REPORT_RULES_MATCHING);
+  yr_scanner_set_timeout(scanner, config_.yara_timeout_seconds);
+  const int rc = yr_scanner_scan_file(scanner, path.c_str());
+  yr_scanner_destroy(scanner);
+  if (rc == ERROR_SCAN_TIMEOUT) {
+    return Status(504, "ANALYSIS_TIMEOUT", "YARA scan of " + path + " exceeded " +
+                                               std::to_string(config_.yara_timeout_seconds) + " s");
+  }
+  if (rc != ERROR_SUCCESS) {
+    return Status::Internal("YARA scan of " + path + " failed with YARA error " +
+                            std::to_string(rc));
+  }
+  std::sort(result.findings.begin(), result.findings.end(),
+            [](const Finding& a, const Finding& b) {
+              if (a.risk != b.risk) return a.risk > b.risk;
+              return a.rule < b.rule;
+            });
+  int score = 0;
+  for (const Finding& f : result.findings) score += Weight(f.risk);
+  result.score = std::min(score, kStaticScoreCap);
+  return result;
+}
+
+Result<Analysis> Engine::AnalyzeFile(const std::string& path) const {
+  Result<FileDigest> digest = DigestFile(path);
+  if (!digest.ok()) return digest.status();
+  Result<QuickResult> quick = Quick(path, digest->hashes, digest->entropy);
+  if (!quick.ok()) return quick.status();
+  Result<StaticResult> statics = Static(path);
+  if (!statics.ok()) return statics.status();
+  Analysis a{std::move(quick).value(), std::move(statics).value(), {}};
+  a.verdict = Classify(a.quick, &a.statics);
+  return a;
+}
+
+Result<std::unique_ptr<EngineHolder>> EngineHolder::Open(const EngineConfig& config) {
+  Result<std::shared_ptr<Engine>> engine = Engine::Load(config);
+  if (!engine.ok()) return engine.status();
+  return std::make_unique<EngineHolder>(config, std::move(engine).value());
+}
+
+EngineHolder::EngineHolder(EngineConfig config, std::shared_ptr<const Engine> engine)
+    : current_(std::move(engine)), config_(std::move(config)) {}
+
+std::shared_ptr<const Engine> EngineHolder::Get() const {
+  return current_.load(std::memory_order_acquire);
+}
+
+Status EngineHolder::Reload() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  Result<std::shared_ptr<Engine>> engine = Engine::Load(config_);
+  if (!engine.ok()) return engine.status();
+  // The previous engine lives on in any in-flight scan's shared_ptr; `old` drops this reference.
+  std::shared_ptr<const Engine> old =
+      current_.exchange(std::move(engine).value(), std::memory_order_acq_rel);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  return Status::Ok();
+}
+
+Status EngineHolder::Reload(const EngineConfig& config) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  Result<std::shared_ptr<Engine>> engine = Engine::Load(config);
+  if (!engine.ok()) return engine.status();
+  config_ = config;
+  // The previous engine lives on in any in-flight scan's shared_ptr; `old` drops this reference.
+  std::shared_ptr<const Engine> old =
+      current_.exchange(std::move(engine).value(), std::memory_order_acq_rel);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  return Status::Ok();
+}
+
+}  // namespace sandgate::analysis

@@ -1,0 +1,198 @@
+// The offline analysis engine behind /zscsb/submit and /zscsb/discan:
+//  - Quick:  file type + MIME (libmagic), ssdeep (libfuzzy), AV scan (libclamav with Sandgate's own
+//            signatures in share/signatures; archives, mail, OLE2, PDF, ... are unpacked),
+//  - Static: YARA rules from share/rules (modules pe, elf, math),
+//  - Classify: the verdict rules (pure function, below).
+//
+// Lifecycle and threading:
+//  - Engine::Load compiles signatures and rules once; the Engine is immutable afterwards. Every
+//    public method is const and thread-safe: any number of threads may call Quick/Static/
+//    AnalyzeFile at the same time on one Engine (ClamAV scans a compiled engine read-only, each YARA
+//    scan gets its own YR_SCANNER, libmagic handles come from an internal pool, one per call).
+//  - Share an Engine as std::shared_ptr<const Engine>. EngineHolder swaps in a freshly loaded
+//    Engine (SIGHUP) while in-flight scans keep the old one alive through their own shared_ptr;
+//    the old Engine is freed by whichever thread drops the last reference.
+//  - Process-wide library initialisation (cl_init, yr_initialize) happens once, on the first Load,
+//    and is never undone.
+//  - Nothing throws across this interface; failures are Status values (500 INTERNAL for I/O and
+//    library errors, 504 ANALYSIS_TIMEOUT when YARA exceeds its time budget).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analysis/stream_hasher.h"
+#include "common/status.h"
+
+#ifndef SANDGATE_SOURCE_DIR
+#define SANDGATE_SOURCE_DIR "."
+#endif
+
+struct cl_engine;
+struct YR_RULES;
+
+namespace sandgate::analysis {
+
+struct EngineConfig {
+  // Every ClamAV database file in this directory is loaded (here: sandgate.ndb, sandgate.hdb).
+  // The system ClamAV database is never used.
+  std::string signatures_dir = SANDGATE_SOURCE_DIR "/share/signatures";
+  // Every *.yar / *.yara file in this directory is compiled into one rule set (default namespace,
+  // so rule names must be unique across files). Each rule needs meta severity = "LOW"|"MODERATE"|
+  // "HIGH"; description and section (a Zscaler report list name) are optional.
+  std::string rules_dir = SANDGATE_SOURCE_DIR "/share/rules";
+  // ClamAV's scratch directory for unpacked archive members; empty = $TMPDIR or /tmp.
+  std::string temp_dir;
+  // Per-file YARA time budget.
+  int yara_timeout_seconds = 60;
+};
+
+enum class Risk { kLow, kModerate, kHigh };
+std::string_view RiskName(Risk risk);  // "LOW", "MODERATE", "HIGH"
+
+// One static-analysis finding, shaped like an entry of a Zscaler "Full Details" list.
+struct Finding {
+  Risk risk = Risk::kLow;                    // from the rule's meta severity
+  std::string signature;                     // meta description, or the rule name
+  std::vector<std::string> signature_sources;  // {"YARA:<rule>"}
+  std::string rule;                          // the YARA rule name
+  // Which report list it belongs to: SystemSummary (default), Networking, SecurityBypass, Stealth,
+  // Persistence, Spyware, Exploit (rule meta section).
+  std::string section = "SystemSummary";
+};
+
+struct StaticResult {
+  std::vector<Finding> findings;  // sorted: highest risk first, then by rule name
+  // Sum of HIGH 50, MODERATE 30, LOW 10 per matching rule, capped at 89 (only an AV hit reaches 90+).
+  int score = 0;
+};
+
+struct QuickResult {
+  Hashes hashes;             // as passed to Quick
+  double entropy = 0;        // as passed to Quick (bits per byte)
+  std::string file_type;     // Zscaler FileType: exe, dll, elf, zip, pdf, doc, docx, js, ps1, txt, bin ...
+  std::string category;      // Zscaler Category: EXECS, ARCHIVE, DOCS, PDF, SCRIPT, JAR, ANDROID, FLASH, OTHER
+  bool identified = false;   // libmagic recognised the format (false: "data")
+  std::string mime;          // libmagic MIME type
+  std::string description;   // libmagic description
+  std::string ssdeep;        // fuzzy hash
+  std::string virus_name;    // empty when ClamAV found nothing (".UNOFFICIAL" suffix removed)
+  std::string virus_type;    // VirusTypeFromName(virus_name); empty when clean
+  std::string av_error;      // set when ClamAV could not finish (e.g. malformed or too-deep archive)
+};
+
+enum class VerdictType { kMalicious, kSuspicious, kBenign, kUnknown };
+std::string_view VerdictTypeName(VerdictType type);  // "MALICIOUS", ..., "UNKNOWN"
+
+struct Verdict {
+  VerdictType type = VerdictType::kUnknown;  // Classification.Type
+  int score = 0;                             // Classification.Score, 0..100
+  std::string category;          // Classification.Category: BENIGN, SUSPICIOUS, ADWARE, MALWARE_BOTNET, UNKNOWN
+  std::string detected_malware;  // Classification.DetectedMalware: the AV name, else empty
+  std::string submission;        // sandboxSubmission: "Virus", "Suspicious", "Clean", "Unknown"
+};
+
+// The verdict rules (pure, thread-safe). static_result may be null (Quick-only path, e.g. discan).
+//  1. AV hit (quick.virus_name set) -> MALICIOUS, score 95 (100 when the static score is >= 50),
+//     category ADWARE for virus types Adware/PUA else MALWARE_BOTNET, DetectedMalware = virus name,
+//     submission "Virus".
+//  2. Otherwise score = max(static score, entropy indicator), where the entropy indicator is 30 for
+//     an unidentified format ("bin") of >= 1 KiB with entropy > 7.2 bits/byte (random or encrypted
+//     data; container formats are identified by libmagic and never get it), else 0.
+//     score >= 30 (any HIGH or MODERATE rule, three LOW rules, or the entropy indicator)
+//     -> SUSPICIOUS / SUSPICIOUS / "Suspicious".
+//  3. Otherwise, an unidentified format ("bin": nothing we run understands it) -> UNKNOWN / UNKNOWN
+//     / "Unknown", score as computed (0..29).
+//  4. Otherwise BENIGN / BENIGN / "Clean", score as computed (0..29: LOW findings only).
+Verdict Classify(const QuickResult& quick, const StaticResult* static_result);
+
+// Virus type from an AV signature name (documented mapping, case-insensitive):
+//  "EICAR" anywhere, or a ".Test."/"-Test-" token -> "Virus" (test signatures are reported the way
+//  Zscaler reports EICAR); otherwise the ClamAV category token of "Platform.Category.Name":
+//  Trojan/Downloader/Dropper -> "Trojan", Worm, Ransomware, Adware, Spyware/Keylogger -> "Spyware",
+//  Backdoor, Exploit, Phishing, PUA/Pua -> "PUA", Coinminer/Miner -> "Coinminer"; anything else
+//  -> "Virus". Empty name -> empty.
+std::string VirusTypeFromName(std::string_view virus_name);
+
+// Everything about one file: what AnalyzeFile returns and the report is made from.
+struct Analysis {
+  QuickResult quick;
+  StaticResult statics;
+  Verdict verdict;
+};
+
+class Engine {
+ public:
+  // Loads and compiles signatures_dir (ClamAV) and rules_dir (YARA) and checks that libmagic opens.
+  // Errors: 500 INTERNAL naming the directory/file and the library's message (missing directory,
+  // bad signature line, YARA syntax error, rule without a valid severity).
+  static Result<std::shared_ptr<Engine>> Load(const EngineConfig& config);
+
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // File type, MIME, ssdeep and AV scan of the file at `path`. `hashes`/`entropy` are those the
+  // caller computed while receiving the bytes (StreamHasher, EntropyAccumulator); they are copied
+  // into the result. Errors: 500 INTERNAL when the file cannot be read. A ClamAV failure on a
+  // malformed file is not an error: it is reported in av_error.
+  Result<QuickResult> Quick(const std::string& path, const Hashes& hashes, double entropy) const;
+
+  // YARA scan of the file at `path`. Errors: 500 INTERNAL (unreadable file, YARA failure),
+  // 504 ANALYSIS_TIMEOUT (over yara_timeout_seconds).
+  Result<StaticResult> Static(const std::string& path) const;
+
+  // DigestFile + Quick + Static + Classify, for callers that hold a complete file.
+  Result<Analysis> AnalyzeFile(const std::string& path) const;
+
+  const EngineConfig& config() const { return config_; }
+  unsigned signature_count() const { return signature_count_; }  // ClamAV signatures loaded
+  size_t rule_count() const { return rule_count_; }                // YARA rules compiled
+
+ private:
+  class MagicPool;
+  Engine();
+
+  EngineConfig config_;
+  cl_engine* clam_ = nullptr;  // owned; compiled, then only read
+  YR_RULES* rules_ = nullptr;  // owned; only read
+  std::unique_ptr<MagicPool> magic_;
+  unsigned signature_count_ = 0;
+  size_t rule_count_ = 0;
+};
+
+// Holds the current Engine and replaces it on reload. Thread-safe: Get() from any number of
+// threads while another thread reloads; reloads are serialised.
+class EngineHolder {
+ public:
+  // Loads the first engine. Errors: as Engine::Load.
+  static Result<std::unique_ptr<EngineHolder>> Open(const EngineConfig& config);
+  // Wraps an already loaded engine (must not be null); Reload() uses `config`.
+  EngineHolder(EngineConfig config, std::shared_ptr<const Engine> engine);
+
+  // The current engine; never null. Callers keep the shared_ptr for the whole scan, so a reload
+  // during the scan does not affect it.
+  std::shared_ptr<const Engine> Get() const;
+
+  // Loads a new engine from the held config (re-reading the directories) and swaps it in only if it
+  // loaded completely; on failure the current engine stays and the load error is returned.
+  Status Reload();
+  // As Reload(), from `config`; the config is adopted only on success.
+  Status Reload(const EngineConfig& config);
+
+  // 1 after construction, +1 for every successful reload.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<std::shared_ptr<const Engine>> current_;
+  std::atomic<uint64_t> generation_{1};
+  std::mutex reload_mu_;  // serialises reloads; guards config_
+  EngineConfig config_;
+};
+
+}  // namespace sandgate::analysis

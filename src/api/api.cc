@@ -1,0 +1,582 @@
+#include "api/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "api/json_body.h"
+#include "http/server.h"
+#include "token/token_format.h"
+
+namespace sandgate::api {
+
+namespace json = boost::json;
+using domain::Action;
+using domain::Role;
+using http::bhttp::verb;
+using http::Request;
+using http::RequestContext;
+using http::Response;
+
+namespace {
+
+constexpr const char* kCookie = "sg_session";
+
+Response JsonResponse(int status, const json::value& v) {
+  Response res{static_cast<http::bhttp::status>(status), 11};
+  res.set(http::bhttp::field::content_type, "application/json");
+  res.body() = json::serialize(v);
+  return res;
+}
+
+Response Error(const Status& s) {
+  return http::JsonError(11, s.http_status(), s.code(), s.message());
+}
+
+json::value OptTime(const std::optional<TimeMs>& t) {
+  if (!t) return nullptr;
+  return json::value(FormatIso8601(*t));
+}
+
+json::array ActionNames(const std::vector<Action>& actions) {
+  json::array a;
+  for (Action x : actions) a.emplace_back(std::string(domain::ToString(x)));
+  return a;
+}
+
+// The token page's read model.
+json::object TokenViewJson(const service::TokenView& v, const std::string& base_url, bool provider) {
+  json::object o;
+  o["orgId"] = v.org.id;
+  o["orgName"] = v.org.name;
+  o["baseUrl"] = base_url;
+  if (v.token) {
+    json::object t;
+    t["masked"] = token::Mask(v.token->last4);
+    t["last4"] = v.token->last4;
+    t["createdOn"] = FormatIso8601(v.token->created_at);
+    o["token"] = std::move(t);
+    o["lastModifiedBy"] = v.token->last_modified_by;
+    o["lastModifiedOn"] = FormatIso8601(v.token->last_modified_on);
+  } else {
+    o["token"] = nullptr;
+    o["lastModifiedBy"] = nullptr;
+    o["lastModifiedOn"] = nullptr;
+  }
+  o["status"] = std::string(domain::ToString(v.status.status));
+  o["statusReason"] = v.status.reason == domain::StatusReason::kNone
+                          ? json::value(nullptr)
+                          : json::value(std::string(domain::ToString(v.status.reason)));
+  o["disabledByProvider"] = v.org.provider_disabled;
+  if (v.org.provider_disabled) {
+    o["disableReason"] = std::string(domain::ToString(v.org.disable_reason));
+    o["disabledOn"] = OptTime(v.org.disabled_at);
+    if (provider) {
+      o["disableNote"] = v.org.disable_note;
+      o["disabledBy"] = v.org.disabled_by;
+    }
+  } else {
+    o["disableReason"] = nullptr;
+  }
+  json::object sub;
+  sub["state"] = std::string(domain::ToString(v.subscription));
+  sub["endsAt"] = OptTime(v.org.ends_at);
+  o["subscription"] = std::move(sub);
+  o["allowedActions"] = ActionNames(v.allowed);
+  return o;
+}
+
+json::object OrgJson(const service::TokenView& v, const std::string& base_url) {
+  json::object o = TokenViewJson(v, base_url, true);
+  o["id"] = v.org.id;
+  o["name"] = v.org.name;
+  o["createdAt"] = FormatIso8601(v.org.created_at);
+  json::object settings;
+  settings["dailyAllowance"] = v.org.daily_allowance;
+  settings["ratePerSecond"] = v.org.rate_per_second;
+  settings["ratePerHour"] = v.org.rate_per_hour;
+  settings["disableThreshold"] = v.org.disable_threshold;
+  o["settings"] = std::move(settings);
+  return o;
+}
+
+json::object UserJson(const store::UserRecord& u) {
+  json::object o;
+  o["id"] = u.id;
+  o["username"] = u.username;
+  o["role"] = std::string(domain::ToString(u.role));
+  o["orgId"] = u.org_id ? json::value(*u.org_id) : json::value(nullptr);
+  o["createdAt"] = FormatIso8601(u.created_at);
+  return o;
+}
+
+json::object AuditJson(const store::AuditRecord& r) {
+  json::object o;
+  o["id"] = r.id;
+  o["time"] = FormatIso8601(r.ts);
+  o["actor"] = r.actor;
+  o["actorRole"] = r.actor_role;
+  o["orgId"] = r.org_id ? json::value(*r.org_id) : json::value(nullptr);
+  o["action"] = r.action;
+  o["outcome"] = r.outcome;
+  o["clientAddress"] = r.client_addr;
+  o["tokenFingerprint"] = r.token_fp;
+  o["detail"] = r.detail;
+  return o;
+}
+
+std::string CookieValue(const Request& req, std::string_view name) {
+  for (auto it = req.find(http::bhttp::field::cookie); it != req.end() && it->name() == http::bhttp::field::cookie; ++it) {
+    std::string_view v = it->value();
+    while (!v.empty()) {
+      size_t semi = v.find(';');
+      std::string_view part = v.substr(0, semi);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      size_t eq = part.find('=');
+      if (eq != std::string_view::npos && part.substr(0, eq) == name)
+        return std::string(part.substr(eq + 1));
+      if (semi == std::string_view::npos) break;
+      v.remove_prefix(semi + 1);
+    }
+  }
+  return "";
+}
+
+bool ParseId(const std::string* s, int64_t* out) {
+  if (!s || s->empty() || s->size() > 18) return false;
+  auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), *out);
+  return ec == std::errc() && p == s->data() + s->size() && *out > 0;
+}
+
+// Reads an optional integer query parameter within [lo, hi].
+Status IntParam(const RequestContext& ctx, const char* name, int64_t lo, int64_t hi, int64_t* out) {
+  auto v = http::QueryParam(ctx.query, name);
+  if (!v) return Status::Ok();
+  int64_t x = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc() || p != v->data() + v->size() || v->empty() || x < lo || x > hi)
+    return Status::Invalid("INVALID_PARAMETER", std::string("Query parameter '") + name +
+                                                    "' must be a whole number from " +
+                                                    std::to_string(lo) + " to " +
+                                                    std::to_string(hi) + ".");
+  *out = x;
+  return Status::Ok();
+}
+
+Status TimeParam(const RequestContext& ctx, const char* name, std::optional<TimeMs>* out) {
+  auto v = http::QueryParam(ctx.query, name);
+  if (!v) return Status::Ok();
+  TimeMs t;
+  if (!ParseIso8601(*v, &t))
+    return Status::Invalid("INVALID_PARAMETER", std::string("Query parameter '") + name +
+                                                    "' must be a time like 2026-01-31T12:00:00Z.");
+  *out = t;
+  return Status::Ok();
+}
+
+class Api {
+ public:
+  Api(service::Services& s, auth::SessionManager& sessions, ApiOptions o)
+      : s_(s), sessions_(sessions), opt_(o) {}
+
+  using Authed = std::function<Response(const Request&, RequestContext&, const auth::Authenticated&,
+                                        const service::Actor&)>;
+
+  // Wraps a handler with session authentication and, for state-changing methods, the CSRF check.
+  // provider_only: organization users get 404 (the provider API does not exist for them), audited.
+  http::Handler WithSession(Authed h, bool provider_only = false) {
+    return [this, h = std::move(h), provider_only](const Request& req, RequestContext& ctx) {
+      std::string sid = CookieValue(req, kCookie);
+      if (sid.empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
+      auto who = sessions_.Authenticate(sid);
+      if (!who.ok()) return Error(who.status());
+      service::Actor actor = who->actor(ctx.client_addr);
+      const bool changes = req.method() != verb::get && req.method() != verb::head;
+      if (changes && !sessions_.CsrfValid(sid, std::string(req["X-CSRF-Token"]))) {
+        s_.Audit(actor, actor.caller.org_id, "CSRF_CHECK", "CSRF_INVALID", ctx.path);
+        return Error(Status::Forbidden("CSRF_INVALID",
+                                       "The request lacks a valid X-CSRF-Token header; reload the "
+                                       "page and try again."));
+      }
+      if (provider_only && actor.caller.role != Role::kProviderAdmin) {
+        s_.Audit(actor, actor.caller.org_id, "PROVIDER_API", "NOT_FOUND", ctx.path);
+        return Error(Status::NotFound("NOT_FOUND", "No such organization or resource."));
+      }
+      return h(req, ctx, who.value(), actor);
+    };
+  }
+
+  // Organization endpoints act on the caller's own organization.
+  static Status OwnOrg(const service::Actor& a, domain::OrgId* org) {
+    if (!a.caller.org_id)
+      return Status::Forbidden("FORBIDDEN",
+                               "Provider administrators manage tokens through /api/v1/provider/orgs.");
+    *org = *a.caller.org_id;
+    return Status::Ok();
+  }
+
+  Response TokenResult(const Result<service::TokenView>& r, int ok_status, const service::Actor& a) {
+    if (!r.ok()) return Error(r.status());
+    return JsonResponse(ok_status, TokenViewJson(r.value(), s_.settings().base_url,
+                                                 a.caller.role == Role::kProviderAdmin));
+  }
+
+  Response OrgResult(const Result<service::TokenView>& r, int ok_status) {
+    if (!r.ok()) return Error(r.status());
+    return JsonResponse(ok_status, OrgJson(r.value(), s_.settings().base_url));
+  }
+
+  void Register(http::Router& r) {
+    r.Add(verb::get, "/healthz", [](const Request&, RequestContext&) {
+      return JsonResponse(200, json::object{{"status", "ok"}});
+    });
+    r.Add(verb::get, "/readyz", [this](const Request&, RequestContext&) {
+      Status st = s_.store().Ping();
+      if (!st.ok()) return Error(Status(503, "NOT_READY", "The store does not answer."));
+      return JsonResponse(200, json::object{{"status", "ready"}});
+    });
+
+    // --- Sessions.
+    r.Add(verb::post, "/api/v1/authenticatedSession",
+          [this](const Request& req, RequestContext& ctx) { return Login(req, ctx); },
+          http::RouteOptions{64 * 1024, true});
+    r.Add(verb::get, "/api/v1/authenticatedSession",
+          WithSession([this](const Request& req, RequestContext&, const auth::Authenticated& who,
+                             const service::Actor&) {
+            json::object o;
+            o["user"] = UserJson(who.user);
+            o["csrfToken"] = sessions_.CsrfFor(CookieValue(req, kCookie));
+            return JsonResponse(200, o);
+          }));
+    r.Add(verb::delete_, "/api/v1/authenticatedSession",
+          WithSession([this](const Request& req, RequestContext&, const auth::Authenticated&,
+                             const service::Actor& a) {
+            Status st = sessions_.Logout(CookieValue(req, kCookie));
+            if (!st.ok()) return Error(st);
+            s_.Audit(a, a.caller.org_id, "LOGOUT", "ALLOWED");
+            Response res{http::bhttp::status::no_content, 11};
+            res.set(http::bhttp::field::set_cookie, ClearCookie());
+            return res;
+          }));
+
+    // --- The organization's token.
+    r.Add(verb::get, "/api/v1/sandbox/token", WithSession([this](auto&, auto&, auto&, auto& a) {
+            domain::OrgId org;
+            if (Status st = OwnOrg(a, &org); !st.ok()) return Error(st);
+            return TokenResult(s_.ReadToken(a, org), 200, a);
+          }));
+    r.Add(verb::get, "/api/v1/sandbox/token/reveal",
+          WithSession([this](auto&, auto&, auto&, auto& a) {
+            domain::OrgId org;
+            if (Status st = OwnOrg(a, &org); !st.ok()) return Error(st);
+            auto t = s_.RevealToken(a, org);
+            if (!t.ok()) return Error(t.status());
+            return JsonResponse(200, json::object{{"token", t.value()}});
+          }));
+    auto modify = [this](auto op) {
+      return WithSession([this, op](const Request& req, RequestContext&, auto&, auto& a) {
+        auto body = ParseBody(req, {});
+        if (!body.ok()) return Error(body.status());
+        domain::OrgId org;
+        if (Status st = OwnOrg(a, &org); !st.ok()) return Error(st);
+        return op(a, org);
+      });
+    };
+    r.Add(verb::post, "/api/v1/sandbox/token", modify([this](auto& a, domain::OrgId org) {
+            return TokenResult(s_.AddToken(a, org), 201, a);
+          }));
+    r.Add(verb::put, "/api/v1/sandbox/token", modify([this](auto& a, domain::OrgId org) {
+            return TokenResult(s_.RegenerateToken(a, org), 200, a);
+          }));
+    r.Add(verb::delete_, "/api/v1/sandbox/token", modify([this](auto& a, domain::OrgId org) {
+            return TokenResult(s_.DeleteToken(a, org), 200, a);
+          }));
+    r.Add(verb::get, "/api/v1/auditLog",
+          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
+            return AuditList(ctx, a, false);
+          }));
+
+    // --- Provider.
+    r.Add(verb::get, "/api/v1/provider/orgs",
+          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) { return ListOrgs(ctx, a); },
+                      true));
+    r.Add(verb::post, "/api/v1/provider/orgs",
+          WithSession([this](const Request& req, RequestContext&, auto&, auto& a) {
+            auto body = ParseBody(req, {{"name", Field::Kind::kString, true}});
+            if (!body.ok()) return Error(body.status());
+            return OrgResult(s_.CreateOrg(a, std::string(body->at("name").as_string())), 201);
+          }, true));
+    r.Add(verb::get, "/api/v1/provider/orgs/{id}",
+          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+            return OrgResult(s_.ReadToken(a, org), 200);
+          }, true));
+    r.Add(verb::patch, "/api/v1/provider/orgs/{id}",
+          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+            auto body = ParseBody(req, {{"name", Field::Kind::kString, false},
+                                        {"dailyAllowance", Field::Kind::kInteger, false},
+                                        {"ratePerSecond", Field::Kind::kInteger, false},
+                                        {"ratePerHour", Field::Kind::kInteger, false},
+                                        {"disableThreshold", Field::Kind::kInteger, false}});
+            if (!body.ok()) return Error(body.status());
+            service::OrgPatch p;
+            if (auto* v = body->if_contains("name")) p.name = std::string(v->as_string());
+            auto num = [&](const char* k, std::optional<int64_t>& out) {
+              if (auto* v = body->if_contains(k)) out = v->to_number<int64_t>();
+            };
+            num("dailyAllowance", p.daily_allowance);
+            num("ratePerSecond", p.rate_per_second);
+            num("ratePerHour", p.rate_per_hour);
+            num("disableThreshold", p.disable_threshold);
+            return OrgResult(s_.PatchOrg(a, org, p), 200);
+          }, true));
+    r.Add(verb::post, "/api/v1/provider/orgs/{id}/subscription",
+          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+            auto body = ParseBody(req, {{"action", Field::Kind::kString, true},
+                                        {"endsAt", Field::Kind::kNullableString, false}});
+            if (!body.ok()) return Error(body.status());
+            std::string action(body->at("action").as_string());
+            Action act;
+            if (action == "activate") act = Action::kActivate;
+            else if (action == "expire") act = Action::kExpire;
+            else if (action == "renew") act = Action::kRenew;
+            else
+              return Error(Status::Invalid("INVALID_FIELD",
+                                           "Field 'action' must be activate, expire or renew."));
+            std::optional<TimeMs> ends;
+            if (auto* v = body->if_contains("endsAt"); v && v->is_string()) {
+              TimeMs t;
+              if (!ParseIso8601(std::string(v->as_string()), &t))
+                return Error(Status::Invalid(
+                    "INVALID_FIELD", "Field 'endsAt' must be a time like 2027-01-31T00:00:00Z."));
+              ends = t;
+            }
+            return OrgResult(s_.ChangeSubscription(a, org, act, ends), 200);
+          }, true));
+    r.Add(verb::post, "/api/v1/provider/orgs/{id}/token/disable",
+          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+            auto body = ParseBody(req, {{"reason", Field::Kind::kString, true},
+                                        {"note", Field::Kind::kString, false}});
+            if (!body.ok()) return Error(body.status());
+            auto reason = domain::ParseDisableReason(body->at("reason").as_string());
+            if (!reason)
+              return Error(Status::Invalid(
+                  "INVALID_FIELD",
+                  "Field 'reason' must be QUOTA_THRESHOLD, TERMS_VIOLATION or OTHER."));
+            std::string note;
+            if (auto* v = body->if_contains("note")) note = std::string(v->as_string());
+            return OrgResult(s_.DisableToken(a, org, *reason, note), 200);
+          }, true));
+    r.Add(verb::post, "/api/v1/provider/orgs/{id}/token/enable",
+          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+            auto body = ParseBody(req, {});
+            if (!body.ok()) return Error(body.status());
+            return OrgResult(s_.EnableToken(a, org), 200);
+          }, true));
+    RegisterUsers(r);
+    r.Add(verb::get, "/api/v1/provider/auditLog",
+          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
+            return AuditList(ctx, a, true);
+          }, true));
+  }
+
+  void RegisterUsers(http::Router& r) {
+    const http::RouteOptions blocking{64 * 1024, true};
+    r.Add(verb::get, "/api/v1/provider/orgs/{id}/users",
+          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+            auto users = s_.ListUsers(a, org);
+            if (!users.ok()) return Error(users.status());
+            json::array arr;
+            for (const auto& u : users.value()) arr.push_back(UserJson(u));
+            return JsonResponse(200, json::object{{"items", arr}});
+          }, true));
+    r.Add(verb::post, "/api/v1/provider/orgs/{id}/users",
+          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+            auto body = ParseBody(req, {{"username", Field::Kind::kString, true},
+                                        {"role", Field::Kind::kString, true},
+                                        {"password", Field::Kind::kString, false}});
+            if (!body.ok()) return Error(body.status());
+            auto role = domain::ParseRole(body->at("role").as_string());
+            if (!role || *role == Role::kProviderAdmin)
+              return Error(Status::Invalid("INVALID_FIELD",
+                                           "Field 'role' must be ORG_ADMIN or ORG_READONLY."));
+            service::NewUser nu;
+            nu.username = std::string(body->at("username").as_string());
+            nu.role = *role;
+            nu.org = org;
+            if (auto* v = body->if_contains("password")) nu.password = std::string(v->as_string());
+            auto created = s_.CreateUser(a, nu);
+            if (!created.ok()) return Error(created.status());
+            json::object o = UserJson(created->first);
+            if (nu.password.empty()) o["password"] = created->second;  // generated: shown once
+            return JsonResponse(201, o);
+          }, true), blocking);
+    r.Add(verb::patch, "/api/v1/provider/orgs/{id}/users/{uid}",
+          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            store::UserId uid;
+            if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
+              return NotFoundResponse();
+            auto body = ParseBody(req, {{"role", Field::Kind::kString, true}});
+            if (!body.ok()) return Error(body.status());
+            auto role = domain::ParseRole(body->at("role").as_string());
+            if (!role || *role == Role::kProviderAdmin)
+              return Error(Status::Invalid("INVALID_FIELD",
+                                           "Field 'role' must be ORG_ADMIN or ORG_READONLY."));
+            auto u = s_.ChangeRole(a, org, uid, *role);
+            if (!u.ok()) return Error(u.status());
+            return JsonResponse(200, UserJson(u.value()));
+          }, true));
+    r.Add(verb::post, "/api/v1/provider/orgs/{id}/users/{uid}/password",
+          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            store::UserId uid;
+            if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
+              return NotFoundResponse();
+            auto body = ParseBody(req, {{"password", Field::Kind::kString, false}});
+            if (!body.ok()) return Error(body.status());
+            std::string pw;
+            if (auto* v = body->if_contains("password")) pw = std::string(v->as_string());
+            auto r = s_.ResetPassword(a, org, uid, pw);
+            if (!r.ok()) return Error(r.status());
+            json::object o{{"reset", true}};
+            if (pw.empty()) o["password"] = r.value();
+            return JsonResponse(200, o);
+          }, true), blocking);
+    r.Add(verb::delete_, "/api/v1/provider/orgs/{id}/users/{uid}",
+          WithSession([this](const Request&, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            store::UserId uid;
+            if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
+              return NotFoundResponse();
+            Status st = s_.DeleteUser(a, org, uid);
+            if (!st.ok()) return Error(st);
+            return Response{http::bhttp::status::no_content, 11};
+          }, true));
+  }
+
+  static Response NotFoundResponse() {
+    return Error(Status::NotFound("NOT_FOUND", "No such organization or resource."));
+  }
+
+  std::string SessionCookie(const std::string& sid) const {
+    return std::string(kCookie) + "=" + sid + "; Path=/; HttpOnly; SameSite=Strict" +
+           (opt_.secure_cookies ? "; Secure" : "");
+  }
+  std::string ClearCookie() const {
+    return std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" +
+           (opt_.secure_cookies ? "; Secure" : "");
+  }
+
+  Response Login(const Request& req, RequestContext& ctx) {
+    auto body = ParseBody(req, {{"username", Field::Kind::kString, true},
+                                {"password", Field::Kind::kString, true}});
+    if (!body.ok()) return Error(body.status());
+    std::string username(body->at("username").as_string());
+    std::string password(body->at("password").as_string());
+    if (username.size() > 256 || password.size() > 1024)
+      return Error(Status(401, "INVALID_CREDENTIALS", "The username or password is not correct."));
+    int64_t retry_after = 0;
+    auto r = sessions_.Login(username, password, ctx.client_addr, &retry_after);
+    if (!r.ok()) {
+      Response res = Error(r.status());
+      if (r.status().http_status() == 429)
+        res.set(http::bhttp::field::retry_after, std::to_string(retry_after));
+      return res;
+    }
+    json::object o;
+    o["user"] = UserJson(r->user);
+    o["csrfToken"] = r->csrf_token;
+    Response res = JsonResponse(200, o);
+    res.set(http::bhttp::field::set_cookie, SessionCookie(r->session_id));
+    return res;
+  }
+
+  Response ListOrgs(RequestContext& ctx, const service::Actor& a) {
+    int64_t page = 1, size = 50;
+    if (Status st = IntParam(ctx, "page", 1, 1'000'000, &page); !st.ok()) return Error(st);
+    if (Status st = IntParam(ctx, "pageSize", 1, 500, &size); !st.ok()) return Error(st);
+    std::string search = http::QueryParam(ctx.query, "search").value_or("");
+    if (search.size() > 200)
+      return Error(Status::Invalid("INVALID_PARAMETER", "The search is at most 200 characters."));
+    auto r = s_.ListOrgs(a, search, (page - 1) * size, size);
+    if (!r.ok()) return Error(r.status());
+    const TimeMs now = s_.clock().now();
+    json::array items;
+    for (const auto& org : r->items) {
+      domain::OrgState st = service::Services::StateOf(org, true);
+      auto status = domain::TokenStatusAt(st, now);
+      json::object o;
+      o["id"] = org.id;
+      o["name"] = org.name;
+      o["subscription"] = std::string(domain::ToString(domain::EffectiveSubscription(st, now)));
+      o["endsAt"] = OptTime(org.ends_at);
+      o["tokenStatus"] = std::string(domain::ToString(status.status));
+      o["statusReason"] = status.reason == domain::StatusReason::kNone
+                              ? json::value(nullptr)
+                              : json::value(std::string(domain::ToString(status.reason)));
+      o["disabledByProvider"] = org.provider_disabled;
+      items.push_back(std::move(o));
+    }
+    json::object out;
+    out["items"] = std::move(items);
+    out["total"] = r->total;
+    out["page"] = page;
+    out["pageSize"] = size;
+    return JsonResponse(200, out);
+  }
+
+  Response AuditList(RequestContext& ctx, const service::Actor& a, bool provider) {
+    store::AuditFilter f;
+    int64_t limit = 100, before = 0, org = 0;
+    if (Status st = IntParam(ctx, "limit", 1, 1000, &limit); !st.ok()) return Error(st);
+    if (Status st = IntParam(ctx, "beforeId", 1, INT64_MAX, &before); !st.ok()) return Error(st);
+    if (Status st = TimeParam(ctx, "from", &f.from); !st.ok()) return Error(st);
+    if (Status st = TimeParam(ctx, "to", &f.to); !st.ok()) return Error(st);
+    f.limit = static_cast<int>(limit);
+    if (before) f.before_id = before;
+    if (auto v = http::QueryParam(ctx.query, "action"); v && !v->empty()) f.action = *v;
+    if (provider) {
+      if (Status st = IntParam(ctx, "orgId", 1, INT64_MAX, &org); !st.ok()) return Error(st);
+      if (org) f.org_id = org;
+      if (auto v = http::QueryParam(ctx.query, "actor"); v && !v->empty()) f.actor = *v;
+    }
+    auto r = s_.ListAudit(a, f);
+    if (!r.ok()) return Error(r.status());
+    json::array items;
+    for (const auto& rec : r.value()) items.push_back(AuditJson(rec));
+    json::object out;
+    out["items"] = std::move(items);
+    return JsonResponse(200, out);
+  }
+
+ private:
+  service::Services& s_;
+  auth::SessionManager& sessions_;
+  ApiOptions opt_;
+};
+
+}  // namespace
+
+std::shared_ptr<void> RegisterApi(http::Router& router, service::Services& services,
+                                  auth::SessionManager& sessions, ApiOptions options) {
+  auto api = std::make_shared<Api>(services, sessions, options);
+  api->Register(router);
+  return api;
+}
+
+}  // namespace sandgate::api

@@ -1,0 +1,23 @@
+// The admin and provider JSON API: translates HTTP to service calls and results to JSON. No rule
+// lives here: permissions come from domain::Decide through the services, and what the caller may do
+// next is reported as `allowedActions`.
+#pragma once
+
+#include <memory>
+
+#include "auth/sessions.h"
+#include "http/router.h"
+#include "service/services.h"
+
+namespace sandgate::api {
+
+struct ApiOptions {
+  bool secure_cookies = false;  // set when served over TLS
+};
+
+// Registers every /api/v1 route, /healthz and /readyz on `router`. `services` and `sessions` must
+// outlive the router; so must the returned handle, which owns the handlers' shared state.
+std::shared_ptr<void> RegisterApi(http::Router& router, service::Services& services,
+                                  auth::SessionManager& sessions, ApiOptions options);
+
+}  // namespace sandgate::api

@@ -1,0 +1,51 @@
+// Instance: one opened data directory — key file, store, services — shared by `serve` and every
+// CLI subcommand, so the CLI goes through the same service code (same rules, same audit).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "service/services.h"
+#include "store/store.h"
+#include "token/keyring.h"
+
+namespace sandgate::app {
+
+struct Config {
+  std::string data_dir = "./data";
+  std::string key_file;   // default: <data>/sandgate.key
+  std::string database;   // default: <data>/sandgate.db
+  std::string log_file;   // default: <data>/sandgate.log
+  std::string listen = "127.0.0.1:8080";
+  std::string base_url;   // default: http://<listen>
+  int threads = 0;
+};
+
+// Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,
+// naming the key or line.
+Status LoadConfigFile(const std::string& path, Config* cfg);
+
+class Instance {
+ public:
+  // Opens the data directory. create: make the directory (0700) and the key file when missing.
+  static Result<std::unique_ptr<Instance>> Open(const Config& cfg, bool create);
+
+  const Config& config() const { return cfg_; }
+  service::Services& services() { return *services_; }
+  std::shared_ptr<store::Store> store() { return store_; }
+  std::shared_ptr<token::Keyring> keys() { return keys_; }
+
+  // True when the store has no user yet (a fresh installation).
+  Result<bool> Empty();
+  // Creates the first provider admin; returns its one-time password.
+  Result<std::string> CreateFirstAdmin(const std::string& username);
+
+ private:
+  Config cfg_;
+  std::shared_ptr<store::Store> store_;
+  std::shared_ptr<token::Keyring> keys_;
+  std::unique_ptr<service::Services> services_;
+};
+
+}  // namespace sandgate::app

@@ -1,0 +1,136 @@
+#include "auth/sessions.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+#include "auth/password.h"
+
+namespace sandgate::auth {
+namespace {
+
+std::string Base64Url(const unsigned char* p, size_t n) {
+  std::string out(sodium_base64_encoded_len(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+Status Unauthenticated() {
+  return Status(401, "UNAUTHENTICATED", "Sign in first.");
+}
+
+}  // namespace
+
+service::Actor Authenticated::actor(const std::string& client_addr) const {
+  return service::Actor{user.username, domain::Caller{user.role, user.org_id}, client_addr, false};
+}
+
+SessionManager::SessionManager(service::Services& services, SessionPolicy policy)
+    : services_(services), policy_(policy) {}
+
+Result<SignedIn> SessionManager::Login(const std::string& username, const std::string& password,
+                                       const std::string& client_addr, int64_t* retry_after) {
+  const TimeMs now = services_.clock().now();
+  service::Actor anon{username.substr(0, 64), domain::Caller{}, client_addr, true};
+  if (auto wait = throttle_.RetryAfter(username, client_addr, now)) {
+    *retry_after = *wait;
+    services_.Audit(anon, std::nullopt, "LOGIN", "TOO_MANY_ATTEMPTS");
+    return Status(429, "TOO_MANY_ATTEMPTS",
+                  "Too many failed sign-in attempts; try again in " + std::to_string(*wait) +
+                      " seconds.");
+  }
+  store::UserRecord user;
+  Status found = services_.store().Read([&](store::Tx& tx) -> Status {
+    auto u = tx.GetUserByName(username);
+    if (!u.ok()) return u.status();
+    user = u.value();
+    return Status::Ok();
+  });
+  if (!found.ok() && found.http_status() != 404) return found;
+  // Verify against a dummy hash for unknown users so timing does not reveal which names exist.
+  static const std::string kDummy = HashPassword("dummy-password-for-timing");
+  bool ok = VerifyPassword(found.ok() ? user.password_hash : kDummy, password) && found.ok();
+  if (!ok) {
+    throttle_.RecordFailure(username, client_addr, now);
+    services_.Audit(anon, std::nullopt, "LOGIN", "INVALID_CREDENTIALS");
+    return Status(401, "INVALID_CREDENTIALS", "The username or password is not correct.");
+  }
+  throttle_.RecordSuccess(username);
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  SignedIn out;
+  out.user = user;
+  out.session_id = Base64Url(raw, sizeof raw);
+  sodium_memzero(raw, sizeof raw);
+  out.csrf_token = CsrfFor(out.session_id);
+  store::SessionRecord rec{services_.keys().Mac("session", out.session_id), user.id, now, now};
+  store::AuditRecord audit;
+  audit.ts = now;
+  audit.actor = user.username;
+  audit.actor_role = std::string(domain::ToString(user.role));
+  audit.org_id = user.org_id;
+  audit.action = "LOGIN";
+  audit.outcome = "ALLOWED";
+  audit.client_addr = client_addr;
+  Status st = services_.store().Write([&](store::Tx& tx) -> Status {
+    Status s = tx.InsertSession(rec);
+    if (!s.ok()) return s;
+    // Housekeeping: sessions idle past the timeout are dead; drop them now and then.
+    if (rec.id_hash[0] == 0) {
+      s = tx.DeleteSessionsBefore(now - policy_.idle_timeout);
+      if (!s.ok()) return s;
+    }
+    return tx.AppendAudit(audit).status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<Authenticated> SessionManager::Authenticate(const std::string& session_id) {
+  if (session_id.empty() || session_id.size() > 128) return Unauthenticated();
+  const TimeMs now = services_.clock().now();
+  const std::string hash = services_.keys().Mac("session", session_id);
+  Authenticated out;
+  store::SessionRecord s;
+  Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+    auto r = tx.GetSession(hash);
+    if (!r.ok()) return r.status();
+    s = r.value();
+    auto u = tx.GetUser(s.user_id);
+    if (!u.ok()) return u.status();
+    out.user = u.value();
+    return Status::Ok();
+  });
+  if (st.http_status() == 404) return Unauthenticated();
+  if (!st.ok()) return st;
+  if (now - s.last_seen_at >= policy_.idle_timeout ||
+      now - s.created_at >= policy_.absolute_timeout) {
+    services_.store().Write([&](store::Tx& tx) { return tx.DeleteSession(hash); });
+    return Status(401, "SESSION_EXPIRED", "Your session has expired; sign in again.");
+  }
+  if (now - s.last_seen_at >= policy_.touch_interval) {
+    Status t = services_.store().Write([&](store::Tx& tx) { return tx.TouchSession(hash, now); });
+    if (!t.ok()) return t;
+  }
+  out.session_hash = hash;
+  return out;
+}
+
+Status SessionManager::Logout(const std::string& session_id) {
+  const std::string hash = services_.keys().Mac("session", session_id);
+  return services_.store().Write([&](store::Tx& tx) { return tx.DeleteSession(hash); });
+}
+
+std::string SessionManager::CsrfFor(const std::string& session_id) const {
+  std::string mac = services_.keys().Mac("csrf", session_id);
+  return Base64Url(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+}
+
+bool SessionManager::CsrfValid(const std::string& session_id, const std::string& presented) const {
+  std::string expected = CsrfFor(session_id);
+  return presented.size() == expected.size() &&
+         sodium_memcmp(presented.data(), expected.data(), expected.size()) == 0;
+}
+
+}  // namespace sandgate::auth

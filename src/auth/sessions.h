@@ -1,0 +1,57 @@
+// Sessions: sign-in with a password, session cookies and CSRF tokens.
+// - A session id is 256 random bits, base64url; only its keyed hash is stored.
+// - The CSRF token is derived from the session id (keyed hash), so it needs no storage and dies
+//   with the session.
+// - Idle timeout 30 minutes, absolute timeout 12 hours; last_seen is written at most once a minute.
+// Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "auth/login_throttle.h"
+#include "common/status.h"
+#include "service/services.h"
+#include "store/store.h"
+
+namespace sandgate::auth {
+
+struct SessionPolicy {
+  TimeMs idle_timeout = 30 * 60 * 1000;
+  TimeMs absolute_timeout = 12 * 60 * 60 * 1000;
+  TimeMs touch_interval = 60 * 1000;
+};
+
+struct SignedIn {
+  store::UserRecord user;
+  std::string session_id;  // secret: goes only into the Set-Cookie header
+  std::string csrf_token;  // secret: goes only into the response body
+};
+
+struct Authenticated {
+  store::UserRecord user;
+  std::string session_hash;
+  service::Actor actor(const std::string& client_addr) const;
+};
+
+class SessionManager {
+ public:
+  SessionManager(service::Services& services, SessionPolicy policy = {});
+
+  // 401 INVALID_CREDENTIALS (the same for unknown user and wrong password), 429 TOO_MANY_ATTEMPTS
+  // with *retry_after set. Audits every attempt.
+  Result<SignedIn> Login(const std::string& username, const std::string& password,
+                         const std::string& client_addr, int64_t* retry_after);
+  // 401 SESSION_EXPIRED / UNAUTHENTICATED.
+  Result<Authenticated> Authenticate(const std::string& session_id);
+  Status Logout(const std::string& session_id);
+  std::string CsrfFor(const std::string& session_id) const;
+  bool CsrfValid(const std::string& session_id, const std::string& presented) const;
+
+ private:
+  service::Services& services_;
+  SessionPolicy policy_;
+  LoginThrottle throttle_;
+};
+
+}  // namespace sandgate::auth

@@ -1,0 +1,399 @@
+// sandgate: the one binary. `serve` runs the server; every other subcommand works on the data
+// directory through the same services as the HTTP API (same rules, same audit).
+// Exit codes: 0 success, 1 the operation was refused or failed, 2 wrong arguments.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "api/api.h"
+#include "app/instance.h"
+#include "auth/sessions.h"
+#include "http/server.h"
+#include "token/token_format.h"
+
+using namespace sandgate;
+
+namespace {
+
+// Flags shared by subcommands; a non-empty flag overrides the config file.
+struct Common {
+  std::string config_file;
+  std::string data, listen, base_url, key_file;
+  int threads = 0;
+};
+
+int Fail(const Status& st) {
+  std::cerr << "error: " << st.message() << " (" << st.code() << ")\n";
+  return 1;
+}
+
+void SetUpLogging(const std::string& log_file, bool to_stderr) {
+  std::vector<spdlog::sink_ptr> sinks;
+  if (to_stderr) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (!log_file.empty())
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
+  auto logger = std::make_shared<spdlog::logger>("sandgate", sinks.begin(), sinks.end());
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+Result<app::Config> ResolveConfig(Common& c) {
+  app::Config cfg;
+  if (!c.config_file.empty()) {
+    Status st = app::LoadConfigFile(c.config_file, &cfg);
+    if (!st.ok()) return st;
+  }
+  if (!c.data.empty()) cfg.data_dir = c.data;
+  if (!c.listen.empty()) cfg.listen = c.listen;
+  if (!c.base_url.empty()) cfg.base_url = c.base_url;
+  if (!c.key_file.empty()) cfg.key_file = c.key_file;
+  if (c.threads) cfg.threads = c.threads;
+  return cfg;
+}
+
+void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
+  cmd->add_option("--config", c.config_file, "TOML config file")->check(CLI::ExistingFile);
+  cmd->add_option("--data", c.data, "Data directory (default ./data)");
+  cmd->add_option("--key-file", c.key_file, "Key file (default <data>/sandgate.key)");
+  if (server_flags) {
+    cmd->add_option("--listen", c.listen, "ADDR:PORT to listen on (default 127.0.0.1:8080)");
+    cmd->add_option("--base-url", c.base_url, "Submission API base URL shown on the token page");
+    cmd->add_option("--threads", c.threads, "I/O threads (default: one per core)")
+        ->check(CLI::Range(0, 256));
+  }
+}
+
+Result<std::unique_ptr<app::Instance>> OpenInstance(Common& c, bool create) {
+  auto cfg = ResolveConfig(c);
+  if (!cfg.ok()) return cfg.status();
+  return app::Instance::Open(cfg.value(), create);
+}
+
+std::string Iso(std::optional<TimeMs> t) { return t ? FormatIso8601(*t) : "-"; }
+
+void PrintOrg(const service::TokenView& v) {
+  std::cout << "id:            " << v.org.id << "\n"
+            << "name:          " << v.org.name << "\n"
+            << "subscription:  " << domain::ToString(v.subscription) << " (ends " << Iso(v.org.ends_at)
+            << ")\n"
+            << "token:         " << (v.token ? token::Mask(v.token->last4) : std::string("none")) << "\n"
+            << "status:        " << domain::ToString(v.status.status);
+  if (v.status.reason != domain::StatusReason::kNone)
+    std::cout << " (" << domain::ToString(v.status.reason) << ")";
+  std::cout << "\n";
+  if (v.org.provider_disabled)
+    std::cout << "disabled:      " << domain::ToString(v.org.disable_reason) << " "
+              << v.org.disable_note << "\n";
+  if (v.token)
+    std::cout << "last modified: " << v.token->last_modified_by << " at "
+              << FormatIso8601(v.token->last_modified_on) << "\n";
+}
+
+int PrintResult(const Result<service::TokenView>& r) {
+  if (!r.ok()) return Fail(r.status());
+  PrintOrg(r.value());
+  return 0;
+}
+
+std::optional<TimeMs> ParseEnds(const std::string& s, bool* bad) {
+  if (s.empty()) return std::nullopt;
+  TimeMs t;
+  if (!ParseIso8601(s, &t)) {
+    *bad = true;
+    return std::nullopt;
+  }
+  return t;
+}
+
+// --- serve -------------------------------------------------------------------------------------
+
+struct ServeFlags {
+  bool demo = false;
+};
+
+Status CreateDemo(app::Instance& inst) {
+  auto& s = inst.services();
+  auto cli = service::Actor::Cli();
+  auto provider_pw = inst.CreateFirstAdmin("provider");
+  if (!provider_pw.ok()) return provider_pw.status();
+  auto org = s.CreateOrg(cli, "Acme Corp");
+  if (!org.ok()) return org.status();
+  auto act = s.ChangeSubscription(cli, org->org.id, domain::Action::kActivate, std::nullopt);
+  if (!act.ok()) return act.status();
+  auto admin = s.CreateUser(cli, {"acme-admin", domain::Role::kOrgAdmin, org->org.id, ""});
+  if (!admin.ok()) return admin.status();
+  auto viewer = s.CreateUser(cli, {"acme-viewer", domain::Role::kOrgReadonly, org->org.id, ""});
+  if (!viewer.ok()) return viewer.status();
+  std::cout << "\nSandgate demo: http://" << inst.config().listen << "/\n"
+            << "  provider admin:    provider     / " << provider_pw.value() << "\n"
+            << "  org admin (Acme):  acme-admin   / " << admin->second << "\n"
+            << "  read-only (Acme):  acme-viewer  / " << viewer->second << "\n"
+            << "These passwords are shown once.\n\n"
+            << std::flush;
+  return Status::Ok();
+}
+
+int Serve(Common& c, ServeFlags& f) {
+  auto opened = OpenInstance(c, true);
+  if (!opened.ok()) return Fail(opened.status());
+  auto& inst = *opened.value();
+  SetUpLogging(inst.config().log_file, true);
+  auto empty = inst.Empty();
+  if (!empty.ok()) return Fail(empty.status());
+  if (empty.value()) {
+    if (f.demo) {
+      Status st = CreateDemo(inst);
+      if (!st.ok()) return Fail(st);
+    } else {
+      auto pw = inst.CreateFirstAdmin("admin");
+      if (!pw.ok()) return Fail(pw.status());
+      std::cout << "First start: provider admin 'admin' created with password " << pw.value()
+                << " (shown once).\n"
+                << std::flush;
+    }
+  }
+  auth::SessionManager sessions(inst.services());
+  auto router = std::make_shared<http::Router>();
+  auto api_state = api::RegisterApi(*router, inst.services(), sessions, api::ApiOptions{});
+  http::ServerOptions so;
+  so.listen = inst.config().listen;
+  so.threads = inst.config().threads;
+  http::Server server(so, router);
+  Status st = server.Bind();
+  if (!st.ok()) return Fail(st);
+  spdlog::info("sandgate {} listening on http://{} (data {})", "0.1.0", server.address(),
+               inst.config().data_dir);
+  server.Run();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#if !defined(__SANITIZE_ADDRESS__)
+  prctl(PR_SET_DUMPABLE, 0);  // no core dumps or ptrace reads of key material (LSan needs ptrace)
+#endif
+  CLI::App app{"Sandgate: one Sandbox Submission API token per organization."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  Common c;
+  int rc = 0;
+
+  // serve
+  ServeFlags sf;
+  auto* serve = app.add_subcommand("serve", "Run the HTTP server");
+  AddCommon(serve, c, true);
+  serve->add_flag("--demo", sf.demo,
+                  "On an empty data directory, create a demo organization and three logins");
+  serve->callback([&] { rc = Serve(c, sf); });
+
+  // init
+  std::string admin_name = "admin";
+  auto* init = app.add_subcommand("init", "Create the data directory, the key file and the first provider admin");
+  AddCommon(init, c, false);
+  init->add_option("--admin", admin_name, "Username of the first provider admin");
+  init->callback([&] {
+    auto opened = OpenInstance(c, true);
+    if (!opened.ok()) { rc = Fail(opened.status()); return; }
+    auto empty = (*opened)->Empty();
+    if (!empty.ok()) { rc = Fail(empty.status()); return; }
+    if (!empty.value()) {
+      rc = Fail(Status::Conflict("ALREADY_INITIALIZED", "The data directory already has users."));
+      return;
+    }
+    auto pw = (*opened)->CreateFirstAdmin(admin_name);
+    if (!pw.ok()) { rc = Fail(pw.status()); return; }
+    std::cout << "Initialized " << (*opened)->config().data_dir << ".\nProvider admin '" << admin_name
+              << "' password (shown once): " << pw.value() << "\n";
+  });
+
+  // org
+  auto* org = app.add_subcommand("org", "Manage organizations (as the provider)");
+  org->require_subcommand(1);
+  std::string name, search, ends_at, reason = "OTHER", note;
+  int64_t org_id = 0;
+  int64_t page = 1;
+  auto with_org = [&](CLI::App* cmd) {
+    AddCommon(cmd, c, false);
+    cmd->add_option("ORG_ID", org_id, "Organization id")->required()->check(CLI::PositiveNumber);
+  };
+  auto run = [&](auto fn) {
+    return [&, fn] {
+      auto opened = OpenInstance(c, false);
+      if (!opened.ok()) { rc = Fail(opened.status()); return; }
+      rc = fn(**opened);
+    };
+  };
+  auto* org_create = org->add_subcommand("create", "Create an organization");
+  AddCommon(org_create, c, false);
+  org_create->add_option("NAME", name, "Organization name")->required();
+  org_create->callback(run([&](app::Instance& i) {
+    return PrintResult(i.services().CreateOrg(service::Actor::Cli(), name));
+  }));
+  auto* org_list = org->add_subcommand("list", "List organizations");
+  AddCommon(org_list, c, false);
+  org_list->add_option("--search", search, "Name contains");
+  org_list->add_option("--page", page, "Page (50 per page)")->check(CLI::PositiveNumber);
+  org_list->callback(run([&](app::Instance& i) {
+    auto r = i.services().ListOrgs(service::Actor::Cli(), search, (page - 1) * 50, 50);
+    if (!r.ok()) return Fail(r.status());
+    for (const auto& o : r->items)
+      std::cout << o.id << "\t" << o.name << "\t" << domain::ToString(o.subscription)
+                << (o.provider_disabled ? "\tDISABLED" : "") << "\n";
+    std::cout << r->total << " organization(s)\n";
+    return 0;
+  }));
+  auto* org_show = org->add_subcommand("show", "Show an organization and its token status");
+  with_org(org_show);
+  org_show->callback(run([&](app::Instance& i) {
+    return PrintResult(i.services().ReadToken(service::Actor::Cli(), org_id));
+  }));
+  for (auto [cmd_name, action, help] :
+       {std::tuple{"activate", domain::Action::kActivate, "Activate the sandbox subscription"},
+        std::tuple{"expire", domain::Action::kExpire, "Expire the subscription now"},
+        std::tuple{"renew", domain::Action::kRenew, "Renew the subscription"}}) {
+    auto* cmd = org->add_subcommand(cmd_name, help);
+    with_org(cmd);
+    if (action != domain::Action::kExpire)
+      cmd->add_option("--ends-at", ends_at, "End date, e.g. 2027-12-31T00:00:00Z");
+    cmd->callback(run([&, action](app::Instance& i) {
+      bool bad = false;
+      auto ends = ParseEnds(ends_at, &bad);
+      if (bad) {
+        std::cerr << "error: --ends-at must be a time like 2027-12-31T00:00:00Z\n";
+        return 2;
+      }
+      return PrintResult(i.services().ChangeSubscription(service::Actor::Cli(), org_id, action, ends));
+    }));
+  }
+  auto* org_disable = org->add_subcommand("disable", "Disable the organization's token");
+  with_org(org_disable);
+  org_disable->add_option("--reason", reason, "QUOTA_THRESHOLD, TERMS_VIOLATION or OTHER")
+      ->check(CLI::IsMember({"QUOTA_THRESHOLD", "TERMS_VIOLATION", "OTHER"}));
+  org_disable->add_option("--note", note, "Free-text note");
+  org_disable->callback(run([&](app::Instance& i) {
+    return PrintResult(i.services().DisableToken(service::Actor::Cli(), org_id,
+                                                 *domain::ParseDisableReason(reason), note));
+  }));
+  auto* org_enable = org->add_subcommand("enable", "Enable the organization's token again");
+  with_org(org_enable);
+  org_enable->callback(run([&](app::Instance& i) {
+    return PrintResult(i.services().EnableToken(service::Actor::Cli(), org_id));
+  }));
+  service::OrgPatch patch;
+  auto* org_set = org->add_subcommand("set", "Change an organization's name or quota settings");
+  with_org(org_set);
+  org_set->add_option("--name", patch.name, "New name");
+  org_set->add_option("--daily-allowance", patch.daily_allowance, "Submissions per UTC day");
+  org_set->add_option("--rate-per-second", patch.rate_per_second, "Submit calls per second");
+  org_set->add_option("--rate-per-hour", patch.rate_per_hour, "Submit calls per hour");
+  org_set->add_option("--disable-threshold", patch.disable_threshold,
+                      "Over-quota attempts per day that disable the token");
+  org_set->callback(run([&](app::Instance& i) {
+    return PrintResult(i.services().PatchOrg(service::Actor::Cli(), org_id, patch));
+  }));
+
+  // user
+  auto* user = app.add_subcommand("user", "Manage users (as the provider)");
+  user->require_subcommand(1);
+  std::string username, role, password;
+  int64_t user_id = 0;
+  std::optional<int64_t> user_org;
+  auto* user_create = user->add_subcommand("create", "Create a user");
+  AddCommon(user_create, c, false);
+  user_create->add_option("USERNAME", username, "Username")->required();
+  user_create->add_option("--role", role, "PROVIDER_ADMIN, ORG_ADMIN or ORG_READONLY")
+      ->required()
+      ->check(CLI::IsMember({"PROVIDER_ADMIN", "ORG_ADMIN", "ORG_READONLY"}));
+  user_create->add_option("--org", user_org, "Organization id (organization users)");
+  user_create->callback(run([&](app::Instance& i) {
+    auto r = i.services().CreateUser(service::Actor::Cli(),
+                                     {username, *domain::ParseRole(role), user_org, ""});
+    if (!r.ok()) return Fail(r.status());
+    std::cout << "user " << r->first.id << " '" << r->first.username << "' created; password (shown once): "
+              << r->second << "\n";
+    return 0;
+  }));
+  auto* user_list = user->add_subcommand("list", "List users of an organization (or provider admins)");
+  AddCommon(user_list, c, false);
+  user_list->add_option("--org", user_org, "Organization id; omit for provider admins");
+  user_list->callback(run([&](app::Instance& i) {
+    auto r = i.services().ListUsers(service::Actor::Cli(), user_org);
+    if (!r.ok()) return Fail(r.status());
+    for (const auto& u : r.value())
+      std::cout << u.id << "\t" << u.username << "\t" << domain::ToString(u.role) << "\n";
+    return 0;
+  }));
+  auto* user_role = user->add_subcommand("set-role", "Change a user's role");
+  AddCommon(user_role, c, false);
+  user_role->add_option("USER_ID", user_id)->required()->check(CLI::PositiveNumber);
+  user_role->add_option("ROLE", role)->required()->check(CLI::IsMember({"ORG_ADMIN", "ORG_READONLY"}));
+  user_role->add_option("--org", user_org, "The user's organization id")->required();
+  user_role->callback(run([&](app::Instance& i) {
+    auto r = i.services().ChangeRole(service::Actor::Cli(), user_org, user_id, *domain::ParseRole(role));
+    if (!r.ok()) return Fail(r.status());
+    std::cout << "user " << r->id << " is now " << domain::ToString(r->role) << "\n";
+    return 0;
+  }));
+  auto* user_reset = user->add_subcommand("reset-password", "Set a new random password");
+  AddCommon(user_reset, c, false);
+  user_reset->add_option("USER_ID", user_id)->required()->check(CLI::PositiveNumber);
+  user_reset->add_option("--org", user_org, "The user's organization id; omit for provider admins");
+  user_reset->callback(run([&](app::Instance& i) {
+    auto r = i.services().ResetPassword(service::Actor::Cli(), user_org, user_id, "");
+    if (!r.ok()) return Fail(r.status());
+    std::cout << "new password (shown once): " << r.value() << "\n";
+    return 0;
+  }));
+  auto* user_delete = user->add_subcommand("delete", "Delete a user");
+  AddCommon(user_delete, c, false);
+  user_delete->add_option("USER_ID", user_id)->required()->check(CLI::PositiveNumber);
+  user_delete->add_option("--org", user_org, "The user's organization id; omit for provider admins");
+  user_delete->callback(run([&](app::Instance& i) {
+    Status st = i.services().DeleteUser(service::Actor::Cli(), user_org, user_id);
+    if (!st.ok()) return Fail(st);
+    std::cout << "deleted\n";
+    return 0;
+  }));
+
+  // token
+  auto* tok = app.add_subcommand("token", "Inspect tokens");
+  tok->require_subcommand(1);
+  std::string token_text;
+  auto* tok_verify = tok->add_subcommand("verify", "Check a token as the Submission API would (exit 0 if accepted)");
+  AddCommon(tok_verify, c, false);
+  tok_verify->add_option("TOKEN", token_text, "The token (or - to read it from standard input)")->required();
+  tok_verify->callback(run([&](app::Instance& i) {
+    if (token_text == "-") std::getline(std::cin, token_text);
+    auto v = i.services().index().Verify(token_text, i.services().clock().now());
+    if (v.status.ok()) {
+      std::cout << "accepted: organization " << *v.org << "\n";
+      return 0;
+    }
+    std::cout << "refused: " << v.status.message() << " (" << v.status.code() << ")\n";
+    return 1;
+  }));
+  auto* tok_show = tok->add_subcommand("show", "Show an organization's token status (masked)");
+  with_org(tok_show);
+  tok_show->callback(run([&](app::Instance& i) {
+    return PrintResult(i.services().ReadToken(service::Actor::Cli(), org_id));
+  }));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "error: " << e.what() << "\nRun with --help for usage.\n";
+    return 2;
+  }
+  return rc;
+}

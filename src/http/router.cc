@@ -1,0 +1,120 @@
+#include "http/router.h"
+
+#include <optional>
+
+namespace sandgate::http {
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
+  out->clear();
+  out->reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out->push_back(' ');
+    } else {
+      out->push_back(c);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void Router::Add(bhttp::verb method, std::string_view pattern, Handler h, RouteOptions o) {
+  Route r{method, {}, std::move(h), o};
+  for (auto s : SplitPath(pattern)) r.segments.emplace_back(s);
+  routes_.push_back(std::move(r));
+}
+
+Router::Match Router::Find(bhttp::verb method, std::string_view path) const {
+  Match m;
+  m.status = 404;
+  auto parts = SplitPath(path);
+  for (const Route& r : routes_) {
+    if (r.segments.size() != parts.size()) continue;
+    std::vector<std::pair<std::string, std::string>> params;
+    bool ok = true;
+    for (size_t i = 0; i < parts.size() && ok; ++i) {
+      const std::string& seg = r.segments[i];
+      if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+        params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+      } else {
+        ok = seg == parts[i];
+      }
+    }
+    if (!ok) continue;
+    if (r.method == method) {
+      m.route = &r;
+      m.status = 0;
+      m.params = std::move(params);
+      return m;
+    }
+    m.status = 405;
+    std::string name(bhttp::to_string(r.method));
+    if (m.allow.find(name) == std::string::npos) m.allow += (m.allow.empty() ? "" : ", ") + name;
+  }
+  return m;
+}
+
+bool SplitTarget(std::string_view target, std::string* path, std::string* query) {
+  if (target.empty() || target.front() != '/') return false;
+  size_t q = target.find('?');
+  std::string_view raw_path = target.substr(0, q);
+  *query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
+  if (!PercentDecode(raw_path, path, false)) return false;
+  for (char c : *path)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
+  size_t i = 0;
+  while (i <= query.size()) {
+    size_t amp = query.find('&', i);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view pair = query.substr(i, amp - i);
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string decoded_key;
+    if (PercentDecode(key, &decoded_key, true) && decoded_key == name) {
+      std::string value;
+      if (eq == std::string_view::npos) return std::string();
+      if (!PercentDecode(pair.substr(eq + 1), &value, true)) return std::nullopt;
+      return value;
+    }
+    i = amp + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sandgate::http

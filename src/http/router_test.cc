@@ -1,0 +1,47 @@
+#include "http/router.h"
+
+#include <gtest/gtest.h>
+
+namespace sandgate::http {
+namespace {
+
+Response Ok(const Request&, RequestContext&) { return Response{bhttp::status::ok, 11}; }
+
+TEST(Router, MatchesLiteralsAndCaptures) {
+  Router r;
+  r.Add(bhttp::verb::get, "/api/v1/provider/orgs", Ok);
+  r.Add(bhttp::verb::post, "/api/v1/provider/orgs", Ok);
+  r.Add(bhttp::verb::get, "/api/v1/provider/orgs/{id}/users/{uid}", Ok);
+  auto m = r.Find(bhttp::verb::get, "/api/v1/provider/orgs/12/users/34");
+  ASSERT_NE(m.route, nullptr);
+  ASSERT_EQ(m.params.size(), 2u);
+  EXPECT_EQ(m.params[0], (std::pair<std::string, std::string>{"id", "12"}));
+  EXPECT_EQ(m.params[1], (std::pair<std::string, std::string>{"uid", "34"}));
+  EXPECT_EQ(r.Find(bhttp::verb::get, "/api/v1/provider").status, 404);
+  auto m405 = r.Find(bhttp::verb::delete_, "/api/v1/provider/orgs");
+  EXPECT_EQ(m405.status, 405);
+  EXPECT_EQ(m405.allow, "GET, POST");
+}
+
+TEST(Router, SplitTargetDecodesPathAndKeepsQueryRaw) {
+  std::string path, query;
+  ASSERT_TRUE(SplitTarget("/a%20b/c?x=1&y=%41", &path, &query));
+  EXPECT_EQ(path, "/a b/c");
+  EXPECT_EQ(query, "x=1&y=%41");
+  EXPECT_FALSE(SplitTarget("a/b", &path, &query));
+  EXPECT_FALSE(SplitTarget("/a%2", &path, &query));
+  EXPECT_FALSE(SplitTarget("/a%zz", &path, &query));
+  EXPECT_FALSE(SplitTarget("/a%00b", &path, &query));
+}
+
+TEST(Router, QueryParam) {
+  EXPECT_EQ(QueryParam("a=1&b=two+words&c=%41", "b"), "two words");
+  EXPECT_EQ(QueryParam("a=1&b=2", "c"), std::nullopt);
+  EXPECT_EQ(QueryParam("flag&a=1", "flag"), "");
+  EXPECT_EQ(QueryParam("c=%41", "c"), "A");
+  EXPECT_EQ(QueryParam("c=%4", "c"), std::nullopt);
+  EXPECT_EQ(QueryParam("", "c"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sandgate::http

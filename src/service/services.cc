@@ -1,0 +1,579 @@
+#include "service/services.h"
+
+#include "auth/password.h"
+#include "token/token_format.h"
+
+namespace sandgate::service {
+
+using domain::Action;
+using domain::Role;
+using store::AuditRecord;
+using store::OrgRecord;
+using store::TokenRecord;
+using store::Tx;
+
+namespace {
+
+constexpr int64_t kMaxNameLength = 200;
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || static_cast<int64_t>(name.size()) > kMaxNameLength) return false;
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return false;
+  return name.front() != ' ' && name.back() != ' ';
+}
+
+bool ValidUsername(const std::string& name) {
+  if (name.size() < 2 || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status NotFound() { return Status::NotFound("NOT_FOUND", "No such organization or resource."); }
+
+}  // namespace
+
+Actor Actor::Cli() {
+  return Actor{"cli", domain::Caller{Role::kProviderAdmin, std::nullopt}, "", false};
+}
+
+Services::Services(std::shared_ptr<store::Store> store, std::shared_ptr<token::Keyring> keys,
+                   std::shared_ptr<Clock> clock, Settings settings)
+    : store_(std::move(store)),
+      keys_(std::move(keys)),
+      clock_(std::move(clock)),
+      settings_(std::move(settings)),
+      index_(keys_) {}
+
+domain::OrgState Services::StateOf(const OrgRecord& org, bool has_token) {
+  return domain::OrgState{org.id,           org.subscription,      org.ends_at, has_token,
+                          org.provider_disabled, org.disable_reason};
+}
+
+Status Services::LoadIndex() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  index_.Clear();
+  return store_->Read([&](Tx& tx) {
+    // Organizations without a token matter too (their state is kept for when a token is added).
+    int64_t offset = 0;
+    for (;;) {
+      auto page = tx.ListOrgs("", offset, 1000);
+      if (!page.ok()) return page.status();
+      for (const OrgRecord& o : page->items) index_.PutOrg(StateOf(o, false));
+      offset += static_cast<int64_t>(page->items.size());
+      if (page->items.empty() || offset >= page->total) break;
+    }
+    return tx.ForEachToken([&](const TokenRecord& t, const OrgRecord& o) {
+      index_.PutOrg(StateOf(o, true));
+      index_.PutToken(t.org_id, t.lookup_hash, t.last4);
+    });
+  });
+}
+
+AuditRecord Services::AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
+                                TimeMs now) const {
+  AuditRecord r;
+  r.ts = now;
+  r.actor = a.name;
+  r.actor_role = a.anonymous          ? ""
+                 : a.name == "system" ? "SYSTEM"
+                                      : std::string(domain::ToString(a.caller.role));
+  r.org_id = org;
+  r.action = action;
+  r.outcome = "ALLOWED";
+  r.client_addr = a.client_addr;
+  return r;
+}
+
+Status Services::Audit(const Actor& a, std::optional<OrgId> org, const std::string& action,
+                       const std::string& outcome, const std::string& detail) {
+  AuditRecord r = AuditBase(a, org, action, clock_->now());
+  r.outcome = outcome;
+  r.detail = detail;
+  return store_->Write([&](Tx& tx) { return tx.AppendAudit(r).status(); });
+}
+
+TokenView Services::BuildView(const OrgRecord& org, const std::optional<TokenRecord>& tok,
+                              const domain::Caller& caller, TimeMs now) const {
+  TokenView v;
+  v.org = org;
+  v.token = tok;
+  v.now = now;
+  domain::OrgState state = StateOf(org, tok.has_value());
+  v.subscription = domain::EffectiveSubscription(state, now);
+  v.status = domain::TokenStatusAt(state, now);
+  v.allowed = domain::AllowedActions(state, caller, now);
+  return v;
+}
+
+TokenRecord Services::NewToken(OrgId org, const std::string& by, TimeMs now,
+                               std::string* text) const {
+  *text = token::Generate();
+  TokenRecord t;
+  t.org_id = org;
+  t.lookup_hash = keys_->LookupHash(*text);
+  t.sealed = keys_->Seal(*text);
+  t.key_id = keys_->key_id();
+  t.last4 = token::Last4(*text);
+  t.created_at = now;
+  t.last_modified_by = by;
+  t.last_modified_on = now;
+  return t;
+}
+
+void Services::ApplyIndex(OrgId org, const IndexUpdate& u) {
+  if (u.state) index_.PutOrg(*u.state);
+  switch (u.token_op) {
+    case IndexUpdate::TokenOp::kPut: index_.PutToken(org, u.lookup_hash, u.last4); break;
+    case IndexUpdate::TokenOp::kRemove: index_.RemoveToken(org); break;
+    case IndexUpdate::TokenOp::kNone: break;
+  }
+}
+
+Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
+                                   const std::string& audit_action, const ApplyFn& apply) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const TimeMs now = clock_->now();
+  Status refusal;
+  bool org_exists = false;
+  std::string refused_fp;
+  IndexUpdate update;
+  TokenView view;
+  Status st = store_->Write([&](Tx& tx) -> Status {
+    auto org = tx.GetOrg(org_id);
+    if (!org.ok()) {
+      if (org.status().http_status() == 404) refusal = NotFound();
+      return org.status().http_status() == 404 ? NotFound() : org.status();
+    }
+    org_exists = true;
+    auto tok = tx.GetToken(org_id);
+    if (!tok.ok()) return tok.status();
+    domain::OrgState state = StateOf(*org, tok->has_value());
+    domain::Decision d = domain::Decide(state, a.caller, action, now);
+    if (!d.allowed()) {
+      refusal = d.status;
+      if (tok->has_value()) refused_fp = (*tok)->last4;
+      return d.status;
+    }
+    AuditRecord rec = AuditBase(a, org_id, audit_action, now);
+    if (tok->has_value()) rec.token_fp = (*tok)->last4;
+    Status s = apply(tx, *org, *tok, d, rec, update);
+    if (!s.ok()) return s;
+    auto id = tx.AppendAudit(rec);
+    if (!id.ok()) return id.status();
+    view = BuildView(*org, *tok, a.caller, now);
+    return Status::Ok();
+  });
+  if (st.ok()) {
+    ApplyIndex(org_id, update);
+    return view;
+  }
+  if (!refusal.ok()) {
+    // A refused authorization is audited; the refusal stands even if that write fails.
+    AuditRecord rec = AuditBase(a, org_exists ? std::optional<OrgId>(org_id) : std::nullopt,
+                                audit_action, now);
+    rec.outcome = refusal.code();
+    rec.token_fp = refused_fp;
+    if (!org_exists) rec.detail = "org " + std::to_string(org_id);
+    store_->Write([&](Tx& tx) { return tx.AppendAudit(rec).status(); });
+  }
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The organization's token.
+
+Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
+  const TimeMs now = clock_->now();
+  TokenView view;
+  Status refusal;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    auto org = tx.GetOrg(org_id);
+    if (!org.ok()) return org.status().http_status() == 404 ? NotFound() : org.status();
+    auto tok = tx.GetToken(org_id);
+    if (!tok.ok()) return tok.status();
+    domain::Decision d = domain::Decide(StateOf(*org, tok->has_value()), a.caller, Action::kRead, now);
+    if (!d.allowed()) {
+      refusal = d.status;
+      return d.status;
+    }
+    view = BuildView(*org, *tok, a.caller, now);
+    return Status::Ok();
+  });
+  if (!refusal.ok()) Audit(a, std::nullopt, "TOKEN_READ", refusal.code(), "org " + std::to_string(org_id));
+  if (!st.ok()) return st;
+  return view;
+}
+
+Result<std::string> Services::RevealToken(const Actor& a, OrgId org) {
+  std::string plaintext;
+  auto r = Mutate(a, org, Action::kReveal, "TOKEN_REVEAL",
+                  [&](Tx&, OrgRecord&, std::optional<TokenRecord>& tok, const domain::Decision&,
+                      AuditRecord&, IndexUpdate&) -> Status {
+                    auto text = keys_->Unseal(tok->sealed);
+                    if (!text.ok()) return text.status();
+                    plaintext = std::move(text.value());
+                    return Status::Ok();
+                  });
+  if (!r.ok()) return r.status();
+  return plaintext;
+}
+
+Result<TokenView> Services::AddToken(const Actor& a, OrgId org) {
+  return Mutate(a, org, Action::kAdd, "TOKEN_ADD",
+                [&](Tx& tx, OrgRecord&, std::optional<TokenRecord>& tok, const domain::Decision&,
+                    AuditRecord& rec, IndexUpdate& u) -> Status {
+                  std::string text;
+                  TokenRecord t = NewToken(org, a.name, clock_->now(), &text);
+                  Status s = tx.InsertToken(t);
+                  if (!s.ok()) return s;
+                  rec.token_fp = t.last4;
+                  u.token_op = IndexUpdate::TokenOp::kPut;
+                  u.lookup_hash = t.lookup_hash;
+                  u.last4 = t.last4;
+                  tok = std::move(t);
+                  return Status::Ok();
+                });
+}
+
+Result<TokenView> Services::RegenerateToken(const Actor& a, OrgId org) {
+  return Mutate(a, org, Action::kRegenerate, "TOKEN_REGENERATE",
+                [&](Tx& tx, OrgRecord&, std::optional<TokenRecord>& tok, const domain::Decision&,
+                    AuditRecord& rec, IndexUpdate& u) -> Status {
+                  std::string text;
+                  TokenRecord t = NewToken(org, a.name, clock_->now(), &text);
+                  t.created_at = tok->created_at;
+                  Status s = tx.ReplaceToken(t);
+                  if (!s.ok()) return s;
+                  rec.detail = "previous " + tok->last4;
+                  rec.token_fp = t.last4;
+                  u.token_op = IndexUpdate::TokenOp::kPut;
+                  u.lookup_hash = t.lookup_hash;
+                  u.last4 = t.last4;
+                  tok = std::move(t);
+                  return Status::Ok();
+                });
+}
+
+Result<TokenView> Services::DeleteToken(const Actor& a, OrgId org) {
+  return Mutate(a, org, Action::kDelete, "TOKEN_DELETE",
+                [&](Tx& tx, OrgRecord&, std::optional<TokenRecord>& tok, const domain::Decision&,
+                    AuditRecord&, IndexUpdate& u) -> Status {
+                  Status s = tx.DeleteToken(org);
+                  if (!s.ok()) return s;
+                  u.token_op = IndexUpdate::TokenOp::kRemove;
+                  tok.reset();
+                  return Status::Ok();
+                });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provider: organizations.
+
+Result<TokenView> Services::CreateOrg(const Actor& a, const std::string& name) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  if (!ValidName(name))
+    return Status::Invalid("INVALID_NAME",
+                           "An organization name is 1 to 200 printable characters without leading "
+                           "or trailing spaces.");
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const TimeMs now = clock_->now();
+  TokenView view;
+  OrgRecord org;
+  Status st = store_->Write([&](Tx& tx) -> Status {
+    org.name = name;
+    org.created_at = now;
+    auto id = tx.InsertOrg(org);
+    if (!id.ok()) return id.status();
+    org.id = *id;
+    AuditRecord rec = AuditBase(a, org.id, "ORG_CREATE", now);
+    rec.detail = name;
+    auto aid = tx.AppendAudit(rec);
+    if (!aid.ok()) return aid.status();
+    view = BuildView(org, std::nullopt, a.caller, now);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  index_.PutOrg(StateOf(org, false));
+  return view;
+}
+
+Result<store::OrgPage> Services::ListOrgs(const Actor& a, const std::string& search,
+                                          int64_t offset, int64_t limit) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  store::OrgPage page;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    auto r = tx.ListOrgs(search, offset, limit);
+    if (!r.ok()) return r.status();
+    page = std::move(r.value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return page;
+}
+
+Result<TokenView> Services::PatchOrg(const Actor& a, OrgId org_id, const OrgPatch& p) {
+  if (p.name && !ValidName(*p.name))
+    return Status::Invalid("INVALID_NAME",
+                           "An organization name is 1 to 200 printable characters without leading "
+                           "or trailing spaces.");
+  for (const auto* v : {&p.daily_allowance, &p.rate_per_second, &p.rate_per_hour,
+                        &p.disable_threshold}) {
+    if (*v && (**v < 0 || **v > 1'000'000'000))
+      return Status::Invalid("INVALID_SETTING", "Quota settings are whole numbers from 0 to 1000000000.");
+  }
+  return Mutate(a, org_id, Action::kManageOrg, "ORG_UPDATE",
+                [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>&, const domain::Decision&,
+                    AuditRecord& rec, IndexUpdate&) -> Status {
+                  std::string detail;
+                  if (p.name) {
+                    detail += "name=" + *p.name + " ";
+                    org.name = *p.name;
+                  }
+                  auto set = [&](const std::optional<int64_t>& v, int64_t& field, const char* n) {
+                    if (!v) return;
+                    detail += std::string(n) + "=" + std::to_string(*v) + " ";
+                    field = *v;
+                  };
+                  set(p.daily_allowance, org.daily_allowance, "dailyAllowance");
+                  set(p.rate_per_second, org.rate_per_second, "ratePerSecond");
+                  set(p.rate_per_hour, org.rate_per_hour, "ratePerHour");
+                  set(p.disable_threshold, org.disable_threshold, "disableThreshold");
+                  rec.detail = detail;
+                  return tx.UpdateOrg(org);
+                });
+}
+
+Result<TokenView> Services::ChangeSubscription(const Actor& a, OrgId org_id, Action action,
+                                               std::optional<TimeMs> ends_at) {
+  const TimeMs now = clock_->now();
+  if (action != Action::kActivate && action != Action::kExpire && action != Action::kRenew)
+    return Status::Invalid("INVALID_ACTION", "The action is one of activate, expire, renew.");
+  if (action == Action::kExpire && ends_at)
+    return Status::Invalid("INVALID_END_DATE", "Expire takes no end date.");
+  if (ends_at && *ends_at <= now)
+    return Status::Invalid("INVALID_END_DATE", "The end date must be in the future.");
+  const char* audit = action == Action::kActivate ? "SUBSCRIPTION_ACTIVATE"
+                      : action == Action::kExpire ? "SUBSCRIPTION_EXPIRE"
+                                                  : "SUBSCRIPTION_RENEW";
+  return Mutate(
+      a, org_id, action, audit,
+      [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>& tok, const domain::Decision& d,
+          AuditRecord& rec, IndexUpdate& u) -> Status {
+        if (action == Action::kExpire) {
+          org.subscription = domain::Subscription::kExpired;
+          org.ends_at = std::nullopt;
+        } else {
+          org.subscription = domain::Subscription::kActive;
+          org.ends_at = ends_at;
+        }
+        rec.detail = ends_at ? "endsAt=" + FormatIso8601(*ends_at) : "";
+        Status s = tx.UpdateOrg(org);
+        if (!s.ok()) return s;
+        if (d.provision_token) {
+          // Rule 2: the first activation provisions an enabled token, modified by "system".
+          std::string text;
+          TokenRecord t = NewToken(org.id, "system", now, &text);
+          s = tx.InsertToken(t);
+          if (!s.ok()) return s;
+          AuditRecord prov = AuditBase(Actor{"system", {Role::kProviderAdmin, std::nullopt}, "", false},
+                                       org.id, "TOKEN_PROVISION", now);
+          prov.token_fp = t.last4;
+          auto pid = tx.AppendAudit(prov);
+          if (!pid.ok()) return pid.status();
+          u.token_op = IndexUpdate::TokenOp::kPut;
+          u.lookup_hash = t.lookup_hash;
+          u.last4 = t.last4;
+          tok = std::move(t);
+        }
+        u.state = StateOf(org, tok.has_value());
+        return Status::Ok();
+      });
+}
+
+Result<TokenView> Services::DisableToken(const Actor& a, OrgId org_id, domain::DisableReason reason,
+                                         const std::string& note) {
+  if (note.size() > 1000)
+    return Status::Invalid("INVALID_NOTE", "The note is at most 1000 characters.");
+  return Mutate(a, org_id, Action::kDisable, "TOKEN_DISABLE",
+                [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>& tok,
+                    const domain::Decision&, AuditRecord& rec, IndexUpdate& u) -> Status {
+                  org.provider_disabled = true;
+                  org.disable_reason = reason;
+                  org.disable_note = note;
+                  org.disabled_at = clock_->now();
+                  org.disabled_by = a.name;
+                  rec.detail = std::string(domain::ToString(reason));
+                  Status s = tx.UpdateOrg(org);
+                  if (!s.ok()) return s;
+                  u.state = StateOf(org, tok.has_value());
+                  return Status::Ok();
+                });
+}
+
+Result<TokenView> Services::EnableToken(const Actor& a, OrgId org_id) {
+  return Mutate(a, org_id, Action::kEnable, "TOKEN_ENABLE",
+                [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>& tok,
+                    const domain::Decision&, AuditRecord&, IndexUpdate& u) -> Status {
+                  org.provider_disabled = false;
+                  org.disable_reason = domain::DisableReason::kOther;
+                  org.disable_note.clear();
+                  org.disabled_at = std::nullopt;
+                  org.disabled_by.clear();
+                  Status s = tx.UpdateOrg(org);
+                  if (!s.ok()) return s;
+                  u.state = StateOf(org, tok.has_value());
+                  return Status::Ok();
+                });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provider: users.
+
+Status Services::CheckUserAccess(const Actor& a, std::optional<OrgId> org, Tx& tx,
+                                 std::optional<UserId> user, store::UserRecord* out) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  if (org) {
+    auto o = tx.GetOrg(*org);
+    if (!o.ok()) return o.status().http_status() == 404 ? NotFound() : o.status();
+  }
+  if (user) {
+    auto u = tx.GetUser(*user);
+    if (!u.ok()) return u.status().http_status() == 404 ? NotFound() : u.status();
+    if (u->org_id != org) return NotFound();
+    if (out) *out = u.value();
+  }
+  return Status::Ok();
+}
+
+Result<std::pair<store::UserRecord, std::string>> Services::CreateUser(const Actor& a,
+                                                                      const NewUser& nu) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  if (!ValidUsername(nu.username))
+    return Status::Invalid("INVALID_USERNAME",
+                           "A username is 2 to 64 characters: letters, digits, '.', '_', '-', '@'.");
+  if (nu.org.has_value() == (nu.role == Role::kProviderAdmin))
+    return Status::Invalid("INVALID_ROLE",
+                           "Organization users are ORG_ADMIN or ORG_READONLY; provider admins "
+                           "belong to no organization.");
+  std::string password = nu.password.empty() ? auth::RandomPassword() : nu.password;
+  std::string why;
+  if (!auth::PasswordAcceptable(password, &why)) return Status::Invalid("WEAK_PASSWORD", why);
+  store::UserRecord u;
+  u.username = nu.username;
+  u.password_hash = auth::HashPassword(password);  // slow (argon2id): outside the lock
+  u.role = nu.role;
+  u.org_id = nu.org;
+  std::lock_guard<std::mutex> lock(write_mu_);
+  u.created_at = clock_->now();
+  Status st = store_->Write([&](Tx& tx) -> Status {
+    Status s = CheckUserAccess(a, nu.org, tx, std::nullopt, nullptr);
+    if (!s.ok()) return s;
+    auto id = tx.InsertUser(u);
+    if (!id.ok()) return id.status();
+    u.id = *id;
+    AuditRecord rec = AuditBase(a, nu.org, "USER_CREATE", u.created_at);
+    rec.detail = u.username + " " + std::string(domain::ToString(u.role));
+    return tx.AppendAudit(rec).status();
+  });
+  if (!st.ok()) return st;
+  return std::make_pair(u, password);
+}
+
+Result<std::vector<store::UserRecord>> Services::ListUsers(const Actor& a, std::optional<OrgId> org) {
+  std::vector<store::UserRecord> users;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    Status s = CheckUserAccess(a, org, tx, std::nullopt, nullptr);
+    if (!s.ok()) return s;
+    auto r = tx.ListUsers(org);
+    if (!r.ok()) return r.status();
+    users = std::move(r.value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return users;
+}
+
+Result<store::UserRecord> Services::ChangeRole(const Actor& a, std::optional<OrgId> org, UserId user,
+                                               Role role) {
+  if ((role == Role::kProviderAdmin) != !org.has_value())
+    return Status::Invalid("INVALID_ROLE",
+                           "Organization users are ORG_ADMIN or ORG_READONLY; provider admins "
+                           "belong to no organization.");
+  std::lock_guard<std::mutex> lock(write_mu_);
+  store::UserRecord u;
+  Status st = store_->Write([&](Tx& tx) -> Status {
+    Status s = CheckUserAccess(a, org, tx, user, &u);
+    if (!s.ok()) return s;
+    u.role = role;
+    s = tx.UpdateUser(u);
+    if (!s.ok()) return s;
+    s = tx.DeleteSessionsOfUser(u.id);  // a role change takes effect at once
+    if (!s.ok()) return s;
+    AuditRecord rec = AuditBase(a, org, "USER_ROLE_CHANGE", clock_->now());
+    rec.detail = u.username + " " + std::string(domain::ToString(role));
+    return tx.AppendAudit(rec).status();
+  });
+  if (!st.ok()) return st;
+  return u;
+}
+
+Result<std::string> Services::ResetPassword(const Actor& a, std::optional<OrgId> org, UserId user,
+                                            const std::string& pw) {
+  std::string password = pw.empty() ? auth::RandomPassword() : pw;
+  std::string why;
+  if (!auth::PasswordAcceptable(password, &why)) return Status::Invalid("WEAK_PASSWORD", why);
+  std::string hash = auth::HashPassword(password);
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Status st = store_->Write([&](Tx& tx) -> Status {
+    store::UserRecord u;
+    Status s = CheckUserAccess(a, org, tx, user, &u);
+    if (!s.ok()) return s;
+    u.password_hash = hash;
+    s = tx.UpdateUser(u);
+    if (!s.ok()) return s;
+    s = tx.DeleteSessionsOfUser(u.id);
+    if (!s.ok()) return s;
+    AuditRecord rec = AuditBase(a, org, "USER_PASSWORD_RESET", clock_->now());
+    rec.detail = u.username;
+    return tx.AppendAudit(rec).status();
+  });
+  if (!st.ok()) return st;
+  return password;
+}
+
+Status Services::DeleteUser(const Actor& a, std::optional<OrgId> org, UserId user) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return store_->Write([&](Tx& tx) -> Status {
+    store::UserRecord u;
+    Status s = CheckUserAccess(a, org, tx, user, &u);
+    if (!s.ok()) return s;
+    s = tx.DeleteUser(u.id);
+    if (!s.ok()) return s;
+    AuditRecord rec = AuditBase(a, org, "USER_DELETE", clock_->now());
+    rec.detail = u.username;
+    return tx.AppendAudit(rec).status();
+  });
+}
+
+Result<std::vector<AuditRecord>> Services::ListAudit(const Actor& a, store::AuditFilter f) {
+  if (a.caller.role != Role::kProviderAdmin) {
+    if (!a.caller.org_id) return NotFound();
+    f.org_id = a.caller.org_id;  // organization users see their own organization only
+  }
+  std::vector<AuditRecord> out;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    auto r = tx.ListAudit(f);
+    if (!r.ok()) return r.status();
+    out = std::move(r.value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace sandgate::service

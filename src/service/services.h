@@ -1,0 +1,149 @@
+// Services: the only place that changes state. Each operation loads the organization's state, asks
+// domain::Decide, applies the change and appends its audit record in ONE store transaction; a
+// refusal is audited in its own transaction. After a change commits, the token index is updated
+// while the service's write lock is still held, so index order equals commit order and a change is
+// visible to verify() before the call returns.
+// Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "domain/decision.h"
+#include "store/store.h"
+#include "token/keyring.h"
+#include "token/token_index.h"
+
+namespace sandgate::service {
+
+using domain::OrgId;
+using store::UserId;
+
+// Who performs an operation, for the rules and the audit trail.
+struct Actor {
+  std::string name;  // username, "system" or "cli"
+  domain::Caller caller;
+  std::string client_addr;  // "" when not over the network
+  bool anonymous = false;   // not signed in (a failed login): the role is unknown
+  // The operator at the machine (CLI): acts with provider rights.
+  static Actor Cli();
+};
+
+// What a read of an organization's token shows.
+struct TokenView {
+  store::OrgRecord org;
+  std::optional<store::TokenRecord> token;
+  domain::Subscription subscription = domain::Subscription::kNone;  // effective at `now`
+  domain::EffectiveStatus status;
+  std::vector<domain::Action> allowed;
+  TimeMs now = 0;
+};
+
+struct OrgPatch {
+  std::optional<std::string> name;
+  std::optional<int64_t> daily_allowance;
+  std::optional<int64_t> rate_per_second;
+  std::optional<int64_t> rate_per_hour;
+  std::optional<int64_t> disable_threshold;
+};
+
+struct NewUser {
+  std::string username;
+  domain::Role role = domain::Role::kOrgReadonly;
+  std::optional<OrgId> org;
+  std::string password;  // empty: generate one
+};
+
+struct Settings {
+  std::string base_url = "http://127.0.0.1:8080";  // where the Submission API is reached
+};
+
+class Services {
+ public:
+  Services(std::shared_ptr<store::Store> store, std::shared_ptr<token::Keyring> keys,
+           std::shared_ptr<Clock> clock, Settings settings);
+
+  // Loads the verification index from the store. Call once before serving.
+  Status LoadIndex();
+
+  token::TokenIndex& index() { return index_; }
+  const Clock& clock() const { return *clock_; }
+  const Settings& settings() const { return settings_; }
+  store::Store& store() { return *store_; }
+  token::Keyring& keys() { return *keys_; }
+
+  // --- The organization's token (rules 4-10). ---
+  Result<TokenView> ReadToken(const Actor& a, OrgId org);
+  Result<std::string> RevealToken(const Actor& a, OrgId org);  // the full token; audited
+  Result<TokenView> AddToken(const Actor& a, OrgId org);
+  Result<TokenView> RegenerateToken(const Actor& a, OrgId org);
+  Result<TokenView> DeleteToken(const Actor& a, OrgId org);
+
+  // --- Provider: organizations, subscriptions, disable/enable. ---
+  Result<TokenView> CreateOrg(const Actor& a, const std::string& name);
+  Result<store::OrgPage> ListOrgs(const Actor& a, const std::string& search, int64_t offset,
+                                  int64_t limit);
+  Result<TokenView> PatchOrg(const Actor& a, OrgId org, const OrgPatch& patch);
+  // action is kActivate, kExpire or kRenew; ends_at optional for activate/renew.
+  Result<TokenView> ChangeSubscription(const Actor& a, OrgId org, domain::Action action,
+                                       std::optional<TimeMs> ends_at);
+  Result<TokenView> DisableToken(const Actor& a, OrgId org, domain::DisableReason reason,
+                                 const std::string& note);
+  Result<TokenView> EnableToken(const Actor& a, OrgId org);
+
+  // --- Provider: users. An organization user's org is given; provider admins have none. ---
+  // Returns the user and its password (generated when none was given; shown once).
+  Result<std::pair<store::UserRecord, std::string>> CreateUser(const Actor& a, const NewUser& u);
+  Result<std::vector<store::UserRecord>> ListUsers(const Actor& a, std::optional<OrgId> org);
+  Result<store::UserRecord> ChangeRole(const Actor& a, std::optional<OrgId> org, UserId user,
+                                       domain::Role role);
+  Result<std::string> ResetPassword(const Actor& a, std::optional<OrgId> org, UserId user,
+                                    const std::string& password);
+  Status DeleteUser(const Actor& a, std::optional<OrgId> org, UserId user);
+
+  // --- Audit. Organization users see their own organization only. ---
+  Result<std::vector<store::AuditRecord>> ListAudit(const Actor& a, store::AuditFilter f);
+
+  // Appends an audit record on its own (logins, refused authorizations outside an org).
+  Status Audit(const Actor& a, std::optional<OrgId> org, const std::string& action,
+               const std::string& outcome, const std::string& detail = "");
+
+  static domain::OrgState StateOf(const store::OrgRecord& org, bool has_token);
+
+ private:
+  struct IndexUpdate {
+    std::optional<domain::OrgState> state;
+    enum class TokenOp { kNone, kPut, kRemove } token_op = TokenOp::kNone;
+    std::string lookup_hash;
+    std::string last4;
+  };
+  // The body of a change: may modify org/token, fills the audit record and the index update.
+  using ApplyFn = std::function<Status(store::Tx&, store::OrgRecord&,
+                                       std::optional<store::TokenRecord>&, const domain::Decision&,
+                                       store::AuditRecord&, IndexUpdate&)>;
+  Result<TokenView> Mutate(const Actor& a, OrgId org, domain::Action action,
+                           const std::string& audit_action, const ApplyFn& apply);
+  TokenView BuildView(const store::OrgRecord& org, const std::optional<store::TokenRecord>& tok,
+                      const domain::Caller& caller, TimeMs now) const;
+  store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now, std::string* text) const;
+  store::AuditRecord AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
+                               TimeMs now) const;
+  void ApplyIndex(OrgId org, const IndexUpdate& u);
+  Status CheckUserAccess(const Actor& a, std::optional<OrgId> org, store::Tx& tx,
+                         std::optional<UserId> user, store::UserRecord* out);
+
+  std::shared_ptr<store::Store> store_;
+  std::shared_ptr<token::Keyring> keys_;
+  std::shared_ptr<Clock> clock_;
+  Settings settings_;
+  token::TokenIndex index_;
+  std::mutex write_mu_;  // serialises changes with their index updates
+};
+
+}  // namespace sandgate::service

@@ -1,0 +1,1133 @@
+#include "store/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace sandgate::store {
+namespace {
+
+using domain::DisableReason;
+using domain::Role;
+using domain::Subscription;
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+// kMigrations[i] takes the schema from version i to version i + 1. Append only: never edit an
+// entry that has been released. Each runs in its own transaction together with its schema_version
+// row. foreign_keys is ON while they run (a migration that rebuilds a table must account for it).
+//
+// Conventions: times are INTEGER milliseconds since the epoch, enums their domain::ToString text,
+// binary values BLOB, booleans INTEGER 0/1. Names compare case-insensitively (ASCII) via NOCASE.
+constexpr const char* kMigrations[] = {
+    // 1: initial schema.
+    R"sql(
+CREATE TABLE orgs (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused
+  name              TEXT NOT NULL COLLATE NOCASE UNIQUE,
+  created_at        INTEGER NOT NULL,
+  subscription      TEXT NOT NULL,
+  ends_at           INTEGER,
+  provider_disabled INTEGER NOT NULL CHECK (provider_disabled IN (0, 1)),
+  disable_reason    TEXT NOT NULL,
+  disable_note      TEXT NOT NULL,
+  disabled_at       INTEGER,
+  disabled_by       TEXT NOT NULL,
+  daily_allowance   INTEGER NOT NULL,
+  rate_per_second   INTEGER NOT NULL,
+  rate_per_hour     INTEGER NOT NULL,
+  disable_threshold INTEGER NOT NULL
+);
+
+-- One token per organization: enforced by the primary key on org_id.
+CREATE TABLE tokens (
+  org_id           INTEGER PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+  lookup_hash      BLOB NOT NULL UNIQUE,
+  sealed           BLOB NOT NULL,
+  key_id           TEXT NOT NULL,
+  last4            TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  last_modified_by TEXT NOT NULL,
+  last_modified_on INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  username      TEXT NOT NULL COLLATE NOCASE UNIQUE,
+  password_hash TEXT NOT NULL,
+  role          TEXT NOT NULL,
+  org_id        INTEGER REFERENCES orgs(id),  -- NULL for provider admins
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX users_by_org ON users(org_id, id);
+
+CREATE TABLE sessions (
+  id_hash      BLOB PRIMARY KEY,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at   INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions(user_id);
+CREATE INDEX sessions_by_last_seen ON sessions(last_seen_at);
+
+-- No foreign key on org_id: the trail also records refusals for organizations that do not exist.
+CREATE TABLE audit (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- increasing, never reused
+  ts          INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  actor_role  TEXT NOT NULL,
+  org_id      INTEGER,
+  action      TEXT NOT NULL,
+  outcome     TEXT NOT NULL,
+  client_addr TEXT NOT NULL,
+  token_fp    TEXT NOT NULL,
+  detail      TEXT NOT NULL
+);
+CREATE INDEX audit_by_org ON audit(org_id, id);
+CREATE INDEX audit_by_ts ON audit(ts);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+constexpr int64_t kMaxPageLimit = 1000;
+
+std::optional<Subscription> ParseSubscription(std::string_view s) {
+  for (Subscription v : {Subscription::kNone, Subscription::kActive, Subscription::kExpired})
+    if (domain::ToString(v) == s) return v;
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+// Failures of the storage itself (the operation could not be done; retrying later may work).
+bool IsUnavailable(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_NOLFS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Maps a SQLite error to 503 STORE_UNAVAILABLE or 500 INTERNAL. Messages name the operation and
+// SQLite's description; SQLite never puts bound values (secrets) in its messages.
+Status SqlError(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = "store: " + std::string(what) + " failed: " + sqlite3_errstr(rc);
+  if (IsUnavailable(rc)) return Status::Unavailable(std::move(msg));
+  if (db != nullptr && sqlite3_extended_errcode(db) == rc) {
+    msg += " (";
+    msg += sqlite3_errmsg(db);
+    msg += ")";
+  }
+  return Status::Internal(std::move(msg));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements and connections
+
+// One execution of a prepared statement. Binding errors are remembered and reported by Step().
+// On destruction the statement is reset and its bindings cleared; it goes back to its
+// connection's cache, or is finalized if it was not cached. Move-only; must not outlive its Conn.
+class Stmt {
+ public:
+  Stmt(sqlite3_stmt* s, bool* in_use) : s_(s), in_use_(in_use) {}
+  Stmt(Stmt&& o) noexcept
+      : s_(std::exchange(o.s_, nullptr)),
+        in_use_(std::exchange(o.in_use_, nullptr)),
+        bind_rc_(o.bind_rc_) {}
+  Stmt& operator=(Stmt&&) = delete;
+  ~Stmt() {
+    if (s_ == nullptr) return;
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    if (in_use_ != nullptr) {
+      *in_use_ = false;
+    } else {
+      sqlite3_finalize(s_);
+    }
+  }
+
+  // Parameters are 1-based (?1, ?2, ...). Values are copied.
+  Stmt& Int(int i, int64_t v) { return Note(sqlite3_bind_int64(s_, i, v)); }
+  Stmt& OptInt(int i, const std::optional<int64_t>& v) {
+    return v ? Int(i, *v) : Note(sqlite3_bind_null(s_, i));
+  }
+  Stmt& Text(int i, std::string_view v) {
+    return Note(sqlite3_bind_text64(s_, i, v.data() ? v.data() : "", v.size(), SQLITE_TRANSIENT,
+                                    SQLITE_UTF8));
+  }
+  Stmt& Blob(int i, std::string_view v) {
+    // A non-null pointer even when empty: a null one would bind NULL instead of an empty blob.
+    return Note(sqlite3_bind_blob64(s_, i, v.data() ? v.data() : "", v.size(), SQLITE_TRANSIENT));
+  }
+
+  // SQLITE_ROW, SQLITE_DONE, or an (extended) error code.
+  int Step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(s_); }
+
+  // Columns are 0-based.
+  int64_t ColInt(int c) const { return sqlite3_column_int64(s_, c); }
+  std::optional<int64_t> ColOptInt(int c) const {
+    if (sqlite3_column_type(s_, c) == SQLITE_NULL) return std::nullopt;
+    return ColInt(c);
+  }
+  std::string ColText(int c) const {
+    const unsigned char* p = sqlite3_column_text(s_, c);
+    int n = sqlite3_column_bytes(s_, c);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : "";
+  }
+  std::string ColBlob(int c) const {
+    const void* p = sqlite3_column_blob(s_, c);
+    int n = sqlite3_column_bytes(s_, c);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : "";
+  }
+
+ private:
+  Stmt& Note(int rc) {
+    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+    return *this;
+  }
+
+  sqlite3_stmt* s_;
+  bool* in_use_;  // the cache entry's flag, or null when this statement is not cached
+  int bind_rc_ = SQLITE_OK;
+};
+
+// One SQLite connection and its cache of prepared statements. Not thread-safe: used by one thread
+// at a time (the writer under the store's write mutex, a reader while leased from the pool).
+class Conn {
+ public:
+  ~Conn() {
+    for (auto& [sql, entry] : cache_) sqlite3_finalize(entry.stmt);
+    sqlite3_close_v2(db_);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Opens `path` and configures the connection. A reader is set query_only.
+  static Result<std::unique_ptr<Conn>> Open(const std::string& path, bool reader,
+                                            const SqliteOptions& options) {
+    sqlite3* db = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    if (!reader) flags |= SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    std::unique_ptr<Conn> conn(new Conn(db));  // closes db on every path
+    if (rc != SQLITE_OK) {
+      return Status::Unavailable("store: cannot open database " + path + ": " + sqlite3_errstr(rc));
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, options.busy_timeout_ms);
+    Status st = conn->Exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                           "configuring the database connection");
+    if (st.ok() && reader) st = conn->Exec("PRAGMA query_only = ON;", "configuring a reader");
+    if (!st.ok()) return st;
+    return conn;
+  }
+
+  sqlite3* db() const { return db_; }
+
+  // Runs SQL text (one or more statements) that returns no rows.
+  Status Exec(const char* sql, std::string_view what) {
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    return rc == SQLITE_OK ? Status::Ok() : SqlError(db_, rc, what);
+  }
+
+  // The cached statement for `sql`, prepared on first use. If that statement is already executing
+  // (a callback re-entered the Tx), a fresh uncached statement is returned instead.
+  Result<Stmt> Prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end() && !it->second.in_use) {
+      it->second.in_use = true;
+      return Stmt(it->second.stmt, &it->second.in_use);
+    }
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1),
+                                it == cache_.end() ? SQLITE_PREPARE_PERSISTENT : 0, &s, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(s);
+      return SqlError(db_, rc, "preparing a statement");
+    }
+    if (it != cache_.end()) return Stmt(s, nullptr);
+    Cached& entry = cache_[sql];  // node addresses are stable across rehashing
+    entry.stmt = s;
+    entry.in_use = true;
+    return Stmt(s, &entry.in_use);
+  }
+
+ private:
+  explicit Conn(sqlite3* db) : db_(db) {}
+
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  sqlite3* db_;
+  std::unordered_map<std::string, Cached> cache_;
+};
+
+// Runs a query expected to return one row and reads its first column as text.
+Result<std::string> QueryText(Conn& c, const std::string& sql, std::string_view what) {
+  auto st = c.Prepare(sql);
+  if (!st.ok()) return st.status();
+  int rc = st->Step();
+  if (rc != SQLITE_ROW) return SqlError(c.db(), rc == SQLITE_DONE ? SQLITE_ERROR : rc, what);
+  return st->ColText(0);
+}
+
+Result<int64_t> QueryInt(Conn& c, const std::string& sql, std::string_view what) {
+  auto st = c.Prepare(sql);
+  if (!st.ok()) return st.status();
+  int rc = st->Step();
+  if (rc != SQLITE_ROW) return SqlError(c.db(), rc == SQLITE_DONE ? SQLITE_ERROR : rc, what);
+  return st->ColInt(0);
+}
+
+// Rolls back the connection's open transaction, if any (best effort).
+void RollbackIfOpen(Conn& c) {
+  if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row mapping
+
+// Column lists. The *Data lists leave out the id the database assigns; the Bind* and Read*
+// functions below follow these orders.
+const char kOrgCols[] =
+    "id, name, created_at, subscription, ends_at, provider_disabled, disable_reason, disable_note, "
+    "disabled_at, disabled_by, daily_allowance, rate_per_second, rate_per_hour, disable_threshold";
+const char kOrgDataCols[] =
+    "name, created_at, subscription, ends_at, provider_disabled, disable_reason, disable_note, "
+    "disabled_at, disabled_by, daily_allowance, rate_per_second, rate_per_hour, disable_threshold";
+const char kTokenCols[] =
+    "org_id, lookup_hash, sealed, key_id, last4, created_at, last_modified_by, last_modified_on";
+const char kUserCols[] = "id, username, password_hash, role, org_id, created_at";
+const char kUserDataCols[] = "username, password_hash, role, org_id, created_at";
+const char kSessionCols[] = "id_hash, user_id, created_at, last_seen_at";
+const char kAuditCols[] =
+    "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
+const char kAuditDataCols[] =
+    "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
+
+Status BadValue(std::string_view column) {
+  return Status::Internal("store: unrecognised value in column " + std::string(column));
+}
+
+// Reads kOrgCols starting at column `c`.
+Result<OrgRecord> ReadOrg(const Stmt& s, int c) {
+  OrgRecord o;
+  o.id = s.ColInt(c + 0);
+  o.name = s.ColText(c + 1);
+  o.created_at = s.ColInt(c + 2);
+  auto sub = ParseSubscription(s.ColText(c + 3));
+  if (!sub) return BadValue("orgs.subscription");
+  o.subscription = *sub;
+  o.ends_at = s.ColOptInt(c + 4);
+  o.provider_disabled = s.ColInt(c + 5) != 0;
+  auto reason = domain::ParseDisableReason(s.ColText(c + 6));
+  if (!reason) return BadValue("orgs.disable_reason");
+  o.disable_reason = *reason;
+  o.disable_note = s.ColText(c + 7);
+  o.disabled_at = s.ColOptInt(c + 8);
+  o.disabled_by = s.ColText(c + 9);
+  o.daily_allowance = s.ColInt(c + 10);
+  o.rate_per_second = s.ColInt(c + 11);
+  o.rate_per_hour = s.ColInt(c + 12);
+  o.disable_threshold = s.ColInt(c + 13);
+  return o;
+}
+
+// Binds every OrgRecord field but the id to ?1..?13, in kOrgCols order.
+void BindOrg(Stmt& s, const OrgRecord& o) {
+  s.Text(1, o.name)
+      .Int(2, o.created_at)
+      .Text(3, domain::ToString(o.subscription))
+      .OptInt(4, o.ends_at)
+      .Int(5, o.provider_disabled ? 1 : 0)
+      .Text(6, domain::ToString(o.disable_reason))
+      .Text(7, o.disable_note)
+      .OptInt(8, o.disabled_at)
+      .Text(9, o.disabled_by)
+      .Int(10, o.daily_allowance)
+      .Int(11, o.rate_per_second)
+      .Int(12, o.rate_per_hour)
+      .Int(13, o.disable_threshold);
+}
+
+TokenRecord ReadToken(const Stmt& s, int c) {
+  TokenRecord t;
+  t.org_id = s.ColInt(c + 0);
+  t.lookup_hash = s.ColBlob(c + 1);
+  t.sealed = s.ColBlob(c + 2);
+  t.key_id = s.ColText(c + 3);
+  t.last4 = s.ColText(c + 4);
+  t.created_at = s.ColInt(c + 5);
+  t.last_modified_by = s.ColText(c + 6);
+  t.last_modified_on = s.ColInt(c + 7);
+  return t;
+}
+
+// Binds a TokenRecord to ?1..?8 in kTokenCols order.
+void BindToken(Stmt& s, const TokenRecord& t) {
+  s.Int(1, t.org_id)
+      .Blob(2, t.lookup_hash)
+      .Blob(3, t.sealed)
+      .Text(4, t.key_id)
+      .Text(5, t.last4)
+      .Int(6, t.created_at)
+      .Text(7, t.last_modified_by)
+      .Int(8, t.last_modified_on);
+}
+
+Result<UserRecord> ReadUser(const Stmt& s) {
+  UserRecord u;
+  u.id = s.ColInt(0);
+  u.username = s.ColText(1);
+  u.password_hash = s.ColText(2);
+  auto role = domain::ParseRole(s.ColText(3));
+  if (!role) return BadValue("users.role");
+  u.role = *role;
+  u.org_id = s.ColOptInt(4);
+  u.created_at = s.ColInt(5);
+  return u;
+}
+
+// Binds every UserRecord field but the id to ?1..?5, in kUserCols order.
+void BindUser(Stmt& s, const UserRecord& u) {
+  s.Text(1, u.username)
+      .Text(2, u.password_hash)
+      .Text(3, domain::ToString(u.role))
+      .OptInt(4, u.org_id)
+      .Int(5, u.created_at);
+}
+
+SessionRecord ReadSession(const Stmt& s) {
+  SessionRecord r;
+  r.id_hash = s.ColBlob(0);
+  r.user_id = s.ColInt(1);
+  r.created_at = s.ColInt(2);
+  r.last_seen_at = s.ColInt(3);
+  return r;
+}
+
+AuditRecord ReadAudit(const Stmt& s) {
+  AuditRecord r;
+  r.id = s.ColInt(0);
+  r.ts = s.ColInt(1);
+  r.actor = s.ColText(2);
+  r.actor_role = s.ColText(3);
+  r.org_id = s.ColOptInt(4);
+  r.action = s.ColText(5);
+  r.outcome = s.ColText(6);
+  r.client_addr = s.ColText(7);
+  r.token_fp = s.ColText(8);
+  r.detail = s.ColText(9);
+  return r;
+}
+
+bool IsUniqueViolation(int rc) {
+  return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+// A Tx bound to one connection that has an open transaction. Valid only inside the Write/Read
+// callback, on the calling thread.
+//
+// Once an error that may have ended the transaction occurs (any error other than a handled
+// constraint violation), or a mutating method is called in a read transaction, the Tx is
+// "poisoned": every later call returns that error and the transaction is rolled back even if the
+// callback returns OK. So no statement can ever run outside the transaction.
+class SqliteTx final : public Tx {
+ public:
+  SqliteTx(Conn& conn, bool writable) : c_(conn), writable_(writable) {}
+
+  const Status& poison() const { return poison_; }
+
+  Result<OrgRecord> GetOrg(OrgId id) override {
+    static const std::string sql = std::string("SELECT ") + kOrgCols + " FROM orgs WHERE id = ?1";
+    return GetOneOrg(sql, [&](Stmt& s) { s.Int(1, id); });
+  }
+
+  Result<OrgRecord> GetOrgByName(const std::string& name) override {
+    static const std::string sql =
+        std::string("SELECT ") + kOrgCols + " FROM orgs WHERE name = ?1";  // NOCASE column
+    return GetOneOrg(sql, [&](Stmt& s) { s.Text(1, name); });
+  }
+
+  Result<OrgId> InsertOrg(const OrgRecord& org) override {
+    static const std::string sql =
+        std::string("INSERT INTO orgs (") + kOrgDataCols +
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    BindOrg(*s, org);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "inserting an organization", OrgExists());
+    return static_cast<OrgId>(sqlite3_last_insert_rowid(c_.db()));
+  }
+
+  Status UpdateOrg(const OrgRecord& org) override {
+    static const std::string sql =
+        "UPDATE orgs SET name = ?1, created_at = ?2, subscription = ?3, ends_at = ?4, "
+        "provider_disabled = ?5, disable_reason = ?6, disable_note = ?7, disabled_at = ?8, "
+        "disabled_by = ?9, daily_allowance = ?10, rate_per_second = ?11, rate_per_hour = ?12, "
+        "disable_threshold = ?13 WHERE id = ?14";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    BindOrg(*s, org);
+    s->Int(14, org.id);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "updating an organization", OrgExists());
+    if (sqlite3_changes(c_.db()) == 0) return OrgNotFound();
+    return Status::Ok();
+  }
+
+  Result<OrgPage> ListOrgs(const std::string& search, int64_t offset, int64_t limit) override {
+    static const std::string count_sql =
+        "SELECT count(*) FROM orgs WHERE instr(lower(name), lower(?1)) > 0";
+    static const std::string page_sql = std::string("SELECT ") + kOrgCols +
+                                        " FROM orgs WHERE instr(lower(name), lower(?1)) > 0 "
+                                        "ORDER BY id LIMIT ?2 OFFSET ?3";
+    if (Status g = Guard(false); !g.ok()) return g;
+    OrgPage page;
+    {
+      auto s = Prep(count_sql);
+      if (!s.ok()) return s.status();
+      s->Text(1, search);
+      int rc = s->Step();
+      if (rc != SQLITE_ROW) return Fail(rc, "counting organizations");
+      page.total = s->ColInt(0);
+    }
+    auto s = Prep(page_sql);
+    if (!s.ok()) return s.status();
+    s->Text(1, search)
+        .Int(2, std::clamp<int64_t>(limit, 1, kMaxPageLimit))
+        .Int(3, std::max<int64_t>(offset, 0));
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW) {
+      auto org = ReadOrg(*s, 0);
+      if (!org.ok()) return org.status();
+      page.items.push_back(std::move(org).value());
+    }
+    if (rc != SQLITE_DONE) return Fail(rc, "listing organizations");
+    return page;
+  }
+
+  Result<std::optional<TokenRecord>> GetToken(OrgId org) override {
+    static const std::string sql =
+        std::string("SELECT ") + kTokenCols + " FROM tokens WHERE org_id = ?1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return std::optional<TokenRecord>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a token");
+    return std::optional<TokenRecord>(ReadToken(*s, 0));
+  }
+
+  Status InsertToken(const TokenRecord& t) override {
+    static const std::string sql = std::string("INSERT INTO tokens (") + kTokenCols +
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    int rc;
+    {
+      auto s = Prep(sql);
+      if (!s.ok()) return s.status();
+      BindToken(*s, t);
+      rc = s->Step();
+    }
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (IsUniqueViolation(rc) && !sqlite3_get_autocommit(c_.db())) {
+      // The constraint refused it; find out which one to give the right answer.
+      auto existing = GetToken(t.org_id);
+      if (!existing.ok()) return existing.status();
+      if (existing->has_value()) {
+        return Status::Conflict("TOKEN_EXISTS", "the organization already has a token");
+      }
+      return TokenHashExists();
+    }
+    return Fail(rc, "inserting a token", std::nullopt, OrgNotFound());
+  }
+
+  Status ReplaceToken(const TokenRecord& t) override {
+    static const std::string sql =
+        "UPDATE tokens SET lookup_hash = ?2, sealed = ?3, key_id = ?4, last4 = ?5, "
+        "created_at = ?6, last_modified_by = ?7, last_modified_on = ?8 WHERE org_id = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    BindToken(*s, t);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "replacing a token", TokenHashExists());
+    if (sqlite3_changes(c_.db()) == 0) return TokenNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteToken(OrgId org) override {
+    static const std::string sql = "DELETE FROM tokens WHERE org_id = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "deleting a token");
+    if (sqlite3_changes(c_.db()) == 0) return TokenNotFound();
+    return Status::Ok();
+  }
+
+  Status ForEachToken(
+      const std::function<void(const TokenRecord&, const OrgRecord&)>& fn) override {
+    static const std::string sql =
+        "SELECT t.org_id, t.lookup_hash, t.sealed, t.key_id, t.last4, t.created_at, "
+        "t.last_modified_by, t.last_modified_on, "  // kTokenCols
+        "o.id, o.name, o.created_at, o.subscription, o.ends_at, o.provider_disabled, "
+        "o.disable_reason, o.disable_note, o.disabled_at, o.disabled_by, o.daily_allowance, "
+        "o.rate_per_second, o.rate_per_hour, o.disable_threshold "  // kOrgCols
+        "FROM tokens t JOIN orgs o ON o.id = t.org_id ORDER BY t.org_id";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW) {
+      TokenRecord token = ReadToken(*s, 0);
+      auto org = ReadOrg(*s, 8);
+      if (!org.ok()) return org.status();
+      fn(token, *org);
+    }
+    if (rc != SQLITE_DONE) return Fail(rc, "listing tokens");
+    return Status::Ok();
+  }
+
+  Result<UserRecord> GetUser(UserId id) override {
+    static const std::string sql = std::string("SELECT ") + kUserCols + " FROM users WHERE id = ?1";
+    return GetOneUser(sql, [&](Stmt& s) { s.Int(1, id); });
+  }
+
+  Result<UserRecord> GetUserByName(const std::string& name) override {
+    static const std::string sql =
+        std::string("SELECT ") + kUserCols + " FROM users WHERE username = ?1";  // NOCASE
+    return GetOneUser(sql, [&](Stmt& s) { s.Text(1, name); });
+  }
+
+  Result<UserId> InsertUser(const UserRecord& u) override {
+    static const std::string sql =
+        std::string("INSERT INTO users (") + kUserDataCols + ") VALUES (?1, ?2, ?3, ?4, ?5)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    BindUser(*s, u);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "inserting a user", UserExists(), OrgNotFound());
+    return static_cast<UserId>(sqlite3_last_insert_rowid(c_.db()));
+  }
+
+  Status UpdateUser(const UserRecord& u) override {
+    static const std::string sql =
+        "UPDATE users SET username = ?1, password_hash = ?2, role = ?3, org_id = ?4, "
+        "created_at = ?5 WHERE id = ?6";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    BindUser(*s, u);
+    s->Int(6, u.id);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "updating a user", UserExists(), OrgNotFound());
+    if (sqlite3_changes(c_.db()) == 0) return UserNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteUser(UserId id) override {
+    static const std::string sql = "DELETE FROM users WHERE id = ?1";
+    // The sessions go explicitly too, not only through ON DELETE CASCADE.
+    if (Status st = DeleteSessionsOfUser(id); !st.ok()) return st;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, id);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "deleting a user");
+    if (sqlite3_changes(c_.db()) == 0) return UserNotFound();
+    return Status::Ok();
+  }
+
+  Result<std::vector<UserRecord>> ListUsers(std::optional<OrgId> org) override {
+    static const std::string by_org =
+        std::string("SELECT ") + kUserCols + " FROM users WHERE org_id = ?1 ORDER BY id";
+    static const std::string provider =
+        std::string("SELECT ") + kUserCols + " FROM users WHERE org_id IS NULL ORDER BY id";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(org ? by_org : provider);
+    if (!s.ok()) return s.status();
+    if (org) s->Int(1, *org);
+    std::vector<UserRecord> users;
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW) {
+      auto u = ReadUser(*s);
+      if (!u.ok()) return u.status();
+      users.push_back(std::move(u).value());
+    }
+    if (rc != SQLITE_DONE) return Fail(rc, "listing users");
+    return users;
+  }
+
+  Result<int64_t> CountUsers() override {
+    static const std::string sql = "SELECT count(*) FROM users";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    int rc = s->Step();
+    if (rc != SQLITE_ROW) return Fail(rc, "counting users");
+    return s->ColInt(0);
+  }
+
+  Status InsertSession(const SessionRecord& r) override {
+    static const std::string sql =
+        std::string("INSERT INTO sessions (") + kSessionCols + ") VALUES (?1, ?2, ?3, ?4)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Blob(1, r.id_hash).Int(2, r.user_id).Int(3, r.created_at).Int(4, r.last_seen_at);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) {
+      return Fail(rc, "inserting a session",
+                  Status::Conflict("SESSION_EXISTS", "the session already exists"), UserNotFound());
+    }
+    return Status::Ok();
+  }
+
+  Result<SessionRecord> GetSession(const std::string& id_hash) override {
+    static const std::string sql =
+        std::string("SELECT ") + kSessionCols + " FROM sessions WHERE id_hash = ?1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Blob(1, id_hash);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return SessionNotFound();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a session");
+    return ReadSession(*s);
+  }
+
+  Status TouchSession(const std::string& id_hash, TimeMs last_seen) override {
+    static const std::string sql = "UPDATE sessions SET last_seen_at = ?2 WHERE id_hash = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Blob(1, id_hash).Int(2, last_seen);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "updating a session");
+    if (sqlite3_changes(c_.db()) == 0) return SessionNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteSession(const std::string& id_hash) override {
+    static const std::string sql = "DELETE FROM sessions WHERE id_hash = ?1";
+    return Delete(sql, "deleting a session", [&](Stmt& s) { s.Blob(1, id_hash); });
+  }
+
+  Status DeleteSessionsOfUser(UserId user) override {
+    static const std::string sql = "DELETE FROM sessions WHERE user_id = ?1";
+    return Delete(sql, "deleting a user's sessions", [&](Stmt& s) { s.Int(1, user); });
+  }
+
+  Status DeleteSessionsBefore(TimeMs last_seen_before) override {
+    static const std::string sql = "DELETE FROM sessions WHERE last_seen_at < ?1";
+    return Delete(sql, "deleting old sessions", [&](Stmt& s) { s.Int(1, last_seen_before); });
+  }
+
+  Result<int64_t> AppendAudit(const AuditRecord& r) override {
+    static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, r.ts)
+        .Text(2, r.actor)
+        .Text(3, r.actor_role)
+        .OptInt(4, r.org_id)
+        .Text(5, r.action)
+        .Text(6, r.outcome)
+        .Text(7, r.client_addr)
+        .Text(8, r.token_fp)
+        .Text(9, r.detail);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
+  }
+
+  Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
+    if (Status g = Guard(false); !g.ok()) return g;
+    // Only fixed fragments go into the SQL text (at most 2^6 variants, each cached); values are
+    // bound. Parameter numbers are fixed so every variant binds the same way.
+    std::string sql = std::string("SELECT ") + kAuditCols + " FROM audit WHERE 1";
+    if (f.org_id) sql += " AND org_id = ?1";
+    if (f.actor) sql += " AND actor = ?2";
+    if (f.action) sql += " AND action = ?3";
+    if (f.from) sql += " AND ts >= ?4";
+    if (f.to) sql += " AND ts < ?5";
+    if (f.before_id) sql += " AND id < ?6";
+    sql += " ORDER BY id DESC LIMIT ?7";
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    if (f.org_id) s->Int(1, *f.org_id);
+    if (f.actor) s->Text(2, *f.actor);
+    if (f.action) s->Text(3, *f.action);
+    if (f.from) s->Int(4, *f.from);
+    if (f.to) s->Int(5, *f.to);
+    if (f.before_id) s->Int(6, *f.before_id);
+    s->Int(7, std::clamp<int64_t>(f.limit, 1, kMaxPageLimit));
+    std::vector<AuditRecord> out;
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadAudit(*s));
+    if (rc != SQLITE_DONE) return Fail(rc, "listing the audit trail");
+    return out;
+  }
+
+ private:
+  static Status OrgExists() {
+    return Status::Conflict("ORG_EXISTS", "an organization with that name already exists");
+  }
+  static Status OrgNotFound() { return Status::NotFound("NOT_FOUND", "organization not found"); }
+  static Status UserExists() {
+    return Status::Conflict("USER_EXISTS", "a user with that name already exists");
+  }
+  static Status UserNotFound() { return Status::NotFound("NOT_FOUND", "user not found"); }
+  static Status SessionNotFound() { return Status::NotFound("NOT_FOUND", "session not found"); }
+  static Status TokenNotFound() {
+    return Status::NotFound("TOKEN_NOT_FOUND", "the organization has no token");
+  }
+  static Status TokenHashExists() {
+    return Status::Conflict("TOKEN_HASH_EXISTS", "another organization holds the same token");
+  }
+
+  // Checks that the Tx may run a statement now.
+  Status Guard(bool mutating) {
+    if (!poison_.ok()) return poison_;
+    if (mutating && !writable_) {
+      poison_ = Status::Internal("store: a mutating call was made inside Read()");
+      return poison_;
+    }
+    return Status::Ok();
+  }
+
+  Result<Stmt> Prep(const std::string& sql) {
+    auto s = c_.Prepare(sql);
+    if (!s.ok()) poison_ = s.status();
+    return s;
+  }
+
+  // Turns a failed step into a Status. `on_unique` answers a UNIQUE/PRIMARY KEY violation, `on_fk`
+  // a FOREIGN KEY violation (a missing parent row). Any other error poisons the Tx, as does any
+  // error after which SQLite has rolled the transaction back.
+  Status Fail(int rc, std::string_view what, std::optional<Status> on_unique = std::nullopt,
+              std::optional<Status> on_fk = std::nullopt) {
+    bool tx_open = !sqlite3_get_autocommit(c_.db());
+    if (tx_open && on_unique && IsUniqueViolation(rc)) return *on_unique;
+    if (tx_open && on_fk && rc == SQLITE_CONSTRAINT_FOREIGNKEY) return *on_fk;
+    Status st = SqlError(c_.db(), rc, what);
+    if (!tx_open && st.http_status() != 503) {
+      st = Status::Unavailable("store: " + std::string(what) +
+                               " failed and the transaction was rolled back");
+    }
+    poison_ = st;
+    return st;
+  }
+
+  template <typename BindFn>
+  Result<OrgRecord> GetOneOrg(const std::string& sql, BindFn bind) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    bind(*s);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return OrgNotFound();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading an organization");
+    return ReadOrg(*s, 0);
+  }
+
+  template <typename BindFn>
+  Result<UserRecord> GetOneUser(const std::string& sql, BindFn bind) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    bind(*s);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return UserNotFound();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a user");
+    return ReadUser(*s);
+  }
+
+  // A DELETE that is not an error when nothing matches.
+  template <typename BindFn>
+  Status Delete(const std::string& sql, std::string_view what, BindFn bind) {
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    bind(*s);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, what);
+    return Status::Ok();
+  }
+
+  Conn& c_;
+  const bool writable_;
+  Status poison_;
+};
+
+// Runs fn in one transaction on `c` (BEGIN IMMEDIATE when writable, else a deferred BEGIN that
+// takes its snapshot at the first read). Commits only if fn returned OK and the Tx is not
+// poisoned; otherwise, and if fn throws, rolls back. A failed COMMIT is rolled back and reported
+// as 503 STORE_UNAVAILABLE.
+Status RunTx(Conn& c, bool writable, const std::function<Status(Tx&)>& fn) {
+  RollbackIfOpen(c);  // heal a connection left in a transaction by a failed ROLLBACK
+  if (Status st = c.Exec(writable ? "BEGIN IMMEDIATE" : "BEGIN", "starting a transaction");
+      !st.ok()) {
+    RollbackIfOpen(c);
+    return st;
+  }
+  struct RollbackUnlessCommitted {
+    Conn& c;
+    bool committed = false;
+    ~RollbackUnlessCommitted() {
+      if (!committed) RollbackIfOpen(c);
+    }
+  } guard{c};
+
+  SqliteTx tx(c, writable);
+  Status result = fn(tx);
+  if (!result.ok()) return result;
+  if (!tx.poison().ok()) return tx.poison();
+  if (sqlite3_get_autocommit(c.db())) {
+    return Status::Unavailable("store: the transaction was rolled back by the database");
+  }
+  int rc = sqlite3_exec(c.db(), "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    return Status::Unavailable(std::string("store: commit failed and was rolled back: ") +
+                               sqlite3_errstr(rc));
+  }
+  guard.committed = true;
+  return Status::Ok();
+}
+
+// The store whose transaction the current thread is running (to refuse nested transactions,
+// which would deadlock on the write mutex or see a different snapshot).
+thread_local const void* t_active_store = nullptr;
+
+class ActiveStoreScope {
+ public:
+  explicit ActiveStoreScope(const void* store) : prev_(t_active_store), nested_(prev_ == store) {
+    t_active_store = store;
+  }
+  ~ActiveStoreScope() { t_active_store = prev_; }
+  ActiveStoreScope(const ActiveStoreScope&) = delete;
+  ActiveStoreScope& operator=(const ActiveStoreScope&) = delete;
+  bool nested() const { return nested_; }
+
+ private:
+  const void* prev_;
+  bool nested_;
+};
+
+Status NestedError() {
+  return Status::Internal("store: Write/Read called inside a transaction of the same store");
+}
+
+// Thread-safe. The writer connection is used only under write_mu_; reader connections are leased
+// from the pool to one thread at a time. Destroy only when no call is in progress.
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, SqliteOptions options, std::unique_ptr<Conn> writer)
+      : path_(std::move(path)), options_(options), writer_(std::move(writer)) {}
+
+  ~SqliteStore() override {
+    idle_readers_.clear();  // readers first, so the writer's close checkpoints the WAL
+    writer_.reset();
+  }
+
+  Status Write(const std::function<Status(Tx&)>& fn) override {
+    ActiveStoreScope scope(this);
+    if (scope.nested()) return NestedError();
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return RunTx(*writer_, /*writable=*/true, fn);
+  }
+
+  Status Read(const std::function<Status(Tx&)>& fn) override {
+    ActiveStoreScope scope(this);
+    if (scope.nested()) return NestedError();
+    auto lease = LeaseReader();
+    if (!lease.ok()) return lease.status();
+    return RunTx(*lease->conn, /*writable=*/false, fn);
+  }
+
+  Status Ping() override {
+    if (t_active_store == this) return NestedError();  // could wait forever for a reader
+    auto lease = LeaseReader();
+    if (!lease.ok()) return lease.status();
+    auto v = QueryInt(*lease->conn, "SELECT max(version) FROM schema_version", "ping");
+    return v.ok() ? Status::Ok() : v.status();
+  }
+
+ private:
+  // A reader connection checked out of the pool; returned to it on destruction.
+  struct Lease {
+    SqliteStore* store;
+    std::unique_ptr<Conn> conn;
+    Lease(SqliteStore* s, std::unique_ptr<Conn> c) : store(s), conn(std::move(c)) {}
+    Lease(Lease&& o) noexcept : store(o.store), conn(std::move(o.conn)) {}
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (conn) store->ReturnReader(std::move(conn));
+    }
+  };
+
+  // An idle reader, a newly opened one if fewer than max_readers exist, or waits for one.
+  Result<Lease> LeaseReader() {
+    std::unique_lock<std::mutex> lock(pool_mu_);
+    const int max_readers = std::max(1, options_.max_readers);
+    pool_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < max_readers; });
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<Conn> c = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return Lease(this, std::move(c));
+    }
+    ++open_readers_;
+    lock.unlock();
+    auto c = Conn::Open(path_, /*reader=*/true, options_);
+    if (!c.ok()) {
+      lock.lock();
+      --open_readers_;
+      pool_cv_.notify_one();
+      return c.status();
+    }
+    return Lease(this, std::move(c).value());
+  }
+
+  void ReturnReader(std::unique_ptr<Conn> c) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      idle_readers_.push_back(std::move(c));
+    }
+    pool_cv_.notify_one();
+  }
+
+  const std::string path_;
+  const SqliteOptions options_;
+
+  std::mutex write_mu_;
+  std::unique_ptr<Conn> writer_;  // guarded by write_mu_
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Conn>> idle_readers_;  // guarded by pool_mu_
+  int open_readers_ = 0;                             // idle + leased; guarded by pool_mu_
+};
+
+// Brings the schema up to kSchemaVersion, one migration per transaction. Safe against another
+// process migrating at the same time: the version is re-read under the write lock each step.
+Status Migrate(Conn& c) {
+  for (;;) {
+    if (Status st = c.Exec("BEGIN IMMEDIATE", "starting a migration"); !st.ok()) return st;
+    struct RollbackUnlessCommitted {
+      Conn& c;
+      ~RollbackUnlessCommitted() { RollbackIfOpen(c); }
+    } guard{c};
+    if (Status st = c.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
+                           "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                           "creating the schema_version table");
+        !st.ok()) {
+      return st;
+    }
+    auto current = QueryInt(c, "SELECT coalesce(max(version), 0) FROM schema_version",
+                            "reading the schema version");
+    if (!current.ok()) return current.status();
+    if (*current > kSchemaVersion) {
+      return Status(500, "SCHEMA_TOO_NEW",
+                    "store: the database has schema version " + std::to_string(*current) +
+                        " but this build knows only up to version " +
+                        std::to_string(kSchemaVersion) +
+                        "; run a newer build or restore a backup made by this one");
+    }
+    if (*current == kSchemaVersion) return c.Exec("COMMIT", "reading the schema version");
+    const int next = static_cast<int>(*current) + 1;
+    const std::string what = "migrating to schema version " + std::to_string(next);
+    if (Status st = c.Exec(kMigrations[next - 1], what); !st.ok()) return st;
+    {
+      auto s = c.Prepare("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)");
+      if (!s.ok()) return s.status();
+      s->Int(1, next).Int(2, SystemClock()->now());
+      int rc = s->Step();
+      if (rc != SQLITE_DONE) return SqlError(c.db(), rc, what);
+    }
+    if (Status st = c.Exec("COMMIT", what); !st.ok()) return st;
+  }
+}
+
+// Creates the file with mode 0600 if it does not exist, so the database (and its -wal and -shm
+// files, which copy its mode) is private to the service's user.
+Status CreatePrivateFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return Status::Ok();
+  }
+  if (errno == EEXIST) return Status::Ok();
+  return Status::Unavailable("store: cannot create database " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+int SqliteSchemaVersion() { return kSchemaVersion; }
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const SqliteOptions& options) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) {
+    return Status::Internal("store: the database path must name a file");
+  }
+  if (Status st = CreatePrivateFile(path); !st.ok()) return st;
+  auto writer = Conn::Open(path, /*reader=*/false, options);
+  if (!writer.ok()) return writer.status();
+  Conn& c = **writer;
+
+  auto mode = QueryText(c, "PRAGMA journal_mode = WAL", "enabling WAL journal mode");
+  if (!mode.ok()) return mode.status();
+  if (*mode != "wal") {
+    return Status::Internal("store: the database could not be switched to WAL journal mode (got " +
+                            *mode + ")");
+  }
+  if (Status st = Migrate(c); !st.ok()) return st;
+  return std::unique_ptr<Store>(
+      std::make_unique<SqliteStore>(path, options, std::move(writer).value()));
+}
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  return OpenSqliteStore(path, SqliteOptions{});
+}
+
+}  // namespace sandgate::store

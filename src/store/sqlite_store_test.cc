@@ -1,0 +1,344 @@
+// The SQLite backend: the shared StoreSuite plus SQLite-specific behaviour (pragmas, schema
+// versions, file handling, lock timeouts, commit failures, the reader pool).
+#include "store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/store_test_suite.h"
+
+namespace sandgate::store {
+namespace {
+
+std::string Describe(const Status& s) {
+  if (s.ok()) return "OK";
+  return std::to_string(s.http_status()) + " " + s.code() + ": " + s.message();
+}
+
+std::unique_ptr<Store> OpenInDir(const std::string& dir) {
+  auto r = OpenSqliteStore(dir + "/sandgate.db");
+  if (!r.ok()) {
+    ADD_FAILURE() << "OpenSqliteStore: " << Describe(r.status());
+    return nullptr;
+  }
+  return std::move(r).value();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite,
+                         ::testing::Values(StoreBackend{"Sqlite", OpenInDir, nullptr}),
+                         StoreBackendName);
+
+// A plain SQLite connection to poke at the file from outside the store.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void Exec(const std::string& sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (err ? err : "");
+    sqlite3_free(err);
+  }
+  std::string QueryText(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    std::string out;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sql;
+    if (s != nullptr && sqlite3_step(s) == SQLITE_ROW) {
+      const unsigned char* p = sqlite3_column_text(s, 0);
+      if (p != nullptr) out = reinterpret_cast<const char*>(p);
+    }
+    sqlite3_finalize(s);
+    return out;
+  }
+  int64_t QueryInt(const std::string& sql) { return std::stoll(QueryText(sql)); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sandgate-sqlite-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/sandgate.db";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<Store> Open(const SqliteOptions& options = {}) {
+    auto r = OpenSqliteStore(path_, options);
+    EXPECT_TRUE(r.ok()) << Describe(r.status());
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+
+  static OrgRecord Org(const std::string& name) {
+    OrgRecord o;
+    o.name = name;
+    return o;
+  }
+
+  // Names of all organizations, via a Read.
+  std::vector<std::string> OrgNames(Store& store) {
+    std::vector<std::string> names;
+    Status st = store.Read([&](Tx& tx) -> Status {
+      auto page = tx.ListOrgs("", 0, 1000);
+      if (!page.ok()) return page.status();
+      for (const auto& o : page->items) names.push_back(o.name);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok()) << Describe(st);
+    return names;
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteStoreTest, UsesWalAndRecordsTheSchemaVersion) {
+  ASSERT_GE(SqliteSchemaVersion(), 1);
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryText("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), SqliteSchemaVersion());
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), SqliteSchemaVersion());
+}
+
+TEST_F(SqliteStoreTest, ReopeningDoesNotReapplyMigrations) {
+  for (int i = 0; i < 3; ++i) {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+  }
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), SqliteSchemaVersion());
+}
+
+TEST_F(SqliteStoreTest, RefusesASchemaNewerThanTheBuild) {
+  Open().reset();
+  const int newer = SqliteSchemaVersion() + 1;
+  {
+    RawDb raw(path_);
+    raw.Exec("INSERT INTO schema_version (version, applied_at) VALUES (" + std::to_string(newer) +
+             ", 0)");
+  }
+  auto r = OpenSqliteStore(path_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().http_status(), 500);
+  EXPECT_EQ(r.status().code(), "SCHEMA_TOO_NEW");
+  EXPECT_NE(r.status().message().find(std::to_string(newer)), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find(std::to_string(SqliteSchemaVersion())), std::string::npos);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), newer);  // left alone
+}
+
+TEST_F(SqliteStoreTest, NewDatabaseFilesArePrivate) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Tx& tx) { return tx.InsertOrg(Org("Acme")).status(); }).ok());
+  for (const std::string& p : {path_, path_ + "-wal"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << p;
+  }
+}
+
+TEST_F(SqliteStoreTest, RefusesPathsItCannotUse) {
+  auto missing_dir = OpenSqliteStore(dir_ + "/no/such/dir/x.db");
+  ASSERT_FALSE(missing_dir.ok());
+  EXPECT_EQ(missing_dir.status().code(), "STORE_UNAVAILABLE");
+
+  std::ofstream(path_) << std::string(4096, 'x');
+  auto not_a_db = OpenSqliteStore(path_);
+  ASSERT_FALSE(not_a_db.ok());
+  EXPECT_EQ(not_a_db.status().code(), "STORE_UNAVAILABLE") << Describe(not_a_db.status());
+
+  EXPECT_FALSE(OpenSqliteStore(":memory:").ok());
+  EXPECT_FALSE(OpenSqliteStore("").ok());
+}
+
+TEST_F(SqliteStoreTest, NestedTransactionsAreRefused) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Status inner_write, inner_read, read_in_read;
+  ASSERT_TRUE(store
+                  ->Write([&](Tx&) {
+                    inner_write = store->Write([](Tx&) { return Status::Ok(); });
+                    inner_read = store->Read([](Tx&) { return Status::Ok(); });
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Tx&) {
+                    read_in_read = store->Read([](Tx&) { return Status::Ok(); });
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(inner_write.code(), "INTERNAL");
+  EXPECT_EQ(inner_read.code(), "INTERNAL");
+  EXPECT_EQ(read_in_read.code(), "INTERNAL");
+  // And the store still works afterwards.
+  EXPECT_TRUE(store->Write([](Tx& tx) { return tx.InsertOrg(Org("Acme")).status(); }).ok());
+}
+
+TEST_F(SqliteStoreTest, LockHeldByAnotherProcessGivesUnavailable) {
+  SqliteOptions options;
+  options.busy_timeout_ms = 100;
+  auto store = Open(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Tx& tx) { return tx.InsertOrg(Org("Before")).status(); }).ok());
+
+  RawDb other(path_);
+  other.Exec("BEGIN IMMEDIATE");
+  Status st = store->Write([](Tx& tx) { return tx.InsertOrg(Org("Blocked")).status(); });
+  EXPECT_EQ(st.http_status(), 503) << Describe(st);
+  EXPECT_EQ(st.code(), "STORE_UNAVAILABLE");
+  EXPECT_EQ(OrgNames(*store), std::vector<std::string>{"Before"});  // readers are not blocked
+  other.Exec("ROLLBACK");
+
+  EXPECT_TRUE(store->Write([](Tx& tx) { return tx.InsertOrg(Org("After")).status(); }).ok());
+  EXPECT_EQ(OrgNames(*store), (std::vector<std::string>{"Before", "After"}));
+}
+
+TEST_F(SqliteStoreTest, FailedCommitChangesNothingAndIsUnavailable) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    // Inserting an org named "boom" violates a deferred foreign key, so COMMIT itself fails.
+    RawDb raw(path_);
+    raw.Exec(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);"
+        "CREATE TRIGGER boom AFTER INSERT ON orgs WHEN NEW.name = 'boom' "
+        "BEGIN INSERT INTO child VALUES (42); END;");
+  }
+  Status st = store->Write([](Tx& tx) -> Status {
+    if (Status s = tx.InsertOrg(Org("innocent")).status(); !s.ok()) return s;
+    return tx.InsertOrg(Org("boom")).status();
+  });
+  EXPECT_EQ(st.http_status(), 503) << Describe(st);
+  EXPECT_EQ(st.code(), "STORE_UNAVAILABLE");
+  EXPECT_TRUE(OrgNames(*store).empty());
+  // The writer connection is usable again.
+  EXPECT_TRUE(store->Write([](Tx& tx) { return tx.InsertOrg(Org("next")).status(); }).ok());
+  EXPECT_EQ(OrgNames(*store), std::vector<std::string>{"next"});
+}
+
+TEST_F(SqliteStoreTest, TransactionEndedByTheDatabaseIsNeverHalfApplied) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(path_);
+    raw.Exec(
+        "CREATE TRIGGER rollback_now AFTER INSERT ON orgs WHEN NEW.name = 'rollback' "
+        "BEGIN SELECT RAISE(ROLLBACK, 'injected'); END;");
+  }
+  Status after_status;
+  Status st = store->Write([&](Tx& tx) -> Status {
+    EXPECT_TRUE(tx.InsertOrg(Org("first")).ok());
+    Status failed = tx.InsertOrg(Org("rollback")).status();
+    EXPECT_EQ(failed.http_status(), 503) << Describe(failed);
+    // A careless caller carries on; nothing may now run outside the (gone) transaction.
+    after_status = tx.InsertOrg(Org("after")).status();
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.http_status(), 503) << Describe(st);
+  EXPECT_FALSE(after_status.ok());
+  EXPECT_TRUE(OrgNames(*store).empty());
+}
+
+TEST_F(SqliteStoreTest, ConstraintViolationLeavesTheTransactionUsable) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Tx& tx) { return tx.InsertOrg(Org("Acme")).status(); }).ok());
+  Status st = store->Write([](Tx& tx) -> Status {
+    EXPECT_EQ(tx.InsertOrg(Org("Acme")).status().code(), "ORG_EXISTS");
+    return tx.InsertOrg(Org("Beta")).status();
+  });
+  EXPECT_TRUE(st.ok()) << Describe(st);
+  EXPECT_EQ(OrgNames(*store), (std::vector<std::string>{"Acme", "Beta"}));
+}
+
+TEST_F(SqliteStoreTest, ForEachTokenCallbackMayUseTheTx) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Write([](Tx& tx) -> Status {
+                    for (int i = 0; i < 3; ++i) {
+                      auto id = tx.InsertOrg(Org("org" + std::to_string(i)));
+                      if (!id.ok()) return id.status();
+                      TokenRecord t;
+                      t.org_id = *id;
+                      t.lookup_hash = std::string(32, static_cast<char>('a' + i));
+                      if (Status s = tx.InsertToken(t); !s.ok()) return s;
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  int outer = 0, inner = 0;
+  Status st = store->Read([&](Tx& tx) -> Status {
+    return tx.ForEachToken([&](const TokenRecord& t, const OrgRecord&) {
+      ++outer;
+      EXPECT_TRUE(tx.GetOrg(t.org_id).ok());
+      EXPECT_TRUE(tx.ForEachToken([&](const TokenRecord&, const OrgRecord&) { ++inner; }).ok());
+    });
+  });
+  EXPECT_TRUE(st.ok()) << Describe(st);
+  EXPECT_EQ(outer, 3);
+  EXPECT_EQ(inner, 9);
+}
+
+TEST_F(SqliteStoreTest, ReaderPoolIsBounded) {
+  SqliteOptions options;
+  options.max_readers = 2;
+  auto store = Open(options);
+  ASSERT_NE(store, nullptr);
+  std::atomic<int> active{0}, max_active{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 3; ++j) {
+        Status st = store->Read([&](Tx& tx) -> Status {
+          int now = ++active;
+          int seen = max_active.load();
+          while (now > seen && !max_active.compare_exchange_weak(seen, now)) {
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          Status s = tx.CountUsers().status();
+          --active;
+          return s;
+        });
+        if (!st.ok()) failures++;
+        if (!store->Ping().ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(max_active.load(), 1);
+  EXPECT_LE(max_active.load(), 2);
+}
+
+}  // namespace
+}  // namespace sandgate::store

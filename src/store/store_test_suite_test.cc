@@ -1,0 +1,1169 @@
+// The shared Store contract tests (see store_test_suite.h). Tests only: each backend instantiates
+// StoreSuite in its own test file.
+#include "store/store_test_suite.h"
+
+#include <atomic>
+#include <future>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace sandgate::store {
+namespace {
+
+using domain::DisableReason;
+using domain::Role;
+using domain::Subscription;
+
+const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+std::string Describe(const Status& s) {
+  if (s.ok()) return "OK";
+  return std::to_string(s.http_status()) + " " + s.code() + ": " + s.message();
+}
+
+#define ASSERT_OK(expr)                                             \
+  do {                                                              \
+    auto&& sg_r_ = (expr);                                          \
+    ASSERT_TRUE(StatusOf(sg_r_).ok()) << Describe(StatusOf(sg_r_)); \
+  } while (0)
+#define EXPECT_OK(expr)                                             \
+  do {                                                              \
+    auto&& sg_r_ = (expr);                                          \
+    EXPECT_TRUE(StatusOf(sg_r_).ok()) << Describe(StatusOf(sg_r_)); \
+  } while (0)
+#define EXPECT_STATUS(expr, http, status_code)                                   \
+  do {                                                                           \
+    auto&& sg_r_ = (expr);                                                       \
+    EXPECT_EQ(StatusOf(sg_r_).http_status(), http) << Describe(StatusOf(sg_r_)); \
+    EXPECT_EQ(StatusOf(sg_r_).code(), status_code) << Describe(StatusOf(sg_r_)); \
+  } while (0)
+
+// Runs f (returning Status or Result<T>) in one Write and returns f's result, or the Write's
+// status when the transaction itself failed.
+template <typename F>
+auto InWrite(Store& store, F f) {
+  using R = std::invoke_result_t<F&, Tx&>;
+  std::optional<R> out;
+  Status st = store.Write([&](Tx& tx) -> Status {
+    out.emplace(f(tx));
+    return StatusOf(*out);
+  });
+  if (!out || (!st.ok() && StatusOf(*out).ok())) return R(st);
+  return R(std::move(*out));
+}
+
+// As InWrite, in one Read.
+template <typename F>
+auto InRead(Store& store, F f) {
+  using R = std::invoke_result_t<F&, Tx&>;
+  std::optional<R> out;
+  Status st = store.Read([&](Tx& tx) -> Status {
+    out.emplace(f(tx));
+    return StatusOf(*out);
+  });
+  if (!out || (!st.ok() && StatusOf(*out).ok())) return R(st);
+  return R(std::move(*out));
+}
+
+constexpr TimeMs kT0 = 1'790'000'000'000;  // 2026-09-21
+
+OrgRecord MakeOrg(const std::string& name) {
+  OrgRecord o;
+  o.name = name;
+  o.created_at = kT0;
+  return o;
+}
+
+// Every field set away from its default.
+OrgRecord MakeFullOrg(const std::string& name) {
+  OrgRecord o;
+  o.name = name;
+  o.created_at = kT0 + 1;
+  o.subscription = Subscription::kActive;
+  o.ends_at = kT0 + 86'400'000;
+  o.provider_disabled = true;
+  o.disable_reason = DisableReason::kTermsViolation;
+  o.disable_note = "note with 'quotes' and \"double\" and unicode \xc3\xa9";
+  o.disabled_at = kT0 + 2;
+  o.disabled_by = "alice";
+  o.daily_allowance = 7;
+  o.rate_per_second = 3;
+  o.rate_per_hour = 90;
+  o.disable_threshold = 55;
+  return o;
+}
+
+auto Fields(const OrgRecord& o) {
+  return std::make_tuple(o.id, o.name, o.created_at, o.subscription, o.ends_at, o.provider_disabled,
+                         o.disable_reason, o.disable_note, o.disabled_at, o.disabled_by,
+                         o.daily_allowance, o.rate_per_second, o.rate_per_hour,
+                         o.disable_threshold);
+}
+auto Fields(const TokenRecord& t) {
+  return std::make_tuple(t.org_id, t.lookup_hash, t.sealed, t.key_id, t.last4, t.created_at,
+                         t.last_modified_by, t.last_modified_on);
+}
+auto Fields(const UserRecord& u) {
+  return std::make_tuple(u.id, u.username, u.password_hash, u.role, u.org_id, u.created_at);
+}
+auto Fields(const SessionRecord& s) {
+  return std::make_tuple(s.id_hash, s.user_id, s.created_at, s.last_seen_at);
+}
+auto Fields(const AuditRecord& r) {
+  return std::make_tuple(r.id, r.ts, r.actor, r.actor_role, r.org_id, r.action, r.outcome,
+                         r.client_addr, r.token_fp, r.detail);
+}
+
+// A 32-byte binary value unique per `n`, including NUL and high bytes.
+std::string Hash(int n) {
+  std::string h(32, '\0');
+  for (size_t i = 0; i < h.size(); ++i) h[i] = static_cast<char>((n * 31 + i * 7) & 0xff);
+  h[0] = '\0';
+  h[1] = static_cast<char>(0xff);
+  h[2] = static_cast<char>(n & 0xff);
+  h[3] = static_cast<char>((n >> 8) & 0xff);
+  return h;
+}
+
+TokenRecord MakeToken(OrgId org, int n) {
+  TokenRecord t;
+  t.org_id = org;
+  t.lookup_hash = Hash(n);
+  t.sealed = std::string("\x00sealed\xfe", 8) + std::to_string(n);
+  t.key_id = "k" + std::to_string(n % 3);
+  t.last4 = "ab" + std::to_string(10 + n % 90);
+  t.created_at = kT0 + n;
+  t.last_modified_by = "admin" + std::to_string(n);
+  t.last_modified_on = kT0 + 2 * n;
+  return t;
+}
+
+UserRecord MakeUser(const std::string& name, Role role, std::optional<OrgId> org) {
+  UserRecord u;
+  u.username = name;
+  u.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$" + name;
+  u.role = role;
+  u.org_id = org;
+  u.created_at = kT0 + 5;
+  return u;
+}
+
+SessionRecord MakeSession(int n, UserId user, TimeMs last_seen) {
+  SessionRecord s;
+  s.id_hash = Hash(1000 + n);
+  s.user_id = user;
+  s.created_at = kT0;
+  s.last_seen_at = last_seen;
+  return s;
+}
+
+AuditRecord MakeAudit(TimeMs ts, std::string actor, std::optional<OrgId> org, std::string action) {
+  AuditRecord r;
+  r.ts = ts;
+  r.actor = std::move(actor);
+  r.actor_role = "ORG_ADMIN";
+  r.org_id = org;
+  r.action = std::move(action);
+  r.outcome = "ALLOWED";
+  r.client_addr = "192.0.2.1";
+  r.token_fp = "wxyz";
+  r.detail = "detail";
+  return r;
+}
+
+std::vector<OrgId> Ids(const std::vector<OrgRecord>& orgs) {
+  std::vector<OrgId> ids;
+  for (const auto& o : orgs) ids.push_back(o.id);
+  return ids;
+}
+std::vector<int64_t> Ids(const std::vector<AuditRecord>& records) {
+  std::vector<int64_t> ids;
+  for (const auto& r : records) ids.push_back(r.id);
+  return ids;
+}
+std::vector<UserId> Ids(const std::vector<UserRecord>& users) {
+  std::vector<UserId> ids;
+  for (const auto& u : users) ids.push_back(u.id);
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organizations
+
+TEST_P(StoreSuite, InsertOrgAssignsIncreasingIdsAndRoundTripsEveryField) {
+  OrgRecord full = MakeFullOrg("Acme Research");
+  auto a = InWrite(store(), [&](Tx& tx) { return tx.InsertOrg(full); });
+  auto b = InWrite(store(), [&](Tx& tx) { return tx.InsertOrg(MakeOrg("Beta")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_GT(*a, 0);
+  EXPECT_GT(*b, *a);
+
+  full.id = *a;
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetOrg(*a); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(full));
+
+  // Defaults (no optional times, default enums) round-trip too.
+  OrgRecord beta = MakeOrg("Beta");
+  beta.id = *b;
+  auto got_b = InRead(store(), [&](Tx& tx) { return tx.GetOrgByName("Beta"); });
+  ASSERT_OK(got_b);
+  EXPECT_EQ(Fields(*got_b), Fields(beta));
+}
+
+TEST_P(StoreSuite, MissingOrgIsNotFound) {
+  EXPECT_STATUS(InRead(store(), [](Tx& tx) { return tx.GetOrg(424242); }), 404, "NOT_FOUND");
+  EXPECT_STATUS(InRead(store(), [](Tx& tx) { return tx.GetOrgByName("nobody"); }), 404,
+                "NOT_FOUND");
+}
+
+TEST_P(StoreSuite, GetOrgByNameIgnoresCase) {
+  auto id = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme Research")); });
+  ASSERT_OK(id);
+  auto got = InRead(store(), [](Tx& tx) { return tx.GetOrgByName("ACME research"); });
+  ASSERT_OK(got);
+  EXPECT_EQ(got->id, *id);
+  EXPECT_EQ(got->name, "Acme Research");
+}
+
+TEST_P(StoreSuite, DuplicateOrgNameIsOrgExistsIgnoringCase) {
+  ASSERT_OK(InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); }));
+  EXPECT_STATUS(InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); }), 409,
+                "ORG_EXISTS");
+  EXPECT_STATUS(InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("aCME")); }), 409,
+                "ORG_EXISTS");
+  auto page = InRead(store(), [](Tx& tx) { return tx.ListOrgs("", 0, 100); });
+  ASSERT_OK(page);
+  EXPECT_EQ(page->total, 1);
+}
+
+TEST_P(StoreSuite, UpdateOrgReplacesEveryField) {
+  auto id = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(id);
+  OrgRecord changed = MakeFullOrg("Acme Renamed");
+  changed.id = *id;
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.UpdateOrg(changed); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetOrg(*id); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(changed));
+
+  // And back to the defaults (optional times cleared).
+  OrgRecord plain = MakeOrg("Acme");
+  plain.id = *id;
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.UpdateOrg(plain); }));
+  got = InRead(store(), [&](Tx& tx) { return tx.GetOrg(*id); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(plain));
+}
+
+TEST_P(StoreSuite, UpdateOrgErrors) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  auto b = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Beta")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+
+  OrgRecord missing = MakeOrg("Ghost");
+  missing.id = *b + 100;
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.UpdateOrg(missing); }), 404, "NOT_FOUND");
+
+  OrgRecord clash = MakeOrg("ACME");
+  clash.id = *b;
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.UpdateOrg(clash); }), 409, "ORG_EXISTS");
+
+  // Changing only the case of its own name is not a clash.
+  OrgRecord recase = MakeOrg("ACME");
+  recase.id = *a;
+  EXPECT_OK(InWrite(store(), [&](Tx& tx) { return tx.UpdateOrg(recase); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetOrg(*b); });
+  ASSERT_OK(got);
+  EXPECT_EQ(got->name, "Beta");
+}
+
+TEST_P(StoreSuite, ListOrgsSearchesPagesAndCounts) {
+  std::vector<OrgId> ids;
+  for (const char* name :
+       {"Alpha Corp", "beta", "ALPHAbet", "Gamma", "100% Alpha", "under_score", "underXscore"}) {
+    auto id = InWrite(store(), [&](Tx& tx) { return tx.InsertOrg(MakeOrg(name)); });
+    ASSERT_OK(id);
+    ids.push_back(*id);
+  }
+
+  auto all = InRead(store(), [](Tx& tx) { return tx.ListOrgs("", 0, 100); });
+  ASSERT_OK(all);
+  EXPECT_EQ(all->total, 7);
+  EXPECT_EQ(Ids(all->items), ids);
+
+  auto alpha = InRead(store(), [](Tx& tx) { return tx.ListOrgs("alpha", 0, 100); });
+  ASSERT_OK(alpha);
+  EXPECT_EQ(alpha->total, 3);
+  EXPECT_EQ(Ids(alpha->items), (std::vector<OrgId>{ids[0], ids[2], ids[4]}));
+
+  // Paging: total ignores offset and limit; items are in id order.
+  auto page = InRead(store(), [](Tx& tx) { return tx.ListOrgs("ALPHA", 1, 1); });
+  ASSERT_OK(page);
+  EXPECT_EQ(page->total, 3);
+  EXPECT_EQ(Ids(page->items), (std::vector<OrgId>{ids[2]}));
+  page = InRead(store(), [](Tx& tx) { return tx.ListOrgs("alpha", 2, 5); });
+  ASSERT_OK(page);
+  EXPECT_EQ(Ids(page->items), (std::vector<OrgId>{ids[4]}));
+  page = InRead(store(), [](Tx& tx) { return tx.ListOrgs("alpha", 3, 5); });
+  ASSERT_OK(page);
+  EXPECT_TRUE(page->items.empty());
+  EXPECT_EQ(page->total, 3);
+
+  // '%' and '_' are literal characters, not patterns.
+  auto pct = InRead(store(), [](Tx& tx) { return tx.ListOrgs("%", 0, 100); });
+  ASSERT_OK(pct);
+  EXPECT_EQ(Ids(pct->items), (std::vector<OrgId>{ids[4]}));
+  auto under = InRead(store(), [](Tx& tx) { return tx.ListOrgs("r_s", 0, 100); });
+  ASSERT_OK(under);
+  EXPECT_EQ(Ids(under->items), (std::vector<OrgId>{ids[5]}));
+
+  auto none = InRead(store(), [](Tx& tx) { return tx.ListOrgs("zeta", 0, 100); });
+  ASSERT_OK(none);
+  EXPECT_EQ(none->total, 0);
+  EXPECT_TRUE(none->items.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+TEST_P(StoreSuite, TokenRoundTripsBinaryValues) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  auto none = InRead(store(), [&](Tx& tx) { return tx.GetToken(*org); });
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+
+  TokenRecord t = MakeToken(*org, 1);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(t); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetToken(*org); });
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(t));
+  EXPECT_EQ((*got)->lookup_hash.size(), 32u);
+}
+
+TEST_P(StoreSuite, SecondTokenForAnOrgIsTokenExists) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  TokenRecord first = MakeToken(*org, 1);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(first); }));
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(MakeToken(*org, 2)); }), 409,
+                "TOKEN_EXISTS");
+  // Even with the very same record.
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(first); }), 409,
+                "TOKEN_EXISTS");
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetToken(*org); });
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(first));
+}
+
+TEST_P(StoreSuite, DuplicateLookupHashIsRefused) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  auto b = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Beta")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(MakeToken(*a, 1)); }));
+  TokenRecord same_hash = MakeToken(*b, 2);
+  same_hash.lookup_hash = Hash(1);
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(same_hash); }), 409,
+                "TOKEN_HASH_EXISTS");
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetToken(*b); });
+  ASSERT_OK(got);
+  EXPECT_FALSE(got->has_value());
+}
+
+TEST_P(StoreSuite, TokenForMissingOrgIsNotFound) {
+  EXPECT_STATUS(InWrite(store(), [](Tx& tx) { return tx.InsertToken(MakeToken(777, 1)); }), 404,
+                "NOT_FOUND");
+}
+
+TEST_P(StoreSuite, ReplaceToken) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  auto b = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Beta")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(MakeToken(*a, 1)); }));
+
+  TokenRecord next = MakeToken(*a, 2);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.ReplaceToken(next); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetToken(*a); });
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(next));
+
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.ReplaceToken(MakeToken(*b, 3)); }), 404,
+                "TOKEN_NOT_FOUND");
+  got = InRead(store(), [&](Tx& tx) { return tx.GetToken(*b); });
+  ASSERT_OK(got);
+  EXPECT_FALSE(got->has_value());
+
+  // Taking another organization's hash is refused.
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(MakeToken(*b, 4)); }));
+  TokenRecord steal = MakeToken(*a, 5);
+  steal.lookup_hash = Hash(4);
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.ReplaceToken(steal); }), 409,
+                "TOKEN_HASH_EXISTS");
+}
+
+TEST_P(StoreSuite, DeleteToken) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(a);
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.DeleteToken(*a); }), 404,
+                "TOKEN_NOT_FOUND");
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(MakeToken(*a, 1)); }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteToken(*a); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetToken(*a); });
+  ASSERT_OK(got);
+  EXPECT_FALSE(got->has_value());
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.DeleteToken(*a); }), 404,
+                "TOKEN_NOT_FOUND");
+  // The organization may get a token again, even one with the old hash.
+  EXPECT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(MakeToken(*a, 1)); }));
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.DeleteToken(*a + 1000); }), 404,
+                "TOKEN_NOT_FOUND");
+}
+
+TEST_P(StoreSuite, ForEachTokenVisitsTokensInOrgIdOrderWithTheirOrg) {
+  auto count_visits = [&] {
+    return InRead(store(), [](Tx& tx) -> Result<int> {
+      int n = 0;
+      Status st = tx.ForEachToken([&](const TokenRecord&, const OrgRecord&) { ++n; });
+      if (!st.ok()) return st;
+      return n;
+    });
+  };
+  auto empty = count_visits();
+  ASSERT_OK(empty);
+  EXPECT_EQ(*empty, 0);
+
+  std::vector<OrgRecord> orgs;
+  for (const char* name : {"One", "Two", "Three", "Four"}) {
+    OrgRecord o = MakeFullOrg(name);
+    auto id = InWrite(store(), [&](Tx& tx) { return tx.InsertOrg(o); });
+    ASSERT_OK(id);
+    o.id = *id;
+    orgs.push_back(o);
+  }
+  // Tokens inserted out of order; "Two" has none.
+  std::vector<TokenRecord> tokens = {MakeToken(orgs[0].id, 1), MakeToken(orgs[2].id, 3),
+                                     MakeToken(orgs[3].id, 4)};
+  for (int i : {2, 0, 1}) {
+    ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertToken(tokens[i]); }));
+  }
+
+  std::vector<std::pair<TokenRecord, OrgRecord>> seen;
+  ASSERT_OK(store().Read([&](Tx& tx) {
+    return tx.ForEachToken(
+        [&](const TokenRecord& t, const OrgRecord& o) { seen.emplace_back(t, o); });
+  }));
+  ASSERT_EQ(seen.size(), 3u);
+  const int org_of[] = {0, 2, 3};
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(Fields(seen[i].first), Fields(tokens[i]));
+    EXPECT_EQ(Fields(seen[i].second), Fields(orgs[org_of[i]]));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+TEST_P(StoreSuite, UserRoundTripAndLookups) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  UserRecord admin = MakeUser("root", Role::kProviderAdmin, std::nullopt);
+  UserRecord member = MakeUser("Alice", Role::kOrgAdmin, *org);
+  auto admin_id = InWrite(store(), [&](Tx& tx) { return tx.InsertUser(admin); });
+  auto member_id = InWrite(store(), [&](Tx& tx) { return tx.InsertUser(member); });
+  ASSERT_OK(admin_id);
+  ASSERT_OK(member_id);
+  EXPECT_GT(*admin_id, 0);
+  EXPECT_GT(*member_id, *admin_id);
+  admin.id = *admin_id;
+  member.id = *member_id;
+
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetUser(*admin_id); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(admin));
+  got = InRead(store(), [&](Tx& tx) { return tx.GetUserByName("alice"); });  // any case
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(member));
+
+  EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.GetUser(*member_id + 100); }), 404,
+                "NOT_FOUND");
+  EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.GetUserByName("bob"); }), 404, "NOT_FOUND");
+}
+
+TEST_P(StoreSuite, DuplicateUsernameIsUserExistsIgnoringCase) {
+  ASSERT_OK(InWrite(store(), [](Tx& tx) {
+    return tx.InsertUser(MakeUser("alice", Role::kProviderAdmin, std::nullopt));
+  }));
+  EXPECT_STATUS(InWrite(store(),
+                        [](Tx& tx) {
+                          return tx.InsertUser(MakeUser("alice", Role::kOrgAdmin, std::nullopt));
+                        }),
+                409, "USER_EXISTS");
+  EXPECT_STATUS(InWrite(store(),
+                        [](Tx& tx) {
+                          return tx.InsertUser(MakeUser("ALICE", Role::kOrgAdmin, std::nullopt));
+                        }),
+                409, "USER_EXISTS");
+  auto n = InRead(store(), [](Tx& tx) { return tx.CountUsers(); });
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 1);
+}
+
+TEST_P(StoreSuite, UserForMissingOrgIsNotFound) {
+  EXPECT_STATUS(
+      InWrite(store(),
+              [](Tx& tx) { return tx.InsertUser(MakeUser("alice", Role::kOrgAdmin, OrgId{999})); }),
+      404, "NOT_FOUND");
+}
+
+TEST_P(StoreSuite, UpdateUser) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  auto b = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Beta")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  auto alice = InWrite(
+      store(), [&](Tx& tx) { return tx.InsertUser(MakeUser("alice", Role::kOrgReadonly, *a)); });
+  auto bob = InWrite(
+      store(), [&](Tx& tx) { return tx.InsertUser(MakeUser("bob", Role::kOrgReadonly, *a)); });
+  ASSERT_OK(alice);
+  ASSERT_OK(bob);
+
+  UserRecord changed = MakeUser("alice2", Role::kOrgAdmin, *b);
+  changed.id = *alice;
+  changed.password_hash = "$argon2id$new";
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.UpdateUser(changed); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetUser(*alice); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(changed));
+
+  UserRecord missing = changed;
+  missing.id = *bob + 100;
+  missing.username = "ghost";
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.UpdateUser(missing); }), 404, "NOT_FOUND");
+
+  UserRecord clash = changed;
+  clash.username = "BOB";
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.UpdateUser(clash); }), 409, "USER_EXISTS");
+}
+
+TEST_P(StoreSuite, DeleteUserAlsoDeletesTheirSessions) {
+  auto alice = InWrite(store(), [](Tx& tx) {
+    return tx.InsertUser(MakeUser("alice", Role::kProviderAdmin, std::nullopt));
+  });
+  auto bob = InWrite(store(), [](Tx& tx) {
+    return tx.InsertUser(MakeUser("bob", Role::kProviderAdmin, std::nullopt));
+  });
+  ASSERT_OK(alice);
+  ASSERT_OK(bob);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) -> Status {
+    for (int i = 0; i < 3; ++i) {
+      if (Status st = tx.InsertSession(MakeSession(i, *alice, kT0)); !st.ok()) return st;
+    }
+    return tx.InsertSession(MakeSession(10, *bob, kT0));
+  }));
+
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteUser(*alice); }));
+  EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.GetUser(*alice); }), 404, "NOT_FOUND");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_STATUS(
+        InRead(store(), [&](Tx& tx) { return tx.GetSession(MakeSession(i, 0, 0).id_hash); }), 404,
+        "NOT_FOUND");
+  }
+  EXPECT_OK(InRead(store(), [&](Tx& tx) { return tx.GetSession(MakeSession(10, 0, 0).id_hash); }));
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.DeleteUser(*alice); }), 404, "NOT_FOUND");
+  auto n = InRead(store(), [](Tx& tx) { return tx.CountUsers(); });
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 1);
+}
+
+TEST_P(StoreSuite, ListUsersPerOrgAndProviderAndCount) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  auto b = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Beta")); });
+  auto c = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Gamma")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(c);
+  struct Spec {
+    const char* name;
+    std::optional<OrgId> org;
+  };
+  std::vector<UserId> ids;
+  for (const Spec& s : {Spec{"p1", std::nullopt}, Spec{"a1", *a}, Spec{"b1", *b}, Spec{"a2", *a},
+                        Spec{"p2", std::nullopt}}) {
+    Role role = s.org ? Role::kOrgAdmin : Role::kProviderAdmin;
+    auto id =
+        InWrite(store(), [&](Tx& tx) { return tx.InsertUser(MakeUser(s.name, role, s.org)); });
+    ASSERT_OK(id);
+    ids.push_back(*id);
+  }
+  auto in_a = InRead(store(), [&](Tx& tx) { return tx.ListUsers(*a); });
+  ASSERT_OK(in_a);
+  EXPECT_EQ(Ids(*in_a), (std::vector<UserId>{ids[1], ids[3]}));
+  auto in_b = InRead(store(), [&](Tx& tx) { return tx.ListUsers(*b); });
+  ASSERT_OK(in_b);
+  EXPECT_EQ(Ids(*in_b), (std::vector<UserId>{ids[2]}));
+  auto in_c = InRead(store(), [&](Tx& tx) { return tx.ListUsers(*c); });
+  ASSERT_OK(in_c);
+  EXPECT_TRUE(in_c->empty());
+  auto providers = InRead(store(), [](Tx& tx) { return tx.ListUsers(std::nullopt); });
+  ASSERT_OK(providers);
+  EXPECT_EQ(Ids(*providers), (std::vector<UserId>{ids[0], ids[4]}));
+  for (const UserRecord& u : *providers) EXPECT_FALSE(u.org_id.has_value());
+  auto n = InRead(store(), [](Tx& tx) { return tx.CountUsers(); });
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+TEST_P(StoreSuite, SessionInsertGetTouchDelete) {
+  auto user = InWrite(store(), [](Tx& tx) {
+    return tx.InsertUser(MakeUser("alice", Role::kProviderAdmin, std::nullopt));
+  });
+  ASSERT_OK(user);
+  SessionRecord s = MakeSession(1, *user, kT0 + 10);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertSession(s); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetSession(s.id_hash); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(s));
+  EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.GetSession(Hash(5)); }), 404, "NOT_FOUND");
+  // A duplicate session id is refused.
+  EXPECT_EQ(InWrite(store(), [&](Tx& tx) { return tx.InsertSession(s); }).http_status(), 409);
+  // A session of a missing user is refused.
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.InsertSession(MakeSession(2, 999, 0)); }),
+                404, "NOT_FOUND");
+
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.TouchSession(s.id_hash, kT0 + 99); }));
+  got = InRead(store(), [&](Tx& tx) { return tx.GetSession(s.id_hash); });
+  ASSERT_OK(got);
+  EXPECT_EQ(got->last_seen_at, kT0 + 99);
+  EXPECT_EQ(got->created_at, s.created_at);
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.TouchSession(Hash(5), kT0); }), 404,
+                "NOT_FOUND");
+
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteSession(s.id_hash); }));
+  EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.GetSession(s.id_hash); }), 404,
+                "NOT_FOUND");
+  EXPECT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteSession(s.id_hash); }));  // absent
+}
+
+TEST_P(StoreSuite, DeleteSessionsOfUserAndBefore) {
+  auto alice = InWrite(store(), [](Tx& tx) {
+    return tx.InsertUser(MakeUser("alice", Role::kProviderAdmin, std::nullopt));
+  });
+  auto bob = InWrite(store(), [](Tx& tx) {
+    return tx.InsertUser(MakeUser("bob", Role::kProviderAdmin, std::nullopt));
+  });
+  ASSERT_OK(alice);
+  ASSERT_OK(bob);
+  // Alice: sessions 0,1 (last seen T0+0, T0+100). Bob: 2,3,4 (T0+50, T0+100, T0+200).
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) -> Status {
+    const std::pair<UserId, TimeMs> specs[] = {
+        {*alice, 0}, {*alice, 100}, {*bob, 50}, {*bob, 100}, {*bob, 200}};
+    for (int i = 0; i < 5; ++i) {
+      Status st = tx.InsertSession(MakeSession(i, specs[i].first, kT0 + specs[i].second));
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }));
+  auto exists = [&](int i) {
+    return InRead(store(), [&](Tx& tx) { return tx.GetSession(MakeSession(i, 0, 0).id_hash); })
+        .ok();
+  };
+
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteSessionsOfUser(*alice); }));
+  EXPECT_FALSE(exists(0));
+  EXPECT_FALSE(exists(1));
+  EXPECT_TRUE(exists(2));
+  EXPECT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteSessionsOfUser(*alice); }));  // none
+
+  // Strictly before: the session last seen exactly at the cutoff stays.
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteSessionsBefore(kT0 + 100); }));
+  EXPECT_FALSE(exists(2));
+  EXPECT_TRUE(exists(3));
+  EXPECT_TRUE(exists(4));
+  auto bob_still = InRead(store(), [&](Tx& tx) { return tx.GetUser(*bob); });
+  EXPECT_OK(bob_still);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+TEST_P(StoreSuite, AppendAuditAssignsIncreasingIdsAndRoundTrips) {
+  AuditRecord with_org = MakeAudit(kT0, "alice", OrgId{5}, "TOKEN_REGENERATE");
+  with_org.actor_role = "PROVIDER_ADMIN";
+  with_org.outcome = "TOKEN_DISABLED";
+  with_org.client_addr = "2001:db8::1";
+  with_org.token_fp = "";
+  with_org.detail = "free text, 'quoted'";
+  AuditRecord without_org = MakeAudit(kT0 + 1, "system", std::nullopt, "LOGIN");
+  without_org.actor_role = "";
+
+  std::vector<int64_t> ids;
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_OK(InWrite(store(), [&](Tx& tx) -> Status {
+      for (const AuditRecord* r : {&with_org, &without_org}) {
+        auto id = tx.AppendAudit(*r);
+        if (!id.ok()) return id.status();
+        ids.push_back(*id);
+      }
+      return Status::Ok();
+    }));
+  }
+  ASSERT_EQ(ids.size(), 4u);
+  for (size_t i = 1; i < ids.size(); ++i) EXPECT_GT(ids[i], ids[i - 1]);
+
+  auto all = InRead(store(), [](Tx& tx) { return tx.ListAudit(AuditFilter{}); });
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 4u);
+  with_org.id = ids[2];
+  without_org.id = ids[3];
+  EXPECT_EQ(Fields((*all)[0]), Fields(without_org));  // newest first
+  EXPECT_EQ(Fields((*all)[1]), Fields(with_org));
+}
+
+// Twelve records: org 1/2/none, actors alice/bob, actions LOGIN/TOKEN_ADD, ts T0+0..T0+11000.
+class AuditFixture {
+ public:
+  static Result<std::vector<int64_t>> Fill(Store& store) {
+    std::vector<int64_t> ids;
+    Status st = store.Write([&](Tx& tx) -> Status {
+      for (int i = 0; i < 12; ++i) {
+        std::optional<OrgId> org;
+        if (i % 3 != 2) org = i % 3 + 1;
+        auto id = tx.AppendAudit(MakeAudit(kT0 + 1000 * i, i % 2 ? "bob" : "alice", org,
+                                           i % 4 < 2 ? "LOGIN" : "TOKEN_ADD"));
+        if (!id.ok()) return id.status();
+        ids.push_back(*id);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return ids;
+  }
+  // Ids of records i (newest first) for which pred(i) holds.
+  template <typename Pred>
+  static std::vector<int64_t> Expect(const std::vector<int64_t>& ids, Pred pred) {
+    std::vector<int64_t> out;
+    for (int i = 11; i >= 0; --i)
+      if (pred(i)) out.push_back(ids[i]);
+    return out;
+  }
+};
+
+TEST_P(StoreSuite, ListAuditFiltersCombine) {
+  auto ids_r = AuditFixture::Fill(store());
+  ASSERT_OK(ids_r);
+  const std::vector<int64_t>& ids = *ids_r;
+  auto list = [&](const AuditFilter& f) {
+    auto r = InRead(store(), [&](Tx& tx) { return tx.ListAudit(f); });
+    EXPECT_TRUE(r.ok()) << Describe(r.status());
+    return r.ok() ? Ids(*r) : std::vector<int64_t>{};
+  };
+  auto org_of = [](int i) -> std::optional<OrgId> {
+    if (i % 3 == 2) return std::nullopt;
+    return i % 3 + 1;
+  };
+  auto actor_of = [](int i) { return std::string(i % 2 ? "bob" : "alice"); };
+  auto action_of = [](int i) { return std::string(i % 4 < 2 ? "LOGIN" : "TOKEN_ADD"); };
+
+  EXPECT_EQ(list({}), AuditFixture::Expect(ids, [](int) { return true; }));
+
+  AuditFilter f;
+  f.org_id = 2;
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [&](int i) { return org_of(i) == OrgId{2}; }));
+
+  f = {};
+  f.actor = "bob";
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [&](int i) { return actor_of(i) == "bob"; }));
+
+  f = {};
+  f.action = "TOKEN_ADD";
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [&](int i) { return action_of(i) == "TOKEN_ADD"; }));
+
+  // from is inclusive, to exclusive.
+  f = {};
+  f.from = kT0 + 3000;
+  f.to = kT0 + 7000;
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [](int i) { return i >= 3 && i < 7; }));
+  f = {};
+  f.from = kT0 + 10'000;
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [](int i) { return i >= 10; }));
+  f = {};
+  f.to = kT0 + 2000;
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [](int i) { return i < 2; }));
+
+  f = {};
+  f.before_id = ids[5];
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [](int i) { return i < 5; }));
+
+  // All at once.
+  f = {};
+  f.org_id = 1;
+  f.actor = "alice";
+  f.action = "LOGIN";
+  f.from = kT0;
+  f.to = kT0 + 12'000;
+  f.before_id = ids[11] + 1;
+  EXPECT_EQ(list(f), AuditFixture::Expect(ids, [&](int i) {
+              return org_of(i) == OrgId{1} && actor_of(i) == "alice" && action_of(i) == "LOGIN";
+            }));
+  ASSERT_FALSE(list(f).empty());
+
+  f.actor = "carol";
+  EXPECT_TRUE(list(f).empty());
+}
+
+TEST_P(StoreSuite, ListAuditPagesWithBeforeId) {
+  auto ids = AuditFixture::Fill(store());
+  ASSERT_OK(ids);
+  std::vector<int64_t> seen;
+  AuditFilter f;
+  f.limit = 5;
+  for (int page = 0; page < 10; ++page) {
+    auto r = InRead(store(), [&](Tx& tx) { return tx.ListAudit(f); });
+    ASSERT_OK(r);
+    EXPECT_LE(r->size(), 5u);
+    if (r->empty()) break;
+    for (const auto& rec : *r) seen.push_back(rec.id);
+    f.before_id = r->back().id;
+  }
+  EXPECT_EQ(seen, AuditFixture::Expect(*ids, [](int) { return true; }));
+}
+
+TEST_P(StoreSuite, ListAuditClampsLimitTo1Through1000) {
+  ASSERT_OK(InWrite(store(), [](Tx& tx) -> Status {
+    for (int i = 0; i < 1005; ++i) {
+      auto id = tx.AppendAudit(MakeAudit(kT0 + i, "system", std::nullopt, "SWEEP"));
+      if (!id.ok()) return id.status();
+    }
+    return Status::Ok();
+  }));
+  auto count = [&](int limit) -> size_t {
+    AuditFilter f;
+    f.limit = limit;
+    auto r = InRead(store(), [&](Tx& tx) { return tx.ListAudit(f); });
+    EXPECT_TRUE(r.ok()) << Describe(r.status());
+    return r.ok() ? r->size() : 0;
+  };
+  EXPECT_EQ(count(100), 100u);
+  EXPECT_EQ(count(5000), 1000u);
+  EXPECT_EQ(count(1000), 1000u);
+  EXPECT_EQ(count(0), 1u);
+  EXPECT_EQ(count(-7), 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+TEST_P(StoreSuite, WriteRollsBackWhenFnFails) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Keep")); });
+  ASSERT_OK(org);
+  Status st = store().Write([&](Tx& tx) -> Status {
+    auto id = tx.InsertOrg(MakeOrg("Discard"));
+    if (!id.ok()) return id.status();
+    if (Status s = tx.InsertToken(MakeToken(*id, 1)); !s.ok()) return s;
+    OrgRecord renamed = MakeOrg("Renamed");
+    renamed.id = *org;
+    if (Status s = tx.UpdateOrg(renamed); !s.ok()) return s;
+    auto uid = tx.InsertUser(MakeUser("alice", Role::kOrgAdmin, *id));
+    if (!uid.ok()) return uid.status();
+    auto aid = tx.AppendAudit(MakeAudit(kT0, "alice", *id, "TOKEN_ADD"));
+    if (!aid.ok()) return aid.status();
+    return Status::Invalid("CHANGED_MIND", "the caller gives up");
+  });
+  EXPECT_EQ(st.http_status(), 400);
+  EXPECT_EQ(st.code(), "CHANGED_MIND");  // fn's own status comes back
+  EXPECT_EQ(st.message(), "the caller gives up");
+
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto page = tx.ListOrgs("", 0, 100);
+    EXPECT_TRUE(page.ok());
+    if (page.ok()) {
+      EXPECT_EQ(page->total, 1);
+      EXPECT_EQ(Ids(page->items), std::vector<OrgId>{*org});
+      if (!page->items.empty()) {
+        EXPECT_EQ(page->items[0].name, "Keep");
+      }
+    }
+    EXPECT_EQ(tx.GetOrgByName("Discard").status().http_status(), 404);
+    auto users = tx.CountUsers();
+    EXPECT_TRUE(users.ok() && *users == 0);
+    auto audit = tx.ListAudit({});
+    EXPECT_TRUE(audit.ok() && audit->empty());
+    int tokens = 0;
+    EXPECT_TRUE(tx.ForEachToken([&](const TokenRecord&, const OrgRecord&) { ++tokens; }).ok());
+    EXPECT_EQ(tokens, 0);
+    return Status::Ok();
+  }));
+}
+
+TEST_P(StoreSuite, WriteSeesItsOwnChangesAndReadSeesCommittedData) {
+  ASSERT_OK(store().Write([](Tx& tx) -> Status {
+    auto id = tx.InsertOrg(MakeOrg("Acme"));
+    if (!id.ok()) return id.status();
+    auto got = tx.GetOrg(*id);  // own uncommitted insert
+    if (!got.ok()) return got.status();
+    EXPECT_EQ(got->name, "Acme");
+    return tx.InsertToken(MakeToken(*id, 1));
+  }));
+  auto got = InRead(store(), [](Tx& tx) { return tx.GetOrgByName("Acme"); });
+  ASSERT_OK(got);
+  auto token = InRead(store(), [&](Tx& tx) { return tx.GetToken(got->id); });
+  ASSERT_OK(token);
+  EXPECT_TRUE(token->has_value());
+}
+
+TEST_P(StoreSuite, ReadWorksOnOneSnapshot) {
+  ASSERT_OK(InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("First")); }));
+  std::promise<void> first_read_done;
+  std::promise<void> write_done;
+  std::shared_future<void> write_done_f = write_done.get_future().share();
+  int64_t before = -1, after = -1;
+  bool second_visible = true;
+  Status read_status;
+  std::thread reader([&] {
+    read_status = store().Read([&](Tx& tx) -> Status {
+      auto p1 = tx.ListOrgs("", 0, 100);
+      first_read_done.set_value();
+      write_done_f.wait();
+      if (!p1.ok()) return p1.status();
+      before = p1->total;
+      auto p2 = tx.ListOrgs("", 0, 100);
+      if (!p2.ok()) return p2.status();
+      after = p2->total;
+      second_visible = tx.GetOrgByName("Second").ok();
+      return Status::Ok();
+    });
+  });
+  first_read_done.get_future().wait();
+  Status write_status =
+      InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Second")); }).status();
+  write_done.set_value();
+  reader.join();
+  ASSERT_OK(write_status);  // a reader never blocks a writer
+  ASSERT_OK(read_status);
+  EXPECT_EQ(before, 1);
+  EXPECT_EQ(after, 1);
+  EXPECT_FALSE(second_visible);
+  auto now = InRead(store(), [](Tx& tx) { return tx.ListOrgs("", 0, 100); });
+  ASSERT_OK(now);
+  EXPECT_EQ(now->total, 2);
+}
+
+TEST_P(StoreSuite, MutatingInReadFailsWithInternal) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  auto user = InWrite(
+      store(), [&](Tx& tx) { return tx.InsertUser(MakeUser("alice", Role::kOrgAdmin, *org)); });
+  ASSERT_OK(user);
+  OrgRecord o = MakeOrg("Renamed");
+  o.id = *org;
+  UserRecord u = MakeUser("bob", Role::kOrgAdmin, *org);
+  u.id = *user;
+  SessionRecord s = MakeSession(1, *user, kT0);
+
+  const std::vector<std::pair<const char*, std::function<Status(Tx&)>>> calls = {
+      {"InsertOrg", [](Tx& tx) { return tx.InsertOrg(MakeOrg("New")).status(); }},
+      {"UpdateOrg", [&](Tx& tx) { return tx.UpdateOrg(o); }},
+      {"InsertToken", [&](Tx& tx) { return tx.InsertToken(MakeToken(*org, 1)); }},
+      {"ReplaceToken", [&](Tx& tx) { return tx.ReplaceToken(MakeToken(*org, 1)); }},
+      {"DeleteToken", [&](Tx& tx) { return tx.DeleteToken(*org); }},
+      {"InsertUser",
+       [&](Tx& tx) { return tx.InsertUser(MakeUser("carol", Role::kOrgAdmin, *org)).status(); }},
+      {"UpdateUser", [&](Tx& tx) { return tx.UpdateUser(u); }},
+      {"DeleteUser", [&](Tx& tx) { return tx.DeleteUser(*user); }},
+      {"InsertSession", [&](Tx& tx) { return tx.InsertSession(s); }},
+      {"TouchSession", [&](Tx& tx) { return tx.TouchSession(s.id_hash, kT0); }},
+      {"DeleteSession", [&](Tx& tx) { return tx.DeleteSession(s.id_hash); }},
+      {"DeleteSessionsOfUser", [&](Tx& tx) { return tx.DeleteSessionsOfUser(*user); }},
+      {"DeleteSessionsBefore", [&](Tx& tx) { return tx.DeleteSessionsBefore(kT0 + 1); }},
+      {"AppendAudit",
+       [](Tx& tx) { return tx.AppendAudit(MakeAudit(kT0, "x", std::nullopt, "Y")).status(); }},
+  };
+  for (const auto& [name, call] : calls) {
+    Status inner;
+    Status outer = store().Read([&](Tx& tx) {
+      inner = call(tx);
+      return Status::Ok();  // even when fn ignores the error, Read reports it
+    });
+    EXPECT_EQ(inner.http_status(), 500) << name << ": " << Describe(inner);
+    EXPECT_EQ(inner.code(), "INTERNAL") << name;
+    EXPECT_FALSE(outer.ok()) << name;
+  }
+
+  // Nothing changed.
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto got = tx.GetOrg(*org);
+    EXPECT_TRUE(got.ok() && got->name == "Acme");
+    auto n = tx.CountUsers();
+    EXPECT_TRUE(n.ok() && *n == 1);
+    auto t = tx.GetToken(*org);
+    EXPECT_TRUE(t.ok() && !t->has_value());
+    auto a = tx.ListAudit({});
+    EXPECT_TRUE(a.ok() && a->empty());
+    return Status::Ok();
+  }));
+}
+
+TEST_P(StoreSuite, ConcurrentWritesLoseNoUpdate) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Counter")); });
+  ASSERT_OK(org);
+  constexpr int kThreads = 8, kIncrements = 50;
+  const int64_t start = MakeOrg("x").daily_allowance;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        Status st = store().Write([&](Tx& tx) -> Status {
+          auto o = tx.GetOrg(*org);
+          if (!o.ok()) return o.status();
+          o->daily_allowance += 1;
+          return tx.UpdateOrg(*o);
+        });
+        if (!st.ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetOrg(*org); });
+  ASSERT_OK(got);
+  EXPECT_EQ(got->daily_allowance, start + kThreads * kIncrements);
+}
+
+TEST_P(StoreSuite, ConcurrentReadersSeeConsistentStateDuringWrites) {
+  // Invariant kept by every Write: each organization has exactly one token.
+  constexpr int kWriters = 2, kWritesEach = 20, kReaders = 4;
+  std::atomic<bool> done{false};
+  std::atomic<int> write_failures{0}, read_failures{0}, inconsistent{0}, reads{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kWritesEach; ++i) {
+        int n = w * 1000 + i;
+        Status st = store().Write([&](Tx& tx) -> Status {
+          auto id = tx.InsertOrg(MakeOrg("org" + std::to_string(n)));
+          if (!id.ok()) return id.status();
+          return tx.InsertToken(MakeToken(*id, n));
+        });
+        if (!st.ok()) write_failures++;
+      }
+    });
+  }
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        Status st = store().Read([&](Tx& tx) -> Status {
+          auto page = tx.ListOrgs("", 0, 1);
+          if (!page.ok()) return page.status();
+          int64_t tokens = 0;
+          if (Status s = tx.ForEachToken([&](const TokenRecord&, const OrgRecord&) { ++tokens; });
+              !s.ok())
+            return s;
+          if (tokens != page->total) inconsistent++;
+          return Status::Ok();
+        });
+        if (!st.ok()) read_failures++;
+        reads++;
+      }
+    });
+  }
+  for (int w = 0; w < kWriters; ++w) threads[w].join();
+  done = true;
+  for (size_t i = kWriters; i < threads.size(); ++i) threads[i].join();
+  EXPECT_EQ(write_failures.load(), 0);
+  EXPECT_EQ(read_failures.load(), 0);
+  EXPECT_EQ(inconsistent.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  auto page = InRead(store(), [](Tx& tx) { return tx.ListOrgs("", 0, 1); });
+  ASSERT_OK(page);
+  EXPECT_EQ(page->total, kWriters * kWritesEach);
+}
+
+TEST_P(StoreSuite, DataSurvivesCloseAndReopen) {
+  OrgRecord org = MakeFullOrg("Durable");
+  TokenRecord token;
+  UserRecord user = MakeUser("alice", Role::kOrgAdmin, std::nullopt);
+  SessionRecord session;
+  AuditRecord audit = MakeAudit(kT0, "alice", std::nullopt, "LOGIN");
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    auto id = tx.InsertOrg(org);
+    if (!id.ok()) return id.status();
+    org.id = *id;
+    token = MakeToken(org.id, 1);
+    if (Status st = tx.InsertToken(token); !st.ok()) return st;
+    user.org_id = org.id;
+    auto uid = tx.InsertUser(user);
+    if (!uid.ok()) return uid.status();
+    user.id = *uid;
+    session = MakeSession(1, user.id, kT0);
+    if (Status st = tx.InsertSession(session); !st.ok()) return st;
+    audit.org_id = org.id;
+    auto aid = tx.AppendAudit(audit);
+    if (!aid.ok()) return aid.status();
+    audit.id = *aid;
+    return Status::Ok();
+  }));
+
+  Reopen();
+  ASSERT_OK(store().Ping());
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto o = tx.GetOrg(org.id);
+    EXPECT_TRUE(o.ok());
+    if (o.ok()) {
+      EXPECT_EQ(Fields(*o), Fields(org));
+    }
+    auto t = tx.GetToken(org.id);
+    EXPECT_TRUE(t.ok() && t->has_value());
+    if (t.ok() && t->has_value()) {
+      EXPECT_EQ(Fields(**t), Fields(token));
+    }
+    auto u = tx.GetUser(user.id);
+    EXPECT_TRUE(u.ok());
+    if (u.ok()) {
+      EXPECT_EQ(Fields(*u), Fields(user));
+    }
+    auto s = tx.GetSession(session.id_hash);
+    EXPECT_TRUE(s.ok());
+    if (s.ok()) {
+      EXPECT_EQ(Fields(*s), Fields(session));
+    }
+    auto a = tx.ListAudit({});
+    EXPECT_TRUE(a.ok() && a->size() == 1);
+    if (a.ok() && a->size() == 1) {
+      EXPECT_EQ(Fields((*a)[0]), Fields(audit));
+    }
+    return Status::Ok();
+  }));
+
+  // Ids keep increasing after a reopen.
+  auto next = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("After")); });
+  ASSERT_OK(next);
+  EXPECT_GT(*next, org.id);
+  auto next_audit = InWrite(
+      store(), [](Tx& tx) { return tx.AppendAudit(MakeAudit(kT0, "x", std::nullopt, "Y")); });
+  ASSERT_OK(next_audit);
+  EXPECT_GT(*next_audit, audit.id);
+}
+
+TEST_P(StoreSuite, PingAnswers) { EXPECT_OK(store().Ping()); }
+
+}  // namespace
+}  // namespace sandgate::store

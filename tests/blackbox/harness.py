@@ -1,0 +1,276 @@
+"""Black-box harness: starts the real `sandgate serve` on a free port with a temporary data
+directory and drives it over real HTTP (http.client) and the real CLI (subprocess).
+
+Environment: SANDGATE_BIN is the binary under test (set by CTest)."""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("SANDGATE_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/sandgate"))
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # dict, lower-case names
+        self.raw = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+class Client:
+    """One HTTP client with a cookie jar of one cookie (the session) and the CSRF token."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookie = None
+        self.csrf = None
+        self.conn = None
+
+    def _connect(self):
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        return self.conn
+
+    def __del__(self):
+        self.close()
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method, path, body=None, headers=None, raw=None, csrf=True):
+        h = {}
+        if self.cookie:
+            h["Cookie"] = "sg_session=" + self.cookie
+        if csrf and self.csrf and method not in ("GET", "HEAD"):
+            h["X-CSRF-Token"] = self.csrf
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        if headers:
+            h.update(headers)
+        for attempt in range(2):
+            conn = self._connect()
+            try:
+                conn.request(method, path, body=data, headers=h)
+                r = conn.getresponse()
+                payload = r.read()
+                hdrs = {k.lower(): v for k, v in r.getheaders()}
+                if hdrs.get("connection", "").lower() == "close":
+                    self.close()
+                return Response(r.status, hdrs, payload.decode("utf-8", "replace"))
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt == 1:
+                    raise
+
+    def login(self, username, password):
+        r = self.request("POST", "/api/v1/authenticatedSession", {"username": username, "password": password})
+        if r.status == 200:
+            m = re.search(r"sg_session=([^;]*)", r.headers.get("set-cookie", ""))
+            self.cookie = m.group(1)
+            self.csrf = r.json["csrfToken"]
+        return r
+
+    get = lambda self, p, **kw: self.request("GET", p, **kw)
+    post = lambda self, p, b=None, **kw: self.request("POST", p, b, **kw)
+    put = lambda self, p, b=None, **kw: self.request("PUT", p, b, **kw)
+    patch = lambda self, p, b=None, **kw: self.request("PATCH", p, b, **kw)
+    delete = lambda self, p, b=None, **kw: self.request("DELETE", p, b, **kw)
+
+
+class Server:
+    """A running `sandgate serve --demo` on 127.0.0.1 with its own data directory and clock file."""
+
+    def __init__(self, data_dir=None, demo=True, extra_args=()):
+        self.owns_dir = data_dir is None
+        self.data = data_dir or tempfile.mkdtemp(prefix="sandgate-test-")
+        self.clock_file = os.path.join(self.data, "..", os.path.basename(self.data) + ".clock")
+        self.clock_offset = 0.0
+        self.set_clock_offset(0)
+        self.demo = demo
+        self.extra_args = list(extra_args)
+        self.logins = {}
+        self.proc = None
+        self.port = None
+        self.stdout_text = ""
+        self.secrets = set()  # every secret the test saw; none may appear in the log
+
+    def env(self):
+        e = dict(os.environ)
+        e["SANDGATE_TEST_CLOCK_FILE"] = self.clock_file
+        return e
+
+    def set_clock_offset(self, seconds):
+        self.clock_offset = seconds
+        with open(self.clock_file, "w") as f:
+            f.write(str(seconds))
+        time.sleep(0.12)  # the server re-reads the file at most every 50 ms
+
+    def advance(self, seconds):
+        self.set_clock_offset(self.clock_offset + seconds)
+
+    def start(self):
+        args = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + self.extra_args
+        if self.demo:
+            args.append("--demo")
+        self.stdout_path = self.data + ".stdout"
+        self.stdout_file = open(self.stdout_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.stdout_file, stderr=subprocess.STDOUT, env=self.env())
+        deadline = time.time() + 30
+        log = os.path.join(self.data, "sandgate.log")
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.read_stdout())
+            if os.path.exists(log):
+                with open(log) as f:
+                    m = re.findall(r"listening on http://127\.0\.0\.1:(\d+)", f.read())
+                if m:
+                    self.port = int(m[-1])
+                    break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("server did not start: " + self.read_stdout())
+        out = self.read_stdout()
+        for user, pw in re.findall(r"(provider|acme-admin|acme-viewer)\s*/ (\S+)", out):
+            self.logins[user] = pw
+            self.secrets.add(pw)
+        m = re.search(r"provider admin 'admin' created with password (\S+)", out)
+        if m:
+            self.logins["admin"] = m.group(1)
+            self.secrets.add(m.group(1))
+        return self
+
+    def read_stdout(self):
+        with open(self.stdout_path) as f:
+            return f.read()
+
+    def client(self):
+        return Client(self.port)
+
+    def login(self, user, password=None):
+        c = self.client()
+        r = c.login(user, password or self.logins[user])
+        assert r.status == 200, r
+        self.secrets.add(c.cookie)
+        self.secrets.add(c.csrf)
+        return c
+
+    def cli(self, *args, input=None):
+        """Runs `sandgate ARGS --data DIR`; returns (exit code, stdout, stderr)."""
+        args = list(args)
+        if not any(a == "--help" for a in args):
+            args += ["--data", self.data]
+        p = subprocess.run([BIN] + args, capture_output=True, text=True, env=self.env(), input=input, timeout=120)
+        return p.returncode, p.stdout, p.stderr
+
+    def verify(self, token):
+        self.secrets.add(token)
+        code, out, _ = self.cli("token", "verify", "-", input=token + "\n")
+        return code == 0, out
+
+    def log_text(self):
+        path = os.path.join(self.data, "sandgate.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        if self.proc:
+            self.stdout_file.close()
+        return rc
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.stdout_file.close()
+
+    def assert_no_secrets_in_log(self, test):
+        log = self.log_text()
+        for s in self.secrets:
+            if s and len(s) >= 8:
+                test.assertNotIn(s, log, "a secret appears in the server log")
+
+    def cleanup(self):
+        self.stop()
+        if self.owns_dir:
+            shutil.rmtree(self.data, ignore_errors=True)
+            for p in (self.clock_file, self.data + ".stdout"):
+                if os.path.exists(p):
+                    os.remove(p)
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server per test class, started once; each test gets fresh clients."""
+
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.cleanup()
+
+    def provider(self):
+        return self.server.login("provider")
+
+    def new_org(self, name, activate=True, ends_at=None):
+        """Creates an organization with an admin and a read-only user. Returns (org id, admin, viewer)."""
+        p = self.provider()
+        r = p.post("/api/v1/provider/orgs", {"name": name})
+        self.assertEqual(r.status, 201, r)
+        org = r.json["id"]
+        if activate:
+            body = {"action": "activate"}
+            if ends_at:
+                body["endsAt"] = ends_at
+            r = p.post(f"/api/v1/provider/orgs/{org}/subscription", body)
+            self.assertEqual(r.status, 200, r)
+        clients = []
+        for role, suffix in (("ORG_ADMIN", "admin"), ("ORG_READONLY", "viewer")):
+            uname = re.sub(r"[^a-z0-9]", "", name.lower()) + "-" + suffix
+            r = p.post(f"/api/v1/provider/orgs/{org}/users", {"username": uname, "role": role})
+            self.assertEqual(r.status, 201, r)
+            self.server.secrets.add(r.json["password"])
+            self.server.logins[uname] = r.json["password"]
+            clients.append(self.server.login(uname, r.json["password"]))
+        return org, clients[0], clients[1]
+
+    def reveal(self, client):
+        r = client.get("/api/v1/sandbox/token/reveal")
+        self.assertEqual(r.status, 200, r)
+        tok = r.json["token"]
+        self.server.secrets.add(tok)
+        return tok
+
+    def assertError(self, r, status, code):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.json["code"], code, r)
+        self.assertTrue(r.json["message"], r)
