@@ -85,7 +85,7 @@ int Weight(Risk r) {
 }
 
 bool IsKnownSection(std::string_view s) {
-  static constexpr std::string_view kSections[] = {"SystemSummary", "Networking", "SecurityBypass",
+  static constexpr std::string_view kSections[] = {"SystemSummary", "Networking",  "SecurityBypass",
                                                    "Stealth",       "Persistence", "Spyware",
                                                    "Exploit"};
   return std::find(std::begin(kSections), std::end(kSections), s) != std::end(kSections);
@@ -240,11 +240,11 @@ std::string VirusTypeFromName(std::string_view virus_name) {
     std::string_view type;
   };
   static constexpr Token kTokens[] = {
-      {"trojan", "Trojan"},         {"downloader", "Trojan"}, {"dropper", "Trojan"},
-      {"worm", "Worm"},             {"ransomware", "Ransomware"}, {"adware", "Adware"},
-      {"spyware", "Spyware"},       {"keylogger", "Spyware"}, {"backdoor", "Backdoor"},
-      {"exploit", "Exploit"},       {"phishing", "Phishing"}, {"pua", "PUA"},
-      {"coinminer", "Coinminer"},   {"miner", "Coinminer"},
+      {"trojan", "Trojan"},       {"downloader", "Trojan"},     {"dropper", "Trojan"},
+      {"worm", "Worm"},           {"ransomware", "Ransomware"}, {"adware", "Adware"},
+      {"spyware", "Spyware"},     {"keylogger", "Spyware"},     {"backdoor", "Backdoor"},
+      {"exploit", "Exploit"},     {"phishing", "Phishing"},     {"pua", "PUA"},
+      {"coinminer", "Coinminer"}, {"miner", "Coinminer"},
   };
   // Dot-separated tokens of the name ("Win.Trojan.Agent-12345" -> win, trojan, agent-12345).
   size_t start = 0;
@@ -266,8 +266,8 @@ Verdict Classify(const QuickResult& quick, const StaticResult* static_result) {
   if (!quick.virus_name.empty()) {
     v.type = VerdictType::kMalicious;
     v.score = static_score >= kWeightHigh ? 100 : 95;
-    const std::string vt = quick.virus_type.empty() ? VirusTypeFromName(quick.virus_name)
-                                                    : quick.virus_type;
+    const std::string vt =
+        quick.virus_type.empty() ? VirusTypeFromName(quick.virus_name) : quick.virus_type;
     v.category = vt == "Adware" || vt == "PUA" ? "ADWARE" : "MALWARE_BOTNET";
     v.detected_malware = quick.virus_name;
     v.submission = "Virus";
@@ -370,7 +370,8 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
   engine->clam_ = cl_engine_new();
   if (engine->clam_ == nullptr) return Status::Internal("cl_engine_new failed");
   if (!config.temp_dir.empty()) {
-    const cl_error_t rc = cl_engine_set_str(engine->clam_, CL_ENGINE_TMPDIR, config.temp_dir.c_str());
+    const cl_error_t rc =
+        cl_engine_set_str(engine->clam_, CL_ENGINE_TMPDIR, config.temp_dir.c_str());
     if (rc != CL_SUCCESS) {
       return Status::Internal(std::string("ClamAV temp dir: ") + cl_strerror(rc));
     }
@@ -465,7 +466,8 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
     if (mime != nullptr) q.mime = mime;
     if (desc == nullptr || mime == nullptr) {
       const char* err = magic_error(*m);
-      Status st = Status::Internal("libmagic on " + path + ": " + (err != nullptr ? err : "failed"));
+      Status st =
+          Status::Internal("libmagic on " + path + ": " + (err != nullptr ? err : "failed"));
       magic_->Release(*m);
       return st;
     }
@@ -517,18 +519,18 @@ Result<StaticResult> Engine::Static(const std::string& path) const {
   const int rc = yr_scanner_scan_file(scanner, path.c_str());
   yr_scanner_destroy(scanner);
   if (rc == ERROR_SCAN_TIMEOUT) {
-    return Status(504, "ANALYSIS_TIMEOUT", "YARA scan of " + path + " exceeded " +
-                                               std::to_string(config_.yara_timeout_seconds) + " s");
+    return Status(504, "ANALYSIS_TIMEOUT",
+                  "YARA scan of " + path + " exceeded " +
+                      std::to_string(config_.yara_timeout_seconds) + " s");
   }
   if (rc != ERROR_SUCCESS) {
     return Status::Internal("YARA scan of " + path + " failed with YARA error " +
                             std::to_string(rc));
   }
-  std::sort(result.findings.begin(), result.findings.end(),
-            [](const Finding& a, const Finding& b) {
-              if (a.risk != b.risk) return a.risk > b.risk;
-              return a.rule < b.rule;
-            });
+  std::sort(result.findings.begin(), result.findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.risk != b.risk) return a.risk > b.risk;
+    return a.rule < b.rule;
+  });
   int score = 0;
   for (const Finding& f : result.findings) score += Weight(f.risk);
   result.score = std::min(score, kStaticScoreCap);

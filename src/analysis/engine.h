@@ -7,8 +7,8 @@
 // Lifecycle and threading:
 //  - Engine::Load compiles signatures and rules once; the Engine is immutable afterwards. Every
 //    public method is const and thread-safe: any number of threads may call Quick/Static/
-//    AnalyzeFile at the same time on one Engine (ClamAV scans a compiled engine read-only, each YARA
-//    scan gets its own YR_SCANNER, libmagic handles come from an internal pool, one per call).
+//    AnalyzeFile at the same time on one Engine (ClamAV scans a compiled engine read-only, each
+//    YARA scan gets its own YR_SCANNER, libmagic handles come from an internal pool, one per call).
 //  - Share an Engine as std::shared_ptr<const Engine>. EngineHolder swaps in a freshly loaded
 //    Engine (SIGHUP) while in-flight scans keep the old one alive through their own shared_ptr;
 //    the old Engine is freed by whichever thread drops the last reference.
@@ -57,10 +57,10 @@ std::string_view RiskName(Risk risk);  // "LOW", "MODERATE", "HIGH"
 
 // One static-analysis finding, shaped like an entry of a Zscaler "Full Details" list.
 struct Finding {
-  Risk risk = Risk::kLow;                    // from the rule's meta severity
-  std::string signature;                     // meta description, or the rule name
+  Risk risk = Risk::kLow;                      // from the rule's meta severity
+  std::string signature;                       // meta description, or the rule name
   std::vector<std::string> signature_sources;  // {"YARA:<rule>"}
-  std::string rule;                          // the YARA rule name
+  std::string rule;                            // the YARA rule name
   // Which report list it belongs to: SystemSummary (default), Networking, SecurityBypass, Stealth,
   // Persistence, Spyware, Exploit (rule meta section).
   std::string section = "SystemSummary";
@@ -68,22 +68,25 @@ struct Finding {
 
 struct StaticResult {
   std::vector<Finding> findings;  // sorted: highest risk first, then by rule name
-  // Sum of HIGH 50, MODERATE 30, LOW 10 per matching rule, capped at 89 (only an AV hit reaches 90+).
+  // Sum of HIGH 50, MODERATE 30, LOW 10 per matching rule, capped at 89 (only an AV hit reaches
+  // 90+).
   int score = 0;
 };
 
 struct QuickResult {
-  Hashes hashes;             // as passed to Quick
-  double entropy = 0;        // as passed to Quick (bits per byte)
-  std::string file_type;     // Zscaler FileType: exe, dll, elf, zip, pdf, doc, docx, js, ps1, txt, bin ...
-  std::string category;      // Zscaler Category: EXECS, ARCHIVE, DOCS, PDF, SCRIPT, JAR, ANDROID, FLASH, OTHER
-  bool identified = false;   // libmagic recognised the format (false: "data")
-  std::string mime;          // libmagic MIME type
-  std::string description;   // libmagic description
-  std::string ssdeep;        // fuzzy hash
-  std::string virus_name;    // empty when ClamAV found nothing (".UNOFFICIAL" suffix removed)
-  std::string virus_type;    // VirusTypeFromName(virus_name); empty when clean
-  std::string av_error;      // set when ClamAV could not finish (e.g. malformed or too-deep archive)
+  Hashes hashes;       // as passed to Quick
+  double entropy = 0;  // as passed to Quick (bits per byte)
+  std::string
+      file_type;  // Zscaler FileType: exe, dll, elf, zip, pdf, doc, docx, js, ps1, txt, bin ...
+  std::string
+      category;  // Zscaler Category: EXECS, ARCHIVE, DOCS, PDF, SCRIPT, JAR, ANDROID, FLASH, OTHER
+  bool identified = false;  // libmagic recognised the format (false: "data")
+  std::string mime;         // libmagic MIME type
+  std::string description;  // libmagic description
+  std::string ssdeep;       // fuzzy hash
+  std::string virus_name;   // empty when ClamAV found nothing (".UNOFFICIAL" suffix removed)
+  std::string virus_type;   // VirusTypeFromName(virus_name); empty when clean
+  std::string av_error;     // set when ClamAV could not finish (e.g. malformed or too-deep archive)
 };
 
 enum class VerdictType { kMalicious, kSuspicious, kBenign, kUnknown };
@@ -92,7 +95,8 @@ std::string_view VerdictTypeName(VerdictType type);  // "MALICIOUS", ..., "UNKNO
 struct Verdict {
   VerdictType type = VerdictType::kUnknown;  // Classification.Type
   int score = 0;                             // Classification.Score, 0..100
-  std::string category;          // Classification.Category: BENIGN, SUSPICIOUS, ADWARE, MALWARE_BOTNET, UNKNOWN
+  std::string
+      category;  // Classification.Category: BENIGN, SUSPICIOUS, ADWARE, MALWARE_BOTNET, UNKNOWN
   std::string detected_malware;  // Classification.DetectedMalware: the AV name, else empty
   std::string submission;        // sandboxSubmission: "Virus", "Suspicious", "Clean", "Unknown"
 };
@@ -152,7 +156,7 @@ class Engine {
 
   const EngineConfig& config() const { return config_; }
   unsigned signature_count() const { return signature_count_; }  // ClamAV signatures loaded
-  size_t rule_count() const { return rule_count_; }                // YARA rules compiled
+  size_t rule_count() const { return rule_count_; }              // YARA rules compiled
 
  private:
   class MagicPool;

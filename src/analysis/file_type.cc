@@ -101,34 +101,34 @@ struct TypeCategory {
 };
 
 constexpr std::array kCategories = {
-    TypeCategory{"exe", "EXECS"},      TypeCategory{"dll", "EXECS"},
-    TypeCategory{"elf", "EXECS"},      TypeCategory{"macho", "EXECS"},
-    TypeCategory{"msi", "EXECS"},      TypeCategory{"lnk", "EXECS"},
-    TypeCategory{"zip", "ARCHIVE"},    TypeCategory{"7z", "ARCHIVE"},
-    TypeCategory{"rar", "ARCHIVE"},    TypeCategory{"gz", "ARCHIVE"},
-    TypeCategory{"bz2", "ARCHIVE"},    TypeCategory{"xz", "ARCHIVE"},
-    TypeCategory{"lzma", "ARCHIVE"},   TypeCategory{"lz", "ARCHIVE"},
-    TypeCategory{"lz4", "ARCHIVE"},    TypeCategory{"zst", "ARCHIVE"},
-    TypeCategory{"z", "ARCHIVE"},      TypeCategory{"tar", "ARCHIVE"},
-    TypeCategory{"cab", "ARCHIVE"},    TypeCategory{"arj", "ARCHIVE"},
-    TypeCategory{"cpio", "ARCHIVE"},   TypeCategory{"iso", "ARCHIVE"},
-    TypeCategory{"lzh", "ARCHIVE"},    TypeCategory{"ace", "ARCHIVE"},
-    TypeCategory{"szdd", "ARCHIVE"},   TypeCategory{"wim", "ARCHIVE"},
-    TypeCategory{"pdf", "PDF"},        TypeCategory{"doc", "DOCS"},
-    TypeCategory{"docx", "DOCS"},      TypeCategory{"docm", "DOCS"},
-    TypeCategory{"xls", "DOCS"},       TypeCategory{"xlsx", "DOCS"},
-    TypeCategory{"xlsm", "DOCS"},      TypeCategory{"ppt", "DOCS"},
-    TypeCategory{"pptx", "DOCS"},      TypeCategory{"pptm", "DOCS"},
-    TypeCategory{"rtf", "DOCS"},       TypeCategory{"odt", "DOCS"},
-    TypeCategory{"ods", "DOCS"},       TypeCategory{"odp", "DOCS"},
-    TypeCategory{"chm", "DOCS"},       TypeCategory{"ole", "DOCS"},
-    TypeCategory{"jar", "JAR"},        TypeCategory{"class", "JAR"},
-    TypeCategory{"apk", "ANDROID"},    TypeCategory{"dex", "ANDROID"},
-    TypeCategory{"swf", "FLASH"},      TypeCategory{"html", "SCRIPT"},
-    TypeCategory{"hta", "SCRIPT"},     TypeCategory{"js", "SCRIPT"},
-    TypeCategory{"vbs", "SCRIPT"},     TypeCategory{"ps1", "SCRIPT"},
-    TypeCategory{"bat", "SCRIPT"},     TypeCategory{"sh", "SCRIPT"},
-    TypeCategory{"py", "SCRIPT"},      TypeCategory{"pl", "SCRIPT"},
+    TypeCategory{"exe", "EXECS"},    TypeCategory{"dll", "EXECS"},
+    TypeCategory{"elf", "EXECS"},    TypeCategory{"macho", "EXECS"},
+    TypeCategory{"msi", "EXECS"},    TypeCategory{"lnk", "EXECS"},
+    TypeCategory{"zip", "ARCHIVE"},  TypeCategory{"7z", "ARCHIVE"},
+    TypeCategory{"rar", "ARCHIVE"},  TypeCategory{"gz", "ARCHIVE"},
+    TypeCategory{"bz2", "ARCHIVE"},  TypeCategory{"xz", "ARCHIVE"},
+    TypeCategory{"lzma", "ARCHIVE"}, TypeCategory{"lz", "ARCHIVE"},
+    TypeCategory{"lz4", "ARCHIVE"},  TypeCategory{"zst", "ARCHIVE"},
+    TypeCategory{"z", "ARCHIVE"},    TypeCategory{"tar", "ARCHIVE"},
+    TypeCategory{"cab", "ARCHIVE"},  TypeCategory{"arj", "ARCHIVE"},
+    TypeCategory{"cpio", "ARCHIVE"}, TypeCategory{"iso", "ARCHIVE"},
+    TypeCategory{"lzh", "ARCHIVE"},  TypeCategory{"ace", "ARCHIVE"},
+    TypeCategory{"szdd", "ARCHIVE"}, TypeCategory{"wim", "ARCHIVE"},
+    TypeCategory{"pdf", "PDF"},      TypeCategory{"doc", "DOCS"},
+    TypeCategory{"docx", "DOCS"},    TypeCategory{"docm", "DOCS"},
+    TypeCategory{"xls", "DOCS"},     TypeCategory{"xlsx", "DOCS"},
+    TypeCategory{"xlsm", "DOCS"},    TypeCategory{"ppt", "DOCS"},
+    TypeCategory{"pptx", "DOCS"},    TypeCategory{"pptm", "DOCS"},
+    TypeCategory{"rtf", "DOCS"},     TypeCategory{"odt", "DOCS"},
+    TypeCategory{"ods", "DOCS"},     TypeCategory{"odp", "DOCS"},
+    TypeCategory{"chm", "DOCS"},     TypeCategory{"ole", "DOCS"},
+    TypeCategory{"jar", "JAR"},      TypeCategory{"class", "JAR"},
+    TypeCategory{"apk", "ANDROID"},  TypeCategory{"dex", "ANDROID"},
+    TypeCategory{"swf", "FLASH"},    TypeCategory{"html", "SCRIPT"},
+    TypeCategory{"hta", "SCRIPT"},   TypeCategory{"js", "SCRIPT"},
+    TypeCategory{"vbs", "SCRIPT"},   TypeCategory{"ps1", "SCRIPT"},
+    TypeCategory{"bat", "SCRIPT"},   TypeCategory{"sh", "SCRIPT"},
+    TypeCategory{"py", "SCRIPT"},    TypeCategory{"pl", "SCRIPT"},
     TypeCategory{"php", "SCRIPT"},
 };
 
@@ -156,13 +156,14 @@ int CountMarkers(std::string_view text, const std::array<std::string_view, N>& m
 std::string_view SniffText(std::string_view head) {
   const std::string text = Lower(head);
   static constexpr std::array<std::string_view, 14> kPowerShell = {
-      "invoke-expression", "iex(",           "iex ",         "new-object ",     "-executionpolicy",
-      "write-host",        "$env:",          "invoke-webrequest", "[system.",   "param(",
-      "get-childitem",     "-encodedcommand", "start-process",     "downloadstring("};
+      "invoke-expression", "iex(",           "iex ",          "new-object ",
+      "-executionpolicy",  "write-host",     "$env:",         "invoke-webrequest",
+      "[system.",          "param(",         "get-childitem", "-encodedcommand",
+      "start-process",     "downloadstring("};
   static constexpr std::array<std::string_view, 6> kVbs = {
       "createobject(", "wscript.", "end sub", "end function", "on error resume next", "dim "};
   static constexpr std::array<std::string_view, 12> kJs = {
-      "function(",  "function ", "var ",        "document.",   "window.",    "eval(",
+      "function(", "function ", "var ",          "document.",    "window.",       "eval(",
       "unescape(", "});",       "activexobject", "console.log(", "fromcharcode(", "=>"};
   if (text.find("<hta:application") != std::string::npos) return "hta";
   if (CountMarkers(text, kPowerShell) >= 2) return "ps1";
@@ -256,9 +257,12 @@ FileTypeInfo DetectFileType(std::string_view mime_in, std::string_view descripti
     } else if (Contains(head, "META-INF/MANIFEST.MF")) {
       type = "jar";
     } else if (Contains(head, "[Content_Types].xml")) {
-      if (Contains(head, "word/")) type = "docx";
-      else if (Contains(head, "xl/")) type = "xlsx";
-      else if (Contains(head, "ppt/")) type = "pptx";
+      if (Contains(head, "word/"))
+        type = "docx";
+      else if (Contains(head, "xl/"))
+        type = "xlsx";
+      else if (Contains(head, "ppt/"))
+        type = "pptx";
     }
   }
   if (type == "empty") info.identified = true;

@@ -22,8 +22,9 @@ struct FileTypeInfo {
 };
 
 // mime: libmagic with MAGIC_MIME_TYPE ("application/pdf"); description: libmagic's default text
-// ("PDF document, version 1.4"); head: the file's first bytes (up to 64 KiB is plenty), used to tell
-// plain-text scripts apart (PowerShell, VBScript, JavaScript, batch), which libmagic calls text/plain.
+// ("PDF document, version 1.4"); head: the file's first bytes (up to 64 KiB is plenty), used to
+// tell plain-text scripts apart (PowerShell, VBScript, JavaScript, batch), which libmagic calls
+// text/plain.
 FileTypeInfo DetectFileType(std::string_view mime, std::string_view description,
                             std::string_view head);
 

@@ -14,10 +14,10 @@ namespace sandgate::api {
 namespace json = boost::json;
 using domain::Action;
 using domain::Role;
-using http::bhttp::verb;
 using http::Request;
 using http::RequestContext;
 using http::Response;
+using http::bhttp::verb;
 
 namespace {
 
@@ -46,7 +46,8 @@ json::array ActionNames(const std::vector<Action>& actions) {
 }
 
 // The token page's read model.
-json::object TokenViewJson(const service::TokenView& v, const std::string& base_url, bool provider) {
+json::object TokenViewJson(const service::TokenView& v, const std::string& base_url,
+                           bool provider) {
   json::object o;
   o["orgId"] = v.org.id;
   o["orgName"] = v.org.name;
@@ -127,7 +128,8 @@ json::object AuditJson(const store::AuditRecord& r) {
 }
 
 std::string CookieValue(const Request& req, std::string_view name) {
-  for (auto it = req.find(http::bhttp::field::cookie); it != req.end() && it->name() == http::bhttp::field::cookie; ++it) {
+  for (auto it = req.find(http::bhttp::field::cookie);
+       it != req.end() && it->name() == http::bhttp::field::cookie; ++it) {
     std::string_view v = it->value();
     while (!v.empty()) {
       size_t semi = v.find(';');
@@ -210,13 +212,14 @@ class Api {
   // Organization endpoints act on the caller's own organization.
   static Status OwnOrg(const service::Actor& a, domain::OrgId* org) {
     if (!a.caller.org_id)
-      return Status::Forbidden("FORBIDDEN",
-                               "Provider administrators manage tokens through /api/v1/provider/orgs.");
+      return Status::Forbidden(
+          "FORBIDDEN", "Provider administrators manage tokens through /api/v1/provider/orgs.");
     *org = *a.caller.org_id;
     return Status::Ok();
   }
 
-  Response TokenResult(const Result<service::TokenView>& r, int ok_status, const service::Actor& a) {
+  Response TokenResult(const Result<service::TokenView>& r, int ok_status,
+                       const service::Actor& a) {
     if (!r.ok()) return Error(r.status());
     return JsonResponse(ok_status, TokenViewJson(r.value(), s_.settings().base_url,
                                                  a.caller.role == Role::kProviderAdmin));
@@ -238,9 +241,10 @@ class Api {
     });
 
     // --- Sessions.
-    r.Add(verb::post, "/api/v1/authenticatedSession",
-          [this](const Request& req, RequestContext& ctx) { return Login(req, ctx); },
-          http::RouteOptions{64 * 1024, true});
+    r.Add(
+        verb::post, "/api/v1/authenticatedSession",
+        [this](const Request& req, RequestContext& ctx) { return Login(req, ctx); },
+        http::RouteOptions{64 * 1024, true});
     r.Add(verb::get, "/api/v1/authenticatedSession",
           WithSession([this](const Request& req, RequestContext&, const auth::Authenticated& who,
                              const service::Actor&) {
@@ -298,175 +302,205 @@ class Api {
           }));
 
     // --- Provider.
-    r.Add(verb::get, "/api/v1/provider/orgs",
-          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) { return ListOrgs(ctx, a); },
-                      true));
+    r.Add(
+        verb::get, "/api/v1/provider/orgs",
+        WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) { return ListOrgs(ctx, a); },
+                    true));
     r.Add(verb::post, "/api/v1/provider/orgs",
-          WithSession([this](const Request& req, RequestContext&, auto&, auto& a) {
-            auto body = ParseBody(req, {{"name", Field::Kind::kString, true}});
-            if (!body.ok()) return Error(body.status());
-            return OrgResult(s_.CreateOrg(a, std::string(body->at("name").as_string())), 201);
-          }, true));
+          WithSession(
+              [this](const Request& req, RequestContext&, auto&, auto& a) {
+                auto body = ParseBody(req, {{"name", Field::Kind::kString, true}});
+                if (!body.ok()) return Error(body.status());
+                return OrgResult(s_.CreateOrg(a, std::string(body->at("name").as_string())), 201);
+              },
+              true));
     r.Add(verb::get, "/api/v1/provider/orgs/{id}",
-          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
-            return OrgResult(s_.ReadToken(a, org), 200);
-          }, true));
+          WithSession(
+              [this](auto&, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+                return OrgResult(s_.ReadToken(a, org), 200);
+              },
+              true));
     r.Add(verb::patch, "/api/v1/provider/orgs/{id}",
-          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
-            auto body = ParseBody(req, {{"name", Field::Kind::kString, false},
-                                        {"dailyAllowance", Field::Kind::kInteger, false},
-                                        {"ratePerSecond", Field::Kind::kInteger, false},
-                                        {"ratePerHour", Field::Kind::kInteger, false},
-                                        {"disableThreshold", Field::Kind::kInteger, false}});
-            if (!body.ok()) return Error(body.status());
-            service::OrgPatch p;
-            if (auto* v = body->if_contains("name")) p.name = std::string(v->as_string());
-            auto num = [&](const char* k, std::optional<int64_t>& out) {
-              if (auto* v = body->if_contains(k)) out = v->to_number<int64_t>();
-            };
-            num("dailyAllowance", p.daily_allowance);
-            num("ratePerSecond", p.rate_per_second);
-            num("ratePerHour", p.rate_per_hour);
-            num("disableThreshold", p.disable_threshold);
-            return OrgResult(s_.PatchOrg(a, org, p), 200);
-          }, true));
-    r.Add(verb::post, "/api/v1/provider/orgs/{id}/subscription",
-          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
-            auto body = ParseBody(req, {{"action", Field::Kind::kString, true},
-                                        {"endsAt", Field::Kind::kNullableString, false}});
-            if (!body.ok()) return Error(body.status());
-            std::string action(body->at("action").as_string());
-            Action act;
-            if (action == "activate") act = Action::kActivate;
-            else if (action == "expire") act = Action::kExpire;
-            else if (action == "renew") act = Action::kRenew;
-            else
-              return Error(Status::Invalid("INVALID_FIELD",
-                                           "Field 'action' must be activate, expire or renew."));
-            std::optional<TimeMs> ends;
-            if (auto* v = body->if_contains("endsAt"); v && v->is_string()) {
-              TimeMs t;
-              if (!ParseIso8601(std::string(v->as_string()), &t))
-                return Error(Status::Invalid(
-                    "INVALID_FIELD", "Field 'endsAt' must be a time like 2027-01-31T00:00:00Z."));
-              ends = t;
-            }
-            return OrgResult(s_.ChangeSubscription(a, org, act, ends), 200);
-          }, true));
+          WithSession(
+              [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+                auto body = ParseBody(req, {{"name", Field::Kind::kString, false},
+                                            {"dailyAllowance", Field::Kind::kInteger, false},
+                                            {"ratePerSecond", Field::Kind::kInteger, false},
+                                            {"ratePerHour", Field::Kind::kInteger, false},
+                                            {"disableThreshold", Field::Kind::kInteger, false}});
+                if (!body.ok()) return Error(body.status());
+                service::OrgPatch p;
+                if (auto* v = body->if_contains("name")) p.name = std::string(v->as_string());
+                auto num = [&](const char* k, std::optional<int64_t>& out) {
+                  if (auto* v = body->if_contains(k)) out = v->to_number<int64_t>();
+                };
+                num("dailyAllowance", p.daily_allowance);
+                num("ratePerSecond", p.rate_per_second);
+                num("ratePerHour", p.rate_per_hour);
+                num("disableThreshold", p.disable_threshold);
+                return OrgResult(s_.PatchOrg(a, org, p), 200);
+              },
+              true));
+    r.Add(
+        verb::post, "/api/v1/provider/orgs/{id}/subscription",
+        WithSession(
+            [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+              domain::OrgId org;
+              if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+              auto body = ParseBody(req, {{"action", Field::Kind::kString, true},
+                                          {"endsAt", Field::Kind::kNullableString, false}});
+              if (!body.ok()) return Error(body.status());
+              std::string action(body->at("action").as_string());
+              Action act;
+              if (action == "activate")
+                act = Action::kActivate;
+              else if (action == "expire")
+                act = Action::kExpire;
+              else if (action == "renew")
+                act = Action::kRenew;
+              else
+                return Error(Status::Invalid("INVALID_FIELD",
+                                             "Field 'action' must be activate, expire or renew."));
+              std::optional<TimeMs> ends;
+              if (auto* v = body->if_contains("endsAt"); v && v->is_string()) {
+                TimeMs t;
+                if (!ParseIso8601(std::string(v->as_string()), &t))
+                  return Error(Status::Invalid(
+                      "INVALID_FIELD", "Field 'endsAt' must be a time like 2027-01-31T00:00:00Z."));
+                ends = t;
+              }
+              return OrgResult(s_.ChangeSubscription(a, org, act, ends), 200);
+            },
+            true));
     r.Add(verb::post, "/api/v1/provider/orgs/{id}/token/disable",
-          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
-            auto body = ParseBody(req, {{"reason", Field::Kind::kString, true},
-                                        {"note", Field::Kind::kString, false}});
-            if (!body.ok()) return Error(body.status());
-            auto reason = domain::ParseDisableReason(body->at("reason").as_string());
-            if (!reason)
-              return Error(Status::Invalid(
-                  "INVALID_FIELD",
-                  "Field 'reason' must be QUOTA_THRESHOLD, TERMS_VIOLATION or OTHER."));
-            std::string note;
-            if (auto* v = body->if_contains("note")) note = std::string(v->as_string());
-            return OrgResult(s_.DisableToken(a, org, *reason, note), 200);
-          }, true));
+          WithSession(
+              [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+                auto body = ParseBody(req, {{"reason", Field::Kind::kString, true},
+                                            {"note", Field::Kind::kString, false}});
+                if (!body.ok()) return Error(body.status());
+                auto reason = domain::ParseDisableReason(body->at("reason").as_string());
+                if (!reason)
+                  return Error(Status::Invalid(
+                      "INVALID_FIELD",
+                      "Field 'reason' must be QUOTA_THRESHOLD, TERMS_VIOLATION or OTHER."));
+                std::string note;
+                if (auto* v = body->if_contains("note")) note = std::string(v->as_string());
+                return OrgResult(s_.DisableToken(a, org, *reason, note), 200);
+              },
+              true));
     r.Add(verb::post, "/api/v1/provider/orgs/{id}/token/enable",
-          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
-            auto body = ParseBody(req, {});
-            if (!body.ok()) return Error(body.status());
-            return OrgResult(s_.EnableToken(a, org), 200);
-          }, true));
+          WithSession(
+              [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+                auto body = ParseBody(req, {});
+                if (!body.ok()) return Error(body.status());
+                return OrgResult(s_.EnableToken(a, org), 200);
+              },
+              true));
     RegisterUsers(r);
     r.Add(verb::get, "/api/v1/provider/auditLog",
-          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
-            return AuditList(ctx, a, true);
-          }, true));
+          WithSession([this](auto&, RequestContext& ctx, auto&,
+                             auto& a) { return AuditList(ctx, a, true); },
+                      true));
   }
 
   void RegisterUsers(http::Router& r) {
     const http::RouteOptions blocking{64 * 1024, true};
     r.Add(verb::get, "/api/v1/provider/orgs/{id}/users",
-          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
-            auto users = s_.ListUsers(a, org);
-            if (!users.ok()) return Error(users.status());
-            json::array arr;
-            for (const auto& u : users.value()) arr.push_back(UserJson(u));
-            return JsonResponse(200, json::object{{"items", arr}});
-          }, true));
+          WithSession(
+              [this](auto&, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+                auto users = s_.ListUsers(a, org);
+                if (!users.ok()) return Error(users.status());
+                json::array arr;
+                for (const auto& u : users.value()) arr.push_back(UserJson(u));
+                return JsonResponse(200, json::object{{"items", arr}});
+              },
+              true));
     r.Add(verb::post, "/api/v1/provider/orgs/{id}/users",
-          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
-            auto body = ParseBody(req, {{"username", Field::Kind::kString, true},
-                                        {"role", Field::Kind::kString, true},
-                                        {"password", Field::Kind::kString, false}});
-            if (!body.ok()) return Error(body.status());
-            auto role = domain::ParseRole(body->at("role").as_string());
-            if (!role || *role == Role::kProviderAdmin)
-              return Error(Status::Invalid("INVALID_FIELD",
-                                           "Field 'role' must be ORG_ADMIN or ORG_READONLY."));
-            service::NewUser nu;
-            nu.username = std::string(body->at("username").as_string());
-            nu.role = *role;
-            nu.org = org;
-            if (auto* v = body->if_contains("password")) nu.password = std::string(v->as_string());
-            auto created = s_.CreateUser(a, nu);
-            if (!created.ok()) return Error(created.status());
-            json::object o = UserJson(created->first);
-            if (nu.password.empty()) o["password"] = created->second;  // generated: shown once
-            return JsonResponse(201, o);
-          }, true), blocking);
+          WithSession(
+              [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                if (!ParseId(ctx.param("id"), &org)) return NotFoundResponse();
+                auto body = ParseBody(req, {{"username", Field::Kind::kString, true},
+                                            {"role", Field::Kind::kString, true},
+                                            {"password", Field::Kind::kString, false}});
+                if (!body.ok()) return Error(body.status());
+                auto role = domain::ParseRole(body->at("role").as_string());
+                if (!role || *role == Role::kProviderAdmin)
+                  return Error(Status::Invalid("INVALID_FIELD",
+                                               "Field 'role' must be ORG_ADMIN or ORG_READONLY."));
+                service::NewUser nu;
+                nu.username = std::string(body->at("username").as_string());
+                nu.role = *role;
+                nu.org = org;
+                if (auto* v = body->if_contains("password"))
+                  nu.password = std::string(v->as_string());
+                auto created = s_.CreateUser(a, nu);
+                if (!created.ok()) return Error(created.status());
+                json::object o = UserJson(created->first);
+                if (nu.password.empty()) o["password"] = created->second;  // generated: shown once
+                return JsonResponse(201, o);
+              },
+              true),
+          blocking);
     r.Add(verb::patch, "/api/v1/provider/orgs/{id}/users/{uid}",
-          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            store::UserId uid;
-            if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
-              return NotFoundResponse();
-            auto body = ParseBody(req, {{"role", Field::Kind::kString, true}});
-            if (!body.ok()) return Error(body.status());
-            auto role = domain::ParseRole(body->at("role").as_string());
-            if (!role || *role == Role::kProviderAdmin)
-              return Error(Status::Invalid("INVALID_FIELD",
-                                           "Field 'role' must be ORG_ADMIN or ORG_READONLY."));
-            auto u = s_.ChangeRole(a, org, uid, *role);
-            if (!u.ok()) return Error(u.status());
-            return JsonResponse(200, UserJson(u.value()));
-          }, true));
+          WithSession(
+              [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                store::UserId uid;
+                if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
+                  return NotFoundResponse();
+                auto body = ParseBody(req, {{"role", Field::Kind::kString, true}});
+                if (!body.ok()) return Error(body.status());
+                auto role = domain::ParseRole(body->at("role").as_string());
+                if (!role || *role == Role::kProviderAdmin)
+                  return Error(Status::Invalid("INVALID_FIELD",
+                                               "Field 'role' must be ORG_ADMIN or ORG_READONLY."));
+                auto u = s_.ChangeRole(a, org, uid, *role);
+                if (!u.ok()) return Error(u.status());
+                return JsonResponse(200, UserJson(u.value()));
+              },
+              true));
     r.Add(verb::post, "/api/v1/provider/orgs/{id}/users/{uid}/password",
-          WithSession([this](const Request& req, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            store::UserId uid;
-            if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
-              return NotFoundResponse();
-            auto body = ParseBody(req, {{"password", Field::Kind::kString, false}});
-            if (!body.ok()) return Error(body.status());
-            std::string pw;
-            if (auto* v = body->if_contains("password")) pw = std::string(v->as_string());
-            auto r = s_.ResetPassword(a, org, uid, pw);
-            if (!r.ok()) return Error(r.status());
-            json::object o{{"reset", true}};
-            if (pw.empty()) o["password"] = r.value();
-            return JsonResponse(200, o);
-          }, true), blocking);
+          WithSession(
+              [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                store::UserId uid;
+                if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
+                  return NotFoundResponse();
+                auto body = ParseBody(req, {{"password", Field::Kind::kString, false}});
+                if (!body.ok()) return Error(body.status());
+                std::string pw;
+                if (auto* v = body->if_contains("password")) pw = std::string(v->as_string());
+                auto r = s_.ResetPassword(a, org, uid, pw);
+                if (!r.ok()) return Error(r.status());
+                json::object o{{"reset", true}};
+                if (pw.empty()) o["password"] = r.value();
+                return JsonResponse(200, o);
+              },
+              true),
+          blocking);
     r.Add(verb::delete_, "/api/v1/provider/orgs/{id}/users/{uid}",
-          WithSession([this](const Request&, RequestContext& ctx, auto&, auto& a) {
-            domain::OrgId org;
-            store::UserId uid;
-            if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
-              return NotFoundResponse();
-            Status st = s_.DeleteUser(a, org, uid);
-            if (!st.ok()) return Error(st);
-            return Response{http::bhttp::status::no_content, 11};
-          }, true));
+          WithSession(
+              [this](const Request&, RequestContext& ctx, auto&, auto& a) {
+                domain::OrgId org;
+                store::UserId uid;
+                if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
+                  return NotFoundResponse();
+                Status st = s_.DeleteUser(a, org, uid);
+                if (!st.ok()) return Error(st);
+                return Response{http::bhttp::status::no_content, 11};
+              },
+              true));
   }
 
   static Response NotFoundResponse() {
@@ -483,8 +517,8 @@ class Api {
   }
 
   Response Login(const Request& req, RequestContext& ctx) {
-    auto body = ParseBody(req, {{"username", Field::Kind::kString, true},
-                                {"password", Field::Kind::kString, true}});
+    auto body = ParseBody(
+        req, {{"username", Field::Kind::kString, true}, {"password", Field::Kind::kString, true}});
     if (!body.ok()) return Error(body.status());
     std::string username(body->at("username").as_string());
     std::string password(body->at("password").as_string());

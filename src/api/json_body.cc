@@ -27,13 +27,19 @@ Result<json::object> ParseBody(const http::Request& req, std::initializer_list<F
     }
     bool ok = false;
     switch (spec->kind) {
-      case Field::Kind::kString: ok = kv.value().is_string(); break;
-      case Field::Kind::kInteger: ok = kv.value().is_int64() || kv.value().is_uint64(); break;
-      case Field::Kind::kNullableString: ok = kv.value().is_string() || kv.value().is_null(); break;
+      case Field::Kind::kString:
+        ok = kv.value().is_string();
+        break;
+      case Field::Kind::kInteger:
+        ok = kv.value().is_int64() || kv.value().is_uint64();
+        break;
+      case Field::Kind::kNullableString:
+        ok = kv.value().is_string() || kv.value().is_null();
+        break;
     }
     if (ok && kv.value().is_uint64() && kv.value().as_uint64() > INT64_MAX) ok = false;
     if (!ok) {
-      const char* want = spec->kind == Field::Kind::kInteger ? "a whole number"
+      const char* want = spec->kind == Field::Kind::kInteger  ? "a whole number"
                          : spec->kind == Field::Kind::kString ? "a string"
                                                               : "a string or null";
       return Status::Invalid("INVALID_FIELD",

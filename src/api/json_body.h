@@ -19,6 +19,7 @@ struct Field {
 };
 
 // The body as an object whose fields all match `fields`. An empty body is an empty object.
-Result<boost::json::object> ParseBody(const http::Request& req, std::initializer_list<Field> fields);
+Result<boost::json::object> ParseBody(const http::Request& req,
+                                      std::initializer_list<Field> fields);
 
 }  // namespace sandgate::api

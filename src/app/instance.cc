@@ -1,11 +1,11 @@
 #include "app/instance.h"
 
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <toml++/toml.h>
 
 namespace sandgate::app {
 
@@ -28,12 +28,18 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       return Status::Invalid("CONFIG_INVALID", "Config key '" + k + "' must be a string.");
     };
     Status st;
-    if (k == "data") st = str(&cfg->data_dir);
-    else if (k == "key_file") st = str(&cfg->key_file);
-    else if (k == "database") st = str(&cfg->database);
-    else if (k == "log_file") st = str(&cfg->log_file);
-    else if (k == "listen") st = str(&cfg->listen);
-    else if (k == "base_url") st = str(&cfg->base_url);
+    if (k == "data")
+      st = str(&cfg->data_dir);
+    else if (k == "key_file")
+      st = str(&cfg->key_file);
+    else if (k == "database")
+      st = str(&cfg->database);
+    else if (k == "log_file")
+      st = str(&cfg->log_file);
+    else if (k == "listen")
+      st = str(&cfg->listen);
+    else if (k == "base_url")
+      st = str(&cfg->base_url);
     else if (k == "threads") {
       auto v = value.value<int64_t>();
       if (!v || *v < 0 || *v > 256)
@@ -55,7 +61,6 @@ Result<std::unique_ptr<Instance>> Instance::Open(const Config& in, bool create) 
   if (cfg.key_file.empty()) cfg.key_file = cfg.data_dir + "/sandgate.key";
   if (cfg.database.empty()) cfg.database = cfg.data_dir + "/sandgate.db";
   if (cfg.log_file.empty()) cfg.log_file = cfg.data_dir + "/sandgate.log";
-  if (cfg.base_url.empty()) cfg.base_url = "http://" + cfg.listen;
   struct stat st {};
   if (stat(cfg.data_dir.c_str(), &st) != 0) {
     if (!create)
@@ -65,7 +70,8 @@ Result<std::unique_ptr<Instance>> Instance::Open(const Config& in, bool create) 
       return Status(500, "DATA_DIR_FAILED",
                     "Cannot create " + cfg.data_dir + ": " + std::strerror(errno));
   }
-  auto keys = create ? token::Keyring::LoadOrCreate(cfg.key_file) : token::Keyring::Load(cfg.key_file);
+  auto keys =
+      create ? token::Keyring::LoadOrCreate(cfg.key_file) : token::Keyring::Load(cfg.key_file);
   if (!keys.ok()) return keys.status();
   inst->keys_ = keys.value();
   auto store = store::OpenSqliteStore(cfg.database);

@@ -14,11 +14,11 @@ namespace sandgate::app {
 
 struct Config {
   std::string data_dir = "./data";
-  std::string key_file;   // default: <data>/sandgate.key
-  std::string database;   // default: <data>/sandgate.db
-  std::string log_file;   // default: <data>/sandgate.log
+  std::string key_file;  // default: <data>/sandgate.key
+  std::string database;  // default: <data>/sandgate.db
+  std::string log_file;  // default: <data>/sandgate.log
   std::string listen = "127.0.0.1:8080";
-  std::string base_url;   // default: http://<listen>
+  std::string base_url;  // default: http://<bound listen address>
   int threads = 0;
 };
 

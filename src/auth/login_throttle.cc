@@ -27,8 +27,8 @@ std::optional<int64_t> LoginThrottle::RetryAfter(const std::string& username,
   auto u = by_user_.find(Fold(username));
   auto a = by_address_.find(address);
   auto ru = Check(u == by_user_.end() ? nullptr : &u->second, policy_.free_failures_per_user, now);
-  auto ra = Check(a == by_address_.end() ? nullptr : &a->second,
-                  policy_.free_failures_per_address, now);
+  auto ra =
+      Check(a == by_address_.end() ? nullptr : &a->second, policy_.free_failures_per_address, now);
   if (ru && ra) return std::max(*ru, *ra);
   return ru ? ru : ra;
 }
@@ -53,7 +53,8 @@ void LoginThrottle::Prune(TimeMs now) {
   if (now - last_prune_ < 60'000) return;
   last_prune_ = now;
   for (auto* m : {&by_user_, &by_address_})
-    std::erase_if(*m, [&](const auto& kv) { return now - kv.second.last_failure >= policy_.window; });
+    std::erase_if(*m,
+                  [&](const auto& kv) { return now - kv.second.last_failure >= policy_.window; });
 }
 
 }  // namespace sandgate::auth

@@ -12,8 +12,8 @@ TEST(LoginThrottle, FreeFailuresThenExponentialDelay) {
     EXPECT_FALSE(t.RetryAfter("bob", "10.0.0.1", now));
     t.RecordFailure("bob", "10.0.0.1", now);
   }
-  EXPECT_EQ(t.RetryAfter("bob", "10.0.0.9", now), 1);   // 2^0 s, by username
-  EXPECT_EQ(t.RetryAfter("BOB", "10.0.0.9", now), 1);   // case does not matter
+  EXPECT_EQ(t.RetryAfter("bob", "10.0.0.9", now), 1);    // 2^0 s, by username
+  EXPECT_EQ(t.RetryAfter("BOB", "10.0.0.9", now), 1);    // case does not matter
   EXPECT_FALSE(t.RetryAfter("alice", "10.0.0.1", now));  // the address has 20 free failures
   now += 1000;
   EXPECT_FALSE(t.RetryAfter("bob", "10.0.0.1", now));

@@ -16,9 +16,7 @@ std::string Base64Url(const unsigned char* p, size_t n) {
   return out;
 }
 
-Status Unauthenticated() {
-  return Status(401, "UNAUTHENTICATED", "Sign in first.");
-}
+Status Unauthenticated() { return Status(401, "UNAUTHENTICATED", "Sign in first."); }
 
 }  // namespace
 
@@ -36,9 +34,9 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   if (auto wait = throttle_.RetryAfter(username, client_addr, now)) {
     *retry_after = *wait;
     services_.Audit(anon, std::nullopt, "LOGIN", "TOO_MANY_ATTEMPTS");
-    return Status(429, "TOO_MANY_ATTEMPTS",
-                  "Too many failed sign-in attempts; try again in " + std::to_string(*wait) +
-                      " seconds.");
+    return Status(
+        429, "TOO_MANY_ATTEMPTS",
+        "Too many failed sign-in attempts; try again in " + std::to_string(*wait) + " seconds.");
   }
   store::UserRecord user;
   Status found = services_.store().Read([&](store::Tx& tx) -> Status {

@@ -80,9 +80,10 @@ std::string Iso(std::optional<TimeMs> t) { return t ? FormatIso8601(*t) : "-"; }
 void PrintOrg(const service::TokenView& v) {
   std::cout << "id:            " << v.org.id << "\n"
             << "name:          " << v.org.name << "\n"
-            << "subscription:  " << domain::ToString(v.subscription) << " (ends " << Iso(v.org.ends_at)
-            << ")\n"
-            << "token:         " << (v.token ? token::Mask(v.token->last4) : std::string("none")) << "\n"
+            << "subscription:  " << domain::ToString(v.subscription) << " (ends "
+            << Iso(v.org.ends_at) << ")\n"
+            << "token:         " << (v.token ? token::Mask(v.token->last4) : std::string("none"))
+            << "\n"
             << "status:        " << domain::ToString(v.status.status);
   if (v.status.reason != domain::StatusReason::kNone)
     std::cout << " (" << domain::ToString(v.status.reason) << ")";
@@ -167,6 +168,8 @@ int Serve(Common& c, ServeFlags& f) {
   http::Server server(so, router);
   Status st = server.Bind();
   if (!st.ok()) return Fail(st);
+  inst.services().set_base_url(inst.config().base_url.empty() ? "http://" + server.address()
+                                                              : inst.config().base_url);
   spdlog::info("sandgate {} listening on http://{} (data {})", "0.1.0", server.address(),
                inst.config().data_dir);
   server.Run();
@@ -195,22 +198,32 @@ int main(int argc, char** argv) {
 
   // init
   std::string admin_name = "admin";
-  auto* init = app.add_subcommand("init", "Create the data directory, the key file and the first provider admin");
+  auto* init = app.add_subcommand(
+      "init", "Create the data directory, the key file and the first provider admin");
   AddCommon(init, c, false);
   init->add_option("--admin", admin_name, "Username of the first provider admin");
   init->callback([&] {
     auto opened = OpenInstance(c, true);
-    if (!opened.ok()) { rc = Fail(opened.status()); return; }
+    if (!opened.ok()) {
+      rc = Fail(opened.status());
+      return;
+    }
     auto empty = (*opened)->Empty();
-    if (!empty.ok()) { rc = Fail(empty.status()); return; }
+    if (!empty.ok()) {
+      rc = Fail(empty.status());
+      return;
+    }
     if (!empty.value()) {
       rc = Fail(Status::Conflict("ALREADY_INITIALIZED", "The data directory already has users."));
       return;
     }
     auto pw = (*opened)->CreateFirstAdmin(admin_name);
-    if (!pw.ok()) { rc = Fail(pw.status()); return; }
-    std::cout << "Initialized " << (*opened)->config().data_dir << ".\nProvider admin '" << admin_name
-              << "' password (shown once): " << pw.value() << "\n";
+    if (!pw.ok()) {
+      rc = Fail(pw.status());
+      return;
+    }
+    std::cout << "Initialized " << (*opened)->config().data_dir << ".\nProvider admin '"
+              << admin_name << "' password (shown once): " << pw.value() << "\n";
   });
 
   // org
@@ -226,7 +239,10 @@ int main(int argc, char** argv) {
   auto run = [&](auto fn) {
     return [&, fn] {
       auto opened = OpenInstance(c, false);
-      if (!opened.ok()) { rc = Fail(opened.status()); return; }
+      if (!opened.ok()) {
+        rc = Fail(opened.status());
+        return;
+      }
       rc = fn(**opened);
     };
   };
@@ -269,7 +285,8 @@ int main(int argc, char** argv) {
         std::cerr << "error: --ends-at must be a time like 2027-12-31T00:00:00Z\n";
         return 2;
       }
-      return PrintResult(i.services().ChangeSubscription(service::Actor::Cli(), org_id, action, ends));
+      return PrintResult(
+          i.services().ChangeSubscription(service::Actor::Cli(), org_id, action, ends));
     }));
   }
   auto* org_disable = org->add_subcommand("disable", "Disable the organization's token");
@@ -316,11 +333,12 @@ int main(int argc, char** argv) {
     auto r = i.services().CreateUser(service::Actor::Cli(),
                                      {username, *domain::ParseRole(role), user_org, ""});
     if (!r.ok()) return Fail(r.status());
-    std::cout << "user " << r->first.id << " '" << r->first.username << "' created; password (shown once): "
-              << r->second << "\n";
+    std::cout << "user " << r->first.id << " '" << r->first.username
+              << "' created; password (shown once): " << r->second << "\n";
     return 0;
   }));
-  auto* user_list = user->add_subcommand("list", "List users of an organization (or provider admins)");
+  auto* user_list =
+      user->add_subcommand("list", "List users of an organization (or provider admins)");
   AddCommon(user_list, c, false);
   user_list->add_option("--org", user_org, "Organization id; omit for provider admins");
   user_list->callback(run([&](app::Instance& i) {
@@ -333,10 +351,13 @@ int main(int argc, char** argv) {
   auto* user_role = user->add_subcommand("set-role", "Change a user's role");
   AddCommon(user_role, c, false);
   user_role->add_option("USER_ID", user_id)->required()->check(CLI::PositiveNumber);
-  user_role->add_option("ROLE", role)->required()->check(CLI::IsMember({"ORG_ADMIN", "ORG_READONLY"}));
+  user_role->add_option("ROLE", role)
+      ->required()
+      ->check(CLI::IsMember({"ORG_ADMIN", "ORG_READONLY"}));
   user_role->add_option("--org", user_org, "The user's organization id")->required();
   user_role->callback(run([&](app::Instance& i) {
-    auto r = i.services().ChangeRole(service::Actor::Cli(), user_org, user_id, *domain::ParseRole(role));
+    auto r =
+        i.services().ChangeRole(service::Actor::Cli(), user_org, user_id, *domain::ParseRole(role));
     if (!r.ok()) return Fail(r.status());
     std::cout << "user " << r->id << " is now " << domain::ToString(r->role) << "\n";
     return 0;
@@ -354,7 +375,8 @@ int main(int argc, char** argv) {
   auto* user_delete = user->add_subcommand("delete", "Delete a user");
   AddCommon(user_delete, c, false);
   user_delete->add_option("USER_ID", user_id)->required()->check(CLI::PositiveNumber);
-  user_delete->add_option("--org", user_org, "The user's organization id; omit for provider admins");
+  user_delete->add_option("--org", user_org,
+                          "The user's organization id; omit for provider admins");
   user_delete->callback(run([&](app::Instance& i) {
     Status st = i.services().DeleteUser(service::Actor::Cli(), user_org, user_id);
     if (!st.ok()) return Fail(st);
@@ -366,9 +388,11 @@ int main(int argc, char** argv) {
   auto* tok = app.add_subcommand("token", "Inspect tokens");
   tok->require_subcommand(1);
   std::string token_text;
-  auto* tok_verify = tok->add_subcommand("verify", "Check a token as the Submission API would (exit 0 if accepted)");
+  auto* tok_verify = tok->add_subcommand(
+      "verify", "Check a token as the Submission API would (exit 0 if accepted)");
   AddCommon(tok_verify, c, false);
-  tok_verify->add_option("TOKEN", token_text, "The token (or - to read it from standard input)")->required();
+  tok_verify->add_option("TOKEN", token_text, "The token (or - to read it from standard input)")
+      ->required();
   tok_verify->callback(run([&](app::Instance& i) {
     if (token_text == "-") std::getline(std::cin, token_text);
     auto v = i.services().index().Verify(token_text, i.services().clock().now());

@@ -17,10 +17,18 @@ class Status {
       : http_(http_status), code_(std::move(code)), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status Invalid(std::string code, std::string msg) { return {400, std::move(code), std::move(msg)}; }
-  static Status NotFound(std::string code, std::string msg) { return {404, std::move(code), std::move(msg)}; }
-  static Status Forbidden(std::string code, std::string msg) { return {403, std::move(code), std::move(msg)}; }
-  static Status Conflict(std::string code, std::string msg) { return {409, std::move(code), std::move(msg)}; }
+  static Status Invalid(std::string code, std::string msg) {
+    return {400, std::move(code), std::move(msg)};
+  }
+  static Status NotFound(std::string code, std::string msg) {
+    return {404, std::move(code), std::move(msg)};
+  }
+  static Status Forbidden(std::string code, std::string msg) {
+    return {403, std::move(code), std::move(msg)};
+  }
+  static Status Conflict(std::string code, std::string msg) {
+    return {409, std::move(code), std::move(msg)};
+  }
   // The store could not complete the operation (I/O error, disk full, busy). Nothing was changed.
   static Status Unavailable(std::string msg) { return {503, "STORE_UNAVAILABLE", std::move(msg)}; }
   static Status Internal(std::string msg) { return {500, "INTERNAL", std::move(msg)}; }

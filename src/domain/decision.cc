@@ -10,14 +10,14 @@ bool IsOrgAction(Action a) {
     case Action::kAdd:
     case Action::kRegenerate:
     case Action::kDelete:
-    case Action::kReadAudit: return true;
-    default: return false;
+    case Action::kReadAudit:
+      return true;
+    default:
+      return false;
   }
 }
 
-Status NotFound() {
-  return Status::NotFound("NOT_FOUND", "No such organization or resource.");
-}
+Status NotFound() { return Status::NotFound("NOT_FOUND", "No such organization or resource."); }
 
 Decision Refuse(Status s) { return Decision{std::move(s), false}; }
 
@@ -26,11 +26,12 @@ Decision DecideOrgAction(const OrgState& org, const Caller& caller, Action actio
   if (action == Action::kRead || action == Action::kReadAudit) return {};
   if (action == Action::kReveal) {
     if (provider)
-      return Refuse(Status::Forbidden("FORBIDDEN",
-                                      "Provider administrators cannot see an organization's token."));
+      return Refuse(Status::Forbidden(
+          "FORBIDDEN", "Provider administrators cannot see an organization's token."));
     if (caller.role != Role::kOrgAdmin)
       return Refuse(Status::Forbidden(
-          "FORBIDDEN", "Read-only users cannot reveal the token; ask an organization administrator."));
+          "FORBIDDEN",
+          "Read-only users cannot reveal the token; ask an organization administrator."));
     if (!org.has_token)
       return Refuse(Status::NotFound("TOKEN_NOT_FOUND", "The organization has no token."));
     return {};
@@ -46,21 +47,25 @@ Decision DecideOrgAction(const OrgState& org, const Caller& caller, Action actio
   switch (EffectiveSubscription(org, now)) {
     case Subscription::kNone:
       return Refuse(Status::Forbidden(
-          "NO_SUBSCRIPTION", "The organization has no sandbox subscription; contact your service provider."));
+          "NO_SUBSCRIPTION",
+          "The organization has no sandbox subscription; contact your service provider."));
     case Subscription::kExpired:
-      return Refuse(Status::Forbidden(
-          "SUBSCRIPTION_EXPIRED",
-          "The sandbox subscription has expired; the token cannot be changed until it is renewed."));
-    case Subscription::kActive: break;
+      return Refuse(Status::Forbidden("SUBSCRIPTION_EXPIRED",
+                                      "The sandbox subscription has expired; the token cannot be "
+                                      "changed until it is renewed."));
+    case Subscription::kActive:
+      break;
   }
   if (org.provider_disabled)
     return Refuse(Status::Forbidden(
         "TOKEN_DISABLED",
         "The token was disabled by your service provider; contact your service provider."));
   if (action == Action::kAdd && org.has_token)
-    return Refuse(Status::Conflict("TOKEN_EXISTS", "Delete the existing token before adding a new one."));
+    return Refuse(
+        Status::Conflict("TOKEN_EXISTS", "Delete the existing token before adding a new one."));
   if (action != Action::kAdd && !org.has_token)
-    return Refuse(Status::NotFound("TOKEN_NOT_FOUND", "The organization has no token; add one first."));
+    return Refuse(
+        Status::NotFound("TOKEN_NOT_FOUND", "The organization has no token; add one first."));
   return {};
 }
 
@@ -82,7 +87,8 @@ Decision DecideProviderAction(const OrgState& org, Action action, TimeMs now) {
       return Decision{Status::Ok(), !org.has_token};
     case Action::kExpire:
       if (sub != Subscription::kActive)
-        return Refuse(Status::Conflict("SUBSCRIPTION_NOT_ACTIVE", "The subscription is not active."));
+        return Refuse(
+            Status::Conflict("SUBSCRIPTION_NOT_ACTIVE", "The subscription is not active."));
       return {};
     case Action::kRenew:
       if (sub == Subscription::kNone)
@@ -90,8 +96,10 @@ Decision DecideProviderAction(const OrgState& org, Action action, TimeMs now) {
                                        "The subscription was never activated; activate it first."));
       return {};
     case Action::kManageOrg:
-    case Action::kManageUsers: return {};
-    default: return Refuse(NotFound());
+    case Action::kManageUsers:
+      return {};
+    default:
+      return Refuse(NotFound());
   }
 }
 
@@ -105,9 +113,12 @@ Subscription EffectiveSubscription(const OrgState& org, TimeMs now) {
 
 EffectiveStatus TokenStatusAt(const OrgState& org, TimeMs now) {
   switch (EffectiveSubscription(org, now)) {
-    case Subscription::kNone: return {TokenStatus::kDisabled, StatusReason::kNoSubscription};
-    case Subscription::kExpired: return {TokenStatus::kDisabled, StatusReason::kSubscriptionExpired};
-    case Subscription::kActive: break;
+    case Subscription::kNone:
+      return {TokenStatus::kDisabled, StatusReason::kNoSubscription};
+    case Subscription::kExpired:
+      return {TokenStatus::kDisabled, StatusReason::kSubscriptionExpired};
+    case Subscription::kActive:
+      break;
   }
   if (org.provider_disabled) return {TokenStatus::kDisabled, StatusReason::kProvider};
   return {};
@@ -115,7 +126,8 @@ EffectiveStatus TokenStatusAt(const OrgState& org, TimeMs now) {
 
 Status AuthenticateToken(const OrgState& org, TimeMs now) {
   switch (TokenStatusAt(org, now).reason) {
-    case StatusReason::kNone: return Status::Ok();
+    case StatusReason::kNone:
+      return Status::Ok();
     case StatusReason::kProvider:
       return Status::Forbidden("TOKEN_DISABLED", "API token disabled by your service provider");
     case StatusReason::kSubscriptionExpired:

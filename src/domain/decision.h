@@ -22,12 +22,13 @@ struct EffectiveStatus {
 EffectiveStatus TokenStatusAt(const OrgState& org, TimeMs now);
 
 // Whether a token of this organization authenticates a Submission API request at `now`.
-// OK, or 403 TOKEN_DISABLED / SUBSCRIPTION_EXPIRED / NO_SUBSCRIPTION with the Submission API's words.
+// OK, or 403 TOKEN_DISABLED / SUBSCRIPTION_EXPIRED / NO_SUBSCRIPTION with the Submission API's
+// words.
 Status AuthenticateToken(const OrgState& org, TimeMs now);
 
 struct Decision {
-  Status status;                  // OK when allowed; otherwise the refusal to return
-  bool provision_token = false;   // kActivate: generate the organization's first token
+  Status status;                 // OK when allowed; otherwise the refusal to return
+  bool provision_token = false;  // kActivate: generate the organization's first token
   bool allowed() const { return status.ok(); }
 };
 

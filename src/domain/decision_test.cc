@@ -59,23 +59,30 @@ std::string Expected(const SubCase& s, bool has_token, bool disabled, const Role
     return has_token ? "" : "404 TOKEN_NOT_FOUND";
   }
   if (a == Action::kAdd || a == Action::kRegenerate || a == Action::kDelete) {
-    if (r.caller.role != Role::kOrgAdmin) return "403 FORBIDDEN";  // provider and read-only
-    if (s.sub == Subscription::kNone) return "403 NO_SUBSCRIPTION";  // rule 1
-    if (!s.effectively_active) return "403 SUBSCRIPTION_EXPIRED";    // rule 8
-    if (disabled) return "403 TOKEN_DISABLED";                       // rule 7
+    if (r.caller.role != Role::kOrgAdmin) return "403 FORBIDDEN";       // provider and read-only
+    if (s.sub == Subscription::kNone) return "403 NO_SUBSCRIPTION";     // rule 1
+    if (!s.effectively_active) return "403 SUBSCRIPTION_EXPIRED";       // rule 8
+    if (disabled) return "403 TOKEN_DISABLED";                          // rule 7
     if (a == Action::kAdd) return has_token ? "409 TOKEN_EXISTS" : "";  // rule 4
-    return has_token ? "" : "404 TOKEN_NOT_FOUND";                   // rules 5, 6
+    return has_token ? "" : "404 TOKEN_NOT_FOUND";                      // rules 5, 6
   }
   // Provider actions.
   switch (a) {
-    case Action::kDisable: return disabled ? "409 TOKEN_ALREADY_DISABLED" : "";
-    case Action::kEnable: return disabled ? "" : "409 TOKEN_NOT_DISABLED";
-    case Action::kActivate: return s.sub == Subscription::kNone ? "" : "409 SUBSCRIPTION_EXISTS";
-    case Action::kExpire: return s.effectively_active ? "" : "409 SUBSCRIPTION_NOT_ACTIVE";
-    case Action::kRenew: return s.sub == Subscription::kNone ? "409 SUBSCRIPTION_NOT_STARTED" : "";
+    case Action::kDisable:
+      return disabled ? "409 TOKEN_ALREADY_DISABLED" : "";
+    case Action::kEnable:
+      return disabled ? "" : "409 TOKEN_NOT_DISABLED";
+    case Action::kActivate:
+      return s.sub == Subscription::kNone ? "" : "409 SUBSCRIPTION_EXISTS";
+    case Action::kExpire:
+      return s.effectively_active ? "" : "409 SUBSCRIPTION_NOT_ACTIVE";
+    case Action::kRenew:
+      return s.sub == Subscription::kNone ? "409 SUBSCRIPTION_NOT_STARTED" : "";
     case Action::kManageOrg:
-    case Action::kManageUsers: return "";
-    default: return "unreachable";
+    case Action::kManageUsers:
+      return "";
+    default:
+      return "unreachable";
   }
 }
 

@@ -4,46 +4,68 @@ namespace sandgate::domain {
 
 std::string_view ToString(Subscription s) {
   switch (s) {
-    case Subscription::kNone: return "NONE";
-    case Subscription::kActive: return "ACTIVE";
-    case Subscription::kExpired: return "EXPIRED";
+    case Subscription::kNone:
+      return "NONE";
+    case Subscription::kActive:
+      return "ACTIVE";
+    case Subscription::kExpired:
+      return "EXPIRED";
   }
   return "NONE";
 }
 
 std::string_view ToString(Role r) {
   switch (r) {
-    case Role::kProviderAdmin: return "PROVIDER_ADMIN";
-    case Role::kOrgAdmin: return "ORG_ADMIN";
-    case Role::kOrgReadonly: return "ORG_READONLY";
+    case Role::kProviderAdmin:
+      return "PROVIDER_ADMIN";
+    case Role::kOrgAdmin:
+      return "ORG_ADMIN";
+    case Role::kOrgReadonly:
+      return "ORG_READONLY";
   }
   return "ORG_READONLY";
 }
 
 std::string_view ToString(DisableReason r) {
   switch (r) {
-    case DisableReason::kQuotaThreshold: return "QUOTA_THRESHOLD";
-    case DisableReason::kTermsViolation: return "TERMS_VIOLATION";
-    case DisableReason::kOther: return "OTHER";
+    case DisableReason::kQuotaThreshold:
+      return "QUOTA_THRESHOLD";
+    case DisableReason::kTermsViolation:
+      return "TERMS_VIOLATION";
+    case DisableReason::kOther:
+      return "OTHER";
   }
   return "OTHER";
 }
 
 std::string_view ToString(Action a) {
   switch (a) {
-    case Action::kRead: return "READ";
-    case Action::kReveal: return "REVEAL";
-    case Action::kAdd: return "ADD";
-    case Action::kRegenerate: return "REGENERATE";
-    case Action::kDelete: return "DELETE";
-    case Action::kReadAudit: return "READ_AUDIT";
-    case Action::kDisable: return "DISABLE";
-    case Action::kEnable: return "ENABLE";
-    case Action::kActivate: return "ACTIVATE";
-    case Action::kExpire: return "EXPIRE";
-    case Action::kRenew: return "RENEW";
-    case Action::kManageOrg: return "MANAGE_ORG";
-    case Action::kManageUsers: return "MANAGE_USERS";
+    case Action::kRead:
+      return "READ";
+    case Action::kReveal:
+      return "REVEAL";
+    case Action::kAdd:
+      return "ADD";
+    case Action::kRegenerate:
+      return "REGENERATE";
+    case Action::kDelete:
+      return "DELETE";
+    case Action::kReadAudit:
+      return "READ_AUDIT";
+    case Action::kDisable:
+      return "DISABLE";
+    case Action::kEnable:
+      return "ENABLE";
+    case Action::kActivate:
+      return "ACTIVATE";
+    case Action::kExpire:
+      return "EXPIRE";
+    case Action::kRenew:
+      return "RENEW";
+    case Action::kManageOrg:
+      return "MANAGE_ORG";
+    case Action::kManageUsers:
+      return "MANAGE_USERS";
   }
   return "READ";
 }
@@ -54,10 +76,14 @@ std::string_view ToString(TokenStatus s) {
 
 std::string_view ToString(StatusReason r) {
   switch (r) {
-    case StatusReason::kNone: return "NONE";
-    case StatusReason::kProvider: return "PROVIDER";
-    case StatusReason::kSubscriptionExpired: return "SUBSCRIPTION_EXPIRED";
-    case StatusReason::kNoSubscription: return "NO_SUBSCRIPTION";
+    case StatusReason::kNone:
+      return "NONE";
+    case StatusReason::kProvider:
+      return "PROVIDER";
+    case StatusReason::kSubscriptionExpired:
+      return "SUBSCRIPTION_EXPIRED";
+    case StatusReason::kNoSubscription:
+      return "NO_SUBSCRIPTION";
   }
   return "NONE";
 }

@@ -34,10 +34,11 @@ enum class Action {
   kManageOrg,    // create, rename, change settings
   kManageUsers,  // create, list, change role, reset password, delete
 };
-inline constexpr Action kAllActions[] = {
-    Action::kRead,   Action::kReveal,   Action::kAdd,    Action::kRegenerate, Action::kDelete,
-    Action::kReadAudit, Action::kDisable, Action::kEnable, Action::kActivate, Action::kExpire,
-    Action::kRenew,  Action::kManageOrg, Action::kManageUsers};
+inline constexpr Action kAllActions[] = {Action::kRead,       Action::kReveal, Action::kAdd,
+                                         Action::kRegenerate, Action::kDelete, Action::kReadAudit,
+                                         Action::kDisable,    Action::kEnable, Action::kActivate,
+                                         Action::kExpire,     Action::kRenew,  Action::kManageOrg,
+                                         Action::kManageUsers};
 
 // The state of one organization as far as the rules care.
 struct OrgState {

@@ -21,7 +21,8 @@ void AddCommonHeaders(Response& res) {
   res.set("X-Frame-Options", "DENY");
   res.set("Referrer-Policy", "no-referrer");
   res.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
-  if (res.find(bhttp::field::cache_control) == res.end()) res.set(bhttp::field::cache_control, "no-store");
+  if (res.find(bhttp::field::cache_control) == res.end())
+    res.set(bhttp::field::cache_control, "no-store");
 }
 
 Response JsonError(unsigned version, int status, const std::string& code,
@@ -56,7 +57,7 @@ struct Server::Impl {
   asio::awaitable<void> Accept() {
     for (;;) {
       auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(ioc),
-                                                        asio::as_tuple(asio::use_awaitable));
+                                                       asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -70,8 +71,7 @@ struct Server::Impl {
   asio::awaitable<Response> RunHandler(const Route& route, Request& req, RequestContext& ctx) {
     if (!route.options.blocking) co_return route.handler(req, ctx);
     co_return co_await asio::co_spawn(
-        blocking,
-        [&]() -> asio::awaitable<Response> { co_return route.handler(req, ctx); },
+        blocking, [&]() -> asio::awaitable<Response> { co_return route.handler(req, ctx); },
         asio::use_awaitable);
   }
 
@@ -95,7 +95,8 @@ struct Server::Impl {
                                                          asio::as_tuple(asio::use_awaitable));
       if (rec) {
         if (rec == bhttp::error::header_limit) {
-          co_await WriteError(stream, 11, 431, "HEADERS_TOO_LARGE", "Request headers are too large.");
+          co_await WriteError(stream, 11, 431, "HEADERS_TOO_LARGE",
+                              "Request headers are too large.");
         } else if (rec != bhttp::error::end_of_stream && rec != beast::error::timeout &&
                    rec != asio::error::connection_reset && rec != asio::error::eof &&
                    rec != asio::error::operation_aborted && rn > 0) {
@@ -143,19 +144,19 @@ struct Server::Impl {
     } else {
       match = router->Find(h.method(), ctx.path);
       if (!match.route) {
-        res = match.status == 405
-                  ? JsonError(version, 405, "METHOD_NOT_ALLOWED",
-                              "This method is not allowed here.")
-                  : JsonError(version, 404, "NOT_FOUND", "No such resource.");
+        res = match.status == 405 ? JsonError(version, 405, "METHOD_NOT_ALLOWED",
+                                              "This method is not allowed here.")
+                                  : JsonError(version, 404, "NOT_FOUND", "No such resource.");
         if (match.status == 405) res.set(bhttp::field::allow, match.allow);
-      } else if (head.content_length() && *head.content_length() > match.route->options.body_limit) {
+      } else if (head.content_length() &&
+                 *head.content_length() > match.route->options.body_limit) {
         res = JsonError(version, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
       } else {
         bhttp::request_parser<bhttp::string_body> full(std::move(head));
         full.body_limit(match.route->options.body_limit);
         stream.expires_after(opt.body_timeout);
-        auto [ec, n] = co_await bhttp::async_read(stream, buffer, full,
-                                                  asio::as_tuple(asio::use_awaitable));
+        auto [ec, n] =
+            co_await bhttp::async_read(stream, buffer, full, asio::as_tuple(asio::use_awaitable));
         if (ec == bhttp::error::body_limit) {
           res = JsonError(11, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
         } else if (ec) {
@@ -187,9 +188,7 @@ struct Server::Impl {
 Server::Server(ServerOptions options, std::shared_ptr<const Router> router)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}
 
-Server::~Server() {
-  impl_->blocking.join();
-}
+Server::~Server() { impl_->blocking.join(); }
 
 Status Server::Bind() {
   std::string host = "127.0.0.1";
@@ -200,7 +199,8 @@ Status Server::Bind() {
     return Status::Invalid("INVALID_LISTEN", "The listen address is HOST:PORT.");
   host = l.substr(0, colon);
   port_s = l.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   beast::error_code ec;
   auto addr = asio::ip::make_address(host, ec);

@@ -2,7 +2,8 @@
 // - One coroutine per connection, on its own strand; a pool of `threads` runs the io_context.
 // - Keep-alive; header, body and idle timeouts; header size cap (431); per-route body limit (413,
 //   checked on Content-Length before the body is read).
-// - Handlers marked blocking run on a separate pool so password hashing never stalls the I/O threads.
+// - Handlers marked blocking run on a separate pool so password hashing never stalls the I/O
+// threads.
 // - Graceful stop on SIGTERM/SIGINT or Stop(): stop accepting, let in-flight requests finish (up to
 //   `drain_timeout`), then return from Run().
 // - Every response carries the security headers; every request is access-logged without its query
@@ -21,7 +22,7 @@ namespace sandgate::http {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";
-  int threads = 0;          // 0: one per core
+  int threads = 0;  // 0: one per core
   int blocking_threads = 2;
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{60};
@@ -53,6 +54,7 @@ class Server {
 // Adds the headers every response carries (security headers, Cache-Control for the API).
 void AddCommonHeaders(Response& res);
 // A JSON error response {"code","message"} with the given status.
-Response JsonError(unsigned version, int status, const std::string& code, const std::string& message);
+Response JsonError(unsigned version, int status, const std::string& code,
+                   const std::string& message);
 
 }  // namespace sandgate::http

@@ -50,8 +50,8 @@ Services::Services(std::shared_ptr<store::Store> store, std::shared_ptr<token::K
       index_(keys_) {}
 
 domain::OrgState Services::StateOf(const OrgRecord& org, bool has_token) {
-  return domain::OrgState{org.id,           org.subscription,      org.ends_at, has_token,
-                          org.provider_disabled, org.disable_reason};
+  return domain::OrgState{org.id,    org.subscription,      org.ends_at,
+                          has_token, org.provider_disabled, org.disable_reason};
 }
 
 Status Services::LoadIndex() {
@@ -128,9 +128,14 @@ TokenRecord Services::NewToken(OrgId org, const std::string& by, TimeMs now,
 void Services::ApplyIndex(OrgId org, const IndexUpdate& u) {
   if (u.state) index_.PutOrg(*u.state);
   switch (u.token_op) {
-    case IndexUpdate::TokenOp::kPut: index_.PutToken(org, u.lookup_hash, u.last4); break;
-    case IndexUpdate::TokenOp::kRemove: index_.RemoveToken(org); break;
-    case IndexUpdate::TokenOp::kNone: break;
+    case IndexUpdate::TokenOp::kPut:
+      index_.PutToken(org, u.lookup_hash, u.last4);
+      break;
+    case IndexUpdate::TokenOp::kRemove:
+      index_.RemoveToken(org);
+      break;
+    case IndexUpdate::TokenOp::kNone:
+      break;
   }
 }
 
@@ -174,8 +179,8 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
   }
   if (!refusal.ok()) {
     // A refused authorization is audited; the refusal stands even if that write fails.
-    AuditRecord rec = AuditBase(a, org_exists ? std::optional<OrgId>(org_id) : std::nullopt,
-                                audit_action, now);
+    AuditRecord rec =
+        AuditBase(a, org_exists ? std::optional<OrgId>(org_id) : std::nullopt, audit_action, now);
     rec.outcome = refusal.code();
     rec.token_fp = refused_fp;
     if (!org_exists) rec.detail = "org " + std::to_string(org_id);
@@ -196,7 +201,8 @@ Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
     if (!org.ok()) return org.status().http_status() == 404 ? NotFound() : org.status();
     auto tok = tx.GetToken(org_id);
     if (!tok.ok()) return tok.status();
-    domain::Decision d = domain::Decide(StateOf(*org, tok->has_value()), a.caller, Action::kRead, now);
+    domain::Decision d =
+        domain::Decide(StateOf(*org, tok->has_value()), a.caller, Action::kRead, now);
     if (!d.allowed()) {
       refusal = d.status;
       return d.status;
@@ -204,7 +210,8 @@ Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
     view = BuildView(*org, *tok, a.caller, now);
     return Status::Ok();
   });
-  if (!refusal.ok()) Audit(a, std::nullopt, "TOKEN_READ", refusal.code(), "org " + std::to_string(org_id));
+  if (!refusal.ok())
+    Audit(a, std::nullopt, "TOKEN_READ", refusal.code(), "org " + std::to_string(org_id));
   if (!st.ok()) return st;
   return view;
 }
@@ -302,8 +309,8 @@ Result<TokenView> Services::CreateOrg(const Actor& a, const std::string& name) {
   return view;
 }
 
-Result<store::OrgPage> Services::ListOrgs(const Actor& a, const std::string& search,
-                                          int64_t offset, int64_t limit) {
+Result<store::OrgPage> Services::ListOrgs(const Actor& a, const std::string& search, int64_t offset,
+                                          int64_t limit) {
   if (a.caller.role != Role::kProviderAdmin) return NotFound();
   store::OrgPage page;
   Status st = store_->Read([&](Tx& tx) -> Status {
@@ -321,10 +328,11 @@ Result<TokenView> Services::PatchOrg(const Actor& a, OrgId org_id, const OrgPatc
     return Status::Invalid("INVALID_NAME",
                            "An organization name is 1 to 200 printable characters without leading "
                            "or trailing spaces.");
-  for (const auto* v : {&p.daily_allowance, &p.rate_per_second, &p.rate_per_hour,
-                        &p.disable_threshold}) {
+  for (const auto* v :
+       {&p.daily_allowance, &p.rate_per_second, &p.rate_per_hour, &p.disable_threshold}) {
     if (*v && (**v < 0 || **v > 1'000'000'000))
-      return Status::Invalid("INVALID_SETTING", "Quota settings are whole numbers from 0 to 1000000000.");
+      return Status::Invalid("INVALID_SETTING",
+                             "Quota settings are whole numbers from 0 to 1000000000.");
   }
   return Mutate(a, org_id, Action::kManageOrg, "ORG_UPDATE",
                 [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>&, const domain::Decision&,
@@ -360,39 +368,40 @@ Result<TokenView> Services::ChangeSubscription(const Actor& a, OrgId org_id, Act
   const char* audit = action == Action::kActivate ? "SUBSCRIPTION_ACTIVATE"
                       : action == Action::kExpire ? "SUBSCRIPTION_EXPIRE"
                                                   : "SUBSCRIPTION_RENEW";
-  return Mutate(
-      a, org_id, action, audit,
-      [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>& tok, const domain::Decision& d,
-          AuditRecord& rec, IndexUpdate& u) -> Status {
-        if (action == Action::kExpire) {
-          org.subscription = domain::Subscription::kExpired;
-          org.ends_at = std::nullopt;
-        } else {
-          org.subscription = domain::Subscription::kActive;
-          org.ends_at = ends_at;
-        }
-        rec.detail = ends_at ? "endsAt=" + FormatIso8601(*ends_at) : "";
-        Status s = tx.UpdateOrg(org);
-        if (!s.ok()) return s;
-        if (d.provision_token) {
-          // Rule 2: the first activation provisions an enabled token, modified by "system".
-          std::string text;
-          TokenRecord t = NewToken(org.id, "system", now, &text);
-          s = tx.InsertToken(t);
-          if (!s.ok()) return s;
-          AuditRecord prov = AuditBase(Actor{"system", {Role::kProviderAdmin, std::nullopt}, "", false},
-                                       org.id, "TOKEN_PROVISION", now);
-          prov.token_fp = t.last4;
-          auto pid = tx.AppendAudit(prov);
-          if (!pid.ok()) return pid.status();
-          u.token_op = IndexUpdate::TokenOp::kPut;
-          u.lookup_hash = t.lookup_hash;
-          u.last4 = t.last4;
-          tok = std::move(t);
-        }
-        u.state = StateOf(org, tok.has_value());
-        return Status::Ok();
-      });
+  return Mutate(a, org_id, action, audit,
+                [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>& tok,
+                    const domain::Decision& d, AuditRecord& rec, IndexUpdate& u) -> Status {
+                  if (action == Action::kExpire) {
+                    org.subscription = domain::Subscription::kExpired;
+                    org.ends_at = std::nullopt;
+                  } else {
+                    org.subscription = domain::Subscription::kActive;
+                    org.ends_at = ends_at;
+                  }
+                  rec.detail = ends_at ? "endsAt=" + FormatIso8601(*ends_at) : "";
+                  Status s = tx.UpdateOrg(org);
+                  if (!s.ok()) return s;
+                  if (d.provision_token) {
+                    // Rule 2: the first activation provisions an enabled token, modified by
+                    // "system".
+                    std::string text;
+                    TokenRecord t = NewToken(org.id, "system", now, &text);
+                    s = tx.InsertToken(t);
+                    if (!s.ok()) return s;
+                    AuditRecord prov =
+                        AuditBase(Actor{"system", {Role::kProviderAdmin, std::nullopt}, "", false},
+                                  org.id, "TOKEN_PROVISION", now);
+                    prov.token_fp = t.last4;
+                    auto pid = tx.AppendAudit(prov);
+                    if (!pid.ok()) return pid.status();
+                    u.token_op = IndexUpdate::TokenOp::kPut;
+                    u.lookup_hash = t.lookup_hash;
+                    u.last4 = t.last4;
+                    tok = std::move(t);
+                  }
+                  u.state = StateOf(org, tok.has_value());
+                  return Status::Ok();
+                });
 }
 
 Result<TokenView> Services::DisableToken(const Actor& a, OrgId org_id, domain::DisableReason reason,
@@ -451,11 +460,12 @@ Status Services::CheckUserAccess(const Actor& a, std::optional<OrgId> org, Tx& t
 }
 
 Result<std::pair<store::UserRecord, std::string>> Services::CreateUser(const Actor& a,
-                                                                      const NewUser& nu) {
+                                                                       const NewUser& nu) {
   if (a.caller.role != Role::kProviderAdmin) return NotFound();
   if (!ValidUsername(nu.username))
-    return Status::Invalid("INVALID_USERNAME",
-                           "A username is 2 to 64 characters: letters, digits, '.', '_', '-', '@'.");
+    return Status::Invalid(
+        "INVALID_USERNAME",
+        "A username is 2 to 64 characters: letters, digits, '.', '_', '-', '@'.");
   if (nu.org.has_value() == (nu.role == Role::kProviderAdmin))
     return Status::Invalid("INVALID_ROLE",
                            "Organization users are ORG_ADMIN or ORG_READONLY; provider admins "
@@ -484,7 +494,8 @@ Result<std::pair<store::UserRecord, std::string>> Services::CreateUser(const Act
   return std::make_pair(u, password);
 }
 
-Result<std::vector<store::UserRecord>> Services::ListUsers(const Actor& a, std::optional<OrgId> org) {
+Result<std::vector<store::UserRecord>> Services::ListUsers(const Actor& a,
+                                                           std::optional<OrgId> org) {
   std::vector<store::UserRecord> users;
   Status st = store_->Read([&](Tx& tx) -> Status {
     Status s = CheckUserAccess(a, org, tx, std::nullopt, nullptr);
@@ -498,8 +509,8 @@ Result<std::vector<store::UserRecord>> Services::ListUsers(const Actor& a, std::
   return users;
 }
 
-Result<store::UserRecord> Services::ChangeRole(const Actor& a, std::optional<OrgId> org, UserId user,
-                                               Role role) {
+Result<store::UserRecord> Services::ChangeRole(const Actor& a, std::optional<OrgId> org,
+                                               UserId user, Role role) {
   if ((role == Role::kProviderAdmin) != !org.has_value())
     return Status::Invalid("INVALID_ROLE",
                            "Organization users are ORG_ADMIN or ORG_READONLY; provider admins "

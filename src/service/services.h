@@ -75,6 +75,8 @@ class Services {
   token::TokenIndex& index() { return index_; }
   const Clock& clock() const { return *clock_; }
   const Settings& settings() const { return settings_; }
+  // Set once before serving (the bound address is known only after listening). Not thread-safe.
+  void set_base_url(std::string url) { settings_.base_url = std::move(url); }
   store::Store& store() { return *store_; }
   token::Keyring& keys() { return *keys_; }
 
@@ -124,14 +126,15 @@ class Services {
     std::string last4;
   };
   // The body of a change: may modify org/token, fills the audit record and the index update.
-  using ApplyFn = std::function<Status(store::Tx&, store::OrgRecord&,
-                                       std::optional<store::TokenRecord>&, const domain::Decision&,
-                                       store::AuditRecord&, IndexUpdate&)>;
+  using ApplyFn =
+      std::function<Status(store::Tx&, store::OrgRecord&, std::optional<store::TokenRecord>&,
+                           const domain::Decision&, store::AuditRecord&, IndexUpdate&)>;
   Result<TokenView> Mutate(const Actor& a, OrgId org, domain::Action action,
                            const std::string& audit_action, const ApplyFn& apply);
   TokenView BuildView(const store::OrgRecord& org, const std::optional<store::TokenRecord>& tok,
                       const domain::Caller& caller, TimeMs now) const;
-  store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now, std::string* text) const;
+  store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now,
+                              std::string* text) const;
   store::AuditRecord AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
                                TimeMs now) const;
   void ApplyIndex(OrgId org, const IndexUpdate& u);

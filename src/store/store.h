@@ -89,8 +89,8 @@ struct AuditFilter {
   std::optional<OrgId> org_id;
   std::optional<std::string> actor;
   std::optional<std::string> action;
-  std::optional<TimeMs> from;  // inclusive
-  std::optional<TimeMs> to;    // exclusive
+  std::optional<TimeMs> from;        // inclusive
+  std::optional<TimeMs> to;          // exclusive
   std::optional<int64_t> before_id;  // paging: records with id < before_id
   int limit = 100;
 };
@@ -106,7 +106,7 @@ class Tx {
  public:
   virtual ~Tx() = default;
 
-  virtual Result<OrgRecord> GetOrg(OrgId id) = 0;            // 404 NOT_FOUND
+  virtual Result<OrgRecord> GetOrg(OrgId id) = 0;                       // 404 NOT_FOUND
   virtual Result<OrgRecord> GetOrgByName(const std::string& name) = 0;  // 404 NOT_FOUND
   virtual Result<OrgId> InsertOrg(const OrgRecord& org) = 0;  // 409 ORG_EXISTS (name is unique)
   virtual Status UpdateOrg(const OrgRecord& org) = 0;         // 404 NOT_FOUND; 409 ORG_EXISTS
@@ -121,10 +121,10 @@ class Tx {
   virtual Status ForEachToken(
       const std::function<void(const TokenRecord&, const OrgRecord&)>& fn) = 0;
 
-  virtual Result<UserRecord> GetUser(UserId id) = 0;                       // 404 NOT_FOUND
-  virtual Result<UserRecord> GetUserByName(const std::string& name) = 0;   // 404 NOT_FOUND
-  virtual Result<UserId> InsertUser(const UserRecord& u) = 0;              // 409 USER_EXISTS
-  virtual Status UpdateUser(const UserRecord& u) = 0;                      // 404 NOT_FOUND
+  virtual Result<UserRecord> GetUser(UserId id) = 0;                      // 404 NOT_FOUND
+  virtual Result<UserRecord> GetUserByName(const std::string& name) = 0;  // 404 NOT_FOUND
+  virtual Result<UserId> InsertUser(const UserRecord& u) = 0;             // 409 USER_EXISTS
+  virtual Status UpdateUser(const UserRecord& u) = 0;                     // 404 NOT_FOUND
   virtual Status DeleteUser(UserId id) = 0;  // 404 NOT_FOUND; also deletes the user's sessions
   // Users of one organization, or provider admins when org is nullopt; ordered by id.
   virtual Result<std::vector<UserRecord>> ListUsers(std::optional<OrgId> org) = 0;

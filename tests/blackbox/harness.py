@@ -131,14 +131,16 @@ class Server:
             args.append("--demo")
         self.stdout_path = self.data + ".stdout"
         self.stdout_file = open(self.stdout_path, "w")
+        log = os.path.join(self.data, "sandgate.log")
+        offset = os.path.getsize(log) if os.path.exists(log) else 0  # a restart appends to the log
         self.proc = subprocess.Popen(args, stdout=self.stdout_file, stderr=subprocess.STDOUT, env=self.env())
         deadline = time.time() + 30
-        log = os.path.join(self.data, "sandgate.log")
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited: " + self.read_stdout())
             if os.path.exists(log):
                 with open(log) as f:
+                    f.seek(offset)
                     m = re.findall(r"listening on http://127\.0\.0\.1:(\d+)", f.read())
                 if m:
                     self.port = int(m[-1])

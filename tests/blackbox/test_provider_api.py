@@ -235,7 +235,7 @@ class ProviderApiTest(ServerTestCase):
             self.assertError(c.get("/api/v1/sandbox/token"), 401, "SESSION_EXPIRED")
             # Absolute: active every 25 minutes, still ends after 12 hours.
             c = self.server.login("acme-viewer")
-            for _ in range(28):
+            for _ in range(40):
                 self.server.advance(25 * 60)
                 r = c.get("/api/v1/sandbox/token")
                 if r.status != 200:

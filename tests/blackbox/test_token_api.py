@@ -16,7 +16,7 @@ class TokenApiTest(ServerTestCase):
         self.assertIsNone(v["statusReason"])
         self.assertEqual(v["lastModifiedBy"], "system")
         self.assertRegex(v["lastModifiedOn"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-        self.assertTrue(v["baseUrl"].startswith("http://"))
+        self.assertEqual(v["baseUrl"], f"http://127.0.0.1:{self.server.port}")
         self.assertEqual(v["subscription"]["state"], "ACTIVE")
         self.assertTrue(v["token"]["masked"].startswith("sbx_"))
         self.assertEqual(len(v["token"]["last4"]), 4)
