@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <fuzzy.h>
 #include <magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yara.h>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <utility>
 
 #include "analysis/file_type.h"
@@ -28,6 +30,8 @@ constexpr size_t kHeadBytes = 64 * 1024;
 constexpr size_t kMagicBytesMax = 1024 * 1024;
 // Idle libmagic handles kept for reuse; more are opened on demand under load and closed afterwards.
 constexpr size_t kMaxIdleMagic = 8;
+// Real errors for unreadable files (not a description saying so); follow symlinks like open() does.
+constexpr int kMagicFlags = MAGIC_ERROR | MAGIC_SYMLINK;
 
 constexpr int kWeightHigh = 50;
 constexpr int kWeightModerate = 30;
@@ -139,6 +143,125 @@ void YaraCompileCallback(int error_level, const char* file_name, int line_number
                    std::to_string(line_number) + ": " + message;
   }
 }
+
+bool ReadWholeFile(const std::string& path, std::string* out) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  char buf[16384];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
+  const bool ok = std::ferror(f) == 0;
+  std::fclose(f);
+  return ok;
+}
+
+// The modules named by the import statements at the top of a YARA source (before the first token
+// that is not an import, include or comment). Imports further down are not seen: such a file just
+// runs on every input, which is correct, only slower.
+std::vector<std::string> LeadingImports(std::string_view src) {
+  std::vector<std::string> modules;
+  size_t i = 0;
+  while (i < src.size()) {
+    const auto c = static_cast<unsigned char>(src[i]);
+    if (std::isspace(c)) {
+      ++i;
+    } else if (src.substr(i, 2) == "//") {
+      i = src.find('\n', i);
+    } else if (src.substr(i, 2) == "/*") {
+      i = src.find("*/", i + 2);
+      if (i != std::string_view::npos) i += 2;
+    } else if (src.substr(i, 7) == "include") {
+      i = src.find('\n', i);
+    } else if (src.substr(i, 6) == "import") {
+      const size_t open = src.find_first_not_of(" \t", i + 6);
+      if (open == std::string_view::npos || src[open] != '"') break;
+      const size_t close = src.find('"', open + 1);
+      if (close == std::string_view::npos) break;
+      modules.emplace_back(src.substr(open + 1, close - open - 1));
+      i = close + 1;
+    } else {
+      break;
+    }
+  }
+  return modules;
+}
+
+// Compiles the given files with one compiler (so rules may reference each other) into *rules.
+Status CompileRules(const std::vector<std::string>& files, YR_RULES** rules) {
+  YR_COMPILER* compiler = nullptr;
+  if (yr_compiler_create(&compiler) != ERROR_SUCCESS) {
+    return Status::Internal("yr_compiler_create failed");
+  }
+  CompileLog log;
+  yr_compiler_set_callback(compiler, YaraCompileCallback, &log);
+  for (const std::string& path : files) {
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) {
+      const int err = errno;
+      yr_compiler_destroy(compiler);
+      return Status::Internal("cannot open " + path + ": " + std::strerror(err));
+    }
+    const int errors = yr_compiler_add_file(compiler, f, nullptr, path.c_str());
+    std::fclose(f);
+    if (errors > 0) {
+      yr_compiler_destroy(compiler);  // a compiler that reported errors cannot be used further
+      return Status::Internal("YARA rules do not compile: " + log.errors);
+    }
+  }
+  const int rc = yr_compiler_get_rules(compiler, rules);
+  yr_compiler_destroy(compiler);
+  if (rc != ERROR_SUCCESS) {
+    return Status::Internal("yr_compiler_get_rules failed with YARA error " + std::to_string(rc));
+  }
+  return Status::Ok();
+}
+
+// A read-only private mapping of a whole file (an empty file maps to an empty range).
+class MappedFile {
+ public:
+  MappedFile() = default;
+  ~MappedFile() {
+    if (data_ != nullptr && size_ > 0) ::munmap(data_, size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  bool Map(const std::string& path, std::string* error) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      *error = "cannot open " + path + ": " + std::strerror(errno);
+      return false;
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      *error = path + " is not a regular file";
+      return false;
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        *error = "cannot map " + path + ": " + std::strerror(errno);
+        ::close(fd);
+        size_ = 0;
+        return false;
+      }
+      data_ = p;
+    }
+    ::close(fd);
+    return true;
+  }
+  const uint8_t* data() const {
+    static const uint8_t kEmpty = 0;
+    return size_ > 0 ? static_cast<const uint8_t*>(data_) : &kEmpty;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 bool ReadHead(const std::string& path, std::string* head, std::string* error) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -326,7 +449,7 @@ class Engine::MagicPool {
 
  private:
   static Result<magic_t> Open() {
-    magic_t m = magic_open(MAGIC_ERROR);
+    magic_t m = magic_open(kMagicFlags);
     if (m == nullptr) return Status::Internal("magic_open failed");
     if (magic_load(m, nullptr) != 0) {
       Status st = Status::Internal(std::string("magic_load: ") +
@@ -346,7 +469,7 @@ class Engine::MagicPool {
 Engine::Engine() : magic_(std::make_unique<MagicPool>()) {}
 
 Engine::~Engine() {
-  if (rules_ != nullptr) yr_rules_destroy(rules_);
+  for (RuleSet& rs : rule_sets_) yr_rules_destroy(rs.rules);
   if (clam_ != nullptr) cl_engine_free(clam_);
 }
 
@@ -392,7 +515,7 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
   }
   engine->signature_count_ = sigs;
 
-  // YARA: every *.yar / *.yara file, in name order, into one rule set.
+  // YARA: every *.yar / *.yara file, in name order, grouped by the modules it imports.
   if (!std::filesystem::is_directory(config.rules_dir, ec)) {
     return Status::Internal("rules directory " + config.rules_dir + " does not exist");
   }
@@ -407,39 +530,44 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
   if (ec) return Status::Internal("listing " + config.rules_dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
 
-  YR_COMPILER* compiler = nullptr;
-  if (yr_compiler_create(&compiler) != ERROR_SUCCESS) {
-    return Status::Internal("yr_compiler_create failed");
-  }
-  CompileLog log;
-  yr_compiler_set_callback(compiler, YaraCompileCallback, &log);
+  // Group index = needs_pe + 2 * needs_elf.
+  std::vector<std::string> groups[4];
   for (const std::filesystem::path& p : files) {
-    FILE* f = std::fopen(p.c_str(), "r");
-    if (f == nullptr) {
-      yr_compiler_destroy(compiler);
-      return Status::Internal("cannot open " + p.string() + ": " + std::strerror(errno));
+    std::string text;
+    if (!ReadWholeFile(p.string(), &text)) {
+      return Status::Internal("cannot read " + p.string() + ": " + std::strerror(errno));
     }
-    const int errors = yr_compiler_add_file(compiler, f, nullptr, p.c_str());
-    std::fclose(f);
-    if (errors > 0) {
-      yr_compiler_destroy(compiler);  // a compiler that reported errors cannot be used further
-      return Status::Internal("YARA rules do not compile: " + log.errors);
+    bool pe = false;
+    bool elf = false;
+    for (const std::string& module : LeadingImports(text)) {
+      pe |= module == "pe";
+      elf |= module == "elf";
     }
+    groups[(pe ? 1 : 0) + (elf ? 2 : 0)].push_back(p.string());
   }
-  const int grc = yr_compiler_get_rules(compiler, &engine->rules_);
-  yr_compiler_destroy(compiler);
-  if (grc != ERROR_SUCCESS) {
-    return Status::Internal("yr_compiler_get_rules failed with YARA error " + std::to_string(grc));
-  }
-  const YR_RULE* rule;
-  yr_rules_foreach(engine->rules_, rule) {
-    const char* severity = MetaString(rule, "severity");
-    Risk risk;
-    if (severity == nullptr || !ParseRisk(severity, &risk)) {
-      return Status::Internal(std::string("YARA rule ") + rule->identifier +
-                              " needs meta severity = \"LOW\", \"MODERATE\" or \"HIGH\"");
+  std::set<std::string> names;
+  engine->rule_sets_.reserve(4);
+  for (int g = 0; g < 4; ++g) {
+    if (groups[g].empty()) continue;
+    RuleSet rs;
+    rs.needs_pe = (g & 1) != 0;
+    rs.needs_elf = (g & 2) != 0;
+    if (Status st = CompileRules(groups[g], &rs.rules); !st.ok()) return st;
+    engine->rule_sets_.push_back(rs);  // owned by the engine from here on
+    const YR_RULE* rule;
+    yr_rules_foreach(rs.rules, rule) {
+      const char* severity = MetaString(rule, "severity");
+      Risk risk;
+      if (severity == nullptr || !ParseRisk(severity, &risk)) {
+        return Status::Internal(std::string("YARA rule ") + rule->identifier +
+                                " needs meta severity = \"LOW\", \"MODERATE\" or \"HIGH\"");
+      }
+      if (!names.insert(rule->identifier).second) {
+        return Status::Internal(std::string("YARA rule ") + rule->identifier +
+                                " is defined in more than one file of " + config.rules_dir);
+      }
+      ++engine->rule_count_;
     }
-    ++engine->rule_count_;
   }
   return engine;
 }
@@ -454,17 +582,23 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   std::string error;
   if (!ReadHead(path, &head, &error)) return Status::Internal(error);
 
-  // File type and MIME.
+  // File type and MIME. libmagic's soft (pattern) tests are costly on text (it compiles their
+  // regexes on every call, ~1 ms): for text/* the MIME type already says what the text is, so the
+  // description pass skips them ("ASCII text, with CRLF line terminators" is all it adds).
   {
     Result<magic_t> m = magic_->Acquire();
     if (!m.ok()) return m.status();
-    magic_setflags(*m, MAGIC_ERROR);
-    const char* desc = magic_file(*m, path.c_str());
-    if (desc != nullptr) q.description = desc;
-    magic_setflags(*m, MAGIC_ERROR | MAGIC_MIME_TYPE);
-    const char* mime = desc != nullptr ? magic_file(*m, path.c_str()) : nullptr;
+    magic_setflags(*m, kMagicFlags | MAGIC_MIME_TYPE);
+    const char* mime = magic_file(*m, path.c_str());
     if (mime != nullptr) q.mime = mime;
-    if (desc == nullptr || mime == nullptr) {
+    const char* desc = nullptr;
+    if (mime != nullptr) {
+      const bool text = q.mime.starts_with("text/");
+      magic_setflags(*m, kMagicFlags | (text ? MAGIC_NO_CHECK_SOFT : 0));
+      desc = magic_file(*m, path.c_str());
+      if (desc != nullptr) q.description = desc;
+    }
+    if (mime == nullptr || desc == nullptr) {
       const char* err = magic_error(*m);
       Status st =
           Status::Internal("libmagic on " + path + ": " + (err != nullptr ? err : "failed"));
@@ -508,24 +642,37 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
 }
 
 Result<StaticResult> Engine::Static(const std::string& path) const {
-  YR_SCANNER* scanner = nullptr;
-  if (yr_scanner_create(rules_, &scanner) != ERROR_SUCCESS) {
-    return Status::Internal("yr_scanner_create failed");
-  }
+  MappedFile file;
+  if (std::string error; !file.Map(path, &error)) return Status::Internal(error);
+  const bool is_pe = file.size() >= 2 && file.data()[0] == 'M' && file.data()[1] == 'Z';
+  const bool is_elf = file.size() >= 4 && std::memcmp(file.data(),
+                                                      "\x7f"
+                                                      "ELF",
+                                                      4) == 0;
+
   StaticResult result;
-  yr_scanner_set_callback(scanner, YaraScanCallback, &result.findings);
-  yr_scanner_set_flags(scanner, SCAN_FLAGS_REPORT_RULES_MATCHING);
-  yr_scanner_set_timeout(scanner, config_.yara_timeout_seconds);
-  const int rc = yr_scanner_scan_file(scanner, path.c_str());
-  yr_scanner_destroy(scanner);
-  if (rc == ERROR_SCAN_TIMEOUT) {
-    return Status(504, "ANALYSIS_TIMEOUT",
-                  "YARA scan of " + path + " exceeded " +
-                      std::to_string(config_.yara_timeout_seconds) + " s");
-  }
-  if (rc != ERROR_SUCCESS) {
-    return Status::Internal("YARA scan of " + path + " failed with YARA error " +
-                            std::to_string(rc));
+  for (const RuleSet& rs : rule_sets_) {
+    if ((rs.needs_pe || rs.needs_elf) && !((rs.needs_pe && is_pe) || (rs.needs_elf && is_elf))) {
+      continue;
+    }
+    YR_SCANNER* scanner = nullptr;
+    if (yr_scanner_create(rs.rules, &scanner) != ERROR_SUCCESS) {
+      return Status::Internal("yr_scanner_create failed");
+    }
+    yr_scanner_set_callback(scanner, YaraScanCallback, &result.findings);
+    yr_scanner_set_flags(scanner, SCAN_FLAGS_REPORT_RULES_MATCHING);
+    yr_scanner_set_timeout(scanner, config_.yara_timeout_seconds);
+    const int rc = yr_scanner_scan_mem(scanner, file.data(), file.size());
+    yr_scanner_destroy(scanner);
+    if (rc == ERROR_SCAN_TIMEOUT) {
+      return Status(504, "ANALYSIS_TIMEOUT",
+                    "YARA scan of " + path + " exceeded " +
+                        std::to_string(config_.yara_timeout_seconds) + " s");
+    }
+    if (rc != ERROR_SUCCESS) {
+      return Status::Internal("YARA scan of " + path + " failed with YARA error " +
+                              std::to_string(rc));
+    }
   }
   std::sort(result.findings.begin(), result.findings.end(), [](const Finding& a, const Finding& b) {
     if (a.risk != b.risk) return a.risk > b.risk;

@@ -2,11 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 
 #include "api/json_body.h"
 #include "http/server.h"
+#include "quota/quota.h"
 #include "token/token_format.h"
 
 namespace sandgate::api {
@@ -218,16 +221,110 @@ class Api {
     return Status::Ok();
   }
 
+  // Today's usage and the last use, once the Submission API is served.
+  void AddUsage(json::object& o, const store::OrgRecord& org) {
+    if (!opt_.submissions) return;
+    auto used = opt_.submissions->quota().UsedToday(org.id, s_.clock().now());
+    o["usage"] =
+        json::object{{"used", used.ok() ? used.value() : 0}, {"allowed", org.daily_allowance}};
+    std::optional<TimeMs> last;
+    s_.store().Read([&](store::Tx& tx) -> Status {
+      auto r = tx.LastUsed(org.id);
+      if (r.ok()) last = r.value();
+      return Status::Ok();
+    });
+    o["lastUsedOn"] = OptTime(last);
+  }
+
   Response TokenResult(const Result<service::TokenView>& r, int ok_status,
                        const service::Actor& a) {
     if (!r.ok()) return Error(r.status());
-    return JsonResponse(ok_status, TokenViewJson(r.value(), s_.settings().base_url,
-                                                 a.caller.role == Role::kProviderAdmin));
+    json::object o =
+        TokenViewJson(r.value(), s_.settings().base_url, a.caller.role == Role::kProviderAdmin);
+    AddUsage(o, r->org);
+    return JsonResponse(ok_status, o);
   }
 
   Response OrgResult(const Result<service::TokenView>& r, int ok_status) {
     if (!r.ok()) return Error(r.status());
-    return JsonResponse(ok_status, OrgJson(r.value(), s_.settings().base_url));
+    json::object o = OrgJson(r.value(), s_.settings().base_url);
+    AddUsage(o, r->org);
+    return JsonResponse(ok_status, o);
+  }
+
+  void RegisterReports(http::Router& r) {
+    if (!opt_.submissions) return;
+    r.Add(verb::get, "/api/v1/sandbox/report/quota",
+          WithSession([this](auto&, auto&, auto&, auto& a) {
+            domain::OrgId org;
+            if (Status st = OwnOrg(a, &org); !st.ok()) return Error(st);
+            auto view = s_.ReadToken(a, org);
+            if (!view.ok()) return Error(view.status());
+            const TimeMs now = s_.clock().now();
+            auto used = opt_.submissions->quota().UsedToday(org, now);
+            if (!used.ok()) return Error(used.status());
+            int64_t allowed = view->org.daily_allowance;
+            json::array out{json::object{{"startTime", quota::UtcDay(now) * 86400},
+                                         {"used", used.value()},
+                                         {"allowed", allowed},
+                                         {"scale", "DAYS"},
+                                         {"unused", std::max<int64_t>(0, allowed - used.value())}}};
+            return JsonResponse(200, out);
+          }));
+    r.Add(verb::get, "/api/v1/sandbox/report/{md5}",
+          WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) {
+            domain::OrgId org;
+            if (Status st = OwnOrg(a, &org); !st.ok()) return Error(st);
+            const std::string& md5 = *ctx.param("md5");
+            bool hex = md5.size() == 32 && std::all_of(md5.begin(), md5.end(), [](char c) {
+                         return std::isxdigit(static_cast<unsigned char>(c));
+                       });
+            if (!hex)
+              return Error(Status::Invalid("INVALID_MD5", "The MD5 is 32 hexadecimal characters."));
+            std::string details = http::QueryParam(ctx.query, "details").value_or("summary");
+            if (details != "summary" && details != "full")
+              return Error(Status::Invalid("INVALID_PARAMETER",
+                                           "Query parameter 'details' is summary or full."));
+            auto rep = opt_.submissions->Report(org, md5);
+            if (!rep.ok()) return Error(rep.status());
+            if (!rep->has_value())
+              return JsonResponse(
+                  200, json::parse(R"({"Summary":{"Summary":{"Status":"CONTENT_NOTFOUND",)"
+                                   R"("Message":"Content lookup failed."}}})"));
+            return JsonResponse(200, RenderReport(**rep, details == "full"));
+          }));
+  }
+
+  static json::value RenderReport(const store::ReportRecord& rec, bool full) {
+    json::object d = json::parse(rec.report_json).as_object();
+    json::object& verdict = d["verdict"].as_object();
+    json::object summary{{"Status", rec.status},
+                         {"Category", d["category"]},
+                         {"FileType", d["fileType"]},
+                         {"StartTime", d["startTime"]},
+                         {"Duration", d["duration"]}};
+    json::object classification{{"Type", verdict["type"]},
+                                {"Category", verdict["category"]},
+                                {"Score", verdict["score"]},
+                                {"DetectedMalware", verdict["detectedMalware"]}};
+    json::object props{{"FileType", d["fileType"]}, {"FileSize", d["size"]}, {"MD5", d["md5"]},
+                       {"SHA1", d["sha1"]},         {"Sha256", d["sha256"]}, {"Issuer", ""},
+                       {"DigitalCerificate", ""},   {"SSDeep", d["ssdeep"]}, {"RootCA", ""}};
+    json::object body{
+        {"Summary", summary}, {"Classification", classification}, {"FileProperties", props}};
+    if (!full) return json::object{{"Summary", body}};
+    body["Origin"] = json::object{{"Risk", ""}, {"Language", ""}, {"Country", ""}};
+    for (const char* section : {"SystemSummary", "Networking", "SecurityBypass", "Stealth",
+                                "Persistence", "Spyware", "Exploit"})
+      body[section] = json::array{};
+    for (auto& f : d["findings"].as_array()) {
+      json::object item = f.as_object();
+      std::string section(item["section"].as_string());
+      item.erase("section");
+      if (!body.contains(section)) section = "SystemSummary";
+      body[section].as_array().push_back(item);
+    }
+    return json::object{{"Full Details", body}};
   }
 
   void Register(http::Router& r) {
@@ -405,6 +502,7 @@ class Api {
               },
               true));
     RegisterUsers(r);
+    RegisterReports(r);
     r.Add(verb::get, "/api/v1/provider/auditLog",
           WithSession([this](auto&, RequestContext& ctx, auto&,
                              auto& a) { return AuditList(ctx, a, true); },

@@ -8,11 +8,14 @@
 #include "auth/sessions.h"
 #include "http/router.h"
 #include "service/services.h"
+#include "submission/submission.h"
 
 namespace sandgate::api {
 
 struct ApiOptions {
   bool secure_cookies = false;  // set when served over TLS
+  // When set: reports and quota endpoints, and usage on the token page.
+  submission::SubmissionService* submissions = nullptr;
 };
 
 // Registers every /api/v1 route, /healthz and /readyz on `router`. `services` and `sessions` must

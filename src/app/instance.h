@@ -20,6 +20,8 @@ struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string base_url;  // default: http://<bound listen address>
   int threads = 0;
+  std::string signatures_dir;  // default: the shipped share/signatures
+  std::string rules_dir;       // default: the shipped share/rules
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

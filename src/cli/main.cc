@@ -5,11 +5,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 
+#include "analysis/engine.h"
 #include "api/api.h"
 #include "app/instance.h"
 #include "auth/sessions.h"
@@ -23,7 +25,7 @@ namespace {
 // Flags shared by subcommands; a non-empty flag overrides the config file.
 struct Common {
   std::string config_file;
-  std::string data, listen, base_url, key_file;
+  std::string data, listen, base_url, key_file, signatures_dir, rules_dir;
   int threads = 0;
 };
 
@@ -54,6 +56,8 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.base_url.empty()) cfg.base_url = c.base_url;
   if (!c.key_file.empty()) cfg.key_file = c.key_file;
   if (c.threads) cfg.threads = c.threads;
+  if (!c.signatures_dir.empty()) cfg.signatures_dir = c.signatures_dir;
+  if (!c.rules_dir.empty()) cfg.rules_dir = c.rules_dir;
   return cfg;
 }
 
@@ -61,6 +65,10 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
   cmd->add_option("--config", c.config_file, "TOML config file")->check(CLI::ExistingFile);
   cmd->add_option("--data", c.data, "Data directory (default ./data)");
   cmd->add_option("--key-file", c.key_file, "Key file (default <data>/sandgate.key)");
+  if (server_flags) {
+    cmd->add_option("--signatures-dir", c.signatures_dir, "ClamAV signature directory");
+    cmd->add_option("--rules-dir", c.rules_dir, "YARA rules directory");
+  }
   if (server_flags) {
     cmd->add_option("--listen", c.listen, "ADDR:PORT to listen on (default 127.0.0.1:8080)");
     cmd->add_option("--base-url", c.base_url, "Submission API base URL shown on the token page");
@@ -159,12 +167,35 @@ int Serve(Common& c, ServeFlags& f) {
                 << std::flush;
     }
   }
+  analysis::EngineConfig ec;
+  if (!inst.config().signatures_dir.empty()) ec.signatures_dir = inst.config().signatures_dir;
+  if (!inst.config().rules_dir.empty()) ec.rules_dir = inst.config().rules_dir;
+  ec.temp_dir = inst.config().data_dir + "/spool";
+  submission::SubmissionOptions subo;
+  subo.spool_dir = inst.config().data_dir + "/spool";
+  mkdir(subo.spool_dir.c_str(), 0700);
+  auto engines = analysis::EngineHolder::Open(ec);
+  if (!engines.ok()) return Fail(engines.status());
+  spdlog::info("analysis engine loaded: {} signatures, {} rules",
+               engines.value()->Get()->signature_count(), engines.value()->Get()->rule_count());
+  submission::SubmissionService submissions(inst.services(), *engines.value(), subo);
   auth::SessionManager sessions(inst.services());
   auto router = std::make_shared<http::Router>();
-  auto api_state = api::RegisterApi(*router, inst.services(), sessions, api::ApiOptions{});
+  api::ApiOptions apio;
+  apio.submissions = &submissions;
+  auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
+  submissions.Register(*router);
   http::ServerOptions so;
   so.listen = inst.config().listen;
   so.threads = inst.config().threads;
+  so.on_reload = [&engines] {
+    Status st = engines.value()->Reload();
+    if (st.ok())
+      spdlog::info("analysis engine reloaded: {} signatures, {} rules",
+                   engines.value()->Get()->signature_count(), engines.value()->Get()->rule_count());
+    else
+      spdlog::error("analysis engine reload failed, keeping the current one: {}", st.message());
+  };
   http::Server server(so, router);
   Status st = server.Bind();
   if (!st.ok()) return Fail(st);

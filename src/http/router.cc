@@ -51,7 +51,14 @@ bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
 }  // namespace
 
 void Router::Add(bhttp::verb method, std::string_view pattern, Handler h, RouteOptions o) {
-  Route r{method, {}, std::move(h), o};
+  Route r{method, {}, std::move(h), o, nullptr};
+  for (auto s : SplitPath(pattern)) r.segments.emplace_back(s);
+  routes_.push_back(std::move(r));
+}
+
+void Router::AddStream(bhttp::verb method, std::string_view pattern, StreamHandler h,
+                       RouteOptions o) {
+  Route r{method, {}, nullptr, o, std::move(h)};
   for (auto s : SplitPath(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
 }

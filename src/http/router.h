@@ -3,12 +3,18 @@
 // method -> 405 with the Allow header. Immutable after set-up; Find() is thread-safe.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/status.h"
 
 namespace sandgate::http {
 
@@ -23,6 +29,7 @@ struct RequestContext {
   std::string path;   // percent-decoded path, without the query
   std::string query;  // raw query string, without '?'
   std::vector<std::pair<std::string, std::string>> params;  // path captures
+  boost::asio::thread_pool* blocking = nullptr;  // for work that must not stall the I/O threads
   const std::string* param(std::string_view name) const {
     for (const auto& p : params)
       if (p.first == name) return &p.second;
@@ -31,6 +38,24 @@ struct RequestContext {
 };
 
 using Handler = std::function<Response(const Request&, RequestContext&)>;
+using RequestHeader = bhttp::request_header<>;
+
+// Streams a request body to a handler without holding it in memory. Not thread-safe: one reader
+// per request, used from the request's coroutine only.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads up to n bytes of the body (chunked encoding already removed). 0 means the body ended.
+  // Errors: 413 PAYLOAD_TOO_LARGE past the route's limit; 499 CLIENT_GONE when the client
+  // disconnected or timed out (no response can be sent then).
+  virtual boost::asio::awaitable<Result<size_t>> Read(char* buf, size_t n) = 0;
+  virtual std::optional<uint64_t> content_length() const = 0;
+  virtual bool done() const = 0;
+};
+// A handler that reads the body itself (uploads). It may answer before reading the body (e.g. 401);
+// the server then closes the connection after the response.
+using StreamHandler = std::function<boost::asio::awaitable<Response>(const RequestHeader&,
+                                                                     RequestContext&, BodyReader&)>;
 
 struct RouteOptions {
   size_t body_limit = 64 * 1024;  // larger bodies get 413 before they are read
@@ -42,11 +67,13 @@ struct Route {
   std::vector<std::string> segments;
   Handler handler;
   RouteOptions options;
+  StreamHandler stream_handler;  // set instead of handler for streaming routes
 };
 
 class Router {
  public:
   void Add(bhttp::verb method, std::string_view pattern, Handler h, RouteOptions o = {});
+  void AddStream(bhttp::verb method, std::string_view pattern, StreamHandler h, RouteOptions o);
 
   struct Match {
     const Route* route = nullptr;  // set when found

@@ -36,6 +36,77 @@ Response JsonError(unsigned version, int status, const std::string& code,
   return res;
 }
 
+namespace {
+
+bool ExpectsContinue(const RequestHeader& h) {
+  auto it = h.find(bhttp::field::expect);
+  return it != h.end() && beast::iequals(it->value(), "100-continue");
+}
+
+asio::awaitable<beast::error_code> SendContinue(beast::tcp_stream& stream) {
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue, sizeof kContinue - 1),
+                                            asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+// Reads a body in the caller's buffers through a buffer_body parser: constant memory whatever the
+// body's size.
+class StreamBodyReader : public BodyReader {
+ public:
+  StreamBodyReader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                   bhttp::request_parser<bhttp::buffer_body>& parser, std::chrono::seconds timeout)
+      : stream_(stream), buffer_(buffer), parser_(parser), timeout_(timeout) {
+    expect_continue_ = ExpectsContinue(parser_.get());
+  }
+
+  asio::awaitable<Result<size_t>> Read(char* buf, size_t n) override {
+    if (gone_) co_return Status(499, "CLIENT_GONE", "The client went away.");
+    if (parser_.is_done()) co_return size_t{0};
+    if (expect_continue_) {
+      expect_continue_ = false;
+      if (auto ec = co_await SendContinue(stream_)) {
+        gone_ = true;
+        co_return Status(499, "CLIENT_GONE", "The client went away.");
+      }
+    }
+    for (;;) {
+      parser_.get().body().data = buf;
+      parser_.get().body().size = n;
+      parser_.get().body().more = true;
+      stream_.expires_after(timeout_);
+      auto [ec, unused] = co_await bhttp::async_read_some(stream_, buffer_, parser_,
+                                                          asio::as_tuple(asio::use_awaitable));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec == bhttp::error::body_limit) {
+        co_return Status(413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
+      }
+      if (ec) {
+        gone_ = true;
+        co_return Status(499, "CLIENT_GONE", "The client went away.");
+      }
+      size_t got = n - parser_.get().body().size;
+      if (got > 0 || parser_.is_done()) co_return got;
+    }
+  }
+  std::optional<uint64_t> content_length() const override {
+    auto n = parser_.content_length();
+    return n ? std::optional<uint64_t>(*n) : std::nullopt;
+  }
+  bool done() const override { return parser_.is_done(); }
+  bool gone() const { return gone_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  std::chrono::seconds timeout_;
+  bool expect_continue_ = false;
+  bool gone_ = false;
+};
+
+}  // namespace
+
 struct Server::Impl {
   ServerOptions opt;
   std::shared_ptr<const Router> router;
@@ -151,7 +222,19 @@ struct Server::Impl {
       } else if (head.content_length() &&
                  *head.content_length() > match.route->options.body_limit) {
         res = JsonError(version, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
+      } else if (match.route->stream_handler) {
+        bhttp::request_parser<bhttp::buffer_body> sp(std::move(head));
+        sp.body_limit(match.route->options.body_limit);
+        StreamBodyReader reader(stream, buffer, sp, opt.body_timeout);
+        ctx.params = std::move(match.params);
+        ctx.blocking = &blocking;
+        res = co_await match.route->stream_handler(sp.get(), ctx, reader);
+        if (reader.gone()) co_return false;  // nobody to answer
+        body_read = reader.done();
       } else {
+        if (ExpectsContinue(h) && has_body) {
+          if (co_await SendContinue(stream)) co_return false;
+        }
         bhttp::request_parser<bhttp::string_body> full(std::move(head));
         full.body_limit(match.route->options.body_limit);
         stream.expires_after(opt.body_timeout);
@@ -165,6 +248,7 @@ struct Server::Impl {
           body_read = true;
           req = full.release();
           ctx.params = std::move(match.params);
+          ctx.blocking = &blocking;
           res = co_await RunHandler(*match.route, req, ctx);
         }
       }
@@ -254,16 +338,27 @@ void Server::Stop() {
   });
 }
 
+void Server::WaitForSignal() {
+  impl_->signals.async_wait([this](const beast::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      spdlog::info("received SIGHUP: reloading");
+      asio::post(impl_->blocking, impl_->opt.on_reload);
+      WaitForSignal();
+      return;
+    }
+    spdlog::info("received signal {}", sig);
+    Stop();
+  });
+}
+
 void Server::Run() {
   auto& im = *impl_;
   if (im.opt.handle_signals) {
     im.signals.add(SIGTERM);
     im.signals.add(SIGINT);
-    im.signals.async_wait([this](const beast::error_code& ec, int sig) {
-      if (ec) return;
-      spdlog::info("received signal {}", sig);
-      Stop();
-    });
+    if (im.opt.on_reload) im.signals.add(SIGHUP);
+    WaitForSignal();
   }
   asio::co_spawn(im.ioc, im.Accept(), asio::detached);
   std::vector<std::thread> threads;

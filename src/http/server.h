@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,8 @@ struct ServerOptions {
   std::chrono::seconds drain_timeout{30};
   size_t max_header_bytes = 16 * 1024;
   bool handle_signals = true;
+  // Called on SIGHUP (on the blocking pool), e.g. to reload the analysis engine.
+  std::function<void()> on_reload;
 };
 
 class Server {
@@ -47,6 +50,7 @@ class Server {
   void Stop();
 
  private:
+  void WaitForSignal();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

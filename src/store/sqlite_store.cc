@@ -99,6 +99,32 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_org ON audit(org_id, id);
 CREATE INDEX audit_by_ts ON audit(ts);
 )sql",
+
+    // 2: Submission API usage per organization and day; analysis reports per organization.
+    R"sql(
+-- A missing row means zero usage. LastUsed is max(last_used_at) over the organization's rows,
+-- found through the primary key (an organization has one row per day of use).
+CREATE TABLE usage (
+  org_id       INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  day          INTEGER NOT NULL,  -- days since the epoch (UTC)
+  used         INTEGER NOT NULL DEFAULT 0,
+  over_quota   INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER,
+  PRIMARY KEY (org_id, day)
+) WITHOUT ROWID;
+
+-- A rowid table: report documents can be large, which WITHOUT ROWID handles poorly.
+CREATE TABLE reports (
+  org_id      INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  md5         TEXT NOT NULL,  -- compared exactly; callers store upper-case hex
+  sha256      TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  report_json TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (org_id, md5)
+);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -327,6 +353,8 @@ const char kTokenCols[] =
 const char kUserCols[] = "id, username, password_hash, role, org_id, created_at";
 const char kUserDataCols[] = "username, password_hash, role, org_id, created_at";
 const char kSessionCols[] = "id_hash, user_id, created_at, last_seen_at";
+const char kUsageCols[] = "org_id, day, used, over_quota, last_used_at";
+const char kReportCols[] = "org_id, md5, sha256, status, report_json, created_at, updated_at";
 const char kAuditCols[] =
     "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
 const char kAuditDataCols[] =
@@ -445,6 +473,28 @@ AuditRecord ReadAudit(const Stmt& s) {
   r.client_addr = s.ColText(7);
   r.token_fp = s.ColText(8);
   r.detail = s.ColText(9);
+  return r;
+}
+
+UsageRecord ReadUsage(const Stmt& s) {
+  UsageRecord u;
+  u.org_id = s.ColInt(0);
+  u.day = s.ColInt(1);
+  u.used = s.ColInt(2);
+  u.over_quota = s.ColInt(3);
+  u.last_used_at = s.ColOptInt(4);
+  return u;
+}
+
+ReportRecord ReadReport(const Stmt& s) {
+  ReportRecord r;
+  r.org_id = s.ColInt(0);
+  r.md5 = s.ColText(1);
+  r.sha256 = s.ColText(2);
+  r.status = s.ColText(3);
+  r.report_json = s.ColText(4);
+  r.created_at = s.ColInt(5);
+  r.updated_at = s.ColInt(6);
   return r;
 }
 
@@ -762,6 +812,87 @@ class SqliteTx final : public Tx {
     return Delete(sql, "deleting old sessions", [&](Stmt& s) { s.Int(1, last_seen_before); });
   }
 
+  Result<UsageRecord> GetUsage(OrgId org, int64_t day) override {
+    static const std::string sql =
+        std::string("SELECT ") + kUsageCols + " FROM usage WHERE org_id = ?1 AND day = ?2";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org).Int(2, day);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) {
+      UsageRecord zero;
+      zero.org_id = org;
+      zero.day = day;
+      return zero;
+    }
+    if (rc != SQLITE_ROW) return Fail(rc, "reading usage");
+    return ReadUsage(*s);
+  }
+
+  Status AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
+                  std::optional<TimeMs> last_used_at) override {
+    // In DO UPDATE, bare column names are the stored row and excluded.* the proposed one.
+    static const std::string sql =
+        std::string("INSERT INTO usage (") + kUsageCols +
+        ") VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (org_id, day) DO UPDATE SET "
+        "used = used + excluded.used, over_quota = over_quota + excluded.over_quota, "
+        "last_used_at = coalesce(excluded.last_used_at, last_used_at)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org).Int(2, day).Int(3, used_delta).Int(4, over_quota_delta).OptInt(5, last_used_at);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "adding usage", std::nullopt, OrgNotFound());
+    return Status::Ok();
+  }
+
+  Result<std::optional<TimeMs>> LastUsed(OrgId org) override {
+    static const std::string sql = "SELECT max(last_used_at) FROM usage WHERE org_id = ?1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org);
+    int rc = s->Step();
+    if (rc != SQLITE_ROW) return Fail(rc == SQLITE_DONE ? SQLITE_ERROR : rc, "reading last use");
+    return s->ColOptInt(0);
+  }
+
+  Result<std::optional<ReportRecord>> GetReport(OrgId org, const std::string& md5) override {
+    static const std::string sql =
+        std::string("SELECT ") + kReportCols + " FROM reports WHERE org_id = ?1 AND md5 = ?2";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org).Text(2, md5);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return std::optional<ReportRecord>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a report");
+    return std::optional<ReportRecord>(ReadReport(*s));
+  }
+
+  Status PutReport(const ReportRecord& r) override {
+    // An upsert rather than INSERT OR REPLACE: it updates the row in place instead of deleting it.
+    static const std::string sql =
+        std::string("INSERT INTO reports (") + kReportCols +
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (org_id, md5) DO UPDATE SET "
+        "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
+        "created_at = excluded.created_at, updated_at = excluded.updated_at";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, r.org_id)
+        .Text(2, r.md5)
+        .Text(3, r.sha256)
+        .Text(4, r.status)
+        .Text(5, r.report_json)
+        .Int(6, r.created_at)
+        .Int(7, r.updated_at);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "storing a report", std::nullopt, OrgNotFound());
+    return Status::Ok();
+  }
+
   Result<int64_t> AppendAudit(const AuditRecord& r) override {
     static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -1049,9 +1180,10 @@ class SqliteStore final : public Store {
   int open_readers_ = 0;                             // idle + leased; guarded by pool_mu_
 };
 
-// Brings the schema up to kSchemaVersion, one migration per transaction. Safe against another
-// process migrating at the same time: the version is re-read under the write lock each step.
-Status Migrate(Conn& c) {
+// Brings the schema up to `target` (<= kSchemaVersion), one migration per transaction. Safe
+// against another process migrating at the same time: the version is re-read under the write lock
+// each step. A database already past `target` (but not past kSchemaVersion) is left as it is.
+Status Migrate(Conn& c, int target) {
   for (;;) {
     if (Status st = c.Exec("BEGIN IMMEDIATE", "starting a migration"); !st.ok()) return st;
     struct RollbackUnlessCommitted {
@@ -1074,7 +1206,7 @@ Status Migrate(Conn& c) {
                         std::to_string(kSchemaVersion) +
                         "; run a newer build or restore a backup made by this one");
     }
-    if (*current == kSchemaVersion) return c.Exec("COMMIT", "reading the schema version");
+    if (*current >= target) return c.Exec("COMMIT", "reading the schema version");
     const int next = static_cast<int>(*current) + 1;
     const std::string what = "migrating to schema version " + std::to_string(next);
     if (Status st = c.Exec(kMigrations[next - 1], what); !st.ok()) return st;
@@ -1121,7 +1253,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
     return Status::Internal("store: the database could not be switched to WAL journal mode (got " +
                             *mode + ")");
   }
-  if (Status st = Migrate(c); !st.ok()) return st;
+  const int target = options.max_schema_version >= 1 && options.max_schema_version < kSchemaVersion
+                         ? options.max_schema_version
+                         : kSchemaVersion;
+  if (Status st = Migrate(c, target); !st.ok()) return st;
   return std::unique_ptr<Store>(
       std::make_unique<SqliteStore>(path, options, std::move(writer).value()));
 }

@@ -24,6 +24,9 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
   // Reader connections, opened on demand; Read() and Ping() wait while all are in use.
   int max_readers = 4;
+  // For tests of schema upgrades only: migrate no further than this version (0: to the newest).
+  // The methods that need a later version then fail with 500 INTERNAL.
+  int max_schema_version = 0;
 };
 
 // As OpenSqliteStore(path) (store/store.h), with explicit options. `path` must name a file (not

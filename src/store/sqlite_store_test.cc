@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -151,6 +152,128 @@ TEST_F(SqliteStoreTest, RefusesASchemaNewerThanTheBuild) {
   EXPECT_NE(r.status().message().find(std::to_string(SqliteSchemaVersion())), std::string::npos);
   RawDb raw(path_);
   EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), newer);  // left alone
+}
+
+TEST_F(SqliteStoreTest, Version1DatabaseMigratesToTheNewestKeepingItsData) {
+  ASSERT_GE(SqliteSchemaVersion(), 2);
+  OrgRecord org = Org("Old Org");
+  org.created_at = 1'700'000'000'000;
+  org.subscription = domain::Subscription::kActive;
+  org.ends_at = 1'800'000'000'000;
+  org.daily_allowance = 42;
+  TokenRecord token;
+  UserRecord user;
+  int64_t audit_id = 0;
+  {
+    SqliteOptions v1;
+    v1.max_schema_version = 1;
+    auto old = Open(v1);
+    ASSERT_NE(old, nullptr);
+    Status st = old->Write([&](Tx& tx) -> Status {
+      auto id = tx.InsertOrg(org);
+      if (!id.ok()) return id.status();
+      org.id = *id;
+      token.org_id = org.id;
+      token.lookup_hash = std::string("\0\xffhash", 6);
+      token.sealed = std::string("\0sealed", 7);
+      token.key_id = "k1";
+      token.last4 = "wxyz";
+      if (Status s = tx.InsertToken(token); !s.ok()) return s;
+      user.username = "alice";
+      user.password_hash = "$argon2id$x";
+      user.role = domain::Role::kOrgAdmin;
+      user.org_id = org.id;
+      auto uid = tx.InsertUser(user);
+      if (!uid.ok()) return uid.status();
+      user.id = *uid;
+      SessionRecord session;
+      session.id_hash = "session-hash";
+      session.user_id = user.id;
+      if (Status s = tx.InsertSession(session); !s.ok()) return s;
+      AuditRecord audit;
+      audit.actor = "alice";
+      audit.org_id = org.id;
+      audit.action = "LOGIN";
+      auto aid = tx.AppendAudit(audit);
+      if (!aid.ok()) return aid.status();
+      audit_id = *aid;
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << Describe(st);
+    // Version 1 has no usage table: the new methods fail instead of touching anything.
+    Status usage = old->Write([&](Tx& tx) { return tx.AddUsage(org.id, 1, 1, 0, 5); });
+    EXPECT_EQ(usage.http_status(), 500) << Describe(usage);
+  }
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), 1);
+    EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM sqlite_master WHERE name IN ('usage', 'reports')"),
+              0);
+  }
+
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), SqliteSchemaVersion());
+    EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM schema_version"), SqliteSchemaVersion());
+    EXPECT_EQ(raw.QueryText("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(raw.QueryText("PRAGMA foreign_key_check"), "");
+  }
+  Status st = store->Read([&](Tx& tx) -> Status {
+    auto o = tx.GetOrg(org.id);
+    EXPECT_TRUE(o.ok()) << Describe(o.status());
+    if (o.ok()) {
+      EXPECT_EQ(o->name, "Old Org");
+      EXPECT_EQ(o->created_at, org.created_at);
+      EXPECT_EQ(o->subscription, domain::Subscription::kActive);
+      EXPECT_EQ(o->ends_at, org.ends_at);
+      EXPECT_EQ(o->daily_allowance, 42);
+    }
+    auto t = tx.GetToken(org.id);
+    EXPECT_TRUE(t.ok() && t->has_value());
+    if (t.ok() && t->has_value()) {
+      EXPECT_EQ((*t)->lookup_hash, token.lookup_hash);
+      EXPECT_EQ((*t)->sealed, token.sealed);
+    }
+    auto u = tx.GetUserByName("alice");
+    EXPECT_TRUE(u.ok() && u->id == user.id && u->org_id == org.id);
+    EXPECT_TRUE(tx.GetSession("session-hash").ok());
+    auto a = tx.ListAudit({});
+    EXPECT_TRUE(a.ok() && a->size() == 1 && (*a)[0].id == audit_id);
+    auto usage = tx.GetUsage(org.id, 1);
+    EXPECT_TRUE(usage.ok() && usage->used == 0);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << Describe(st);
+
+  // The new tables work for the organizations that were already there.
+  st = store->Write([&](Tx& tx) -> Status {
+    if (Status s = tx.AddUsage(org.id, 1, 3, 1, 5); !s.ok()) return s;
+    ReportRecord r;
+    r.org_id = org.id;
+    r.md5 = "AB";
+    r.report_json = "{}";
+    return tx.PutReport(r);
+  });
+  EXPECT_TRUE(st.ok()) << Describe(st);
+  st = store->Read([&](Tx& tx) -> Status {
+    auto usage = tx.GetUsage(org.id, 1);
+    EXPECT_TRUE(usage.ok() && usage->used == 3 && usage->over_quota == 1);
+    auto last = tx.LastUsed(org.id);
+    EXPECT_TRUE(last.ok() && *last == std::optional<TimeMs>(5));
+    auto r = tx.GetReport(org.id, "AB");
+    EXPECT_TRUE(r.ok() && r->has_value());
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << Describe(st);
+
+  // A store limited to version 1 still opens the newer database (it does not downgrade).
+  SqliteOptions v1;
+  v1.max_schema_version = 1;
+  EXPECT_NE(Open(v1), nullptr);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryInt("SELECT max(version) FROM schema_version"), SqliteSchemaVersion());
 }
 
 TEST_F(SqliteStoreTest, NewDatabaseFilesArePrivate) {

@@ -85,6 +85,26 @@ struct AuditRecord {
   std::string detail;    // free text without secrets
 };
 
+// An organization's Submission API usage on one UTC day.
+struct UsageRecord {
+  OrgId org_id = 0;
+  int64_t day = 0;         // days since the epoch (UTC)
+  int64_t used = 0;        // accepted submissions
+  int64_t over_quota = 0;  // attempts refused for quota or rate
+  std::optional<TimeMs> last_used_at;
+};
+
+// The analysis of one file submitted by one organization (an organization sees only its own).
+struct ReportRecord {
+  OrgId org_id = 0;
+  std::string md5;          // upper-case hex, the lookup key together with org_id
+  std::string sha256;       // lower-case hex
+  std::string status;       // COMPLETED, INPROGRESS, NODYNAMIC
+  std::string report_json;  // the full report document (the API renders summary/full from it)
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+};
+
 struct AuditFilter {
   std::optional<OrgId> org_id;
   std::optional<std::string> actor;
@@ -136,6 +156,18 @@ class Tx {
   virtual Status DeleteSession(const std::string& id_hash) = 0;  // no error if absent
   virtual Status DeleteSessionsOfUser(UserId user) = 0;
   virtual Status DeleteSessionsBefore(TimeMs last_seen_before) = 0;  // housekeeping
+
+  // Usage: a missing row reads as zeros. AddUsage creates the row when needed and adds the deltas;
+  // last_used_at, when given, replaces the stored one.
+  virtual Result<UsageRecord> GetUsage(OrgId org, int64_t day) = 0;
+  virtual Status AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
+                          std::optional<TimeMs> last_used_at) = 0;
+  // The most recent last_used_at over all days, if any.
+  virtual Result<std::optional<TimeMs>> LastUsed(OrgId org) = 0;
+
+  // Reports: keyed by (org_id, md5); PutReport inserts or replaces.
+  virtual Result<std::optional<ReportRecord>> GetReport(OrgId org, const std::string& md5) = 0;
+  virtual Status PutReport(const ReportRecord& r) = 0;
 
   virtual Result<int64_t> AppendAudit(const AuditRecord& r) = 0;
   // Newest first.

@@ -116,6 +116,13 @@ auto Fields(const UserRecord& u) {
 auto Fields(const SessionRecord& s) {
   return std::make_tuple(s.id_hash, s.user_id, s.created_at, s.last_seen_at);
 }
+auto Fields(const UsageRecord& u) {
+  return std::make_tuple(u.org_id, u.day, u.used, u.over_quota, u.last_used_at);
+}
+auto Fields(const ReportRecord& r) {
+  return std::make_tuple(r.org_id, r.md5, r.sha256, r.status, r.report_json, r.created_at,
+                         r.updated_at);
+}
 auto Fields(const AuditRecord& r) {
   return std::make_tuple(r.id, r.ts, r.actor, r.actor_role, r.org_id, r.action, r.outcome,
                          r.client_addr, r.token_fp, r.detail);
@@ -177,6 +184,21 @@ AuditRecord MakeAudit(TimeMs ts, std::string actor, std::optional<OrgId> org, st
   r.detail = "detail";
   return r;
 }
+
+ReportRecord MakeReport(OrgId org, const std::string& md5, int n) {
+  ReportRecord r;
+  r.org_id = org;
+  r.md5 = md5;
+  r.sha256 = std::string(64, static_cast<char>('a' + n % 6));
+  r.status = n % 2 ? "COMPLETED" : "INPROGRESS";
+  r.report_json = "{\"Summary\":{\"Status\":\"" + r.status + "\",\"n\":" + std::to_string(n) +
+                  ",\"note\":\"unicode \xc3\xa9 and 'quotes'\"}}";
+  r.created_at = kT0 + n;
+  r.updated_at = kT0 + 2 * n;
+  return r;
+}
+
+constexpr int64_t kDay = 20'717;  // kT0's UTC day
 
 std::vector<OrgId> Ids(const std::vector<OrgRecord>& orgs) {
   std::vector<OrgId> ids;
@@ -869,6 +891,283 @@ TEST_P(StoreSuite, ListAuditClampsLimitTo1Through1000) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Usage
+
+TEST_P(StoreSuite, MissingUsageReadsAsZeros) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u);
+  UsageRecord want;
+  want.org_id = *org;
+  want.day = kDay;
+  EXPECT_EQ(Fields(*u), Fields(want));
+  // Also for an organization that does not exist.
+  auto none = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org + 100, kDay); });
+  ASSERT_OK(none);
+  EXPECT_EQ(none->org_id, *org + 100);
+  EXPECT_EQ(none->day, kDay);
+  EXPECT_EQ(none->used, 0);
+  EXPECT_EQ(none->over_quota, 0);
+  EXPECT_FALSE(none->last_used_at.has_value());
+}
+
+TEST_P(StoreSuite, AddUsageAccumulatesPerDay) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 1, 0, kT0); }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) -> Status {
+    if (Status st = tx.AddUsage(*org, kDay, 2, 3, kT0 + 10); !st.ok()) return st;
+    // Seen within the same transaction.
+    auto u = tx.GetUsage(*org, kDay);
+    if (!u.ok()) return u.status();
+    EXPECT_EQ(u->used, 3);
+    EXPECT_EQ(u->over_quota, 3);
+    return tx.AddUsage(*org, kDay, 0, 1, std::nullopt);
+  }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay + 1, 5, 0, kT0 + 99); }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay - 1, 0, 7, kT0 - 5); }));
+
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto d0 = tx.GetUsage(*org, kDay);
+    EXPECT_TRUE(d0.ok());
+    if (d0.ok()) {
+      EXPECT_EQ(Fields(*d0), std::make_tuple(*org, kDay, int64_t{3}, int64_t{4},
+                                             std::optional<TimeMs>(kT0 + 10)));
+    }
+    auto d1 = tx.GetUsage(*org, kDay + 1);
+    EXPECT_TRUE(d1.ok());
+    if (d1.ok()) {
+      EXPECT_EQ(Fields(*d1), std::make_tuple(*org, kDay + 1, int64_t{5}, int64_t{0},
+                                             std::optional<TimeMs>(kT0 + 99)));
+    }
+    auto dm = tx.GetUsage(*org, kDay - 1);
+    EXPECT_TRUE(dm.ok());
+    if (dm.ok()) {
+      EXPECT_EQ(Fields(*dm), std::make_tuple(*org, kDay - 1, int64_t{0}, int64_t{7},
+                                             std::optional<TimeMs>(kT0 - 5)));
+    }
+    auto d2 = tx.GetUsage(*org, kDay + 2);  // untouched day
+    EXPECT_TRUE(d2.ok() && d2->used == 0 && d2->over_quota == 0 && !d2->last_used_at);
+    return Status::Ok();
+  }));
+}
+
+TEST_P(StoreSuite, AddUsageIsPerOrganization) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("A")); });
+  auto b = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("B")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*a, kDay, 4, 1, kT0); }));
+  auto ub = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*b, kDay); });
+  ASSERT_OK(ub);
+  EXPECT_EQ(ub->used, 0);
+  EXPECT_EQ(ub->over_quota, 0);
+  auto lb = InRead(store(), [&](Tx& tx) { return tx.LastUsed(*b); });
+  ASSERT_OK(lb);
+  EXPECT_FALSE(lb->has_value());
+}
+
+TEST_P(StoreSuite, AddUsageReplacesLastUsedAtOnlyWhenGiven) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  auto last_used_at = [&]() -> std::optional<TimeMs> {
+    auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+    EXPECT_TRUE(u.ok()) << Describe(u.status());
+    return u.ok() ? u->last_used_at : std::nullopt;
+  };
+  // A row created without a time has none.
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 0, 1, std::nullopt); }));
+  EXPECT_EQ(last_used_at(), std::nullopt);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 1, 0, kT0 + 50); }));
+  EXPECT_EQ(last_used_at(), std::optional<TimeMs>(kT0 + 50));
+  // Not given: kept.
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 0, 1, std::nullopt); }));
+  EXPECT_EQ(last_used_at(), std::optional<TimeMs>(kT0 + 50));
+  // Given: replaced, even by an earlier time.
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 1, 0, kT0 + 20); }));
+  EXPECT_EQ(last_used_at(), std::optional<TimeMs>(kT0 + 20));
+}
+
+TEST_P(StoreSuite, LastUsedIsTheLatestOverAllDays) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  auto last = [&] { return InRead(store(), [&](Tx& tx) { return tx.LastUsed(*org); }); };
+  auto none = last();
+  ASSERT_OK(none);
+  EXPECT_EQ(*none, std::nullopt);
+  // Rows without a time do not count.
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 0, 3, std::nullopt); }));
+  none = last();
+  ASSERT_OK(none);
+  EXPECT_EQ(*none, std::nullopt);
+
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    if (Status st = tx.AddUsage(*org, kDay, 1, 0, kT0 + 500); !st.ok()) return st;
+    // The latest time may sit on an earlier day (the times are the caller's).
+    if (Status st = tx.AddUsage(*org, kDay - 3, 1, 0, kT0 + 900); !st.ok()) return st;
+    return tx.AddUsage(*org, kDay + 1, 1, 0, kT0 + 700);
+  }));
+  auto got = last();
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, std::optional<TimeMs>(kT0 + 900));
+  auto missing = InRead(store(), [&](Tx& tx) { return tx.LastUsed(*org + 100); });
+  ASSERT_OK(missing);
+  EXPECT_EQ(*missing, std::nullopt);
+}
+
+TEST_P(StoreSuite, UsageForMissingOrgIsNotFound) {
+  EXPECT_STATUS(InWrite(store(), [](Tx& tx) { return tx.AddUsage(424242, kDay, 1, 0, kT0); }), 404,
+                "NOT_FOUND");
+  // The refusal leaves the transaction usable.
+  ASSERT_OK(store().Write([](Tx& tx) -> Status {
+    EXPECT_EQ(tx.AddUsage(424242, kDay, 1, 0, kT0).http_status(), 404);
+    auto id = tx.InsertOrg(MakeOrg("Acme"));
+    if (!id.ok()) return id.status();
+    return tx.AddUsage(*id, kDay, 1, 0, kT0);
+  }));
+}
+
+TEST_P(StoreSuite, UsageAndReportsRollBackWhenFnFails) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    if (Status st = tx.AddUsage(*org, kDay, 2, 1, kT0); !st.ok()) return st;
+    return tx.PutReport(MakeReport(*org, "AAAA", 1));
+  }));
+  Status st = store().Write([&](Tx& tx) -> Status {
+    if (Status s = tx.AddUsage(*org, kDay, 10, 10, kT0 + 10); !s.ok()) return s;
+    if (Status s = tx.AddUsage(*org, kDay + 1, 10, 0, kT0 + 20); !s.ok()) return s;
+    if (Status s = tx.PutReport(MakeReport(*org, "AAAA", 2)); !s.ok()) return s;
+    if (Status s = tx.PutReport(MakeReport(*org, "BBBB", 3)); !s.ok()) return s;
+    return Status::Invalid("CHANGED_MIND", "the caller gives up");
+  });
+  EXPECT_EQ(st.code(), "CHANGED_MIND");
+
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto u = tx.GetUsage(*org, kDay);
+    EXPECT_TRUE(u.ok());
+    if (u.ok()) {
+      EXPECT_EQ(Fields(*u),
+                std::make_tuple(*org, kDay, int64_t{2}, int64_t{1}, std::optional<TimeMs>(kT0)));
+    }
+    auto next = tx.GetUsage(*org, kDay + 1);
+    EXPECT_TRUE(next.ok() && next->used == 0 && !next->last_used_at);
+    auto last = tx.LastUsed(*org);
+    EXPECT_TRUE(last.ok() && *last == std::optional<TimeMs>(kT0));
+    auto a = tx.GetReport(*org, "AAAA");
+    EXPECT_TRUE(a.ok() && a->has_value());
+    if (a.ok() && a->has_value()) {
+      EXPECT_EQ(Fields(**a), Fields(MakeReport(*org, "AAAA", 1)));
+    }
+    auto b = tx.GetReport(*org, "BBBB");
+    EXPECT_TRUE(b.ok() && !b->has_value());
+    return Status::Ok();
+  }));
+}
+
+TEST_P(StoreSuite, ConcurrentAddUsageLosesNoUpdate) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Counter")); });
+  ASSERT_OK(org);
+  constexpr int kThreads = 8, kIncrements = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kIncrements; ++i) {
+        Status st = store().Write(
+            [&](Tx& tx) { return tx.AddUsage(*org, kDay, 1, 0, kT0 + t * kIncrements + i); });
+        if (!st.ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(got);
+  EXPECT_EQ(got->used, kThreads * kIncrements);
+  EXPECT_EQ(got->over_quota, 0);
+  EXPECT_TRUE(got->last_used_at.has_value());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+TEST_P(StoreSuite, ReportPutGetAndReplace) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  const std::string md5 = "0123456789ABCDEF0123456789ABCDEF";
+  auto missing = InRead(store(), [&](Tx& tx) { return tx.GetReport(*org, md5); });
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  ReportRecord first = MakeReport(*org, md5, 1);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.PutReport(first); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetReport(*org, md5); });
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(Fields(**got), Fields(first));
+
+  // Replacing changes every field; other reports are untouched.
+  ReportRecord other = MakeReport(*org, "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", 7);
+  ReportRecord second = MakeReport(*org, md5, 4);
+  second.report_json = std::string(100'000, 'x');  // large documents round-trip
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    if (Status st = tx.PutReport(other); !st.ok()) return st;
+    if (Status st = tx.PutReport(second); !st.ok()) return st;
+    auto in_tx = tx.GetReport(*org, md5);  // own uncommitted write
+    if (!in_tx.ok()) return in_tx.status();
+    EXPECT_TRUE(in_tx->has_value() && (*in_tx)->status == second.status);
+    return Status::Ok();
+  }));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto r = tx.GetReport(*org, md5);
+    EXPECT_TRUE(r.ok() && r->has_value());
+    if (r.ok() && r->has_value()) {
+      EXPECT_EQ(Fields(**r), Fields(second));
+    }
+    auto o = tx.GetReport(*org, other.md5);
+    EXPECT_TRUE(o.ok() && o->has_value());
+    if (o.ok() && o->has_value()) {
+      EXPECT_EQ(Fields(**o), Fields(other));
+    }
+    return Status::Ok();
+  }));
+}
+
+TEST_P(StoreSuite, ReportsOfAnotherOrgAreInvisible) {
+  auto a = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("A")); });
+  auto b = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("B")); });
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  const std::string md5 = "D41D8CD98F00B204E9800998ECF8427E";
+  ReportRecord ra = MakeReport(*a, md5, 1);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.PutReport(ra); }));
+  auto seen_by_b = InRead(store(), [&](Tx& tx) { return tx.GetReport(*b, md5); });
+  ASSERT_OK(seen_by_b);
+  EXPECT_FALSE(seen_by_b->has_value());
+
+  // The same file for B is a separate report; A's stays as it was.
+  ReportRecord rb = MakeReport(*b, md5, 2);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.PutReport(rb); }));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto ga = tx.GetReport(*a, md5);
+    auto gb = tx.GetReport(*b, md5);
+    EXPECT_TRUE(ga.ok() && ga->has_value() && gb.ok() && gb->has_value());
+    if (ga.ok() && ga->has_value() && gb.ok() && gb->has_value()) {
+      EXPECT_EQ(Fields(**ga), Fields(ra));
+      EXPECT_EQ(Fields(**gb), Fields(rb));
+    }
+    return Status::Ok();
+  }));
+}
+
+TEST_P(StoreSuite, ReportForMissingOrgIsNotFound) {
+  EXPECT_STATUS(InWrite(store(), [](Tx& tx) { return tx.PutReport(MakeReport(424242, "AB", 1)); }),
+                404, "NOT_FOUND");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Transactions
 
 TEST_P(StoreSuite, WriteRollsBackWhenFnFails) {
@@ -993,6 +1292,8 @@ TEST_P(StoreSuite, MutatingInReadFailsWithInternal) {
       {"DeleteSession", [&](Tx& tx) { return tx.DeleteSession(s.id_hash); }},
       {"DeleteSessionsOfUser", [&](Tx& tx) { return tx.DeleteSessionsOfUser(*user); }},
       {"DeleteSessionsBefore", [&](Tx& tx) { return tx.DeleteSessionsBefore(kT0 + 1); }},
+      {"AddUsage", [&](Tx& tx) { return tx.AddUsage(*org, kDay, 1, 1, kT0); }},
+      {"PutReport", [&](Tx& tx) { return tx.PutReport(MakeReport(*org, "AB", 1)); }},
       {"AppendAudit",
        [](Tx& tx) { return tx.AppendAudit(MakeAudit(kT0, "x", std::nullopt, "Y")).status(); }},
   };
@@ -1017,6 +1318,12 @@ TEST_P(StoreSuite, MutatingInReadFailsWithInternal) {
     EXPECT_TRUE(t.ok() && !t->has_value());
     auto a = tx.ListAudit({});
     EXPECT_TRUE(a.ok() && a->empty());
+    auto usage = tx.GetUsage(*org, kDay);
+    EXPECT_TRUE(usage.ok() && usage->used == 0 && usage->over_quota == 0);
+    auto last = tx.LastUsed(*org);
+    EXPECT_TRUE(last.ok() && !last->has_value());
+    auto report = tx.GetReport(*org, "AB");
+    EXPECT_TRUE(report.ok() && !report->has_value());
     return Status::Ok();
   }));
 }
@@ -1103,6 +1410,7 @@ TEST_P(StoreSuite, DataSurvivesCloseAndReopen) {
   UserRecord user = MakeUser("alice", Role::kOrgAdmin, std::nullopt);
   SessionRecord session;
   AuditRecord audit = MakeAudit(kT0, "alice", std::nullopt, "LOGIN");
+  ReportRecord report;
   ASSERT_OK(store().Write([&](Tx& tx) -> Status {
     auto id = tx.InsertOrg(org);
     if (!id.ok()) return id.status();
@@ -1119,7 +1427,9 @@ TEST_P(StoreSuite, DataSurvivesCloseAndReopen) {
     auto aid = tx.AppendAudit(audit);
     if (!aid.ok()) return aid.status();
     audit.id = *aid;
-    return Status::Ok();
+    if (Status st = tx.AddUsage(org.id, kDay, 6, 2, kT0 + 3); !st.ok()) return st;
+    report = MakeReport(org.id, "ABCDEF", 5);
+    return tx.PutReport(report);
   }));
 
   Reopen();
@@ -1149,6 +1459,17 @@ TEST_P(StoreSuite, DataSurvivesCloseAndReopen) {
     EXPECT_TRUE(a.ok() && a->size() == 1);
     if (a.ok() && a->size() == 1) {
       EXPECT_EQ(Fields((*a)[0]), Fields(audit));
+    }
+    auto usage = tx.GetUsage(org.id, kDay);
+    EXPECT_TRUE(usage.ok());
+    if (usage.ok()) {
+      EXPECT_EQ(Fields(*usage), std::make_tuple(org.id, kDay, int64_t{6}, int64_t{2},
+                                                std::optional<TimeMs>(kT0 + 3)));
+    }
+    auto r = tx.GetReport(org.id, report.md5);
+    EXPECT_TRUE(r.ok() && r->has_value());
+    if (r.ok() && r->has_value()) {
+      EXPECT_EQ(Fields(**r), Fields(report));
     }
     return Status::Ok();
   }));

@@ -1,0 +1,92 @@
+#include "quota/quota.h"
+
+namespace sandgate::quota {
+
+namespace {
+constexpr TimeMs kDayMs = 24LL * 3600 * 1000;
+}
+
+int64_t UtcDay(TimeMs t) { return t >= 0 ? t / kDayMs : (t - kDayMs + 1) / kDayMs; }
+
+Status QuotaManager::Load(domain::OrgId org, int64_t day, Day* d) {
+  if (d->day == day) return Status::Ok();
+  auto loaded = loader_(org, day);
+  if (!loaded.ok()) return loaded.status();
+  *d = Day{};  // a new day: reservations of the old day no longer count here
+  d->day = day;
+  d->used = loaded->first;
+  d->over_quota = loaded->second;
+  return Status::Ok();
+}
+
+Admission QuotaManager::Reserve(domain::OrgId org, const Limits& limits, TimeMs now) {
+  Admission a;
+  a.day = UtcDay(now);
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = orgs_[org];
+  if (Status st = Load(org, a.day, &d); !st.ok()) {
+    a.status = st;
+    return a;
+  }
+  const int64_t second = now / 1000, hour = now / 3'600'000;
+  if (d.second != second) d.second = second, d.in_second = 0;
+  if (d.hour != hour) d.hour = hour, d.in_hour = 0;
+  const int64_t to_midnight = ((a.day + 1) * kDayMs - now + 999) / 1000;
+  auto refuse = [&](Status st, int64_t limit, int64_t reset) {
+    a.status = std::move(st);
+    a.limit = limit;
+    a.remaining = 0;
+    a.reset_seconds = reset;
+    a.retry_after = std::max<int64_t>(1, reset);
+    d.over_quota++;
+    a.over_quota_today = d.over_quota;
+    if (d.over_quota > limits.disable_threshold && !d.threshold_reported) {
+      d.threshold_reported = true;
+      a.threshold_crossed = true;
+    }
+    return a;
+  };
+  if (d.used + d.reserved >= limits.daily_allowance)
+    return refuse(Status(429, "QUOTA_EXCEEDED", "Exceeded the daily submission quota"),
+                  limits.daily_allowance, to_midnight);
+  if (d.in_second >= limits.rate_per_second)
+    return refuse(
+        Status(429, "RATE_LIMITED",
+               "Rate Limit (" + std::to_string(limits.rate_per_second) + "/SECOND) exceeded"),
+        limits.rate_per_second, ((second + 1) * 1000 - now + 999) / 1000);
+  if (d.in_hour >= limits.rate_per_hour)
+    return refuse(Status(429, "RATE_LIMITED",
+                         "Rate Limit (" + std::to_string(limits.rate_per_hour) + "/HOUR) exceeded"),
+                  limits.rate_per_hour, ((hour + 1) * 3'600'000 - now + 999) / 1000);
+  d.in_second++;
+  d.in_hour++;
+  d.reserved++;
+  a.limit = limits.daily_allowance;
+  a.remaining = limits.daily_allowance - d.used - d.reserved;
+  a.reset_seconds = to_midnight;
+  a.over_quota_today = d.over_quota;
+  return a;
+}
+
+void QuotaManager::Commit(domain::OrgId org, int64_t day) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = orgs_[org];
+  if (d.day != day) return;  // the day rolled over; the store holds the count
+  if (d.reserved > 0) d.reserved--;
+  d.used++;
+}
+
+void QuotaManager::Release(domain::OrgId org, int64_t day) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = orgs_[org];
+  if (d.day == day && d.reserved > 0) d.reserved--;
+}
+
+Result<int64_t> QuotaManager::UsedToday(domain::OrgId org, TimeMs now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = orgs_[org];
+  if (Status st = Load(org, UtcDay(now), &d); !st.ok()) return st;
+  return d.used;
+}
+
+}  // namespace sandgate::quota

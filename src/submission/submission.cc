@@ -1,0 +1,425 @@
+#include "submission/submission.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+
+#include "http/server.h"
+#include "submission/spool.h"
+
+namespace sandgate::submission {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using http::Response;
+using http::bhttp::field;
+using http::bhttp::verb;
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+constexpr const char* kOk = "/submit response OK";
+
+// Errors keep Zscaler's shape: {"code": <HTTP status as a number>, "message": "..."}.
+Response ZError(int status, const std::string& message) {
+  Response res{static_cast<http::bhttp::status>(status), 11};
+  res.set(field::content_type, "application/json");
+  res.body() = json::serialize(json::object{{"code", status}, {"message", message}});
+  return res;
+}
+
+void RateHeaders(Response& res, const quota::Admission& a) {
+  res.set("X-RateLimit-Limit", std::to_string(a.limit));
+  res.set("X-RateLimit-Remaining", std::to_string(a.remaining));
+  res.set("X-RateLimit-Reset", std::to_string(a.reset_seconds));
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The stored report document: everything the summary and full report are rendered from.
+json::object ReportDoc(const analysis::QuickResult& q, const analysis::StaticResult* st,
+                       const analysis::Verdict& v, TimeMs started, TimeMs finished) {
+  json::object o;
+  o["fileType"] = q.file_type;
+  o["category"] = q.category;
+  o["mime"] = q.mime;
+  o["description"] = q.description;
+  o["identified"] = q.identified;
+  o["size"] = q.hashes.size;
+  o["md5"] = Upper(q.hashes.md5);
+  o["sha1"] = q.hashes.sha1;
+  o["sha256"] = q.hashes.sha256;
+  o["ssdeep"] = q.ssdeep;
+  o["entropy"] = q.entropy;
+  o["virusName"] = q.virus_name;
+  o["virusType"] = q.virus_type;
+  o["startTime"] = started / 1000;
+  o["duration"] = finished - started;
+  json::array findings;
+  if (st) {
+    for (const auto& f : st->findings) {
+      json::array sources;
+      for (const auto& s : f.signature_sources) sources.emplace_back(s);
+      findings.push_back(json::object{{"Risk", std::string(analysis::RiskName(f.risk))},
+                                      {"Signature", f.signature},
+                                      {"SignatureSources", sources},
+                                      {"section", f.section}});
+    }
+  }
+  if (!q.virus_name.empty()) {
+    findings.push_back(json::object{{"Risk", "HIGH"},
+                                    {"Signature", "Detected by antivirus: " + q.virus_name},
+                                    {"SignatureSources", json::array{"ClamAV:" + q.virus_name}},
+                                    {"section", "SystemSummary"}});
+  }
+  o["findings"] = std::move(findings);
+  o["verdict"] = json::object{{"type", std::string(analysis::VerdictTypeName(v.type))},
+                              {"score", v.score},
+                              {"category", v.category},
+                              {"detectedMalware", v.detected_malware},
+                              {"submission", v.submission}};
+  return o;
+}
+
+}  // namespace
+
+SubmissionService::SubmissionService(service::Services& services, analysis::EngineHolder& engines,
+                                     SubmissionOptions options)
+    : services_(services),
+      engines_(engines),
+      opt_(std::move(options)),
+      quota_([this](domain::OrgId org, int64_t day) -> Result<std::pair<int64_t, int64_t>> {
+        std::pair<int64_t, int64_t> out;
+        Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+          auto u = tx.GetUsage(org, day);
+          if (!u.ok()) return u.status();
+          out = {u->used, u->over_quota};
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        return out;
+      }),
+      invalid_tokens_(auth::LoginThrottle::Policy{1 << 30, 20, 60 * 1000, 5 * 60 * 1000}) {
+  mkdir(opt_.spool_dir.c_str(), 0700);
+  for (size_t i = 0; i < std::max<size_t>(1, opt_.static_workers); ++i)
+    workers_.emplace_back([this] { Worker(); });
+}
+
+SubmissionService::~SubmissionService() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void SubmissionService::Register(http::Router& router) {
+  router.AddStream(
+      verb::post, "/zscsb/submit",
+      [this](const http::RequestHeader& h, http::RequestContext& ctx, http::BodyReader& b) {
+        return Handle(h, ctx, b, false);
+      },
+      http::RouteOptions{opt_.submit_limit, false});
+  router.AddStream(
+      verb::post, "/zscsb/discan",
+      [this](const http::RequestHeader& h, http::RequestContext& ctx, http::BodyReader& b) {
+        return Handle(h, ctx, b, true);
+      },
+      http::RouteOptions{opt_.discan_limit, false});
+}
+
+Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
+  quota::Limits l;
+  Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+    auto o = tx.GetOrg(org);
+    if (!o.ok()) return o.status();
+    l = quota::Limits{o->daily_allowance, o->rate_per_second, o->rate_per_hour,
+                      o->disable_threshold};
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return l;
+}
+
+void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a) {
+  services_.store().Write(
+      [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
+  if (!a.threshold_crossed) return;
+  service::Actor system{"system", domain::Caller{domain::Role::kProviderAdmin, std::nullopt}, "",
+                        false};
+  auto r = services_.DisableToken(
+      system, org, domain::DisableReason::kQuotaThreshold,
+      std::to_string(a.over_quota_today) + " over-quota attempts today exceeded the threshold");
+  if (r.ok()) spdlog::warn("organization {}: token disabled (over-quota threshold)", org);
+}
+
+asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h,
+                                                    http::RequestContext& ctx,
+                                                    http::BodyReader& body, bool discan) {
+  const TimeMs started = services_.clock().now();
+  if (auto wait = invalid_tokens_.RetryAfter("", ctx.client_addr, started)) {
+    Response res = ZError(429, "Too many invalid API tokens from this address; try again later");
+    res.set(field::retry_after, std::to_string(*wait));
+    co_return res;
+  }
+  auto token = http::QueryParam(ctx.query, "api_token");
+  auto force_s = http::QueryParam(ctx.query, "force");
+  if (force_s && *force_s != "0" && *force_s != "1")
+    co_return ZError(400, "The force parameter is 0 or 1");
+  const bool force = force_s && *force_s == "1";
+  token::Verification v = services_.index().Verify(token.value_or(""), started);
+  if (!v.status.ok()) {
+    if (v.status.http_status() == 401) {
+      invalid_tokens_.RecordFailure("", ctx.client_addr, started);
+      co_return ZError(401, "Invalid API token");
+    }
+    co_return ZError(v.status.http_status(), v.status.message());
+  }
+  const domain::OrgId org = *v.org;
+  auto limits = LimitsFor(org);
+  if (!limits.ok()) co_return ZError(503, "The service is temporarily unavailable");
+  quota::Admission adm = quota_.Reserve(org, limits.value(), started);
+  if (!adm.status.ok()) {
+    if (adm.status.http_status() != 429)
+      co_return ZError(503, "The service is temporarily unavailable");
+    co_await asio::co_spawn(
+        *ctx.blocking,
+        [&]() -> asio::awaitable<void> {
+          OnOverQuota(org, adm);
+          co_return;
+        },
+        asio::use_awaitable);
+    Response res = ZError(429, adm.status.message());
+    RateHeaders(res, adm);
+    res.set(field::retry_after, std::to_string(adm.retry_after));
+    co_return res;
+  }
+  // From here the reservation is released unless the submission is recorded.
+  bool committed = false;
+  struct ReleaseGuard {
+    SubmissionService* s;
+    domain::OrgId org;
+    int64_t day;
+    bool* committed;
+    ~ReleaseGuard() {
+      if (!*committed) s->quota_.Release(org, day);
+    }
+  } guard{this, org, adm.day, &committed};
+
+  auto spool = SpoolFile::Create(opt_.spool_dir);
+  if (!spool.ok()) co_return ZError(503, "The service cannot store uploads right now");
+  analysis::StreamHasher hasher;
+  analysis::EntropyAccumulator entropy;
+  const uint64_t limit = discan ? opt_.discan_limit : opt_.submit_limit;
+  uint64_t size = 0;
+  auto sink = [&](const char* data, size_t n) -> Status {
+    size += n;
+    if (size > limit) return Status(413, "PAYLOAD_TOO_LARGE", "File too large");
+    hasher.Update(data, n);
+    entropy.Update(data, n);
+    return spool->Write(data, n);
+  };
+  std::unique_ptr<GzipInflater> inflater;
+  if (auto ce = h.find(field::content_encoding);
+      ce != h.end() && boost::beast::iequals(ce->value(), "gzip"))
+    inflater = std::make_unique<GzipInflater>();
+  std::vector<char> buf(kChunk);
+  for (;;) {
+    auto got = co_await body.Read(buf.data(), buf.size());
+    if (!got.ok()) {
+      if (got.status().http_status() == 413) co_return ZError(413, "File too large");
+      co_return ZError(499, "Client closed the request");  // nobody reads this
+    }
+    if (*got == 0) break;
+    Status st = inflater ? inflater->Feed(buf.data(), *got, sink) : sink(buf.data(), *got);
+    if (!st.ok())
+      co_return ZError(st.http_status(), st.http_status() == 413 ? "File too large" : st.message());
+  }
+  if (size == 0) co_return ZError(400, "The request body is empty; send the file's bytes");
+  if (Status st = spool->Close(); !st.ok())
+    co_return ZError(503, "The service cannot store uploads right now");
+  auto hashes = hasher.Finish();
+  if (!hashes.ok()) co_return ZError(500, "Hashing failed");
+  const std::string md5 = Upper(hashes->md5);
+
+  // Everything below blocks (scans, fsync): off the I/O threads.
+  Response res = co_await asio::co_spawn(
+      *ctx.blocking,
+      [&]() -> asio::awaitable<Response> {
+        auto engine = engines_.Get();
+        const int64_t day = adm.day;
+        auto record_usage = [&](store::Tx& tx) {
+          return tx.AddUsage(org, day, 1, 0, services_.clock().now());
+        };
+        if (!discan && !force) {
+          auto existing = Report(org, md5);
+          if (existing.ok() && existing->has_value()) {
+            Status st = services_.store().Write(record_usage);
+            if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
+            committed = true;
+            quota_.Commit(org, day);
+            json::value doc = json::parse((*existing)->report_json);
+            json::object& d = doc.as_object();
+            json::object out{{"code", 200},
+                             {"message",
+                              "A verdict for this file already exists; submit with force=1 to "
+                              "analyse it again"},
+                             {"fileType", d["fileType"]},
+                             {"md5", md5},
+                             {"sandboxSubmission", (*existing)->status == "COMPLETED"
+                                                       ? d["verdict"].as_object()["submission"]
+                                                       : json::value("Submitted")},
+                             {"virusName", d["virusName"]},
+                             {"virusType", d["virusType"]}};
+            Response r{http::bhttp::status::ok, 11};
+            r.set(field::content_type, "application/json");
+            r.body() = json::serialize(out);
+            co_return r;
+          }
+        }
+        auto quick = engine->Quick(spool->path(), hashes.value(), entropy.Bits());
+        if (!quick.ok()) co_return ZError(500, "The analysis failed");
+        std::optional<analysis::StaticResult> statics;
+        if (discan) {
+          auto s = engine->Static(spool->path());
+          if (s.ok()) statics = std::move(s.value());
+        }
+        analysis::Verdict verdict = analysis::Classify(*quick, statics ? &*statics : nullptr);
+        const bool queue_rules = !discan && quick->virus_name.empty();
+        store::ReportRecord rec;
+        rec.org_id = org;
+        rec.md5 = md5;
+        rec.sha256 = hashes->sha256;
+        rec.status = discan ? "NODYNAMIC" : queue_rules ? "INPROGRESS" : "COMPLETED";
+        TimeMs now = services_.clock().now();
+        rec.report_json = json::serialize(
+            ReportDoc(*quick, statics ? &*statics : nullptr, verdict, started, now));
+        rec.created_at = now;
+        rec.updated_at = now;
+        if (queue_rules) {
+          // Reserve the queue slot first: a full queue answers 503 and records nothing.
+          std::lock_guard<std::mutex> lock(mu_);
+          if (queue_.size() >= opt_.static_queue) {
+            Response r = ZError(503, "The analysis queue is full; try again shortly");
+            r.set(field::retry_after, "5");
+            co_return r;
+          }
+        }
+        Status st = services_.store().Write([&](store::Tx& tx) -> Status {
+          if (Status s = tx.PutReport(rec); !s.ok()) return s;
+          return record_usage(tx);
+        });
+        if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
+        committed = true;
+        quota_.Commit(org, day);
+        if (queue_rules) TryEnqueue(Job{org, md5, spool->Release()});
+        json::object out{
+            {"code", 200}, {"message", kOk}, {"fileType", quick->file_type}, {"md5", md5}};
+        if (!discan)
+          out["sandboxSubmission"] = quick->virus_name.empty() ? "Submitted" : verdict.submission;
+        out["virusName"] = quick->virus_name;
+        out["virusType"] = quick->virus_type;
+        Response r{http::bhttp::status::ok, 11};
+        r.set(field::content_type, "application/json");
+        r.body() = json::serialize(out);
+        co_return r;
+      },
+      asio::use_awaitable);
+  if (res.result_int() == 200 || res.result_int() == 503) {
+    quota::Admission after = adm;
+    RateHeaders(res, after);
+  }
+  co_return res;
+}
+
+Result<std::optional<store::ReportRecord>> SubmissionService::Report(domain::OrgId org,
+                                                                     const std::string& md5) {
+  std::optional<store::ReportRecord> out;
+  Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+    auto r = tx.GetReport(org, Upper(md5));
+    if (!r.ok()) return r.status();
+    out = std::move(r.value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+bool SubmissionService::TryEnqueue(Job job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void SubmissionService::Drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_cv_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
+}
+
+void SubmissionService::Worker() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and nothing left
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      busy_++;
+    }
+    RunStatic(job);
+    ::unlink(job.path.c_str());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_--;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+void SubmissionService::RunStatic(const Job& job) {
+  auto engine = engines_.Get();
+  auto existing = Report(job.org, job.md5);
+  if (!existing.ok() || !existing->has_value()) return;
+  store::ReportRecord rec = std::move(**existing);
+  auto statics = engine->Static(job.path);
+  json::value doc = json::parse(rec.report_json);
+  json::object& d = doc.as_object();
+  // Rebuild the verdict with the rule findings (the quick part is in the document).
+  analysis::QuickResult q;
+  q.file_type = std::string(d["fileType"].as_string());
+  q.category = std::string(d["category"].as_string());
+  q.identified = d["identified"].as_bool();
+  q.entropy = d["entropy"].to_number<double>();
+  q.hashes.size = d["size"].to_number<uint64_t>();
+  q.hashes.md5 = std::string(d["md5"].as_string());
+  q.hashes.sha1 = std::string(d["sha1"].as_string());
+  q.hashes.sha256 = std::string(d["sha256"].as_string());
+  q.ssdeep = std::string(d["ssdeep"].as_string());
+  q.mime = std::string(d["mime"].as_string());
+  q.description = std::string(d["description"].as_string());
+  q.virus_name = std::string(d["virusName"].as_string());
+  q.virus_type = std::string(d["virusType"].as_string());
+  const analysis::StaticResult* st = statics.ok() ? &statics.value() : nullptr;
+  analysis::Verdict verdict = analysis::Classify(q, st);
+  TimeMs now = services_.clock().now();
+  rec.report_json =
+      json::serialize(ReportDoc(q, st, verdict, d["startTime"].to_number<int64_t>() * 1000, now));
+  rec.status = "COMPLETED";
+  rec.updated_at = now;
+  Status s = services_.store().Write([&](store::Tx& tx) { return tx.PutReport(rec); });
+  if (!s.ok()) spdlog::error("storing the rule analysis of a report failed: {}", s.message());
+}
+
+}  // namespace sandgate::submission

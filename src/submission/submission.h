@@ -1,0 +1,80 @@
+// The Sandbox Submission API (wire-compatible with Zscaler's csbapi host):
+//   POST /zscsb/submit?api_token=TOKEN&force=0|1   raw file body; AV verdict now, rules queued
+//   POST /zscsb/discan?api_token=TOKEN             raw file body; the whole scan, synchronously
+// Order of checks per request: invalid-token throttle per client address (429) -> token (401/403,
+// from the in-memory index, no database) -> quota and rate (429 + X-RateLimit-*; over-quota
+// attempts past the threshold disable the token) -> size (413 before the body is read) -> the body
+// streams through hashing into a spool file (constant memory) -> analysis -> one store transaction
+// records the report and the usage. A client that goes away consumes no quota and leaves no file.
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "analysis/engine.h"
+#include "auth/login_throttle.h"
+#include "http/router.h"
+#include "quota/quota.h"
+#include "service/services.h"
+
+namespace sandgate::submission {
+
+struct SubmissionOptions {
+  std::string spool_dir;                // required; created if missing
+  uint64_t submit_limit = 50ull << 20;  // bytes (after gzip decoding too)
+  uint64_t discan_limit = 400ull << 20;
+  size_t static_workers = 2;  // rule-analysis threads
+  size_t static_queue = 64;   // queued jobs beyond which submit answers 503
+};
+
+class SubmissionService {
+ public:
+  SubmissionService(service::Services& services, analysis::EngineHolder& engines,
+                    SubmissionOptions options);
+  ~SubmissionService();  // finishes queued analyses, joins the workers
+
+  void Register(http::Router& router);
+  quota::QuotaManager& quota() { return quota_; }
+
+  // The stored report of `md5` (any case) submitted by `org`, if any.
+  Result<std::optional<store::ReportRecord>> Report(domain::OrgId org, const std::string& md5);
+  // Waits until the static-analysis queue is empty (tests, shutdown).
+  void Drain();
+
+ private:
+  struct Job {
+    domain::OrgId org;
+    std::string md5;
+    std::string path;  // spool file, removed by the job
+  };
+  boost::asio::awaitable<http::Response> Handle(const http::RequestHeader& h,
+                                                http::RequestContext& ctx, http::BodyReader& body,
+                                                bool discan);
+  Result<quota::Limits> LimitsFor(domain::OrgId org);
+  void OnOverQuota(domain::OrgId org, const quota::Admission& a);
+  bool TryEnqueue(Job job);
+  void Worker();
+  void RunStatic(const Job& job);
+
+  service::Services& services_;
+  analysis::EngineHolder& engines_;
+  SubmissionOptions opt_;
+  quota::QuotaManager quota_;
+  auth::LoginThrottle invalid_tokens_;  // per client address
+
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<Job> queue_;
+  size_t busy_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sandgate::submission
