@@ -60,6 +60,9 @@ using StreamHandler = std::function<boost::asio::awaitable<Response>(const Reque
 struct RouteOptions {
   size_t body_limit = 64 * 1024;  // larger bodies get 413 before they are read
   bool blocking = false;          // runs on the blocking pool (password hashing)
+  // Errors the server itself answers (413, ...) carry a numeric "code" equal to the HTTP status,
+  // as Zscaler's Submission API does, instead of an UPPER_SNAKE code.
+  bool numeric_error_codes = false;
 };
 
 struct Route {

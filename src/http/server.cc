@@ -221,7 +221,13 @@ struct Server::Impl {
         if (match.status == 405) res.set(bhttp::field::allow, match.allow);
       } else if (head.content_length() &&
                  *head.content_length() > match.route->options.body_limit) {
-        res = JsonError(version, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
+        if (match.route->options.numeric_error_codes) {
+          res = Response{bhttp::status::payload_too_large, version};
+          res.set(bhttp::field::content_type, "application/json");
+          res.body() = R"({"code":413,"message":"File too large"})";
+        } else {
+          res = JsonError(version, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
+        }
       } else if (match.route->stream_handler) {
         bhttp::request_parser<bhttp::buffer_body> sp(std::move(head));
         sp.body_limit(match.route->options.body_limit);

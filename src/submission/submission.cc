@@ -127,13 +127,13 @@ void SubmissionService::Register(http::Router& router) {
       [this](const http::RequestHeader& h, http::RequestContext& ctx, http::BodyReader& b) {
         return Handle(h, ctx, b, false);
       },
-      http::RouteOptions{opt_.submit_limit, false});
+      http::RouteOptions{opt_.submit_limit, false, true});
   router.AddStream(
       verb::post, "/zscsb/discan",
       [this](const http::RequestHeader& h, http::RequestContext& ctx, http::BodyReader& b) {
         return Handle(h, ctx, b, true);
       },
-      http::RouteOptions{opt_.discan_limit, false});
+      http::RouteOptions{opt_.discan_limit, false, true});
 }
 
 Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
