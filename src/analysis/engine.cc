@@ -226,7 +226,8 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
-  bool Map(const std::string& path, std::string* error) {
+  // Maps at most `limit` bytes from the start of the file (bounded memory for large uploads).
+  bool Map(const std::string& path, std::string* error, uint64_t limit = UINT64_MAX) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       *error = "cannot open " + path + ": " + std::strerror(errno);
@@ -238,7 +239,7 @@ class MappedFile {
       *error = path + " is not a regular file";
       return false;
     }
-    size_ = static_cast<size_t>(st.st_size);
+    size_ = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limit));
     if (size_ > 0) {
       void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
       if (p == MAP_FAILED) {
@@ -499,6 +500,13 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
       return Status::Internal(std::string("ClamAV temp dir: ") + cl_strerror(rc));
     }
   }
+  // Scan whole uploads up to the largest the API accepts (discan: 400 MiB); ClamAV's defaults
+  // (100 MiB per file) would silently skip larger files.
+  for (auto field : {CL_ENGINE_MAX_FILESIZE, CL_ENGINE_MAX_SCANSIZE}) {
+    if (cl_engine_set_num(engine->clam_, field, static_cast<long long>(config.av_scan_limit)) !=
+        CL_SUCCESS)
+      return Status::Internal("ClamAV scan limits could not be set");
+  }
   unsigned sigs = 0;
   cl_error_t rc = cl_load(config.signatures_dir.c_str(), engine->clam_, &sigs,
                           CL_DB_STDOPT | CL_DB_YARA_EXCLUDE);
@@ -628,7 +636,30 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   options.heuristic = 0;  // no optional heuristic alerts (macros, encrypted archives, ...)
   const char* virname = nullptr;
   unsigned long scanned = 0;
-  const cl_error_t rc = cl_scanfile(path.c_str(), &virname, &scanned, clam_, &options);
+  // Scan through a pread-backed map with page aging: ClamAV reads the file in pieces and drops
+  // pages it no longer needs, so memory does not grow with the file (cl_scanfile would map it all).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
+  struct stat fst;
+  if (::fstat(fd, &fst) != 0) {
+    ::close(fd);
+    return Status::Internal("cannot stat " + path);
+  }
+  cl_error_t rc = CL_CLEAN;
+  if (fst.st_size > 0) {
+    auto pread_cb = [](void* handle, void* buf, size_t count, off_t offset) -> off_t {
+      return ::pread(static_cast<int>(reinterpret_cast<intptr_t>(handle)), buf, count, offset);
+    };
+    cl_fmap_t* map = cl_fmap_open_handle(reinterpret_cast<void*>(static_cast<intptr_t>(fd)), 0,
+                                         static_cast<size_t>(fst.st_size), pread_cb, 1);
+    if (map == nullptr) {
+      ::close(fd);
+      return Status::Internal("ClamAV cannot map " + path);
+    }
+    rc = cl_scanmap_callback(map, path.c_str(), &virname, &scanned, clam_, &options, nullptr);
+    cl_fmap_close(map);
+  }
+  ::close(fd);
   if (rc == CL_VIRUS) {
     q.virus_name = StripUnofficial(virname != nullptr ? virname : "Unknown");
     q.virus_type = VirusTypeFromName(q.virus_name);
@@ -643,7 +674,8 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
 
 Result<StaticResult> Engine::Static(const std::string& path) const {
   MappedFile file;
-  if (std::string error; !file.Map(path, &error)) return Status::Internal(error);
+  if (std::string error; !file.Map(path, &error, config_.static_scan_limit))
+    return Status::Internal(error);
   const bool is_pe = file.size() >= 2 && file.data()[0] == 'M' && file.data()[1] == 'Z';
   const bool is_elf = file.size() >= 4 && std::memcmp(file.data(),
                                                       "\x7f"

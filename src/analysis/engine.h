@@ -52,6 +52,11 @@ struct EngineConfig {
   std::string rules_dir = SANDGATE_SOURCE_DIR "/share/rules";
   // ClamAV's scratch directory for unpacked archive members; empty = $TMPDIR or /tmp.
   std::string temp_dir;
+  // YARA sees at most this many bytes from the start of a file, so memory stays bounded whatever
+  // the upload's size (hashes, entropy and the AV scan still cover the whole file).
+  uint64_t static_scan_limit = 16ull << 20;
+  // ClamAV scans files (and archive contents) up to this size.
+  uint64_t av_scan_limit = 512ull << 20;
   // Per-file YARA time budget.
   int yara_timeout_seconds = 60;
 };
