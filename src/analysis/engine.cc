@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <fuzzy.h>
 #include <magic.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <yara.h>
 
@@ -19,6 +21,8 @@
 #include <utility>
 
 #include "analysis/file_type.h"
+
+extern char** environ;
 
 namespace sandgate::analysis {
 namespace {
@@ -629,6 +633,19 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
     q.ssdeep = buf;
   }
 
+  std::string virus;
+  Status av = config_.av_subprocess.empty() || hashes.size <= config_.av_subprocess_threshold
+                  ? ScanAv(path, &virus, &q.av_error)
+                  : ScanAvInChild(path, &virus, &q.av_error);
+  if (!av.ok()) return av;
+  if (!virus.empty()) {
+    q.virus_name = StripUnofficial(virus.c_str());
+    q.virus_type = VirusTypeFromName(q.virus_name);
+  }
+  return q;
+}
+
+Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* av_error) const {
   // ClamAV: first match wins; every parser on (archives, OLE2, PDF, mail, HTML, PE, ELF, ...).
   struct cl_scan_options options = {};
   options.general = CL_SCAN_GENERAL_HEURISTICS;
@@ -636,8 +653,7 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   options.heuristic = 0;  // no optional heuristic alerts (macros, encrypted archives, ...)
   const char* virname = nullptr;
   unsigned long scanned = 0;
-  // Scan through a pread-backed map with page aging: ClamAV reads the file in pieces and drops
-  // pages it no longer needs, so memory does not grow with the file (cl_scanfile would map it all).
+  // Scan through a pread-backed map with page aging rather than cl_scanfile's whole-file map.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
   struct stat fst;
@@ -661,15 +677,69 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   }
   ::close(fd);
   if (rc == CL_VIRUS) {
-    q.virus_name = StripUnofficial(virname != nullptr ? virname : "Unknown");
-    q.virus_type = VirusTypeFromName(q.virus_name);
+    *virus = virname != nullptr ? virname : "Unknown";
   } else if (rc != CL_CLEAN) {
     if (IsEnvironmentError(rc)) {
       return Status::Internal("ClamAV scan of " + path + ": " + cl_strerror(rc));
     }
-    q.av_error = cl_strerror(rc);
+    *av_error = cl_strerror(rc);
   }
-  return q;
+  return Status::Ok();
+}
+
+Status Engine::ScanAvInChild(const std::string& path, std::string* virus,
+                             std::string* av_error) const {
+  // `<av_subprocess> av-scan --signatures-dir DIR FILE` prints one line: "CLEAN", "VIRUS <name>",
+  // "AVERROR <text>" or "ERROR <text>". Its memory is its own: a large file's scan cannot grow the
+  // server, and a parser crash takes down only the child.
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::Internal("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
+  std::vector<std::string> args = {
+      config_.av_subprocess, "av-scan", "--signatures-dir", config_.signatures_dir, "--rules-dir",
+      config_.rules_dir,     path};
+  if (!config_.temp_dir.empty()) {
+    args.push_back("--temp-dir");
+    args.push_back(config_.temp_dir);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int rc =
+      posix_spawn(&pid, config_.av_subprocess.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipefd[1]);
+  if (rc != 0) {
+    ::close(pipefd[0]);
+    return Status::Internal(std::string("cannot start the AV scanner: ") + std::strerror(rc));
+  }
+  std::string out;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > 4096) break;
+  }
+  ::close(pipefd[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (out == "CLEAN") return Status::Ok();
+  if (out.starts_with("VIRUS ")) {
+    *virus = out.substr(6);
+    return Status::Ok();
+  }
+  if (out.starts_with("AVERROR ")) {
+    *av_error = out.substr(8);
+    return Status::Ok();
+  }
+  return Status::Internal("the AV scanner failed" + (out.empty() ? std::string() : ": " + out));
 }
 
 Result<StaticResult> Engine::Static(const std::string& path) const {

@@ -57,6 +57,11 @@ struct EngineConfig {
   uint64_t static_scan_limit = 16ull << 20;
   // ClamAV scans files (and archive contents) up to this size.
   uint64_t av_scan_limit = 512ull << 20;
+  // When set, files larger than av_subprocess_threshold are AV-scanned by running this executable
+  // as `<exe> av-scan --signatures-dir DIR FILE` (the sandgate binary), so a large scan's memory is
+  // not the server's and a parser crash cannot take the server down.
+  std::string av_subprocess;
+  uint64_t av_subprocess_threshold = 32ull << 20;
   // Per-file YARA time budget.
   int yara_timeout_seconds = 60;
 };
@@ -171,7 +176,13 @@ class Engine {
  private:
   class MagicPool;
   Engine();
+  Status ScanAvInChild(const std::string& path, std::string* virus, std::string* av_error) const;
 
+ public:
+  // The in-process ClamAV scan (what `sandgate av-scan` runs). *virus is the raw signature name.
+  Status ScanAv(const std::string& path, std::string* virus, std::string* av_error) const;
+
+ private:
   EngineConfig config_;
   cl_engine* clam_ = nullptr;  // owned; compiled, then only read
   struct RuleSet {

@@ -40,7 +40,14 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       st = str(&cfg->listen);
     else if (k == "base_url")
       st = str(&cfg->base_url);
-    else if (k == "threads") {
+    else if (k == "analysis_workers" || k == "analysis_queue") {
+      auto v = value.value<int64_t>();
+      if (!v || *v < 0 || *v > 100000)
+        st = Status::Invalid("CONFIG_INVALID", "Config key '" + k + "' must be 0 to 100000.");
+      else
+        (k == "analysis_workers" ? cfg->analysis_workers : cfg->analysis_queue) =
+            static_cast<int>(*v);
+    } else if (k == "threads") {
       auto v = value.value<int64_t>();
       if (!v || *v < 0 || *v > 256)
         st = Status::Invalid("CONFIG_INVALID", "Config key 'threads' must be 0 to 256.");

@@ -22,6 +22,8 @@ struct Config {
   int threads = 0;
   std::string signatures_dir;  // default: the shipped share/signatures
   std::string rules_dir;       // default: the shipped share/rules
+  int analysis_workers = 2;    // threads running the YARA rules of submitted files
+  int analysis_queue = 64;     // queued analyses beyond which submit answers 503
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

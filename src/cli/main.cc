@@ -27,6 +27,7 @@ struct Common {
   std::string config_file;
   std::string data, listen, base_url, key_file, signatures_dir, rules_dir;
   int threads = 0;
+  int analysis_workers = -1, analysis_queue = -1;  // -1: not given
 };
 
 int Fail(const Status& st) {
@@ -58,6 +59,8 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (c.threads) cfg.threads = c.threads;
   if (!c.signatures_dir.empty()) cfg.signatures_dir = c.signatures_dir;
   if (!c.rules_dir.empty()) cfg.rules_dir = c.rules_dir;
+  if (c.analysis_workers >= 0) cfg.analysis_workers = c.analysis_workers;
+  if (c.analysis_queue >= 0) cfg.analysis_queue = c.analysis_queue;
   return cfg;
 }
 
@@ -68,6 +71,11 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
   if (server_flags) {
     cmd->add_option("--signatures-dir", c.signatures_dir, "ClamAV signature directory");
     cmd->add_option("--rules-dir", c.rules_dir, "YARA rules directory");
+    cmd->add_option("--analysis-workers", c.analysis_workers, "Threads running the YARA rules")
+        ->check(CLI::Range(1, 64));
+    cmd->add_option("--analysis-queue", c.analysis_queue,
+                    "Queued analyses beyond which submit answers 503")
+        ->check(CLI::Range(0, 100000));
   }
   if (server_flags) {
     cmd->add_option("--listen", c.listen, "ADDR:PORT to listen on (default 127.0.0.1:8080)");
@@ -171,8 +179,11 @@ int Serve(Common& c, ServeFlags& f) {
   if (!inst.config().signatures_dir.empty()) ec.signatures_dir = inst.config().signatures_dir;
   if (!inst.config().rules_dir.empty()) ec.rules_dir = inst.config().rules_dir;
   ec.temp_dir = inst.config().data_dir + "/spool";
+  ec.av_subprocess = "/proc/self/exe";  // large files are AV-scanned in a child process
   submission::SubmissionOptions subo;
   subo.spool_dir = inst.config().data_dir + "/spool";
+  subo.static_workers = static_cast<size_t>(inst.config().analysis_workers);
+  subo.static_queue = static_cast<size_t>(inst.config().analysis_queue);
   mkdir(subo.spool_dir.c_str(), 0700);
   auto engines = analysis::EngineHolder::Open(ec);
   if (!engines.ok()) return Fail(engines.status());
@@ -439,6 +450,39 @@ int main(int argc, char** argv) {
   tok_show->callback(run([&](app::Instance& i) {
     return PrintResult(i.services().ReadToken(service::Actor::Cli(), org_id));
   }));
+
+  // av-scan: the out-of-process AV scan `serve` uses for large files (hidden from --help).
+  std::string av_file, av_sigs, av_rules, av_tmp;
+  auto* avscan = app.add_subcommand("av-scan", "Scan one file with ClamAV (used by serve)");
+  avscan->group("");
+  avscan->add_option("FILE", av_file)->required();
+  avscan->add_option("--signatures-dir", av_sigs);
+  avscan->add_option("--rules-dir", av_rules);
+  avscan->add_option("--temp-dir", av_tmp);
+  avscan->callback([&] {
+    analysis::EngineConfig ec;
+    if (!av_sigs.empty()) ec.signatures_dir = av_sigs;
+    if (!av_rules.empty()) ec.rules_dir = av_rules;
+    ec.temp_dir = av_tmp;
+    auto engine = analysis::Engine::Load(ec);
+    if (!engine.ok()) {
+      std::cout << "ERROR " << engine.status().message() << "\n";
+      rc = 1;
+      return;
+    }
+    std::string virus, av_error;
+    Status st = engine.value()->ScanAv(av_file, &virus, &av_error);
+    if (!st.ok()) {
+      std::cout << "ERROR " << st.message() << "\n";
+      rc = 1;
+    } else if (!virus.empty()) {
+      std::cout << "VIRUS " << virus << "\n";
+    } else if (!av_error.empty()) {
+      std::cout << "AVERROR " << av_error << "\n";
+    } else {
+      std::cout << "CLEAN\n";
+    }
+  });
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,152 @@
+"""Operating the analysis: a full queue answers 503, SIGHUP reloads rules without dropping requests."""
+import os
+import shutil
+import signal
+import tempfile
+import time
+import unittest
+
+from harness import Server
+
+SHARE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "share")
+
+
+def eicar():
+    return ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode()
+
+
+class OpsBase(unittest.TestCase):
+    extra = []
+
+    def setUp(self):
+        self.server = Server(extra_args=self.extra_args()).start()
+        self.p = self.server.login("provider")
+        self.admin = self.server.login("acme-admin")
+        r = self.p.patch("/api/v1/provider/orgs/1", {"ratePerSecond": 1000, "ratePerHour": 100000})
+        self.assertEqual(r.status, 200)
+        self.token = self.admin.get("/api/v1/sandbox/token/reveal").json["token"]
+        self.server.secrets.add(self.token)
+
+    def tearDown(self):
+        self.server.assert_no_secrets_in_log(self)
+        self.server.cleanup()
+
+    def extra_args(self):
+        return []
+
+    def submit(self, body, path="/zscsb/submit"):
+        c = self.server.client()
+        r = c.request("POST", f"{path}?api_token={self.token}", raw=body)
+        c.close()
+        return r
+
+
+class FullQueueTest(OpsBase):
+    def extra_args(self):
+        return ["--analysis-queue", "0"]
+
+    def test_full_queue_answers_503_and_consumes_nothing(self):
+        r = self.submit(b"a clean file that needs the rules")
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json["code"], 503)
+        self.assertIn("retry-after", r.headers)
+        self.assertEqual(self.admin.get("/api/v1/sandbox/report/quota").json[0]["used"], 0)
+        # A file the AV already convicts needs no queue; discan needs none either.
+        self.assertEqual(self.submit(eicar()).status, 200)
+        self.assertEqual(self.submit(b"clean, synchronous", path="/zscsb/discan").status, 200)
+        self.assertEqual(self.admin.get("/api/v1/sandbox/report/quota").json[0]["used"], 2)
+
+
+class ReloadTest(OpsBase):
+    def extra_args(self):
+        self.rules = tempfile.mkdtemp(prefix="sandgate-rules-")
+        for f in os.listdir(os.path.join(SHARE, "rules")):
+            shutil.copy(os.path.join(SHARE, "rules", f), self.rules)
+        return ["--rules-dir", self.rules]
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.rules, ignore_errors=True)
+
+    def findings(self, md5):
+        r = self.admin.get(f"/api/v1/sandbox/report/{md5}?details=full")
+        full = r.json["Full Details"]
+        return [f["SignatureSources"][0] for k, v in full.items() if isinstance(v, list) for f in v]
+
+    def test_sighup_reloads_rules_and_keeps_the_old_ones_on_error(self):
+        data = b"harmless text with SANDGATE-RELOAD-MARKER inside\n"
+        md5 = self.submit(data, path="/zscsb/discan").json["md5"]
+        self.assertNotIn("YARA:Sandgate_Reload_Marker", self.findings(md5))
+        with open(os.path.join(self.rules, "marker.yar"), "w") as f:
+            f.write('rule Sandgate_Reload_Marker {\n  meta:\n    severity = "HIGH"\n'
+                    '    description = "Reload marker"\n  strings:\n    $m = "SANDGATE-RELOAD-MARKER"\n'
+                    '  condition:\n    $m\n}\n')
+        self.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        while "analysis engine reloaded" not in self.server.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.submit(data, path="/zscsb/discan").status, 200)
+        self.assertIn("YARA:Sandgate_Reload_Marker", self.findings(md5))
+        # A broken rule: the reload fails, the current rules stay, requests keep working.
+        with open(os.path.join(self.rules, "broken.yar"), "w") as f:
+            f.write("rule Broken { condition: nonsense( }\n")
+        self.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        while "reload failed" not in self.server.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("reload failed", self.server.log_text())
+        self.assertEqual(self.submit(data, path="/zscsb/discan").status, 200)
+        self.assertIn("YARA:Sandgate_Reload_Marker", self.findings(md5))
+        self.assertEqual(self.submit(eicar()).json["virusName"], "Eicar-Test-Signature")
+
+
+class LargeUploadMemoryTest(OpsBase):
+    def rss_kib(self):
+        with open(f"/proc/{self.server.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def test_400_mib_discan_keeps_peak_rss_under_idle_plus_64_mib(self):
+        import http.client
+        import threading
+        # Warm up (first scan, libmagic handles, connection pools), then measure idle.
+        self.assertEqual(self.submit(os.urandom(4096), path="/zscsb/discan").status, 200)
+        time.sleep(0.5)
+        idle = self.rss_kib()
+        peak = [idle]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], self.rss_kib())
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        block = os.urandom(1024 * 1024)
+        size = 400 * 1024 * 1024
+
+        def body():
+            for _ in range(400):
+                yield block
+
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=600)
+            conn.request("POST", f"/zscsb/discan?api_token={self.token}", body=body(),
+                         headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+            r = conn.getresponse()
+            payload = r.read()
+            conn.close()
+        finally:
+            done.set()
+            sampler.join()
+        self.assertEqual(r.status, 200, payload)
+        growth_mib = (peak[0] - idle) / 1024
+        print(f"idle RSS {idle / 1024:.1f} MiB, peak {peak[0] / 1024:.1f} MiB, growth {growth_mib:.1f} MiB")
+        self.assertLess(growth_mib, 64)
+
+
+if __name__ == "__main__":
+    unittest.main()
