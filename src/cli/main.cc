@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "analysis/engine.h"
 #include "api/api.h"
@@ -17,6 +18,7 @@
 #include "auth/sessions.h"
 #include "http/server.h"
 #include "token/token_format.h"
+#include "web/assets.h"
 
 using namespace sandgate;
 
@@ -26,6 +28,7 @@ namespace {
 struct Common {
   std::string config_file;
   std::string data, listen, base_url, key_file, signatures_dir, rules_dir;
+  std::string submission_listen, web_dir;
   int threads = 0;
   int analysis_workers = -1, analysis_queue = -1;  // -1: not given
 };
@@ -71,6 +74,9 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
   if (server_flags) {
     cmd->add_option("--signatures-dir", c.signatures_dir, "ClamAV signature directory");
     cmd->add_option("--rules-dir", c.rules_dir, "YARA rules directory");
+    cmd->add_option("--submission-listen", c.submission_listen,
+                    "Serve the Submission API (/zscsb) on its own ADDR:PORT instead");
+    cmd->add_option("--web-dir", c.web_dir, "Serve the portal from this directory (development)");
     cmd->add_option("--analysis-workers", c.analysis_workers, "Threads running the YARA rules")
         ->check(CLI::Range(1, 64));
     cmd->add_option("--analysis-queue", c.analysis_queue,
@@ -195,7 +201,20 @@ int Serve(Common& c, ServeFlags& f) {
   api::ApiOptions apio;
   apio.submissions = &submissions;
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
-  submissions.Register(*router);
+  web::RegisterPortal(*router, c.web_dir);
+  // The Submission API: on the main port, or on its own (--submission-listen).
+  auto sub_router = c.submission_listen.empty() ? router : std::make_shared<http::Router>();
+  submissions.Register(*sub_router);
+  std::unique_ptr<http::Server> sub_server;
+  if (!c.submission_listen.empty()) {
+    http::ServerOptions sub_opt;
+    sub_opt.listen = c.submission_listen;
+    sub_opt.threads = inst.config().threads;
+    sub_opt.handle_signals = false;
+    sub_server = std::make_unique<http::Server>(sub_opt, sub_router);
+    Status st = sub_server->Bind();
+    if (!st.ok()) return Fail(st);
+  }
   http::ServerOptions so;
   so.listen = inst.config().listen;
   so.threads = inst.config().threads;
@@ -210,11 +229,22 @@ int Serve(Common& c, ServeFlags& f) {
   http::Server server(so, router);
   Status st = server.Bind();
   if (!st.ok()) return Fail(st);
-  inst.services().set_base_url(inst.config().base_url.empty() ? "http://" + server.address()
+  const std::string api_address = sub_server ? sub_server->address() : server.address();
+  inst.services().set_base_url(inst.config().base_url.empty() ? "http://" + api_address
                                                               : inst.config().base_url);
   spdlog::info("sandgate {} listening on http://{} (data {})", "0.1.0", server.address(),
                inst.config().data_dir);
+  std::thread sub_thread;
+  if (sub_server) {
+    spdlog::info("Submission API listening on http://{}", sub_server->address());
+    sub_thread = std::thread([&] { sub_server->Run(); });
+  }
   server.Run();
+  if (sub_server) {
+    sub_server->Stop();
+    sub_thread.join();
+  }
+  submissions.Drain();
   return 0;
 }
 

@@ -141,9 +141,9 @@ class Server:
             if os.path.exists(log):
                 with open(log) as f:
                     f.seek(offset)
-                    m = re.findall(r"listening on http://127\.0\.0\.1:(\d+)", f.read())
+                    m = re.findall(r"sandgate \S+ listening on http://127\.0\.0\.1:(\d+)", f.read())
                 if m:
-                    self.port = int(m[-1])
+                    self.port = int(m[0])
                     break
             time.sleep(0.05)
         else:

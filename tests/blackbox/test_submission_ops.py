@@ -100,6 +100,28 @@ class ReloadTest(OpsBase):
         self.assertEqual(self.submit(eicar()).json["virusName"], "Eicar-Test-Signature")
 
 
+class SeparateSubmissionPortTest(OpsBase):
+    def extra_args(self):
+        return ["--submission-listen", "127.0.0.1:0"]
+
+    def test_submission_api_on_its_own_port(self):
+        import re
+        m = re.search(r"Submission API listening on http://127\.0\.0\.1:(\d+)", self.server.log_text())
+        self.assertIsNotNone(m)
+        port = int(m.group(1))
+        self.assertNotEqual(port, self.server.port)
+        self.assertEqual(self.admin.get("/api/v1/sandbox/token").json["baseUrl"], f"http://127.0.0.1:{port}")
+        self.assertEqual(self.submit(b"main port").status, 404)
+        from harness import Client
+        c = Client(port)
+        r = c.request("POST", f"/zscsb/submit?api_token={self.token}", raw=eicar())
+        c.close()
+        self.assertEqual(r.json["virusName"], "Eicar-Test-Signature")
+        c = Client(port)
+        self.assertEqual(c.request("GET", "/api/v1/sandbox/token").status, 404)  # only /zscsb here
+        c.close()
+
+
 class LargeUploadMemoryTest(OpsBase):
     def rss_kib(self):
         with open(f"/proc/{self.server.proc.pid}/status") as f:
