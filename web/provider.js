@@ -301,7 +301,7 @@ export async function renderOrgPage(ctx) {
           act(() => post(`${base}/token/disable`, body), 'The token was disabled.');
         }
       } },
-      h('div', { class: 'field' }, h('label', { for: 'disable-reason' }, 'Reason'), reason),
+      h('div', { class: 'field field-reason' }, h('label', { for: 'disable-reason' }, 'Reason'), reason),
       h('div', { class: 'field grow' }, h('label', { for: 'disable-note' }, 'Note (optional)'), note),
       h('button', { type: 'submit', class: 'btn btn-danger', 'data-focus-key': 'disable' }, 'Disable token')));
     }

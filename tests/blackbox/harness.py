@@ -41,7 +41,7 @@ class Client:
 
     def _connect(self):
         if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
         return self.conn
 
     def __del__(self):
