@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 .PHONY: deps build run test test-sanitize format format-check clean
 
 deps:
-	bash scripts/install-deps.sh
+	SANDGATE_WITH_BROWSER=1 bash scripts/install-deps.sh
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
@@ -21,7 +21,7 @@ test: build
 test-sanitize: deps
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSANDGATE_SANITIZE=ON >/dev/null
 	cmake --build build/asan -j$(JOBS)
-	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS) -E ui.playwright
 
 format:
 	find src -name '*.h' -o -name '*.cc' | xargs clang-format -i
@@ -31,3 +31,12 @@ format-check:
 
 clean:
 	rm -rf build
+
+# `make bench`: Sandgate side by side with nginx (issue 7); results go to docs/PERFORMANCE.md.
+# BENCH_SECONDS, BENCH_ROUNDS, ... are read from the environment (see scripts/bench.sh).
+.PHONY: bench
+bench:
+	SANDGATE_WITH_BENCH=1 bash scripts/install-deps.sh
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	BUILD=$(BUILD) bash scripts/bench.sh

@@ -10,7 +10,8 @@
 //   Engine/<step>/<file>                               the analysis engine on sample files
 //   Hash/*/64MiB                                       whole-file streaming digests
 // Sample files are written to a temporary directory (removed at exit); clam.exe comes from
-// Debian's clamav-testfiles (/usr/share/clamav-testfiles).
+// Debian's clamav-testfiles (/usr/share/clamav-testfiles). SANDGATE_BENCH_SAMPLE_1K=PATH replaces
+// the generated 1 KiB clean text file (scripts/bench.sh uses the file it uploads).
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -242,6 +243,12 @@ struct Samples {
     buf.push_back('\0');
     if (!mkdtemp(buf.data())) std::abort();
     dir = buf.data();
+    // scripts/bench.sh passes its own file so the HTTP scenario and this baseline read the same
+    // bytes.
+    if (const char* given = std::getenv("SANDGATE_BENCH_SAMPLE_1K"); given && *given) {
+      clean_1k = given;
+      return;
+    }
     clean_1k = (dir / "clean-1k.txt").string();
     std::string text;
     static const char* const kWords[] = {"the",     "quarterly", "report",  "shows",   "steady",

@@ -12,9 +12,22 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clamav-testfiles zip unzip curl python3 procps
 )
-if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then PKGS+=(chromium nodejs npm); fi
+if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
+  PKGS+=(chromium)
+  command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
+fi
 if [ "${SANDGATE_WITH_POSTGRES:-0}" = 1 ]; then PKGS+=(postgresql postgresql-contrib); fi
 if [ "${SANDGATE_WITH_BENCH:-0}" = 1 ]; then PKGS+=(nginx-light wrk); fi
+
+install_ui_packages() {
+  # The browser tests' npm packages (playwright-core only; it drives Debian's Chromium).
+  if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ] && [ -f tests/ui/package-lock.json ] &&
+     [ ! -d tests/ui/node_modules/playwright-core ]; then
+    echo "install-deps: npm ci in tests/ui" >&2
+    npm ci --prefix tests/ui --no-audit --no-fund --silent
+  fi
+}
+trap install_ui_packages EXIT
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -170,8 +170,8 @@ let dialogSeq = 0;
 export function openDialog({ title, build, className }) {
   const opener = document.activeElement;
   const id = 'dlg-title-' + ++dialogSeq;
-  const body = h('div', { class: 'dialog-body' });
-  const dialog = h('dialog', { class: ['dialog', className], 'aria-labelledby': id },
+  const body = h('div', { class: 'dialog-body', id: id + '-body' });
+  const dialog = h('dialog', { class: ['dialog', className], 'aria-labelledby': id, 'aria-describedby': id + '-body' },
     h('h2', { id, class: 'dialog-title' }, title), body);
   trapFocus(dialog);
   document.body.append(dialog);

@@ -71,9 +71,9 @@ export async function renderOrgList(ctx) {
     }
     try {
       const org = await post('/api/v1/provider/orgs', { name: createName.value.trim() });
-      toast(`Organization ${org.name} was created.`);
       history.pushState(null, '', `/provider/orgs/${org.id}`);
       window.dispatchEvent(new PopStateEvent('popstate'));
+      toast(`Organization ${org.name} was created.`);
     } catch (err) {
       if (!err.handled) createMsg.append(errorBox(err));
     }
@@ -84,7 +84,7 @@ export async function renderOrgList(ctx) {
     h('div', { class: 'card' },
       h('form', { class: 'filters', role: 'search', novalidate: true, onsubmit: (e) => { e.preventDefault(); st.page = 1; load(); } },
         h('div', { class: 'field grow' }, h('label', { for: 'org-search' }, 'Search organizations'), searchInput),
-        h('div', { class: 'field' }, h('label', { for: 'org-page-size' }, 'Per page'), sizeSelect)),
+        h('div', { class: 'field field-narrow' }, h('label', { for: 'org-page-size' }, 'Per page'), sizeSelect)),
       results),
     h('details', { class: 'card create-org' }, h('summary', null, 'Create an organization'), createForm));
 
@@ -199,9 +199,10 @@ export async function renderOrgPage(ctx) {
     st.busy = true;
     st.error = null;
     let result;
+    let message = null;
     try {
       result = await fn();
-      if (done) toast(typeof done === 'function' ? done(result) : done);
+      if (done) message = typeof done === 'function' ? done(result) : done;
     } catch (err) {
       if (err.handled || !ctx.isCurrent()) {
         st.busy = false;
@@ -217,7 +218,10 @@ export async function renderOrgPage(ctx) {
     } finally {
       st.busy = false;
     }
-    if (ctx.isCurrent()) draw();
+    if (ctx.isCurrent()) {
+      draw();
+      if (message) toast(message); // after the redraw, so the page already shows the new state
+    }
     return result;
   }
 

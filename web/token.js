@@ -31,6 +31,11 @@ function saveHidden(set) {
   }
 }
 
+// A click outside an open column chooser closes it.
+document.addEventListener('click', (e) => {
+  for (const d of document.querySelectorAll('details.column-chooser[open]')) if (!d.contains(e.target)) d.open = false;
+});
+
 export async function renderTokenPage(ctx) {
   const { main } = ctx;
   const page = {
@@ -293,7 +298,9 @@ export async function renderTokenPage(ctx) {
     if (err.handled || !ctx.isCurrent()) return;
     clear(body);
     body.removeAttribute('aria-busy');
-    body.append(errorBox(err));
+    body.append(errorBox(err, ctx.user.role === 'PROVIDER_ADMIN'
+      ? h('p', null, h('a', { href: '/provider' }, 'Go to the provider console'))
+      : null));
     return;
   }
   if (!ctx.isCurrent()) return;

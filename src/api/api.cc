@@ -662,6 +662,11 @@ class Api {
                               ? json::value(nullptr)
                               : json::value(std::string(domain::ToString(status.reason)));
       o["disabledByProvider"] = org.provider_disabled;
+      if (opt_.submissions) {
+        auto used = opt_.submissions->quota().UsedToday(org.id, now);
+        o["usage"] =
+            json::object{{"used", used.ok() ? used.value() : 0}, {"allowed", org.daily_allowance}};
+      }
       items.push_back(std::move(o));
     }
     json::object out;

@@ -163,6 +163,8 @@ class SubmissionTest(ServerTestCase):
         self.assertEqual((q[0]["used"], q[0]["allowed"], q[0]["unused"]), (1, 1000, 999))
         page = admin_a.get("/api/v1/sandbox/token").json
         self.assertEqual(page["usage"], {"used": 1, "allowed": 1000})
+        listed = self.provider().get("/api/v1/provider/orgs?search=Report%20A").json["items"][0]
+        self.assertEqual(listed["usage"], {"used": 1, "allowed": 1000})
         self.assertIsNotNone(page["lastUsedOn"])
 
     def test_token_errors(self):

@@ -89,6 +89,21 @@ uiTest(env, 'provider expires the subscription; the org page is read-only until 
   assert.equal(env.server.verify(tokenText).accepted, true);
 });
 
+uiTest(env, 'a change refused meanwhile is explained in words and the page catches up', async (page) => {
+  await signIn(page, env.server, 'acme-admin');
+  await page.getByRole('button', { name: 'Regenerate token' }).waitFor();
+  const provider = await env.server.api('provider');
+  await provider.ok('POST', '/api/v1/provider/orgs/1/token/disable', { reason: 'QUOTA_THRESHOLD' });
+  await page.getByRole('button', { name: 'Regenerate token' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Ok' }).click();
+  await page.getByRole('alert').filter({ hasText: 'The token was disabled by your service provider' }).waitFor();
+  assert.equal(await page.getByTestId('token-status').textContent(), 'Disabled');
+  await page.getByText('Daily quota threshold exceeded').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Regenerate token' }).count(), 0);
+  assert.equal(await page.locator('body').textContent().then((t) => t.includes('{"code"')), false, 'no raw JSON');
+  await provider.ok('POST', '/api/v1/provider/orgs/1/token/enable', {});
+});
+
 uiTest(env, 'a read-only user sees the page without any control', async (page) => {
   await signIn(page, env.server, 'acme-viewer');
   await page.getByTestId('token-value').waitFor();
@@ -104,7 +119,10 @@ uiTest(env, 'a read-only user sees the page without any control', async (page) =
 uiTest(env, 'tenant isolation: an org admin gets no provider data, only a clear message', async (page) => {
   await signIn(page, env.server, 'acme-admin');
   assert.equal(await page.getByRole('link', { name: 'Organizations' }).count(), 0);
-  for (const path of ['/provider', '/provider/orgs/1', '/provider/audit']) {
+  await page.goto('/provider');
+  await page.getByRole('link', { name: 'Go to the Sandbox API Token page' }).click();
+  await page.getByTestId('token-value').waitFor();
+  for (const path of ['/provider/orgs/1', '/provider/audit', '/provider']) {
     await page.goto(path);
     await page.getByRole('heading', { name: 'Not available', level: 1 }).waitFor();
     await page.getByText('is not available to your account').waitFor();
@@ -115,8 +133,6 @@ uiTest(env, 'tenant isolation: an org admin gets no provider data, only a clear 
   }
   const api = await page.request.get('/api/v1/provider/orgs');
   assert.equal(api.status(), 404);
-  await page.getByRole('link', { name: 'Go to the Sandbox API Token page' }).click();
-  await page.getByTestId('token-value').waitFor();
 });
 
 uiTest(env, 'organizations: debounced search, paging, create and activate', async (page) => {
@@ -219,8 +235,11 @@ uiTest(env, 'quota settings, the organization audit log and the global audit log
   await page.getByLabel('Action').fill('TOKEN_DISABLE');
   await page.getByLabel('Organization ID').fill('1');
   await page.getByRole('button', { name: 'Apply filters' }).click();
-  await page.getByTestId('audit-count').getByText('1 entry shown').waitFor();
-  assert.deepEqual(await page.locator('td[data-label="Action"]').allTextContents(), ['TOKEN_DISABLE']);
+  const expected = (await (await env.server.api('provider')).ok('GET', '/api/v1/provider/auditLog?orgId=1&action=TOKEN_DISABLE')).items.length;
+  assert.ok(expected >= 1);
+  await page.getByTestId('audit-count').getByText(`${expected} entr${expected === 1 ? 'y' : 'ies'} shown`).waitFor();
+  assert.deepEqual(new Set(await page.locator('td[data-label="Action"]').allTextContents()), new Set(['TOKEN_DISABLE']));
+  assert.match(page.url(), /action=TOKEN_DISABLE/);
   await page.getByLabel('Actor').fill('nobody-at-all');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.getByText('No audit entries match.').waitFor();
@@ -236,3 +255,21 @@ uiTest(env, 'quota settings, the organization audit log and the global audit log
     assert.match(await org.getByTestId('usage').textContent(), /\/ 50 submissions$/);
   });
 });
+
+uiTest(env, 'the console fits a 360 px screen and every control has an accessible name', async (page) => {
+  await signIn(page, env.server, 'provider');
+  for (const path of ['/provider', '/provider/orgs/1', '/provider/audit']) {
+    await page.goto(path);
+    await page.waitForFunction(() => !document.querySelector('#main [aria-busy="true"]') && document.querySelector('#main table'));
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll('button, a[href], input, select, summary, textarea')]
+      .filter((el) => {
+        const byLabel = el.id && document.querySelector(`label[for="${el.id}"]`);
+        return !(el.getAttribute('aria-label') || el.textContent || '').trim() && !byLabel;
+      }).map((el) => el.outerHTML));
+    assert.deepEqual(unnamed, [], path);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `${path}: horizontal overflow of ${overflow}px at 360px`);
+  }
+  await page.goto('/provider/orgs/1');
+  await page.getByRole('region', { name: 'Users' }).waitFor();
+}, { viewport: { width: 360, height: 740 } });

@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench.sh (Python standard library only).
+
+Subcommands:
+  port                         print a free TCP port on 127.0.0.1 (bind to port 0)
+  unknown-token SAMPLE         print a well-formed token that is not SAMPLE's (checks that this
+                               script's checksum algorithm reproduces SAMPLE's first)
+  record ...                   parse one wrk --latency output (+ status mix from an access log
+                               byte range) and append it as one JSON line to the results file
+  record-raw --out F JSON      append a JSON object as one line
+  upload --url U --file F      POST a file, report when the last byte was handed to the kernel and
+                               when the response arrived (splits streaming from analysis time)
+  rss PID                      print VmRSS and VmHWM of PID in KiB as JSON
+  report ...                   aggregate results (medians), print the table, update the doc
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import socket
+import statistics
+import sys
+import time
+import urllib.parse
+import zlib
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def base62(n, width):
+    out = ""
+    while n:
+        n, r = divmod(n, 62)
+        out = ALPHABET[r] + out
+    return out.rjust(width, "0")
+
+
+def token_checksum(first47):
+    return base62(zlib.crc32(first47.encode()) & 0xFFFFFFFF, 6)
+
+
+def cmd_port(_):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def cmd_unknown_token(a):
+    sample = a.sample.strip()
+    if len(sample) != 53 or not sample.startswith("sbx_") or token_checksum(sample[:47]) != sample[47:]:
+        sys.exit("unknown-token: the sample token does not match the documented format")
+    body = base62(int.from_bytes(secrets.token_bytes(32), "big"), 43)
+    tok = "sbx_" + body
+    print(tok + token_checksum(tok))
+
+
+# ---- wrk output -----------------------------------------------------------------------------
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def to_ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if not m:
+        raise ValueError("bad latency: " + text)
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def parse_wrk(text):
+    out = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not m:
+        raise ValueError("no Requests/sec in wrk output:\n" + text)
+    out["rps"] = float(m.group(1))
+    dist = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", text, re.M))
+    out["p50_ms"] = to_ms(dist["50"]) if "50" in dist else None
+    out["p99_ms"] = to_ms(dist["99"]) if "99" in dist else None
+    m = re.search(r"(\d+) requests in ([\d.]+\w+)", text)
+    out["requests"] = int(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["socket_errors"] = sum(int(x) for x in m.groups()) if m else 0
+    return out
+
+
+def status_mix(path, start, end):
+    """Counts HTTP statuses in lines [start, end) bytes of an access log whose lines end with
+    '<status> <time>' (Sandgate's log and the nginx log_format bench.sh writes)."""
+    mix = {}
+    if not path or not os.path.exists(path):
+        return mix
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(max(0, end - start))
+    for line in data.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        st = parts[-2].decode(errors="replace")
+        if st.isdigit() and len(st) == 3:
+            mix[st] = mix.get(st, 0) + 1
+    return mix
+
+
+def cmd_record(a):
+    with open(a.wrk) as f:
+        rec = parse_wrk(f.read())
+    rec.update(scenario=a.scenario, side=a.side, round=a.round)
+    if a.log:
+        rec["status"] = status_mix(a.log, a.log_from, a.log_to)
+    with open(a.out, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    mix = ", ".join(f"{k}: {v}" for k, v in sorted(rec.get("status", {}).items()))
+    print(f"  {a.scenario:<8} {a.side:<9} round {a.round}: {rec['rps']:>10.0f} req/s  "
+          f"p50 {fmt_ms(rec['p50_ms'])}  p99 {fmt_ms(rec['p99_ms'])}  [{mix}]", flush=True)
+
+
+def cmd_record_raw(a):
+    obj = json.loads(a.json)
+    with open(a.out, "a") as f:
+        f.write(json.dumps(obj) + "\n")
+
+
+def cmd_upload(a):
+    u = urllib.parse.urlsplit(a.url)
+    size = os.path.getsize(a.file)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    t0 = time.monotonic()
+    conn.putrequest("POST", u.path + ("?" + u.query if u.query else ""))
+    conn.putheader("Content-Type", "application/octet-stream")
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    with open(a.file, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            conn.send(chunk)
+    t_sent = time.monotonic() - t0
+    resp = conn.getresponse()
+    body = resp.read()
+    t_total = time.monotonic() - t0
+    print(json.dumps({"status": resp.status, "sent_s": t_sent, "total_s": t_total,
+                      "bytes": size, "body": body.decode(errors="replace")[:300]}))
+
+
+def cmd_rss(a):
+    out = {}
+    with open(f"/proc/{a.pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0])
+    print(json.dumps(out))
+
+
+# ---- report ---------------------------------------------------------------------------------
+
+def fmt_ms(v):
+    if v is None:
+        return "—"
+    if v < 1:
+        return f"{v * 1000:.0f} µs"
+    if v < 100:
+        return f"{v:.2f} ms"
+    return f"{v:.0f} ms"
+
+
+def fmt_ns(ns):
+    if ns < 1e4:
+        return f"{ns:,.0f} ns"
+    if ns < 1e7:
+        return f"{ns / 1e3:,.1f} µs"
+    return f"{ns / 1e6:,.1f} ms"
+
+
+def fmt_rate(v):
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def fmt_ratio(r):
+    return "—" if r is None else f"{r:.2f}×"
+
+
+def load_micro(path):
+    """name -> the median aggregate (or the single run) of each benchmark."""
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        doc = json.load(f)
+    runs = {}
+    for b in doc.get("benchmarks", []):
+        if b.get("error_occurred"):
+            continue
+        name = b.get("run_name") or b["name"]
+        agg = b.get("aggregate_name")
+        if agg and agg != "median":
+            continue
+        if agg == "median" or name not in runs:
+            runs[name] = b
+    return runs
+
+
+def to_ns(b, field):
+    unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+    return b[field] * unit
+
+
+def mix_text(mix):
+    total = sum(mix.values())
+    if not total:
+        return "—"
+    parts = sorted(mix.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {100.0 * v / total:.1f}%" for k, v in parts[:3])
+
+
+def merge_mix(recs):
+    mix = {}
+    for r in recs:
+        for k, v in r.get("status", {}).items():
+            mix[k] = mix.get(k, 0) + v
+    return mix
+
+
+def cmd_report(a):
+    recs = []
+    if os.path.exists(a.results):
+        with open(a.results) as f:
+            recs = [json.loads(line) for line in f if line.strip()]
+    micro = load_micro(a.micro)
+    with open(a.machine) as f:
+        machine = json.load(f)
+    with open(a.commands) as f:
+        commands = f.read().rstrip("\n")
+
+    def agg(scenario, side):
+        rs = [r for r in recs if r.get("scenario") == scenario and r.get("side") == side]
+        if not rs:
+            return None
+        return {"rps": med([r.get("rps") for r in rs]), "p50": med([r.get("p50_ms") for r in rs]),
+                "p99": med([r.get("p99_ms") for r in rs]), "mix": merge_mix(rs), "n": len(rs),
+                "recs": rs}
+
+    rows, checks = [], []
+    titles = {
+        "invalid": "1. Invalid-token rejection — POST /zscsb/submit, unknown well-formed token",
+        "page": "2. Token page read — GET /api/v1/sandbox/token with a session",
+        "submit": "3. Valid submission, 1 KiB clean file, force=1",
+        "invalid@scale": "5. Invalid-token rejection, {orgs} organizations",
+        "submit@scale": "5. Valid submission, {orgs} organizations",
+    }
+    scale = next((r for r in recs if r.get("scenario") == "scale-start"), None)
+    scale_orgs = f"{scale['orgs']:,}" if scale else "?"
+    base_orgs = next((r.get("orgs") for r in recs if r.get("scenario") == "setup"), None)
+
+    scale_rows = []
+    for scenario, baseline in (("invalid", "nginx"), ("page", "nginx"), ("submit", "engine"),
+                               ("invalid@scale", "nginx"), ("submit@scale", "engine")):
+        s = agg(scenario, "sandgate")
+        if not s:
+            continue
+        title = titles[scenario].format(orgs=scale_orgs)
+        if baseline == "nginx":
+            b = agg(scenario.split("@")[0], "nginx")
+            bname = "nginx " + ("map → 401" if scenario.startswith("invalid") else "static 200")
+            brps, bp50, bp99 = (b["rps"], b["p50"], b["p99"]) if b else (None, None, None)
+            bmix = mix_text(b["mix"]) if b else "—"
+        else:
+            eng = engine_baseline(micro)
+            bname = eng["label"]
+            brps, bp50, bp99, bmix = eng["rps"], eng["p50"], None, "in-process"
+        (scale_rows if "@" in scenario else rows).append([
+                     title, fmt_rate(s["rps"]), fmt_ms(s["p50"]), fmt_ms(s["p99"]), bname,
+                     fmt_rate(brps), fmt_ms(bp50), fmt_ms(bp99), fmt_ratio(ratio(s["rps"], brps)),
+                     fmt_ratio(ratio(s["p99"], bp99)), mix_text(s["mix"]), bmix])
+
+    stream = [r for r in recs if r.get("scenario") == "stream"]
+    if stream:
+        mib = stream[0]["bytes"] / 2**20
+        curl_s = med([r.get("curl_s") for r in stream])
+        sent_s = med([r.get("sent_s") for r in stream])
+        sha_s = med([r.get("sha256sum_s") for r in stream])
+        av_s = med([r.get("av_scan_s") for r in stream])
+        rows.append([f"4. Streaming — {mib:.0f} MiB POST /zscsb/discan (end to end, curl)",
+                     f"{mib / curl_s:,.0f} MiB/s" if curl_s else "—", fmt_ms(curl_s * 1000),
+                     "—", "sha256sum", f"{mib / sha_s:,.0f} MiB/s" if sha_s else "—",
+                     fmt_ms(sha_s * 1000), "—", fmt_ratio(ratio(sha_s, curl_s)), "—",
+                     mix_text(merge_mix(stream)), "—"])
+        if sent_s:
+            rows.append([f"4. Streaming — {mib:.0f} MiB received, hashed and spooled "
+                         "(last byte accepted)", f"{mib / sent_s:,.0f} MiB/s",
+                         fmt_ms(sent_s * 1000), "—", "sha256sum",
+                         f"{mib / sha_s:,.0f} MiB/s" if sha_s else "—", fmt_ms(sha_s * 1000),
+                         "—", fmt_ratio(ratio(sha_s, sent_s)), "—", "—", "—"])
+        if av_s:
+            clam = med([r.get("clamscan_s") for r in stream])
+            rows.append([f"4. AV scan alone — `sandgate av-scan`, {mib:.0f} MiB",
+                         f"{mib / av_s:,.0f} MiB/s", fmt_ms(av_s * 1000), "—",
+                         "clamscan (same signatures)" if clam else "clamscan: not installed",
+                         f"{mib / clam:,.0f} MiB/s" if clam else "—",
+                         fmt_ms(clam * 1000) if clam else "—", "—",
+                         fmt_ratio(ratio(clam, av_s)) if clam else "—", "—", "—", "—"])
+
+    rows += scale_rows
+    header = ["Scenario", "Sandgate req/s", "p50", "p99", "Baseline", "Baseline req/s", "p50",
+              "p99", "req/s ratio", "p99 ratio", "Sandgate statuses", "Baseline statuses"]
+    table = md_table(header, rows)
+
+    # ---- target checks
+    def verdict(ok):
+        return "—" if ok is None else ("**met**" if ok else "**not met**")
+
+    inv, inv_n = agg("invalid", "sandgate"), agg("invalid", "nginx")
+    if inv and inv_n:
+        r, p = ratio(inv["rps"], inv_n["rps"]), ratio(inv["p99"], inv_n["p99"])
+        ok401 = inv["mix"].get("401", 0) >= 0.99 * max(1, sum(inv["mix"].values()))
+        note = "" if ok401 else (" — but Sandgate answered " + mix_text(inv["mix"]) +
+                                 ": the figure is not the 401 path the target describes")
+        checks.append(["1. invalid-token rejection ≥ 70% of nginx req/s, p99 ≤ 2×",
+                       f"{fmt_ratio(r)} req/s, {fmt_ratio(p)} p99" + note,
+                       verdict(None if r is None or p is None else (r >= 0.7 and p <= 2.0
+                                                                    and ok401))])
+    pg, pg_n = agg("page", "sandgate"), agg("page", "nginx")
+    if pg and pg_n:
+        r = ratio(pg["rps"], pg_n["rps"])
+        checks.append(["2. token page read ≥ 50% of nginx req/s", f"{fmt_ratio(r)} req/s",
+                       verdict(None if r is None else r >= 0.5)])
+    sb = agg("submit", "sandgate")
+    eng = engine_baseline(micro)
+    if sb:
+        r = ratio(sb["rps"], eng["rps"])
+        ok200 = sb["mix"].get("200", 0) >= 0.99 * max(1, sum(sb["mix"].values()))
+        note = "" if ok200 else " — statuses " + mix_text(sb["mix"])
+        checks.append(["3. valid submission ≥ 60% of the engine alone (" + eng["label"] + ")",
+                       f"{fmt_ratio(r)}" + note, verdict(None if r is None else r >= 0.6 and ok200)])
+    if stream:
+        r = ratio(sha_s, sent_s) if sent_s else None
+        idle = med([r_.get("rss_idle_kib") for r_ in stream])
+        peak = med([r_.get("rss_peak_kib") for r_ in stream])
+        mem_ok = None if idle is None or peak is None else peak - idle <= 64 * 1024
+        checks.append(["4. streaming ≥ 60% of sha256sum's speed (received, hashed, spooled)",
+                       f"{fmt_ratio(r)} (end to end incl. AV + rules: "
+                       f"{fmt_ratio(ratio(sha_s, curl_s))})",
+                       verdict(None if r is None else r >= 0.6)])
+        checks.append(["4. peak memory during the upload ≤ idle + 64 MiB",
+                       "—" if mem_ok is None else
+                       f"idle {idle / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB "
+                       f"(+{(peak - idle) / 1024:.0f} MiB)", verdict(mem_ok)])
+    if scale:
+        if scale.get("start_s") is None:
+            checks.append([f"5. start with {scale_orgs} organizations < 10 s",
+                           f"not ready after {scale.get('timeout_s')} s (RSS then "
+                           f"{scale['rss_kib'] / 1024:.0f} MiB); seeding took "
+                           f"{scale.get('seed_s', 0):.0f} s", verdict(False)])
+        else:
+            checks.append([f"5. start with {scale_orgs} organizations < 10 s",
+                           f"{scale['start_s']:.1f} s (launch to first 200 on /readyz; seeding "
+                           f"took {scale.get('seed_s', 0):.0f} s)",
+                           verdict(scale["start_s"] < 10)])
+            peak = scale.get("rss_peak_kib") or scale["rss_kib"]
+            checks.append([f"5. resident memory with {scale_orgs} organizations < 1 GiB",
+                           f"{scale['rss_kib'] / 1024:.0f} MiB after start, "
+                           f"{peak / 1024:.0f} MiB peak", verdict(peak < 1024 * 1024)])
+        for sc, label in (("invalid", "1"), ("submit", "3")):
+            small, big = agg(sc, "sandgate"), agg(sc + "@scale", "sandgate")
+            if small and big:
+                d = ratio(big["rps"], small["rps"])
+                expect = "401" if sc == "invalid" else "200"
+                note = "" if small["mix"].get(expect, 0) >= 0.99 * max(1, sum(small["mix"].values())) \
+                    else f" (both runs mostly {mix_text(small['mix'])})"
+                checks.append([f"5. target {label} with {scale_orgs} vs {base_orgs or '?'} "
+                               "organizations within 10%",
+                               f"{fmt_ratio(d)} of the smaller run's req/s" + note,
+                               verdict(None if d is None else d >= 0.9)])
+    v = micro.get("Verify/1000000/hit")
+    if v:
+        ns = to_ns(v, "cpu_time")
+        checks.append(["6. verify() < 1 µs with 1,000,000 tokens (Verify/1000000/hit, CPU time)",
+                       f"{ns:.0f} ns", verdict(ns < 1000)])
+    checks_table = md_table(["Target", "Measured", "Verdict"], checks)
+
+    micro_rows = []
+    for name, b in micro.items():
+        ips = b.get("items_per_second")
+        bps = b.get("bytes_per_second")
+        extra = []
+        if bps and bps > 50 * 2**20:
+            extra.append(f"{bps / 2**20:,.0f} MiB/s")
+        elif ips:
+            extra.append(f"{ips:,.0f} /s")
+        micro_rows.append([name, fmt_ns(to_ns(b, "real_time")), fmt_ns(to_ns(b, "cpu_time")),
+                           ", ".join(extra) or ""])
+    micro_table = md_table(["Benchmark", "Wall time", "CPU time", "Rate"], micro_rows)
+
+    m = machine
+    load_note = f"load average at start {m.get('loadavg', '?')}"
+    text = "\n".join([
+        f"_Generated by `make bench` (scripts/bench.sh) on {m.get('date', '?')}._",
+        "",
+        f"**Machine:** {m.get('nproc', '?')} CPUs ({m.get('cpu', '?')}), "
+        f"{m.get('mem', '?')} memory, Linux {m.get('kernel', '?')}; {load_note}. "
+        f"{m.get('nginx', '')}, {m.get('wrk', '')}.",
+        "",
+        f"**Run:** wrk 1 thread, {m.get('connections', '?')} connections, "
+        f"{m.get('seconds', '?')} s per round after a {m.get('warmup', '?')} s warm-up, "
+        f"median of {m.get('rounds', '?')} rounds (p50/p99: medians of the per-round "
+        f"percentiles); {base_orgs or '?'} organizations with tokens; nginx "
+        f"worker_processes {m.get('nginx_workers', '?')}; Sandgate with its default threads. "
+        "Baseline of scenario 3: the analysis engine in-process "
+        "(Google Benchmark, same file, same cores; p50 there is the mean time per call).",
+        "",
+        table,
+        "",
+        "**Targets (issue 7), evaluated from this run:**",
+        "",
+        checks_table,
+        "",
+        "<details><summary>Microbenchmarks (medians)</summary>",
+        "",
+        micro_table,
+        "",
+        "</details>",
+        "",
+        "**Commands of this run:**",
+        "",
+        "```sh",
+        commands,
+        "```",
+    ])
+    print()
+    print(table)
+    print()
+    print(checks_table)
+    if a.doc:
+        update_doc(a.doc, text)
+        print(f"\nwrote the results to {a.doc}")
+
+
+def engine_baseline(micro):
+    """The in-process analysis of the 1 KiB clean file: AnalyzeFile with the most threads."""
+    best = None
+    for name, b in micro.items():
+        if name.startswith("Engine/AnalyzeFile/clean_1KiB"):
+            if best is None or b.get("threads", 1) > best.get("threads", 1):
+                best = b
+    single = next((b for n, b in micro.items()
+                   if n.startswith("Engine/AnalyzeFile/clean_1KiB") and b.get("threads", 1) == 1),
+                  None)
+    if not best:
+        return {"label": "analysis engine (not measured)", "rps": None, "p50": None}
+    return {"label": f"AnalyzeFile in-process, {best.get('threads', 1)} thread(s)",
+            "rps": best.get("items_per_second"),
+            "p50": to_ns(single or best, "real_time") / 1e6}
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
+    return "\n".join(out)
+
+
+BEGIN = "<!-- BEGIN bench results (written by scripts/bench.sh) -->"
+END = "<!-- END bench results -->"
+
+
+def update_doc(path, text):
+    doc = open(path).read() if os.path.exists(path) else "# Performance\n"
+    block = BEGIN + "\n" + text + "\n" + END
+    if BEGIN in doc and END in doc:
+        pre = doc[:doc.index(BEGIN)]
+        post = doc[doc.index(END) + len(END):]
+        doc = pre + block + post
+    else:
+        doc = doc.rstrip("\n") + "\n\n## Latest results\n\n" + block + "\n"
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(doc)
+    os.replace(tmp, path)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("port").set_defaults(fn=cmd_port)
+    s = sub.add_parser("unknown-token")
+    s.add_argument("sample")
+    s.set_defaults(fn=cmd_unknown_token)
+    s = sub.add_parser("record")
+    s.add_argument("--out", required=True)
+    s.add_argument("--scenario", required=True)
+    s.add_argument("--side", required=True)
+    s.add_argument("--round", type=int, required=True)
+    s.add_argument("--wrk", required=True)
+    s.add_argument("--log")
+    s.add_argument("--log-from", type=int, default=0)
+    s.add_argument("--log-to", type=int, default=0)
+    s.set_defaults(fn=cmd_record)
+    s = sub.add_parser("record-raw")
+    s.add_argument("--out", required=True)
+    s.add_argument("json")
+    s.set_defaults(fn=cmd_record_raw)
+    s = sub.add_parser("upload")
+    s.add_argument("--url", required=True)
+    s.add_argument("--file", required=True)
+    s.set_defaults(fn=cmd_upload)
+    s = sub.add_parser("rss")
+    s.add_argument("pid")
+    s.set_defaults(fn=cmd_rss)
+    s = sub.add_parser("report")
+    s.add_argument("--results", required=True)
+    s.add_argument("--micro")
+    s.add_argument("--machine", required=True)
+    s.add_argument("--commands", required=True)
+    s.add_argument("--doc")
+    s.set_defaults(fn=cmd_report)
+    a = p.parse_args()
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,494 @@
+#!/usr/bin/env bash
+# `make bench`: Sandgate side by side with Debian's nginx on this machine (issue 7).
+#
+# Runs the Google Benchmark microbenchmarks, prepares its own data directory (demo data, a bench
+# organization with unlimited quota, BENCH_ORGS organizations with tokens), starts `sandgate serve`
+# and nginx (unprivileged-friendly config in a temporary directory) on free loopback ports, loads
+# both with wrk (1 thread, BENCH_CONNECTIONS connections, a warm-up, then BENCH_ROUNDS rounds of
+# BENCH_SECONDS seconds; medians), times a BENCH_STREAM_MIB MiB discan upload against sha256sum,
+# optionally repeats scenarios 1 and 3 with BENCH_SCALE_ORGS organizations, prints one table and
+# writes it into BENCH_DOC (docs/PERFORMANCE.md) with the machine description and the commands.
+#
+# Expects a Release build in $BUILD (default build/release) and wrk + nginx installed: `make bench`
+# does both. Only 127.0.0.1 is ever contacted. Everything lives in a temporary directory removed at
+# exit (BENCH_KEEP=1 keeps it).
+#
+# Settings (environment):
+#   BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_WARMUP=2 BENCH_CONNECTIONS=64
+#   BENCH_ORGS=1000            organizations with tokens for scenarios 1-4
+#   BENCH_SCALE_ORGS=1000000   organizations for the scale run (target 5); 0 skips it
+#   BENCH_START_TIMEOUT=900    seconds the scale run waits for the server to become ready
+#   BENCH_STREAM_MIB=400       size of the streaming upload; 0 skips scenario 4
+#   BENCH_NGINX_WORKERS=auto   nginx worker_processes
+#   BENCH_MICRO_MIN_TIME=0.5   seconds per microbenchmark repetition; BENCH_MICRO=0 skips them
+#   BENCH_DOC=docs/PERFORMANCE.md   where the results go; empty: print only
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+BUILD="${BUILD:-build/release}"
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+BENCH_SECONDS="${BENCH_SECONDS:-10}"
+BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
+BENCH_WARMUP="${BENCH_WARMUP:-2}"
+BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+BENCH_ORGS="${BENCH_ORGS:-1000}"
+BENCH_SCALE_ORGS="${BENCH_SCALE_ORGS:-1000000}"
+BENCH_STREAM_MIB="${BENCH_STREAM_MIB:-400}"
+BENCH_NGINX_WORKERS="${BENCH_NGINX_WORKERS:-auto}"
+BENCH_MICRO="${BENCH_MICRO:-1}"
+BENCH_MICRO_MIN_TIME="${BENCH_MICRO_MIN_TIME:-0.5}"
+BENCH_DOC="${BENCH_DOC-docs/PERFORMANCE.md}"
+BENCH_KEEP="${BENCH_KEEP:-0}"
+BENCH_START_TIMEOUT="${BENCH_START_TIMEOUT:-900}"
+
+die() {
+  echo "bench: $*" >&2
+  exit 1
+}
+for v in BENCH_SECONDS BENCH_ROUNDS BENCH_WARMUP BENCH_CONNECTIONS BENCH_ORGS BENCH_SCALE_ORGS \
+  BENCH_STREAM_MIB BENCH_START_TIMEOUT; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
+done
+[ "$BENCH_SECONDS" -ge 1 ] && [ "$BENCH_ROUNDS" -ge 1 ] || die "BENCH_SECONDS and BENCH_ROUNDS must be >= 1"
+[ "$BENCH_ORGS" -ge 2 ] || die "BENCH_ORGS must be >= 2 (the demo and the bench organization)"
+
+# nginx lives in sbin, which is not on every user's PATH.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+for tool in wrk nginx curl python3 sha256sum awk; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (run \`make bench\`, which installs it)"
+done
+SANDGATE="$BUILD/sandgate"
+MICRO="$BUILD/bench/sandgate_micro_bench"
+SEED="$BUILD/bench/sandgate_bench_seed"
+for bin in "$SANDGATE" "$MICRO" "$SEED"; do
+  [ -x "$bin" ] || die "$bin is missing: build Release first (make bench does)"
+done
+UTIL=(python3 "$ROOT/bench/bench_util.py")
+LUA="$ROOT/bench/post_body.lua"
+
+WORK="$(mktemp -d -t sandgate-bench.XXXXXX)"
+DATA="$WORK/data"
+NGX="$WORK/nginx"
+RESULTS="$WORK/results.jsonl"
+COMMANDS="$WORK/commands.txt"
+SG_PID=""
+NGINX_PID=""
+SG_LOG="$DATA/sandgate.log"
+
+stop_pid() {
+  local pid="$1" i
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_pid "$SG_PID"
+  stop_pid "$NGINX_PID"
+  if [ "$BENCH_KEEP" = 1 ]; then
+    echo "bench: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+free_port() { "${UTIL[@]}" port; }
+log_cmd() { printf '%s\n' "$*" >>"$COMMANDS"; }
+# The arguments as one shell command line (quoted where needed), for the doc.
+quote_cmd() {
+  local out="" a q="'"
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+      out+="$a "
+    else
+      out+="$q${a//$q/$q\\$q$q}$q "
+    fi
+  done
+  printf '%s' "${out% }"
+}
+# The command as shown in the doc: secrets and temporary paths replaced by placeholders.
+redact() {
+  local s="$*"
+  if [ -n "${TOKEN:-}" ]; then s="${s//"$TOKEN"/<bench-org token>}"; fi
+  if [ -n "${UNKNOWN:-}" ]; then s="${s//"$UNKNOWN"/<unknown well-formed token>}"; fi
+  if [ -n "${COOKIE:-}" ]; then s="${s//"$COOKIE"/<session>}"; fi
+  s="${s//"$WORK"/\$WORK}"
+  s="${s//"$ROOT"\//}"
+  printf '%s' "$s"
+}
+
+# wait_ready URL PID [TIMEOUT_S] [soft]: until URL answers 2xx while PID lives (60 s by default).
+# Dies on failure, or returns 1 when "soft".
+wait_ready() {
+  local url="$1" pid="$2" timeout="${3:-60}" soft="${4:-}"
+  local deadline=$((SECONDS + timeout))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$WORK"/*.out >&2 || true
+      die "the server exited before answering $url"
+    fi
+    curl -sf -o /dev/null --max-time 2 "$url" && return 0
+    sleep 0.05
+  done
+  [ "$soft" = soft ] && return 1
+  die "no answer from $url within $timeout s"
+}
+
+# start_sandgate [serve flags...]: on a free port; sets SG_PID, SG_BASE, SG_START_S.
+# START_TIMEOUT (seconds) and START_SOFT=1 (return 1 instead of dying) tune the readiness wait.
+start_sandgate() {
+  SG_PORT="$(free_port)"
+  SG_BASE="http://127.0.0.1:$SG_PORT"
+  local t0
+  t0="$(now)"
+  "$SANDGATE" serve --listen "127.0.0.1:$SG_PORT" --data "$DATA" "$@" >>"$WORK/sandgate.out" 2>&1 &
+  SG_PID=$!
+  if [ "${START_SOFT:-0}" = 1 ]; then
+    wait_ready "$SG_BASE/readyz" "$SG_PID" "${START_TIMEOUT:-60}" soft || return 1
+  else
+    wait_ready "$SG_BASE/readyz" "$SG_PID" "${START_TIMEOUT:-60}"
+  fi
+  SG_START_S="$(elapsed "$t0" "$(now)")"
+}
+stop_sandgate() {
+  stop_pid "$SG_PID"
+  SG_PID=""
+}
+
+rss() { "${UTIL[@]}" rss "$1"; }
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# run_wrk SCENARIO SIDE ROUND LOG URL [wrk options...]: one measured round, recorded.
+run_wrk() {
+  local scenario="$1" side="$2" round="$3" log="$4" url="$5"
+  shift 5
+  local out="$WORK/wrk-$scenario-$side-$round.txt" from to
+  local cmd=(wrk -t1 "-c$BENCH_CONNECTIONS" "-d${BENCH_SECONDS}s" --timeout 10s --latency "$@" "$url")
+  from="$(stat -c %s "$log" 2>/dev/null || echo 0)"
+  if ! "${cmd[@]}" >"$out" 2>&1; then
+    cat "$out" >&2
+    die "wrk failed: $(redact "${cmd[*]}")"
+  fi
+  to="$(stat -c %s "$log" 2>/dev/null || echo 0)"
+  if [ "$round" = 1 ]; then log_cmd "$(redact "$(quote_cmd "${cmd[@]}")")   # $scenario, $side"; fi
+  "${UTIL[@]}" record --out "$RESULTS" --scenario "$scenario" --side "$side" --round "$round" \
+    --wrk "$out" --log "$log" --log-from "$from" --log-to "$to"
+}
+warm_up() {
+  local url="$1"
+  shift
+  [ "$BENCH_WARMUP" -gt 0 ] || return 0
+  wrk -t1 "-c$BENCH_CONNECTIONS" "-d${BENCH_WARMUP}s" --timeout 10s "$@" "$url" >/dev/null 2>&1 ||
+    die "wrk warm-up failed on $url"
+}
+
+echo "bench: working in $WORK (BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS" \
+  "BENCH_ORGS=$BENCH_ORGS BENCH_SCALE_ORGS=$BENCH_SCALE_ORGS BENCH_STREAM_MIB=$BENCH_STREAM_MIB)"
+: >"$COMMANDS"
+log_cmd "SANDGATE_WITH_BENCH=1 bash scripts/install-deps.sh && cmake --build build/release -j2"
+log_cmd "BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP" \
+  "BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_ORGS=$BENCH_ORGS BENCH_SCALE_ORGS=$BENCH_SCALE_ORGS" \
+  "BENCH_STREAM_MIB=$BENCH_STREAM_MIB bash scripts/bench.sh"
+
+# ---- the machine ------------------------------------------------------------------------------
+python3 - "$WORK/machine.json" <<EOF
+import json, os, platform, subprocess, sys, time
+cpu = "?"
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+mem = "?"
+with open("/proc/meminfo") as f:
+    for line in f:
+        if line.startswith("MemTotal:"):
+            mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+def out(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        return (r.stdout + r.stderr).strip().splitlines()[0]
+    except Exception:
+        return "?"
+json.dump({
+    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "nproc": os.cpu_count(), "cpu": cpu, "mem": mem, "kernel": platform.release(),
+    "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]),
+    "nginx": out(["nginx", "-v"]), "wrk": out(["wrk", "-v"]).split(" Copyright")[0],
+    "seconds": $BENCH_SECONDS, "rounds": $BENCH_ROUNDS, "warmup": $BENCH_WARMUP,
+    "connections": $BENCH_CONNECTIONS, "nginx_workers": "$BENCH_NGINX_WORKERS",
+}, open(sys.argv[1], "w"))
+EOF
+
+# The 1 KiB clean file (plain English text) and the small body of the invalid-token scenario.
+CLEAN="$WORK/clean-1k.txt"
+python3 - "$CLEAN" <<'EOF'
+import sys
+words = ("the quarterly report shows steady growth in every region and our customers renewed "
+         "their plans without delay thanks to support").split()
+text, i = "", 0
+while len(text) < 1024:
+    text += words[i % len(words)] + (".\n" if (i + 1) % 12 == 0 else " ")
+    i += 1
+open(sys.argv[1], "w").write(text[:1023] + "\n")
+EOF
+SMALL="$WORK/small-body.txt"
+printf 'hello sandbox: a small body for the invalid-token scenario\n' >"$SMALL"
+
+# ---- 1. microbenchmarks -----------------------------------------------------------------------
+MICRO_JSON="$WORK/micro.json"
+if [ "$BENCH_MICRO" != 0 ]; then
+  echo "bench: microbenchmarks (Google Benchmark, $BENCH_ROUNDS repetitions, median)"
+  micro_cmd=("$MICRO" "--benchmark_min_time=$BENCH_MICRO_MIN_TIME"
+    "--benchmark_repetitions=$BENCH_ROUNDS" --benchmark_report_aggregates_only=true
+    "--benchmark_out=$MICRO_JSON" --benchmark_out_format=json)
+  if [ -n "${BENCH_MICRO_FILTER:-}" ]; then micro_cmd+=("--benchmark_filter=$BENCH_MICRO_FILTER"); fi
+  SANDGATE_BENCH_SAMPLE_1K="$CLEAN" "${micro_cmd[@]}" | grep -v '_mean\|_stddev\|_cv' || true
+  [ -s "$MICRO_JSON" ] || die "the microbenchmarks produced no results"
+  log_cmd "SANDGATE_BENCH_SAMPLE_1K=\$WORK/clean-1k.txt $(redact "$(quote_cmd "${micro_cmd[@]}")")"
+fi
+
+# ---- 2. data: demo, bench organization, BENCH_ORGS organizations with tokens -------------------
+echo "bench: preparing the data directory"
+start_sandgate --demo
+stop_sandgate
+sg() { "$SANDGATE" "$@" --data "$DATA"; }
+BENCH_ORG_ID="$(sg org create "Bench Org" | awk '/^id:/ { print $2 }')"
+[ -n "$BENCH_ORG_ID" ] || die "could not create the bench organization"
+sg org activate "$BENCH_ORG_ID" >/dev/null
+sg org set "$BENCH_ORG_ID" --daily-allowance 1000000000 --rate-per-second 1000000000 \
+  --rate-per-hour 1000000000 --disable-threshold 1000000000 >/dev/null
+BENCH_PW="$(sg user create bench-admin --role ORG_ADMIN --org "$BENCH_ORG_ID" |
+  sed -n 's/.*password (shown once): //p')"
+[ -n "$BENCH_PW" ] || die "could not create the bench organization's admin"
+log_cmd "sandgate serve --demo --data \$WORK/data (started once, then stopped)"
+log_cmd "sandgate org create 'Bench Org'; sandgate org activate ID"
+log_cmd "sandgate org set ID --daily-allowance 1000000000 --rate-per-second 1000000000 --rate-per-hour 1000000000 --disable-threshold 1000000000"
+log_cmd "sandgate user create bench-admin --role ORG_ADMIN --org ID"
+EXTRA=$((BENCH_ORGS - 2))
+if [ "$EXTRA" -gt 0 ]; then
+  "$SEED" --data "$DATA" --count "$EXTRA" --prefix bench-org >/dev/null
+  log_cmd "build/release/bench/sandgate_bench_seed --data \$WORK/data --count $EXTRA --prefix bench-org"
+fi
+"${UTIL[@]}" record-raw --out "$RESULTS" "{\"scenario\": \"setup\", \"orgs\": $BENCH_ORGS}"
+
+# ---- 3. the servers ---------------------------------------------------------------------------
+start_sandgate
+log_cmd "sandgate serve --listen 127.0.0.1:PORT --data \$WORK/data"
+JAR="$WORK/cookies.txt"
+LOGIN_JSON="$(python3 -c 'import json,sys; print(json.dumps({"username": "bench-admin", "password": sys.argv[1]}))' "$BENCH_PW")"
+curl -sf -c "$JAR" -H 'Content-Type: application/json' -d "$LOGIN_JSON" \
+  "$SG_BASE/api/v1/authenticatedSession" >/dev/null || die "bench-admin could not sign in"
+TOKEN="$(curl -sf -b "$JAR" "$SG_BASE/api/v1/sandbox/token/reveal" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')" || die "could not reveal the bench token"
+COOKIE="$(awk '$6 == "sg_session" { print $7 }' "$JAR")"
+[ -n "$COOKIE" ] || die "no session cookie after signing in"
+UNKNOWN="$("${UTIL[@]}" unknown-token "$TOKEN")"
+code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$SMALL" "$SG_BASE/zscsb/submit?api_token=$UNKNOWN")"
+[ "$code" = 401 ] || die "an unknown token was answered $code, not 401"
+code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CLEAN" "$SG_BASE/zscsb/submit?api_token=$TOKEN&force=1")"
+[ "$code" = 200 ] || die "a valid submission was answered $code, not 200"
+code="$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$SG_BASE/api/v1/sandbox/token")"
+[ "$code" = 200 ] || die "the token page was answered $code, not 200"
+log_cmd "curl -c jar -d '{\"username\":\"bench-admin\",...}' \$BASE/api/v1/authenticatedSession; curl -b jar \$BASE/api/v1/sandbox/token/reveal"
+
+# nginx: the same HTTP work minus our logic.
+mkdir -p "$NGX/tmp"
+if [ "$(id -u)" = 0 ]; then chmod 0711 "$WORK" && chmod 0755 "$NGX" "$NGX/tmp"; fi
+NGINX_PORT="$(free_port)"
+NGX_BASE="http://127.0.0.1:$NGINX_PORT"
+MODULES="$(nginx -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')"
+READ_BODY="return 200 '{\"code\":200,\"message\":\"/submit response OK\"}';"
+LOAD_ECHO=""
+if [ -n "$MODULES" ] && [ -f "$MODULES/ngx_http_echo_module.so" ]; then
+  # Debian's nginx-light ships the echo module: read the whole body as the real work would.
+  LOAD_ECHO="load_module $MODULES/ngx_http_echo_module.so;"
+  READ_BODY="echo_read_request_body; echo '{\"code\":200,\"message\":\"/submit response OK\"}';"
+fi
+NGINX_USER=""
+if [ "$(id -u)" = 0 ]; then
+  NGINX_USER="user nobody $(id -gn nobody 2>/dev/null || echo nogroup);"
+fi
+cat >"$NGX/nginx.conf" <<EOF
+# Written by scripts/bench.sh: nginx doing the same HTTP work as Sandgate, minus its logic.
+$LOAD_ECHO
+$NGINX_USER
+daemon off;
+worker_processes $BENCH_NGINX_WORKERS;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 4096; }
+http {
+  log_format bench '\$remote_addr \$request_method \$uri \$status \$request_time';
+  access_log $NGX/access.log bench;
+  client_body_temp_path $NGX/tmp/body;
+  proxy_temp_path $NGX/tmp/proxy;
+  fastcgi_temp_path $NGX/tmp/fastcgi;
+  uwsgi_temp_path $NGX/tmp/uwsgi;
+  scgi_temp_path $NGX/tmp/scgi;
+  default_type application/json;
+  map_hash_bucket_size 128;
+  map \$arg_api_token \$tok_ok {
+    default 0;
+    "$TOKEN" 1;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /static200 { return 200 '{"ok":true}'; }
+    location = /zscsb/submit {
+      client_max_body_size 50m;
+      client_body_buffer_size 1m;
+      if (\$tok_ok = 0) { return 401 '{"code":401,"message":"Invalid API token"}'; }
+      $READ_BODY
+    }
+  }
+}
+EOF
+nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" 2>"$WORK/nginx-t.out" || {
+  cat "$WORK/nginx-t.out" >&2
+  die "nginx rejected its configuration"
+}
+nginx -p "$NGX" -c "$NGX/nginx.conf" >>"$WORK/nginx.out" 2>&1 &
+NGINX_PID=$!
+wait_ready "$NGX_BASE/static200" "$NGINX_PID"
+code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$SMALL" "$NGX_BASE/zscsb/submit?api_token=$UNKNOWN")"
+[ "$code" = 401 ] || die "nginx answered an unknown token with $code, not 401"
+code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CLEAN" "$NGX_BASE/zscsb/submit?api_token=$TOKEN")"
+[ "$code" = 200 ] || die "nginx answered the bench token with $code, not 200"
+log_cmd "nginx -p \$WORK/nginx -c \$WORK/nginx.conf   # config: see scripts/bench.sh (map \$arg_api_token, return 200/401, echo_read_request_body)"
+
+# ---- 4. streaming (first: the peak-memory reading must not include the load scenarios) ---------
+if [ "$BENCH_STREAM_MIB" -gt 0 ]; then
+  echo "bench: streaming, $BENCH_STREAM_MIB MiB discan upload vs sha256sum"
+  BIG="$WORK/stream.bin"
+  head -c "$((BENCH_STREAM_MIB * 1048576))" /dev/urandom >"$BIG"
+  DISCAN_URL="$SG_BASE/zscsb/discan?api_token=$TOKEN"
+  have_clamscan=0
+  command -v clamscan >/dev/null && have_clamscan=1
+  for r in $(seq 1 "$BENCH_ROUNDS"); do
+    cat "$BIG" >/dev/null # in the page cache for every reader alike
+    t0="$(now)"
+    sha256sum "$BIG" >/dev/null
+    sha_s="$(elapsed "$t0" "$(now)")"
+    echo 5 >"/proc/$SG_PID/clear_refs" 2>/dev/null || true # resets VmHWM
+    idle_kib="$(json_field "$(rss "$SG_PID")" VmRSS)"
+    curl_out="$(curl -sS -o "$WORK/discan.json" -w '%{http_code} %{time_total}' -X POST \
+      -H 'Expect:' -H 'Content-Type: application/octet-stream' -T "$BIG" "$DISCAN_URL")"
+    peak_kib="$(json_field "$(rss "$SG_PID")" VmHWM)"
+    curl_code="${curl_out% *}"
+    curl_s="${curl_out#* }"
+    [ "$curl_code" = 200 ] || die "discan answered $curl_code: $(head -c 300 "$WORK/discan.json")"
+    split="$("${UTIL[@]}" upload --url "$DISCAN_URL" --file "$BIG")"
+    sent_s="$(json_field "$split" sent_s)"
+    t0="$(now)"
+    "$SANDGATE" av-scan "$BIG" --signatures-dir "$ROOT/share/signatures" >/dev/null
+    av_s="$(elapsed "$t0" "$(now)")"
+    clam_s=null
+    if [ "$have_clamscan" = 1 ]; then
+      t0="$(now)"
+      clamscan --no-summary -d "$ROOT/share/signatures" "$BIG" >/dev/null 2>&1 || true
+      clam_s="$(elapsed "$t0" "$(now)")"
+    fi
+    printf '  stream   round %s: curl %.2f s (body accepted after %.2f s), sha256sum %.2f s, av-scan %.2f s, RSS idle %s KiB peak %s KiB\n' \
+      "$r" "$curl_s" "$sent_s" "$sha_s" "$av_s" "$idle_kib" "$peak_kib"
+    "${UTIL[@]}" record-raw --out "$RESULTS" "{\"scenario\": \"stream\", \"round\": $r,
+      \"bytes\": $((BENCH_STREAM_MIB * 1048576)), \"curl_s\": $curl_s, \"sent_s\": $sent_s,
+      \"sha256sum_s\": $sha_s, \"av_scan_s\": $av_s, \"clamscan_s\": $clam_s,
+      \"rss_idle_kib\": $idle_kib, \"rss_peak_kib\": $peak_kib, \"status\": {\"$curl_code\": 1}}"
+  done
+  log_cmd "head -c $((BENCH_STREAM_MIB * 1048576)) /dev/urandom > \$WORK/stream.bin; sha256sum \$WORK/stream.bin"
+  log_cmd "$(redact "curl -sS -w '%{http_code} %{time_total}' -X POST -H 'Expect:' -H 'Content-Type: application/octet-stream' -T $BIG '$DISCAN_URL'")"
+  log_cmd "$(redact "python3 bench/bench_util.py upload --url '$DISCAN_URL' --file $BIG   # time until the last byte is accepted")"
+  log_cmd "$(redact "sandgate av-scan $BIG --signatures-dir share/signatures")"
+  if [ "$have_clamscan" = 1 ]; then log_cmd "$(redact "clamscan --no-summary -d share/signatures $BIG")"; fi
+  rm -f "$BIG"
+fi
+
+# ---- 5. load scenarios (3, 2, then 1: invalid tokens from this address trip its throttle) ------
+export BENCH_BODY_FILE
+SUBMIT_URL="$SG_BASE/zscsb/submit?api_token=$TOKEN&force=1"
+PAGE_URL="$SG_BASE/api/v1/sandbox/token"
+INVALID_URL="$SG_BASE/zscsb/submit?api_token=$UNKNOWN"
+NGX_INVALID_URL="$NGX_BASE/zscsb/submit?api_token=$UNKNOWN"
+
+scenario_submit() { # $1: scenario name
+  echo "bench: scenario $1 (valid submission of a 1 KiB clean file)"
+  BENCH_BODY_FILE="$CLEAN"
+  warm_up "$SUBMIT_URL" -s "$LUA"
+  for r in $(seq 1 "$BENCH_ROUNDS"); do
+    run_wrk "$1" sandgate "$r" "$SG_LOG" "$SUBMIT_URL" -s "$LUA"
+  done
+}
+scenario_invalid() { # $1: scenario name, $2: 1 to measure nginx too
+  echo "bench: scenario $1 (invalid-token rejection)"
+  BENCH_BODY_FILE="$SMALL"
+  warm_up "$INVALID_URL" -s "$LUA"
+  if [ "$2" = 1 ]; then warm_up "$NGX_INVALID_URL" -s "$LUA"; fi
+  for r in $(seq 1 "$BENCH_ROUNDS"); do
+    run_wrk "$1" sandgate "$r" "$SG_LOG" "$INVALID_URL" -s "$LUA"
+    if [ "$2" = 1 ]; then run_wrk "$1" nginx "$r" "$NGX/access.log" "$NGX_INVALID_URL" -s "$LUA"; fi
+  done
+}
+
+scenario_submit submit
+echo "bench: scenario page (token page read)"
+warm_up "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
+warm_up "$NGX_BASE/static200"
+for r in $(seq 1 "$BENCH_ROUNDS"); do
+  run_wrk page sandgate "$r" "$SG_LOG" "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
+  run_wrk page nginx "$r" "$NGX/access.log" "$NGX_BASE/static200"
+done
+scenario_invalid invalid 1
+
+# ---- 6. scale: BENCH_SCALE_ORGS organizations ----------------------------------------------------
+if [ "$BENCH_SCALE_ORGS" -gt "$BENCH_ORGS" ]; then
+  stop_sandgate
+  MORE=$((BENCH_SCALE_ORGS - BENCH_ORGS))
+  echo "bench: scale run, seeding $MORE more organizations with tokens"
+  t0="$(now)"
+  "$SEED" --data "$DATA" --count "$MORE" --prefix bench-scale >/dev/null
+  seed_s="$(elapsed "$t0" "$(now)")"
+  log_cmd "build/release/bench/sandgate_bench_seed --data \$WORK/data --count $MORE --prefix bench-scale"
+  if START_SOFT=1 START_TIMEOUT="$BENCH_START_TIMEOUT" start_sandgate; then
+    start_rss="$(json_field "$(rss "$SG_PID")" VmRSS)"
+    echo "  started with $BENCH_SCALE_ORGS organizations in $SG_START_S s, RSS $((start_rss / 1024)) MiB"
+    SUBMIT_URL="$SG_BASE/zscsb/submit?api_token=$TOKEN&force=1"
+    INVALID_URL="$SG_BASE/zscsb/submit?api_token=$UNKNOWN"
+    scenario_submit submit@scale
+    scenario_invalid invalid@scale 0
+    peak_rss="$(json_field "$(rss "$SG_PID")" VmHWM)"
+    "${UTIL[@]}" record-raw --out "$RESULTS" "{\"scenario\": \"scale-start\",
+      \"orgs\": $BENCH_SCALE_ORGS, \"start_s\": $SG_START_S, \"seed_s\": $seed_s,
+      \"rss_kib\": $start_rss, \"rss_peak_kib\": $peak_rss}"
+  else
+    rss_now="$(json_field "$(rss "$SG_PID")" VmRSS)"
+    echo "  not ready within $BENCH_START_TIMEOUT s with $BENCH_SCALE_ORGS organizations (RSS $((rss_now / 1024)) MiB); scale scenarios skipped"
+    "${UTIL[@]}" record-raw --out "$RESULTS" "{\"scenario\": \"scale-start\",
+      \"orgs\": $BENCH_SCALE_ORGS, \"start_s\": null, \"timeout_s\": $BENCH_START_TIMEOUT,
+      \"seed_s\": $seed_s, \"rss_kib\": $rss_now}"
+  fi
+fi
+stop_sandgate
+stop_pid "$NGINX_PID"
+NGINX_PID=""
+
+# ---- 7. the table -----------------------------------------------------------------------------
+report=("${UTIL[@]}" report --results "$RESULTS" --micro "$MICRO_JSON" --machine "$WORK/machine.json"
+  --commands "$COMMANDS")
+if [ -n "$BENCH_DOC" ]; then report+=(--doc "$ROOT/$BENCH_DOC"); fi
+"${report[@]}"
