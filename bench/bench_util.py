@@ -264,6 +264,8 @@ def cmd_report(a):
     }
     scale = next((r for r in recs if r.get("scenario") == "scale-start"), None)
     scale_orgs = f"{scale['orgs']:,}" if scale else "?"
+    if scale and scale["orgs"] < 1_000_000:
+        scale_orgs += " (target: 1,000,000)"
     base_orgs = next((r.get("orgs") for r in recs if r.get("scenario") == "setup"), None)
 
     scale_rows = []

@@ -14,7 +14,7 @@
 # exit (BENCH_KEEP=1 keeps it).
 #
 # Settings (environment):
-#   BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_WARMUP=2 BENCH_CONNECTIONS=64
+#   BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_WARMUP=5 BENCH_CONNECTIONS=64
 #   BENCH_ORGS=1000            organizations with tokens for scenarios 1-4
 #   BENCH_SCALE_ORGS=1000000   organizations for the scale run (target 5); 0 skips it
 #   BENCH_START_TIMEOUT=900    seconds the scale run waits for the server to become ready
@@ -31,7 +31,7 @@ BUILD="${BUILD:-build/release}"
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 BENCH_SECONDS="${BENCH_SECONDS:-10}"
 BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
-BENCH_WARMUP="${BENCH_WARMUP:-2}"
+BENCH_WARMUP="${BENCH_WARMUP:-5}"
 BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 BENCH_ORGS="${BENCH_ORGS:-1000}"
 BENCH_SCALE_ORGS="${BENCH_SCALE_ORGS:-1000000}"
@@ -75,6 +75,7 @@ RESULTS="$WORK/results.jsonl"
 COMMANDS="$WORK/commands.txt"
 SG_PID=""
 NGINX_PID=""
+CHILD_PID=""
 SG_LOG="$DATA/sandgate.log"
 
 stop_pid() {
@@ -92,6 +93,7 @@ stop_pid() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  stop_pid "$CHILD_PID"
   stop_pid "$SG_PID"
   stop_pid "$NGINX_PID"
   if [ "$BENCH_KEEP" = 1 ]; then
@@ -105,6 +107,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# run_child CMD...: runs a long command in the background and waits for it, so that a signal is
+# handled at once (bash runs traps only between foreground commands) and cleanup can stop it.
+run_child() {
+  local rc=0
+  "$@" &
+  CHILD_PID=$!
+  wait "$CHILD_PID" || rc=$?
+  CHILD_PID=""
+  return "$rc"
+}
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 free_port() { "${UTIL[@]}" port; }
@@ -180,7 +192,7 @@ run_wrk() {
   local out="$WORK/wrk-$scenario-$side-$round.txt" from to
   local cmd=(wrk -t1 "-c$BENCH_CONNECTIONS" "-d${BENCH_SECONDS}s" --timeout 10s --latency "$@" "$url")
   from="$(stat -c %s "$log" 2>/dev/null || echo 0)"
-  if ! "${cmd[@]}" >"$out" 2>&1; then
+  if ! run_child "${cmd[@]}" >"$out" 2>&1; then
     cat "$out" >&2
     die "wrk failed: $(redact "${cmd[*]}")"
   fi
@@ -193,7 +205,7 @@ warm_up() {
   local url="$1"
   shift
   [ "$BENCH_WARMUP" -gt 0 ] || return 0
-  wrk -t1 "-c$BENCH_CONNECTIONS" "-d${BENCH_WARMUP}s" --timeout 10s "$@" "$url" >/dev/null 2>&1 ||
+  run_child wrk -t1 "-c$BENCH_CONNECTIONS" "-d${BENCH_WARMUP}s" --timeout 10s "$@" "$url" >/dev/null 2>&1 ||
     die "wrk warm-up failed on $url"
 }
 
@@ -258,7 +270,9 @@ if [ "$BENCH_MICRO" != 0 ]; then
     "--benchmark_repetitions=$BENCH_ROUNDS" --benchmark_report_aggregates_only=true
     "--benchmark_out=$MICRO_JSON" --benchmark_out_format=json)
   if [ -n "${BENCH_MICRO_FILTER:-}" ]; then micro_cmd+=("--benchmark_filter=$BENCH_MICRO_FILTER"); fi
-  SANDGATE_BENCH_SAMPLE_1K="$CLEAN" "${micro_cmd[@]}" | grep -v '_mean\|_stddev\|_cv' || true
+  SANDGATE_BENCH_SAMPLE_1K="$CLEAN" run_child "${micro_cmd[@]}" >"$WORK/micro.txt" ||
+    die "the microbenchmarks failed: $(tail -n 5 "$WORK/micro.txt")"
+  grep -v '_mean\|_stddev\|_cv' "$WORK/micro.txt" || true
   [ -s "$MICRO_JSON" ] || die "the microbenchmarks produced no results"
   log_cmd "SANDGATE_BENCH_SAMPLE_1K=\$WORK/clean-1k.txt $(redact "$(quote_cmd "${micro_cmd[@]}")")"
 fi
@@ -383,25 +397,27 @@ if [ "$BENCH_STREAM_MIB" -gt 0 ]; then
   for r in $(seq 1 "$BENCH_ROUNDS"); do
     cat "$BIG" >/dev/null # in the page cache for every reader alike
     t0="$(now)"
-    sha256sum "$BIG" >/dev/null
+    run_child sha256sum "$BIG" >/dev/null
     sha_s="$(elapsed "$t0" "$(now)")"
     echo 5 >"/proc/$SG_PID/clear_refs" 2>/dev/null || true # resets VmHWM
     idle_kib="$(json_field "$(rss "$SG_PID")" VmRSS)"
-    curl_out="$(curl -sS -o "$WORK/discan.json" -w '%{http_code} %{time_total}' -X POST \
-      -H 'Expect:' -H 'Content-Type: application/octet-stream' -T "$BIG" "$DISCAN_URL")"
+    run_child curl -sS -o "$WORK/discan.json" -w '%{http_code} %{time_total}' -X POST \
+      -H 'Expect:' -H 'Content-Type: application/octet-stream' -T "$BIG" "$DISCAN_URL" >"$WORK/curl.out"
+    curl_out="$(cat "$WORK/curl.out")"
     peak_kib="$(json_field "$(rss "$SG_PID")" VmHWM)"
     curl_code="${curl_out% *}"
     curl_s="${curl_out#* }"
     [ "$curl_code" = 200 ] || die "discan answered $curl_code: $(head -c 300 "$WORK/discan.json")"
-    split="$("${UTIL[@]}" upload --url "$DISCAN_URL" --file "$BIG")"
+    run_child "${UTIL[@]}" upload --url "$DISCAN_URL" --file "$BIG" >"$WORK/upload.json"
+    split="$(cat "$WORK/upload.json")"
     sent_s="$(json_field "$split" sent_s)"
     t0="$(now)"
-    "$SANDGATE" av-scan "$BIG" --signatures-dir "$ROOT/share/signatures" >/dev/null
+    run_child "$SANDGATE" av-scan "$BIG" --signatures-dir "$ROOT/share/signatures" >/dev/null
     av_s="$(elapsed "$t0" "$(now)")"
     clam_s=null
     if [ "$have_clamscan" = 1 ]; then
       t0="$(now)"
-      clamscan --no-summary -d "$ROOT/share/signatures" "$BIG" >/dev/null 2>&1 || true
+      run_child clamscan --no-summary -d "$ROOT/share/signatures" "$BIG" >/dev/null 2>&1 || true
       clam_s="$(elapsed "$t0" "$(now)")"
     fi
     printf '  stream   round %s: curl %.2f s (body accepted after %.2f s), sha256sum %.2f s, av-scan %.2f s, RSS idle %s KiB peak %s KiB\n' \
@@ -461,7 +477,7 @@ if [ "$BENCH_SCALE_ORGS" -gt "$BENCH_ORGS" ]; then
   MORE=$((BENCH_SCALE_ORGS - BENCH_ORGS))
   echo "bench: scale run, seeding $MORE more organizations with tokens"
   t0="$(now)"
-  "$SEED" --data "$DATA" --count "$MORE" --prefix bench-scale >/dev/null
+  run_child "$SEED" --data "$DATA" --count "$MORE" --prefix bench-scale >/dev/null
   seed_s="$(elapsed "$t0" "$(now)")"
   log_cmd "build/release/bench/sandgate_bench_seed --data \$WORK/data --count $MORE --prefix bench-scale"
   if START_SOFT=1 START_TIMEOUT="$BENCH_START_TIMEOUT" start_sandgate; then

@@ -236,6 +236,17 @@ struct Server::Impl {
         ctx.blocking = &blocking;
         res = co_await match.route->stream_handler(sp.get(), ctx, reader);
         if (reader.gone()) co_return false;  // nobody to answer
+        // An early answer (401, 429, ...) to a small body: read and drop the rest, so the
+        // connection can be kept instead of costing the client a new one.
+        constexpr uint64_t kDrainLimit = 64 * 1024;
+        if (!reader.done() && reader.content_length() && *reader.content_length() <= kDrainLimit) {
+          char scratch[8192];
+          for (;;) {
+            auto got = co_await reader.Read(scratch, sizeof scratch);
+            if (!got.ok() || *got == 0) break;
+          }
+          if (reader.gone()) co_return false;
+        }
         body_read = reader.done();
       } else {
         if (ExpectsContinue(h) && has_body) {

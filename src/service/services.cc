@@ -57,16 +57,9 @@ domain::OrgState Services::StateOf(const OrgRecord& org, bool has_token) {
 Status Services::LoadIndex() {
   std::lock_guard<std::mutex> lock(write_mu_);
   index_.Clear();
+  // One pass over the tokens with their organizations. Organizations without a token need no
+  // entry: every change that gives one a token also sets its state (see Mutate).
   return store_->Read([&](Tx& tx) {
-    // Organizations without a token matter too (their state is kept for when a token is added).
-    int64_t offset = 0;
-    for (;;) {
-      auto page = tx.ListOrgs("", offset, 1000);
-      if (!page.ok()) return page.status();
-      for (const OrgRecord& o : page->items) index_.PutOrg(StateOf(o, false));
-      offset += static_cast<int64_t>(page->items.size());
-      if (page->items.empty() || offset >= page->total) break;
-    }
     return tx.ForEachToken([&](const TokenRecord& t, const OrgRecord& o) {
       index_.PutOrg(StateOf(o, true));
       index_.PutToken(t.org_id, t.lookup_hash, t.last4);
@@ -168,6 +161,9 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
     if (tok->has_value()) rec.token_fp = (*tok)->last4;
     Status s = apply(tx, *org, *tok, d, rec, update);
     if (!s.ok()) return s;
+    // The index always learns the organization's state with any change, so it needs to hold only
+    // organizations that have a token (LoadIndex) and stays right for the others.
+    if (!update.state) update.state = StateOf(*org, tok->has_value());
     auto id = tx.AppendAudit(rec);
     if (!id.ok()) return id.status();
     view = BuildView(*org, *tok, a.caller, now);

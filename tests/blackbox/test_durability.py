@@ -3,6 +3,7 @@ import os
 import re
 import signal
 import threading
+import time
 import unittest
 
 from harness import Server, ServerTestCase
@@ -75,6 +76,34 @@ class CrashDurabilityTest(unittest.TestCase):
             self.assertEqual(len(r.json["items"]), 5)
             # The last regenerated token is the one that verifies after the restart.
             self.assertTrue(server.verify(last)[0])
+            server.assert_no_secrets_in_log(self)
+        finally:
+            server.cleanup()
+
+    def test_org_without_token_at_start_gets_a_working_token(self):
+        # The index loads only organizations holding a token; one that adds a token after a
+        # restart must still be known with its real state (active subscription).
+        server = Server().start()
+        try:
+            admin = server.login("acme-admin")
+            self.assertEqual(admin.delete("/api/v1/sandbox/token").status, 200)
+            server.stop()
+            server.start()
+            admin = server.login("acme-admin")
+            self.assertEqual(admin.post("/api/v1/sandbox/token").status, 201)
+            token = admin.get("/api/v1/sandbox/token/reveal").json["token"]
+            server.secrets.add(token)
+            c = server.client()
+            r = c.request("POST", f"/zscsb/submit?api_token={token}", raw=b"after a restart")
+            self.assertEqual(r.status, 200, r)
+            # An early refusal of a small body keeps the connection open for the next request.
+            r = c.request("POST", "/zscsb/submit?api_token=sbx_not-a-token", raw=b"x" * 1000)
+            self.assertEqual(r.status, 401)
+            self.assertNotEqual(r.headers.get("connection", "").lower(), "close")
+            self.assertIsNotNone(c.conn)
+            time.sleep(1.1)  # the default rate limit is 1 submission per second
+            r = c.request("POST", f"/zscsb/discan?api_token={token}", raw=b"same connection")
+            self.assertEqual(r.status, 200, r)
             server.assert_no_secrets_in_log(self)
         finally:
             server.cleanup()

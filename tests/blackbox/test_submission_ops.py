@@ -131,6 +131,10 @@ class LargeUploadMemoryTest(OpsBase):
         return 0
 
     def test_400_mib_discan_keeps_peak_rss_under_idle_plus_64_mib(self):
+        if os.environ.get("SANDGATE_SANITIZED") == "1":
+            # ASan's quarantine and shadow memory dominate RSS: this is measured on the release
+            # build (make test), not in the sanitizer run.
+            self.skipTest("RSS is measured on the release build, not under ASan")
         import http.client
         import threading
         # Warm up (first scan, libmagic handles, connection pools), then measure idle.
