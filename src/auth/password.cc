@@ -2,8 +2,7 @@
 
 #include <sodium.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include "token/sodium_init.h"
 
 namespace sandgate::auth {
 namespace {
@@ -13,17 +12,7 @@ constexpr size_t kMaxBytes = 256;
 constexpr size_t kRandomLength = 20;
 constexpr char kUnambiguous[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz";
 
-// sodium_init() once, thread-safely; abort when libsodium is unusable.
-void EnsureSodium() {
-  static const bool initialised = [] {
-    if (sodium_init() < 0) {
-      std::fputs("sandgate: libsodium failed to initialise\n", stderr);
-      std::abort();
-    }
-    return true;
-  }();
-  (void)initialised;
-}
+using token::EnsureSodium;  // sodium_init() once, thread-safely
 
 }  // namespace
 
