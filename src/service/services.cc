@@ -1,5 +1,7 @@
 #include "service/services.h"
 
+#include <sodium.h>
+
 #include "auth/password.h"
 #include "token/token_format.h"
 
@@ -103,19 +105,25 @@ TokenView Services::BuildView(const OrgRecord& org, const std::optional<TokenRec
   return v;
 }
 
-TokenRecord Services::NewToken(OrgId org, const std::string& by, TimeMs now,
-                               std::string* text) const {
-  *text = token::Generate();
+TokenRecord Services::NewToken(OrgId org, const std::string& by, TimeMs now) const {
+  std::string text = token::Generate();
   TokenRecord t;
   t.org_id = org;
-  t.lookup_hash = keys_->LookupHash(*text);
-  t.sealed = keys_->Seal(*text);
+  t.lookup_hash = keys_->LookupHash(text);
+  t.sealed = keys_->Seal(text);
   t.key_id = keys_->key_id();
-  t.last4 = token::Last4(*text);
+  t.last4 = token::Last4(text);
   t.created_at = now;
   t.last_modified_by = by;
   t.last_modified_on = now;
+  sodium_memzero(text.data(), text.size());  // only the hash and the sealed copy leave
   return t;
+}
+
+void Services::IndexUpdate::PutToken(const TokenRecord& t) {
+  token_op = TokenOp::kPut;
+  lookup_hash = t.lookup_hash;
+  last4 = t.last4;
 }
 
 void Services::ApplyIndex(OrgId org, const IndexUpdate& u) {
@@ -230,14 +238,11 @@ Result<TokenView> Services::AddToken(const Actor& a, OrgId org) {
   return Mutate(a, org, Action::kAdd, "TOKEN_ADD",
                 [&](Tx& tx, OrgRecord&, std::optional<TokenRecord>& tok, const domain::Decision&,
                     AuditRecord& rec, IndexUpdate& u) -> Status {
-                  std::string text;
-                  TokenRecord t = NewToken(org, a.name, clock_->now(), &text);
+                  TokenRecord t = NewToken(org, a.name, clock_->now());
                   Status s = tx.InsertToken(t);
                   if (!s.ok()) return s;
                   rec.token_fp = t.last4;
-                  u.token_op = IndexUpdate::TokenOp::kPut;
-                  u.lookup_hash = t.lookup_hash;
-                  u.last4 = t.last4;
+                  u.PutToken(t);
                   tok = std::move(t);
                   return Status::Ok();
                 });
@@ -247,16 +252,13 @@ Result<TokenView> Services::RegenerateToken(const Actor& a, OrgId org) {
   return Mutate(a, org, Action::kRegenerate, "TOKEN_REGENERATE",
                 [&](Tx& tx, OrgRecord&, std::optional<TokenRecord>& tok, const domain::Decision&,
                     AuditRecord& rec, IndexUpdate& u) -> Status {
-                  std::string text;
-                  TokenRecord t = NewToken(org, a.name, clock_->now(), &text);
+                  TokenRecord t = NewToken(org, a.name, clock_->now());
                   t.created_at = tok->created_at;
                   Status s = tx.ReplaceToken(t);
                   if (!s.ok()) return s;
                   rec.detail = "previous " + tok->last4;
                   rec.token_fp = t.last4;
-                  u.token_op = IndexUpdate::TokenOp::kPut;
-                  u.lookup_hash = t.lookup_hash;
-                  u.last4 = t.last4;
+                  u.PutToken(t);
                   tok = std::move(t);
                   return Status::Ok();
                 });
@@ -380,8 +382,7 @@ Result<TokenView> Services::ChangeSubscription(const Actor& a, OrgId org_id, Act
                   if (d.provision_token) {
                     // Rule 2: the first activation provisions an enabled token, modified by
                     // "system".
-                    std::string text;
-                    TokenRecord t = NewToken(org.id, "system", now, &text);
+                    TokenRecord t = NewToken(org.id, "system", now);
                     s = tx.InsertToken(t);
                     if (!s.ok()) return s;
                     AuditRecord prov =
@@ -390,9 +391,7 @@ Result<TokenView> Services::ChangeSubscription(const Actor& a, OrgId org_id, Act
                     prov.token_fp = t.last4;
                     auto pid = tx.AppendAudit(prov);
                     if (!pid.ok()) return pid.status();
-                    u.token_op = IndexUpdate::TokenOp::kPut;
-                    u.lookup_hash = t.lookup_hash;
-                    u.last4 = t.last4;
+                    u.PutToken(t);
                     tok = std::move(t);
                   }
                   u.state = StateOf(org, tok.has_value());

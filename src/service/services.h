@@ -124,6 +124,7 @@ class Services {
     enum class TokenOp { kNone, kPut, kRemove } token_op = TokenOp::kNone;
     std::string lookup_hash;
     std::string last4;
+    void PutToken(const store::TokenRecord& t);  // the index is to hold token t
   };
   // The body of a change: may modify org/token, fills the audit record and the index update.
   using ApplyFn =
@@ -133,8 +134,8 @@ class Services {
                            const std::string& audit_action, const ApplyFn& apply);
   TokenView BuildView(const store::OrgRecord& org, const std::optional<store::TokenRecord>& tok,
                       const domain::Caller& caller, TimeMs now) const;
-  store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now,
-                              std::string* text) const;
+  // A fresh token for `org`: only its lookup hash and sealed copy leave (the text is wiped).
+  store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now) const;
   store::AuditRecord AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
                                TimeMs now) const;
   void ApplyIndex(OrgId org, const IndexUpdate& u);
