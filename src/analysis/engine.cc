@@ -221,6 +221,22 @@ Status CompileRules(const std::vector<std::string>& files, YR_RULES** rules) {
 }
 
 // A read-only private mapping of a whole file (an empty file maps to an empty range).
+// Opens `path` read-only and checks that it is a regular file. Returns the descriptor (the caller
+// closes it) and fills *st, or -1 with *error set.
+int OpenRegularFile(const std::string& path, struct stat* st, std::string* error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "cannot open " + path + ": " + std::strerror(errno);
+    return -1;
+  }
+  if (::fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    ::close(fd);
+    *error = path + " is not a regular file";
+    return -1;
+  }
+  return fd;
+}
+
 class MappedFile {
  public:
   MappedFile() = default;
@@ -232,17 +248,9 @@ class MappedFile {
 
   // Maps at most `limit` bytes from the start of the file (bounded memory for large uploads).
   bool Map(const std::string& path, std::string* error, uint64_t limit = UINT64_MAX) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      *error = "cannot open " + path + ": " + std::strerror(errno);
-      return false;
-    }
     struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      *error = path + " is not a regular file";
-      return false;
-    }
+    const int fd = OpenRegularFile(path, &st, error);
+    if (fd < 0) return false;
     size_ = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limit));
     if (size_ > 0) {
       void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -269,17 +277,9 @@ class MappedFile {
 };
 
 bool ReadHead(const std::string& path, std::string* head, std::string* error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = "cannot open " + path + ": " + std::strerror(errno);
-    return false;
-  }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    *error = path + " is not a regular file";
-    return false;
-  }
+  const int fd = OpenRegularFile(path, &st, error);
+  if (fd < 0) return false;
   head->resize(kHeadBytes);
   size_t got = 0;
   while (got < head->size()) {
@@ -654,13 +654,10 @@ Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* 
   const char* virname = nullptr;
   unsigned long scanned = 0;
   // Scan through a pread-backed map with page aging rather than cl_scanfile's whole-file map.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
   struct stat fst;
-  if (::fstat(fd, &fst) != 0) {
-    ::close(fd);
-    return Status::Internal("cannot stat " + path);
-  }
+  std::string error;
+  const int fd = OpenRegularFile(path, &fst, &error);
+  if (fd < 0) return Status::Internal(error);
   cl_error_t rc = CL_CLEAN;
   if (fst.st_size > 0) {
     auto pread_cb = [](void* handle, void* buf, size_t count, off_t offset) -> off_t {

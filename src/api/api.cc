@@ -154,6 +154,11 @@ bool ParseId(const std::string* s, int64_t* out) {
   return ec == std::errc() && p == s->data() + s->size() && *out > 0;
 }
 
+// The {id} and {uid} captures of a user route.
+bool ParseOrgAndUser(const RequestContext& ctx, int64_t* org, int64_t* uid) {
+  return ParseId(ctx.param("id"), org) && ParseId(ctx.param("uid"), uid);
+}
+
 // Reads an optional integer query parameter within [lo, hi].
 Status IntParam(const RequestContext& ctx, const char* name, int64_t lo, int64_t hi, int64_t* out) {
   auto v = http::QueryParam(ctx.query, name);
@@ -555,8 +560,7 @@ class Api {
               [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
                 domain::OrgId org;
                 store::UserId uid;
-                if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
-                  return NotFoundResponse();
+                if (!ParseOrgAndUser(ctx, &org, &uid)) return NotFoundResponse();
                 auto body = ParseBody(req, {{"role", Field::Kind::kString, true}});
                 if (!body.ok()) return Error(body.status());
                 auto role = domain::ParseRole(body->at("role").as_string());
@@ -573,8 +577,7 @@ class Api {
               [this](const Request& req, RequestContext& ctx, auto&, auto& a) {
                 domain::OrgId org;
                 store::UserId uid;
-                if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
-                  return NotFoundResponse();
+                if (!ParseOrgAndUser(ctx, &org, &uid)) return NotFoundResponse();
                 auto body = ParseBody(req, {{"password", Field::Kind::kString, false}});
                 if (!body.ok()) return Error(body.status());
                 std::string pw;
@@ -592,8 +595,7 @@ class Api {
               [this](const Request&, RequestContext& ctx, auto&, auto& a) {
                 domain::OrgId org;
                 store::UserId uid;
-                if (!ParseId(ctx.param("id"), &org) || !ParseId(ctx.param("uid"), &uid))
-                  return NotFoundResponse();
+                if (!ParseOrgAndUser(ctx, &org, &uid)) return NotFoundResponse();
                 Status st = s_.DeleteUser(a, org, uid);
                 if (!st.ok()) return Error(st);
                 return Response{http::bhttp::status::no_content, 11};
