@@ -11,12 +11,12 @@ PKGS=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clamav-testfiles zip unzip curl python3 procps
+  postgresql-15 nginx-light openssl
 )
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 fi
-if [ "${SANDGATE_WITH_POSTGRES:-0}" = 1 ]; then PKGS+=(postgresql postgresql-contrib); fi
 if [ "${SANDGATE_WITH_BENCH:-0}" = 1 ]; then PKGS+=(nginx-light wrk); fi
 
 install_ui_packages() {
@@ -41,5 +41,11 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The tests run their own throwaway PostgreSQL clusters (scripts/pg-test-cluster.sh): do not let the
+# package create and start a system-wide one.
+if printf '%s\n' "${missing[@]}" | grep -q '^postgresql'; then
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/sandgate.conf >/dev/null
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -339,6 +339,10 @@ class Api {
     r.Add(verb::get, "/readyz", [this](const Request&, RequestContext&) {
       Status st = s_.store().Ping();
       if (!st.ok()) return Error(Status(503, "NOT_READY", "The store does not answer."));
+      if (!s_.store().IndexTrusted()) {
+        return Error(
+            Status(503, "NOT_READY", "This node has not caught up with the cluster's change log."));
+      }
       return JsonResponse(200, json::object{{"status", "ready"}});
     });
 

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "store/pg_store.h"
+
 namespace sandgate::app {
 
 Status LoadConfigFile(const std::string& path, Config* cfg) {
@@ -34,6 +36,8 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       st = str(&cfg->key_file);
     else if (k == "database")
       st = str(&cfg->database);
+    else if (k == "store")
+      st = str(&cfg->store);
     else if (k == "log_file")
       st = str(&cfg->log_file);
     else if (k == "listen")
@@ -81,16 +85,51 @@ Result<std::unique_ptr<Instance>> Instance::Open(const Config& in, bool create) 
       create ? token::Keyring::LoadOrCreate(cfg.key_file) : token::Keyring::Load(cfg.key_file);
   if (!keys.ok()) return keys.status();
   inst->keys_ = keys.value();
-  auto store = store::OpenSqliteStore(cfg.database);
+  auto store = OpenStoreUrl(cfg.store.empty() ? cfg.database : cfg.store, /*migrate=*/false);
   if (!store.ok()) return store.status();
   inst->store_ = std::move(store.value());
+  // Read before the index is loaded: following resumes from here, so nothing falls in between.
+  auto horizon = inst->store_->ChangeHorizon();
+  if (!horizon.ok()) return horizon.status();
+  inst->index_horizon_ = *horizon;
   std::shared_ptr<Clock> clock = SystemClock();
   if (const char* f = std::getenv("SANDGATE_TEST_CLOCK_FILE"); f && *f) clock = OffsetFileClock(f);
   inst->services_ = std::make_unique<service::Services>(inst->store_, inst->keys_, clock,
-                                                        service::Settings{cfg.base_url});
+                                                        service::Settings{cfg.base_url, ""});
   Status s = inst->services_->LoadIndex();
   if (!s.ok()) return s;
   return inst;
+}
+
+bool IsPostgresUrl(const std::string& url) {
+  return url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+}
+
+Result<std::unique_ptr<store::Store>> OpenStoreUrl(const std::string& url, bool migrate) {
+  if (IsPostgresUrl(url)) {
+    store::PgOptions o;
+    o.migrate = migrate;
+    return store::OpenPgStore(url, o);
+  }
+  std::string path = url;
+  if (path.rfind("sqlite://", 0) == 0) {
+    path = path.substr(9);
+  } else if (path.rfind("sqlite:", 0) == 0) {
+    path = path.substr(7);
+  } else if (path.find("://") != std::string::npos) {
+    return Status::Invalid("STORE_INVALID",
+                           "Unknown store URL scheme; use sqlite:PATH or postgres://...");
+  }
+  return store::OpenSqliteStore(path);
+}
+
+Status Instance::StartFollowing(const std::string& node_id) {
+  services_->set_node_id(node_id);
+  store::FollowHooks hooks;
+  service::Services* s = services_.get();
+  hooks.apply = [s](const std::vector<store::OrgId>& orgs) { return s->RefreshIndex(orgs); };
+  hooks.reload = [s] { return s->LoadIndex(); };
+  return store_->Follow(node_id, index_horizon_, std::move(hooks));
 }
 
 Result<bool> Instance::Empty() {

@@ -16,6 +16,8 @@ struct Config {
   std::string data_dir = "./data";
   std::string key_file;  // default: <data>/sandgate.key
   std::string database;  // default: <data>/sandgate.db
+  // The store: "" (SQLite at `database`), sqlite:PATH, or a PostgreSQL URL (postgres://...).
+  std::string store;
   std::string log_file;  // default: <data>/sandgate.log
   std::string listen = "127.0.0.1:8080";
   std::string base_url;  // default: http://<bound listen address>
@@ -30,10 +32,20 @@ struct Config {
 // naming the key or line.
 Status LoadConfigFile(const std::string& path, Config* cfg);
 
+// Opens a store by URL: sqlite:PATH (or sqlite://PATH, or a plain path) or postgres[ql]://...
+// migrate: apply pending migrations (SQLite always does; PostgreSQL only when asked, otherwise an
+// outdated schema is refused with 503 SCHEMA_OUTDATED).
+Result<std::unique_ptr<store::Store>> OpenStoreUrl(const std::string& url, bool migrate);
+bool IsPostgresUrl(const std::string& url);
+
 class Instance {
  public:
   // Opens the data directory. create: make the directory (0700) and the key file when missing.
   static Result<std::unique_ptr<Instance>> Open(const Config& cfg, bool create);
+
+  // Several nodes on one database: follow the change log as node `node_id` from the point the
+  // index was loaded at (a no-op on SQLite). Call once, before serving.
+  Status StartFollowing(const std::string& node_id);
 
   const Config& config() const { return cfg_; }
   service::Services& services() { return *services_; }
@@ -50,6 +62,7 @@ class Instance {
   std::shared_ptr<store::Store> store_;
   std::shared_ptr<token::Keyring> keys_;
   std::unique_ptr<service::Services> services_;
+  int64_t index_horizon_ = 0;  // the change log's end when the index was loaded
 };
 
 }  // namespace sandgate::app

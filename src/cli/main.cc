@@ -1,11 +1,13 @@
 // sandgate: the one binary. `serve` runs the server; every other subcommand works on the data
 // directory through the same services as the HTTP API (same rules, same audit).
 // Exit codes: 0 success, 1 the operation was refused or failed, 2 wrong arguments.
+#include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -17,6 +19,8 @@
 #include "app/instance.h"
 #include "auth/sessions.h"
 #include "http/server.h"
+#include "store/pg_store.h"
+#include "store/sqlite_store.h"
 #include "token/token_format.h"
 #include "web/assets.h"
 
@@ -29,6 +33,7 @@ struct Common {
   std::string config_file;
   std::string data, listen, base_url, key_file, signatures_dir, rules_dir;
   std::string submission_listen, web_dir;
+  std::string store, node_id;
   int threads = 0;
   int analysis_workers = -1, analysis_queue = -1;  // -1: not given
 };
@@ -59,6 +64,7 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.listen.empty()) cfg.listen = c.listen;
   if (!c.base_url.empty()) cfg.base_url = c.base_url;
   if (!c.key_file.empty()) cfg.key_file = c.key_file;
+  if (!c.store.empty()) cfg.store = c.store;
   if (c.threads) cfg.threads = c.threads;
   if (!c.signatures_dir.empty()) cfg.signatures_dir = c.signatures_dir;
   if (!c.rules_dir.empty()) cfg.rules_dir = c.rules_dir;
@@ -71,7 +77,11 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
   cmd->add_option("--config", c.config_file, "TOML config file")->check(CLI::ExistingFile);
   cmd->add_option("--data", c.data, "Data directory (default ./data)");
   cmd->add_option("--key-file", c.key_file, "Key file (default <data>/sandgate.key)");
+  cmd->add_option("--store", c.store,
+                  "Store URL: sqlite:PATH (default <data>/sandgate.db) or postgres://...");
   if (server_flags) {
+    cmd->add_option("--node-id", c.node_id,
+                    "This node's name among several on one PostgreSQL (default host-pid-random)");
     cmd->add_option("--signatures-dir", c.signatures_dir, "ClamAV signature directory");
     cmd->add_option("--rules-dir", c.rules_dir, "YARA rules directory");
     cmd->add_option("--submission-listen", c.submission_listen,
@@ -162,6 +172,14 @@ Status CreateDemo(app::Instance& inst) {
   return Status::Ok();
 }
 
+// host-pid-random: unique per process, recognisable in the nodes table.
+std::string DefaultNodeId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(randombytes_uniform(1u << 20));
+}
+
 int Serve(Common& c, ServeFlags& f) {
   auto opened = OpenInstance(c, true);
   if (!opened.ok()) return Fail(opened.status());
@@ -232,6 +250,12 @@ int Serve(Common& c, ServeFlags& f) {
   const std::string api_address = sub_server ? sub_server->address() : server.address();
   inst.services().set_base_url(inst.config().base_url.empty() ? "http://" + api_address
                                                               : inst.config().base_url);
+  if (inst.store()->Shared()) {
+    std::string node = c.node_id.empty() ? DefaultNodeId() : c.node_id;
+    Status fst = inst.StartFollowing(node);
+    if (!fst.ok()) return Fail(fst);
+    spdlog::info("cluster node {} on {}: following the change log", node, inst.store()->Describe());
+  }
   spdlog::info("sandgate {} listening on http://{} (data {})", "0.1.0", server.address(),
                inst.config().data_dir);
   std::thread sub_thread;
@@ -455,6 +479,60 @@ int main(int argc, char** argv) {
     std::cout << "deleted\n";
     return 0;
   }));
+
+  // migrate
+  auto* migrate = app.add_subcommand(
+      "migrate",
+      "Apply pending schema migrations to the store (required before serving a new "
+      "version on PostgreSQL; SQLite migrates by itself)");
+  AddCommon(migrate, c, false);
+  migrate->callback([&] {
+    auto cfg = ResolveConfig(c);
+    if (!cfg.ok()) {
+      rc = Fail(cfg.status());
+      return;
+    }
+    const std::string url = cfg->store.empty() ? cfg->data_dir + "/sandgate.db" : cfg->store;
+    auto st = app::OpenStoreUrl(url, /*migrate=*/true);
+    if (!st.ok()) {
+      rc = Fail(st.status());
+      return;
+    }
+    std::cout << "schema of " << (*st)->Describe() << " is up to date (version "
+              << (app::IsPostgresUrl(url) ? store::PgSchemaVersion() : store::SqliteSchemaVersion())
+              << ")\n";
+  });
+
+  // store copy
+  auto* storecmd = app.add_subcommand("store", "Move data between stores");
+  storecmd->require_subcommand(1);
+  std::string copy_from, copy_to;
+  auto* copy = storecmd->add_subcommand(
+      "copy", "Copy every row of one store into another, empty one (e.g. SQLite to PostgreSQL)");
+  copy->add_option("--from", copy_from, "Source store URL (sqlite:PATH or postgres://...)")
+      ->required();
+  copy->add_option("--to", copy_to, "Target store URL; must be empty (its schema is created)")
+      ->required();
+  copy->callback([&] {
+    auto from = app::OpenStoreUrl(copy_from, /*migrate=*/false);
+    if (!from.ok()) {
+      rc = Fail(from.status());
+      return;
+    }
+    auto to = app::OpenStoreUrl(copy_to, /*migrate=*/true);
+    if (!to.ok()) {
+      rc = Fail(to.status());
+      return;
+    }
+    Status st = store::CopyStore(**from, **to, [](const std::string& table, int64_t n) {
+      std::cout << table << ": " << n << " rows\n";
+    });
+    if (!st.ok()) {
+      rc = Fail(st);
+      return;
+    }
+    std::cout << "copied " << (*from)->Describe() << " to " << (*to)->Describe() << "\n";
+  });
 
   // token
   auto* tok = app.add_subcommand("token", "Inspect tokens");

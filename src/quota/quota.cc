@@ -1,5 +1,7 @@
 #include "quota/quota.h"
 
+#include <algorithm>
+
 namespace sandgate::quota {
 
 namespace {
@@ -82,7 +84,34 @@ void QuotaManager::Release(domain::OrgId org, int64_t day) {
   if (d.day == day && d.reserved > 0) d.reserved--;
 }
 
+Admission QuotaManager::RefuseShared(domain::OrgId org, const Limits& limits,
+                                     const Admission& granted, TimeMs now) {
+  Admission a;
+  a.day = granted.day;
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = orgs_[org];
+  if (d.day == a.day && d.reserved > 0) d.reserved--;
+  if (d.day == a.day) d.used = std::max(d.used, limits.daily_allowance);  // known full now
+  a.status = Status(429, "QUOTA_EXCEEDED", "Exceeded the daily submission quota");
+  a.limit = limits.daily_allowance;
+  a.remaining = 0;
+  a.reset_seconds = ((a.day + 1) * kDayMs - now + 999) / 1000;
+  a.retry_after = std::max<int64_t>(1, a.reset_seconds);
+  d.over_quota++;
+  a.over_quota_today = d.over_quota;
+  if (d.over_quota > limits.disable_threshold && !d.threshold_reported) {
+    d.threshold_reported = true;
+    a.threshold_crossed = true;
+  }
+  return a;
+}
+
 Result<int64_t> QuotaManager::UsedToday(domain::OrgId org, TimeMs now) {
+  if (shared_) {
+    auto loaded = loader_(org, UtcDay(now));
+    if (!loaded.ok()) return loaded.status();
+    return loaded->first;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   Day& d = orgs_[org];
   if (Status st = Load(org, UtcDay(now), &d); !st.ok()) return st;

@@ -55,6 +55,16 @@ class QuotaManager {
   void Release(domain::OrgId org, int64_t day);
   // Used today (committed), for the token page and the quota report.
   Result<int64_t> UsedToday(domain::OrgId org, TimeMs now);
+  // Refuses one admission that Reserve granted but the shared count refused (several nodes: the
+  // store's ConsumeUsage is the authority). Releases the reservation and counts an over-quota
+  // attempt; returns the refusal to send.
+  Admission RefuseShared(domain::OrgId org, const Limits& limits, const Admission& granted,
+                         TimeMs now);
+
+  // Several nodes on one database: the daily count lives in the store and this manager only
+  // keeps the per-node rate windows; UsedToday reads the store every time. Set before use.
+  void set_shared(bool shared) { shared_ = shared; }
+  bool shared() const { return shared_; }
 
  private:
   struct Day {
@@ -69,6 +79,7 @@ class QuotaManager {
   Status Load(domain::OrgId org, int64_t day, Day* d);  // under mu_
 
   UsageLoader loader_;
+  bool shared_ = false;
   std::mutex mu_;
   std::unordered_map<domain::OrgId, Day> orgs_;
 };

@@ -69,6 +69,45 @@ Status Services::LoadIndex() {
   });
 }
 
+Status Services::RefreshIndex(const std::vector<OrgId>& orgs) {
+  std::lock_guard<std::mutex> lock(write_mu_);  // orders refreshes with this node's own changes
+  struct Entry {
+    OrgId id;
+    std::optional<OrgRecord> org;
+    std::optional<TokenRecord> token;
+  };
+  std::vector<Entry> entries;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    for (OrgId id : orgs) {
+      Entry e{id, std::nullopt, std::nullopt};
+      auto o = tx.GetOrg(id);
+      if (!o.ok() && o.status().http_status() != 404) return o.status();
+      if (o.ok()) {
+        e.org = *o;
+        auto t = tx.GetToken(id);
+        if (!t.ok()) return t.status();
+        e.token = *t;
+      }
+      entries.push_back(std::move(e));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;  // nothing applied: the follower retries from the same point
+  for (const Entry& e : entries) {
+    if (!e.org) {
+      index_.RemoveToken(e.id);
+      continue;
+    }
+    index_.PutOrg(StateOf(*e.org, e.token.has_value()));
+    if (e.token) {
+      index_.PutToken(e.id, e.token->lookup_hash, e.token->last4);
+    } else {
+      index_.RemoveToken(e.id);
+    }
+  }
+  return Status::Ok();
+}
+
 AuditRecord Services::AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
                                 TimeMs now) const {
   AuditRecord r;
@@ -142,10 +181,11 @@ void Services::ApplyIndex(OrgId org, const IndexUpdate& u) {
 
 Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
                                    const std::string& audit_action, const ApplyFn& apply) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::unique_lock<std::mutex> lock(write_mu_);
   const TimeMs now = clock_->now();
   Status refusal;
   bool org_exists = false;
+  int64_t change_seq = 0;
   std::string refused_fp;
   IndexUpdate update;
   TokenView view;
@@ -174,11 +214,19 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
     if (!update.state) update.state = StateOf(*org, tok->has_value());
     auto id = tx.AppendAudit(rec);
     if (!id.ok()) return id.status();
+    // Other nodes (several on one database) refresh this organization from the change log.
+    auto seq = tx.RecordChange(org_id);
+    if (!seq.ok()) return seq.status();
+    change_seq = *seq;
     view = BuildView(*org, *tok, a.caller, now);
     return Status::Ok();
   });
   if (st.ok()) {
     ApplyIndex(org_id, update);
+    lock.unlock();
+    // The change is in this node's index; return only once every other node has it too (or has
+    // stopped trusting its index), so the old token is refused everywhere from now on.
+    if (Status p = store_->AwaitPropagation(change_seq, settings_.node_id); !p.ok()) return p;
     return view;
   }
   if (!refusal.ok()) {

@@ -62,6 +62,8 @@ struct NewUser {
 
 struct Settings {
   std::string base_url = "http://127.0.0.1:8080";  // where the Submission API is reached
+  // This node's name among several on one database ("" for the CLI and single-node use).
+  std::string node_id;
 };
 
 class Services {
@@ -73,6 +75,10 @@ class Services {
   Status LoadIndex();
 
   token::TokenIndex& index() { return index_; }
+  // Several nodes: re-reads these organizations (state and token) into the index. The hook the
+  // store's change follower calls (store::FollowHooks::apply).
+  Status RefreshIndex(const std::vector<OrgId>& orgs);
+  void set_node_id(std::string id) { settings_.node_id = std::move(id); }
   const Clock& clock() const { return *clock_; }
   const Settings& settings() const { return settings_; }
   // Set once before serving (the bound address is known only after listening). Not thread-safe.

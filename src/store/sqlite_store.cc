@@ -941,6 +941,125 @@ class SqliteTx final : public Tx {
     return out;
   }
 
+  Result<std::optional<int64_t>> ConsumeUsage(OrgId org, int64_t day, int64_t limit) override {
+    static const std::string sql =
+        "INSERT INTO usage (org_id, day, used, over_quota) VALUES (?1, ?2, 1, 0) "
+        "ON CONFLICT (org_id, day) DO UPDATE SET used = used + 1 WHERE used < ?3 RETURNING used";
+    if (Status g = Guard(true); !g.ok()) return g;
+    if (limit <= 0) return std::optional<int64_t>();
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org).Int(2, day).Int(3, limit);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return std::optional<int64_t>();
+    if (rc != SQLITE_ROW) return Fail(rc, "counting usage", std::nullopt, OrgNotFound());
+    std::optional<int64_t> used = s->ColInt(0);
+    if ((rc = s->Step()) != SQLITE_DONE) return Fail(rc, "counting usage");
+    return used;
+  }
+
+  Result<int64_t> RecordChange(OrgId) override {
+    if (Status g = Guard(true); !g.ok()) return g;
+    return int64_t{0};  // one node: nobody else holds an index
+  }
+
+  Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {
+    static const std::string sql = std::string("SELECT ") + kOrgCols + " FROM orgs ORDER BY id";
+    return Scan(sql, "exporting organizations", [&](const Stmt& s) -> Status {
+      auto o = ReadOrg(s, 0);
+      return o.ok() ? fn(*o) : o.status();
+    });
+  }
+  Status ForEachUser(const std::function<Status(const UserRecord&)>& fn) override {
+    static const std::string sql = std::string("SELECT ") + kUserCols + " FROM users ORDER BY id";
+    return Scan(sql, "exporting users", [&](const Stmt& s) -> Status {
+      auto u = ReadUser(s);
+      return u.ok() ? fn(*u) : u.status();
+    });
+  }
+  Status ForEachSession(const std::function<Status(const SessionRecord&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kSessionCols + " FROM sessions ORDER BY id_hash";
+    return Scan(sql, "exporting sessions", [&](const Stmt& s) { return fn(ReadSession(s)); });
+  }
+  Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id, day";
+    return Scan(sql, "exporting usage", [&](const Stmt& s) { return fn(ReadUsage(s)); });
+  }
+  Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kReportCols + " FROM reports ORDER BY org_id, md5";
+    return Scan(sql, "exporting reports", [&](const Stmt& s) { return fn(ReadReport(s)); });
+  }
+  Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) override {
+    static const std::string sql = std::string("SELECT ") + kAuditCols + " FROM audit ORDER BY id";
+    return Scan(sql, "exporting the audit trail", [&](const Stmt& s) { return fn(ReadAudit(s)); });
+  }
+
+  Status RestoreOrg(const OrgRecord& org) override {
+    static const std::string sql =
+        std::string("INSERT INTO orgs (") + kOrgDataCols +
+        ", id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    BindOrg(*s, org);
+    s->Int(14, org.id);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "restoring an organization", OrgExists());
+    return Status::Ok();
+  }
+  Status RestoreUser(const UserRecord& u) override {
+    static const std::string sql = std::string("INSERT INTO users (") + kUserDataCols +
+                                   ", id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    BindUser(*s, u);
+    s->Int(6, u.id);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "restoring a user", UserExists(), OrgNotFound());
+    return Status::Ok();
+  }
+  Status RestoreAudit(const AuditRecord& r) override {
+    static const std::string sql = std::string("INSERT INTO audit (") + kAuditCols +
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, r.id)
+        .Int(2, r.ts)
+        .Text(3, r.actor)
+        .Text(4, r.actor_role)
+        .OptInt(5, r.org_id)
+        .Text(6, r.action)
+        .Text(7, r.outcome)
+        .Text(8, r.client_addr)
+        .Text(9, r.token_fp)
+        .Text(10, r.detail);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) {
+      return Fail(rc, "restoring an audit record",
+                  Status::Conflict("AUDIT_EXISTS", "the audit record already exists"));
+    }
+    return Status::Ok();
+  }
+  Status RestoreUsage(const UsageRecord& u) override {
+    static const std::string sql =
+        std::string("INSERT INTO usage (") + kUsageCols + ") VALUES (?1, ?2, ?3, ?4, ?5)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, u.org_id).Int(2, u.day).Int(3, u.used).Int(4, u.over_quota).OptInt(5, u.last_used_at);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) {
+      return Fail(rc, "restoring usage",
+                  Status::Conflict("USAGE_EXISTS", "the usage row already exists"), OrgNotFound());
+    }
+    return Status::Ok();
+  }
+
  private:
   static Status OrgExists() {
     return Status::Conflict("ORG_EXISTS", "an organization with that name already exists");
@@ -1013,6 +1132,20 @@ class SqliteTx final : public Tx {
     if (rc == SQLITE_DONE) return UserNotFound();
     if (rc != SQLITE_ROW) return Fail(rc, "reading a user");
     return ReadUser(*s);
+  }
+
+  // Runs a read-only query and calls fn for each row; stops at fn's first error.
+  template <typename RowFn>
+  Status Scan(const std::string& sql, std::string_view what, RowFn fn) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW) {
+      if (Status st = fn(*s); !st.ok()) return st;
+    }
+    if (rc != SQLITE_DONE) return Fail(rc, what);
+    return Status::Ok();
   }
 
   // A DELETE that is not an error when nothing matches.
@@ -1116,6 +1249,8 @@ class SqliteStore final : public Store {
     if (!lease.ok()) return lease.status();
     return RunTx(*lease->conn, /*writable=*/false, fn);
   }
+
+  std::string Describe() const override { return "sqlite:" + path_; }
 
   Status Ping() override {
     if (t_active_store == this) return NestedError();  // could wait forever for a reader

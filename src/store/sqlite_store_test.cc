@@ -37,7 +37,7 @@ std::unique_ptr<Store> OpenInDir(const std::string& dir) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite,
-                         ::testing::Values(StoreBackend{"Sqlite", OpenInDir, nullptr}),
+                         ::testing::Values(StoreBackend{"Sqlite", OpenInDir, nullptr, nullptr}),
                          StoreBackendName);
 
 // A plain SQLite connection to poke at the file from outside the store.

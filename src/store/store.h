@@ -172,6 +172,37 @@ class Tx {
   virtual Result<int64_t> AppendAudit(const AuditRecord& r) = 0;
   // Newest first.
   virtual Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) = 0;
+
+  // Counts one submission at admission, atomically: when the day's `used` is below `limit` it is
+  // incremented and the new value returned; otherwise nothing changes and nullopt is returned.
+  // (Used where several nodes share the quota; single-node admission is counted in memory.)
+  virtual Result<std::optional<int64_t>> ConsumeUsage(OrgId org, int64_t day, int64_t limit) = 0;
+
+  // Records that the organization's token or state changed, so other nodes refresh it (see
+  // Store::AwaitPropagation). Returns the change's sequence number; a single-node backend records
+  // nothing and returns 0.
+  virtual Result<int64_t> RecordChange(OrgId org) = 0;
+
+  // --- Export and restore (`sandgate store copy`), every row in id/key order. ---
+  virtual Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) = 0;
+  virtual Status ForEachUser(const std::function<Status(const UserRecord&)>& fn) = 0;
+  virtual Status ForEachSession(const std::function<Status(const SessionRecord&)>& fn) = 0;
+  virtual Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) = 0;
+  virtual Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) = 0;
+  virtual Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) = 0;
+  // Inserts a row keeping its id (later Insert* calls assign ids above it). 409 on duplicates.
+  virtual Status RestoreOrg(const OrgRecord& org) = 0;
+  virtual Status RestoreUser(const UserRecord& u) = 0;
+  virtual Status RestoreAudit(const AuditRecord& r) = 0;
+  virtual Status RestoreUsage(const UsageRecord& u) = 0;
+};
+
+// What a following node is told (Store::Follow). Called on the follower's own thread.
+struct FollowHooks {
+  // Refresh these organizations (their state and token) in the index from the store.
+  std::function<Status(const std::vector<OrgId>&)> apply;
+  // Reload the whole index (the change log no longer reaches back to what was applied).
+  std::function<Status()> reload;
 };
 
 class Store {
@@ -181,10 +212,40 @@ class Store {
   virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
   // OK when the store answers (used by /readyz).
   virtual Status Ping() = 0;
+
+  // --- Several nodes on one database (docs/CLUSTER.md). Defaults describe a single node. ---
+  // True when other processes may change the data while this one serves (PostgreSQL).
+  virtual bool Shared() const { return false; }
+  // The sequence number of the newest recorded change (read before loading an index).
+  virtual Result<int64_t> ChangeHorizon() { return int64_t{0}; }
+  // Follows the changes made by other processes from `from_seq` on, as node `node_id`: a
+  // background thread applies them through `hooks` and renews the node's lease. Until stopped
+  // (by destroying the store) the node's acknowledgements are what AwaitPropagation waits for.
+  virtual Status Follow(const std::string& node_id, int64_t from_seq, FollowHooks hooks) {
+    (void)node_id, (void)from_seq, (void)hooks;
+    return Status::Ok();
+  }
+  // Whether this node's index may be trusted now: its lease is live and every change it was
+  // told of is applied. When false, token verification must refuse (503) rather than guess.
+  virtual bool IndexTrusted() const { return true; }
+  // Returns once every node holding a live lease (other than `self_node`) has applied change
+  // `seq`, or its lease has run out (after which it refuses to verify until it has caught up).
+  virtual Status AwaitPropagation(int64_t seq, const std::string& self_node) {
+    (void)seq, (void)self_node;
+    return Status::Ok();
+  }
+  // What this store is, without secrets (e.g. "sqlite:/path" or "postgres://host:5432/db").
+  virtual std::string Describe() const = 0;
 };
 
 // Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
 // Refuses a schema newer than this build knows.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+// Copies every row of `from` into `to`, which must be empty (409 STORE_NOT_EMPTY otherwise), in
+// one write transaction on `to`: on failure `to` is left unchanged. Not copied: the cluster's
+// change log and node leases. `progress` (may be null) is told each table's row count.
+Status CopyStore(Store& from, Store& to,
+                 const std::function<void(const std::string& table, int64_t rows)>& progress);
 
 }  // namespace sandgate::store

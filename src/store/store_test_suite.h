@@ -35,6 +35,9 @@ struct StoreBackend {
   // Optional: called after the store is destroyed, before the directory is removed (e.g. to drop
   // a per-test database on a server).
   std::function<void(const std::string& scratch_dir)> cleanup;
+  // Optional: a non-empty reason skips the test (a server-backed backend outside CTest, where the
+  // server is not set up). Under CTest the server is always set up, so nothing is skipped there.
+  std::function<std::string()> skip_reason;
 };
 
 inline void PrintTo(const StoreBackend& backend, std::ostream* os) { *os << backend.name; }
@@ -47,6 +50,9 @@ inline std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>
 class StoreSuite : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override {
+    if (GetParam().skip_reason) {
+      if (std::string why = GetParam().skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    }
     std::string tmpl = (std::filesystem::temp_directory_path() / "sandgate-store-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << "mkdtemp failed";
     scratch_dir_ = tmpl;

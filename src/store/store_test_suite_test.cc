@@ -3,6 +3,7 @@
 #include "store/store_test_suite.h"
 
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <optional>
 #include <thread>
@@ -1482,6 +1483,192 @@ TEST_P(StoreSuite, DataSurvivesCloseAndReopen) {
       store(), [](Tx& tx) { return tx.AppendAudit(MakeAudit(kT0, "x", std::nullopt, "Y")); });
   ASSERT_OK(next_audit);
   EXPECT_GT(*next_audit, audit.id);
+}
+
+TEST_P(StoreSuite, ConsumeUsageCountsUpToTheLimitAndNoFurther) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Quota")); });
+  ASSERT_OK(org);
+  for (int64_t i = 1; i <= 3; ++i) {
+    auto r = InWrite(store(), [&](Tx& tx) { return tx.ConsumeUsage(*org, kDay, 3); });
+    ASSERT_OK(r);
+    ASSERT_TRUE(r->has_value());
+    EXPECT_EQ(**r, i);
+  }
+  auto full = InWrite(store(), [&](Tx& tx) { return tx.ConsumeUsage(*org, kDay, 3); });
+  ASSERT_OK(full);
+  EXPECT_FALSE(full->has_value());
+  auto zero = InWrite(store(), [&](Tx& tx) { return tx.ConsumeUsage(*org, kDay + 1, 0); });
+  ASSERT_OK(zero);
+  EXPECT_FALSE(zero->has_value());
+  auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u);
+  EXPECT_EQ(u->used, 3);
+  auto u2 = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay + 1); });
+  ASSERT_OK(u2);
+  EXPECT_EQ(u2->used, 0);
+  // Other columns are kept; the other day is separate.
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 0, 2, kT0); }));
+  auto u3 = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u3);
+  EXPECT_EQ(Fields(*u3),
+            std::make_tuple(*org, kDay, int64_t{3}, int64_t{2}, std::optional<TimeMs>(kT0)));
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.ConsumeUsage(*org + 99, kDay, 3); }), 404,
+                "NOT_FOUND");
+}
+
+TEST_P(StoreSuite, ConcurrentConsumeUsageNeverExceedsTheLimit) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Race")); });
+  ASSERT_OK(org);
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        auto r = InWrite(store(), [&](Tx& tx) { return tx.ConsumeUsage(*org, kDay, 50); });
+        if (r.ok() && r->has_value()) accepted++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 50);
+}
+
+TEST_P(StoreSuite, RecordChangeCommitsWithTheWriteAndIsRefusedInRead) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Changed")); });
+  ASSERT_OK(org);
+  auto a = InWrite(store(), [&](Tx& tx) { return tx.RecordChange(*org); });
+  ASSERT_OK(a);
+  auto b = InWrite(store(), [&](Tx& tx) { return tx.RecordChange(*org); });
+  ASSERT_OK(b);
+  EXPECT_GE(*a, 0);
+  if (store().Shared()) {
+    EXPECT_GT(*b, *a);  // a shared store orders its changes
+  }
+  auto horizon = store().ChangeHorizon();
+  ASSERT_OK(horizon);
+  EXPECT_EQ(*horizon, *b);
+  EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.RecordChange(*org); }), 500, "INTERNAL");
+}
+
+// Fills a store with every kind of row, including values that stress encodings.
+void FillForCopy(Store& s) {
+  ASSERT_OK(s.Write([&](Tx& tx) -> Status {
+    for (int i = 0; i < 30; ++i) {
+      OrgRecord o =
+          i % 2 ? MakeFullOrg("Full " + std::to_string(i)) : MakeOrg("Org " + std::to_string(i));
+      auto id = tx.InsertOrg(o);
+      if (!id.ok()) return id.status();
+      if (i % 3 != 0) {
+        if (Status st = tx.InsertToken(MakeToken(*id, i)); !st.ok()) return st;
+      }
+      UserRecord u = MakeUser("user" + std::to_string(i), Role::kOrgAdmin, *id);
+      auto uid = tx.InsertUser(u);
+      if (!uid.ok()) return uid.status();
+      if (i % 4 == 0) {
+        if (Status st = tx.InsertSession(MakeSession(i, *uid, kT0 + i)); !st.ok()) return st;
+      }
+      if (Status st = tx.AddUsage(*id, kDay, i, i / 2,
+                                  i % 5 ? std::optional<TimeMs>(kT0 + i) : std::nullopt);
+          !st.ok())
+        return st;
+      if (i % 5 == 0) {
+        if (Status st = tx.PutReport(MakeReport(*id, "MD5X" + std::to_string(i), i)); !st.ok())
+          return st;
+      }
+      auto aid = tx.AppendAudit(MakeAudit(kT0 + i, "user" + std::to_string(i),
+                                          i % 2 ? std::optional<OrgId>(*id) : std::nullopt,
+                                          "ACTION" + std::to_string(i)));
+      if (!aid.ok()) return aid.status();
+    }
+    auto admin = tx.InsertUser(MakeUser("provider", Role::kProviderAdmin, std::nullopt));
+    return admin.status();
+  }));
+  // Gaps in the ids (a rolled-back insert, a deleted row) must survive a copy.
+  EXPECT_FALSE(s.Write([&](Tx& tx) -> Status {
+                  (void)tx.InsertOrg(MakeOrg("rolled back"));
+                  return Status::Conflict("NO", "roll back");
+                }).ok());
+}
+
+// Every row of a store, in a comparable form.
+struct Dump {
+  std::vector<decltype(Fields(OrgRecord{}))> orgs;
+  std::vector<decltype(Fields(TokenRecord{}))> tokens;
+  std::vector<decltype(Fields(UserRecord{}))> users;
+  std::vector<decltype(Fields(SessionRecord{}))> sessions;
+  std::vector<decltype(Fields(UsageRecord{}))> usage;
+  std::vector<decltype(Fields(ReportRecord{}))> reports;
+  std::vector<decltype(Fields(AuditRecord{}))> audit;
+  bool operator==(const Dump&) const = default;
+};
+
+Dump DumpAll(Store& s) {
+  Dump d;
+  EXPECT_OK(s.Read([&](Tx& tx) -> Status {
+    EXPECT_OK(tx.ForEachOrg([&](const OrgRecord& o) {
+      d.orgs.push_back(Fields(o));
+      return Status::Ok();
+    }));
+    EXPECT_OK(tx.ForEachToken(
+        [&](const TokenRecord& t, const OrgRecord&) { d.tokens.push_back(Fields(t)); }));
+    EXPECT_OK(tx.ForEachUser([&](const UserRecord& u) {
+      d.users.push_back(Fields(u));
+      return Status::Ok();
+    }));
+    EXPECT_OK(tx.ForEachSession([&](const SessionRecord& x) {
+      d.sessions.push_back(Fields(x));
+      return Status::Ok();
+    }));
+    EXPECT_OK(tx.ForEachUsage([&](const UsageRecord& x) {
+      d.usage.push_back(Fields(x));
+      return Status::Ok();
+    }));
+    EXPECT_OK(tx.ForEachReport([&](const ReportRecord& x) {
+      d.reports.push_back(Fields(x));
+      return Status::Ok();
+    }));
+    EXPECT_OK(tx.ForEachAudit([&](const AuditRecord& x) {
+      d.audit.push_back(Fields(x));
+      return Status::Ok();
+    }));
+    return Status::Ok();
+  }));
+  return d;
+}
+
+TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
+  FillForCopy(store());
+  const std::string other_dir = scratch_dir_ + "/copy";
+  std::filesystem::create_directories(other_dir);
+  auto other = GetParam().open(other_dir);
+  ASSERT_NE(other, nullptr);
+  std::vector<std::string> tables;
+  ASSERT_OK(
+      CopyStore(store(), *other, [&](const std::string& t, int64_t) { tables.push_back(t); }));
+  EXPECT_EQ(tables.size(), 7u);
+  Dump a = DumpAll(store()), b = DumpAll(*other);
+  EXPECT_EQ(a.orgs.size(), 30u);
+  EXPECT_EQ(a.tokens.size(), 20u);
+  EXPECT_EQ(a.users.size(), 31u);
+  EXPECT_EQ(a.sessions.size(), 8u);
+  EXPECT_EQ(a.reports.size(), 6u);
+  EXPECT_EQ(a.audit.size(), 30u);
+  EXPECT_TRUE(a == b) << "the copy differs from the original";
+
+  // New ids in the copy continue after the copied ones.
+  auto next = InWrite(*other, [](Tx& tx) { return tx.InsertOrg(MakeOrg("After copy")); });
+  ASSERT_OK(next);
+  EXPECT_GT(*next, std::get<0>(a.orgs.back()));
+  auto next_user = InWrite(*other, [](Tx& tx) {
+    return tx.InsertUser(MakeUser("after", Role::kProviderAdmin, std::nullopt));
+  });
+  ASSERT_OK(next_user);
+  EXPECT_GT(*next_user, std::get<0>(a.users.back()));
+
+  // A second copy into the now non-empty target is refused and changes nothing.
+  EXPECT_STATUS(CopyStore(store(), *other, nullptr), 409, "STORE_NOT_EMPTY");
+  other.reset();
+  if (GetParam().cleanup) GetParam().cleanup(other_dir);
 }
 
 TEST_P(StoreSuite, PingAnswers) { EXPECT_OK(store().Ping()); }

@@ -107,6 +107,7 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
         return out;
       }),
       invalid_tokens_(auth::LoginThrottle::Policy{1 << 30, 20, 60 * 1000, 5 * 60 * 1000}) {
+  quota_.set_shared(services_.store().Shared());
   mkdir(opt_.spool_dir.c_str(), 0700);
   for (size_t i = 0; i < std::max<size_t>(1, opt_.static_workers); ++i)
     workers_.emplace_back([this] { Worker(); });
@@ -175,6 +176,13 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (force_s && *force_s != "0" && *force_s != "1")
     co_return ZError(400, "The force parameter is 0 or 1");
   const bool force = force_s && *force_s == "1";
+  // Several nodes: an index that may have missed a change (lease lapsed, database unreachable)
+  // decides nothing; refuse rather than guess.
+  if (!services_.store().IndexTrusted()) {
+    Response res = ZError(503, "The service is temporarily unavailable");
+    res.set(field::retry_after, "1");
+    co_return res;
+  }
   token::Verification v = services_.index().Verify(token.value_or(""), started);
   if (!v.status.ok()) {
     if (v.status.http_status() == 401) {
@@ -202,6 +210,44 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     res.set(field::retry_after, std::to_string(adm.retry_after));
     co_return res;
   }
+  // Several nodes: the store's count is the authority, taken now (an accepted submission counts
+  // from admission; a failed one gives its count back below).
+  const bool shared = quota_.shared();
+  if (shared) {
+    std::optional<Status> failed;
+    bool full = false;
+    co_await asio::co_spawn(
+        *ctx.blocking,
+        [&]() -> asio::awaitable<void> {
+          Status st = services_.store().Write([&](store::Tx& tx) -> Status {
+            auto r = tx.ConsumeUsage(org, adm.day, limits->daily_allowance);
+            if (!r.ok()) return r.status();
+            full = !r->has_value();
+            return Status::Ok();
+          });
+          if (!st.ok()) failed = st;
+          co_return;
+        },
+        asio::use_awaitable);
+    if (failed) {
+      quota_.Release(org, adm.day);
+      co_return ZError(503, "The service is temporarily unavailable");
+    }
+    if (full) {
+      quota::Admission refused = quota_.RefuseShared(org, limits.value(), adm, started);
+      co_await asio::co_spawn(
+          *ctx.blocking,
+          [&]() -> asio::awaitable<void> {
+            OnOverQuota(org, refused);
+            co_return;
+          },
+          asio::use_awaitable);
+      Response res = ZError(429, refused.status.message());
+      RateHeaders(res, refused);
+      res.set(field::retry_after, std::to_string(refused.retry_after));
+      co_return res;
+    }
+  }
   // From here the reservation is released unless the submission is recorded.
   bool committed = false;
   struct ReleaseGuard {
@@ -209,10 +255,23 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     domain::OrgId org;
     int64_t day;
     bool* committed;
+    bool shared;
+    asio::thread_pool* blocking;
     ~ReleaseGuard() {
-      if (!*committed) s->quota_.Release(org, day);
+      if (*committed) return;
+      s->quota_.Release(org, day);
+      if (!shared) return;
+      // Give the shared count back, off the I/O thread. If this write fails the count stays one
+      // too high for the day: conservative, never above the allowance.
+      SubmissionService* self = s;
+      domain::OrgId o = org;
+      int64_t d = day;
+      asio::post(*blocking, [self, o, d] {
+        (void)self->services_.store().Write(
+            [&](store::Tx& tx) { return tx.AddUsage(o, d, -1, 0, std::nullopt); });
+      });
     }
-  } guard{this, org, adm.day, &committed};
+  } guard{this, org, adm.day, &committed, shared, ctx.blocking};
 
   auto spool = SpoolFile::Create(opt_.spool_dir);
   if (!spool.ok()) co_return ZError(503, "The service cannot store uploads right now");
@@ -257,7 +316,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         auto engine = engines_.Get();
         const int64_t day = adm.day;
         auto record_usage = [&](store::Tx& tx) {
-          return tx.AddUsage(org, day, 1, 0, services_.clock().now());
+          return tx.AddUsage(org, day, shared ? 0 : 1, 0, services_.clock().now());
         };
         if (!discan && !force) {
           auto existing = Report(org, md5);

@@ -1,0 +1,1549 @@
+#include "store/pg_store.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <iterator>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace sandgate::store {
+namespace {
+
+using domain::Subscription;
+using SteadyClock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------------------------
+// Schema (PostgreSQL's own versions; the SQLite schema is versioned separately).
+//
+// Conventions as in SQLite: times are bigint milliseconds since the epoch, enums their
+// domain::ToString text, binary values bytea. Names compare case-insensitively in ASCII only
+// (lower() under the "C" collation), exactly like SQLite's NOCASE.
+constexpr const char* kMigrations[] = {
+    // 1: initial schema.
+    R"sql(
+CREATE TABLE orgs (
+  id                bigserial PRIMARY KEY,  -- never reused
+  name              text NOT NULL,
+  created_at        bigint NOT NULL,
+  subscription      text NOT NULL,
+  ends_at           bigint,
+  provider_disabled boolean NOT NULL,
+  disable_reason    text NOT NULL,
+  disable_note      text NOT NULL,
+  disabled_at       bigint,
+  disabled_by       text NOT NULL,
+  daily_allowance   bigint NOT NULL,
+  rate_per_second   bigint NOT NULL,
+  rate_per_hour     bigint NOT NULL,
+  disable_threshold bigint NOT NULL
+);
+CREATE UNIQUE INDEX orgs_name_key ON orgs (lower(name COLLATE "C"));
+
+-- One token per organization: enforced by the primary key on org_id.
+CREATE TABLE tokens (
+  org_id           bigint PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+  lookup_hash      bytea NOT NULL CONSTRAINT tokens_lookup_hash_key UNIQUE,
+  sealed           bytea NOT NULL,
+  key_id           text NOT NULL,
+  last4            text NOT NULL,
+  created_at       bigint NOT NULL,
+  last_modified_by text NOT NULL,
+  last_modified_on bigint NOT NULL
+);
+
+CREATE TABLE users (
+  id            bigserial PRIMARY KEY,
+  username      text NOT NULL,
+  password_hash text NOT NULL,
+  role          text NOT NULL,
+  org_id        bigint REFERENCES orgs(id),  -- NULL for provider admins
+  created_at    bigint NOT NULL
+);
+CREATE UNIQUE INDEX users_username_key ON users (lower(username COLLATE "C"));
+CREATE INDEX users_by_org ON users (org_id, id);
+
+CREATE TABLE sessions (
+  id_hash      bytea PRIMARY KEY,
+  user_id      bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at   bigint NOT NULL,
+  last_seen_at bigint NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_last_seen ON sessions (last_seen_at);
+
+-- No foreign key on org_id: the trail also records refusals for organizations that do not exist.
+CREATE TABLE audit (
+  id          bigserial PRIMARY KEY,  -- increasing in commit order (writes are serialised)
+  ts          bigint NOT NULL,
+  actor       text NOT NULL,
+  actor_role  text NOT NULL,
+  org_id      bigint,
+  action      text NOT NULL,
+  outcome     text NOT NULL,
+  client_addr text NOT NULL,
+  token_fp    text NOT NULL,
+  detail      text NOT NULL
+);
+CREATE INDEX audit_by_org ON audit (org_id, id);
+CREATE INDEX audit_by_ts ON audit (ts);
+)sql",
+
+    // 2: Submission API usage per organization and day; analysis reports per organization.
+    R"sql(
+CREATE TABLE usage (
+  org_id       bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  day          bigint NOT NULL,  -- days since the epoch (UTC)
+  used         bigint NOT NULL DEFAULT 0,
+  over_quota   bigint NOT NULL DEFAULT 0,
+  last_used_at bigint,
+  PRIMARY KEY (org_id, day)
+);
+
+CREATE TABLE reports (
+  org_id      bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  md5         text NOT NULL,
+  sha256      text NOT NULL,
+  status      text NOT NULL,
+  report_json text NOT NULL,
+  created_at  bigint NOT NULL,
+  updated_at  bigint NOT NULL,
+  PRIMARY KEY (org_id, md5)
+);
+)sql",
+
+    // 3: cluster coherence (docs/CLUSTER.md): the change log and the nodes' leases.
+    R"sql(
+CREATE TABLE changes (
+  seq    bigserial PRIMARY KEY,  -- assigned under the write lock: increasing in commit order
+  org_id bigint NOT NULL,
+  at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE nodes (
+  node_id     text PRIMARY KEY,
+  applied_seq bigint NOT NULL,      -- every change up to here is in the node's index
+  lease_until timestamptz NOT NULL, -- database time; after it the node trusts nothing it holds
+  started_at  timestamptz NOT NULL DEFAULT now()
+);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+constexpr int64_t kMaxPageLimit = 1000;
+constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(74110001)";
+constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
+constexpr const char* kChangesChannel = "sandgate_changes";
+
+std::optional<Subscription> ParseSubscription(std::string_view s) {
+  for (Subscription v : {Subscription::kNone, Subscription::kActive, Subscription::kExpired})
+    if (domain::ToString(v) == s) return v;
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// libpq wrappers
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+// A result set in text format (bytea arrives as \x hex).
+class Rows {
+ public:
+  explicit Rows(ResultPtr r) : r_(std::move(r)) {}
+  int size() const { return PQntuples(r_.get()); }
+  int64_t affected() const {
+    const char* n = PQcmdTuples(r_.get());
+    return n && *n ? std::stoll(n) : 0;
+  }
+  bool Null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  std::string Text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col),
+                       static_cast<size_t>(PQgetlength(r_.get(), row, col)));
+  }
+  int64_t Int(int row, int col) const { return std::stoll(PQgetvalue(r_.get(), row, col)); }
+  std::optional<int64_t> OptInt(int row, int col) const {
+    if (Null(row, col)) return std::nullopt;
+    return Int(row, col);
+  }
+  bool Bool(int row, int col) const { return PQgetvalue(r_.get(), row, col)[0] == 't'; }
+  std::string Bytes(int row, int col) const {
+    const char* v = PQgetvalue(r_.get(), row, col);
+    std::string_view s(v, static_cast<size_t>(PQgetlength(r_.get(), row, col)));
+    std::string out;
+    if (s.size() < 2 || s[0] != '\\' || s[1] != 'x') return out;  // bytea_output is hex
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return c - 'A' + 10;
+    };
+    out.reserve((s.size() - 2) / 2);
+    for (size_t i = 2; i + 1 < s.size(); i += 2)
+      out.push_back(static_cast<char>(nib(s[i]) << 4 | nib(s[i + 1])));
+    return out;
+  }
+
+ private:
+  ResultPtr r_;
+};
+
+// Statement parameters: numbers and text in text format, binary values in binary format.
+class Params {
+ public:
+  Params& Int(int64_t v) { return Add(std::to_string(v), 0, false); }
+  Params& OptInt(const std::optional<int64_t>& v) {
+    return v ? Int(*v) : Add(std::string(), 0, true);
+  }
+  Params& Text(std::string_view v) { return Add(std::string(v), 0, false); }
+  Params& Bool(bool v) { return Add(v ? "t" : "f", 0, false); }
+  Params& Bytes(std::string_view v) { return Add(std::string(v), 1, false); }
+
+  int count() const { return static_cast<int>(values_.size()); }
+  // Pointers valid while this object lives and is not modified.
+  void Arrays(std::vector<const char*>* vals, std::vector<int>* lens,
+              std::vector<int>* fmts) const {
+    for (size_t i = 0; i < values_.size(); ++i) {
+      vals->push_back(null_[i] ? nullptr : values_[i].data());
+      lens->push_back(static_cast<int>(values_[i].size()));
+      fmts->push_back(formats_[i]);
+    }
+  }
+
+ private:
+  Params& Add(std::string v, int fmt, bool null) {
+    values_.push_back(std::move(v));
+    formats_.push_back(fmt);
+    null_.push_back(null);
+    return *this;
+  }
+  std::vector<std::string> values_;
+  std::vector<int> formats_;
+  std::vector<bool> null_;
+};
+
+std::string SqlState(const PGresult* r) {
+  const char* s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  return s ? s : "";
+}
+
+std::string ConstraintName(const PGresult* r) {
+  const char* s = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+  return s ? s : "";
+}
+
+// Failures of the storage itself (retrying later may work): the connection, resources, operator
+// intervention (shutdown, timeouts), serialization and lock timeouts.
+bool IsUnavailable(PGconn* c, const std::string& state) {
+  if (c == nullptr || PQstatus(c) != CONNECTION_OK || state.empty()) return true;
+  const std::string cls = state.substr(0, 2);
+  return cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40" ||
+         state == "55P03" || state == "55006";
+}
+
+// 503 STORE_UNAVAILABLE or 500 INTERNAL. Only PostgreSQL's primary message is used: its DETAIL
+// can quote key values, and bound values may be secrets.
+Status PgError(PGconn* c, const PGresult* r, std::string_view what) {
+  std::string msg = "store: " + std::string(what) + " failed: ";
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  if (primary != nullptr) {
+    msg += primary;
+  } else if (c != nullptr && PQstatus(c) != CONNECTION_OK) {
+    msg += "the connection to PostgreSQL was lost";
+  } else {
+    msg += "no answer from PostgreSQL";
+  }
+  if (IsUnavailable(c, SqlState(r))) return Status::Unavailable(std::move(msg));
+  return Status::Internal(std::move(msg));
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+// One connection with its prepared statements. Not thread-safe: one thread at a time.
+class Conn {
+ public:
+  ~Conn() { PQfinish(c_); }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  static Result<std::unique_ptr<Conn>> Open(const std::string& url, const PgOptions& o) {
+    const std::string timeout = std::to_string(std::max(1, o.connect_timeout_s));
+    // connect_timeout first: values expanded from the URL (dbname) override it if given there.
+    const char* keys[] = {"connect_timeout", "dbname", "application_name", nullptr};
+    const char* vals[] = {timeout.c_str(), url.c_str(), "sandgate", nullptr};
+    std::unique_ptr<Conn> conn(new Conn(PQconnectdbParams(keys, vals, /*expand_dbname=*/1)));
+    if (conn->c_ == nullptr || PQstatus(conn->c_) != CONNECTION_OK) {
+      std::string why = conn->c_ ? PQerrorMessage(conn->c_) : "out of memory";
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      return Status::Unavailable("store: cannot connect to PostgreSQL at " + RedactPgUrl(url) +
+                                 ": " + why);
+    }
+    PQsetNoticeProcessor(conn->c_, IgnoreNotice, nullptr);
+    Status st = conn->Exec(
+        "SET statement_timeout = 30000; SET lock_timeout = 10000; "
+        "SET idle_in_transaction_session_timeout = 60000; SET bytea_output = 'hex'; "
+        "SET client_encoding = 'UTF8'",
+        "configuring the connection");
+    if (!st.ok()) return st;
+    return conn;
+  }
+
+  PGconn* raw() const { return c_; }
+  bool broken() const { return PQstatus(c_) != CONNECTION_OK; }
+
+  // Simple-protocol SQL text (may hold several statements), no parameters, no rows wanted.
+  Status Exec(const char* sql, std::string_view what) {
+    ResultPtr r(PQexec(c_, sql));
+    ExecStatusType s = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return Status::Ok();
+    last_error_ = r ? SqlState(r.get()) : "";
+    return PgError(c_, r.get(), what);
+  }
+
+  // Runs a statement (prepared once per connection). On error returns the failed result through
+  // `err` (for the SQLSTATE and constraint) and the Status.
+  Result<Rows> Query(const std::string& sql, const Params& p, std::string_view what,
+                     ResultPtr* err = nullptr) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "s" + std::to_string(prepared_.size());
+      ResultPtr r(PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr));
+      if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+        Status st = PgError(c_, r.get(), what);
+        if (err) *err = std::move(r);
+        return st;
+      }
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    std::vector<const char*> vals;
+    std::vector<int> lens, fmts;
+    p.Arrays(&vals, &lens, &fmts);
+    ResultPtr r(PQexecPrepared(c_, it->second.c_str(), p.count(), vals.data(), lens.data(),
+                               fmts.data(), 0));
+    ExecStatusType s = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return Rows(std::move(r));
+    Status st = PgError(c_, r.get(), what);
+    if (err) *err = std::move(r);
+    return st;
+  }
+
+ private:
+  explicit Conn(PGconn* c) : c_(c) {}
+  PGconn* c_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
+  std::string last_error_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Row mapping (column orders as in the SQLite backend)
+
+const char kOrgCols[] =
+    "id, name, created_at, subscription, ends_at, provider_disabled, disable_reason, disable_note, "
+    "disabled_at, disabled_by, daily_allowance, rate_per_second, rate_per_hour, disable_threshold";
+const char kOrgDataCols[] =
+    "name, created_at, subscription, ends_at, provider_disabled, disable_reason, disable_note, "
+    "disabled_at, disabled_by, daily_allowance, rate_per_second, rate_per_hour, disable_threshold";
+const char kTokenCols[] =
+    "org_id, lookup_hash, sealed, key_id, last4, created_at, last_modified_by, last_modified_on";
+const char kUserCols[] = "id, username, password_hash, role, org_id, created_at";
+const char kUserDataCols[] = "username, password_hash, role, org_id, created_at";
+const char kSessionCols[] = "id_hash, user_id, created_at, last_seen_at";
+const char kUsageCols[] = "org_id, day, used, over_quota, last_used_at";
+const char kReportCols[] = "org_id, md5, sha256, status, report_json, created_at, updated_at";
+const char kAuditCols[] =
+    "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
+const char kAuditDataCols[] =
+    "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
+
+Status BadValue(std::string_view column) {
+  return Status::Internal("store: unrecognised value in column " + std::string(column));
+}
+
+Result<OrgRecord> ReadOrg(const Rows& r, int i, int c) {
+  OrgRecord o;
+  o.id = r.Int(i, c + 0);
+  o.name = r.Text(i, c + 1);
+  o.created_at = r.Int(i, c + 2);
+  auto sub = ParseSubscription(r.Text(i, c + 3));
+  if (!sub) return BadValue("orgs.subscription");
+  o.subscription = *sub;
+  o.ends_at = r.OptInt(i, c + 4);
+  o.provider_disabled = r.Bool(i, c + 5);
+  auto reason = domain::ParseDisableReason(r.Text(i, c + 6));
+  if (!reason) return BadValue("orgs.disable_reason");
+  o.disable_reason = *reason;
+  o.disable_note = r.Text(i, c + 7);
+  o.disabled_at = r.OptInt(i, c + 8);
+  o.disabled_by = r.Text(i, c + 9);
+  o.daily_allowance = r.Int(i, c + 10);
+  o.rate_per_second = r.Int(i, c + 11);
+  o.rate_per_hour = r.Int(i, c + 12);
+  o.disable_threshold = r.Int(i, c + 13);
+  return o;
+}
+
+// Every OrgRecord field but the id, in kOrgDataCols order ($1..$13).
+Params OrgParams(const OrgRecord& o) {
+  Params p;
+  p.Text(o.name)
+      .Int(o.created_at)
+      .Text(domain::ToString(o.subscription))
+      .OptInt(o.ends_at)
+      .Bool(o.provider_disabled)
+      .Text(domain::ToString(o.disable_reason))
+      .Text(o.disable_note)
+      .OptInt(o.disabled_at)
+      .Text(o.disabled_by)
+      .Int(o.daily_allowance)
+      .Int(o.rate_per_second)
+      .Int(o.rate_per_hour)
+      .Int(o.disable_threshold);
+  return p;
+}
+
+TokenRecord ReadToken(const Rows& r, int i, int c) {
+  TokenRecord t;
+  t.org_id = r.Int(i, c + 0);
+  t.lookup_hash = r.Bytes(i, c + 1);
+  t.sealed = r.Bytes(i, c + 2);
+  t.key_id = r.Text(i, c + 3);
+  t.last4 = r.Text(i, c + 4);
+  t.created_at = r.Int(i, c + 5);
+  t.last_modified_by = r.Text(i, c + 6);
+  t.last_modified_on = r.Int(i, c + 7);
+  return t;
+}
+
+Params TokenParams(const TokenRecord& t) {
+  Params p;
+  p.Int(t.org_id)
+      .Bytes(t.lookup_hash)
+      .Bytes(t.sealed)
+      .Text(t.key_id)
+      .Text(t.last4)
+      .Int(t.created_at)
+      .Text(t.last_modified_by)
+      .Int(t.last_modified_on);
+  return p;
+}
+
+Result<UserRecord> ReadUser(const Rows& r, int i) {
+  UserRecord u;
+  u.id = r.Int(i, 0);
+  u.username = r.Text(i, 1);
+  u.password_hash = r.Text(i, 2);
+  auto role = domain::ParseRole(r.Text(i, 3));
+  if (!role) return BadValue("users.role");
+  u.role = *role;
+  u.org_id = r.OptInt(i, 4);
+  u.created_at = r.Int(i, 5);
+  return u;
+}
+
+Params UserParams(const UserRecord& u) {
+  Params p;
+  p.Text(u.username)
+      .Text(u.password_hash)
+      .Text(domain::ToString(u.role))
+      .OptInt(u.org_id)
+      .Int(u.created_at);
+  return p;
+}
+
+SessionRecord ReadSession(const Rows& r, int i) {
+  SessionRecord s;
+  s.id_hash = r.Bytes(i, 0);
+  s.user_id = r.Int(i, 1);
+  s.created_at = r.Int(i, 2);
+  s.last_seen_at = r.Int(i, 3);
+  return s;
+}
+
+AuditRecord ReadAudit(const Rows& r, int i) {
+  AuditRecord a;
+  a.id = r.Int(i, 0);
+  a.ts = r.Int(i, 1);
+  a.actor = r.Text(i, 2);
+  a.actor_role = r.Text(i, 3);
+  a.org_id = r.OptInt(i, 4);
+  a.action = r.Text(i, 5);
+  a.outcome = r.Text(i, 6);
+  a.client_addr = r.Text(i, 7);
+  a.token_fp = r.Text(i, 8);
+  a.detail = r.Text(i, 9);
+  return a;
+}
+
+UsageRecord ReadUsage(const Rows& r, int i) {
+  UsageRecord u;
+  u.org_id = r.Int(i, 0);
+  u.day = r.Int(i, 1);
+  u.used = r.Int(i, 2);
+  u.over_quota = r.Int(i, 3);
+  u.last_used_at = r.OptInt(i, 4);
+  return u;
+}
+
+ReportRecord ReadReport(const Rows& r, int i) {
+  ReportRecord x;
+  x.org_id = r.Int(i, 0);
+  x.md5 = r.Text(i, 1);
+  x.sha256 = r.Text(i, 2);
+  x.status = r.Text(i, 3);
+  x.report_json = r.Text(i, 4);
+  x.created_at = r.Int(i, 5);
+  x.updated_at = r.Int(i, 6);
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+// A Tx on one connection with an open transaction; semantics as the SQLite backend's (a failed
+// statement other than a handled constraint violation poisons the Tx; a mutating call in a read
+// transaction fails). Statements whose constraint violations are answered (409/404) run inside a
+// savepoint, because PostgreSQL aborts the whole transaction on any error.
+class PgTx final : public Tx {
+ public:
+  PgTx(Conn& c, bool writable) : c_(c), writable_(writable) {}
+  const Status& poison() const { return poison_; }
+
+  Result<OrgRecord> GetOrg(OrgId id) override {
+    static const std::string sql = std::string("SELECT ") + kOrgCols + " FROM orgs WHERE id = $1";
+    return OneOrg(sql, Params().Int(id));
+  }
+
+  Result<OrgRecord> GetOrgByName(const std::string& name) override {
+    static const std::string sql = std::string("SELECT ") + kOrgCols +
+                                   " FROM orgs WHERE lower(name COLLATE \"C\") = "
+                                   "lower($1 COLLATE \"C\")";
+    return OneOrg(sql, Params().Text(name));
+  }
+
+  Result<OrgId> InsertOrg(const OrgRecord& org) override {
+    static const std::string sql =
+        std::string("INSERT INTO orgs (") + kOrgDataCols +
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Handled(sql, OrgParams(org), "inserting an organization", OrgExists());
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
+  Status UpdateOrg(const OrgRecord& org) override {
+    static const std::string sql =
+        "UPDATE orgs SET name = $1, created_at = $2, subscription = $3, ends_at = $4, "
+        "provider_disabled = $5, disable_reason = $6, disable_note = $7, disabled_at = $8, "
+        "disabled_by = $9, daily_allowance = $10, rate_per_second = $11, rate_per_hour = $12, "
+        "disable_threshold = $13 WHERE id = $14";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Handled(sql, OrgParams(org).Int(org.id), "updating an organization", OrgExists());
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return OrgNotFound();
+    return Status::Ok();
+  }
+
+  Result<OrgPage> ListOrgs(const std::string& search, int64_t offset, int64_t limit) override {
+    static const std::string count_sql =
+        "SELECT count(*) FROM orgs WHERE strpos(lower(name COLLATE \"C\"), "
+        "lower($1 COLLATE \"C\")) > 0";
+    static const std::string page_sql = std::string("SELECT ") + kOrgCols +
+                                        " FROM orgs WHERE strpos(lower(name COLLATE \"C\"), "
+                                        "lower($1 COLLATE \"C\")) > 0 "
+                                        "ORDER BY id LIMIT $2 OFFSET $3";
+    if (Status g = Guard(false); !g.ok()) return g;
+    OrgPage page;
+    auto n = Run(count_sql, Params().Text(search), "counting organizations");
+    if (!n.ok()) return n.status();
+    page.total = n->Int(0, 0);
+    auto r = Run(page_sql,
+                 Params()
+                     .Text(search)
+                     .Int(std::clamp<int64_t>(limit, 1, kMaxPageLimit))
+                     .Int(std::max<int64_t>(offset, 0)),
+                 "listing organizations");
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r->size(); ++i) {
+      auto o = ReadOrg(*r, i, 0);
+      if (!o.ok()) return o.status();
+      page.items.push_back(std::move(o).value());
+    }
+    return page;
+  }
+
+  Result<std::optional<TokenRecord>> GetToken(OrgId org) override {
+    static const std::string sql =
+        std::string("SELECT ") + kTokenCols + " FROM tokens WHERE org_id = $1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(org), "reading a token");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return std::optional<TokenRecord>();
+    return std::optional<TokenRecord>(ReadToken(*r, 0, 0));
+  }
+
+  Status InsertToken(const TokenRecord& t) override {
+    static const std::string sql = std::string("INSERT INTO tokens (") + kTokenCols +
+                                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    std::string constraint;
+    auto r = Handled(sql, TokenParams(t), "inserting a token", TokenHashExists(), OrgNotFound(),
+                     &constraint);
+    if (!r.ok() && r.status().code() == "TOKEN_HASH_EXISTS" && constraint == "tokens_pkey") {
+      return Status::Conflict("TOKEN_EXISTS", "the organization already has a token");
+    }
+    return r.status();
+  }
+
+  Status ReplaceToken(const TokenRecord& t) override {
+    static const std::string sql =
+        "UPDATE tokens SET lookup_hash = $2, sealed = $3, key_id = $4, last4 = $5, "
+        "created_at = $6, last_modified_by = $7, last_modified_on = $8 WHERE org_id = $1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Handled(sql, TokenParams(t), "replacing a token", TokenHashExists());
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return TokenNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteToken(OrgId org) override {
+    static const std::string sql = "DELETE FROM tokens WHERE org_id = $1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(org), "deleting a token");
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return TokenNotFound();
+    return Status::Ok();
+  }
+
+  Status ForEachToken(
+      const std::function<void(const TokenRecord&, const OrgRecord&)>& fn) override {
+    static const std::string sql =
+        "SELECT t.org_id, t.lookup_hash, t.sealed, t.key_id, t.last4, t.created_at, "
+        "t.last_modified_by, t.last_modified_on, "
+        "o.id, o.name, o.created_at, o.subscription, o.ends_at, o.provider_disabled, "
+        "o.disable_reason, o.disable_note, o.disabled_at, o.disabled_by, o.daily_allowance, "
+        "o.rate_per_second, o.rate_per_hour, o.disable_threshold "
+        "FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.org_id > $1 "
+        "ORDER BY t.org_id LIMIT 10000";
+    if (Status g = Guard(false); !g.ok()) return g;
+    // Keyset pages keep the client's memory bounded on large installations.
+    int64_t after = std::numeric_limits<int64_t>::min();
+    for (;;) {
+      auto r = Run(sql, Params().Int(after), "listing tokens");
+      if (!r.ok()) return r.status();
+      for (int i = 0; i < r->size(); ++i) {
+        TokenRecord t = ReadToken(*r, i, 0);
+        auto o = ReadOrg(*r, i, 8);
+        if (!o.ok()) return o.status();
+        after = t.org_id;
+        fn(t, *o);
+      }
+      if (r->size() < 10000) return Status::Ok();
+    }
+  }
+
+  Result<UserRecord> GetUser(UserId id) override {
+    static const std::string sql = std::string("SELECT ") + kUserCols + " FROM users WHERE id = $1";
+    return OneUser(sql, Params().Int(id));
+  }
+
+  Result<UserRecord> GetUserByName(const std::string& name) override {
+    static const std::string sql = std::string("SELECT ") + kUserCols +
+                                   " FROM users WHERE lower(username COLLATE \"C\") = "
+                                   "lower($1 COLLATE \"C\")";
+    return OneUser(sql, Params().Text(name));
+  }
+
+  Result<UserId> InsertUser(const UserRecord& u) override {
+    static const std::string sql = std::string("INSERT INTO users (") + kUserDataCols +
+                                   ") VALUES ($1, $2, $3, $4, $5) RETURNING id";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Handled(sql, UserParams(u), "inserting a user", UserExists(), OrgNotFound());
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
+  Status UpdateUser(const UserRecord& u) override {
+    static const std::string sql =
+        "UPDATE users SET username = $1, password_hash = $2, role = $3, org_id = $4, "
+        "created_at = $5 WHERE id = $6";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Handled(sql, UserParams(u).Int(u.id), "updating a user", UserExists(), OrgNotFound());
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return UserNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteUser(UserId id) override {
+    static const std::string sql = "DELETE FROM users WHERE id = $1";
+    if (Status st = DeleteSessionsOfUser(id); !st.ok()) return st;
+    auto r = Run(sql, Params().Int(id), "deleting a user");
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return UserNotFound();
+    return Status::Ok();
+  }
+
+  Result<std::vector<UserRecord>> ListUsers(std::optional<OrgId> org) override {
+    static const std::string by_org =
+        std::string("SELECT ") + kUserCols + " FROM users WHERE org_id = $1 ORDER BY id";
+    static const std::string provider =
+        std::string("SELECT ") + kUserCols + " FROM users WHERE org_id IS NULL ORDER BY id";
+    if (Status g = Guard(false); !g.ok()) return g;
+    Params p;
+    if (org) p.Int(*org);
+    auto r = Run(org ? by_org : provider, p, "listing users");
+    if (!r.ok()) return r.status();
+    std::vector<UserRecord> users;
+    for (int i = 0; i < r->size(); ++i) {
+      auto u = ReadUser(*r, i);
+      if (!u.ok()) return u.status();
+      users.push_back(std::move(u).value());
+    }
+    return users;
+  }
+
+  Result<int64_t> CountUsers() override {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run("SELECT count(*) FROM users", Params(), "counting users");
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
+  Status InsertSession(const SessionRecord& s) override {
+    static const std::string sql =
+        std::string("INSERT INTO sessions (") + kSessionCols + ") VALUES ($1, $2, $3, $4)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql,
+                   Params().Bytes(s.id_hash).Int(s.user_id).Int(s.created_at).Int(s.last_seen_at),
+                   "inserting a session",
+                   Status::Conflict("SESSION_EXISTS", "the session already exists"), UserNotFound())
+        .status();
+  }
+
+  Result<SessionRecord> GetSession(const std::string& id_hash) override {
+    static const std::string sql =
+        std::string("SELECT ") + kSessionCols + " FROM sessions WHERE id_hash = $1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params().Bytes(id_hash), "reading a session");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return SessionNotFound();
+    return ReadSession(*r, 0);
+  }
+
+  Status TouchSession(const std::string& id_hash, TimeMs last_seen) override {
+    static const std::string sql = "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Run(sql, Params().Bytes(id_hash).Int(last_seen), "updating a session");
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return SessionNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteSession(const std::string& id_hash) override {
+    return Mutation("DELETE FROM sessions WHERE id_hash = $1", Params().Bytes(id_hash),
+                    "deleting a session");
+  }
+  Status DeleteSessionsOfUser(UserId user) override {
+    return Mutation("DELETE FROM sessions WHERE user_id = $1", Params().Int(user),
+                    "deleting a user's sessions");
+  }
+  Status DeleteSessionsBefore(TimeMs last_seen_before) override {
+    return Mutation("DELETE FROM sessions WHERE last_seen_at < $1", Params().Int(last_seen_before),
+                    "deleting old sessions");
+  }
+
+  Result<UsageRecord> GetUsage(OrgId org, int64_t day) override {
+    static const std::string sql =
+        std::string("SELECT ") + kUsageCols + " FROM usage WHERE org_id = $1 AND day = $2";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(org).Int(day), "reading usage");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) {
+      UsageRecord zero;
+      zero.org_id = org;
+      zero.day = day;
+      return zero;
+    }
+    return ReadUsage(*r, 0);
+  }
+
+  Status AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
+                  std::optional<TimeMs> last_used_at) override {
+    static const std::string sql =
+        std::string("INSERT INTO usage (") + kUsageCols +
+        ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, day) DO UPDATE SET "
+        "used = usage.used + excluded.used, over_quota = usage.over_quota + excluded.over_quota, "
+        "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql,
+                   Params()
+                       .Int(org)
+                       .Int(day)
+                       .Int(used_delta)
+                       .Int(over_quota_delta)
+                       .OptInt(last_used_at),
+                   "adding usage", std::nullopt, OrgNotFound())
+        .status();
+  }
+
+  Result<std::optional<TimeMs>> LastUsed(OrgId org) override {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run("SELECT max(last_used_at) FROM usage WHERE org_id = $1", Params().Int(org),
+                 "reading last use");
+    if (!r.ok()) return r.status();
+    return r->OptInt(0, 0);
+  }
+
+  Result<std::optional<ReportRecord>> GetReport(OrgId org, const std::string& md5) override {
+    static const std::string sql =
+        std::string("SELECT ") + kReportCols + " FROM reports WHERE org_id = $1 AND md5 = $2";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(org).Text(md5), "reading a report");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return std::optional<ReportRecord>();
+    return std::optional<ReportRecord>(ReadReport(*r, 0));
+  }
+
+  Status PutReport(const ReportRecord& x) override {
+    static const std::string sql =
+        std::string("INSERT INTO reports (") + kReportCols +
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, md5) DO UPDATE SET "
+        "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
+        "created_at = excluded.created_at, updated_at = excluded.updated_at";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql,
+                   Params()
+                       .Int(x.org_id)
+                       .Text(x.md5)
+                       .Text(x.sha256)
+                       .Text(x.status)
+                       .Text(x.report_json)
+                       .Int(x.created_at)
+                       .Int(x.updated_at),
+                   "storing a report", std::nullopt, OrgNotFound())
+        .status();
+  }
+
+  Result<int64_t> AppendAudit(const AuditRecord& a) override {
+    static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
+                                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Run(sql, AuditParams(a, false), "appending to the audit trail");
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
+  Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
+    if (Status g = Guard(false); !g.ok()) return g;
+    // Fixed fragments only; values are bound, numbered in the order they are added.
+    std::string sql = std::string("SELECT ") + kAuditCols + " FROM audit WHERE true";
+    Params p;
+    int n = 0;
+    auto arg = [&] {
+      std::string a = "$";
+      a.append(std::to_string(++n));
+      return a;
+    };
+    if (f.org_id) sql += " AND org_id = " + arg(), p.Int(*f.org_id);
+    if (f.actor) sql += " AND actor = " + arg(), p.Text(*f.actor);
+    if (f.action) sql += " AND action = " + arg(), p.Text(*f.action);
+    if (f.from) sql += " AND ts >= " + arg(), p.Int(*f.from);
+    if (f.to) sql += " AND ts < " + arg(), p.Int(*f.to);
+    if (f.before_id) sql += " AND id < " + arg(), p.Int(*f.before_id);
+    sql += " ORDER BY id DESC LIMIT " + arg();
+    p.Int(std::clamp<int64_t>(f.limit, 1, kMaxPageLimit));
+    auto r = Run(sql, p, "listing the audit trail");
+    if (!r.ok()) return r.status();
+    std::vector<AuditRecord> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(ReadAudit(*r, i));
+    return out;
+  }
+
+  Result<std::optional<int64_t>> ConsumeUsage(OrgId org, int64_t day, int64_t limit) override {
+    static const std::string sql =
+        "INSERT INTO usage (org_id, day, used, over_quota) VALUES ($1, $2, 1, 0) "
+        "ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 WHERE usage.used < $3 "
+        "RETURNING used";
+    if (Status g = Guard(true); !g.ok()) return g;
+    if (limit <= 0) return std::optional<int64_t>();
+    auto r = Handled(sql, Params().Int(org).Int(day).Int(limit), "counting usage", std::nullopt,
+                     OrgNotFound());
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return std::optional<int64_t>();
+    return std::optional<int64_t>(r->Int(0, 0));
+  }
+
+  Result<int64_t> RecordChange(OrgId org) override {
+    static const std::string sql = "INSERT INTO changes (org_id) VALUES ($1) RETURNING seq";
+    static const std::string notify =
+        std::string("SELECT pg_notify('") + kChangesChannel + "', '')";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(org), "recording a change");
+    if (!r.ok()) return r.status();
+    // Delivered to the listening nodes when (and only if) the transaction commits.
+    if (auto n = Run(notify, Params(), "notifying the nodes"); !n.ok()) return n.status();
+    return r->Int(0, 0);
+  }
+
+  Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kOrgCols + " FROM orgs WHERE id > $1 ORDER BY id LIMIT 5000";
+    return Pages(sql, "exporting organizations", [&](const Rows& r, int i) -> Result<int64_t> {
+      auto o = ReadOrg(r, i, 0);
+      if (!o.ok()) return o.status();
+      if (Status st = fn(*o); !st.ok()) return st;
+      return o->id;
+    });
+  }
+  Status ForEachUser(const std::function<Status(const UserRecord&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kUserCols + " FROM users WHERE id > $1 ORDER BY id LIMIT 5000";
+    return Pages(sql, "exporting users", [&](const Rows& r, int i) -> Result<int64_t> {
+      auto u = ReadUser(r, i);
+      if (!u.ok()) return u.status();
+      if (Status st = fn(*u); !st.ok()) return st;
+      return u->id;
+    });
+  }
+  Status ForEachSession(const std::function<Status(const SessionRecord&)>& fn) override {
+    return All(std::string("SELECT ") + kSessionCols + " FROM sessions ORDER BY id_hash",
+               "exporting sessions", [&](const Rows& r, int i) { return fn(ReadSession(r, i)); });
+  }
+  Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) override {
+    return All(std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id, day",
+               "exporting usage", [&](const Rows& r, int i) { return fn(ReadUsage(r, i)); });
+  }
+  Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) override {
+    return All(std::string("SELECT ") + kReportCols + " FROM reports ORDER BY org_id, md5",
+               "exporting reports", [&](const Rows& r, int i) { return fn(ReadReport(r, i)); });
+  }
+  Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kAuditCols + " FROM audit WHERE id > $1 ORDER BY id LIMIT 5000";
+    return Pages(sql, "exporting the audit trail", [&](const Rows& r, int i) -> Result<int64_t> {
+      AuditRecord a = ReadAudit(r, i);
+      if (Status st = fn(a); !st.ok()) return st;
+      return a.id;
+    });
+  }
+
+  Status RestoreOrg(const OrgRecord& org) override {
+    static const std::string sql =
+        std::string("WITH ins AS (INSERT INTO orgs (") + kOrgDataCols +
+        ", id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('orgs', 'id'), "
+        "greatest((SELECT id FROM ins), (SELECT last_value FROM orgs_id_seq)))";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql, OrgParams(org).Int(org.id), "restoring an organization", OrgExists())
+        .status();
+  }
+  Status RestoreUser(const UserRecord& u) override {
+    static const std::string sql =
+        std::string("WITH ins AS (INSERT INTO users (") + kUserDataCols +
+        ", id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('users', 'id'), "
+        "greatest((SELECT id FROM ins), (SELECT last_value FROM users_id_seq)))";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql, UserParams(u).Int(u.id), "restoring a user", UserExists(), OrgNotFound())
+        .status();
+  }
+  Status RestoreAudit(const AuditRecord& a) override {
+    static const std::string sql =
+        std::string("WITH ins AS (INSERT INTO audit (") + kAuditDataCols +
+        ", id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('audit', 'id'), "
+        "greatest((SELECT id FROM ins), (SELECT last_value FROM audit_id_seq)))";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql, AuditParams(a, true), "restoring an audit record",
+                   Status::Conflict("AUDIT_EXISTS", "the audit record already exists"))
+        .status();
+  }
+  Status RestoreUsage(const UsageRecord& u) override {
+    static const std::string sql =
+        std::string("INSERT INTO usage (") + kUsageCols + ") VALUES ($1, $2, $3, $4, $5)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql,
+                   Params()
+                       .Int(u.org_id)
+                       .Int(u.day)
+                       .Int(u.used)
+                       .Int(u.over_quota)
+                       .OptInt(u.last_used_at),
+                   "restoring usage",
+                   Status::Conflict("USAGE_EXISTS", "the usage row already exists"), OrgNotFound())
+        .status();
+  }
+
+ private:
+  static Status OrgExists() {
+    return Status::Conflict("ORG_EXISTS", "an organization with that name already exists");
+  }
+  static Status OrgNotFound() { return Status::NotFound("NOT_FOUND", "organization not found"); }
+  static Status UserExists() {
+    return Status::Conflict("USER_EXISTS", "a user with that name already exists");
+  }
+  static Status UserNotFound() { return Status::NotFound("NOT_FOUND", "user not found"); }
+  static Status SessionNotFound() { return Status::NotFound("NOT_FOUND", "session not found"); }
+  static Status TokenNotFound() {
+    return Status::NotFound("TOKEN_NOT_FOUND", "the organization has no token");
+  }
+  static Status TokenHashExists() {
+    return Status::Conflict("TOKEN_HASH_EXISTS", "another organization holds the same token");
+  }
+
+  static Params AuditParams(const AuditRecord& a, bool with_id) {
+    Params p;
+    p.Int(a.ts)
+        .Text(a.actor)
+        .Text(a.actor_role)
+        .OptInt(a.org_id)
+        .Text(a.action)
+        .Text(a.outcome)
+        .Text(a.client_addr)
+        .Text(a.token_fp)
+        .Text(a.detail);
+    if (with_id) p.Int(a.id);
+    return p;
+  }
+
+  Status Guard(bool mutating) {
+    if (!poison_.ok()) return poison_;
+    if (mutating && !writable_) {
+      poison_ = Status::Internal("store: a mutating call was made inside Read()");
+      return poison_;
+    }
+    return Status::Ok();
+  }
+
+  // A statement whose every failure poisons the Tx.
+  Result<Rows> Run(const std::string& sql, const Params& p, std::string_view what) {
+    if (!poison_.ok()) return poison_;
+    auto r = c_.Query(sql, p, what);
+    if (!r.ok()) poison_ = r.status();
+    return r;
+  }
+
+  // A statement whose unique (23505) or foreign key (23503) violation is answered with the given
+  // status instead of poisoning the Tx; it runs in a savepoint so the transaction survives.
+  Result<Rows> Handled(const std::string& sql, const Params& p, std::string_view what,
+                       std::optional<Status> on_unique, std::optional<Status> on_fk = std::nullopt,
+                       std::string* constraint = nullptr) {
+    if (!poison_.ok()) return poison_;
+    if (Status st = c_.Exec("SAVEPOINT sg_handled", what); !st.ok()) return poison_ = st;
+    ResultPtr err;
+    auto r = c_.Query(sql, p, what, &err);
+    if (r.ok()) {
+      if (Status st = c_.Exec("RELEASE SAVEPOINT sg_handled", what); !st.ok()) return poison_ = st;
+      return r;
+    }
+    const std::string state = SqlState(err.get());
+    std::optional<Status> answer;
+    if (state == "23505" && on_unique) answer = on_unique;
+    if (state == "23503" && on_fk) answer = on_fk;
+    if (!answer) {
+      poison_ = r.status();
+      return r.status();
+    }
+    if (constraint != nullptr) *constraint = ConstraintName(err.get());
+    if (Status st = c_.Exec("ROLLBACK TO SAVEPOINT sg_handled", what); !st.ok()) {
+      return poison_ = st;
+    }
+    return *answer;
+  }
+
+  Status Mutation(const std::string& sql, const Params& p, std::string_view what) {
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Run(sql, p, what).status();
+  }
+
+  // Keyset-paged scan: `sql` takes the last key as $1; fn returns each row's key.
+  template <typename RowFn>
+  Status Pages(const std::string& sql, std::string_view what, RowFn fn) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    int64_t after = std::numeric_limits<int64_t>::min();
+    for (;;) {
+      auto r = Run(sql, Params().Int(after), what);
+      if (!r.ok()) return r.status();
+      for (int i = 0; i < r->size(); ++i) {
+        auto key = fn(*r, i);
+        if (!key.ok()) return key.status();
+        after = *key;
+      }
+      if (r->size() < 5000) return Status::Ok();
+    }
+  }
+
+  template <typename RowFn>
+  Status All(const std::string& sql, std::string_view what, RowFn fn) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params(), what);
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r->size(); ++i) {
+      if (Status st = fn(*r, i); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  Result<OrgRecord> OneOrg(const std::string& sql, const Params& p) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, p, "reading an organization");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return OrgNotFound();
+    return ReadOrg(*r, 0, 0);
+  }
+
+  Result<UserRecord> OneUser(const std::string& sql, const Params& p) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, p, "reading a user");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return UserNotFound();
+    return ReadUser(*r, 0);
+  }
+
+  Conn& c_;
+  const bool writable_;
+  Status poison_;
+};
+
+// Runs fn in one transaction on `c`. Write: BEGIN + the cluster-wide write lock. Read: a
+// read-only snapshot. Commits only when fn returned OK and nothing poisoned the Tx. A failed
+// COMMIT answers 503; if the connection broke during COMMIT the outcome is unknown to us (the
+// one case where PostgreSQL cannot say) and the caller is told 503 all the same.
+Status RunTx(Conn& c, bool writable, const std::function<Status(Tx&)>& fn) {
+  const char* begin = writable
+                          ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock("
+                            "74110001)"
+                          : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  if (Status st = c.Exec(begin, "starting a transaction"); !st.ok()) {
+    (void)c.Exec("ROLLBACK", "rolling back");
+    return st;
+  }
+  PgTx tx(c, writable);
+  Status result;
+  try {
+    result = fn(tx);
+  } catch (...) {
+    (void)c.Exec("ROLLBACK", "rolling back");
+    throw;
+  }
+  if (result.ok() && !tx.poison().ok()) result = tx.poison();
+  if (!result.ok()) {
+    (void)c.Exec("ROLLBACK", "rolling back");
+    return result;
+  }
+  if (Status st = c.Exec("COMMIT", "committing"); !st.ok()) {
+    (void)c.Exec("ROLLBACK", "rolling back");
+    return Status::Unavailable("store: commit failed: " + st.message());
+  }
+  return Status::Ok();
+}
+
+thread_local const void* t_active_store = nullptr;
+
+Status Migrate(Conn& c, int target) {
+  for (;;) {
+    if (Status st = c.Exec("BEGIN", "starting a migration"); !st.ok()) return st;
+    struct RollbackUnlessCommitted {
+      Conn& c;
+      bool done = false;
+      ~RollbackUnlessCommitted() {
+        if (!done) (void)c.Exec("ROLLBACK", "rolling back a migration");
+      }
+    } guard{c};
+    if (Status st = c.Exec(kMigrateLock, "locking the schema"); !st.ok()) return st;
+    if (Status st = c.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
+                           "version integer PRIMARY KEY, applied_at bigint NOT NULL)",
+                           "creating the schema_version table");
+        !st.ok()) {
+      return st;
+    }
+    auto cur = c.Query("SELECT coalesce(max(version), 0) FROM schema_version", Params(),
+                       "reading the schema version");
+    if (!cur.ok()) return cur.status();
+    const int64_t current = cur->Int(0, 0);
+    if (current > kSchemaVersion) {
+      return Status(500, "SCHEMA_TOO_NEW",
+                    "store: the database has schema version " + std::to_string(current) +
+                        " but this build knows only up to version " +
+                        std::to_string(kSchemaVersion));
+    }
+    if (current >= target) {
+      guard.done = true;
+      return c.Exec("COMMIT", "reading the schema version");
+    }
+    const int next = static_cast<int>(current) + 1;
+    const std::string what = "migrating to schema version " + std::to_string(next);
+    if (Status st = c.Exec(kMigrations[next - 1], what); !st.ok()) return st;
+    auto ins = c.Query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                       Params().Int(next).Int(SystemClock()->now()), what);
+    if (!ins.ok()) return ins.status();
+    guard.done = true;
+    if (Status st = c.Exec("COMMIT", what); !st.ok()) return st;
+  }
+}
+
+// The schema version, 0 when there is no schema yet.
+Result<int64_t> SchemaVersion(Conn& c) {
+  auto exists = c.Query("SELECT to_regclass('schema_version') IS NOT NULL", Params(),
+                        "reading the schema version");
+  if (!exists.ok()) return exists.status();
+  if (!exists->Bool(0, 0)) return int64_t{0};
+  auto v = c.Query("SELECT coalesce(max(version), 0) FROM schema_version", Params(),
+                   "reading the schema version");
+  if (!v.ok()) return v.status();
+  return v->Int(0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The follower: this node's link to the change log (see docs/CLUSTER.md for the argument).
+//
+// Each round: (1) at local time t0, renew the lease (database time now() + lease) and acknowledge
+// `applied_`; (2) read and apply every change after `applied_`; (3) on success the index is
+// trusted until t0 + lease - renew interval. A writer that committed change X before (1) is seen
+// by (2); one that commits after (1) finds the node's live lease and waits for its acknowledgement
+// of X, which comes only after X is in the index. A node that cannot renew stops trusting its
+// index before the database considers its lease over, and writers stop waiting for it then.
+class Follower {
+ public:
+  Follower(std::string url, PgOptions o, std::string node_id, int64_t from_seq, FollowHooks hooks)
+      : url_(std::move(url)),
+        options_(o),
+        node_id_(std::move(node_id)),
+        applied_(from_seq),
+        hooks_(std::move(hooks)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Follower() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    // Leave the cluster cleanly so that writers stop waiting for this node at once.
+    auto c = Conn::Open(url_, options_);
+    if (c.ok()) {
+      (void)(*c)->Query("DELETE FROM nodes WHERE node_id = $1", Params().Text(node_id_),
+                        "leaving the cluster");
+    }
+  }
+
+  bool Trusted() const {
+    return SteadyClock::now().time_since_epoch().count() < trusted_until_.load();
+  }
+
+ private:
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  }
+  void Sleep(int ms) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stop_; });
+  }
+
+  void Run() {
+    std::unique_ptr<Conn> c;
+    bool warned = false;
+    while (!Stopping()) {
+      Status st;
+      if (!c) {
+        auto opened = Conn::Open(url_, options_);
+        if (opened.ok()) {
+          c = std::move(opened).value();
+          st = c->Exec((std::string("LISTEN ") + kChangesChannel).c_str(), "listening");
+        } else {
+          st = opened.status();
+        }
+      }
+      bool applied_some = false;
+      if (st.ok()) st = Round(*c, &applied_some);
+      if (!st.ok()) {
+        if (!warned)
+          spdlog::warn("cluster: {} (token verification refuses until back)", st.message());
+        warned = true;
+        if (c && c->broken()) c.reset();
+        Sleep(std::min(options_.renew_ms, 250));
+        continue;
+      }
+      if (warned) spdlog::info("cluster: link to the change log restored");
+      warned = false;
+      if (applied_some) continue;  // acknowledge at once: writers are waiting
+      Wait(*c);
+    }
+  }
+
+  // One renew + catch-up round.
+  Status Round(Conn& c, bool* applied_some) {
+    static const std::string renew =
+        "INSERT INTO nodes (node_id, applied_seq, lease_until) VALUES ($1, $2, now() + $3 * "
+        "interval '1 millisecond') ON CONFLICT (node_id) DO UPDATE SET applied_seq = "
+        "excluded.applied_seq, lease_until = excluded.lease_until";
+    static const std::string changes =
+        "SELECT seq, org_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT 5000";
+    const auto t0 = SteadyClock::now();
+    auto r = c.Query(renew, Params().Text(node_id_).Int(applied_).Int(options_.lease_ms),
+                     "renewing the node's lease");
+    if (!r.ok()) return r.status();
+    PQconsumeInput(c.raw());
+    while (PGnotify* n = PQnotifies(c.raw())) PQfreemem(n);
+    for (;;) {
+      auto rows = c.Query(changes, Params().Int(applied_), "reading the change log");
+      if (!rows.ok()) return rows.status();
+      if (rows->size() == 0) break;
+      std::vector<OrgId> orgs;
+      for (int i = 0; i < rows->size(); ++i) orgs.push_back(rows->Int(i, 1));
+      std::sort(orgs.begin(), orgs.end());
+      orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+      if (Status st = hooks_.apply(orgs); !st.ok()) return st;
+      applied_ = rows->Int(rows->size() - 1, 0);
+      *applied_some = true;
+      if (rows->size() < 5000) break;
+    }
+    const auto trust = t0 + std::chrono::milliseconds(options_.lease_ms - options_.renew_ms);
+    trusted_until_.store(trust.time_since_epoch().count());
+    return Status::Ok();
+  }
+
+  // Waits for a notification, the renew interval, or stop.
+  void Wait(Conn& c) {
+    const auto until = SteadyClock::now() + std::chrono::milliseconds(options_.renew_ms);
+    while (!Stopping()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());
+      if (left.count() <= 0) return;
+      pollfd p{PQsocket(c.raw()), POLLIN, 0};
+      int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+      if (n > 0) {
+        if (!PQconsumeInput(c.raw())) return;  // broken: the next round notices
+        bool any = false;
+        while (PGnotify* m = PQnotifies(c.raw())) {
+          any = true;
+          PQfreemem(m);
+        }
+        if (any) return;
+      }
+    }
+  }
+
+  const std::string url_;
+  const PgOptions options_;
+  const std::string node_id_;
+  int64_t applied_;  // follower thread only
+  FollowHooks hooks_;
+  std::atomic<int64_t> trusted_until_{0};  // steady_clock ticks
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// Thread-safe. Connections are leased from the pool to one thread at a time.
+class PgStore final : public Store {
+ public:
+  PgStore(std::string url, PgOptions options) : url_(std::move(url)), options_(options) {}
+  ~PgStore() override { follower_.reset(); }
+
+  Status Write(const std::function<Status(Tx&)>& fn) override { return Transact(true, fn); }
+  Status Read(const std::function<Status(Tx&)>& fn) override { return Transact(false, fn); }
+
+  Status Ping() override {
+    auto lease = Lease();
+    if (!lease.ok()) return lease.status();
+    auto r = lease->conn->Query("SELECT 1", Params(), "ping");
+    lease->broken = lease->conn->broken();
+    return r.status();
+  }
+
+  bool Shared() const override { return true; }
+
+  Result<int64_t> ChangeHorizon() override {
+    auto lease = Lease();
+    if (!lease.ok()) return lease.status();
+    auto r = lease->conn->Query("SELECT coalesce(max(seq), 0) FROM changes", Params(),
+                                "reading the change log");
+    lease->broken = lease->conn->broken();
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
+  Status Follow(const std::string& node_id, int64_t from_seq, FollowHooks hooks) override {
+    if (follower_) return Status::Internal("store: already following");
+    follower_ = std::make_unique<Follower>(url_, options_, node_id, from_seq, std::move(hooks));
+    return Status::Ok();
+  }
+
+  bool IndexTrusted() const override { return follower_ && follower_->Trusted(); }
+
+  Status AwaitPropagation(int64_t seq, const std::string& self_node) override {
+    static const std::string sql =
+        "SELECT count(*) FROM nodes WHERE node_id <> $1 AND applied_seq < $2 AND "
+        "lease_until > now()";
+    if (seq <= 0) return Status::Ok();
+    // After one lease from the commit every node has either applied the change or stopped
+    // trusting its index (see Follower), whatever the database answers in between.
+    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(options_.lease_ms + 50);
+    int pause_us = 200;
+    while (SteadyClock::now() < deadline) {
+      {
+        auto lease = Lease();
+        if (lease.ok()) {
+          auto r =
+              lease->conn->Query(sql, Params().Text(self_node).Int(seq), "waiting for the nodes");
+          lease->broken = lease->conn->broken();
+          if (r.ok() && r->Int(0, 0) == 0) return Status::Ok();
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+      pause_us = std::min(pause_us * 2, 10'000);
+    }
+    return Status::Ok();
+  }
+
+  std::string Describe() const override { return RedactPgUrl(url_); }
+
+  Status Open() {
+    auto lease = Lease();
+    if (!lease.ok()) return lease.status();
+    Conn& c = *lease->conn;
+    if (options_.migrate) {
+      const int target =
+          options_.max_schema_version >= 1 && options_.max_schema_version < kSchemaVersion
+              ? options_.max_schema_version
+              : kSchemaVersion;
+      Status st = Migrate(c, target);
+      lease->broken = c.broken();
+      return st;
+    }
+    auto v = SchemaVersion(c);
+    lease->broken = c.broken();
+    if (!v.ok()) return v.status();
+    if (*v > kSchemaVersion) {
+      return Status(500, "SCHEMA_TOO_NEW",
+                    "store: the database has schema version " + std::to_string(*v) +
+                        " but this build knows only up to version " +
+                        std::to_string(kSchemaVersion));
+    }
+    if (*v < kSchemaVersion) {
+      return Status(503, "SCHEMA_OUTDATED",
+                    "store: the database has schema version " + std::to_string(*v) +
+                        "; this build needs version " + std::to_string(kSchemaVersion) +
+                        ": run `sandgate migrate --store URL` first");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct LeaseT {
+    PgStore* store;
+    std::unique_ptr<Conn> conn;
+    bool broken = false;
+    LeaseT(PgStore* s, std::unique_ptr<Conn> c) : store(s), conn(std::move(c)) {}
+    LeaseT(LeaseT&& o) noexcept : store(o.store), conn(std::move(o.conn)), broken(o.broken) {}
+    LeaseT& operator=(LeaseT&&) = delete;
+    ~LeaseT() {
+      if (conn) store->Return(std::move(conn), broken || conn->broken());
+    }
+  };
+
+  Status Transact(bool writable, const std::function<Status(Tx&)>& fn) {
+    if (t_active_store == this) {
+      return Status::Internal("store: Write/Read called inside a transaction of the same store");
+    }
+    const void* prev = t_active_store;
+    t_active_store = this;
+    struct Restore {
+      const void* prev;
+      ~Restore() { t_active_store = prev; }
+    } restore{prev};
+    auto lease = Lease();
+    if (!lease.ok()) return lease.status();
+    Status st = RunTx(*lease->conn, writable, fn);
+    lease->broken = lease->conn->broken();
+    return st;
+  }
+
+  Result<LeaseT> Lease() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const int max = std::max(1, options_.pool_size);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < max; });
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return LeaseT(this, std::move(c));
+    }
+    ++open_;
+    lock.unlock();
+    auto c = Conn::Open(url_, options_);
+    if (!c.ok()) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      return c.status();
+    }
+    return LeaseT(this, std::move(c).value());
+  }
+
+  void Return(std::unique_ptr<Conn> c, bool broken) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (broken) {
+        --open_;
+        c.reset();
+      } else {
+        idle_.push_back(std::move(c));
+      }
+    }
+    cv_.notify_one();
+  }
+
+  const std::string url_;
+  const PgOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
+  int open_ = 0;                             // guarded by mu_
+  std::unique_ptr<Follower> follower_;
+};
+
+}  // namespace
+
+int PgSchemaVersion() { return kSchemaVersion; }
+
+std::string RedactPgUrl(const std::string& url) {
+  // scheme://[user[:password]@]host[:port][/db][?params]: keep user, host, port and database.
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "postgres://(connection string)";
+  std::string rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('?'));
+  const size_t at = rest.rfind('@');
+  std::string user, hostpart = rest;
+  if (at != std::string::npos) {
+    user = rest.substr(0, at);
+    hostpart = rest.substr(at + 1);
+    user = user.substr(0, user.find(':'));
+  }
+  std::string out = url.substr(0, scheme + 3);
+  if (!user.empty()) out.append(user).append("@");
+  out.append(hostpart);
+  return out;
+}
+
+Result<std::unique_ptr<Store>> OpenPgStore(const std::string& url, const PgOptions& options) {
+  auto store = std::make_unique<PgStore>(url, options);
+  if (Status st = store->Open(); !st.ok()) return st;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace sandgate::store
