@@ -17,24 +17,29 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
 }
 
-port_of() { cat "$dir/port"; }
+# The cluster itself lives in its own directory under /tmp (DIR's parents may not be reachable for
+# the unprivileged user); DIR/home names it.
+home_of() { cat "$dir/home"; }
 
 case "$cmd" in
   start)
-    rm -rf "$dir"
+    "$0" stop "$dir"
     mkdir -p "$dir"
-    if [ "$(id -u)" = 0 ]; then chown nobody "$dir"; fi
+    home=$(mktemp -d /tmp/sandgate-pg-XXXXXX)
+    chmod 0700 "$home"
+    if [ "$(id -u)" = 0 ]; then chown nobody "$home"; fi
+    echo "$home" >"$dir/home"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     echo "$port" >"$dir/port"
-    as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+    as_owner "$bin/initdb" -D "$home/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
       { cat "$dir/initdb.log" >&2; exit 1; }
-    # Test-only settings: durability off for speed (these clusters are thrown away).
-    cat >>"$dir/data/postgresql.conf" <<CONF
+    # Test-only settings: no fsync (these clusters are thrown away; the OS does not crash in a test).
+    cat >>"$home/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
-unix_socket_directories = '$dir'
+unix_socket_directories = '$home'
 fsync = off
-synchronous_commit = off
+synchronous_commit = on  # an immediate stop must not lose acknowledged commits
 full_page_writes = off
 max_connections = 300
 CONF
@@ -43,14 +48,20 @@ CONF
     cat "$dir/url"
     ;;
   resume)
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+    home=$(home_of)
+    as_owner "$bin/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 start >/dev/null ||
+      { cat "$home/server.log" >&2; exit 1; }
     ;;
   pause)
-    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    as_owner "$bin/pg_ctl" -D "$(home_of)/data" -m immediate -w stop >/dev/null
     ;;
   stop)
-    if [ -f "$dir/data/postmaster.pid" ]; then
-      as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null || true
+    if [ -f "$dir/home" ]; then
+      home=$(home_of)
+      if [ -f "$home/data/postmaster.pid" ]; then
+        as_owner "$bin/pg_ctl" -D "$home/data" -m immediate -w stop >/dev/null || true
+      fi
+      case "$home" in /tmp/sandgate-pg-*) rm -rf "$home" ;; esac
     fi
     rm -rf "$dir"
     ;;
