@@ -88,6 +88,7 @@ Result<std::unique_ptr<Instance>> Instance::Open(const Config& in, bool create) 
   auto store = OpenStoreUrl(cfg.store.empty() ? cfg.database : cfg.store, /*migrate=*/false);
   if (!store.ok()) return store.status();
   inst->store_ = std::move(store.value());
+  inst->store_->SetAuditKey(inst->keys_->Mac("audit-chain", ""));
   // Read before the index is loaded: following resumes from here, so nothing falls in between.
   auto horizon = inst->store_->ChangeHorizon();
   if (!horizon.ok()) return horizon.status();

@@ -19,6 +19,7 @@
 #include "app/instance.h"
 #include "auth/sessions.h"
 #include "http/server.h"
+#include "store/audit_chain.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
 #include "token/token_format.h"
@@ -533,6 +534,26 @@ int main(int argc, char** argv) {
     }
     std::cout << "copied " << (*from)->Describe() << " to " << (*to)->Describe() << "\n";
   });
+
+  // audit verify
+  auto* audit = app.add_subcommand("audit", "The audit trail");
+  audit->require_subcommand(1);
+  auto* audit_verify = audit->add_subcommand(
+      "verify",
+      "Check the audit trail's hash chain: names every modified, deleted or reordered "
+      "record (exit 0 intact, 1 not)");
+  AddCommon(audit_verify, c, false);
+  audit_verify->callback(run([&](app::Instance& i) {
+    auto rep = store::VerifyAuditChain(*i.store(), i.store()->audit_key());
+    if (!rep.ok()) return Fail(rep.status());
+    for (const std::string& p : rep->problems) std::cout << "TAMPERED: " << p << "\n";
+    std::cout << "audit trail: " << rep->records << " records";
+    if (rep->unchained) std::cout << " (" << rep->unchained << " written before the chain)";
+    if (rep->records)
+      std::cout << "; newest record " << rep->head_id << ", chain " << rep->head_chain;
+    std::cout << (rep->problems.empty() ? "\nintact\n" : "\nNOT intact\n");
+    return rep->problems.empty() ? 0 : 1;
+  }));
 
   // token
   auto* tok = app.add_subcommand("token", "Inspect tokens");

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/audit_chain.h"
+
 namespace sandgate::store {
 namespace {
 
@@ -138,6 +140,12 @@ CREATE TABLE nodes (
   started_at  timestamptz NOT NULL DEFAULT now()
 );
 )sql",
+
+    // 4: the tamper-evident audit chain (store/audit_chain.h). Older records keep NULLs.
+    R"sql(
+ALTER TABLE audit ADD COLUMN prev_chain bytea;
+ALTER TABLE audit ADD COLUMN chain bytea;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -210,6 +218,7 @@ class Params {
   Params& Text(std::string_view v) { return Add(std::string(v), 0, false); }
   Params& Bool(bool v) { return Add(v ? "t" : "f", 0, false); }
   Params& Bytes(std::string_view v) { return Add(std::string(v), 1, false); }
+  Params& Null() { return Add(std::string(), 0, true); }
 
   int count() const { return static_cast<int>(values_.size()); }
   // Pointers valid while this object lives and is not modified.
@@ -363,7 +372,8 @@ const char kSessionCols[] = "id_hash, user_id, created_at, last_seen_at";
 const char kUsageCols[] = "org_id, day, used, over_quota, last_used_at";
 const char kReportCols[] = "org_id, md5, sha256, status, report_json, created_at, updated_at";
 const char kAuditCols[] =
-    "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
+    "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail, "
+    "prev_chain, chain";
 const char kAuditDataCols[] =
     "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
 
@@ -483,6 +493,8 @@ AuditRecord ReadAudit(const Rows& r, int i) {
   a.client_addr = r.Text(i, 7);
   a.token_fp = r.Text(i, 8);
   a.detail = r.Text(i, 9);
+  a.prev_chain = r.Bytes(i, 10);
+  a.chain = r.Bytes(i, 11);
   return a;
 }
 
@@ -517,7 +529,8 @@ ReportRecord ReadReport(const Rows& r, int i) {
 // savepoint, because PostgreSQL aborts the whole transaction on any error.
 class PgTx final : public Tx {
  public:
-  PgTx(Conn& c, bool writable) : c_(c), writable_(writable) {}
+  PgTx(Conn& c, bool writable, const std::string& audit_key)
+      : c_(c), writable_(writable), audit_key_(audit_key) {}
   const Status& poison() const { return poison_; }
 
   Result<OrgRecord> GetOrg(OrgId id) override {
@@ -836,12 +849,25 @@ class PgTx final : public Tx {
   }
 
   Result<int64_t> AppendAudit(const AuditRecord& a) override {
-    static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
-                                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+    static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
+    static const std::string sql =
+        std::string("INSERT INTO audit (") + kAuditDataCols +
+        ", prev_chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+    static const std::string chain_sql = "UPDATE audit SET chain = $2 WHERE id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Run(sql, AuditParams(a, false), "appending to the audit trail");
+    AuditRecord rec = a;
+    auto last = Run(last_sql, Params(), "reading the audit chain");
+    if (!last.ok()) return last.status();
+    rec.prev_chain = last->size() > 0 ? last->Bytes(0, 0) : std::string();
+    if (rec.prev_chain.empty()) rec.prev_chain = AuditChainGenesis();
+    auto r = Run(sql, AuditParams(a, false).Bytes(rec.prev_chain), "appending to the audit trail");
     if (!r.ok()) return r.status();
-    return r->Int(0, 0);
+    rec.id = r->Int(0, 0);
+    auto c =
+        Run(chain_sql, Params().Int(rec.id).Bytes(AuditChainHash(audit_key_, rec.prev_chain, rec)),
+            "chaining the audit record");
+    if (!c.ok()) return c.status();
+    return rec.id;
   }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
@@ -961,11 +987,21 @@ class PgTx final : public Tx {
   Status RestoreAudit(const AuditRecord& a) override {
     static const std::string sql =
         std::string("WITH ins AS (INSERT INTO audit (") + kAuditDataCols +
-        ", id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id) "
+        ", id, prev_chain, chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        "RETURNING id) "
         "SELECT setval(pg_get_serial_sequence('audit', 'id'), "
         "greatest((SELECT id FROM ins), (SELECT last_value FROM audit_id_seq)))";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql, AuditParams(a, true), "restoring an audit record",
+    Params p = AuditParams(a, true);
+    if (a.prev_chain.empty())
+      p.Null();
+    else
+      p.Bytes(a.prev_chain);
+    if (a.chain.empty())
+      p.Null();
+    else
+      p.Bytes(a.chain);
+    return Handled(sql, p, "restoring an audit record",
                    Status::Conflict("AUDIT_EXISTS", "the audit record already exists"))
         .status();
   }
@@ -1113,6 +1149,7 @@ class PgTx final : public Tx {
 
   Conn& c_;
   const bool writable_;
+  const std::string& audit_key_;
   Status poison_;
 };
 
@@ -1120,7 +1157,8 @@ class PgTx final : public Tx {
 // read-only snapshot. Commits only when fn returned OK and nothing poisoned the Tx. A failed
 // COMMIT answers 503; if the connection broke during COMMIT the outcome is unknown to us (the
 // one case where PostgreSQL cannot say) and the caller is told 503 all the same.
-Status RunTx(Conn& c, bool writable, const std::function<Status(Tx&)>& fn) {
+Status RunTx(Conn& c, bool writable, const std::string& audit_key,
+             const std::function<Status(Tx&)>& fn) {
   const char* begin = writable
                           ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock("
                             "74110001)"
@@ -1129,7 +1167,7 @@ Status RunTx(Conn& c, bool writable, const std::function<Status(Tx&)>& fn) {
     (void)c.Exec("ROLLBACK", "rolling back");
     return st;
   }
-  PgTx tx(c, writable);
+  PgTx tx(c, writable, audit_key);
   Status result;
   try {
     result = fn(tx);
@@ -1469,7 +1507,7 @@ class PgStore final : public Store {
     } restore{prev};
     auto lease = Lease();
     if (!lease.ok()) return lease.status();
-    Status st = RunTx(*lease->conn, writable, fn);
+    Status st = RunTx(*lease->conn, writable, audit_key(), fn);
     lease->broken = lease->conn->broken();
     return st;
   }

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/audit_chain.h"
+
 namespace sandgate::store {
 namespace {
 
@@ -124,6 +126,12 @@ CREATE TABLE reports (
   updated_at  INTEGER NOT NULL,
   PRIMARY KEY (org_id, md5)
 );
+)sql",
+
+    // 3: the tamper-evident audit chain (store/audit_chain.h). Older records keep NULLs.
+    R"sql(
+ALTER TABLE audit ADD COLUMN prev_chain BLOB;
+ALTER TABLE audit ADD COLUMN chain BLOB;
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -356,7 +364,8 @@ const char kSessionCols[] = "id_hash, user_id, created_at, last_seen_at";
 const char kUsageCols[] = "org_id, day, used, over_quota, last_used_at";
 const char kReportCols[] = "org_id, md5, sha256, status, report_json, created_at, updated_at";
 const char kAuditCols[] =
-    "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
+    "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail, "
+    "prev_chain, chain";
 const char kAuditDataCols[] =
     "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
 
@@ -473,6 +482,8 @@ AuditRecord ReadAudit(const Stmt& s) {
   r.client_addr = s.ColText(7);
   r.token_fp = s.ColText(8);
   r.detail = s.ColText(9);
+  r.prev_chain = s.ColBlob(10);
+  r.chain = s.ColBlob(11);
   return r;
 }
 
@@ -514,7 +525,8 @@ bool IsUniqueViolation(int rc) {
 // callback returns OK. So no statement can ever run outside the transaction.
 class SqliteTx final : public Tx {
  public:
-  SqliteTx(Conn& conn, bool writable) : c_(conn), writable_(writable) {}
+  SqliteTx(Conn& conn, bool writable, const std::string& audit_key)
+      : c_(conn), writable_(writable), audit_key_(audit_key) {}
 
   const Status& poison() const { return poison_; }
 
@@ -894,23 +906,43 @@ class SqliteTx final : public Tx {
   }
 
   Result<int64_t> AppendAudit(const AuditRecord& r) override {
+    static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
     static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
-                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+                                   ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    static const std::string chain_sql = "UPDATE audit SET chain = ?2 WHERE id = ?1";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto s = Prep(sql);
+    AuditRecord rec = r;
+    {
+      auto s = Prep(last_sql);
+      if (!s.ok()) return s.status();
+      int rc = s->Step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(rc, "reading the audit chain");
+      rec.prev_chain = rc == SQLITE_ROW ? s->ColBlob(0) : std::string();
+      if (rec.prev_chain.empty()) rec.prev_chain = AuditChainGenesis();
+    }
+    {
+      auto s = Prep(sql);
+      if (!s.ok()) return s.status();
+      s->Int(1, r.ts)
+          .Text(2, r.actor)
+          .Text(3, r.actor_role)
+          .OptInt(4, r.org_id)
+          .Text(5, r.action)
+          .Text(6, r.outcome)
+          .Text(7, r.client_addr)
+          .Text(8, r.token_fp)
+          .Text(9, r.detail)
+          .Blob(10, rec.prev_chain);
+      int rc = s->Step();
+      if (rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
+    }
+    rec.id = static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
+    auto s = Prep(chain_sql);
     if (!s.ok()) return s.status();
-    s->Int(1, r.ts)
-        .Text(2, r.actor)
-        .Text(3, r.actor_role)
-        .OptInt(4, r.org_id)
-        .Text(5, r.action)
-        .Text(6, r.outcome)
-        .Text(7, r.client_addr)
-        .Text(8, r.token_fp)
-        .Text(9, r.detail);
+    s->Int(1, rec.id).Blob(2, AuditChainHash(audit_key_, rec.prev_chain, rec));
     int rc = s->Step();
-    if (rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
-    return static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
+    if (rc != SQLITE_DONE) return Fail(rc, "chaining the audit record");
+    return rec.id;
   }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
@@ -1024,7 +1056,7 @@ class SqliteTx final : public Tx {
   }
   Status RestoreAudit(const AuditRecord& r) override {
     static const std::string sql = std::string("INSERT INTO audit (") + kAuditCols +
-                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
@@ -1037,7 +1069,9 @@ class SqliteTx final : public Tx {
         .Text(7, r.outcome)
         .Text(8, r.client_addr)
         .Text(9, r.token_fp)
-        .Text(10, r.detail);
+        .Text(10, r.detail)
+        .Blob(11, r.prev_chain)
+        .Blob(12, r.chain);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
       return Fail(rc, "restoring an audit record",
@@ -1162,6 +1196,7 @@ class SqliteTx final : public Tx {
 
   Conn& c_;
   const bool writable_;
+  const std::string& audit_key_;
   Status poison_;
 };
 
@@ -1169,7 +1204,8 @@ class SqliteTx final : public Tx {
 // takes its snapshot at the first read). Commits only if fn returned OK and the Tx is not
 // poisoned; otherwise, and if fn throws, rolls back. A failed COMMIT is rolled back and reported
 // as 503 STORE_UNAVAILABLE.
-Status RunTx(Conn& c, bool writable, const std::function<Status(Tx&)>& fn) {
+Status RunTx(Conn& c, bool writable, const std::string& audit_key,
+             const std::function<Status(Tx&)>& fn) {
   RollbackIfOpen(c);  // heal a connection left in a transaction by a failed ROLLBACK
   if (Status st = c.Exec(writable ? "BEGIN IMMEDIATE" : "BEGIN", "starting a transaction");
       !st.ok()) {
@@ -1184,7 +1220,7 @@ Status RunTx(Conn& c, bool writable, const std::function<Status(Tx&)>& fn) {
     }
   } guard{c};
 
-  SqliteTx tx(c, writable);
+  SqliteTx tx(c, writable, audit_key);
   Status result = fn(tx);
   if (!result.ok()) return result;
   if (!tx.poison().ok()) return tx.poison();
@@ -1239,7 +1275,7 @@ class SqliteStore final : public Store {
     ActiveStoreScope scope(this);
     if (scope.nested()) return NestedError();
     std::lock_guard<std::mutex> lock(write_mu_);
-    return RunTx(*writer_, /*writable=*/true, fn);
+    return RunTx(*writer_, /*writable=*/true, audit_key(), fn);
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
@@ -1247,7 +1283,7 @@ class SqliteStore final : public Store {
     if (scope.nested()) return NestedError();
     auto lease = LeaseReader();
     if (!lease.ok()) return lease.status();
-    return RunTx(*lease->conn, /*writable=*/false, fn);
+    return RunTx(*lease->conn, /*writable=*/false, audit_key(), fn);
   }
 
   std::string Describe() const override { return "sqlite:" + path_; }

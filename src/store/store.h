@@ -83,6 +83,10 @@ struct AuditRecord {
   std::string client_addr;
   std::string token_fp;  // last 4 characters of the token involved, or ""
   std::string detail;    // free text without secrets
+  // The tamper-evident chain (store/audit_chain.h), set by AppendAudit (32 bytes each; empty on
+  // records written before the chain existed). RestoreAudit copies them as given.
+  std::string prev_chain;
+  std::string chain;
 };
 
 // An organization's Submission API usage on one UTC day.
@@ -236,6 +240,12 @@ class Store {
   }
   // What this store is, without secrets (e.g. "sqlite:/path" or "postgres://host:5432/db").
   virtual std::string Describe() const = 0;
+  // The key of the audit chain (store/audit_chain.h); unkeyed until set. Set once, before use.
+  void SetAuditKey(std::string key) { audit_key_ = std::move(key); }
+  const std::string& audit_key() const { return audit_key_; }
+
+ private:
+  std::string audit_key_;
 };
 
 // Opens (creating if needed) the SQLite database at `path` and applies pending migrations.

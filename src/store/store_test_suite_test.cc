@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/audit_chain.h"
+
 namespace sandgate::store {
 namespace {
 
@@ -1654,6 +1656,11 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   EXPECT_EQ(a.reports.size(), 6u);
   EXPECT_EQ(a.audit.size(), 30u);
   EXPECT_TRUE(a == b) << "the copy differs from the original";
+  // The audit chain is copied as it is, so the copy verifies too.
+  auto chain = VerifyAuditChain(*other, "");
+  ASSERT_OK(chain);
+  EXPECT_EQ(chain->records, 30);
+  EXPECT_TRUE(chain->problems.empty()) << chain->problems.front();
 
   // New ids in the copy continue after the copied ones.
   auto next = InWrite(*other, [](Tx& tx) { return tx.InsertOrg(MakeOrg("After copy")); });
@@ -1669,6 +1676,48 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   EXPECT_STATUS(CopyStore(store(), *other, nullptr), 409, "STORE_NOT_EMPTY");
   other.reset();
   if (GetParam().cleanup) GetParam().cleanup(other_dir);
+}
+
+TEST_P(StoreSuite, AuditRecordsFormAKeyedChainThatVerifies) {
+  store().SetAuditKey(std::string(32, 'k'));
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto id = InWrite(store(), [&](Tx& tx) {
+      return tx.AppendAudit(MakeAudit(kT0 + i, "alice", std::nullopt, "A" + std::to_string(i)));
+    });
+    ASSERT_OK(id);
+    ids.push_back(*id);
+  }
+  // A rolled-back append leaves the chain as it was.
+  EXPECT_FALSE(store()
+                   .Write([&](Tx& tx) -> Status {
+                     (void)tx.AppendAudit(MakeAudit(kT0, "x", std::nullopt, "ROLLED_BACK"));
+                     return Status::Conflict("NO", "roll back");
+                   })
+                   .ok());
+  auto all = InRead(store(), [](Tx& tx) {
+    AuditFilter f;
+    f.limit = 100;
+    return tx.ListAudit(f);
+  });
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 5u);
+  std::string prev = AuditChainGenesis();
+  for (auto it = all->rbegin(); it != all->rend(); ++it) {  // oldest first
+    EXPECT_EQ(it->prev_chain, prev) << "record " << it->id;
+    EXPECT_EQ(it->chain.size(), kAuditChainBytes);
+    EXPECT_EQ(it->chain, AuditChainHash(std::string(32, 'k'), prev, *it));
+    prev = it->chain;
+  }
+  auto ok = VerifyAuditChain(store(), std::string(32, 'k'));
+  ASSERT_OK(ok);
+  EXPECT_EQ(ok->records, 5);
+  EXPECT_TRUE(ok->problems.empty()) << ok->problems.front();
+  EXPECT_EQ(ok->head_id, ids.back());
+  // Another key (a forger without the key file) matches nothing.
+  auto wrong = VerifyAuditChain(store(), std::string(32, 'x'));
+  ASSERT_OK(wrong);
+  EXPECT_EQ(wrong->problems.size(), 5u);
 }
 
 TEST_P(StoreSuite, PingAnswers) { EXPECT_OK(store().Ping()); }
