@@ -7,8 +7,8 @@
 // The schema is versioned (table schema_version) and migrated on open.
 //
 // Storage faults: a failed write or commit is 503 STORE_UNAVAILABLE with nothing changed. A failed
-// fsync of the WAL is reported the same way, but its frames may be on disk: after a crash before the
-// next commit the change can reappear, whole (tests: store/sqlite_fault_vfs_test.cc).
+// fsync of the WAL is reported the same way, but its frames may be on disk: after a crash before
+// the next commit the change can reappear, whole (tests: store/sqlite_fault_vfs_test.cc).
 #pragma once
 
 #include <memory>
