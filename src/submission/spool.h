@@ -24,7 +24,8 @@ class FileWriter {
 std::unique_ptr<FileWriter> NewFdWriter(int fd);
 
 // Removes spool files (upload-*) left in `dir` by a process that died mid-upload. Call at start,
-// before any upload is received. Returns how many were removed.
+// before any upload is received (one `serve` per data directory, as the token index assumes).
+// Returns how many were removed.
 int RemoveStaleSpoolFiles(const std::string& dir);
 
 class SpoolFile {
