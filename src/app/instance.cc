@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/fault.h"
 #include "store/pg_store.h"
 
 namespace sandgate::app {
@@ -85,6 +86,9 @@ Result<std::unique_ptr<Instance>> Instance::Open(const Config& in, bool create) 
       create ? token::Keyring::LoadOrCreate(cfg.key_file) : token::Keyring::Load(cfg.key_file);
   if (!keys.ok()) return keys.status();
   inst->keys_ = keys.value();
+  // Test seam: storage faults injected through a file (common/fault.h); before the store opens,
+  // so its connections go through the fault-injecting VFS.
+  if (const char* f = std::getenv("SANDGATE_TEST_FAULT_FILE"); f && *f) fault::WatchFile(f);
   auto store = OpenStoreUrl(cfg.store.empty() ? cfg.database : cfg.store, /*migrate=*/false);
   if (!store.ok()) return store.status();
   inst->store_ = std::move(store.value());

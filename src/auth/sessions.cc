@@ -108,8 +108,9 @@ Result<Authenticated> SessionManager::Authenticate(const std::string& session_id
     return Status(401, "SESSION_EXPIRED", "Your session has expired; sign in again.");
   }
   if (now - s.last_seen_at >= policy_.touch_interval) {
-    Status t = services_.store().Write([&](store::Tx& tx) { return tx.TouchSession(hash, now); });
-    if (!t.ok()) return t;
+    // Best effort: a store that cannot write (disk full, I/O error) must not stop signed-in users
+    // from reading; the touch is retried on the next request.
+    services_.store().Write([&](store::Tx& tx) { return tx.TouchSession(hash, now); });
   }
   out.session_hash = hash;
   return out;

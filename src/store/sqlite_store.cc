@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "store/audit_chain.h"
+#include "store/sqlite_fault_vfs.h"
 
 namespace sandgate::store {
 namespace {
@@ -268,7 +269,8 @@ class Conn {
     sqlite3* db = nullptr;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     if (!reader) flags |= SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    // The fault-injecting shim VFS only when a test enabled fault injection (common/fault.h).
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags, FaultVfsNameIfEnabled());
     std::unique_ptr<Conn> conn(new Conn(db));  // closes db on every path
     if (rc != SQLITE_OK) {
       return Status::Unavailable("store: cannot open database " + path + ": " + sqlite3_errstr(rc));

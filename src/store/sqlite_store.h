@@ -5,6 +5,10 @@
 // (BEGIN IMMEDIATE, so another process's writer is waited for up to busy_timeout_ms); reads run on
 // a small pool of read-only (query_only) connections, each Read in its own snapshot transaction.
 // The schema is versioned (table schema_version) and migrated on open.
+//
+// Storage faults: a failed write or commit is 503 STORE_UNAVAILABLE with nothing changed. A failed
+// fsync of the WAL is reported the same way, but its frames may be on disk: after a crash before
+// the next commit the change can reappear, whole (tests: store/sqlite_fault_vfs_test.cc).
 #pragma once
 
 #include <memory>

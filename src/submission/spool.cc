@@ -1,5 +1,6 @@
 #include "submission/spool.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -8,50 +9,89 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/fault.h"
+
 namespace sandgate::submission {
 
+namespace {
+
+Status SpoolError(int err) {
+  return Status(503, "SPOOL_FAILED", std::string("Cannot store the upload: ") + std::strerror(err));
+}
+
+class FdWriter final : public FileWriter {
+ public:
+  explicit FdWriter(int fd) : fd_(fd) {}
+  ~FdWriter() override { Close(); }
+  Status Append(const char* data, size_t n) override {
+    if (fd_ < 0) return SpoolError(EBADF);
+    if (int err = fault::Errno(fault::At(fault::Site::kSpoolWrite)); err != 0)
+      return SpoolError(err);
+    while (n > 0) {
+      ssize_t w = ::write(fd_, data, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return SpoolError(errno);
+      }
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+    return Status::Ok();
+  }
+  Status Close() override {
+    if (fd_ < 0) return Status::Ok();
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc != 0 ? SpoolError(errno) : Status::Ok();
+  }
+
+ private:
+  int fd_;
+};
+
+constexpr const char kPrefix[] = "upload-";
+
+}  // namespace
+
+std::unique_ptr<FileWriter> NewFdWriter(int fd) { return std::make_unique<FdWriter>(fd); }
+
+int RemoveStaleSpoolFiles(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  int removed = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strncmp(e->d_name, kPrefix, sizeof kPrefix - 1) != 0) continue;
+    if (::unlinkat(::dirfd(d), e->d_name, 0) == 0) ++removed;
+  }
+  ::closedir(d);
+  return removed;
+}
+
 Result<SpoolFile> SpoolFile::Create(const std::string& dir) {
-  std::string templ = dir + "/upload-XXXXXX";
+  std::string templ = dir + "/" + kPrefix + "XXXXXX";
   int fd = mkostemp(templ.data(), O_CLOEXEC);
   if (fd < 0)
     return Status(503, "SPOOL_FAILED",
                   std::string("Cannot create a spool file: ") + std::strerror(errno));
-  return SpoolFile(fd, templ);
+  return SpoolFile(NewFdWriter(fd), templ);
 }
 
-SpoolFile::SpoolFile(SpoolFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) {
-  o.fd_ = -1;
+SpoolFile::SpoolFile(SpoolFile&& o) noexcept
+    : writer_(std::move(o.writer_)), path_(std::move(o.path_)) {
   o.path_.clear();
 }
 
 SpoolFile::~SpoolFile() {
-  if (fd_ >= 0) ::close(fd_);
+  writer_.reset();  // closes the descriptor
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 
 Status SpoolFile::Write(const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd_, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status(503, "SPOOL_FAILED",
-                    std::string("Cannot store the upload: ") + std::strerror(errno));
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::Ok();
+  if (!writer_) return SpoolError(EBADF);
+  return writer_->Append(data, n);
 }
 
-Status SpoolFile::Close() {
-  if (fd_ < 0) return Status::Ok();
-  int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0)
-    return Status(503, "SPOOL_FAILED",
-                  std::string("Cannot store the upload: ") + std::strerror(errno));
-  return Status::Ok();
-}
+Status SpoolFile::Close() { return writer_ ? writer_->Close() : Status::Ok(); }
 
 std::string SpoolFile::Release() {
   Close();

@@ -3,11 +3,30 @@
 // then removes it). Not thread-safe; movable.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "common/status.h"
 
 namespace sandgate::submission {
+
+// FileWriter: how an upload's bytes reach the disk — the spool's seam (LevelDB's WritableFile).
+// Errors are 503 SPOOL_FAILED with the system's reason (an I/O error, a full disk).
+class FileWriter {
+ public:
+  virtual ~FileWriter() = default;
+  virtual Status Append(const char* data, size_t n) = 0;
+  virtual Status Close() = 0;  // idempotent; also done on destruction
+};
+
+// A FileWriter over `fd` (owned). Each Append first asks the fault-injection seam
+// (fault::Site::kSpoolWrite, common/fault.h) and fails as write(2) would when a fault is armed.
+std::unique_ptr<FileWriter> NewFdWriter(int fd);
+
+// Removes spool files (upload-*) left in `dir` by a process that died mid-upload. Call at start,
+// before any upload is received (one `serve` per data directory, as the token index assumes).
+// Returns how many were removed.
+int RemoveStaleSpoolFiles(const std::string& dir);
 
 class SpoolFile {
  public:
@@ -23,8 +42,9 @@ class SpoolFile {
   std::string Release();
 
  private:
-  SpoolFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  int fd_ = -1;
+  SpoolFile(std::unique_ptr<FileWriter> w, std::string path)
+      : writer_(std::move(w)), path_(std::move(path)) {}
+  std::unique_ptr<FileWriter> writer_;
   std::string path_;
 };
 

@@ -109,6 +109,9 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
       invalid_tokens_(auth::LoginThrottle::Policy{1 << 30, 20, 60 * 1000, 5 * 60 * 1000}) {
   quota_.set_shared(services_.store().Shared());
   mkdir(opt_.spool_dir.c_str(), 0700);
+  // Uploads in flight when a previous process died (kill -9, power loss) left their spool files.
+  if (int n = RemoveStaleSpoolFiles(opt_.spool_dir); n > 0)
+    spdlog::warn("removed {} spool file(s) left by a previous run", n);
   for (size_t i = 0; i < std::max<size_t>(1, opt_.static_workers); ++i)
     workers_.emplace_back([this] { Worker(); });
 }

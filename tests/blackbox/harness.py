@@ -103,6 +103,9 @@ class Server:
         self.clock_file = os.path.join(self.data, "..", os.path.basename(self.data) + ".clock")
         self.clock_offset = 0.0
         self.set_clock_offset(0)
+        # Storage faults (src/common/fault.h): empty = none; see set_faults.
+        self.fault_file = os.path.join(self.data, "..", os.path.basename(self.data) + ".faults")
+        self.set_faults("")
         self.demo = demo
         self.extra_args = list(extra_args)
         self.logins = {}
@@ -114,7 +117,16 @@ class Server:
     def env(self):
         e = dict(os.environ)
         e["SANDGATE_TEST_CLOCK_FILE"] = self.clock_file
+        e["SANDGATE_TEST_FAULT_FILE"] = self.fault_file
         return e
+
+    def set_faults(self, text):
+        """Arms storage faults in the server and its CLI, e.g. "store_write=eio",
+        "store_write=enospc", "spool_write=enospc"; "" clears them. Seen at the next write."""
+        tmp = self.fault_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.fault_file)  # a new inode: the server notices even a same-size change
 
     def set_clock_offset(self, seconds):
         self.clock_offset = seconds
@@ -221,7 +233,7 @@ class Server:
         self.stop()
         if self.owns_dir:
             shutil.rmtree(self.data, ignore_errors=True)
-            for p in (self.clock_file, self.data + ".stdout"):
+            for p in (self.clock_file, self.fault_file, self.data + ".stdout"):
                 if os.path.exists(p):
                     os.remove(p)
 
