@@ -221,6 +221,11 @@ class Stmt {
     return Note(sqlite3_bind_blob64(s_, i, v.data() ? v.data() : "", v.size(), SQLITE_TRANSIENT));
   }
 
+  // An empty value binds NULL (e.g. the chain of a record written before the chain existed).
+  Stmt& BlobOrNull(int i, std::string_view v) {
+    return v.empty() ? Note(sqlite3_bind_null(s_, i)) : Blob(i, v);
+  }
+
   // SQLITE_ROW, SQLITE_DONE, or an (extended) error code.
   int Step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(s_); }
 
@@ -1072,8 +1077,8 @@ class SqliteTx final : public Tx {
         .Text(8, r.client_addr)
         .Text(9, r.token_fp)
         .Text(10, r.detail)
-        .Blob(11, r.prev_chain)
-        .Blob(12, r.chain);
+        .BlobOrNull(11, r.prev_chain)
+        .BlobOrNull(12, r.chain);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
       return Fail(rc, "restoring an audit record",
