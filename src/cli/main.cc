@@ -547,8 +547,8 @@ int main(int argc, char** argv) {
   keys->require_subcommand(1);
   bool no_reseal = false;
   auto print_reseal = [](const service::ResealResult& r) {
-    std::cout << "resealed " << r.resealed << " token(s) under key " << r.key_id << " ("
-              << r.tokens << " token(s) in the store)\n";
+    std::cout << "resealed " << r.resealed << " token(s) under key " << r.key_id << " (" << r.tokens
+              << " token(s) in the store)\n";
   };
   auto* keys_rotate = keys->add_subcommand(
       "rotate",
@@ -565,8 +565,8 @@ int main(int argc, char** argv) {
     std::cout << "key file " << i.keys()->path() << ": new seal key " << id.value()
               << " (previous key " << before << " kept as an old key)\n";
     if (no_reseal) {
-      Status st = i.services().Audit(service::Actor::Cli(), std::nullopt, "KEYS_ROTATE",
-                                     "ALLOWED", "new key " + id.value() + "; not resealed");
+      Status st = i.services().Audit(service::Actor::Cli(), std::nullopt, "KEYS_ROTATE", "ALLOWED",
+                                     "new key " + id.value() + "; not resealed");
       if (!st.ok()) return Fail(st);
       std::cout << "tokens not resealed; run `sandgate keys reseal` once every node has the file\n";
       return 0;

@@ -353,9 +353,9 @@ Result<ResealResult> Services::ResealTokens(const Actor& a, const std::string& a
         TokenRecord t = std::move(**tok);
         auto text = keys_->Unseal(t.sealed, t.key_id);
         if (!text.ok())
-          return Status(text.status().http_status(), text.status().code(),
-                        "Organization " + std::to_string(t.org_id) + ": " +
-                            text.status().message());
+          return Status(
+              text.status().http_status(), text.status().code(),
+              "Organization " + std::to_string(t.org_id) + ": " + text.status().message());
         // Only the sealed copy and its key id change: the text, lookup hash, last4, created_at
         // and last_modified_* stay as they are.
         t.sealed = keys_->Seal(text.value(), &t.key_id);

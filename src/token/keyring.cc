@@ -150,7 +150,9 @@ class RotationLock {
 struct Keyring::SealKey {
   std::string id;
   unsigned char* key;
-  SealKey() : key(static_cast<unsigned char*>(sodium_malloc(kKeyBytes))) {
+  SealKey() : key(nullptr) {
+    EnsureSodium();  // sodium_malloc needs sodium_init
+    key = static_cast<unsigned char*>(sodium_malloc(kKeyBytes));
     if (key == nullptr) throw std::bad_alloc();
   }
   ~SealKey() { sodium_free(key); }  // makes it writable again, wipes and unlocks it
@@ -305,6 +307,7 @@ Result<std::shared_ptr<Keyring>> Keyring::Load(const std::string& path) {
 Result<std::shared_ptr<Keyring>> Keyring::LoadOrCreate(const std::string& path) {
   auto loaded = Load(path);
   if (loaded.ok() || loaded.status().code() != "KEYFILE_MISSING") return loaded;
+  EnsureSodium();
 
   unsigned char* lookup = static_cast<unsigned char*>(sodium_malloc(kKeyBytes));
   unsigned char* seal = static_cast<unsigned char*>(sodium_malloc(kKeyBytes));

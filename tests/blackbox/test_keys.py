@@ -1,0 +1,198 @@
+"""`sandgate keys rotate` on a running server: every token keeps verifying and revealing unchanged,
+the database records the new key id, the key file keeps the old key (mode 0600), a restart reads it,
+and no token text reaches the log or the CLI's output. Also: --no-reseal + SIGHUP + reseal,
+retire-old refused while a key is in use, `keys list`."""
+import hashlib
+import os
+import re
+import signal
+import sqlite3
+import time
+import unittest
+
+from harness import ServerTestCase
+
+
+def key_file_lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def key_id(hex_key):
+    # The key id is BLAKE2b-128 keyed with the seal key, personalisation "sandgate.kid.v1", first 8 hex.
+    return hashlib.blake2b(b"", digest_size=16, key=bytes.fromhex(hex_key), person=b"sandgate.kid.v1").hexdigest()[:8]
+
+
+class KeysRotateTest(ServerTestCase):
+    def setUp(self):
+        self.key_path = os.path.join(self.server.data, "sandgate.key")
+        self.db_path = os.path.join(self.server.data, "sandgate.db")
+
+    def db_key_ids(self):
+        con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            return dict(con.execute("SELECT org_id, key_id FROM tokens").fetchall())
+        finally:
+            con.close()
+
+    def db_tokens(self):
+        con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            return {r[0]: r[1:] for r in con.execute(
+                "SELECT org_id, lookup_hash, sealed, last4, created_at, last_modified_by, last_modified_on FROM tokens")}
+        finally:
+            con.close()
+
+    def cli(self, *args):
+        code, out, err = self.server.cli(*args)
+        for tok in self.tokens.values():
+            self.assertNotIn(tok, out + err, "a token appears in the CLI's output")
+        return code, out, err
+
+    def submit(self, token):
+        c = self.server.client()
+        r = c.request("POST", f"/zscsb/submit?api_token={token}", raw=os.urandom(64),
+                      headers={"Content-Type": "application/octet-stream"})
+        c.close()
+        return r
+
+    def check_all(self, admins, label):
+        """Every token verifies (Submission API and CLI) and reveals unchanged through the server."""
+        self.server.advance(5)  # next rate-limit second for every organization
+        for org, tok in self.tokens.items():
+            r = self.submit(tok)
+            self.assertEqual(r.status, 200, (label, org, r))
+            ok, out = self.server.verify(tok)
+            self.assertTrue(ok, (label, org, out))
+            self.assertEqual(self.reveal(admins[org]), tok, (label, org))
+
+    def test_rotate_while_serving_then_restart(self):
+        admins = {}
+        self.tokens = {}
+        for i in range(6):
+            org, admin, _ = self.new_org(f"Rotate Co {i}")  # activation provisions a token
+            admins[org] = admin
+            self.tokens[org] = self.reveal(admin)
+        lines = key_file_lines(self.key_path)
+        self.assertEqual(lines[0], "sandgate-keyfile 2")
+        lookup_line, old_seal = lines[1], lines[2].split()[1]
+        old_id = key_id(old_seal)
+        self.assertEqual(set(self.db_key_ids()[o] for o in self.tokens), {old_id})
+        before = self.db_tokens()
+
+        # Rotate while the server runs.
+        code, out, err = self.cli("keys", "rotate")
+        self.assertEqual(code, 0, err)
+        m = re.search(r"new seal key ([0-9a-f]{8})", out)
+        self.assertTrue(m, out)
+        new_id = m.group(1)
+        self.assertNotEqual(new_id, old_id)
+        self.assertIn(f"under key {new_id}", out)
+        n = len(before)
+        self.assertIn(f"resealed {n} token(s)", out)
+
+        # The key file: same lookup key, the new key current, the old one kept; 0600.
+        lines = key_file_lines(self.key_path)
+        self.assertEqual(lines, ["sandgate-keyfile 2", lookup_line, lines[2], "seal-old " + old_seal])
+        self.assertTrue(lines[2].startswith("seal "))
+        self.assertEqual(key_id(lines[2].split()[1]), new_id)
+        self.assertEqual(os.stat(self.key_path).st_mode & 0o777, 0o600)
+        leftovers = [f for f in os.listdir(self.server.data) if f.startswith(".sandgate-key-")]
+        self.assertEqual(leftovers, [])
+
+        # The database: every token re-sealed under the new key; nothing else changed.
+        after = self.db_tokens()
+        self.assertEqual(set(self.db_key_ids().values()), {new_id})
+        for org, row in before.items():
+            self.assertEqual(after[org][0], row[0])  # lookup hash
+            self.assertNotEqual(after[org][1], row[1])  # sealed copy
+            self.assertEqual(after[org][2:], row[2:])  # last4, created_at, last_modified_*
+
+        # The running server (which loaded the old key file) verifies and reveals every token.
+        self.check_all(admins, "after rotate")
+        p = self.provider()
+        r = p.get("/api/v1/provider/auditLog?action=KEYS_ROTATE")
+        self.assertEqual(r.status, 200, r)
+        rec = [a for a in r.json["items"] if f"under key {new_id}" in a["detail"]]
+        self.assertEqual(len(rec), 1, r)
+        self.assertEqual(rec[0]["actor"], "cli")
+        self.assertEqual(rec[0]["detail"], f"resealed {n} of {n} tokens under key {new_id}")
+
+        # Restart: the new file is read, everything still works.
+        self.server.stop()
+        self.server.start()
+        self.check_all(admins, "after restart")
+        self.assertEqual(set(self.db_key_ids().values()), {new_id})
+        self.server.assert_no_secrets_in_log(self)
+
+    def test_no_reseal_sighup_reseal_and_retire(self):
+        admins = {}
+        self.tokens = {}
+        for i in range(3):
+            org, admin, _ = self.new_org(f"Retire Co {i}")
+            admins[org] = admin
+            self.tokens[org] = self.reveal(admin)
+        orgs = sorted(self.tokens)
+        # Bring this server's keyring up to the file (an earlier test may have rotated it).
+        self.server.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        # Regenerate so that every token here is sealed under the file's current key.
+        for org in orgs:
+            self.assertEqual(admins[org].put("/api/v1/sandbox/token").status, 200)
+            self.tokens[org] = self.reveal(admins[org])
+        k1 = key_id(key_file_lines(self.key_path)[2].split()[1])
+
+        # 1. New key written, tokens not re-sealed: the server keeps sealing with the key it holds.
+        code, out, err = self.cli("keys", "rotate", "--no-reseal")
+        self.assertEqual(code, 0, err)
+        k2 = re.search(r"new seal key ([0-9a-f]{8})", out).group(1)
+        self.assertIn("not resealed", out)
+        r = admins[orgs[0]].put("/api/v1/sandbox/token")  # regenerate on the server: old key
+        self.assertEqual(r.status, 200, r)
+        self.tokens[orgs[0]] = self.reveal(admins[orgs[0]])
+        self.assertEqual(self.db_key_ids()[orgs[0]], k1)
+
+        # 2. SIGHUP: the server reloads the key file and seals with the new key.
+        self.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while f"sealing with key {k2}" not in self.server.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn(f"sealing with key {k2}", self.server.log_text())
+        r = admins[orgs[1]].put("/api/v1/sandbox/token")
+        self.assertEqual(r.status, 200, r)
+        self.tokens[orgs[1]] = self.reveal(admins[orgs[1]])
+        self.assertEqual(self.db_key_ids()[orgs[1]], k2)
+        self.assertEqual(self.db_key_ids()[orgs[2]], k1)
+
+        # 3. The old key is in use: retire-old refuses and changes nothing.
+        text = open(self.key_path).read()
+        code, out, err = self.cli("keys", "retire-old")
+        self.assertEqual(code, 1, out)
+        self.assertIn("KEYS_IN_USE", err)
+        self.assertEqual(open(self.key_path).read(), text)
+        code, out, err = self.cli("keys", "list")
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, rf"{k2}\tcurrent\t\d+ token\(s\)")
+        self.assertRegex(out, rf"{k1}\told\t\d+ token\(s\)")
+
+        # 4. Reseal, then retire: only the current key remains; the running server still reveals.
+        code, out, err = self.cli("keys", "reseal")
+        self.assertEqual(code, 0, err)
+        self.assertIn(f"under key {k2}", out)
+        self.assertEqual(set(self.db_key_ids().values()), {k2})
+        code, out, err = self.cli("keys", "retire-old")
+        self.assertEqual(code, 0, err)
+        self.assertIn(k1, out)
+        lines = key_file_lines(self.key_path)
+        self.assertEqual(len(lines), 3, "only the lookup and the current seal key remain")
+        self.assertEqual(key_id(lines[2].split()[1]), k2)
+        self.assertEqual(os.stat(self.key_path).st_mode & 0o777, 0o600)
+        self.check_all(admins, "after retire")
+        self.server.stop()
+        self.server.start()
+        self.check_all(admins, "after retire and restart")
+        self.server.assert_no_secrets_in_log(self)
+
+
+if __name__ == "__main__":
+    unittest.main()
