@@ -1,10 +1,12 @@
 #include "token/keyring.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -369,19 +371,31 @@ TEST_F(KeyringFileTest, RetireOldDropsOnlyUnusedOldKeys) {
 }
 
 TEST_F(KeyringFileTest, FailedRotationLeavesFileAndKeysUnchanged) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   auto k = Keyring::LoadOrCreate(path_);
   ASSERT_TRUE(k.ok());
   const std::string id1 = (*k)->key_id();
   const std::string text = ReadFile();
-  fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
+  // Writing the new file fails (file size limit of 1 byte: write gets EFBIG; works for root too).
+  struct rlimit saved {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tiny = saved;
+  tiny.rlim_cur = 1;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
   auto r = (*k)->Rotate();
-  fs::permissions(dir_, fs::perms::owner_all);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, old_handler);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().http_status(), 500);
+  EXPECT_EQ(r.status().code(), "KEYFILE_WRITE_FAILED");
   EXPECT_EQ(ReadFile(), text);
   EXPECT_EQ((*k)->key_id(), id1);
   EXPECT_EQ((*k)->key_ids().size(), 1u);
+  // No temporary file is left behind.
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_FALSE(e.path().filename().string().starts_with(".sandgate-key-")) << e.path();
+  // And the next rotation works.
+  EXPECT_TRUE((*k)->Rotate().ok());
 }
 
 TEST(Keyring, LookupHashIsKeyedAndDeterministic) {
