@@ -5,12 +5,15 @@ retire-old refused while a key is in use, `keys list`."""
 import hashlib
 import os
 import re
+import shutil
 import signal
 import sqlite3
+import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import ServerTestCase
+from harness import BIN, ServerTestCase
 
 
 def key_file_lines(path):
@@ -197,6 +200,51 @@ class KeysRotateTest(ServerTestCase):
         self.server.start()
         self.check_all(admins, "after retire and restart")
         self.server.assert_no_secrets_in_log(self)
+
+
+class KeyFileVersion1Test(unittest.TestCase):
+    """An installation whose key file is still version 1 keeps working and is rotated to version 2."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sandgate-keys-")
+        self.data = os.path.join(self.dir, "data")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def run_cli(self, *args):
+        p = subprocess.run([BIN] + list(args) + ["--data", self.data], capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_version1_file_is_read_and_rotated(self):
+        self.assertEqual(self.run_cli("init")[0], 0)
+        key = os.path.join(self.data, "sandgate.key")
+        lines = key_file_lines(key)
+        with open(key, "w") as f:  # the same keys in the version 1 format
+            f.write("\n".join(["sandgate-keyfile 1"] + lines[1:]) + "\n")
+        os.chmod(key, 0o600)
+        old_id = key_id(lines[2].split()[1])
+        self.assertEqual(self.run_cli("org", "create", "V1 Co")[0], 0)
+        self.assertEqual(self.run_cli("org", "activate", "1")[0], 0)  # provisions a token
+        code, out, err = self.run_cli("keys", "list")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out, f"{old_id}\tcurrent\t1 token(s)\n")
+        code, out, err = self.run_cli("keys", "rotate")
+        self.assertEqual(code, 0, err)
+        new_id = re.search(r"new seal key ([0-9a-f]{8})", out).group(1)
+        self.assertIn(f"resealed 1 token(s) under key {new_id} (1 token(s) in the store)", out)
+        self.assertEqual(key_file_lines(key), ["sandgate-keyfile 2", lines[1], key_file_lines(key)[2],
+                                               "seal-old " + lines[2].split()[1]])
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        code, out, err = self.run_cli("keys", "list")
+        self.assertEqual(out, f"{new_id}\tcurrent\t1 token(s)\n{old_id}\told\t0 token(s)\n")
+        # A key file that is group-readable is refused, and nothing is rotated.
+        os.chmod(key, 0o640)
+        code, out, err = self.run_cli("keys", "rotate")
+        self.assertEqual(code, 1)
+        self.assertIn("KEYFILE_INSECURE", err)
+        os.chmod(key, 0o600)
+        self.assertEqual(len(key_file_lines(key)), 4)
 
 
 if __name__ == "__main__":
