@@ -224,12 +224,13 @@ void BM_Seal(benchmark::State& state) {
 
 void BM_Unseal(benchmark::State& state) {
   auto keys = token::Keyring::Ephemeral();
-  const std::string sealed = keys->Seal(token::Generate());
+  std::string key_id;
+  const std::string sealed = keys->Seal(token::Generate(), &key_id);
   for (auto _ : state) {
-    auto r = keys->Unseal(sealed);
+    auto r = keys->Unseal(sealed, key_id);
     benchmark::DoNotOptimize(r);
   }
-  if (!keys->Unseal(sealed).ok()) state.SkipWithError("unseal failed");
+  if (!keys->Unseal(sealed, key_id).ok()) state.SkipWithError("unseal failed");
 }
 
 // ---- Quota accounting ---------------------------------------------------------------------------

@@ -86,8 +86,7 @@ int main(int argc, char** argv) {
         store::TokenRecord t;
         t.org_id = id.value();
         t.lookup_hash = k.LookupHash(text);
-        t.sealed = k.Seal(text);
-        t.key_id = k.key_id();
+        t.sealed = k.Seal(text, &t.key_id);
         t.last4 = token::Last4(text);
         t.created_at = now;
         t.last_modified_by = "bench-seed";

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "analysis/engine.h"
@@ -237,7 +238,14 @@ int Serve(Common& c, ServeFlags& f) {
   http::ServerOptions so;
   so.listen = inst.config().listen;
   so.threads = inst.config().threads;
-  so.on_reload = [&engines] {
+  so.on_reload = [&engines, keys = inst.keys()] {
+    // The key file: learn seal keys added by `sandgate keys rotate` and seal with its current
+    // key from now on (a reveal also re-reads it by itself when it meets an unknown key id).
+    if (Status ks = keys->Reload(); ks.ok())
+      spdlog::info("key file reloaded: sealing with key {} ({} seal keys known)", keys->key_id(),
+                   keys->key_ids().size());
+    else
+      spdlog::error("key file reload failed, keeping the current keys: {}", ks.message());
     Status st = engines.value()->Reload();
     if (st.ok())
       spdlog::info("analysis engine reloaded: {} signatures, {} rules",
@@ -553,6 +561,87 @@ int main(int argc, char** argv) {
       std::cout << "; newest record " << rep->head_id << ", chain " << rep->head_chain;
     std::cout << (rep->problems.empty() ? "\nintact\n" : "\nNOT intact\n");
     return rep->problems.empty() ? 0 : 1;
+  }));
+
+  // keys
+  auto* keys = app.add_subcommand("keys", "Manage the key file's seal keys");
+  keys->require_subcommand(1);
+  bool no_reseal = false;
+  auto print_reseal = [](const service::ResealResult& r) {
+    std::cout << "resealed " << r.resealed << " token(s) under key " << r.key_id << " (" << r.tokens
+              << " token(s) in the store)\n";
+  };
+  auto* keys_rotate = keys->add_subcommand(
+      "rotate",
+      "Add a new seal key to the key file (the old one kept) and re-seal every token with it; "
+      "tokens do not change and running servers keep working");
+  AddCommon(keys_rotate, c, false);
+  keys_rotate->add_flag("--no-reseal", no_reseal,
+                        "Only write the new key file (several nodes: copy it to every node, then "
+                        "run `sandgate keys reseal`)");
+  keys_rotate->callback(run([&](app::Instance& i) {
+    const std::string before = i.keys()->key_id();
+    auto id = i.keys()->Rotate();
+    if (!id.ok()) return Fail(id.status());
+    std::cout << "key file " << i.keys()->path() << ": new seal key " << id.value()
+              << " (previous key " << before << " kept as an old key)\n";
+    if (no_reseal) {
+      Status st = i.services().Audit(service::Actor::Cli(), std::nullopt, "KEYS_ROTATE", "ALLOWED",
+                                     "new key " + id.value() + "; not resealed");
+      if (!st.ok()) return Fail(st);
+      std::cout << "tokens not resealed; run `sandgate keys reseal` once every node has the file\n";
+      return 0;
+    }
+    auto r = i.services().ResealTokens(service::Actor::Cli(), "KEYS_ROTATE");
+    if (!r.ok()) return Fail(r.status());
+    print_reseal(r.value());
+    return 0;
+  }));
+  auto* keys_reseal = keys->add_subcommand(
+      "reseal", "Re-seal every token not sealed under the key file's current seal key");
+  AddCommon(keys_reseal, c, false);
+  keys_reseal->callback(run([&](app::Instance& i) {
+    auto r = i.services().ResealTokens(service::Actor::Cli(), "KEYS_RESEAL");
+    if (!r.ok()) return Fail(r.status());
+    print_reseal(r.value());
+    return 0;
+  }));
+  auto* keys_list =
+      keys->add_subcommand("list", "List the seal key ids and how many tokens each seals");
+  AddCommon(keys_list, c, false);
+  keys_list->callback(run([&](app::Instance& i) {
+    auto counts = i.services().TokensPerKey();
+    if (!counts.ok()) return Fail(counts.status());
+    const auto ids = i.keys()->key_ids();
+    for (size_t k = 0; k < ids.size(); ++k) {
+      auto it = counts->find(ids[k]);
+      std::cout << ids[k] << "\t" << (k == 0 ? "current" : "old") << "\t"
+                << (it == counts->end() ? 0 : it->second) << " token(s)\n";
+      if (it != counts->end()) counts->erase(it);
+    }
+    for (const auto& [id, n] : counts.value())
+      std::cout << id << "\tMISSING\t" << n << " token(s)\n";
+    return counts->empty() ? 0 : 1;
+  }));
+  auto* keys_retire = keys->add_subcommand(
+      "retire-old",
+      "Drop the old seal keys no token is sealed under (refused while any token uses one)");
+  AddCommon(keys_retire, c, false);
+  keys_retire->callback(run([&](app::Instance& i) {
+    auto counts = i.services().TokensPerKey();
+    if (!counts.ok()) return Fail(counts.status());
+    std::set<std::string> in_use;
+    for (const auto& [id, n] : counts.value()) in_use.insert(id);
+    auto r = i.keys()->RetireOld(in_use);
+    if (!r.ok()) return Fail(r.status());
+    std::string ids;
+    for (const auto& id : r.value()) ids += " " + id;
+    Status st = i.services().Audit(service::Actor::Cli(), std::nullopt, "KEYS_RETIRE", "ALLOWED",
+                                   "retired" + (ids.empty() ? std::string(" none") : ids));
+    if (!st.ok()) return Fail(st);
+    std::cout << "retired " << r->size() << " old key(s)" << ids << "; current key "
+              << i.keys()->key_id() << "\n";
+    return 0;
   }));
 
   // token

@@ -6,6 +6,7 @@
 // Thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,6 +59,13 @@ struct NewUser {
   domain::Role role = domain::Role::kOrgReadonly;
   std::optional<OrgId> org;
   std::string password;  // empty: generate one
+};
+
+// What ResealTokens did.
+struct ResealResult {
+  int64_t tokens = 0;    // tokens in the store
+  int64_t resealed = 0;  // re-sealed under key_id by this call
+  std::string key_id;    // the keyring's current seal key
 };
 
 struct Settings {
@@ -114,6 +122,19 @@ class Services {
   Result<std::string> ResetPassword(const Actor& a, std::optional<OrgId> org, UserId user,
                                     const std::string& password);
   Status DeleteUser(const Actor& a, std::optional<OrgId> org, UserId user);
+
+  // --- Keys (`sandgate keys`). ---
+  // Re-seals every token not yet sealed under the keyring's current seal key with it, in store
+  // write transactions of up to `batch` tokens. Only `sealed` and `key_id` change: the token text,
+  // lookup hash, last4, created_at and last_modified_* stay, so every token keeps verifying on
+  // every node. Each unsealed text is wiped right after use. Appends one audit record
+  // `audit_action` (no organization; detail: counts and the key id; outcome the error code if a
+  // batch failed, earlier batches staying committed). An organization's token that cannot be
+  // unsealed fails the call (500 UNSEAL_KEY_UNKNOWN / UNSEAL_FAILED naming the organization).
+  Result<ResealResult> ResealTokens(const Actor& a, const std::string& audit_action,
+                                    size_t batch = 500);
+  // How many tokens are sealed under each key id.
+  Result<std::map<std::string, int64_t>> TokensPerKey();
 
   // --- Audit. Organization users see their own organization only. ---
   Result<std::vector<store::AuditRecord>> ListAudit(const Actor& a, store::AuditFilter f);

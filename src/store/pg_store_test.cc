@@ -15,12 +15,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "service/services.h"
 #include "store/store_test_suite.h"
+#include "token/keyring.h"
 
 namespace sandgate::store {
 namespace {
@@ -299,6 +302,61 @@ TEST_F(PgStoreTest, ConsumeUsageIsExactAcrossStores) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(accepted.load(), 100);
+}
+
+// `sandgate keys rotate` on PostgreSQL: every token re-sealed under the new key, nothing else
+// changed, every token still revealed unchanged and verified.
+TEST_F(PgStoreTest, ResealTokensAfterRotation) {
+  auto keys = token::Keyring::LoadOrCreate(dir_ + "/sandgate.key");
+  ASSERT_TRUE(keys.ok());
+  std::shared_ptr<Store> store = OpenInDir(dir_);
+  ASSERT_NE(store, nullptr);
+  service::Services svc(store, *keys, std::make_shared<ManualClock>(1800000000000),
+                        service::Settings{});
+  ASSERT_TRUE(svc.LoadIndex().ok());
+  const service::Actor cli = service::Actor::Cli();
+  std::map<OrgId, std::string> texts;
+  for (int i = 0; i < 5; ++i) {
+    auto org = svc.CreateOrg(cli, "Pg Org " + std::to_string(i));
+    ASSERT_TRUE(org.ok());
+    const OrgId id = org->org.id;
+    ASSERT_TRUE(svc.ChangeSubscription(cli, id, domain::Action::kActivate, std::nullopt).ok());
+    service::Actor admin{"a", domain::Caller{domain::Role::kOrgAdmin, id}, "", false};
+    auto text = svc.RevealToken(admin, id);
+    ASSERT_TRUE(text.ok()) << Describe(text.status());
+    texts[id] = *text;
+  }
+  auto rows = [&] {
+    std::map<OrgId, TokenRecord> out;
+    EXPECT_TRUE(store
+                    ->Read([&](Tx& tx) {
+                      return tx.ForEachToken(
+                          [&](const TokenRecord& t, const OrgRecord&) { out[t.org_id] = t; });
+                    })
+                    .ok());
+    return out;
+  };
+  const auto before = rows();
+  auto new_id = (*keys)->Rotate();
+  ASSERT_TRUE(new_id.ok());
+  auto r = svc.ResealTokens(cli, "KEYS_ROTATE", /*batch=*/2);
+  ASSERT_TRUE(r.ok()) << Describe(r.status());
+  EXPECT_EQ(r->resealed, 5);
+  const auto after = rows();
+  ASSERT_EQ(after.size(), 5u);
+  for (const auto& [id, t] : after) {
+    EXPECT_EQ(t.key_id, new_id.value());
+    EXPECT_EQ(t.lookup_hash, before.at(id).lookup_hash);
+    EXPECT_EQ(t.last4, before.at(id).last4);
+    EXPECT_EQ(t.created_at, before.at(id).created_at);
+    EXPECT_EQ(t.last_modified_by, before.at(id).last_modified_by);
+    EXPECT_EQ(t.last_modified_on, before.at(id).last_modified_on);
+    service::Actor admin{"a", domain::Caller{domain::Role::kOrgAdmin, id}, "", false};
+    auto text = svc.RevealToken(admin, id);
+    ASSERT_TRUE(text.ok());
+    EXPECT_EQ(text.value(), texts.at(id));
+    EXPECT_TRUE(svc.index().Verify(texts.at(id), svc.clock().now()).status.ok());
+  }
 }
 
 }  // namespace

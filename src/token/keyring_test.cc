@@ -1,13 +1,19 @@
 #include "token/keyring.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "token/token_format.h"
 
@@ -63,7 +69,7 @@ TEST_F(KeyringFileTest, CreatesKeyFileWithMode0600) {
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   const std::string text = ReadFile();
-  EXPECT_TRUE(text.starts_with("sandgate-keyfile 1\nlookup ")) << text;
+  EXPECT_TRUE(text.starts_with("sandgate-keyfile 2\nlookup ")) << text;
   EXPECT_EQ(text.size(), 19u + 7 + 64 + 1 + 5 + 64 + 1);
   EXPECT_EQ((*r)->key_id().size(), 8u);
 }
@@ -82,7 +88,10 @@ TEST_F(KeyringFileTest, ReloadGivesSameKeys) {
   EXPECT_EQ((*a)->LookupHash(token), (*c)->LookupHash(token));
   EXPECT_EQ((*a)->Mac("session", "x"), (*c)->Mac("session", "x"));
   EXPECT_EQ((*a)->key_id(), (*c)->key_id());
-  auto opened = (*c)->Unseal((*a)->Seal(token));
+  std::string id;
+  const std::string sealed = (*a)->Seal(token, &id);
+  EXPECT_EQ(id, (*a)->key_id());
+  auto opened = (*c)->Unseal(sealed, id);
   ASSERT_TRUE(opened.ok());
   EXPECT_EQ(opened.value(), token);
 }
@@ -136,7 +145,16 @@ TEST_F(KeyringFileTest, RefusesMalformedFile) {
   const std::string good_seal = "seal " + kHex64b + "\n";
   ExpectInvalid("");
   ExpectInvalid("\n");
-  ExpectInvalid("sandgate-keyfile 2\n" + good_lookup + good_seal);
+  ExpectInvalid("sandgate-keyfile 3\n" + good_lookup + good_seal);
+  ExpectInvalid("sandgate-keyfile 1\n" + good_lookup + good_seal + "seal-old " + kHex64a + "\n");
+  ExpectInvalid("sandgate-keyfile 2\n" + good_lookup + "seal-old " + kHex64b + "\n");
+  ExpectInvalid("sandgate-keyfile 2\n" + good_lookup + good_seal + "seal " + kHex64a + "\n");
+  ExpectInvalid("sandgate-keyfile 2\n" + good_lookup + good_seal + "seal-old " + kHex64b +
+                "\n");  // the same key twice
+  ExpectInvalid("sandgate-keyfile 2\n" + good_lookup + good_seal + "seal-old " + kHex64a.substr(2) +
+                "\n");
+  ExpectInvalid("sandgate-keyfile 2\n" + good_lookup + good_seal + "seal-old " + kHex64a + "\n\n");
+  ExpectInvalid("sandgate-keyfile 2\n" + good_seal + good_lookup);
   ExpectInvalid("sandgate-keyfile 1\n" + good_lookup);                                  // no seal
   ExpectInvalid("sandgate-keyfile 1\n" + good_seal + good_lookup);                      // order
   ExpectInvalid("sandgate-keyfile 1\nlookup " + kHex64a.substr(1) + "\n" + good_seal);  // short
@@ -162,6 +180,222 @@ TEST_F(KeyringFileTest, ErrorMessagesNeverContainKeyMaterial) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message().find("aaaaaaaa"), std::string::npos);
   EXPECT_EQ(r.status().message().find("0123456789"), std::string::npos);
+}
+
+TEST_F(KeyringFileTest, ReadsVersion1AndVersion2WithTheSameKeyIds) {
+  WriteFile("sandgate-keyfile 1\nlookup " + kHex64a + "\nseal " + kHex64b + "\n");
+  auto v1 = Keyring::Load(path_);
+  ASSERT_TRUE(v1.ok()) << v1.status().message();
+  const std::string old_id = (*v1)->key_id();
+  const std::string t = Generate();
+  const std::string sealed_old = (*v1)->Seal(t);
+  const std::string kHex64c(64, 'c');
+  WriteFile("sandgate-keyfile 2\nlookup " + kHex64a + "\nseal " + kHex64c + "\nseal-old " +
+            kHex64b);  // no final newline
+  auto v2 = Keyring::Load(path_);
+  ASSERT_TRUE(v2.ok()) << v2.status().message();
+  EXPECT_NE((*v2)->key_id(), old_id);
+  EXPECT_EQ((*v2)->key_ids(), (std::vector<std::string>{(*v2)->key_id(), old_id}));
+  EXPECT_EQ((*v2)->LookupHash(t), (*v1)->LookupHash(t));
+  auto opened = (*v2)->Unseal(sealed_old, old_id);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ(opened.value(), t);
+  std::string id;
+  const std::string sealed_new = (*v2)->Seal(t, &id);
+  EXPECT_EQ(id, (*v2)->key_id());
+  EXPECT_TRUE((*v2)->Unseal(sealed_new, id).ok());
+  // A version 2 file with no old key is fine too.
+  WriteFile("sandgate-keyfile 2\nlookup " + kHex64a + "\nseal " + kHex64b + "\n");
+  auto v2b = Keyring::Load(path_);
+  ASSERT_TRUE(v2b.ok());
+  EXPECT_EQ((*v2b)->key_id(), old_id);
+  EXPECT_EQ((*v2b)->key_ids().size(), 1u);
+}
+
+TEST_F(KeyringFileTest, UnknownKeyIdIsRefused) {
+  auto k = Keyring::LoadOrCreate(path_);
+  ASSERT_TRUE(k.ok());
+  const std::string sealed = (*k)->Seal(Generate());
+  auto r = (*k)->Unseal(sealed, "00000000");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().http_status(), 500);
+  EXPECT_EQ(r.status().code(), "UNSEAL_KEY_UNKNOWN");
+  auto e = Keyring::Ephemeral();
+  auto r2 = e->Unseal(e->Seal("x"), "00000000");
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), "UNSEAL_KEY_UNKNOWN");
+  EXPECT_EQ(e->Reload().code(), "KEYFILE_NONE");
+  EXPECT_FALSE(e->Rotate().ok());
+}
+
+TEST_F(KeyringFileTest, RotateKeepsOldKeysAndReplacesTheFileAtomically) {
+  auto k = Keyring::LoadOrCreate(path_);
+  ASSERT_TRUE(k.ok());
+  const std::string id1 = (*k)->key_id();
+  const std::string t = Generate();
+  const std::string sealed1 = (*k)->Seal(t);
+  struct stat before {};
+  ASSERT_EQ(::stat(path_.c_str(), &before), 0);
+  const std::string text1 = ReadFile();
+
+  auto id2 = (*k)->Rotate();
+  ASSERT_TRUE(id2.ok()) << id2.status().message();
+  EXPECT_NE(id2.value(), id1);
+  EXPECT_EQ((*k)->key_id(), id2.value());
+  struct stat after {};
+  ASSERT_EQ(::stat(path_.c_str(), &after), 0);
+  EXPECT_NE(after.st_ino, before.st_ino);  // a new file renamed into place
+  EXPECT_EQ(after.st_mode & 07777, 0600u);
+  const std::string text2 = ReadFile();
+  // lookup line unchanged; the old "seal" line is now a "seal-old" line.
+  const std::string lookup_line = text1.substr(19, 7 + 64 + 1);
+  const std::string old_seal_hex = text1.substr(19 + 72 + 5, 64);
+  EXPECT_TRUE(text2.starts_with("sandgate-keyfile 2\n" + lookup_line + "seal ")) << text2.size();
+  EXPECT_TRUE(text2.ends_with("seal-old " + old_seal_hex + "\n"));
+  EXPECT_EQ(text2.size(), 19u + 72 + 70 + 74);
+  // Nothing left behind but the key file and its lock file.
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_)) names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"keys", "keys.lock"}));
+
+  // The rotated keyring and a fresh load of the file open both generations; lookup unchanged.
+  std::string sid;
+  const std::string sealed2 = (*k)->Seal(t, &sid);
+  EXPECT_EQ(sid, id2.value());
+  auto fresh = Keyring::Load(path_);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_EQ((*fresh)->key_ids(), (std::vector<std::string>{id2.value(), id1}));
+  EXPECT_EQ((*fresh)->LookupHash(t), (*k)->LookupHash(t));
+  EXPECT_EQ((*fresh)->Mac("session", "x"), (*k)->Mac("session", "x"));
+  for (auto* kr : {k->get(), fresh->get()}) {
+    auto a = kr->Unseal(sealed1, id1);
+    auto b = kr->Unseal(sealed2, id2.value());
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a.value(), t);
+    EXPECT_EQ(b.value(), t);
+    EXPECT_EQ(kr->Unseal(sealed1, id2.value()).status().code(), "UNSEAL_FAILED");
+  }
+
+  // A second rotation: newest first, every older key kept.
+  auto id3 = (*fresh)->Rotate();
+  ASSERT_TRUE(id3.ok());
+  auto third = Keyring::Load(path_);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ((*third)->key_ids(), (std::vector<std::string>{id3.value(), id2.value(), id1}));
+}
+
+TEST_F(KeyringFileTest, RunningKeyringReloadsOnAnUnknownKeyId) {
+  auto running = Keyring::LoadOrCreate(path_);
+  ASSERT_TRUE(running.ok());
+  auto cli = Keyring::Load(path_);
+  ASSERT_TRUE(cli.ok());
+  const std::string id1 = (*running)->key_id();
+  // The running process keeps sealing with its key while another process rotates.
+  const std::string t = Generate();
+  const std::string sealed_by_running = (*running)->Seal(t);
+  auto id2 = (*cli)->Rotate();
+  ASSERT_TRUE(id2.ok());
+  EXPECT_EQ((*running)->key_id(), id1);  // nothing re-read yet
+  std::string sid;
+  const std::string resealed = (*cli)->Seal(t, &sid);
+  auto opened = (*running)->Unseal(resealed, sid);  // unknown id: re-reads the file
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ(opened.value(), t);
+  EXPECT_EQ((*running)->key_id(), id2.value());  // and now seals with the new key
+  auto old = (*running)->Unseal(sealed_by_running, id1);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old.value(), t);
+  // A file with another installation's lookup key is not taken.
+  WriteFile("sandgate-keyfile 2\nlookup " + kHex64a + "\nseal " + kHex64b + "\n");
+  EXPECT_EQ((*running)->Reload().code(), "KEYFILE_MISMATCH");
+  EXPECT_EQ((*running)->Unseal(resealed, "00000000").status().code(), "UNSEAL_KEY_UNKNOWN");
+  EXPECT_EQ((*running)->key_id(), id2.value());
+  EXPECT_FALSE((*running)->Rotate().ok());
+}
+
+TEST_F(KeyringFileTest, ConcurrentUnsealWhileAnotherProcessRotates) {
+  auto running = Keyring::LoadOrCreate(path_);
+  ASSERT_TRUE(running.ok());
+  auto cli = Keyring::Load(path_);
+  ASSERT_TRUE(cli.ok());
+  const std::string t = Generate();
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        std::string id;
+        const std::string s = (*running)->Seal(t, &id);
+        auto r = (*running)->Unseal(s, id);
+        if (!r.ok() || r.value() != t) ++failures;
+        std::string cid;
+        const std::string cs = (*cli)->Seal(t, &cid);
+        auto r2 = (*running)->Unseal(cs, cid);
+        if (!r2.ok() || r2.value() != t) ++failures;
+      }
+    });
+  }
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*cli)->Rotate().ok());
+  stop = true;
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ((*running)->key_ids().size(), 6u);
+}
+
+TEST_F(KeyringFileTest, RetireOldDropsOnlyUnusedOldKeys) {
+  auto k = Keyring::LoadOrCreate(path_);
+  ASSERT_TRUE(k.ok());
+  const std::string id1 = (*k)->key_id();
+  const std::string t = Generate();
+  const std::string sealed1 = (*k)->Seal(t);
+  auto id2 = (*k)->Rotate();
+  ASSERT_TRUE(id2.ok());
+  const std::string text = ReadFile();
+  auto refused = (*k)->RetireOld({id1, id2.value()});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().http_status(), 409);
+  EXPECT_EQ(refused.status().code(), "KEYS_IN_USE");
+  EXPECT_EQ(ReadFile(), text);
+  auto retired = (*k)->RetireOld({id2.value()});
+  ASSERT_TRUE(retired.ok()) << retired.status().message();
+  EXPECT_EQ(retired.value(), std::vector<std::string>{id1});
+  auto fresh = Keyring::Load(path_);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ((*fresh)->key_ids(), std::vector<std::string>{id2.value()});
+  EXPECT_EQ((*fresh)->Unseal(sealed1, id1).status().code(), "UNSEAL_KEY_UNKNOWN");
+  EXPECT_TRUE((*k)->Unseal(sealed1, id1).ok());  // this process still remembers it
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_F(KeyringFileTest, FailedRotationLeavesFileAndKeysUnchanged) {
+  auto k = Keyring::LoadOrCreate(path_);
+  ASSERT_TRUE(k.ok());
+  const std::string id1 = (*k)->key_id();
+  const std::string text = ReadFile();
+  // Writing the new file fails (file size limit of 1 byte: write gets EFBIG; works for root too).
+  struct rlimit saved {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tiny = saved;
+  tiny.rlim_cur = 1;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  auto r = (*k)->Rotate();
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().http_status(), 500);
+  EXPECT_EQ(r.status().code(), "KEYFILE_WRITE_FAILED");
+  EXPECT_EQ(ReadFile(), text);
+  EXPECT_EQ((*k)->key_id(), id1);
+  EXPECT_EQ((*k)->key_ids().size(), 1u);
+  // No temporary file is left behind.
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_FALSE(e.path().filename().string().starts_with(".sandgate-key-")) << e.path();
+  // And the next rotation works.
+  EXPECT_TRUE((*k)->Rotate().ok());
 }
 
 TEST(Keyring, LookupHashIsKeyedAndDeterministic) {
@@ -194,23 +428,26 @@ TEST(Keyring, MacIsDomainSeparated) {
 TEST(Keyring, SealRoundTrip) {
   auto k = Keyring::Ephemeral();
   const std::string t = Generate();
+  const std::string id = k->key_id();
   const std::string s1 = k->Seal(t);
-  const std::string s2 = k->Seal(t);
+  std::string id2;
+  const std::string s2 = k->Seal(t, &id2);
+  EXPECT_EQ(id2, id);
   EXPECT_EQ(s1.size(), 24 + t.size() + 16);
   EXPECT_NE(s1, s2);  // fresh nonce
   EXPECT_EQ(s1.find(t), std::string::npos);
   for (const std::string& s : {s1, s2}) {
-    auto r = k->Unseal(s);
+    auto r = k->Unseal(s, id);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.value(), t);
   }
-  auto empty = k->Unseal(k->Seal(""));
+  auto empty = k->Unseal(k->Seal(""), id);
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty.value(), "");
 }
 
 void ExpectUnsealFails(const Keyring& k, const std::string& sealed) {
-  auto r = k.Unseal(sealed);
+  auto r = k.Unseal(sealed, k.key_id());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().http_status(), 500);
   EXPECT_EQ(r.status().code(), "UNSEAL_FAILED");
@@ -235,6 +472,7 @@ TEST(Keyring, UnsealRejectsOtherKey) {
   auto a = Keyring::Ephemeral();
   auto b = Keyring::Ephemeral();
   ExpectUnsealFails(*b, a->Seal(Generate()));
+  EXPECT_EQ(b->Unseal(a->Seal(Generate()), a->key_id()).status().code(), "UNSEAL_KEY_UNKNOWN");
 }
 
 }  // namespace

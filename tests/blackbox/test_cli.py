@@ -25,14 +25,16 @@ class CliTest(unittest.TestCase):
         for path in ([], ["serve"], ["init"], ["org"], ["org", "create"], ["org", "list"], ["org", "show"],
                      ["org", "activate"], ["org", "expire"], ["org", "renew"], ["org", "disable"], ["org", "enable"],
                      ["org", "set"], ["user"], ["user", "create"], ["user", "list"], ["user", "set-role"],
-                     ["user", "reset-password"], ["user", "delete"], ["token"], ["token", "verify"], ["token", "show"]):
+                     ["user", "reset-password"], ["user", "delete"], ["token"], ["token", "verify"], ["token", "show"],
+                     ["keys"], ["keys", "rotate"], ["keys", "reseal"], ["keys", "list"], ["keys", "retire-old"]):
             code, out, err = run(*path, "--help")
             self.assertEqual(code, 0, (path, err))
             self.assertIn("Usage", out + err, path)
 
     def test_wrong_arguments_exit_2(self):
         for args in (["bogus"], ["org", "create"], ["org", "show", "abc"], ["serve", "--threads", "x"],
-                     ["user", "create", "bob", "--role", "KING"], ["org", "disable", "1", "--reason", "BORED"], []):
+                     ["user", "create", "bob", "--role", "KING"], ["org", "disable", "1", "--reason", "BORED"], [],
+                     ["keys"], ["keys", "rotate", "--bogus"]):
             code, out, err = run(*args)
             self.assertEqual(code, 2, (args, out, err))
             self.assertIn("error", err.lower(), args)
