@@ -162,6 +162,11 @@ struct Server::Impl {
   std::atomic<uint64_t> refused{0};
   std::atomic<int64_t> last_refusal_log{0};
 
+  struct Peer {
+    std::string addr;  // for logs and audit records
+    std::string key;   // for per-address limits (AddressKey)
+  };
+
   Impl(ServerOptions o, std::shared_ptr<const Router> r)
       : opt(std::move(o)),
         router(std::move(r)),
@@ -264,14 +269,14 @@ struct Server::Impl {
       if (ep.address().is_v6() && !ep.address().to_v6().is_v4_mapped())
         client = ep.address().to_string();
       auto ex = sock.get_executor();
-      asio::co_spawn(ex, Start(std::move(sock), std::move(ticket), std::move(client)),
+      asio::co_spawn(ex, Start(std::move(sock), std::move(ticket), Peer{std::move(client), key}),
                      asio::detached);
     }
   }
 
   // `ticket` holds the connection's place under the caps until the coroutine ends.
   asio::awaitable<void> Start(tcp::socket sock, [[maybe_unused]] ConnectionLimits::Ticket ticket,
-                              std::string client) {
+                              Peer client) {
     if (!tls) {
       PlainStream stream(std::move(sock));
       co_await Connection(stream, client);
@@ -347,7 +352,7 @@ struct Server::Impl {
   }
 
   template <class Stream>
-  asio::awaitable<void> Connection(Stream& stream, const std::string& client) {
+  asio::awaitable<void> Connection(Stream& stream, const Peer& client) {
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
@@ -360,7 +365,7 @@ struct Server::Impl {
       if (!st.ok()) {
         if (st.http_status() != 499) {
           co_await WriteError(stream, 11, st.http_status(), st.code(), st.message());
-          spdlog::info("{} - - {} refused: {}", client, st.http_status(), st.message());
+          spdlog::info("{} - - {} refused: {}", client.addr, st.http_status(), st.message());
         }
         break;
       }
@@ -390,15 +395,15 @@ struct Server::Impl {
   // Serves one request whose header has been read. Returns whether to keep the connection.
   template <class Stream>
   asio::awaitable<bool> Serve(Stream& stream, beast::flat_buffer& buffer,
-                              bhttp::request_parser<bhttp::empty_body>& head,
-                              const std::string& client) {
+                              bhttp::request_parser<bhttp::empty_body>& head, const Peer& client) {
     auto started = std::chrono::steady_clock::now();
     const auto& h = head.get();
     const bool has_body = head.content_length().value_or(0) > 0 || head.chunked();
     const std::string method(h.method_string());
     const unsigned version = h.version();
     RequestContext ctx;
-    ctx.client_addr = client;
+    ctx.client_addr = client.addr;
+    ctx.client_key = client.key;
     ctx.tls = tls != nullptr;
     Response res;
     bool keep = h.keep_alive();
@@ -476,7 +481,7 @@ struct Server::Impl {
     auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
-    spdlog::info("{} {} {} {} {:.1f}ms", client, method, ctx.path, res.result_int(), ms);
+    spdlog::info("{} {} {} {} {:.1f}ms", client.addr, method, ctx.path, res.result_int(), ms);
     co_return keep && !wec;
   }
 };
