@@ -204,10 +204,10 @@ bool IsLoopback(const std::string& address) {
 void WarnIfPlain(const http::Server& s, const char* what) {
   if (s.tls() || IsLoopback(s.address())) return;
   spdlog::warn(
-      "{} serves plain HTTP on {}, which is not a loopback address: the Submission API token "
-      "travels in the query string and passwords and session cookies in clear text; use "
+      "serving plain HTTP on {} ({}), which is not a loopback address: the Submission API token "
+      "travels in the query string, and passwords and session cookies travel, in clear text; use "
       "--tls-cert/--tls-key or a TLS-terminating proxy",
-      what, s.address());
+      s.address(), what);
 }
 
 int Serve(Common& c, ServeFlags& f) {

@@ -210,6 +210,10 @@ struct Server::Impl {
                                                 " is not a PEM certificate chain (" + ec.message() +
                                                 ").");
     ctx->use_private_key_file(opt.tls_key, ssl::context::pem, ec);
+    if (ec && ec.message().find("mismatch") != std::string::npos)
+      return Status::Invalid(
+          "TLS_INVALID",
+          "The TLS key " + opt.tls_key + " does not match the certificate " + opt.tls_cert + ".");
     if (ec)
       return Status::Invalid(
           "TLS_INVALID",
