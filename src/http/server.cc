@@ -325,13 +325,21 @@ struct Server::Impl {
                                      bhttp::request_parser<bhttp::empty_body>& head, bool first) {
     bool armed = first || buffer.size() > 0;
     Lowest(stream).expires_after(armed ? opt.header_timeout : opt.idle_timeout);
-    size_t scanned = 0;
+    size_t scanned = 0, checked = 0;
     for (;;) {
       std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
       size_t end = FindHeaderEnd(data, scanned);
       if (end > opt.max_header_bytes || (end == 0 && data.size() >= opt.max_header_bytes))
         co_return Status(431, "HEADERS_TOO_LARGE", "Request headers are too large.");
-      if (end > 0) {
+      if (end == 0) {
+        // Binary garbage (e.g. a TLS ClientHello on the plain port) is refused at once rather
+        // than after waiting for a blank line that never comes; each byte is looked at once.
+        for (; checked < data.size(); ++checked) {
+          const auto u = static_cast<unsigned char>(data[checked]);
+          if ((u < 0x20 && u != '\r' && u != '\n' && u != '\t') || u == 0x7f)
+            co_return Status(400, "BAD_REQUEST", "The request is not valid HTTP/1.1.");
+        }
+      } else {
         std::string_view raw = data.substr(0, end);
         if (Status st = CheckRawHeader(raw); !st.ok()) co_return st;
         beast::error_code ec;

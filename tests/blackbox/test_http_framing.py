@@ -132,3 +132,11 @@ class FramingTest(ServerTestCase):
         got, closed = exchange(self.server.port, chunked + plain, timeout=60)
         self.assertEqual(statuses(got), [200, 200], got)
         self.assertGreater(self.used(), before)
+
+    def test_binary_garbage_is_refused_at_once(self):
+        # A TLS ClientHello on the plain port: no blank line will ever come; answered without waiting.
+        started = time.time()
+        got, closed = exchange(self.server.port, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")
+        self.assertEqual(statuses(got), [400], got)
+        self.assertTrue(closed)
+        self.assertLess(time.time() - started, 5)
