@@ -130,6 +130,41 @@ class SlowlorisTest(unittest.TestCase):
         self.assertEqual(timed_get(port, "/healthz", "127.0.0.2")[0], 200)  # its slots are free again
 
 
+class KeepAliveDripTest(unittest.TestCase):
+    def setUp(self):
+        self.server = Server().start()
+
+    def tearDown(self):
+        self.server.cleanup()
+
+    def test_second_request_header_is_bounded_from_its_first_byte(self):
+        # A kept-alive connection may idle (60 s) before its next request; once that request's
+        # first byte arrives its header must be complete within the header timeout, however
+        # steadily the rest drips.
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200"))
+            time.sleep(2)  # idle: allowed
+            header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 100
+            first_byte = time.monotonic()
+            closed_after = None
+            for i in range(len(header)):
+                if is_closed(s, 1.0):
+                    closed_after = time.monotonic() - first_byte
+                    break
+                try:
+                    s.send(header[i:i + 1])
+                except OSError:
+                    closed_after = time.monotonic() - first_byte
+                    break
+            self.assertIsNotNone(closed_after, "a dripping header kept the connection open")
+            self.assertGreaterEqual(closed_after, HEADER_TIMEOUT - 1)
+            self.assertLess(closed_after, HEADER_TIMEOUT + 3)
+        finally:
+            s.close()
+
+
 class ConnectionCapTest(unittest.TestCase):
     def setUp(self):
         raise_fd_limit()

@@ -156,6 +156,28 @@ class TlsTest(ServerTestCase):
         self.assertNotIn("plain HTTP", self.server.log_text())
 
 
+class ConfigFileTest(unittest.TestCase):
+    def test_tls_and_caps_from_the_config_file(self):
+        d = tempfile.mkdtemp(prefix="sandgate-tls-config-")
+        try:
+            cert, key = make_cert(d)
+            config = os.path.join(d, "sandgate.toml")
+            with open(config, "w") as f:
+                f.write(f'tls_cert = "{cert}"\ntls_key = "{key}"\nmax_connections = 500\n'
+                        'max_connections_per_address = 7\n')
+            s = Server(extra_args=["--config", config], ssl_context=ssl.create_default_context(cafile=cert)).start()
+            try:
+                self.assertEqual(s.scheme, "https")
+                self.assertIn("connection caps: 500 per listener, 7 per client address", s.log_text())
+                r = s.client().get("/healthz")
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.headers.get("strict-transport-security"), HSTS)
+            finally:
+                s.cleanup()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class PlainHttpWarningTest(unittest.TestCase):
     def test_warning_on_a_non_loopback_address(self):
         s = Server(listen="0.0.0.0:0").start()
