@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http/connection_limits.h"
+#include "http/deadlines.h"
 #include "http/request_filter.h"
 
 namespace sandgate::http {
@@ -102,10 +103,7 @@ class StreamBodyReader : public BodyReader {
       parser_.get().body().size = n;
       parser_.get().body().more = true;
       const auto now = Clock::now();
-      auto deadline = now + timeout_;
-      if (min_rate_ > 0)
-        deadline =
-            std::min(deadline, started_ + timeout_ + std::chrono::seconds(received_ / min_rate_));
+      const auto deadline = BodyDeadline(started_, now, timeout_, received_, min_rate_);
       if (deadline <= now) {
         gone_ = true;
         co_return Status(499, "CLIENT_GONE", "The client is too slow.");
