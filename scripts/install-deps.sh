@@ -10,7 +10,7 @@ PKGS=(
   libclamav-dev libyara-dev libfuzzy-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clamav-testfiles zip unzip curl python3 procps
+  clamav-testfiles zip unzip curl python3 procps openssl
 )
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
