@@ -10,8 +10,8 @@ PKGS=(
   libclamav-dev libyara-dev libfuzzy-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clamav-testfiles zip unzip curl python3 procps
-  postgresql-15 nginx-light openssl
+  clamav-testfiles zip unzip curl python3 procps openssl
+  postgresql-15 nginx-light
 )
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)

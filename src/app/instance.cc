@@ -45,7 +45,18 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       st = str(&cfg->listen);
     else if (k == "base_url")
       st = str(&cfg->base_url);
-    else if (k == "analysis_workers" || k == "analysis_queue") {
+    else if (k == "tls_cert")
+      st = str(&cfg->tls_cert);
+    else if (k == "tls_key")
+      st = str(&cfg->tls_key);
+    else if (k == "max_connections" || k == "max_connections_per_address") {
+      auto v = value.value<int64_t>();
+      if (!v || *v < 1 || *v > 1000000)
+        st = Status::Invalid("CONFIG_INVALID", "Config key '" + k + "' must be 1 to 1000000.");
+      else
+        (k == "max_connections" ? cfg->max_connections : cfg->max_connections_per_address) =
+            static_cast<int>(*v);
+    } else if (k == "analysis_workers" || k == "analysis_queue") {
       auto v = value.value<int64_t>();
       if (!v || *v < 0 || *v > 100000)
         st = Status::Invalid("CONFIG_INVALID", "Config key '" + k + "' must be 0 to 100000.");

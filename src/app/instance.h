@@ -22,10 +22,14 @@ struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string base_url;  // default: http://<bound listen address>
   int threads = 0;
-  std::string signatures_dir;  // default: the shipped share/signatures
-  std::string rules_dir;       // default: the shipped share/rules
-  int analysis_workers = 2;    // threads running the YARA rules of submitted files
-  int analysis_queue = 64;     // queued analyses beyond which submit answers 503
+  std::string signatures_dir;             // default: the shipped share/signatures
+  std::string rules_dir;                  // default: the shipped share/rules
+  int analysis_workers = 2;               // threads running the YARA rules of submitted files
+  int analysis_queue = 64;                // queued analyses beyond which submit answers 503
+  std::string tls_cert;                   // PEM certificate chain; with tls_key: serve HTTPS
+  std::string tls_key;                    // PEM private key
+  int max_connections = 10000;            // open connections per listener
+  int max_connections_per_address = 256;  // per client address (IPv6: per /64)
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

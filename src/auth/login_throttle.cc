@@ -24,6 +24,11 @@ std::optional<int64_t> LoginThrottle::Check(const Entry* e, int free, TimeMs now
 std::optional<int64_t> LoginThrottle::RetryAfter(const std::string& username,
                                                  const std::string& address, TimeMs now) {
   std::lock_guard<std::mutex> lock(mu_);
+  return RetryAfterLocked(username, address, now);
+}
+
+std::optional<int64_t> LoginThrottle::RetryAfterLocked(const std::string& username,
+                                                       const std::string& address, TimeMs now) {
   auto u = by_user_.find(Fold(username));
   auto a = by_address_.find(address);
   auto ru = Check(u == by_user_.end() ? nullptr : &u->second, policy_.free_failures_per_user, now);
@@ -36,6 +41,31 @@ std::optional<int64_t> LoginThrottle::RetryAfter(const std::string& username,
 void LoginThrottle::RecordFailure(const std::string& username, const std::string& address,
                                   TimeMs now) {
   std::lock_guard<std::mutex> lock(mu_);
+  RecordFailureLocked(username, address, now);
+}
+
+std::optional<int64_t> LoginThrottle::Begin(const std::string& username, const std::string& address,
+                                            TimeMs now) {
+  return Attempt(username, address, now, true);
+}
+
+void LoginThrottle::Succeeded(const std::string& username, const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  by_user_.erase(Fold(username));
+  auto a = by_address_.find(address);
+  if (a != by_address_.end() && a->second.failures > 0) a->second.failures--;
+}
+
+std::optional<int64_t> LoginThrottle::Attempt(const std::string& username,
+                                              const std::string& address, TimeMs now, bool failed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto wait = RetryAfterLocked(username, address, now);
+  if (!wait && failed) RecordFailureLocked(username, address, now);
+  return wait;
+}
+
+void LoginThrottle::RecordFailureLocked(const std::string& username, const std::string& address,
+                                        TimeMs now) {
   Prune(now);
   for (Entry* e : {&by_user_[Fold(username)], &by_address_[address]}) {
     if (now - e->last_failure >= policy_.window) e->failures = 0;

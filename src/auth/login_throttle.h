@@ -31,12 +31,27 @@ class LoginThrottle {
   void RecordFailure(const std::string& username, const std::string& address, TimeMs now);
   void RecordSuccess(const std::string& username);
 
+  // Check and count in one step, so that attempts spread over many connections at once cannot all
+  // pass the check before any failure is recorded:
+  // Begin: RetryAfter; when the attempt may go ahead it is counted as a failure right away (the
+  // password check takes a while). Succeeded takes that count back: it clears the username's
+  // counter and removes the one failure from the address's.
+  std::optional<int64_t> Begin(const std::string& username, const std::string& address, TimeMs now);
+  void Succeeded(const std::string& username, const std::string& address);
+  // For checks whose outcome is known at once: RetryAfter, and when the attempt may go ahead and
+  // `failed`, RecordFailure; atomically.
+  std::optional<int64_t> Attempt(const std::string& username, const std::string& address,
+                                 TimeMs now, bool failed);
+
  private:
   struct Entry {
     int failures = 0;
     TimeMs last_failure = 0;
   };
   std::optional<int64_t> Check(const Entry* e, int free, TimeMs now) const;
+  std::optional<int64_t> RetryAfterLocked(const std::string& username, const std::string& address,
+                                          TimeMs now);
+  void RecordFailureLocked(const std::string& username, const std::string& address, TimeMs now);
   void Prune(TimeMs now);  // drops entries older than the window; called under mu_
   static std::string Fold(const std::string& username);
 

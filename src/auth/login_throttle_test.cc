@@ -42,5 +42,35 @@ TEST(LoginThrottle, WindowForgetsOldFailuresAndDelayIsCapped) {
   EXPECT_FALSE(t.RetryAfter("eve", "b", now));
 }
 
+TEST(LoginThrottle, BeginCountsAtOnceSoConcurrentAttemptsCannotSlipThrough) {
+  LoginThrottle t;
+  TimeMs now = 7'000'000;
+  // Five attempts begin before any of them finishes (five connections at once): all go ahead, the
+  // sixth does not, and neither does a different letter case of the same name.
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.Begin("carol", "10.0.0.5", now));
+  EXPECT_TRUE(t.Begin("carol", "10.0.0.6", now).has_value());
+  EXPECT_TRUE(t.Begin("CAROL", "10.0.0.7", now).has_value());
+  EXPECT_TRUE(t.Begin("Carol", "10.0.0.8", now).has_value());
+}
+
+TEST(LoginThrottle, SucceededTakesBackTheAddressCount) {
+  LoginThrottle t;
+  TimeMs now = 9'000'000;
+  for (int i = 0; i < 19; ++i) t.RecordFailure("user" + std::to_string(i), "10.1.1.1", now);
+  EXPECT_FALSE(t.Begin("dave", "10.1.1.1", now));  // the 20th attempt from the address
+  t.Succeeded("dave", "10.1.1.1");                 // it was right: 19 failures again
+  EXPECT_FALSE(t.Begin("erin", "10.1.1.1", now));  // 20 now
+  EXPECT_TRUE(t.Begin("frank", "10.1.1.1", now).has_value());
+}
+
+TEST(LoginThrottle, AttemptRecordsOnlyFailuresAndRefusesWhileWaiting) {
+  LoginThrottle t({1 << 30, 3, 60'000, 300'000});
+  TimeMs now = 11'000'000;
+  EXPECT_FALSE(t.Attempt("", "10.2.2.2", now, false));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(t.Attempt("", "10.2.2.2", now, true));
+  EXPECT_EQ(t.Attempt("", "10.2.2.2", now, false), 1);  // even a good attempt waits
+  EXPECT_FALSE(t.Attempt("", "10.2.2.3", now, true));   // another address is not affected
+}
+
 }  // namespace
 }  // namespace sandgate::auth

@@ -28,10 +28,12 @@ SessionManager::SessionManager(service::Services& services, SessionPolicy policy
     : services_(services), policy_(policy) {}
 
 Result<SignedIn> SessionManager::Login(const std::string& username, const std::string& password,
-                                       const std::string& client_addr, int64_t* retry_after) {
+                                       const std::string& client_addr, int64_t* retry_after,
+                                       const std::string& throttle_key) {
   const TimeMs now = services_.clock().now();
+  const std::string& addr_key = throttle_key.empty() ? client_addr : throttle_key;
   service::Actor anon{username.substr(0, 64), domain::Caller{}, client_addr, true};
-  if (auto wait = throttle_.RetryAfter(username, client_addr, now)) {
+  if (auto wait = throttle_.Begin(username, addr_key, now)) {
     *retry_after = *wait;
     services_.Audit(anon, std::nullopt, "LOGIN", "TOO_MANY_ATTEMPTS");
     return Status(
@@ -50,11 +52,11 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   static const std::string kDummy = HashPassword("dummy-password-for-timing");
   bool ok = VerifyPassword(found.ok() ? user.password_hash : kDummy, password) && found.ok();
   if (!ok) {
-    throttle_.RecordFailure(username, client_addr, now);
+    // Already counted by Begin.
     services_.Audit(anon, std::nullopt, "LOGIN", "INVALID_CREDENTIALS");
     return Status(401, "INVALID_CREDENTIALS", "The username or password is not correct.");
   }
-  throttle_.RecordSuccess(username);
+  throttle_.Succeeded(username, addr_key);
   unsigned char raw[32];
   randombytes_buf(raw, sizeof raw);
   SignedIn out;

@@ -39,9 +39,12 @@ class SessionManager {
   SessionManager(service::Services& services, SessionPolicy policy = {});
 
   // 401 INVALID_CREDENTIALS (the same for unknown user and wrong password), 429 TOO_MANY_ATTEMPTS
-  // with *retry_after set. Audits every attempt.
+  // with *retry_after set. Audits every attempt. The throttle counts failures per username
+  // (letter case folded) and per `throttle_key` (default: client_addr); an attempt counts as a
+  // failure from its start, so concurrent attempts cannot slip past it.
   Result<SignedIn> Login(const std::string& username, const std::string& password,
-                         const std::string& client_addr, int64_t* retry_after);
+                         const std::string& client_addr, int64_t* retry_after,
+                         const std::string& throttle_key = "");
   // 401 SESSION_EXPIRED / UNAUTHENTICATED.
   Result<Authenticated> Authenticate(const std::string& session_id);
   Status Logout(const std::string& session_id);

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,8 +37,10 @@ struct Common {
   std::string data, listen, base_url, key_file, signatures_dir, rules_dir;
   std::string submission_listen, web_dir;
   std::string store, node_id;
+  std::string tls_cert, tls_key;
   int threads = 0;
-  int analysis_workers = -1, analysis_queue = -1;  // -1: not given
+  int max_connections = 0, max_connections_per_address = 0;  // 0: not given
+  int analysis_workers = -1, analysis_queue = -1;            // -1: not given
 };
 
 int Fail(const Status& st) {
@@ -72,6 +75,11 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.rules_dir.empty()) cfg.rules_dir = c.rules_dir;
   if (c.analysis_workers >= 0) cfg.analysis_workers = c.analysis_workers;
   if (c.analysis_queue >= 0) cfg.analysis_queue = c.analysis_queue;
+  if (!c.tls_cert.empty()) cfg.tls_cert = c.tls_cert;
+  if (!c.tls_key.empty()) cfg.tls_key = c.tls_key;
+  if (c.max_connections > 0) cfg.max_connections = c.max_connections;
+  if (c.max_connections_per_address > 0)
+    cfg.max_connections_per_address = c.max_connections_per_address;
   return cfg;
 }
 
@@ -100,6 +108,16 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
     cmd->add_option("--base-url", c.base_url, "Submission API base URL shown on the token page");
     cmd->add_option("--threads", c.threads, "I/O threads (default: one per core)")
         ->check(CLI::Range(0, 256));
+    cmd->add_option("--tls-cert", c.tls_cert,
+                    "PEM certificate chain; with --tls-key, serve HTTPS (TLS 1.2+) on every "
+                    "listener");
+    cmd->add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert");
+    cmd->add_option("--max-connections", c.max_connections,
+                    "Open connections per listener (default 10000)")
+        ->check(CLI::Range(1, 1000000));
+    cmd->add_option("--max-connections-per-address", c.max_connections_per_address,
+                    "Open connections per client address, IPv6 per /64 (default 256)")
+        ->check(CLI::Range(1, 1000000));
   }
 }
 
@@ -165,7 +183,8 @@ Status CreateDemo(app::Instance& inst) {
   if (!admin.ok()) return admin.status();
   auto viewer = s.CreateUser(cli, {"acme-viewer", domain::Role::kOrgReadonly, org->org.id, ""});
   if (!viewer.ok()) return viewer.status();
-  std::cout << "\nSandgate demo: http://" << inst.config().listen << "/\n"
+  std::cout << "\nSandgate demo: " << (inst.config().tls_cert.empty() ? "http://" : "https://")
+            << inst.config().listen << "/\n"
             << "  provider admin:    provider     / " << provider_pw.value() << "\n"
             << "  org admin (Acme):  acme-admin   / " << admin->second << "\n"
             << "  read-only (Acme):  acme-viewer  / " << viewer->second << "\n"
@@ -180,6 +199,35 @@ std::string DefaultNodeId() {
   gethostname(host, sizeof host - 1);
   return std::string(host) + "-" + std::to_string(getpid()) + "-" +
          std::to_string(randombytes_uniform(1u << 20));
+}
+
+// Connections cost file descriptors: take the whole hard limit.
+void RaiseFileLimit(size_t wanted) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted + 64)
+    spdlog::warn("the open-file limit is {}, below the connection cap {}; raise it (ulimit -n)",
+                 static_cast<uint64_t>(rl.rlim_cur), wanted);
+}
+
+bool IsLoopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0;
+}
+
+// Plain HTTP on a reachable address: say that the Submission API token crosses the network in the
+// clear (it travels in the query string).
+void WarnIfPlain(const http::Server& s, const char* what) {
+  if (s.tls() || IsLoopback(s.address())) return;
+  spdlog::warn(
+      "serving plain HTTP on {} ({}), which is not a loopback address: the Submission API token "
+      "travels in the query string, and passwords and session cookies travel, in clear text; use "
+      "--tls-cert/--tls-key or a TLS-terminating proxy",
+      s.address(), what);
 }
 
 int Serve(Common& c, ServeFlags& f) {
@@ -218,7 +266,21 @@ int Serve(Common& c, ServeFlags& f) {
   submission::SubmissionService submissions(inst.services(), *engines.value(), subo);
   auth::SessionManager sessions(inst.services());
   auto router = std::make_shared<http::Router>();
+  const auto& cfg = inst.config();
+  const bool use_tls = !cfg.tls_cert.empty() || !cfg.tls_key.empty();
+  RaiseFileLimit(static_cast<size_t>(cfg.max_connections) * (c.submission_listen.empty() ? 1 : 2));
+  auto server_options = [&](const std::string& listen) {
+    http::ServerOptions o;
+    o.listen = listen;
+    o.threads = cfg.threads;
+    o.tls_cert = cfg.tls_cert;
+    o.tls_key = cfg.tls_key;
+    o.max_connections = static_cast<size_t>(cfg.max_connections);
+    o.max_connections_per_address = static_cast<size_t>(cfg.max_connections_per_address);
+    return o;
+  };
   api::ApiOptions apio;
+  apio.secure_cookies = use_tls;
   apio.submissions = &submissions;
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
   web::RegisterPortal(*router, c.web_dir);
@@ -227,17 +289,13 @@ int Serve(Common& c, ServeFlags& f) {
   submissions.Register(*sub_router);
   std::unique_ptr<http::Server> sub_server;
   if (!c.submission_listen.empty()) {
-    http::ServerOptions sub_opt;
-    sub_opt.listen = c.submission_listen;
-    sub_opt.threads = inst.config().threads;
+    http::ServerOptions sub_opt = server_options(c.submission_listen);
     sub_opt.handle_signals = false;
     sub_server = std::make_unique<http::Server>(sub_opt, sub_router);
     Status st = sub_server->Bind();
     if (!st.ok()) return Fail(st);
   }
-  http::ServerOptions so;
-  so.listen = inst.config().listen;
-  so.threads = inst.config().threads;
+  http::ServerOptions so = server_options(cfg.listen);
   so.on_reload = [&engines, keys = inst.keys()] {
     // The key file: learn seal keys added by `sandgate keys rotate` and seal with its current
     // key from now on (a reveal also re-reads it by itself when it meets an unknown key id).
@@ -256,8 +314,9 @@ int Serve(Common& c, ServeFlags& f) {
   http::Server server(so, router);
   Status st = server.Bind();
   if (!st.ok()) return Fail(st);
+  const std::string scheme = use_tls ? "https://" : "http://";
   const std::string api_address = sub_server ? sub_server->address() : server.address();
-  inst.services().set_base_url(inst.config().base_url.empty() ? "http://" + api_address
+  inst.services().set_base_url(inst.config().base_url.empty() ? scheme + api_address
                                                               : inst.config().base_url);
   if (inst.store()->Shared()) {
     std::string node = c.node_id.empty() ? DefaultNodeId() : c.node_id;
@@ -265,11 +324,15 @@ int Serve(Common& c, ServeFlags& f) {
     if (!fst.ok()) return Fail(fst);
     spdlog::info("cluster node {} on {}: following the change log", node, inst.store()->Describe());
   }
-  spdlog::info("sandgate {} listening on http://{} (data {})", "0.1.0", server.address(),
+  spdlog::info("sandgate {} listening on {}{} (data {})", "0.1.0", scheme, server.address(),
                inst.config().data_dir);
+  spdlog::info("connection caps: {} per listener, {} per client address", cfg.max_connections,
+               cfg.max_connections_per_address);
+  WarnIfPlain(server, "the admin API and portal");
   std::thread sub_thread;
   if (sub_server) {
-    spdlog::info("Submission API listening on http://{}", sub_server->address());
+    spdlog::info("Submission API listening on {}{}", scheme, sub_server->address());
+    WarnIfPlain(*sub_server, "the Submission API");
     sub_thread = std::thread([&] { sub_server->Run(); });
   }
   server.Run();

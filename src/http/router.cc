@@ -124,4 +124,19 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
+size_t QueryParamCount(std::string_view query, std::string_view name) {
+  size_t count = 0;
+  size_t i = 0;
+  while (i <= query.size()) {
+    size_t amp = query.find('&', i);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view pair = query.substr(i, amp - i);
+    std::string decoded_key;
+    if (PercentDecode(pair.substr(0, pair.find('=')), &decoded_key, true) && decoded_key == name)
+      ++count;
+    i = amp + 1;
+  }
+  return count;
+}
+
 }  // namespace sandgate::http

@@ -25,6 +25,9 @@ using Response = bhttp::response<bhttp::string_body>;
 // What a handler knows about the request besides the message itself.
 struct RequestContext {
   std::string client_addr;
+  // The client's address group for per-address limits and throttles: the IPv4 address, or the
+  // /64 of an IPv6 address (see AddressKey in connection_limits.h).
+  std::string client_key;
   bool tls = false;
   std::string path;   // percent-decoded path, without the query
   std::string query;  // raw query string, without '?'
@@ -94,5 +97,7 @@ class Router {
 bool SplitTarget(std::string_view target, std::string* path, std::string* query);
 // The value of `name` in a query string (percent-decoded, '+' as space); nullopt if absent.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name);
+// How many times `name` (compared after percent-decoding) occurs in a query string.
+size_t QueryParamCount(std::string_view query, std::string_view name);
 
 }  // namespace sandgate::http

@@ -43,5 +43,14 @@ TEST(Router, QueryParam) {
   EXPECT_EQ(QueryParam("", "c"), std::nullopt);
 }
 
+TEST(Router, QueryParamCountComparesDecodedNames) {
+  EXPECT_EQ(QueryParamCount("api_token=a", "api_token"), 1u);
+  EXPECT_EQ(QueryParamCount("api_token=a&api_token=b", "api_token"), 2u);
+  EXPECT_EQ(QueryParamCount("api%5Ftoken=a&api_token=b", "api_token"), 2u);
+  EXPECT_EQ(QueryParamCount("API_TOKEN=a&force=1", "api_token"), 0u);
+  EXPECT_EQ(QueryParamCount("api_token&x=1", "api_token"), 1u);
+  EXPECT_EQ(QueryParamCount("", "api_token"), 0u);
+}
+
 }  // namespace
 }  // namespace sandgate::http

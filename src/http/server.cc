@@ -1,19 +1,32 @@
 #include "http/server.h"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 #include <vector>
+
+#include "http/connection_limits.h"
+#include "http/deadlines.h"
+#include "http/request_filter.h"
 
 namespace sandgate::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using Clock = std::chrono::steady_clock;
 
 void AddCommonHeaders(Response& res) {
   res.set(bhttp::field::server, "sandgate");
@@ -43,7 +56,13 @@ bool ExpectsContinue(const RequestHeader& h) {
   return it != h.end() && beast::iequals(it->value(), "100-continue");
 }
 
-asio::awaitable<beast::error_code> SendContinue(beast::tcp_stream& stream) {
+template <class Stream>
+beast::tcp_stream& Lowest(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+
+template <class Stream>
+asio::awaitable<beast::error_code> SendContinue(Stream& stream) {
   static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
   auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue, sizeof kContinue - 1),
                                             asio::as_tuple(asio::use_awaitable));
@@ -52,11 +71,20 @@ asio::awaitable<beast::error_code> SendContinue(beast::tcp_stream& stream) {
 
 // Reads a body in the caller's buffers through a buffer_body parser: constant memory whatever the
 // body's size.
+// Deadlines: no pause longer than `timeout`, and the whole body within `timeout` plus one second
+// per `min_rate` bytes received (a client dripping bytes cannot hold the connection open).
+template <class Stream>
 class StreamBodyReader : public BodyReader {
  public:
-  StreamBodyReader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                   bhttp::request_parser<bhttp::buffer_body>& parser, std::chrono::seconds timeout)
-      : stream_(stream), buffer_(buffer), parser_(parser), timeout_(timeout) {
+  StreamBodyReader(Stream& stream, beast::flat_buffer& buffer,
+                   bhttp::request_parser<bhttp::buffer_body>& parser, std::chrono::seconds timeout,
+                   uint64_t min_rate)
+      : stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        timeout_(timeout),
+        min_rate_(min_rate),
+        started_(Clock::now()) {
     expect_continue_ = ExpectsContinue(parser_.get());
   }
 
@@ -74,7 +102,13 @@ class StreamBodyReader : public BodyReader {
       parser_.get().body().data = buf;
       parser_.get().body().size = n;
       parser_.get().body().more = true;
-      stream_.expires_after(timeout_);
+      const auto now = Clock::now();
+      const auto deadline = BodyDeadline(started_, now, timeout_, received_, min_rate_);
+      if (deadline <= now) {
+        gone_ = true;
+        co_return Status(499, "CLIENT_GONE", "The client is too slow.");
+      }
+      Lowest(stream_).expires_at(deadline);
       auto [ec, unused] = co_await bhttp::async_read_some(stream_, buffer_, parser_,
                                                           asio::as_tuple(asio::use_awaitable));
       if (ec == bhttp::error::need_buffer) ec = {};
@@ -86,6 +120,7 @@ class StreamBodyReader : public BodyReader {
         co_return Status(499, "CLIENT_GONE", "The client went away.");
       }
       size_t got = n - parser_.get().body().size;
+      received_ += got;
       if (got > 0 || parser_.is_done()) co_return got;
     }
   }
@@ -97,10 +132,13 @@ class StreamBodyReader : public BodyReader {
   bool gone() const { return gone_; }
 
  private:
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   beast::flat_buffer& buffer_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
   std::chrono::seconds timeout_;
+  uint64_t min_rate_;
+  Clock::time_point started_;
+  uint64_t received_ = 0;
   bool expect_continue_ = false;
   bool gone_ = false;
 };
@@ -116,27 +154,157 @@ struct Server::Impl {
   asio::signal_set signals{ioc};
   std::atomic<int> in_flight{0};
   std::atomic<bool> stopping{false};
+  ConnectionLimits limits;
+  std::unique_ptr<ssl::context> tls;
+  // Refused connections are logged at most once a second, with a count.
+  std::atomic<uint64_t> refused{0};
+  std::atomic<int64_t> last_refusal_log{0};
+
+  struct Peer {
+    std::string addr;  // for logs and audit records
+    std::string key;   // for per-address limits (AddressKey)
+  };
 
   Impl(ServerOptions o, std::shared_ptr<const Router> r)
-      : opt(std::move(o)), router(std::move(r)), ioc(Threads()), blocking(opt.blocking_threads) {}
+      : opt(std::move(o)),
+        router(std::move(r)),
+        ioc(Threads()),
+        blocking(opt.blocking_threads),
+        limits(opt.max_connections, opt.max_connections_per_address) {}
 
   int Threads() const {
     if (opt.threads > 0) return opt.threads;
     return std::max(1u, std::thread::hardware_concurrency());
   }
 
+  Status LoadTls() {
+    if (opt.tls_cert.empty() && opt.tls_key.empty()) return Status::Ok();
+    if (opt.tls_cert.empty() || opt.tls_key.empty())
+      return Status::Invalid("TLS_INVALID", "TLS needs both --tls-cert and --tls-key.");
+    for (const auto* f : {&opt.tls_cert, &opt.tls_key}) {
+      if (access(f->c_str(), R_OK) != 0)
+        return Status::Invalid(
+            "TLS_INVALID", "Cannot read the TLS " +
+                               std::string(f == &opt.tls_cert ? "certificate" : "key") + " file " +
+                               *f + ": " + std::strerror(errno) + ".");
+    }
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use);
+    SSL_CTX* native = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_options(
+        native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    // TLS 1.2: forward-secret AEAD suites only (TLS 1.3 suites are all fine).
+    SSL_CTX_set_cipher_list(native,
+                            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+    beast::error_code ec;
+    ctx->use_certificate_chain_file(opt.tls_cert, ec);
+    if (ec)
+      return Status::Invalid("TLS_INVALID", "The TLS certificate file " + opt.tls_cert +
+                                                " is not a PEM certificate chain (" + ec.message() +
+                                                ").");
+    ctx->use_private_key_file(opt.tls_key, ssl::context::pem, ec);
+    if (ec && ec.message().find("mismatch") != std::string::npos)
+      return Status::Invalid(
+          "TLS_INVALID",
+          "The TLS key " + opt.tls_key + " does not match the certificate " + opt.tls_cert + ".");
+    if (ec)
+      return Status::Invalid(
+          "TLS_INVALID",
+          "The TLS key file " + opt.tls_key + " is not a PEM private key (" + ec.message() + ").");
+    if (SSL_CTX_check_private_key(native) != 1)
+      return Status::Invalid(
+          "TLS_INVALID",
+          "The TLS key " + opt.tls_key + " does not match the certificate " + opt.tls_cert + ".");
+    tls = std::move(ctx);
+    return Status::Ok();
+  }
+
+  void NoteRefusal(const std::string& key, ConnectionLimits::Refusal why) {
+    uint64_t n = ++refused;
+    int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    int64_t last = last_refusal_log.load();
+    if (now > last && last_refusal_log.compare_exchange_strong(last, now)) {
+      spdlog::warn("connection from {} refused: over the {} connection cap ({} refused so far)",
+                   key, why == ConnectionLimits::Refusal::kTotal ? "total" : "per-address", n);
+    }
+  }
+
   asio::awaitable<void> Accept() {
+    asio::steady_timer backoff(ioc);
     for (;;) {
       auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(ioc),
                                                        asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         spdlog::warn("accept failed: {}", ec.message());
+        // E.g. out of file descriptors: do not spin; connections wait in the backlog meanwhile.
+        backoff.expires_after(std::chrono::milliseconds(50));
+        co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
+      beast::error_code aec;
+      auto ep = sock.remote_endpoint(aec);
+      if (aec) continue;
+      std::string key = AddressKey(ep.address());
+      ConnectionLimits::Refusal why;
+      auto ticket = limits.Admit(key, &why);
+      if (!ticket) {
+        NoteRefusal(key, why);
+        if (!tls) {
+          // Best effort, never waiting: the client learns why if it reads at all.
+          static constexpr char k503[] =
+              "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+          sock.non_blocking(true, aec);
+          sock.write_some(asio::buffer(k503, sizeof k503 - 1), aec);
+        }
+        sock.shutdown(tcp::socket::shutdown_both, aec);
+        sock.close(aec);
+        continue;
+      }
+      std::string client = key;
+      if (ep.address().is_v6() && !ep.address().to_v6().is_v4_mapped())
+        client = ep.address().to_string();
       auto ex = sock.get_executor();
-      asio::co_spawn(ex, Connection(beast::tcp_stream(std::move(sock))), asio::detached);
+      asio::co_spawn(ex, Start(std::move(sock), std::move(ticket), Peer{std::move(client), key}),
+                     asio::detached);
     }
+  }
+
+  // `ticket` holds the connection's place under the caps until the coroutine ends.
+  asio::awaitable<void> Start(tcp::socket sock, [[maybe_unused]] ConnectionLimits::Ticket ticket,
+                              Peer client) {
+    if (!tls) {
+      PlainStream stream(std::move(sock));
+      co_await Connection(stream, client);
+      // Lingering close: after our FIN, read and drop what the client still sends (briefly), so
+      // a final answer such as a 400 is not destroyed by a reset over unread bytes.
+      beast::error_code ec;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) co_return;
+      stream.expires_after(std::chrono::seconds(1));
+      char scratch[4096];
+      for (size_t drained = 0; drained < 64 * 1024;) {
+        auto [rec, n] = co_await stream.async_read_some(asio::buffer(scratch),
+                                                        asio::as_tuple(asio::use_awaitable));
+        if (rec) break;
+        drained += n;
+      }
+      co_return;
+    }
+    TlsStream stream(std::move(sock), *tls);
+    Lowest(stream).expires_after(opt.header_timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server,
+                                                 asio::as_tuple(asio::use_awaitable));
+    if (hec) co_return;  // not TLS, an old protocol version, or too slow
+    co_await Connection(stream, client);
+    Lowest(stream).expires_after(std::chrono::seconds(1));
+    co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
   }
 
   asio::awaitable<Response> RunHandler(const Route& route, Request& req, RequestContext& ctx) {
@@ -146,65 +314,107 @@ struct Server::Impl {
         asio::use_awaitable);
   }
 
-  asio::awaitable<void> Connection(beast::tcp_stream stream) {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    std::string client;
-    {
-      auto ep = stream.socket().remote_endpoint(ec);
-      if (ec) co_return;
-      client = ep.address().to_string();
+  // Reads one request header into `head`. The deadline is set once: from the connection's start
+  // (first request) or from the header's first byte (later requests, which may first idle for
+  // `idle_timeout`); it is never re-armed per read. Returns OK, a status to answer (400, 431), or
+  // 499 when the connection just ends (closed, timed out).
+  template <class Stream>
+  asio::awaitable<Status> ReadHeader(Stream& stream, beast::flat_buffer& buffer,
+                                     bhttp::request_parser<bhttp::empty_body>& head, bool first) {
+    bool armed = first || buffer.size() > 0;
+    Lowest(stream).expires_after(armed ? opt.header_timeout : opt.idle_timeout);
+    size_t scanned = 0, checked = 0;
+    for (;;) {
+      std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+      size_t end = FindHeaderEnd(data, scanned);
+      if (end > opt.max_header_bytes || (end == 0 && data.size() >= opt.max_header_bytes))
+        co_return Status(431, "HEADERS_TOO_LARGE", "Request headers are too large.");
+      if (end == 0) {
+        // Binary garbage (e.g. a TLS ClientHello on the plain port) is refused at once rather
+        // than after waiting for a blank line that never comes; each byte is looked at once.
+        for (; checked < data.size(); ++checked) {
+          const auto u = static_cast<unsigned char>(data[checked]);
+          if ((u < 0x20 && u != '\r' && u != '\n' && u != '\t') || u == 0x7f)
+            co_return Status(400, "BAD_REQUEST", "The request is not valid HTTP/1.1.");
+        }
+      } else {
+        std::string_view raw = data.substr(0, end);
+        if (Status st = CheckRawHeader(raw); !st.ok()) co_return st;
+        beast::error_code ec;
+        size_t used = head.put(asio::buffer(raw.data(), raw.size()), ec);
+        if (ec == bhttp::error::header_limit)
+          co_return Status(431, "HEADERS_TOO_LARGE", "Request headers are too large.");
+        if (ec || !head.is_header_done())
+          co_return Status(400, "BAD_REQUEST", "The request is not valid HTTP/1.1.");
+        buffer.consume(used);
+        co_return Status::Ok();
+      }
+      scanned = data.size() >= 3 ? data.size() - 3 : 0;
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192),
+                                                     asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return Status(499, "CLIENT_GONE", "The connection ended.");
+      buffer.commit(n);
+      if (!armed && n > 0) {
+        armed = true;
+        Lowest(stream).expires_after(opt.header_timeout);
+      }
     }
+  }
+
+  template <class Stream>
+  asio::awaitable<void> Connection(Stream& stream, const Peer& client) {
+    beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
       bhttp::request_parser<bhttp::empty_body> head;
       head.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
       head.body_limit(boost::none);
-      stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
+      Status st = co_await ReadHeader(stream, buffer, head, first);
       first = false;
-      auto [rec, rn] = co_await bhttp::async_read_header(stream, buffer, head,
-                                                         asio::as_tuple(asio::use_awaitable));
-      if (rec) {
-        if (rec == bhttp::error::header_limit) {
-          co_await WriteError(stream, 11, 431, "HEADERS_TOO_LARGE",
-                              "Request headers are too large.");
-        } else if (rec != bhttp::error::end_of_stream && rec != beast::error::timeout &&
-                   rec != asio::error::connection_reset && rec != asio::error::eof &&
-                   rec != asio::error::operation_aborted && rn > 0) {
-          co_await WriteError(stream, 11, 400, "BAD_REQUEST", "The request is not valid HTTP/1.1.");
+      if (st.ok()) st = CheckFraming(head.get());
+      if (!st.ok()) {
+        if (st.http_status() != 499) {
+          co_await WriteError(stream, 11, st.http_status(), st.code(), st.message());
+          spdlog::info("{} - - {} refused: {}", client.addr, st.http_status(), st.message());
         }
         break;
       }
-      // Slow headers after the first byte are still bounded by the header timeout.
       in_flight++;
       bool keep = co_await Serve(stream, buffer, head, client);
       in_flight--;
       if (!keep || stopping) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  asio::awaitable<void> WriteError(beast::tcp_stream& stream, unsigned version, int status,
+  void AddHeaders(Response& res) const {
+    AddCommonHeaders(res);
+    if (tls) res.set(bhttp::field::strict_transport_security, "max-age=31536000");
+  }
+
+  template <class Stream>
+  asio::awaitable<void> WriteError(Stream& stream, unsigned version, int status,
                                    const std::string& code, const std::string& msg) {
     Response res = JsonError(version, status, code, msg);
-    AddCommonHeaders(res);
+    AddHeaders(res);
     res.keep_alive(false);
     res.prepare_payload();
-    stream.expires_after(std::chrono::seconds(5));
+    Lowest(stream).expires_after(std::chrono::seconds(5));
     co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
   }
 
   // Serves one request whose header has been read. Returns whether to keep the connection.
-  asio::awaitable<bool> Serve(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                              bhttp::request_parser<bhttp::empty_body>& head,
-                              const std::string& client) {
+  template <class Stream>
+  asio::awaitable<bool> Serve(Stream& stream, beast::flat_buffer& buffer,
+                              bhttp::request_parser<bhttp::empty_body>& head, const Peer& client) {
     auto started = std::chrono::steady_clock::now();
     const auto& h = head.get();
     const bool has_body = head.content_length().value_or(0) > 0 || head.chunked();
     const std::string method(h.method_string());
     const unsigned version = h.version();
     RequestContext ctx;
-    ctx.client_addr = client;
+    ctx.client_addr = client.addr;
+    ctx.client_key = client.key;
+    ctx.tls = tls != nullptr;
     Response res;
     bool keep = h.keep_alive();
     bool body_read = false;
@@ -231,7 +441,7 @@ struct Server::Impl {
       } else if (match.route->stream_handler) {
         bhttp::request_parser<bhttp::buffer_body> sp(std::move(head));
         sp.body_limit(match.route->options.body_limit);
-        StreamBodyReader reader(stream, buffer, sp, opt.body_timeout);
+        StreamBodyReader<Stream> reader(stream, buffer, sp, opt.body_timeout, opt.min_body_rate);
         ctx.params = std::move(match.params);
         ctx.blocking = &blocking;
         res = co_await match.route->stream_handler(sp.get(), ctx, reader);
@@ -254,7 +464,7 @@ struct Server::Impl {
         }
         bhttp::request_parser<bhttp::string_body> full(std::move(head));
         full.body_limit(match.route->options.body_limit);
-        stream.expires_after(opt.body_timeout);
+        Lowest(stream).expires_after(opt.body_timeout);
         auto [ec, n] =
             co_await bhttp::async_read(stream, buffer, full, asio::as_tuple(asio::use_awaitable));
         if (ec == bhttp::error::body_limit) {
@@ -274,14 +484,14 @@ struct Server::Impl {
     if (!body_read && has_body) keep = false;
     if (stopping) keep = false;
     res.version(11);
-    AddCommonHeaders(res);
+    AddHeaders(res);
     res.keep_alive(keep);
     res.prepare_payload();
-    stream.expires_after(opt.body_timeout);
+    Lowest(stream).expires_after(opt.body_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
-    spdlog::info("{} {} {} {} {:.1f}ms", client, method, ctx.path, res.result_int(), ms);
+    spdlog::info("{} {} {} {} {:.1f}ms", client.addr, method, ctx.path, res.result_int(), ms);
     co_return keep && !wec;
   }
 };
@@ -292,6 +502,7 @@ Server::Server(ServerOptions options, std::shared_ptr<const Router> router)
 Server::~Server() { impl_->blocking.join(); }
 
 Status Server::Bind() {
+  if (Status st = impl_->LoadTls(); !st.ok()) return st;
   std::string host = "127.0.0.1";
   std::string port_s;
   const std::string& l = impl_->opt.listen;
@@ -322,6 +533,8 @@ Status Server::Bind() {
   if (ec) return Status(500, "LISTEN_FAILED", "Cannot listen on " + l + ": " + ec.message());
   return Status::Ok();
 }
+
+bool Server::tls() const { return impl_->tls != nullptr; }
 
 uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 

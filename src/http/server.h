@@ -2,6 +2,18 @@
 // - One coroutine per connection, on its own strand; a pool of `threads` runs the io_context.
 // - Keep-alive; header, body and idle timeouts; header size cap (431); per-route body limit (413,
 //   checked on Content-Length before the body is read).
+// - Timeouts bound whole operations, never single reads: a header must be complete within
+//   `header_timeout` of its first byte (of the connection, for the first request); an idle
+//   keep-alive connection waits `idle_timeout` for the next request's first byte; a buffered body
+//   must arrive within `body_timeout`; a streamed body within `body_timeout` plus one second per
+//   `min_body_rate` bytes received (and no pause longer than `body_timeout`). Dripping a byte a
+//   second buys nothing.
+// - Caps on open connections, overall and per client address (ConnectionLimits): a connection
+//   over a cap is closed before a byte is read (plain HTTP: after a minimal 503).
+// - The request filter (request_filter.h) refuses ambiguous framing (smuggling) and obsolete
+//   header syntax before routing.
+// - Optional TLS (1.2 and later, OpenSSL through asio::ssl): every response then carries
+//   Strict-Transport-Security.
 // - Handlers marked blocking run on a separate pool so password hashing never stalls the I/O
 // threads.
 // - Graceful stop on SIGTERM/SIGINT or Stop(): stop accepting, let in-flight requests finish (up to
@@ -30,6 +42,12 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds drain_timeout{30};
   size_t max_header_bytes = 16 * 1024;
+  uint64_t min_body_rate = 1024;  // bytes/s, see above
+  size_t max_connections = 10000;
+  size_t max_connections_per_address = 256;
+  // Both set: serve HTTPS with this PEM certificate chain and PEM private key.
+  std::string tls_cert;
+  std::string tls_key;
   bool handle_signals = true;
   // Called on SIGHUP (on the blocking pool), e.g. to reload the analysis engine.
   std::function<void()> on_reload;
@@ -40,8 +58,10 @@ class Server {
   Server(ServerOptions options, std::shared_ptr<const Router> router);
   ~Server();
 
-  // Binds and listens. After OK, port() is the bound port (useful with port 0).
+  // Loads the TLS certificate and key (when set), binds and listens. After OK, port() is the bound
+  // port (useful with port 0).
   Status Bind();
+  bool tls() const;
   uint16_t port() const;
   std::string address() const;  // "127.0.0.1:PORT"
   // Serves until stopped; returns after a graceful drain.

@@ -169,29 +169,35 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
                                                     http::RequestContext& ctx,
                                                     http::BodyReader& body, bool discan) {
   const TimeMs started = services_.clock().now();
-  if (auto wait = invalid_tokens_.RetryAfter("", ctx.client_addr, started)) {
-    Response res = ZError(429, "Too many invalid API tokens from this address; try again later");
-    res.set(field::retry_after, std::to_string(*wait));
-    co_return res;
-  }
-  auto token = http::QueryParam(ctx.query, "api_token");
-  auto force_s = http::QueryParam(ctx.query, "force");
-  if (force_s && *force_s != "0" && *force_s != "1")
-    co_return ZError(400, "The force parameter is 0 or 1");
-  const bool force = force_s && *force_s == "1";
   // Several nodes: an index that may have missed a change (lease lapsed, database unreachable)
-  // decides nothing; refuse rather than guess.
+  // decides nothing; refuse rather than guess (and count nothing against the caller).
   if (!services_.store().IndexTrusted()) {
     Response res = ZError(503, "The service is temporarily unavailable");
     res.set(field::retry_after, "1");
     co_return res;
   }
-  token::Verification v = services_.index().Verify(token.value_or(""), started);
+  // Exactly one api_token: two (even under another spelling such as api%5Ftoken) are ambiguous and
+  // count as a failed attempt. Parameter names are case-sensitive (API_TOKEN is not the token).
+  const size_t tokens_given = http::QueryParamCount(ctx.query, "api_token");
+  auto token = http::QueryParam(ctx.query, "api_token");
+  token::Verification v =
+      services_.index().Verify(tokens_given == 1 ? token.value_or("") : std::string(), started);
+  const bool invalid = tokens_given > 1 || v.status.http_status() == 401;
+  // The per-address check and the count of this failure happen in one step (no window for many
+  // connections at once); once an address waits, even a valid token waits.
+  const std::string& addr_key = ctx.client_key.empty() ? ctx.client_addr : ctx.client_key;
+  if (auto wait = invalid_tokens_.Attempt("", addr_key, started, invalid)) {
+    Response res = ZError(429, "Too many invalid API tokens from this address; try again later");
+    res.set(field::retry_after, std::to_string(*wait));
+    co_return res;
+  }
+  if (tokens_given > 1) co_return ZError(400, "Give the api_token parameter once");
+  auto force_s = http::QueryParam(ctx.query, "force");
+  if (force_s && *force_s != "0" && *force_s != "1")
+    co_return ZError(400, "The force parameter is 0 or 1");
+  const bool force = force_s && *force_s == "1";
   if (!v.status.ok()) {
-    if (v.status.http_status() == 401) {
-      invalid_tokens_.RecordFailure("", ctx.client_addr, started);
-      co_return ZError(401, "Invalid API token");
-    }
+    if (v.status.http_status() == 401) co_return ZError(401, "Invalid API token");
     co_return ZError(v.status.http_status(), v.status.message());
   }
   const domain::OrgId org = *v.org;

@@ -33,15 +33,23 @@ class Response:
 class Client:
     """One HTTP client with a cookie jar of one cookie (the session) and the CSRF token."""
 
-    def __init__(self, port):
+    def __init__(self, port, ssl_context=None, source=None):
         self.port = port
+        self.ssl_context = ssl_context  # set: HTTPS
+        self.source = source  # local address to connect from, e.g. "127.0.0.7"
         self.cookie = None
         self.csrf = None
         self.conn = None
 
     def _connect(self):
         if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+            src = (self.source, 0) if self.source else None
+            if self.ssl_context is not None:
+                self.conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=300,
+                                                        context=self.ssl_context, source_address=src)
+            else:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300,
+                                                       source_address=src)
         return self.conn
 
     def __del__(self):
@@ -97,7 +105,7 @@ class Client:
 class Server:
     """A running `sandgate serve --demo` on 127.0.0.1 with its own data directory and clock file."""
 
-    def __init__(self, data_dir=None, demo=True, extra_args=()):
+    def __init__(self, data_dir=None, demo=True, extra_args=(), listen="127.0.0.1:0", ssl_context=None):
         self.owns_dir = data_dir is None
         self.data = data_dir or tempfile.mkdtemp(prefix="sandgate-test-")
         self.clock_file = os.path.join(self.data, "..", os.path.basename(self.data) + ".clock")
@@ -108,6 +116,9 @@ class Server:
         self.set_faults("")
         self.demo = demo
         self.extra_args = list(extra_args)
+        self.listen = listen
+        self.ssl_context = ssl_context  # for clients when the server runs with --tls-cert
+        self.scheme = None
         self.logins = {}
         self.proc = None
         self.port = None
@@ -138,7 +149,7 @@ class Server:
         self.set_clock_offset(self.clock_offset + seconds)
 
     def start(self):
-        args = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + self.extra_args
+        args = [BIN, "serve", "--listen", self.listen, "--data", self.data] + self.extra_args
         if self.demo:
             args.append("--demo")
         self.stdout_path = self.data + ".stdout"
@@ -153,9 +164,9 @@ class Server:
             if os.path.exists(log):
                 with open(log) as f:
                     f.seek(offset)
-                    m = re.findall(r"sandgate \S+ listening on http://127\.0\.0\.1:(\d+)", f.read())
+                    m = re.findall(r"sandgate \S+ listening on (https?)://\S+:(\d+) ", f.read())
                 if m:
-                    self.port = int(m[0])
+                    self.scheme, self.port = m[0][0], int(m[0][1])
                     break
             time.sleep(0.05)
         else:
@@ -174,11 +185,11 @@ class Server:
         with open(self.stdout_path) as f:
             return f.read()
 
-    def client(self):
-        return Client(self.port)
+    def client(self, source=None):
+        return Client(self.port, self.ssl_context, source)
 
-    def login(self, user, password=None):
-        c = self.client()
+    def login(self, user, password=None, source=None):
+        c = self.client(source)
         r = c.login(user, password or self.logins[user])
         assert r.status == 200, r
         self.secrets.add(c.cookie)

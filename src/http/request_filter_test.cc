@@ -1,0 +1,72 @@
+#include "http/request_filter.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/beast/http.hpp>
+
+namespace sandgate::http {
+namespace {
+
+// Parses `raw` with Beast's parser (as the server does) and runs CheckFraming. Returns the HTTP
+// status the server answers: 0 when the request passes, 400 when the parser refuses it.
+int Framing(const std::string& raw) {
+  bhttp::request_parser<bhttp::empty_body> p;
+  boost::beast::error_code ec;
+  p.put(boost::asio::buffer(raw), ec);
+  if (ec || !p.is_header_done()) return 400;
+  Status st = CheckFraming(p.get());
+  return st.ok() ? 0 : st.http_status();
+}
+
+TEST(RequestFilter, FindHeaderEnd) {
+  EXPECT_EQ(FindHeaderEnd("GET / HTTP/1.1\r\nHost: a\r\n"), 0u);
+  EXPECT_EQ(FindHeaderEnd("GET / HTTP/1.1\r\n\r\nbody"), 18u);
+  EXPECT_EQ(FindHeaderEnd("GET / HTTP/1.1\r\n\r\n", 14), 18u);
+}
+
+TEST(RequestFilter, RawHeaderRefusesFoldingBareLineEndsAndControls) {
+  EXPECT_TRUE(CheckRawHeader("GET / HTTP/1.1\r\nHost: a\r\nX: b\tc\r\n\r\n").ok());
+  EXPECT_TRUE(CheckRawHeader("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").ok());
+  EXPECT_EQ(CheckRawHeader("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n").http_status(), 400);
+  EXPECT_EQ(CheckRawHeader("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n").http_status(), 400);
+  EXPECT_EQ(CheckRawHeader("GET / HTTP/1.1\r\nX: a\nY: b\r\n\r\n").http_status(), 400);
+  EXPECT_EQ(CheckRawHeader("GET / HTTP/1.1\r\nX: a\rY: b\r\n\r\n").http_status(), 400);
+  EXPECT_EQ(CheckRawHeader(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 28)).http_status(),
+            400);
+}
+
+TEST(RequestFilter, FramingAcceptsOrdinaryRequests) {
+  EXPECT_EQ(Framing("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+  EXPECT_EQ(Framing("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"), 0);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"), 0);
+  EXPECT_EQ(Framing("DELETE /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n"), 0);
+}
+
+TEST(RequestFilter, FramingRefusesSmuggling) {
+  // Content-Length and Transfer-Encoding together, in either order.
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
+            400);
+  // Two Content-Lengths, differing or not, and a list.
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), 400);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n"), 400);
+  // Codings other than chunked: 501; chunked twice or empty: 400.
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+                    "\r\n"),
+            501);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n"), 501);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(Framing("POST / HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n"), 400);
+  EXPECT_EQ(Framing("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  // A body on GET or HEAD.
+  EXPECT_EQ(Framing("GET / HTTP/1.1\r\nContent-Length: 40\r\n\r\n"), 400);
+  EXPECT_EQ(Framing("HEAD / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+}
+
+}  // namespace
+}  // namespace sandgate::http
