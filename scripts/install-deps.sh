@@ -11,6 +11,7 @@ PKGS=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clamav-testfiles zip unzip curl python3 procps
+  clang libclang-rt-14-dev binutils
 )
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)

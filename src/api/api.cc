@@ -381,7 +381,7 @@ class Api {
             return JsonResponse(200, json::object{{"token", t.value()}});
           }));
     auto modify = [this](auto op) {
-      return WithSession([this, op](const Request& req, RequestContext&, auto&, auto& a) {
+      return WithSession([op](const Request& req, RequestContext&, auto&, auto& a) {
         auto body = ParseBody(req, {});
         if (!body.ok()) return Error(body.status());
         domain::OrgId org;

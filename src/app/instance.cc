@@ -18,8 +18,9 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
                                                  std::string(e.description()) + " (line " +
                                                  std::to_string(e.source().begin.line) + ").");
   }
-  for (auto&& [key, value] : t) {
-    std::string k(key.str());
+  for (auto&& kv : t) {  // not a structured binding: clang 14 cannot capture one in a lambda
+    const std::string k(kv.first.str());
+    const toml::node& value = kv.second;
     auto str = [&](std::string* out) -> Status {
       if (auto v = value.value<std::string>()) {
         *out = *v;
