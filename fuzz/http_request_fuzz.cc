@@ -57,7 +57,11 @@ T Must(Result<T> r, const char* what) {
 }
 
 struct Login {
+  const char* user;
+  domain::Role role;
+  std::string password;
   std::string sid, csrf;
+  store::UserId uid = 0;
 };
 
 struct App {
@@ -68,11 +72,42 @@ struct App {
   std::shared_ptr<http::Router> router;
   std::shared_ptr<void> api_state;
   std::unique_ptr<asio::thread_pool> blocking;
-  Login provider, admin, viewer;
+  domain::OrgId org_id = 0;
+  Login provider{"provider", domain::Role::kProviderAdmin, "fuzz-password-p"};
+  Login admin{"fuzz-admin", domain::Role::kOrgAdmin, "fuzz-password-a"};
+  Login viewer{"fuzz-viewer", domain::Role::kOrgReadonly, "fuzz-password-v"};
   std::string token, org, uid;
-  std::string raw;  // the current input before placeholders were replaced
+  std::string raw;     // the current input before placeholders were replaced
+  bool stale = false;  // an input signed out, deleted a user or changed a password or role
   uint64_t requests = 0;
 };
+
+// (Re)creates the three users with their known passwords and roles and signs them in, so inputs
+// that sign out, delete users or reset passwords do not lock later inputs out. Best effort: a
+// sign-in the throttle refuses keeps the old (perhaps dead) session.
+void SignIn(App& app) {
+  auto& s = app.inst->services();
+  const auto cli = service::Actor::Cli();
+  for (Login* l : {&app.provider, &app.admin, &app.viewer}) {
+    const std::optional<domain::OrgId> org = l->role == domain::Role::kProviderAdmin
+                                                 ? std::nullopt
+                                                 : std::optional<domain::OrgId>(app.org_id);
+    bool exists = l->uid && s.ResetPassword(cli, org, l->uid, l->password).ok();
+    if (exists && org) exists = s.ChangeRole(cli, *org, l->uid, l->role).ok();
+    if (!exists) {
+      auto u = s.CreateUser(cli, {l->user, l->role, org, l->password});
+      if (u.ok()) l->uid = u->first.id;
+    }
+    int64_t retry = 0;
+    auto r = app.sessions->Login(l->user, l->password, "127.0.0.1", &retry);
+    if (r.ok()) {
+      l->sid = r->session_id;
+      l->csrf = r->csrf_token;
+    }
+  }
+  app.uid = std::to_string(app.admin.uid);
+  app.stale = false;
+}
 
 App* TheApp() {
   static App* a = [] {
@@ -86,22 +121,16 @@ App* TheApp() {
     app->inst = Must(app::Instance::Open(cfg, true), "open the data directory");
     auto& s = app->inst->services();
     const auto cli = service::Actor::Cli();
-    auto pw = [](const char* who) { return std::string("fuzz-password-") + who; };
-    Must(s.CreateUser(cli, {"provider", domain::Role::kProviderAdmin, std::nullopt, pw("p")}),
-         "provider admin");
     auto org = Must(s.CreateOrg(cli, "Fuzz Corp"), "create org");
-    const domain::OrgId org_id = org.org.id;
-    Must(s.ChangeSubscription(cli, org_id, domain::Action::kActivate, std::nullopt), "activate");
+    app->org_id = org.org.id;
+    app->org = std::to_string(app->org_id);
+    Must(s.ChangeSubscription(cli, app->org_id, domain::Action::kActivate, std::nullopt),
+         "activate");
     service::OrgPatch unlimited;
     unlimited.daily_allowance = unlimited.rate_per_second = unlimited.rate_per_hour =
         unlimited.disable_threshold = 1'000'000'000;
-    Must(s.PatchOrg(cli, org_id, unlimited), "unlimited quota");
-    auto admin = Must(s.CreateUser(cli, {"fuzz-admin", domain::Role::kOrgAdmin, org_id, pw("a")}),
-                      "org admin");
-    Must(s.CreateUser(cli, {"fuzz-viewer", domain::Role::kOrgReadonly, org_id, pw("v")}), "viewer");
+    Must(s.PatchOrg(cli, app->org_id, unlimited), "unlimited quota");
     Must(s.CreateOrg(cli, "Other Corp"), "second org");
-    app->org = std::to_string(org_id);
-    app->uid = std::to_string(admin.first.id);
 
     analysis::EngineConfig ec;
     ec.temp_dir = cfg.data_dir + "/spool";
@@ -121,17 +150,11 @@ App* TheApp() {
     app->subs->Register(*app->router);
     app->blocking = std::make_unique<asio::thread_pool>(1);
 
-    auto login = [&](const char* user, const std::string& password) {
-      int64_t retry = 0;
-      auto r = Must(app->sessions->Login(user, password, "127.0.0.1", &retry), "login");
-      return Login{r.session_id, r.csrf_token};
-    };
-    app->provider = login("provider", pw("p"));
-    app->admin = login("fuzz-admin", pw("a"));
-    app->viewer = login("fuzz-viewer", pw("v"));
+    SignIn(*app);
+    if (app->admin.sid.empty()) Die("the organization admin cannot sign in");
     auto who = Must(app->sessions->Authenticate(app->admin.sid), "authenticate");
-    Must(s.AddToken(who.actor("127.0.0.1"), org_id), "add token");
-    app->token = Must(s.RevealToken(who.actor("127.0.0.1"), org_id), "reveal");
+    (void)s.AddToken(who.actor("127.0.0.1"), app->org_id);  // activation may have provisioned one
+    app->token = Must(s.RevealToken(who.actor("127.0.0.1"), app->org_id), "reveal");
     return app;
   }();
   return a;
@@ -161,6 +184,7 @@ class MemoryBodyReader : public http::BodyReader {
       if (ec == bhttp::error::body_limit)
         co_return Status(413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
       size_t got = n - p_.get().body().size;
+      if (ec == bhttp::error::need_more) ec = {};  // the input ends here: handled just below
       if (ec || (got == 0 && used == 0 && !p_.is_done())) {
         gone_ = true;  // malformed or truncated: the connection would be dropped
         co_return Status(499, "CLIENT_GONE", "The client went away.");
@@ -213,6 +237,7 @@ bool ServeOne(App& app, std::string_view& rest) {
   rest.remove_prefix(used);
   if (ec || !head.is_header_done()) return false;  // 400/431 or truncated: no handler runs
   const auto& h = head.get();
+  const bhttp::verb method = h.method();
   const bool has_body = head.content_length().value_or(0) > 0 || head.chunked();
   http::RequestContext ctx;
   ctx.client_addr = "fuzz-" + std::to_string(++app.requests);  // no throttle carries over
@@ -256,8 +281,8 @@ bool ServeOne(App& app, std::string_view& rest) {
           res = http::JsonError(11, 413, "PAYLOAD_TOO_LARGE", "Too large.");
           break;
         }
-        if (ec == bhttp::error::need_more && rest.empty()) return false;  // truncated body
-        if (ec && ec != bhttp::error::need_more) return false;            // malformed body
+        if (ec == bhttp::error::need_more && n == 0) return false;  // truncated: the input ends
+        if (ec && ec != bhttp::error::need_more) return false;      // malformed body
         if (n == 0 && rest.empty()) return false;
       }
       if (full.is_done()) {
@@ -272,6 +297,9 @@ bool ServeOne(App& app, std::string_view& rest) {
   }
   if (!body_read && has_body) keep = false;
   CheckResponse(app, res, ctx.path, echoable);
+  if (method == bhttp::verb::delete_ || ctx.path.ends_with("/password") ||
+      (method == bhttp::verb::patch && ctx.path.find("/users/") != std::string::npos))
+    app.stale = true;
   return keep;
 }
 
@@ -284,6 +312,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   App& app = *TheApp();
+  if (app.stale) SignIn(app);
   std::string input(reinterpret_cast<const char*>(data), size);
   app.raw = input;
   ReplaceAll(input, "@PSID@", app.provider.sid);

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "app/instance.h"
 #include "auth/sessions.h"
+#include "common/secret.h"
 #include "http/server.h"
 #include "token/token_format.h"
 #include "web/assets.h"
@@ -468,6 +469,7 @@ int main(int argc, char** argv) {
   tok_verify->callback(run([&](app::Instance& i) {
     if (token_text == "-") std::getline(std::cin, token_text);
     auto v = i.services().index().Verify(token_text, i.services().clock().now());
+    Wipe(token_text);
     if (v.status.ok()) {
       std::cout << "accepted: organization " << *v.org << "\n";
       return 0;

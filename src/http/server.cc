@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/secret.h"
+
 namespace sandgate::http {
 
 namespace asio = boost::asio;
@@ -282,6 +284,11 @@ struct Server::Impl {
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
     spdlog::info("{} {} {} {} {:.1f}ms", client, method, ctx.path, res.result_int(), ms);
+    // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
+    // them before their memory is freed.
+    Wipe(res.body());
+    Wipe(req.body());
+    Wipe(ctx.query);
     co_return keep && !wec;
   }
 };

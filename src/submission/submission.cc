@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "common/secret.h"
 #include "http/server.h"
 #include "submission/spool.h"
 
@@ -176,6 +177,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     co_return ZError(400, "The force parameter is 0 or 1");
   const bool force = force_s && *force_s == "1";
   token::Verification v = services_.index().Verify(token.value_or(""), started);
+  if (token) Wipe(*token);
   if (!v.status.ok()) {
     if (v.status.http_status() == 401) {
       invalid_tokens_.RecordFailure("", ctx.client_addr, started);
