@@ -57,6 +57,7 @@ T Must(Result<T> r, const char* what) {
 }
 
 struct Login {
+  Login(const char* u, domain::Role r, const char* pw) : user(u), role(r), password(pw) {}
   const char* user;
   domain::Role role;
   std::string password;

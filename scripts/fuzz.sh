@@ -37,6 +37,7 @@ run_one() {
   mkdir -p "$work"
   local log="$FUZZ_BUILD/logs/$t.log" rc=0
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+    LSAN_OPTIONS="suppressions=$ROOT/fuzz/lsan.supp:print_suppressions=0" \
     "$bin" "${args[@]}" "$work" "$seeds" >"$log" 2>&1 || rc=$?
   local execs
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"

@@ -6,13 +6,54 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <optional>
+#include <string_view>
 
 namespace sandgate::app {
+namespace {
+
+// Sandgate's config keys are all top-level, so a table header ("[name]", "[[name]]") is never
+// valid; it is refused before toml++ sees it. toml++ 3.3 (Debian 12) asserts (or, built by clang
+// with NDEBUG, assumes) that a header's '[' is followed by a key, which "[ =" is not: found by
+// config_toml_fuzz (fuzz/corpus/config_toml/regress-table-header-assert).
+std::optional<size_t> TableHeaderLine(std::string_view text) {
+  size_t line = 1;
+  bool line_start = true;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line;
+      line_start = true;
+    } else if (line_start && (c == ' ' || c == '\t' || c == '\r')) {
+      continue;
+    } else if (line_start && c == '[') {
+      return line;
+    } else {
+      line_start = false;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Status LoadConfigFile(const std::string& path, Config* cfg) {
+  constexpr size_t kMaxBytes = 1 << 20;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::Invalid("CONFIG_INVALID", "Cannot open config file " + path + ".");
+  std::string text(kMaxBytes + 1, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(f.gcount()));
+  if (text.size() > kMaxBytes)
+    return Status::Invalid("CONFIG_INVALID", "Config file " + path + " is larger than 1 MiB.");
+  if (auto line = TableHeaderLine(text))
+    return Status::Invalid("CONFIG_INVALID",
+                           "Config file " + path + " has a table header (line " +
+                               std::to_string(*line) +
+                               "); every key is top-level, e.g. listen = \"...\".");
   toml::table t;
   try {
-    t = toml::parse_file(path);
+    t = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     return Status::Invalid("CONFIG_INVALID", "Cannot read config file " + path + ": " +
                                                  std::string(e.description()) + " (line " +
