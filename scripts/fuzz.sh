@@ -49,5 +49,5 @@ run_one() {
   echo "fuzz: $t ok (${SECONDS_EACH}s, ${execs:-?} runs, corpus $(ls "$work" | wc -l) + $(ls "$seeds" | wc -l) seeds)"
 }
 export -f run_one
-export FUZZ_BUILD SECONDS_EACH
+export FUZZ_BUILD SECONDS_EACH ROOT
 printf '%s\n' "${targets[@]}" | xargs -P "$FUZZ_JOBS" -I{} bash -c 'run_one "$1"' _ {}
