@@ -49,7 +49,10 @@ TEST_F(ConfigFileTest, RefusesTableHeadersBeforeParsing) {
 // Found by config_toml_fuzz: toml++ 3.3 reaches __builtin_unreachable on U+0359 after a value.
 TEST_F(ConfigFileTest, RefusesNonAscii) {
   Config cfg;
-  Status st = Load("threads = 9999999\xcd\x99ds = 9\n", &cfg);
+  Status st = Load(
+      "threads = 9999999\xcd\x99"
+      "ds = 9\n",
+      &cfg);
   EXPECT_EQ(st.code(), "CONFIG_INVALID");
   EXPECT_NE(st.message().find("non-ASCII"), std::string::npos) << st.message();
 }
