@@ -3,7 +3,12 @@ BUILD ?= build/release
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test test-sanitize format format-check clean
+FUZZ_BUILD ?= build/fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+SOAK_SECONDS ?= 300
+
+.PHONY: deps build run test test-sanitize test-tsan format format-check clean fuzz fuzz-build fuzz-smoke soak
 
 deps:
 	SANDGATE_WITH_BROWSER=1 bash scripts/install-deps.sh
@@ -15,19 +20,56 @@ build: deps
 run: build
 	$(BUILD)/sandgate serve --demo --listen 127.0.0.1:8080 --data ./data
 
+# The whole suite, then every fuzz target for FUZZ_SMOKE_SECONDS (a crash fails `make test`).
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	$(MAKE) --no-print-directory fuzz-smoke
 
 test-sanitize: deps
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSANDGATE_SANITIZE=ON >/dev/null
 	cmake --build build/asan -j$(JOBS)
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS) -E ui.playwright
+	$(MAKE) --no-print-directory test-tsan
+
+# ThreadSanitizer (clang: gcc 12 turns Asio's thread_pool fences and coroutine frames into -Werror
+# warnings): only the concurrency tests and the server they drive (see CMakeLists.txt).
+# tsan.supp lists third-party false positives only. A report fails the test (halt_on_error).
+TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tsan.supp log_path=$(CURDIR)/build/tsan/tsan-report"
+test-tsan: deps
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DCMAKE_CXX_COMPILER=clang++ -DSANDGATE_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build build/tsan -j$(JOBS) --target sandgate sandgate_tsan_tests
+	rm -f build/tsan/tsan-report.*
+	cd build/tsan && $(TSAN_ENV) ctest --output-on-failure -j$(JOBS) -R 'Concurrent|ReaderPool|tsan\.blackbox' \
+	  || { cat tsan-report.* 2>/dev/null | head -n 200; exit 1; }
+	@if ls build/tsan/tsan-report.* >/dev/null 2>&1; then cat build/tsan/tsan-report.* | head -n 200; \
+	  echo "test-tsan: ThreadSanitizer reported a problem (above)"; exit 1; fi
+
+# libFuzzer targets (fuzz/*_fuzz.cc): clang, ASan+UBSan, their own build dir; only what they need.
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DCMAKE_CXX_COMPILER=clang++ -DSANDGATE_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+
+# `make fuzz`: every target for FUZZ_SECONDS (new inputs in $(FUZZ_BUILD)/corpus, crashes in
+# $(FUZZ_BUILD)/artifacts); `make fuzz-smoke`: FUZZ_SMOKE_SECONDS each, run by `make test`.
+fuzz: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+# `make soak`: SOAK_SECONDS of mixed valid and invalid traffic (wrk) against a Release server; fails
+# on an unexpected status or if RSS grows more than 5% after the first minute. Not part of `make test`.
+soak:
+	SANDGATE_WITH_BENCH=1 bash scripts/install-deps.sh
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target sandgate
+	BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) bash scripts/soak.sh
 
 format:
-	find src -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	find src fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 format-check:
-	find src -name '*.h' -o -name '*.cc' | xargs clang-format --dry-run --Werror
+	find src fuzz -name '*.h' -o -name '*.cc' | xargs clang-format --dry-run --Werror
 
 clean:
 	rm -rf build

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "api/json_body.h"
+#include "common/secret.h"
 #include "http/server.h"
 #include "quota/quota.h"
 #include "token/token_format.h"
@@ -30,6 +31,16 @@ Response JsonResponse(int status, const json::value& v) {
   Response res{static_cast<http::bhttp::status>(status), 11};
   res.set(http::bhttp::field::content_type, "application/json");
   res.body() = json::serialize(v);
+  return res;
+}
+
+// A JSON response from `v`, then wipes the secret string fields `secret_keys` of the object `v`
+// (the serialized copy lives in the response body, which the server wipes after sending it).
+Response JsonResponseWiping(int status, json::object& v,
+                            std::initializer_list<const char*> secret_keys) {
+  Response res = JsonResponse(status, v);
+  for (const char* k : secret_keys)
+    if (auto* f = v.if_contains(k); f && f->is_string()) Wipe(f->as_string());
   return res;
 }
 
@@ -198,12 +209,16 @@ class Api {
   http::Handler WithSession(Authed h, bool provider_only = false) {
     return [this, h = std::move(h), provider_only](const Request& req, RequestContext& ctx) {
       std::string sid = CookieValue(req, kCookie);
+      WipeOnExit wipe_sid(sid);
       if (sid.empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
       auto who = sessions_.Authenticate(sid);
       if (!who.ok()) return Error(who.status());
       service::Actor actor = who->actor(ctx.client_addr);
       const bool changes = req.method() != verb::get && req.method() != verb::head;
-      if (changes && !sessions_.CsrfValid(sid, std::string(req["X-CSRF-Token"]))) {
+      std::string presented;
+      if (changes) presented = std::string(req["X-CSRF-Token"]);
+      WipeOnExit wipe_presented(presented);
+      if (changes && !sessions_.CsrfValid(sid, presented)) {
         s_.Audit(actor, actor.caller.org_id, "CSRF_CHECK", "CSRF_INVALID", ctx.path);
         return Error(Status::Forbidden("CSRF_INVALID",
                                        "The request lacks a valid X-CSRF-Token header; reload the "
@@ -354,15 +369,21 @@ class Api {
     r.Add(verb::get, "/api/v1/authenticatedSession",
           WithSession([this](const Request& req, RequestContext&, const auth::Authenticated& who,
                              const service::Actor&) {
+            std::string sid = CookieValue(req, kCookie);
+            WipeOnExit wipe_sid(sid);
             json::object o;
             o["user"] = UserJson(who.user);
-            o["csrfToken"] = sessions_.CsrfFor(CookieValue(req, kCookie));
-            return JsonResponse(200, o);
+            std::string csrf = sessions_.CsrfFor(sid);
+            WipeOnExit wipe_csrf(csrf);
+            o["csrfToken"] = csrf;
+            return JsonResponseWiping(200, o, {"csrfToken"});
           }));
     r.Add(verb::delete_, "/api/v1/authenticatedSession",
           WithSession([this](const Request& req, RequestContext&, const auth::Authenticated&,
                              const service::Actor& a) {
-            Status st = sessions_.Logout(CookieValue(req, kCookie));
+            std::string sid = CookieValue(req, kCookie);
+            WipeOnExit wipe_sid(sid);
+            Status st = sessions_.Logout(sid);
             if (!st.ok()) return Error(st);
             s_.Audit(a, a.caller.org_id, "LOGOUT", "ALLOWED");
             Response res{http::bhttp::status::no_content, 11};
@@ -382,10 +403,20 @@ class Api {
             if (Status st = OwnOrg(a, &org); !st.ok()) return Error(st);
             auto t = s_.RevealToken(a, org);
             if (!t.ok()) return Error(t.status());
-            return JsonResponse(200, json::object{{"token", t.value()}});
+            WipeOnExit wipe_token(t.value());
+            // Written at its final size (base62: nothing to escape), so no copy is left behind in
+            // freed memory; the server wipes the body once it is sent.
+            Response res{http::bhttp::status::ok, 11};
+            res.set(http::bhttp::field::content_type, "application/json");
+            std::string& b = res.body();
+            b.reserve(t.value().size() + 13);
+            b += "{\"token\":\"";
+            b += t.value();
+            b += "\"}";
+            return res;
           }));
     auto modify = [this](auto op) {
-      return WithSession([this, op](const Request& req, RequestContext&, auto&, auto& a) {
+      return WithSession([op](const Request& req, RequestContext&, auto&, auto& a) {
         auto body = ParseBody(req, {});
         if (!body.ok()) return Error(body.status());
         domain::OrgId org;
@@ -549,13 +580,17 @@ class Api {
                 nu.username = std::string(body->at("username").as_string());
                 nu.role = *role;
                 nu.org = org;
-                if (auto* v = body->if_contains("password"))
+                if (auto* v = body->if_contains("password")) {
                   nu.password = std::string(v->as_string());
+                  Wipe(v->as_string());
+                }
+                WipeOnExit wipe_pw(nu.password);
                 auto created = s_.CreateUser(a, nu);
                 if (!created.ok()) return Error(created.status());
+                WipeOnExit wipe_created(created->second);
                 json::object o = UserJson(created->first);
                 if (nu.password.empty()) o["password"] = created->second;  // generated: shown once
-                return JsonResponse(201, o);
+                return JsonResponseWiping(201, o, {"password"});
               },
               true),
           blocking);
@@ -585,12 +620,17 @@ class Api {
                 auto body = ParseBody(req, {{"password", Field::Kind::kString, false}});
                 if (!body.ok()) return Error(body.status());
                 std::string pw;
-                if (auto* v = body->if_contains("password")) pw = std::string(v->as_string());
+                if (auto* v = body->if_contains("password")) {
+                  pw = std::string(v->as_string());
+                  Wipe(v->as_string());
+                }
+                WipeOnExit wipe_pw(pw);
                 auto r = s_.ResetPassword(a, org, uid, pw);
                 if (!r.ok()) return Error(r.status());
+                WipeOnExit wipe_result(r.value());
                 json::object o{{"reset", true}};
                 if (pw.empty()) o["password"] = r.value();
-                return JsonResponse(200, o);
+                return JsonResponseWiping(200, o, {"password"});
               },
               true),
           blocking);
@@ -626,6 +666,8 @@ class Api {
     if (!body.ok()) return Error(body.status());
     std::string username(body->at("username").as_string());
     std::string password(body->at("password").as_string());
+    Wipe(body->at("password").as_string());
+    WipeOnExit wipe_pw(password);
     if (username.size() > 256 || password.size() > 1024)
       return Error(Status(401, "INVALID_CREDENTIALS", "The username or password is not correct."));
     int64_t retry_after = 0;
@@ -636,11 +678,14 @@ class Api {
         res.set(http::bhttp::field::retry_after, std::to_string(retry_after));
       return res;
     }
+    WipeOnExit wipe_sid(r->session_id), wipe_csrf(r->csrf_token);
     json::object o;
     o["user"] = UserJson(r->user);
     o["csrfToken"] = r->csrf_token;
-    Response res = JsonResponse(200, o);
-    res.set(http::bhttp::field::set_cookie, SessionCookie(r->session_id));
+    Response res = JsonResponseWiping(200, o, {"csrfToken"});
+    std::string cookie = SessionCookie(r->session_id);
+    WipeOnExit wipe_cookie(cookie);
+    res.set(http::bhttp::field::set_cookie, cookie);
     return res;
   }
 

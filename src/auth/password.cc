@@ -14,14 +14,21 @@ constexpr char kUnambiguous[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqr
 
 using token::EnsureSodium;  // sodium_init() once, thread-safely
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+// Fuzz harnesses only (CMake SANDGATE_FUZZ): sign-ins must not cost 64 MiB and tens of ms each.
+constexpr auto kOpsLimit = crypto_pwhash_OPSLIMIT_MIN;
+constexpr auto kMemLimit = crypto_pwhash_MEMLIMIT_MIN;
+#else
+constexpr auto kOpsLimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+constexpr auto kMemLimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+#endif
+
 }  // namespace
 
 std::string HashPassword(std::string_view pw) {
   EnsureSodium();
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-    return {};
+  if (crypto_pwhash_str(out, pw.data(), pw.size(), kOpsLimit, kMemLimit) != 0) return {};
   return std::string(out);
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "auth/password.h"
+#include "common/secret.h"
 
 namespace sandgate::auth {
 namespace {
@@ -125,11 +126,13 @@ Status SessionManager::Logout(const std::string& session_id) {
 
 std::string SessionManager::CsrfFor(const std::string& session_id) const {
   std::string mac = services_.keys().Mac("csrf", session_id);
+  WipeOnExit wipe(mac);
   return Base64Url(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
 }
 
 bool SessionManager::CsrfValid(const std::string& session_id, const std::string& presented) const {
   std::string expected = CsrfFor(session_id);
+  WipeOnExit wipe(expected);
   return presented.size() == expected.size() &&
          sodium_memcmp(presented.data(), expected.data(), expected.size()) == 0;
 }

@@ -20,6 +20,7 @@
 #include "api/api.h"
 #include "app/instance.h"
 #include "auth/sessions.h"
+#include "common/secret.h"
 #include "http/server.h"
 #include "store/audit_chain.h"
 #include "store/pg_store.h"
@@ -438,10 +439,14 @@ int main(int argc, char** argv) {
   org_show->callback(run([&](app::Instance& i) {
     return PrintResult(i.services().ReadToken(service::Actor::Cli(), org_id));
   }));
-  for (auto [cmd_name, action, help] :
+  // Not a structured binding: clang 14 cannot capture one in a lambda (the TSan and fuzz builds).
+  for (const auto& sub :
        {std::tuple{"activate", domain::Action::kActivate, "Activate the sandbox subscription"},
         std::tuple{"expire", domain::Action::kExpire, "Expire the subscription now"},
         std::tuple{"renew", domain::Action::kRenew, "Renew the subscription"}}) {
+    const char* cmd_name = std::get<0>(sub);
+    const domain::Action action = std::get<1>(sub);
+    const char* help = std::get<2>(sub);
     auto* cmd = org->add_subcommand(cmd_name, help);
     with_org(cmd);
     if (action != domain::Action::kExpire)
@@ -719,6 +724,7 @@ int main(int argc, char** argv) {
   tok_verify->callback(run([&](app::Instance& i) {
     if (token_text == "-") std::getline(std::cin, token_text);
     auto v = i.services().index().Verify(token_text, i.services().clock().now());
+    Wipe(token_text);
     if (v.status.ok()) {
       std::cout << "accepted: organization " << *v.org << "\n";
       return 0;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/secret.h"
 #include "http/connection_limits.h"
 #include "http/deadlines.h"
 #include "http/request_filter.h"
@@ -492,6 +493,11 @@ struct Server::Impl {
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
     spdlog::info("{} {} {} {} {:.1f}ms", client.addr, method, ctx.path, res.result_int(), ms);
+    // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
+    // them before their memory is freed.
+    Wipe(res.body());
+    Wipe(req.body());
+    Wipe(ctx.query);
     co_return keep && !wec;
   }
 };

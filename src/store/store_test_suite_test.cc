@@ -1300,7 +1300,9 @@ TEST_P(StoreSuite, MutatingInReadFailsWithInternal) {
       {"AppendAudit",
        [](Tx& tx) { return tx.AppendAudit(MakeAudit(kT0, "x", std::nullopt, "Y")).status(); }},
   };
-  for (const auto& [name, call] : calls) {
+  for (const auto& entry : calls) {  // not a structured binding: clang 14 cannot capture one
+    const auto& name = entry.first;
+    const auto& call = entry.second;
     Status inner;
     Status outer = store().Read([&](Tx& tx) {
       inner = call(tx);

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "common/secret.h"
 #include "http/server.h"
 #include "submission/spool.h"
 
@@ -182,6 +183,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   auto token = http::QueryParam(ctx.query, "api_token");
   token::Verification v =
       services_.index().Verify(tokens_given == 1 ? token.value_or("") : std::string(), started);
+  if (token) Wipe(*token);
   const bool invalid = tokens_given > 1 || v.status.http_status() == 401;
   // The per-address check and the count of this failure happen in one step (no window for many
   // connections at once); once an address waits, even a valid token waits.
