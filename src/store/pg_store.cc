@@ -150,7 +150,9 @@ ALTER TABLE audit ADD COLUMN chain bytea;
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 constexpr int64_t kMaxPageLimit = 1000;
-constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(74110001)";
+// Every write transaction starts by taking the cluster-wide write lock (see the header).
+constexpr const char* kBeginWrite =
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(74110001)";
 constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
 constexpr const char* kChangesChannel = "sandgate_changes";
 
@@ -1159,10 +1161,7 @@ class PgTx final : public Tx {
 // one case where PostgreSQL cannot say) and the caller is told 503 all the same.
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
              const std::function<Status(Tx&)>& fn) {
-  const char* begin = writable
-                          ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock("
-                            "74110001)"
-                          : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  const char* begin = writable ? kBeginWrite : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
   if (Status st = c.Exec(begin, "starting a transaction"); !st.ok()) {
     (void)c.Exec("ROLLBACK", "rolling back");
     return st;
