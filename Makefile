@@ -26,7 +26,7 @@ test: build
 	$(MAKE) --no-print-directory fuzz-smoke
 
 test-sanitize: deps
-	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSANDGATE_SANITIZE=ON >/dev/null
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSANDGATE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build/asan -j$(JOBS)
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS) -E ui.playwright
 	$(MAKE) --no-print-directory test-tsan
