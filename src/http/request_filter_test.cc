@@ -31,8 +31,8 @@ TEST(RequestFilter, RawHeaderRefusesFoldingBareLineEndsAndControls) {
   EXPECT_EQ(CheckRawHeader("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n").http_status(), 400);
   EXPECT_EQ(CheckRawHeader("GET / HTTP/1.1\r\nX: a\nY: b\r\n\r\n").http_status(), 400);
   EXPECT_EQ(CheckRawHeader("GET / HTTP/1.1\r\nX: a\rY: b\r\n\r\n").http_status(), 400);
-  EXPECT_EQ(CheckRawHeader(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 28)).http_status(),
-            400);
+  const char with_nul[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
+  EXPECT_EQ(CheckRawHeader(std::string(with_nul, sizeof with_nul - 1)).http_status(), 400);
 }
 
 TEST(RequestFilter, FramingAcceptsOrdinaryRequests) {
