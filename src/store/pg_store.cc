@@ -19,9 +19,12 @@
 #include <vector>
 
 #include "store/audit_chain.h"
+#include "store/row_layout.h"
 
 namespace sandgate::store {
 namespace {
+
+using namespace layout;  // column lists and value parsing shared with the other backend
 
 using domain::Subscription;
 using SteadyClock = std::chrono::steady_clock;
@@ -149,18 +152,11 @@ ALTER TABLE audit ADD COLUMN chain bytea;
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
-constexpr int64_t kMaxPageLimit = 1000;
 // Every write transaction starts by taking the cluster-wide write lock (see the header).
 constexpr const char* kBeginWrite =
     "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(74110001)";
 constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
 constexpr const char* kChangesChannel = "sandgate_changes";
-
-std::optional<Subscription> ParseSubscription(std::string_view s) {
-  for (Subscription v : {Subscription::kNone, Subscription::kActive, Subscription::kExpired})
-    if (domain::ToString(v) == s) return v;
-  return std::nullopt;
-}
 
 // ---------------------------------------------------------------------------------------------
 // libpq wrappers
@@ -358,30 +354,7 @@ class Conn {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Row mapping (column orders as in the SQLite backend)
-
-const char kOrgCols[] =
-    "id, name, created_at, subscription, ends_at, provider_disabled, disable_reason, disable_note, "
-    "disabled_at, disabled_by, daily_allowance, rate_per_second, rate_per_hour, disable_threshold";
-const char kOrgDataCols[] =
-    "name, created_at, subscription, ends_at, provider_disabled, disable_reason, disable_note, "
-    "disabled_at, disabled_by, daily_allowance, rate_per_second, rate_per_hour, disable_threshold";
-const char kTokenCols[] =
-    "org_id, lookup_hash, sealed, key_id, last4, created_at, last_modified_by, last_modified_on";
-const char kUserCols[] = "id, username, password_hash, role, org_id, created_at";
-const char kUserDataCols[] = "username, password_hash, role, org_id, created_at";
-const char kSessionCols[] = "id_hash, user_id, created_at, last_seen_at";
-const char kUsageCols[] = "org_id, day, used, over_quota, last_used_at";
-const char kReportCols[] = "org_id, md5, sha256, status, report_json, created_at, updated_at";
-const char kAuditCols[] =
-    "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail, "
-    "prev_chain, chain";
-const char kAuditDataCols[] =
-    "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
-
-Status BadValue(std::string_view column) {
-  return Status::Internal("store: unrecognised value in column " + std::string(column));
-}
+// Row mapping (column orders: store/row_layout.h)
 
 Result<OrgRecord> ReadOrg(const Rows& r, int i, int c) {
   OrgRecord o;
