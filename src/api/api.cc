@@ -242,18 +242,12 @@ class Api {
   }
 
   // Today's usage and the last use, once the Submission API is served.
-  void AddUsage(json::object& o, const store::OrgRecord& org) {
+  void AddUsage(json::object& o, const service::TokenView& view) {
     if (!opt_.submissions) return;
-    auto used = opt_.submissions->quota().UsedToday(org.id, s_.clock().now());
+    auto used = opt_.submissions->quota().UsedToday(view.org.id, s_.clock().now());
     o["usage"] =
-        json::object{{"used", used.ok() ? used.value() : 0}, {"allowed", org.daily_allowance}};
-    std::optional<TimeMs> last;
-    s_.store().Read([&](store::Tx& tx) -> Status {
-      auto r = tx.LastUsed(org.id);
-      if (r.ok()) last = r.value();
-      return Status::Ok();
-    });
-    o["lastUsedOn"] = OptTime(last);
+        json::object{{"used", used.ok() ? used.value() : 0}, {"allowed", view.org.daily_allowance}};
+    o["lastUsedOn"] = OptTime(view.last_used);
   }
 
   Response TokenResult(const Result<service::TokenView>& r, int ok_status,
@@ -261,14 +255,14 @@ class Api {
     if (!r.ok()) return Error(r.status());
     json::object o =
         TokenViewJson(r.value(), s_.settings().base_url, a.caller.role == Role::kProviderAdmin);
-    AddUsage(o, r->org);
+    AddUsage(o, r.value());
     return JsonResponse(ok_status, o);
   }
 
   Response OrgResult(const Result<service::TokenView>& r, int ok_status) {
     if (!r.ok()) return Error(r.status());
     json::object o = OrgJson(r.value(), s_.settings().base_url);
-    AddUsage(o, r->org);
+    AddUsage(o, r.value());
     return JsonResponse(ok_status, o);
   }
 

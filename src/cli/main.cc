@@ -49,15 +49,33 @@ int Fail(const Status& st) {
   return 1;
 }
 
+// Operational messages go to stderr and the log file, flushed with every line. Request lines
+// ("access" logger, see http::Server) go to the log file only (stderr when there is none) through
+// the same sink, so lines never interleave; they are buffered and reach the file within a second,
+// or sooner with the next operational message: one write per buffer, not per request (the way
+// nginx's `access_log ... buffer= flush=` works).
+constexpr const char* kLogPattern = "%Y-%m-%dT%H:%M:%S.%eZ %l %v";
+
 void SetUpLogging(const std::string& log_file, bool to_stderr) {
   std::vector<spdlog::sink_ptr> sinks;
-  if (to_stderr) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  spdlog::sink_ptr stderr_sink, file_sink;
+  if (to_stderr)
+    sinks.push_back(stderr_sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   if (!log_file.empty())
-    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
+    sinks.push_back(file_sink =
+                        std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
   auto logger = std::make_shared<spdlog::logger>("sandgate", sinks.begin(), sinks.end());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->set_pattern(kLogPattern, spdlog::pattern_time_type::utc);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  spdlog::sink_ptr access_sink = file_sink ? file_sink : stderr_sink;
+  if (access_sink) {
+    auto access = std::make_shared<spdlog::logger>("access", access_sink);
+    access->set_pattern(kLogPattern, spdlog::pattern_time_type::utc);
+    access->flush_on(spdlog::level::warn);
+    spdlog::register_logger(access);
+    spdlog::flush_every(std::chrono::seconds(1));
+  }
 }
 
 Result<app::Config> ResolveConfig(Common& c) {

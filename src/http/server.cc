@@ -50,6 +50,29 @@ Response JsonError(unsigned version, int status, const std::string& code,
   return res;
 }
 
+void SerializeResponse(const Response& res, std::string& out) {
+  out.clear();
+  const std::string_view reason = res.reason();
+  size_t size = 16 + reason.size() + res.body().size();
+  for (const auto& f : res) size += f.name_string().size() + f.value().size() + 4;
+  out.reserve(size);
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  char code[4] = {static_cast<char>('0' + res.result_int() / 100 % 10),
+                  static_cast<char>('0' + res.result_int() / 10 % 10),
+                  static_cast<char>('0' + res.result_int() % 10), ' '};
+  out.append(code, sizeof code);
+  out += reason;
+  out += "\r\n";
+  for (const auto& f : res) {
+    out += f.name_string();
+    out += ": ";
+    out += f.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += res.body();
+}
+
 namespace {
 
 bool ExpectsContinue(const RequestHeader& h) {
@@ -160,6 +183,10 @@ struct Server::Impl {
   // Refused connections are logged at most once a second, with a count.
   std::atomic<uint64_t> refused{0};
   std::atomic<int64_t> last_refusal_log{0};
+  // One line per request: the "access" logger when the program registered one (buffered, see
+  // cli/main.cc), else the default logger.
+  std::shared_ptr<spdlog::logger> access_log =
+      spdlog::get("access") ? spdlog::get("access") : spdlog::default_logger();
 
   struct Peer {
     std::string addr;  // for logs and audit records
@@ -400,7 +427,9 @@ struct Server::Impl {
     res.keep_alive(false);
     res.prepare_payload();
     Lowest(stream).expires_after(std::chrono::seconds(5));
-    co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    std::string wire;
+    SerializeResponse(res, wire);
+    co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
   }
 
   // Serves one request whose header has been read. Returns whether to keep the connection.
@@ -489,10 +518,14 @@ struct Server::Impl {
     res.keep_alive(keep);
     res.prepare_payload();
     Lowest(stream).expires_after(opt.body_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    std::string wire;
+    SerializeResponse(res, wire);
+    auto [wec, wn] =
+        co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
+    Wipe(wire);  // holds the body: possibly a revealed token
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
-    spdlog::info("{} {} {} {} {:.1f}ms", client.addr, method, ctx.path, res.result_int(), ms);
+    access_log->info("{} {} {} {} {:.1f}ms", client.addr, method, ctx.path, res.result_int(), ms);
     // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
     // them before their memory is freed.
     Wipe(res.body());

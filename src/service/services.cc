@@ -133,9 +133,12 @@ Status Services::Audit(const Actor& a, std::optional<OrgId> org, const std::stri
   return store_->Write([&](Tx& tx) { return tx.AppendAudit(r).status(); });
 }
 
-TokenView Services::BuildView(const OrgRecord& org, const std::optional<TokenRecord>& tok,
-                              const domain::Caller& caller, TimeMs now) const {
-  TokenView v;
+Status Services::BuildView(Tx& tx, const OrgRecord& org, const std::optional<TokenRecord>& tok,
+                           const domain::Caller& caller, TimeMs now, TokenView* out) const {
+  TokenView& v = *out;
+  auto last = tx.LastUsed(org.id);
+  if (!last.ok()) return last.status();
+  v.last_used = *last;
   v.org = org;
   v.token = tok;
   v.now = now;
@@ -143,7 +146,7 @@ TokenView Services::BuildView(const OrgRecord& org, const std::optional<TokenRec
   v.subscription = domain::EffectiveSubscription(state, now);
   v.status = domain::TokenStatusAt(state, now);
   v.allowed = domain::AllowedActions(state, caller, now);
-  return v;
+  return Status::Ok();
 }
 
 TokenRecord Services::NewToken(OrgId org, const std::string& by, TimeMs now) const {
@@ -219,8 +222,7 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
     auto seq = tx.RecordChange(org_id);
     if (!seq.ok()) return seq.status();
     change_seq = *seq;
-    view = BuildView(*org, *tok, a.caller, now);
-    return Status::Ok();
+    return BuildView(tx, *org, *tok, a.caller, now, &view);
   });
   if (st.ok()) {
     ApplyIndex(org_id, update);
@@ -260,8 +262,7 @@ Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
       refusal = d.status;
       return d.status;
     }
-    view = BuildView(*org, *tok, a.caller, now);
-    return Status::Ok();
+    return BuildView(tx, *org, *tok, a.caller, now, &view);
   });
   if (!refusal.ok())
     Audit(a, std::nullopt, "TOKEN_READ", refusal.code(), "org " + std::to_string(org_id));
@@ -409,8 +410,7 @@ Result<TokenView> Services::CreateOrg(const Actor& a, const std::string& name) {
     rec.detail = name;
     auto aid = tx.AppendAudit(rec);
     if (!aid.ok()) return aid.status();
-    view = BuildView(org, std::nullopt, a.caller, now);
-    return Status::Ok();
+    return BuildView(tx, org, std::nullopt, a.caller, now, &view);
   });
   if (!st.ok()) return st;
   index_.PutOrg(StateOf(org, false));

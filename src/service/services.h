@@ -44,6 +44,7 @@ struct TokenView {
   domain::EffectiveStatus status;
   std::vector<domain::Action> allowed;
   TimeMs now = 0;
+  std::optional<TimeMs> last_used;  // the last accepted submission, read in the same transaction
 };
 
 struct OrgPatch {
@@ -159,8 +160,10 @@ class Services {
                            const domain::Decision&, store::AuditRecord&, IndexUpdate&)>;
   Result<TokenView> Mutate(const Actor& a, OrgId org, domain::Action action,
                            const std::string& audit_action, const ApplyFn& apply);
-  TokenView BuildView(const store::OrgRecord& org, const std::optional<store::TokenRecord>& tok,
-                      const domain::Caller& caller, TimeMs now) const;
+  // Fills *out, reading the organization's last use in `tx` (the page needs one transaction).
+  Status BuildView(store::Tx& tx, const store::OrgRecord& org,
+                   const std::optional<store::TokenRecord>& tok, const domain::Caller& caller,
+                   TimeMs now, TokenView* out) const;
   // A fresh token for `org`: only its lookup hash and sealed copy leave (the text is wiped).
   store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now) const;
   store::AuditRecord AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,

@@ -258,6 +258,7 @@ class Conn {
  public:
   ~Conn() {
     for (auto& [sql, entry] : cache_) sqlite3_finalize(entry.stmt);
+    for (sqlite3_stmt* s : control_) sqlite3_finalize(s);
     sqlite3_close_v2(db_);
   }
   Conn(const Conn&) = delete;
@@ -292,6 +293,26 @@ class Conn {
     return rc == SQLITE_OK ? Status::Ok() : SqlError(db_, rc, what);
   }
 
+  // Transaction control, run from statements prepared once per connection (sqlite3_exec would
+  // parse the text again on every transaction, which costs more than a short read).
+  enum Control { kBegin, kBeginImmediate, kCommit, kRollback, kControlCount };
+  int Run(Control which) {
+    static constexpr const char* kSql[kControlCount] = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT",
+                                                        "ROLLBACK"};
+    sqlite3_stmt*& s = control_[which];
+    if (!s) {
+      int rc = sqlite3_prepare_v3(db_, kSql[which], -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        s = nullptr;
+        return rc;
+      }
+    }
+    int rc = sqlite3_step(s);
+    int reset_rc = sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : (rc == SQLITE_ROW ? reset_rc : rc);
+  }
+
   // The cached statement for `sql`, prepared on first use. If that statement is already executing
   // (a callback re-entered the Tx), a fresh uncached statement is returned instead.
   Result<Stmt> Prepare(const std::string& sql) {
@@ -323,6 +344,7 @@ class Conn {
   };
   sqlite3* db_;
   std::unordered_map<std::string, Cached> cache_;
+  sqlite3_stmt* control_[kControlCount] = {};
 };
 
 // Runs a query expected to return one row and reads its first column as text.
@@ -344,7 +366,7 @@ Result<int64_t> QueryInt(Conn& c, const std::string& sql, std::string_view what)
 
 // Rolls back the connection's open transaction, if any (best effort).
 void RollbackIfOpen(Conn& c) {
-  if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!sqlite3_get_autocommit(c.db())) c.Run(Conn::kRollback);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1186,10 +1208,9 @@ class SqliteTx final : public Tx {
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
              const std::function<Status(Tx&)>& fn) {
   RollbackIfOpen(c);  // heal a connection left in a transaction by a failed ROLLBACK
-  if (Status st = c.Exec(writable ? "BEGIN IMMEDIATE" : "BEGIN", "starting a transaction");
-      !st.ok()) {
+  if (int rc = c.Run(writable ? Conn::kBeginImmediate : Conn::kBegin); rc != SQLITE_OK) {
     RollbackIfOpen(c);
-    return st;
+    return SqlError(c.db(), rc, "starting a transaction");
   }
   struct RollbackUnlessCommitted {
     Conn& c;
@@ -1206,7 +1227,7 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   if (sqlite3_get_autocommit(c.db())) {
     return Status::Unavailable("store: the transaction was rolled back by the database");
   }
-  int rc = sqlite3_exec(c.db(), "COMMIT", nullptr, nullptr, nullptr);
+  int rc = c.Run(Conn::kCommit);
   if (rc != SQLITE_OK) {
     return Status::Unavailable(std::string("store: commit failed and was rolled back: ") +
                                sqlite3_errstr(rc));
