@@ -35,6 +35,16 @@ TEST_F(ConfigFileTest, ReadsTopLevelKeys) {
   EXPECT_EQ(cfg.threads, 4);
 }
 
+TEST_F(ConfigFileTest, InvalidTokenLimitIsBounded) {
+  Config cfg;
+  EXPECT_EQ(cfg.invalid_token_limit, 20);
+  ASSERT_TRUE(Load("invalid_token_limit = 1000\n", &cfg).ok());
+  EXPECT_EQ(cfg.invalid_token_limit, 1000);
+  EXPECT_EQ(Load("invalid_token_limit = 0\n", &cfg).code(), "CONFIG_INVALID");
+  EXPECT_EQ(Load("invalid_token_limit = \"many\"\n", &cfg).code(), "CONFIG_INVALID");
+  EXPECT_EQ(cfg.invalid_token_limit, 1000);
+}
+
 // Found by config_toml_fuzz: toml++ 3.3 asserts on a table header not followed by a key.
 TEST_F(ConfigFileTest, RefusesTableHeadersBeforeParsing) {
   Config cfg;

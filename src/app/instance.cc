@@ -120,6 +120,13 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       else
         (k == "analysis_workers" ? cfg->analysis_workers : cfg->analysis_queue) =
             static_cast<int>(*v);
+    } else if (k == "invalid_token_limit") {
+      auto v = value.value<int64_t>();
+      if (!v || *v < 1 || *v > 1000000000)
+        st = Status::Invalid("CONFIG_INVALID",
+                             "Config key 'invalid_token_limit' must be 1 to 1000000000.");
+      else
+        cfg->invalid_token_limit = static_cast<int>(*v);
     } else if (k == "threads") {
       auto v = value.value<int64_t>();
       if (!v || *v < 0 || *v > 256)

@@ -30,6 +30,9 @@ struct Config {
   std::string tls_key;                    // PEM private key
   int max_connections = 10000;            // open connections per listener
   int max_connections_per_address = 256;  // per client address (IPv6: per /64)
+  // Unknown or malformed API tokens a client address may present per minute before the
+  // Submission API answers it 429 for five minutes (brute-force protection).
+  int invalid_token_limit = 20;
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

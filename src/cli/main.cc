@@ -42,6 +42,7 @@ struct Common {
   int threads = 0;
   int max_connections = 0, max_connections_per_address = 0;  // 0: not given
   int analysis_workers = -1, analysis_queue = -1;            // -1: not given
+  int invalid_token_limit = 0;                               // 0: not given
 };
 
 int Fail(const Status& st) {
@@ -94,6 +95,7 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.rules_dir.empty()) cfg.rules_dir = c.rules_dir;
   if (c.analysis_workers >= 0) cfg.analysis_workers = c.analysis_workers;
   if (c.analysis_queue >= 0) cfg.analysis_queue = c.analysis_queue;
+  if (c.invalid_token_limit > 0) cfg.invalid_token_limit = c.invalid_token_limit;
   if (!c.tls_cert.empty()) cfg.tls_cert = c.tls_cert;
   if (!c.tls_key.empty()) cfg.tls_key = c.tls_key;
   if (c.max_connections > 0) cfg.max_connections = c.max_connections;
@@ -121,6 +123,9 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
     cmd->add_option("--analysis-queue", c.analysis_queue,
                     "Queued analyses beyond which submit answers 503")
         ->check(CLI::Range(0, 100000));
+    cmd->add_option("--invalid-token-limit", c.invalid_token_limit,
+                    "Invalid API tokens per client address per minute before 429 (default 20)")
+        ->check(CLI::Range(1, 1000000000));
   }
   if (server_flags) {
     cmd->add_option("--listen", c.listen, "ADDR:PORT to listen on (default 127.0.0.1:8080)");
@@ -277,6 +282,7 @@ int Serve(Common& c, ServeFlags& f) {
   subo.spool_dir = inst.config().data_dir + "/spool";
   subo.static_workers = static_cast<size_t>(inst.config().analysis_workers);
   subo.static_queue = static_cast<size_t>(inst.config().analysis_queue);
+  subo.invalid_token_limit = inst.config().invalid_token_limit;
   mkdir(subo.spool_dir.c_str(), 0700);
   auto engines = analysis::EngineHolder::Open(ec);
   if (!engines.ok()) return Fail(engines.status());

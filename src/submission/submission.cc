@@ -107,7 +107,8 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
         if (!st.ok()) return st;
         return out;
       }),
-      invalid_tokens_(auth::LoginThrottle::Policy{1 << 30, 20, 60 * 1000, 5 * 60 * 1000}) {
+      invalid_tokens_(auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000,
+                                                  5 * 60 * 1000}) {
   quota_.set_shared(services_.store().Shared());
   mkdir(opt_.spool_dir.c_str(), 0700);
   // Uploads in flight when a previous process died (kill -9, power loss) left their spool files.

@@ -32,6 +32,7 @@ struct SubmissionOptions {
   uint64_t discan_limit = 400ull << 20;
   size_t static_workers = 2;  // rule-analysis threads
   size_t static_queue = 64;   // queued jobs beyond which submit answers 503
+  int invalid_token_limit = 20;  // invalid tokens per client address per minute, then 429 for 5 min
 };
 
 class SubmissionService {

@@ -10,7 +10,7 @@ import http.client
 import json
 import threading
 
-from harness import ServerTestCase
+from harness import Server, ServerTestCase
 
 
 def parallel(n, fn):
@@ -168,3 +168,26 @@ class TokenBruteForceTest(ServerTestCase):
         statuses = parallel(40, lambda i: self.submit("127.0.0.34", "api_token=sbx_guess%d" % i).status)
         self.assertEqual(sorted(statuses), [401] * 20 + [429] * 20, statuses)
         self.assertThrottled(self.submit("127.0.0.34", "api_token=" + token))
+
+
+class TokenLimitSettingTest(ServerTestCase):
+    """--invalid-token-limit sets how many invalid tokens an address may present per minute."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(extra_args=["--invalid-token-limit", "3"]).start()
+
+    def test_the_fourth_invalid_token_is_throttled(self):
+        statuses = []
+        for i in range(5):
+            c = self.server.client("127.0.0.41")
+            r = c.request("POST", "/zscsb/submit?api_token=sbx_guess%d" % i, raw=b"x\n",
+                          headers={"Content-Type": "application/octet-stream"})
+            c.close()
+            statuses.append(r.status)
+        self.assertEqual(statuses, [401, 401, 401, 429, 429])
+
+    def test_an_out_of_range_limit_is_refused(self):
+        code, _, err = self.server.cli("serve", "--invalid-token-limit", "0")
+        self.assertNotEqual(code, 0)
+        self.assertIn("invalid-token-limit", err)
