@@ -197,7 +197,9 @@ struct Server::Impl {
       : opt(std::move(o)),
         router(std::move(r)),
         ioc(Threads()),
-        blocking(opt.blocking_threads),
+        blocking(opt.blocking_threads > 0
+                     ? static_cast<size_t>(opt.blocking_threads)
+                     : 4 * static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency()))),
         limits(opt.max_connections, opt.max_connections_per_address) {}
 
   int Threads() const {

@@ -36,7 +36,9 @@ namespace sandgate::http {
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";
   int threads = 0;  // 0: one per core
-  int blocking_threads = 2;
+  // Threads for blocking work (scans, password hashing, store writes that wait on fsync).
+  // 0: four per core, so that a scan can run while other threads wait on the disk.
+  int blocking_threads = 0;
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds idle_timeout{60};

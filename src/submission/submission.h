@@ -30,8 +30,8 @@ struct SubmissionOptions {
   std::string spool_dir;                // required; created if missing
   uint64_t submit_limit = 50ull << 20;  // bytes (after gzip decoding too)
   uint64_t discan_limit = 400ull << 20;
-  size_t static_workers = 2;  // rule-analysis threads
-  size_t static_queue = 64;   // queued jobs beyond which submit answers 503
+  size_t static_workers = 2;     // rule-analysis threads
+  size_t static_queue = 64;      // queued jobs beyond which submit answers 503
   int invalid_token_limit = 20;  // invalid tokens per client address per minute, then 429 for 5 min
 };
 
