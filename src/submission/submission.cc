@@ -107,8 +107,9 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
         if (!st.ok()) return st;
         return out;
       }),
-      invalid_tokens_(auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000,
-                                                  5 * 60 * 1000}) {
+      invalid_tokens_(
+          auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000, 5 * 60 * 1000}),
+      commits_(services_.store()) {
   quota_.set_shared(services_.store().Shared());
   mkdir(opt_.spool_dir.c_str(), 0700);
   // Uploads in flight when a previous process died (kill -9, power loss) left their spool files.
@@ -333,7 +334,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         if (!discan && !force) {
           auto existing = Report(org, md5);
           if (existing.ok() && existing->has_value()) {
-            Status st = services_.store().Write(record_usage);
+            Status st = commits_.Write(record_usage);
             if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
             committed = true;
             quota_.Commit(org, day);
@@ -384,7 +385,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
             co_return r;
           }
         }
-        Status st = services_.store().Write([&](store::Tx& tx) -> Status {
+        // Shares a transaction (and its fsync) with concurrent submissions; durable on return.
+        Status st = commits_.Write([&](store::Tx& tx) -> Status {
           if (Status s = tx.PutReport(rec); !s.ok()) return s;
           return record_usage(tx);
         });
@@ -439,30 +441,55 @@ void SubmissionService::Drain() {
 }
 
 void SubmissionService::Worker() {
+  // Takes every queued job (up to kBatch) at once and stores their results in one transaction:
+  // one fsync for the batch, so the rules keep up with the submissions instead of queueing
+  // behind the store's single writer.
+  constexpr size_t kBatch = 32;
   for (;;) {
-    Job job;
+    std::vector<Job> jobs;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and nothing left
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      busy_++;
+      while (!queue_.empty() && jobs.size() < kBatch) {
+        jobs.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      busy_ += jobs.size();
     }
-    RunStatic(job);
-    ::unlink(job.path.c_str());
+    std::vector<store::ReportRecord> done;
+    done.reserve(jobs.size());
+    for (const Job& job : jobs) {
+      if (auto rec = RunStatic(job)) done.push_back(std::move(*rec));
+    }
+    if (!done.empty()) {
+      Status s = services_.store().Write([&](store::Tx& tx) -> Status {
+        for (const auto& rec : done)
+          if (Status st = tx.PutReport(rec); !st.ok()) return st;
+        return Status::Ok();
+      });
+      // One bad record (its organization just deleted, say) must not cost the others theirs.
+      for (size_t i = 0; !s.ok() && done.size() > 1 && i < done.size(); ++i) {
+        Status one = services_.store().Write([&](store::Tx& tx) { return tx.PutReport(done[i]); });
+        if (!one.ok())
+          spdlog::error("storing the rule analysis of a report failed: {}", one.message());
+      }
+      if (!s.ok() && done.size() == 1)
+        spdlog::error("storing the rule analysis of a report failed: {}", s.message());
+    }
+    for (const Job& job : jobs) ::unlink(job.path.c_str());
     {
       std::lock_guard<std::mutex> lock(mu_);
-      busy_--;
+      busy_ -= jobs.size();
     }
     idle_cv_.notify_all();
   }
 }
 
-void SubmissionService::RunStatic(const Job& job) {
+std::optional<store::ReportRecord> SubmissionService::RunStatic(const Job& job) {
   auto engine = engines_.Get();
   auto existing = Report(job.org, job.md5);
-  if (!existing.ok() || !existing->has_value()) return;
+  if (!existing.ok() || !existing->has_value()) return std::nullopt;
   store::ReportRecord rec = std::move(**existing);
   auto statics = engine->Static(job.path);
   json::value doc = json::parse(rec.report_json);
@@ -489,8 +516,7 @@ void SubmissionService::RunStatic(const Job& job) {
       json::serialize(ReportDoc(q, st, verdict, d["startTime"].to_number<int64_t>() * 1000, now));
   rec.status = "COMPLETED";
   rec.updated_at = now;
-  Status s = services_.store().Write([&](store::Tx& tx) { return tx.PutReport(rec); });
-  if (!s.ok()) spdlog::error("storing the rule analysis of a report failed: {}", s.message());
+  return rec;
 }
 
 }  // namespace sandgate::submission

@@ -23,6 +23,7 @@
 #include "http/router.h"
 #include "quota/quota.h"
 #include "service/services.h"
+#include "store/group_commit.h"
 
 namespace sandgate::submission {
 
@@ -62,13 +63,16 @@ class SubmissionService {
   void OnOverQuota(domain::OrgId org, const quota::Admission& a);
   bool TryEnqueue(Job job);
   void Worker();
-  void RunStatic(const Job& job);
+  // The report of `job` completed with the rule findings, to be stored by the caller; nothing
+  // when the report is gone.
+  std::optional<store::ReportRecord> RunStatic(const Job& job);
 
   service::Services& services_;
   analysis::EngineHolder& engines_;
   SubmissionOptions opt_;
   quota::QuotaManager quota_;
   auth::LoginThrottle invalid_tokens_;  // per client address
+  store::GroupCommitter commits_;       // reports and usage of accepted submissions
 
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;

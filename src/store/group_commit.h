@@ -1,0 +1,57 @@
+// Group commit: many threads' small writes share one transaction, and so one fsync.
+//
+// Write(fn) queues fn and blocks until it is durable: a committer thread runs every queued fn, in
+// arrival order, inside one Store::Write and wakes their callers with the outcome. The contract
+// for each caller is Store::Write's: OK means fn's changes are committed and durable; an error
+// means none of them are. If a shared transaction fails (one fn refused, or the commit failed),
+// each fn of that batch is run again in a transaction of its own, so one caller's error is never
+// another's. Hence fn must be safe to run twice (it is rolled back in between) and must not
+// depend on when it runs relative to writes outside this committer. Never call Write inside a
+// transaction of the same store (the committer would wait for it forever).
+//
+// Thread-safe. Destruction commits what is queued, then joins the committer.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "store/store.h"
+
+namespace sandgate::store {
+
+class GroupCommitter {
+ public:
+  // `store` must outlive the committer. `max_batch`: most fns per shared transaction.
+  explicit GroupCommitter(Store& store, size_t max_batch = 64);
+  ~GroupCommitter();
+  GroupCommitter(const GroupCommitter&) = delete;
+  GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+  Status Write(const std::function<Status(Tx&)>& fn);
+
+  // Transactions committed so far (shared and single), for tests and metrics.
+  uint64_t transactions() const;
+
+ private:
+  struct Pending {
+    const std::function<Status(Tx&)>* fn;
+    Status result;
+    bool done = false;
+  };
+  void Run();
+
+  Store& store_;
+  const size_t max_batch_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<Pending*> queue_;  // guarded by mu_
+  bool stopping_ = false;       // guarded by mu_
+  uint64_t transactions_ = 0;   // guarded by mu_
+  std::thread committer_;
+};
+
+}  // namespace sandgate::store
