@@ -172,7 +172,14 @@ class StreamBodyReader : public BodyReader {
 struct Server::Impl {
   ServerOptions opt;
   std::shared_ptr<const Router> router;
-  asio::io_context ioc;
+  // The acceptor, signals and shutdown run on `ioc` (the thread that calls Run). Connections run
+  // on `workers`: one io_context per I/O thread, each run by that thread alone, and a connection
+  // stays on the context that accepted it. So a connection's operations and timers never run
+  // concurrently (no strand needed) and the threads share no scheduler (the nginx model).
+  asio::io_context ioc{1};
+  std::vector<std::unique_ptr<asio::io_context>> workers;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> worker_guards;
+  size_t next_worker = 0;  // used by Accept only
   asio::thread_pool blocking;
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc};
@@ -196,11 +203,15 @@ struct Server::Impl {
   Impl(ServerOptions o, std::shared_ptr<const Router> r)
       : opt(std::move(o)),
         router(std::move(r)),
-        ioc(Threads()),
         blocking(opt.blocking_threads > 0
                      ? static_cast<size_t>(opt.blocking_threads)
                      : 4 * static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency()))),
-        limits(opt.max_connections, opt.max_connections_per_address) {}
+        limits(opt.max_connections, opt.max_connections_per_address) {
+    for (int i = 0; i < Threads(); ++i) {
+      workers.push_back(std::make_unique<asio::io_context>(1));
+      worker_guards.push_back(asio::make_work_guard(*workers.back()));
+    }
+  }
 
   int Threads() const {
     if (opt.threads > 0) return opt.threads;
@@ -268,8 +279,9 @@ struct Server::Impl {
   asio::awaitable<void> Accept() {
     asio::steady_timer backoff(ioc);
     for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(ioc),
-                                                       asio::as_tuple(asio::use_awaitable));
+      asio::io_context& worker = *workers[next_worker++ % workers.size()];
+      auto [ec, sock] =
+          co_await acceptor.async_accept(worker, asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -603,6 +615,8 @@ void Server::Stop() {
             t.expires_after(std::chrono::milliseconds(20));
             co_await t.async_wait(asio::use_awaitable);
           }
+          for (auto& g : impl_->worker_guards) g.reset();
+          for (auto& w : impl_->workers) w->stop();
           impl_->ioc.stop();
         },
         asio::detached);
@@ -633,10 +647,12 @@ void Server::Run() {
   }
   asio::co_spawn(im.ioc, im.Accept(), asio::detached);
   std::vector<std::thread> threads;
-  int n = im.Threads();
-  for (int i = 1; i < n; ++i) threads.emplace_back([&] { im.ioc.run(); });
+  for (auto& w : im.workers) threads.emplace_back([&w] { w->run(); });
   im.ioc.run();
   for (auto& t : threads) t.join();
+  // Connections still open (idle keep-alive) end here, while everything they use is alive.
+  im.worker_guards.clear();
+  im.workers.clear();
   spdlog::info("stopped");
 }
 

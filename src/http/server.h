@@ -1,5 +1,6 @@
 // Server: a Boost.Beast HTTP/1.1 server on Asio C++20 coroutines.
-// - One coroutine per connection, on its own strand; a pool of `threads` runs the io_context.
+// - One coroutine per connection, on one of `threads` I/O threads, each with its own io_context;
+//   the thread calling Run accepts connections and hands them out in turn.
 // - Keep-alive; header, body and idle timeouts; header size cap (431); per-route body limit (413,
 //   checked on Content-Length before the body is read).
 // - Timeouts bound whole operations, never single reads: a header must be complete within
