@@ -203,9 +203,10 @@ struct Server::Impl {
   Impl(ServerOptions o, std::shared_ptr<const Router> r)
       : opt(std::move(o)),
         router(std::move(r)),
-        blocking(opt.blocking_threads > 0
-                     ? static_cast<size_t>(opt.blocking_threads)
-                     : 4 * static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency()))),
+        blocking(
+            opt.blocking_threads > 0
+                ? static_cast<size_t>(opt.blocking_threads)
+                : std::min<size_t>(256, 8 * std::max(1u, std::thread::hardware_concurrency()))),
         limits(opt.max_connections, opt.max_connections_per_address) {
     for (int i = 0; i < Threads(); ++i) {
       workers.push_back(std::make_unique<asio::io_context>(1));
@@ -280,8 +281,7 @@ struct Server::Impl {
     asio::steady_timer backoff(ioc);
     for (;;) {
       asio::io_context& worker = *workers[next_worker++ % workers.size()];
-      auto [ec, sock] =
-          co_await acceptor.async_accept(worker, asio::as_tuple(asio::use_awaitable));
+      auto [ec, sock] = co_await acceptor.async_accept(worker, asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         spdlog::warn("accept failed: {}", ec.message());

@@ -38,7 +38,8 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:8080";
   int threads = 0;  // 0: one per core
   // Threads for blocking work (scans, password hashing, store writes that wait on fsync).
-  // 0: four per core, so that a scan can run while other threads wait on the disk.
+  // 0: eight per core (at most 256), so that scans keep the cores busy while other threads wait
+  // on the disk (fsync of a group commit, spool files).
   int blocking_threads = 0;
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{60};
