@@ -280,8 +280,7 @@ struct Server::Impl {
   asio::awaitable<void> Accept() {
     asio::steady_timer backoff(ioc);
     for (;;) {
-      asio::io_context& worker = *workers[next_worker++ % workers.size()];
-      auto [ec, sock] = co_await acceptor.async_accept(worker, asio::as_tuple(asio::use_awaitable));
+      auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -312,8 +311,19 @@ struct Server::Impl {
       std::string client = key;
       if (ep.address().is_v6() && !ep.address().to_v6().is_v4_mapped())
         client = ep.address().to_string();
-      auto ex = sock.get_executor();
-      asio::co_spawn(ex, Start(std::move(sock), std::move(ticket), Peer{std::move(client), key}),
+      // The connection moves to the next I/O thread's context. Nothing pending on `ioc` (this
+      // accept loop) ever refers to a worker context, so their lifetimes stay independent.
+      asio::io_context& worker = *workers[next_worker++ % workers.size()];
+      const auto fd = sock.release(aec);
+      if (aec) continue;
+      tcp::socket conn(worker);
+      conn.assign(ep.protocol(), fd, aec);
+      if (aec) {
+        ::close(fd);
+        continue;
+      }
+      asio::co_spawn(worker,
+                     Start(std::move(conn), std::move(ticket), Peer{std::move(client), key}),
                      asio::detached);
     }
   }
