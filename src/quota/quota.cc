@@ -35,17 +35,7 @@ Admission QuotaManager::Reserve(domain::OrgId org, const Limits& limits, TimeMs 
   if (d.hour != hour) d.hour = hour, d.in_hour = 0;
   const int64_t to_midnight = ((a.day + 1) * kDayMs - now + 999) / 1000;
   auto refuse = [&](Status st, int64_t limit, int64_t reset) {
-    a.status = std::move(st);
-    a.limit = limit;
-    a.remaining = 0;
-    a.reset_seconds = reset;
-    a.retry_after = std::max<int64_t>(1, reset);
-    d.over_quota++;
-    a.over_quota_today = d.over_quota;
-    if (d.over_quota > limits.disable_threshold && !d.threshold_reported) {
-      d.threshold_reported = true;
-      a.threshold_crossed = true;
-    }
+    Refuse(d, limits, std::move(st), limit, reset, &a);
     return a;
   };
   if (d.used + d.reserved >= limits.daily_allowance)
@@ -70,6 +60,21 @@ Admission QuotaManager::Reserve(domain::OrgId org, const Limits& limits, TimeMs 
   return a;
 }
 
+void QuotaManager::Refuse(Day& d, const Limits& limits, Status st, int64_t limit, int64_t reset,
+                          Admission* a) {
+  a->status = std::move(st);
+  a->limit = limit;
+  a->remaining = 0;
+  a->reset_seconds = reset;
+  a->retry_after = std::max<int64_t>(1, reset);
+  d.over_quota++;
+  a->over_quota_today = d.over_quota;
+  if (d.over_quota > limits.disable_threshold && !d.threshold_reported) {
+    d.threshold_reported = true;
+    a->threshold_crossed = true;
+  }
+}
+
 void QuotaManager::Commit(domain::OrgId org, int64_t day) {
   std::lock_guard<std::mutex> lock(mu_);
   Day& d = orgs_[org];
@@ -92,17 +97,8 @@ Admission QuotaManager::RefuseShared(domain::OrgId org, const Limits& limits,
   Day& d = orgs_[org];
   if (d.day == a.day && d.reserved > 0) d.reserved--;
   if (d.day == a.day) d.used = std::max(d.used, limits.daily_allowance);  // known full now
-  a.status = Status(429, "QUOTA_EXCEEDED", "Exceeded the daily submission quota");
-  a.limit = limits.daily_allowance;
-  a.remaining = 0;
-  a.reset_seconds = ((a.day + 1) * kDayMs - now + 999) / 1000;
-  a.retry_after = std::max<int64_t>(1, a.reset_seconds);
-  d.over_quota++;
-  a.over_quota_today = d.over_quota;
-  if (d.over_quota > limits.disable_threshold && !d.threshold_reported) {
-    d.threshold_reported = true;
-    a.threshold_crossed = true;
-  }
+  Refuse(d, limits, Status(429, "QUOTA_EXCEEDED", "Exceeded the daily submission quota"),
+         limits.daily_allowance, ((a.day + 1) * kDayMs - now + 999) / 1000, &a);
   return a;
 }
 

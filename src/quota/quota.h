@@ -77,6 +77,10 @@ class QuotaManager {
     int64_t hour = -1, in_hour = 0;
   };
   Status Load(domain::OrgId org, int64_t day, Day* d);  // under mu_
+  // Fills *a as a refusal (429 `st`, `limit`, retry after `reset` seconds) and counts the
+  // over-quota attempt on d, reporting the threshold crossing once per day. Under mu_.
+  static void Refuse(Day& d, const Limits& limits, Status st, int64_t limit, int64_t reset,
+                     Admission* a);
 
   UsageLoader loader_;
   bool shared_ = false;

@@ -168,6 +168,22 @@ void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a
   if (r.ok()) spdlog::warn("organization {}: token disabled (over-quota threshold)", org);
 }
 
+asio::awaitable<Response> SubmissionService::OverQuota(asio::thread_pool& blocking,
+                                                       domain::OrgId org,
+                                                       quota::Admission refused) {
+  co_await asio::co_spawn(
+      blocking,
+      [&]() -> asio::awaitable<void> {
+        OnOverQuota(org, refused);
+        co_return;
+      },
+      asio::use_awaitable);
+  Response res = ZError(429, refused.status.message());
+  RateHeaders(res, refused);
+  res.set(field::retry_after, std::to_string(refused.retry_after));
+  co_return res;
+}
+
 asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h,
                                                     http::RequestContext& ctx,
                                                     http::BodyReader& body, bool discan) {
@@ -211,17 +227,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (!adm.status.ok()) {
     if (adm.status.http_status() != 429)
       co_return ZError(503, "The service is temporarily unavailable");
-    co_await asio::co_spawn(
-        *ctx.blocking,
-        [&]() -> asio::awaitable<void> {
-          OnOverQuota(org, adm);
-          co_return;
-        },
-        asio::use_awaitable);
-    Response res = ZError(429, adm.status.message());
-    RateHeaders(res, adm);
-    res.set(field::retry_after, std::to_string(adm.retry_after));
-    co_return res;
+    co_return co_await OverQuota(*ctx.blocking, org, adm);
   }
   // Several nodes: the store's count is the authority, taken now (an accepted submission counts
   // from admission; a failed one gives its count back below).
@@ -247,18 +253,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
       co_return ZError(503, "The service is temporarily unavailable");
     }
     if (full) {
-      quota::Admission refused = quota_.RefuseShared(org, limits.value(), adm, started);
-      co_await asio::co_spawn(
-          *ctx.blocking,
-          [&]() -> asio::awaitable<void> {
-            OnOverQuota(org, refused);
-            co_return;
-          },
-          asio::use_awaitable);
-      Response res = ZError(429, refused.status.message());
-      RateHeaders(res, refused);
-      res.set(field::retry_after, std::to_string(refused.retry_after));
-      co_return res;
+      co_return co_await OverQuota(*ctx.blocking, org,
+                                   quota_.RefuseShared(org, limits.value(), adm, started));
     }
   }
   // From here the reservation is released unless the submission is recorded.
