@@ -3,6 +3,7 @@
 // - The CSRF token is derived from the session id (keyed hash), so it needs no storage and dies
 //   with the session.
 // - Idle timeout 30 minutes, absolute timeout 12 hours; last_seen is written at most once a minute.
+// - Authenticate serves repeated requests from a cache that any change to the store empties.
 // Thread-safe.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "auth/login_throttle.h"
 #include "common/status.h"
 #include "service/services.h"
+#include "store/stamped_cache.h"
 #include "store/store.h"
 
 namespace sandgate::auth {
@@ -52,9 +54,18 @@ class SessionManager {
   bool CsrfValid(const std::string& session_id, const std::string& presented) const;
 
  private:
+  // What Authenticate reads for a session (the user without its password hash).
+  struct SessionEntry {
+    store::SessionRecord session;
+    store::UserRecord user;
+  };
+
   service::Services& services_;
   SessionPolicy policy_;
   LoginThrottle throttle_;
+  // Authenticate's reads by session hash, while the store is unchanged (Store::ChangeStamp): a
+  // sign-out, a touch or a user change anywhere empties it.
+  store::StampedCache<std::string, SessionEntry> cache_{65536};
 };
 
 }  // namespace sandgate::auth

@@ -135,18 +135,23 @@ Status Services::Audit(const Actor& a, std::optional<OrgId> org, const std::stri
 
 Status Services::BuildView(Tx& tx, const OrgRecord& org, const std::optional<TokenRecord>& tok,
                            const domain::Caller& caller, TimeMs now, TokenView* out) const {
-  TokenView& v = *out;
   auto last = tx.LastUsed(org.id);
   if (!last.ok()) return last.status();
-  v.last_used = *last;
-  v.org = org;
-  v.token = tok;
+  FillView(OrgSnapshot{org, tok, *last}, caller, now, out);
+  return Status::Ok();
+}
+
+void Services::FillView(const OrgSnapshot& snap, const domain::Caller& caller, TimeMs now,
+                        TokenView* out) {
+  TokenView& v = *out;
+  v.last_used = snap.last_used;
+  v.org = snap.org;
+  v.token = snap.token;
   v.now = now;
-  domain::OrgState state = StateOf(org, tok.has_value());
+  domain::OrgState state = StateOf(snap.org, snap.token.has_value());
   v.subscription = domain::EffectiveSubscription(state, now);
   v.status = domain::TokenStatusAt(state, now);
   v.allowed = domain::AllowedActions(state, caller, now);
-  return Status::Ok();
 }
 
 TokenRecord Services::NewToken(OrgId org, const std::string& by, TimeMs now) const {
@@ -249,24 +254,36 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
 
 Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
   const TimeMs now = clock_->now();
+  const std::optional<uint64_t> stamp = store_->ChangeStamp();  // before the read it vouches for
+  std::shared_ptr<const OrgSnapshot> snap;
+  if (stamp) snap = read_cache_.Get(*stamp, org_id);
+  if (!snap) {
+    auto fresh = std::make_shared<OrgSnapshot>();
+    Status st = store_->Read([&](Tx& tx) -> Status {
+      auto org = tx.GetOrg(org_id);
+      if (!org.ok()) return org.status().http_status() == 404 ? NotFound() : org.status();
+      auto tok = tx.GetToken(org_id);
+      if (!tok.ok()) return tok.status();
+      auto last = tx.LastUsed(org_id);
+      if (!last.ok()) return last.status();
+      fresh->org = std::move(org).value();
+      fresh->token = std::move(tok).value();
+      fresh->last_used = *last;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    if (fresh->token) fresh->token->sealed.clear();
+    snap = fresh;
+    if (stamp) read_cache_.Put(*stamp, org_id, snap);
+  }
+  domain::Decision d =
+      domain::Decide(StateOf(snap->org, snap->token.has_value()), a.caller, Action::kRead, now);
+  if (!d.allowed()) {
+    Audit(a, std::nullopt, "TOKEN_READ", d.status.code(), "org " + std::to_string(org_id));
+    return d.status;
+  }
   TokenView view;
-  Status refusal;
-  Status st = store_->Read([&](Tx& tx) -> Status {
-    auto org = tx.GetOrg(org_id);
-    if (!org.ok()) return org.status().http_status() == 404 ? NotFound() : org.status();
-    auto tok = tx.GetToken(org_id);
-    if (!tok.ok()) return tok.status();
-    domain::Decision d =
-        domain::Decide(StateOf(*org, tok->has_value()), a.caller, Action::kRead, now);
-    if (!d.allowed()) {
-      refusal = d.status;
-      return d.status;
-    }
-    return BuildView(tx, *org, *tok, a.caller, now, &view);
-  });
-  if (!refusal.ok())
-    Audit(a, std::nullopt, "TOKEN_READ", refusal.code(), "org " + std::to_string(org_id));
-  if (!st.ok()) return st;
+  FillView(*snap, a.caller, now, &view);
   return view;
 }
 

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "domain/decision.h"
+#include "store/stamped_cache.h"
 #include "store/store.h"
 #include "token/keyring.h"
 #include "token/token_index.h"
@@ -164,6 +165,16 @@ class Services {
   Status BuildView(store::Tx& tx, const store::OrgRecord& org,
                    const std::optional<store::TokenRecord>& tok, const domain::Caller& caller,
                    TimeMs now, TokenView* out) const;
+  // What a read of the organization's token is built from (ReadToken's cache entry). The token's
+  // sealed copy is left out: a view never shows it.
+  struct OrgSnapshot {
+    store::OrgRecord org;
+    std::optional<store::TokenRecord> token;
+    std::optional<TimeMs> last_used;
+  };
+  // Fills *out from what was read; the rules are applied at `now`.
+  static void FillView(const OrgSnapshot& snap, const domain::Caller& caller, TimeMs now,
+                       TokenView* out);
   // A fresh token for `org`: only its lookup hash and sealed copy leave (the text is wiped).
   store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now) const;
   store::AuditRecord AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
@@ -178,6 +189,8 @@ class Services {
   Settings settings_;
   token::TokenIndex index_;
   std::mutex write_mu_;  // serialises changes with their index updates
+  // ReadToken's reads, per organization, while the store is unchanged (Store::ChangeStamp).
+  store::StampedCache<OrgId, OrgSnapshot> read_cache_{65536};
 };
 
 }  // namespace sandgate::service

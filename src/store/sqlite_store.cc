@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -1259,12 +1262,61 @@ Status NestedError() {
   return Status::Internal("store: Write/Read called inside a transaction of the same store");
 }
 
+// The database's change counter: 8 bytes in the file `<database>-stamp`, mapped shared by every
+// process that opens the database through this store (server, CLI), and bumped by each of them
+// after every write transaction. Loading it costs nanoseconds, where asking SQLite (PRAGMA
+// data_version) costs a read transaction and its file locks. Writers that bypass this store (the
+// sqlite3 shell) do not bump it: like the token index, read caches then see their change only at
+// the next bump or restart. Thread-safe; movable, not copyable.
+class ChangeCounter {
+ public:
+  static Result<ChangeCounter> Open(const std::string& db_path) {
+    const std::string path = db_path + "-stamp";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Fail(path, "open");
+    struct stat st {};
+    void* map = MAP_FAILED;
+    if (::fstat(fd, &st) == 0 &&
+        (st.st_size >= kBytes || ::ftruncate(fd, kBytes) == 0)) {  // never shrinks
+      map = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    }
+    const int err = errno;
+    ::close(fd);
+    if (map == MAP_FAILED) {
+      errno = err;
+      return Fail(path, "map");
+    }
+    return ChangeCounter(static_cast<uint64_t*>(map));
+  }
+  ChangeCounter(ChangeCounter&& o) noexcept : word_(std::exchange(o.word_, nullptr)) {}
+  ChangeCounter& operator=(ChangeCounter&&) = delete;
+  ~ChangeCounter() {
+    if (word_) ::munmap(word_, kBytes);
+  }
+  uint64_t Load() const { return std::atomic_ref<uint64_t>(*word_).load(); }
+  void Bump() { std::atomic_ref<uint64_t>(*word_).fetch_add(1); }
+
+ private:
+  static constexpr off_t kBytes = 8;
+  static_assert(std::atomic_ref<uint64_t>::is_always_lock_free, "shared between processes");
+  explicit ChangeCounter(uint64_t* word) : word_(word) {}
+  static Status Fail(const std::string& path, const char* what) {
+    return Status::Unavailable("store: cannot " + std::string(what) + " the change counter " +
+                               path + ": " + std::strerror(errno));
+  }
+  uint64_t* word_;  // in the shared mapping
+};
+
 // Thread-safe. The writer connection is used only under write_mu_; reader connections are leased
 // from the pool to one thread at a time. Destroy only when no call is in progress.
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, SqliteOptions options, std::unique_ptr<Conn> writer)
-      : path_(std::move(path)), options_(options), writer_(std::move(writer)) {}
+  SqliteStore(std::string path, SqliteOptions options, std::unique_ptr<Conn> writer,
+              ChangeCounter counter)
+      : path_(std::move(path)),
+        options_(options),
+        counter_(std::move(counter)),
+        writer_(std::move(writer)) {}
 
   ~SqliteStore() override {
     idle_readers_.clear();  // readers first, so the writer's close checkpoints the WAL
@@ -1275,7 +1327,10 @@ class SqliteStore final : public Store {
     ActiveStoreScope scope(this);
     if (scope.nested()) return NestedError();
     std::lock_guard<std::mutex> lock(write_mu_);
-    return RunTx(*writer_, /*writable=*/true, audit_key(), fn);
+    Status st = RunTx(*writer_, /*writable=*/true, audit_key(), fn);
+    // Also after a failure: a failed COMMIT (fsync) may still have reached the file.
+    counter_.Bump();
+    return st;
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
@@ -1287,6 +1342,10 @@ class SqliteStore final : public Store {
   }
 
   std::string Describe() const override { return "sqlite:" + path_; }
+
+  // The shared change counter (see ChangeCounter): every process's Write bumps it after its
+  // transaction ends, so a load here is a stamp no commit can slip past.
+  std::optional<uint64_t> ChangeStamp() override { return counter_.Load(); }
 
   Status Ping() override {
     if (t_active_store == this) return NestedError();  // could wait forever for a reader
@@ -1341,6 +1400,7 @@ class SqliteStore final : public Store {
 
   const std::string path_;
   const SqliteOptions options_;
+  ChangeCounter counter_;
 
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;  // guarded by write_mu_
@@ -1428,8 +1488,11 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                          ? options.max_schema_version
                          : kSchemaVersion;
   if (Status st = Migrate(c, target); !st.ok()) return st;
-  return std::unique_ptr<Store>(
-      std::make_unique<SqliteStore>(path, options, std::move(writer).value()));
+  auto counter = ChangeCounter::Open(path);
+  if (!counter.ok()) return counter.status();
+  counter->Bump();  // migrations may have changed the schema
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(
+      path, options, std::move(writer).value(), std::move(counter).value()));
 }
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {

@@ -216,6 +216,12 @@ class Store {
   virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
   // OK when the store answers (used by /readyz).
   virtual Status Ping() = 0;
+  // For read caches: a stamp that has grown once any Write on this data has returned, whichever
+  // process made it (this one, the CLI), so what was read after the stamp was taken is current
+  // for as long as the stamp stays the same. Reads leave it; it never shrinks. nullopt when the
+  // backend cannot tell cheaply (PostgreSQL: other nodes): then nothing may be cached.
+  // Thread-safe.
+  virtual std::optional<uint64_t> ChangeStamp() { return std::nullopt; }
 
   // --- Several nodes on one database (docs/CLUSTER.md). Defaults describe a single node. ---
   // True when other processes may change the data while this one serves (PostgreSQL).

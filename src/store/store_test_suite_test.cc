@@ -1724,5 +1724,31 @@ TEST_P(StoreSuite, AuditRecordsFormAKeyedChainThatVerifies) {
 
 TEST_P(StoreSuite, PingAnswers) { EXPECT_OK(store().Ping()); }
 
+// The contract read caches rely on (store/stamped_cache.h): the stamp moves with every commit,
+// whoever makes it, and reads leave it. A backend may instead answer nullopt (nothing is cached).
+TEST_P(StoreSuite, ChangeStampMovesWithEveryCommitFromAnyConnection) {
+  const std::optional<uint64_t> s0 = store().ChangeStamp();
+  if (!s0) GTEST_SKIP() << "this backend offers no change stamp (nothing is cached)";
+  EXPECT_EQ(store().ChangeStamp(), s0);
+  ASSERT_OK(InRead(store(), [](Tx& tx) { return tx.CountUsers(); }));
+  EXPECT_EQ(store().ChangeStamp(), s0) << "a read is not a change";
+  ASSERT_OK(InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Mine")); }));
+  const std::optional<uint64_t> s1 = store().ChangeStamp();
+  ASSERT_TRUE(s1);
+  EXPECT_GT(*s1, *s0) << "this store's own commit";
+
+  // Another handle on the same data: the CLI next to a running server, or another node.
+  std::unique_ptr<Store> other = GetParam().open(scratch_dir_);
+  ASSERT_NE(other, nullptr);
+  const std::optional<uint64_t> opened = store().ChangeStamp();  // opening may migrate
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(store().ChangeStamp(), opened);
+  ASSERT_OK(InWrite(*other, [](Tx& tx) { return tx.InsertOrg(MakeOrg("Theirs")); }));
+  const std::optional<uint64_t> s2 = store().ChangeStamp();
+  ASSERT_TRUE(s2);
+  EXPECT_GT(*s2, *opened) << "another connection's commit";
+  EXPECT_EQ(store().ChangeStamp(), s2);
+}
+
 }  // namespace
 }  // namespace sandgate::store

@@ -1,0 +1,63 @@
+// StampedCache: values read from the store, kept for as long as the store has not changed.
+// - Every entry belongs to one Store::ChangeStamp, taken BEFORE the read that produced the value.
+//   A lookup under stamp S returns only entries put under S; the first lookup or insert under a
+//   newer stamp empties the cache. So a hit is exactly what a read would return now, whoever
+//   committed in between (this process, the CLI, another node): no time-to-live, no lag.
+// - Values are immutable and shared (a hit costs a lock and a reference count, not a copy).
+// - At most `capacity` entries; inserts beyond it are dropped until the next change empties it.
+// Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace sandgate::store {
+
+template <class Key, class Value, class Hash = std::hash<Key>>
+class StampedCache {
+ public:
+  explicit StampedCache(size_t capacity) : capacity_(capacity) {}
+
+  // The value put under `stamp` for `key`, or null.
+  std::shared_ptr<const Value> Get(uint64_t stamp, const Key& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!Advance(stamp)) return nullptr;
+    auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : it->second;
+  }
+
+  // Keeps `value`, read after `stamp` was taken, for `key`. Ignored when the cache has already
+  // moved past `stamp` (the value may be stale) or is full.
+  void Put(uint64_t stamp, const Key& key, std::shared_ptr<const Value> value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!Advance(stamp)) return;
+    if (entries_.size() >= capacity_ && entries_.find(key) == entries_.end()) return;
+    entries_.insert_or_assign(key, std::move(value));
+  }
+
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entries_.size();
+  }
+
+ private:
+  // Moves the cache to `stamp` when it is newer (emptying it); false when it is older.
+  bool Advance(uint64_t stamp) {
+    if (stamp < stamp_) return false;
+    if (stamp > stamp_) {
+      entries_.clear();
+      stamp_ = stamp;
+    }
+    return true;
+  }
+
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  uint64_t stamp_ = 0;                                                   // guarded by mu_
+  std::unordered_map<Key, std::shared_ptr<const Value>, Hash> entries_;  // guarded by mu_
+};
+
+}  // namespace sandgate::store
