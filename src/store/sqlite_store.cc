@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <iterator>
@@ -1320,6 +1321,7 @@ class SqliteStore final : public Store {
 
   ~SqliteStore() override {
     idle_readers_.clear();  // readers first, so the writer's close checkpoints the WAL
+    version_conn_.reset();
     writer_.reset();
   }
 
@@ -1344,8 +1346,11 @@ class SqliteStore final : public Store {
   std::string Describe() const override { return "sqlite:" + path_; }
 
   // The shared change counter (see ChangeCounter): every process's Write bumps it after its
-  // transaction ends, so a load here is a stamp no commit can slip past.
-  std::optional<uint64_t> ChangeStamp() override { return counter_.Load(); }
+  // transaction ends, so a load here is a stamp no commit through this backend can slip past.
+  std::optional<uint64_t> ChangeStamp() override {
+    NoticeForeignCommits();
+    return counter_.Load();
+  }
 
   Status Ping() override {
     if (t_active_store == this) return NestedError();  // could wait forever for a reader
@@ -1367,6 +1372,30 @@ class SqliteStore final : public Store {
       if (conn) store->ReturnReader(std::move(conn));
     }
   };
+
+  // At most every foreign_check_interval_ms (one caller at a time; the others go on): when
+  // SQLite's data version moved since the previous check, bumps the counter. That covers commits
+  // the counter did not see (a writer bypassing this store, one killed before its bump) and, at
+  // worst, empties read caches once more per interval after our own writes.
+  void NoticeForeignCommits() {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    if (now < next_foreign_check_ms_.load(std::memory_order_relaxed)) return;
+    std::unique_lock<std::mutex> lock(version_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    next_foreign_check_ms_.store(now + options_.foreign_check_interval_ms,
+                                 std::memory_order_relaxed);
+    if (!version_conn_) {
+      auto c = Conn::Open(path_, /*reader=*/true, options_);
+      if (!c.ok()) return;
+      version_conn_ = std::move(c).value();
+    }
+    auto v = QueryInt(*version_conn_, "PRAGMA data_version", "reading the data version");
+    if (!v.ok()) return;
+    if (last_data_version_ && *last_data_version_ != *v) counter_.Bump();
+    last_data_version_ = *v;
+  }
 
   // An idle reader, a newly opened one if fewer than max_readers exist, or waits for one.
   Result<Lease> LeaseReader() {
@@ -1401,6 +1430,10 @@ class SqliteStore final : public Store {
   const std::string path_;
   const SqliteOptions options_;
   ChangeCounter counter_;
+  std::atomic<int64_t> next_foreign_check_ms_{0};  // steady clock
+  std::mutex version_mu_;
+  std::unique_ptr<Conn> version_conn_;        // PRAGMA data_version only; guarded by version_mu_
+  std::optional<int64_t> last_data_version_;  // guarded by version_mu_
 
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;  // guarded by write_mu_

@@ -9,6 +9,11 @@
 // Storage faults: a failed write or commit is 503 STORE_UNAVAILABLE with nothing changed. A failed
 // fsync of the WAL is reported the same way, but its frames may be on disk: after a crash before
 // the next commit the change can reappear, whole (tests: store/sqlite_fault_vfs_test.cc).
+//
+// Change stamp (Store::ChangeStamp): a counter in `<database>-stamp`, mapped shared by every
+// process that opens the database through this backend and bumped after each Write. A commit that
+// bypasses it (the sqlite3 shell, a process killed between commit and bump) is noticed through
+// PRAGMA data_version, checked at most every foreign_check_interval_ms by a ChangeStamp call.
 #pragma once
 
 #include <memory>
@@ -31,6 +36,9 @@ struct SqliteOptions {
   // For tests of schema upgrades only: migrate no further than this version (0: to the newest).
   // The methods that need a later version then fail with 500 INTERNAL.
   int max_schema_version = 0;
+  // How often ChangeStamp asks SQLite whether the database changed without the counter moving
+  // (0: on every call, for tests).
+  int foreign_check_interval_ms = 1000;
 };
 
 // As OpenSqliteStore(path) (store/store.h), with explicit options. `path` must name a file (not

@@ -282,11 +282,36 @@ TEST_F(SqliteStoreTest, NewDatabaseFilesArePrivate) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Write([](Tx& tx) { return tx.InsertOrg(Org("Acme")).status(); }).ok());
-  for (const std::string& p : {path_, path_ + "-wal"}) {
+  for (const std::string& p : {path_, path_ + "-wal", path_ + "-stamp"}) {
     struct stat st {};
     ASSERT_EQ(stat(p.c_str(), &st), 0) << p;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << p;
   }
+}
+
+// A commit that bypasses the store (here: a plain SQLite connection, as the sqlite3 shell) does not
+// bump the shared counter; the data-version check notices it and moves the stamp.
+TEST_F(SqliteStoreTest, ChangeStampNoticesCommitsThatBypassTheStore) {
+  SqliteOptions every_call;
+  every_call.foreign_check_interval_ms = 0;
+  auto store = Open(every_call);
+  ASSERT_NE(store, nullptr);
+  const std::optional<uint64_t> s0 = store->ChangeStamp();
+  ASSERT_TRUE(s0);
+  EXPECT_EQ(store->ChangeStamp(), s0);
+  RawDb raw(path_);
+  raw.Exec("UPDATE schema_version SET applied_at = applied_at + 1");
+  const std::optional<uint64_t> s1 = store->ChangeStamp();
+  ASSERT_TRUE(s1);
+  EXPECT_GT(*s1, *s0);
+  EXPECT_EQ(store->ChangeStamp(), s1) << "no commit, no move";
+
+  // With the default interval, the check runs at most once a second.
+  auto slow = Open();
+  ASSERT_NE(slow, nullptr);
+  const std::optional<uint64_t> t0 = slow->ChangeStamp();  // first check: records the version
+  raw.Exec("UPDATE schema_version SET applied_at = applied_at + 1");
+  EXPECT_EQ(slow->ChangeStamp(), t0) << "checked again within the second";
 }
 
 TEST_F(SqliteStoreTest, RefusesPathsItCannotUse) {
