@@ -50,8 +50,9 @@ class Instance {
   // Opens the data directory. create: make the directory (0700) and the key file when missing.
   static Result<std::unique_ptr<Instance>> Open(const Config& cfg, bool create);
 
-  // Several nodes on one database: follow the change log as node `node_id` from the point the
-  // index was loaded at (a no-op on SQLite). Call once, before serving.
+  // Follow the change log from the point the index was loaded at: as node `node_id` among several
+  // on PostgreSQL (a thread), or on SQLite so that the CLI's changes reach the index before the
+  // next verification (Store::CatchUp). Call once, before serving.
   Status StartFollowing(const std::string& node_id);
 
   const Config& config() const { return cfg_; }

@@ -348,6 +348,8 @@ int Serve(Common& c, ServeFlags& f) {
     Status fst = inst.StartFollowing(node);
     if (!fst.ok()) return Fail(fst);
     spdlog::info("cluster node {} on {}: following the change log", node, inst.store()->Describe());
+  } else if (Status fst = inst.StartFollowing(""); !fst.ok()) {
+    return Fail(fst);  // one node: the CLI's changes are applied before each verification
   }
   spdlog::info("sandgate {} listening on {}{} (data {})", "0.1.0", scheme, server.address(),
                inst.config().data_dir);

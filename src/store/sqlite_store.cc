@@ -141,6 +141,16 @@ CREATE TABLE reports (
 ALTER TABLE audit ADD COLUMN prev_chain BLOB;
 ALTER TABLE audit ADD COLUMN chain BLOB;
 )sql",
+
+    // 4: the change log, so a running server refreshes its token index after the CLI (another
+    // process) changes an organization or its token (SqliteStore::CatchUp).
+    R"sql(
+CREATE TABLE changes (
+  seq    INTEGER PRIMARY KEY AUTOINCREMENT,  -- assigned under the write lock: commit order
+  org_id INTEGER NOT NULL,
+  at     INTEGER NOT NULL
+);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -995,9 +1005,15 @@ class SqliteTx final : public Tx {
     return used;
   }
 
-  Result<int64_t> RecordChange(OrgId) override {
+  Result<int64_t> RecordChange(OrgId org) override {
+    static const std::string sql = "INSERT INTO changes (org_id, at) VALUES (?1, ?2)";
     if (Status g = Guard(true); !g.ok()) return g;
-    return int64_t{0};  // one node: nobody else holds an index
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org).Int(2, SystemClock()->now());
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "recording a change");
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
   }
 
   Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {
@@ -1352,6 +1368,60 @@ class SqliteStore final : public Store {
     return counter_.Load();
   }
 
+  Result<int64_t> ChangeHorizon() override {
+    if (t_active_store == this) return NestedError();
+    auto lease = LeaseReader();
+    if (!lease.ok()) return lease.status();
+    return QueryInt(*lease->conn, "SELECT coalesce(max(seq), 0) FROM changes",
+                    "reading the change log");
+  }
+
+  // No thread: CatchUp applies what other processes recorded, when the change counter moved.
+  Status Follow(const std::string&, int64_t from_seq, FollowHooks hooks) override {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    if (following_.load()) return Status::Internal("store: already following");
+    hooks_ = std::move(hooks);
+    applied_seq_ = from_seq;
+    // The index was loaded after from_seq was read: anything later is in the log.
+    caught_up_at_.store(0);
+    following_.store(true);
+    return Status::Ok();
+  }
+
+  Status CatchUp() override {
+    if (!following_.load(std::memory_order_acquire)) return Status::Ok();
+    if (counter_.Load() == caught_up_at_.load(std::memory_order_acquire)) return Status::Ok();
+    if (t_active_store == this) return NestedError();
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    const uint64_t counter = counter_.Load();  // before reading the log it vouches for
+    if (counter == caught_up_at_.load()) return Status::Ok();  // another caller just did it
+    for (;;) {
+      std::vector<OrgId> orgs;
+      int64_t last = applied_seq_;
+      {
+        auto lease = LeaseReader();
+        if (!lease.ok()) return lease.status();
+        auto st = lease->conn->Prepare(
+            "SELECT seq, org_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 5000");
+        if (!st.ok()) return st.status();
+        st->Int(1, applied_seq_);
+        int rc;
+        while ((rc = st->Step()) == SQLITE_ROW) {
+          last = st->ColInt(0);
+          orgs.push_back(st->ColInt(1));
+        }
+        if (rc != SQLITE_DONE) return SqlError(lease->conn->db(), rc, "reading the change log");
+      }
+      if (orgs.empty()) break;
+      std::sort(orgs.begin(), orgs.end());
+      orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+      if (Status st = hooks_.apply(orgs); !st.ok()) return st;  // retried from the same point
+      applied_seq_ = last;
+    }
+    caught_up_at_.store(counter, std::memory_order_release);
+    return Status::Ok();
+  }
+
   Status Ping() override {
     if (t_active_store == this) return NestedError();  // could wait forever for a reader
     auto lease = LeaseReader();
@@ -1430,6 +1500,12 @@ class SqliteStore final : public Store {
   const std::string path_;
   const SqliteOptions options_;
   ChangeCounter counter_;
+  // Following (Follow/CatchUp): the counter value the index is caught up with.
+  std::atomic<bool> following_{false};
+  std::atomic<uint64_t> caught_up_at_{0};
+  std::mutex follow_mu_;     // one catch-up at a time
+  FollowHooks hooks_;        // set once by Follow; guarded by follow_mu_
+  int64_t applied_seq_ = 0;  // the newest change applied; guarded by follow_mu_
   std::atomic<int64_t> next_foreign_check_ms_{0};  // steady clock
   std::mutex version_mu_;
   std::unique_ptr<Conn> version_conn_;        // PRAGMA data_version only; guarded by version_mu_

@@ -314,6 +314,61 @@ TEST_F(SqliteStoreTest, ChangeStampNoticesCommitsThatBypassTheStore) {
   EXPECT_EQ(slow->ChangeStamp(), t0) << "checked again within the second";
 }
 
+// The server (`serving`) follows; the CLI (`cli`, another handle on the file) records changes.
+// CatchUp hands the changed organizations to the hook once, in one batch, and only when something
+// was committed since; a failed hook is retried from the same point.
+TEST_F(SqliteStoreTest, CatchUpAppliesTheChangesOtherProcessesRecorded) {
+  auto serving = Open();
+  auto cli = Open();
+  ASSERT_NE(serving, nullptr);
+  ASSERT_NE(cli, nullptr);
+  OrgId a = 0, b = 0;
+  ASSERT_TRUE(cli->Write([&](Tx& tx) {
+                   a = tx.InsertOrg(Org("A")).value();
+                   b = tx.InsertOrg(Org("B")).value();
+                   return tx.RecordChange(a).status();
+                 })
+                  .ok());
+  auto horizon = serving->ChangeHorizon();  // read before the index is loaded
+  ASSERT_TRUE(horizon.ok());
+  std::vector<std::vector<OrgId>> applied;
+  Status next_apply = Status::Ok();
+  FollowHooks hooks;
+  hooks.apply = [&](const std::vector<OrgId>& orgs) {
+    applied.push_back(orgs);
+    return next_apply;
+  };
+  hooks.reload = [] { return Status::Ok(); };
+  ASSERT_TRUE(serving->Follow("", *horizon, hooks).ok());
+  EXPECT_TRUE(serving->CatchUp().ok());
+  EXPECT_TRUE(applied.empty()) << "what the index was loaded with is not applied again";
+
+  auto record = [&](std::vector<OrgId> orgs) {
+    ASSERT_TRUE(cli->Write([&](Tx& tx) -> Status {
+                     for (OrgId o : orgs)
+                       if (auto s = tx.RecordChange(o); !s.ok()) return s.status();
+                     return Status::Ok();
+                   })
+                    .ok());
+  };
+  record({b, a, b});
+  EXPECT_TRUE(serving->CatchUp().ok());
+  ASSERT_EQ(applied.size(), 1u);
+  EXPECT_EQ(applied[0], (std::vector<OrgId>{a, b}));
+  EXPECT_TRUE(serving->CatchUp().ok());
+  EXPECT_EQ(applied.size(), 1u) << "nothing committed since";
+
+  record({a});
+  next_apply = Status::Unavailable("index busy");
+  EXPECT_EQ(serving->CatchUp().code(), "STORE_UNAVAILABLE");
+  next_apply = Status::Ok();
+  EXPECT_TRUE(serving->CatchUp().ok());
+  ASSERT_EQ(applied.size(), 3u);
+  EXPECT_EQ(applied[2], std::vector<OrgId>{a}) << "retried from the same point";
+  EXPECT_TRUE(serving->CatchUp().ok());
+  EXPECT_EQ(applied.size(), 3u);
+}
+
 TEST_F(SqliteStoreTest, RefusesPathsItCannotUse) {
   auto missing_dir = OpenSqliteStore(dir_ + "/no/such/dir/x.db");
   ASSERT_FALSE(missing_dir.ok());

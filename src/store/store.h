@@ -182,9 +182,9 @@ class Tx {
   // (Used where several nodes share the quota; single-node admission is counted in memory.)
   virtual Result<std::optional<int64_t>> ConsumeUsage(OrgId org, int64_t day, int64_t limit) = 0;
 
-  // Records that the organization's token or state changed, so other nodes refresh it (see
-  // Store::AwaitPropagation). Returns the change's sequence number; a single-node backend records
-  // nothing and returns 0.
+  // Records that the organization's token or state changed, so other processes refresh it (see
+  // Store::AwaitPropagation and Store::CatchUp). Returns the change's sequence number, increasing
+  // in commit order.
   virtual Result<int64_t> RecordChange(OrgId org) = 0;
 
   // --- Export and restore (`sandgate store copy`), every row in id/key order. ---
@@ -235,6 +235,11 @@ class Store {
     (void)node_id, (void)from_seq, (void)hooks;
     return Status::Ok();
   }
+  // Applies now, through the Follow hooks, the changes other processes committed before this
+  // call, where no follower thread does it (SQLite: the CLI beside a running server; a no-op when
+  // nothing was committed since the last call, or when not following). An error means the index
+  // may have missed a change: token verification must refuse (503) rather than guess.
+  virtual Status CatchUp() { return Status::Ok(); }
   // Whether this node's index may be trusted now: its lease is live and every change it was
   // told of is applied. When false, token verification must refuse (503) rather than guess.
   virtual bool IndexTrusted() const { return true; }

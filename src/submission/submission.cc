@@ -188,9 +188,11 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
                                                     http::RequestContext& ctx,
                                                     http::BodyReader& body, bool discan) {
   const TimeMs started = services_.clock().now();
-  // Several nodes: an index that may have missed a change (lease lapsed, database unreachable)
-  // decides nothing; refuse rather than guess (and count nothing against the caller).
-  if (!services_.store().IndexTrusted()) {
+  // First apply what other processes changed (the CLI on the same SQLite file). An index that may
+  // have missed a change (catch-up failed, lease lapsed, database unreachable) decides nothing;
+  // refuse rather than guess (and count nothing against the caller).
+  const Status caught_up = services_.store().CatchUp();
+  if (!caught_up.ok() || !services_.store().IndexTrusted()) {
     Response res = ZError(503, "The service is temporarily unavailable");
     res.set(field::retry_after, "1");
     co_return res;

@@ -1,12 +1,13 @@
-"""Sessions and token pages are served from a per-process cache (store/stamped_cache.h) that any
-commit to the store empties: a change made by this server, by the CLI (another process on the same
-SQLite file) or by a sign-out is seen by the very next request."""
+"""A change is seen by the very next request, whoever made it: this server, or the CLI (another
+process on the same SQLite file). Sessions and token pages are served from a per-process cache
+(store/stamped_cache.h) that any commit empties; the token index applies the CLI's changes from
+the change log before each verification (Store::CatchUp)."""
 import unittest
 
 from harness import ServerTestCase
 
 
-class ReadCacheTest(ServerTestCase):
+class ChangesSeenAtOnceTest(ServerTestCase):
     def page(self, client, status=200):
         r = client.get("/api/v1/sandbox/token")
         self.assertEqual(r.status, status, r)
@@ -26,6 +27,35 @@ class ReadCacheTest(ServerTestCase):
         code, out, err = self.server.cli("org", "enable", str(org))
         self.assertEqual(code, 0, out + err)
         self.assertEqual(self.page(admin)["status"], "ENABLED")
+
+    def submit(self, token):
+        c = self.server.client()
+        r = c.request("POST", f"/zscsb/submit?api_token={token}&force=1", raw=b"seen at once\n",
+                      headers={"Content-Type": "application/octet-stream"})
+        c.close()
+        return r
+
+    def test_cli_disable_and_expire_stop_the_token_at_once(self):
+        org, admin, _ = self.new_org("Cache Token Co")
+        r = self.provider().patch(f"/api/v1/provider/orgs/{org}",
+                                  {"ratePerSecond": 1000, "ratePerHour": 100000, "dailyAllowance": 1000})
+        self.assertEqual(r.status, 200, r)
+        token = self.reveal(admin)
+        self.assertEqual(self.submit(token).status, 200)
+        code, out, err = self.server.cli("org", "disable", str(org), "--reason", "OTHER")
+        self.assertEqual(code, 0, out + err)
+        r = self.submit(token)
+        self.assertEqual((r.status, r.json["message"]), (403, "API token disabled by your service provider"))
+        code, out, err = self.server.cli("org", "enable", str(org))
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(self.submit(token).status, 200)
+        code, out, err = self.server.cli("org", "expire", str(org))
+        self.assertEqual(code, 0, out + err)
+        r = self.submit(token)
+        self.assertEqual((r.status, r.json["message"]), (403, "Sandbox subscription expired"))
+        code, out, err = self.server.cli("org", "renew", str(org))
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(self.submit(token).status, 200)  # the same token, unchanged
 
     def test_cli_user_delete_ends_the_session_at_once(self):
         org, admin, viewer = self.new_org("Cache User Co")
