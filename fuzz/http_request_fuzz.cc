@@ -12,7 +12,8 @@
 //
 // Properties: no crash, no uncaught exception, no 500, every response serializes, and no response
 // contains a session id or a password hash, nor the token except the answer to .../token/reveal
-// (unless the client put that very text in its JSON body, which an error may quote).
+// (unless the client put that very text in its JSON body, which an error may quote, or planted it
+// earlier where the server keeps it, such as a path that an audit record quotes: App::planted).
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -80,6 +82,10 @@ struct App {
   std::string token, org, uid;
   std::string raw;     // the current input before placeholders were replaced
   bool stale = false;  // an input signed out, deleted a user or changed a password or role
+  // Secrets an input put somewhere the server may keep them (a path, a note, a name): a later
+  // response that quotes them quotes the client, not a leak. Planted sessions are replaced at the
+  // next input (stale) and a planted token is regenerated, so the checks go on with fresh ones.
+  std::set<std::string> planted;
   uint64_t requests = 0;
 };
 
@@ -219,7 +225,7 @@ void CheckResponse(App& app, http::Response& res, const std::string& path,
   if (res.result_int() == 500) Die("500 for " + path + ": " + res.body());
   auto leaked = [&](const std::string& secret) {
     return wire.find(secret) != std::string::npos && echoable.find(secret) == std::string::npos &&
-           app.raw.find(secret) == std::string::npos;
+           app.raw.find(secret) == std::string::npos && !app.planted.contains(secret);
   };
   for (const Login* l : {&app.provider, &app.admin, &app.viewer})
     if (leaked(l->sid)) Die("a session id in the response to " + path);
@@ -304,6 +310,37 @@ bool ServeOne(App& app, std::string_view& rest) {
   return keep;
 }
 
+// Whether `input` holds `secret` anywhere but right after `prefix` (its one proper place).
+bool PlacedElsewhere(const std::string& input, const std::string& secret, std::string_view prefix) {
+  if (secret.empty()) return false;
+  for (size_t p = input.find(secret); p != std::string::npos; p = input.find(secret, p + 1))
+    if (p < prefix.size() || input.compare(p - prefix.size(), prefix.size(), prefix) != 0)
+      return true;
+  return false;
+}
+
+// Notes the secrets this input planted (see App::planted).
+void NotePlanted(App& app, const std::string& input) {
+  if (PlacedElsewhere(input, app.token, "api_token=")) app.planted.insert(app.token);
+  for (const Login* l : {&app.provider, &app.admin, &app.viewer}) {
+    if (PlacedElsewhere(input, l->sid, "sg_session=")) {
+      app.planted.insert(l->sid);
+      app.stale = true;
+    }
+  }
+}
+
+// Regenerates a planted token (best effort: a disabled or expired organization keeps it).
+void RetireToken(App& app) {
+  auto& s = app.inst->services();
+  auto who = app.sessions->Authenticate(app.admin.sid);
+  if (!who.ok()) return;
+  const service::Actor actor = who->actor("127.0.0.1");
+  if (!s.RegenerateToken(actor, app.org_id).ok()) return;
+  auto t = s.RevealToken(actor, app.org_id);
+  if (t.ok()) app.token = t.value();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -314,6 +351,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   App& app = *TheApp();
   if (app.stale) SignIn(app);
+  if (app.planted.contains(app.token)) RetireToken(app);
   std::string input(reinterpret_cast<const char*>(data), size);
   app.raw = input;
   ReplaceAll(input, "@PSID@", app.provider.sid);
@@ -325,6 +363,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ReplaceAll(input, "@TOKEN@", app.token);
   ReplaceAll(input, "@ORG@", app.org);
   ReplaceAll(input, "@UID@", app.uid);
+  NotePlanted(app, input);
   std::string_view rest(input);
   for (int i = 0; i < 4 && !rest.empty(); ++i)
     if (!ServeOne(app, rest)) break;
