@@ -219,13 +219,15 @@ class Api {
       if (changes) presented = std::string(req["X-CSRF-Token"]);
       WipeOnExit wipe_presented(presented);
       if (changes && !sessions_.CsrfValid(sid, presented)) {
-        s_.Audit(actor, actor.caller.org_id, "CSRF_CHECK", "CSRF_INVALID", ctx.path);
+        s_.Audit(actor, actor.caller.org_id, "CSRF_CHECK", "CSRF_INVALID",
+                 token::RedactTokens(ctx.path));
         return Error(Status::Forbidden("CSRF_INVALID",
                                        "The request lacks a valid X-CSRF-Token header; reload the "
                                        "page and try again."));
       }
       if (provider_only && actor.caller.role != Role::kProviderAdmin) {
-        s_.Audit(actor, actor.caller.org_id, "PROVIDER_API", "NOT_FOUND", ctx.path);
+        s_.Audit(actor, actor.caller.org_id, "PROVIDER_API", "NOT_FOUND",
+                 token::RedactTokens(ctx.path));
         return Error(Status::NotFound("NOT_FOUND", "No such organization or resource."));
       }
       return h(req, ctx, who.value(), actor);

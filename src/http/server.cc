@@ -18,6 +18,7 @@
 #include "http/connection_limits.h"
 #include "http/deadlines.h"
 #include "http/request_filter.h"
+#include "token/token_format.h"
 
 namespace sandgate::http {
 
@@ -549,7 +550,8 @@ struct Server::Impl {
     Wipe(wire);  // holds the body: possibly a revealed token
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
-    access_log->info("{} {} {} {} {:.1f}ms", client.addr, method, ctx.path, res.result_int(), ms);
+    access_log->info("{} {} {} {} {:.1f}ms", client.addr, method, token::RedactTokens(ctx.path),
+                     res.result_int(), ms);
     // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
     // them before their memory is freed.
     Wipe(res.body());

@@ -34,6 +34,29 @@ uint64_t GroupCommitter::transactions() const {
   return transactions_;
 }
 
+std::vector<Status> WriteIsolatingFailures(
+    Store& store, const std::vector<const std::function<Status(Tx&)>*>& fns,
+    uint64_t* transactions) {
+  Status shared = store.Write([&](Tx& tx) -> Status {
+    for (const auto* fn : fns)
+      if (Status st = (*fn)(tx); !st.ok()) return st;
+    return Status::Ok();
+  });
+  uint64_t txs = 1;
+  std::vector<Status> results;
+  results.reserve(fns.size());
+  if (shared.ok() || fns.size() == 1) {
+    results.assign(fns.size(), shared);
+  } else {
+    // Someone's fn refused or the commit failed: nothing of the batch is stored. Each fn gets its
+    // own transaction and its own outcome.
+    for (const auto* fn : fns) results.push_back(store.Write(*fn));
+    txs += fns.size();
+  }
+  if (transactions) *transactions += txs;
+  return results;
+}
+
 void GroupCommitter::Run() {
   std::vector<Pending*> batch;
   for (;;) {
@@ -47,20 +70,12 @@ void GroupCommitter::Run() {
         queue_.pop_front();
       }
     }
-    uint64_t txs = 1;
-    Status shared = store_.Write([&](Tx& tx) -> Status {
-      for (Pending* p : batch)
-        if (Status st = (*p->fn)(tx); !st.ok()) return st;
-      return Status::Ok();
-    });
-    if (shared.ok() || batch.size() == 1) {
-      for (Pending* p : batch) p->result = shared;
-    } else {
-      // Someone's fn refused or the commit failed: nothing of the batch is stored. Each fn gets
-      // its own transaction and its own outcome.
-      for (Pending* p : batch) p->result = store_.Write(*p->fn);
-      txs += batch.size();
-    }
+    uint64_t txs = 0;
+    std::vector<const std::function<Status(Tx&)>*> fns;
+    fns.reserve(batch.size());
+    for (Pending* p : batch) fns.push_back(p->fn);
+    std::vector<Status> results = WriteIsolatingFailures(store_, fns, &txs);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Pending* p : batch) p->done = true;

@@ -18,10 +18,18 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "store/store.h"
 
 namespace sandgate::store {
+
+// Runs every fn of `fns` in one Store::Write. If that fails and there are several, runs each fn
+// again in a Write of its own, so one fn's error is never another's (fns must be safe to run
+// twice). Returns each fn's outcome, in order; adds the Writes it made to *transactions if given.
+std::vector<Status> WriteIsolatingFailures(
+    Store& store, const std::vector<const std::function<Status(Tx&)>*>& fns,
+    uint64_t* transactions = nullptr);
 
 class GroupCommitter {
  public:

@@ -920,6 +920,19 @@ class SqliteTx final : public Tx {
     return Status::Ok();
   }
 
+  // Binds the record's data columns (kAuditDataCols, nine of them) from parameter `first` on.
+  static Stmt& BindAuditData(Stmt& s, int first, const AuditRecord& r) {
+    return s.Int(first, r.ts)
+        .Text(first + 1, r.actor)
+        .Text(first + 2, r.actor_role)
+        .OptInt(first + 3, r.org_id)
+        .Text(first + 4, r.action)
+        .Text(first + 5, r.outcome)
+        .Text(first + 6, r.client_addr)
+        .Text(first + 7, r.token_fp)
+        .Text(first + 8, r.detail);
+  }
+
   Result<int64_t> AppendAudit(const AuditRecord& r) override {
     static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
     static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
@@ -938,16 +951,7 @@ class SqliteTx final : public Tx {
     {
       auto s = Prep(sql);
       if (!s.ok()) return s.status();
-      s->Int(1, r.ts)
-          .Text(2, r.actor)
-          .Text(3, r.actor_role)
-          .OptInt(4, r.org_id)
-          .Text(5, r.action)
-          .Text(6, r.outcome)
-          .Text(7, r.client_addr)
-          .Text(8, r.token_fp)
-          .Text(9, r.detail)
-          .Blob(10, rec.prev_chain);
+      BindAuditData(*s, 1, r).Blob(10, rec.prev_chain);
       int rc = s->Step();
       if (rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
     }
@@ -1081,18 +1085,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, r.id)
-        .Int(2, r.ts)
-        .Text(3, r.actor)
-        .Text(4, r.actor_role)
-        .OptInt(5, r.org_id)
-        .Text(6, r.action)
-        .Text(7, r.outcome)
-        .Text(8, r.client_addr)
-        .Text(9, r.token_fp)
-        .Text(10, r.detail)
-        .BlobOrNull(11, r.prev_chain)
-        .BlobOrNull(12, r.chain);
+    s->Int(1, r.id);
+    BindAuditData(*s, 2, r).BlobOrNull(11, r.prev_chain).BlobOrNull(12, r.chain);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
       return Fail(rc, "restoring an audit record",

@@ -460,20 +460,17 @@ void SubmissionService::Worker() {
     for (const Job& job : jobs) {
       if (auto rec = RunStatic(job)) done.push_back(std::move(*rec));
     }
-    if (!done.empty()) {
-      Status s = services_.store().Write([&](store::Tx& tx) -> Status {
-        for (const auto& rec : done)
-          if (Status st = tx.PutReport(rec); !st.ok()) return st;
-        return Status::Ok();
-      });
-      // One bad record (its organization just deleted, say) must not cost the others theirs.
-      for (size_t i = 0; !s.ok() && done.size() > 1 && i < done.size(); ++i) {
-        Status one = services_.store().Write([&](store::Tx& tx) { return tx.PutReport(done[i]); });
-        if (!one.ok())
-          spdlog::error("storing the rule analysis of a report failed: {}", one.message());
-      }
-      if (!s.ok() && done.size() == 1)
-        spdlog::error("storing the rule analysis of a report failed: {}", s.message());
+    // One transaction for the batch; one bad record (its organization just deleted, say) must
+    // not cost the others theirs.
+    std::vector<std::function<Status(store::Tx&)>> puts;
+    puts.reserve(done.size());
+    for (const auto& rec : done)
+      puts.emplace_back([&rec](store::Tx& tx) { return tx.PutReport(rec); });
+    std::vector<const std::function<Status(store::Tx&)>*> fns;
+    for (const auto& put : puts) fns.push_back(&put);
+    if (!fns.empty()) {
+      for (const Status& s : store::WriteIsolatingFailures(services_.store(), fns))
+        if (!s.ok()) spdlog::error("storing the rule analysis of a report failed: {}", s.message());
     }
     for (const Job& job : jobs) ::unlink(job.path.c_str());
     {

@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <vector>
 
@@ -151,6 +153,20 @@ uint32_t Crc32(std::string_view data) {
   }
   for (; n > 0; ++p, --n) c = kCrc[0][(c ^ *p) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
+}
+
+std::string RedactTokens(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t at = text.find(kPrefix); at != std::string_view::npos; at = text.find(kPrefix)) {
+    size_t end = at + kPrefix.size();
+    const size_t stop = std::min(text.size(), end + kBodyChars + kChecksumChars);  // one token
+    while (end < stop && std::isalnum(static_cast<unsigned char>(text[end]))) ++end;
+    out.append(text.substr(0, at)).append("sbx_[redacted]");
+    text.remove_prefix(end);
+  }
+  out.append(text);
+  return out;
 }
 
 }  // namespace sandgate::token

@@ -36,6 +36,12 @@ std::string Last4(std::string_view token);
 // "sbx_" + 8 bullets + last 4: what every read shows instead of the token.
 std::string Mask(std::string_view last4);
 
+// `text` with everything that may be a token hidden: each "sbx_" and the base62 characters after
+// it become "sbx_[redacted]". For text a client chose that we log or audit (a request path): a
+// client that puts its token there must not find it in our logs. Returns `text` unchanged (no
+// allocation beyond the copy) when it holds no "sbx_".
+std::string RedactTokens(std::string_view text);
+
 // Exposed for tests. Big-endian `bytes[0..n)` in base62, left-padded with '0' to at least `width`
 // characters (never truncated).
 std::string Base62Encode(const unsigned char* bytes, size_t n, size_t width);

@@ -173,5 +173,16 @@ TEST(TokenFormat, Last4AndMask) {
   EXPECT_EQ(Mask(Last4(t)).find(t.substr(4, 43)), std::string::npos);
 }
 
+TEST(TokenFormat, RedactTokensHidesEveryTokenLikeRun) {
+  const std::string tok = Generate();
+  EXPECT_EQ(RedactTokens("/api/v1/provider/orgs/" + tok + "/token"),
+            "/api/v1/provider/orgs/sbx_[redacted]/token");
+  EXPECT_EQ(RedactTokens("a" + tok + tok + "-x sbx_"),
+            "asbx_[redacted]sbx_[redacted]-x sbx_[redacted]");
+  EXPECT_EQ(RedactTokens("@ORG" + tok + "@"), "@ORGsbx_[redacted]@");
+  EXPECT_EQ(RedactTokens("/zscsb/submit"), "/zscsb/submit");
+  EXPECT_EQ(RedactTokens(""), "");
+}
+
 }  // namespace
 }  // namespace sandgate::token

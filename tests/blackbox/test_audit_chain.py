@@ -13,6 +13,14 @@ class AuditChainTest(ServerTestCase):
     def db(self):
         return os.path.join(self.server.data, "sandgate.db")
 
+    def restart_with_empty_database(self):
+        """Stops the server, removes its database (and WAL files) and starts it on a fresh one."""
+        self.server.stop()
+        for ext in ("", "-wal", "-shm"):
+            if os.path.exists(self.db() + ext):
+                os.remove(self.db() + ext)
+        self.server.start()
+
     def verify(self):
         code, out, err = self.server.cli("audit", "verify")
         return code, out + err
@@ -55,13 +63,7 @@ class AuditChainTest(ServerTestCase):
         self.tamper("UPDATE audit SET actor = (SELECT actor FROM audit WHERE id = ?) WHERE id = ?", victim - 1, victim)
 
     def test_3_deleted_record_is_found(self):
-        # A fresh server: the previous test's edit stays in its trail.
-        self.server.stop()
-        os.remove(self.db())
-        for ext in ("-wal", "-shm"):
-            if os.path.exists(self.db() + ext):
-                os.remove(self.db() + ext)
-        self.server.start()
+        self.restart_with_empty_database()  # the previous test's edit stays in its trail
         self.make_some_history()
         ids = self.ids()
         gone = ids[-4]
@@ -72,12 +74,7 @@ class AuditChainTest(ServerTestCase):
         self.assertIn("record %d does not follow the record before it" % after, out)
 
     def test_4_reordered_records_are_found(self):
-        self.server.stop()
-        os.remove(self.db())
-        for ext in ("-wal", "-shm"):
-            if os.path.exists(self.db() + ext):
-                os.remove(self.db() + ext)
-        self.server.start()
+        self.restart_with_empty_database()
         self.make_some_history()
         a, b = self.ids()[-3], self.ids()[-2]
         # Swap the two rows completely (every column but the id), as a reordering would.
@@ -97,12 +94,7 @@ class AuditChainTest(ServerTestCase):
 
     def test_5_forged_chain_without_the_key_is_found(self):
         """Recomputing the chain needs the key file: an unkeyed recomputation does not verify."""
-        self.server.stop()
-        os.remove(self.db())
-        for ext in ("-wal", "-shm"):
-            if os.path.exists(self.db() + ext):
-                os.remove(self.db() + ext)
-        self.server.start()
+        self.restart_with_empty_database()
         self.make_some_history()
         victim = self.ids()[-1]
         import hashlib

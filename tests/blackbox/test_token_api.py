@@ -186,6 +186,18 @@ class TokenApiTest(ServerTestCase):
         finally:
             self.server.advance(-3601)
 
+    def test_a_token_in_a_request_path_is_neither_logged_nor_audited(self):
+        org, admin, _ = self.new_org("Path Token Co")
+        tok = self.reveal(admin)
+        # A provider route asked for by an organization user: 404, audited with the path.
+        self.assertError(admin.get(f"/api/v1/provider/orgs/{tok}"), 404, "NOT_FOUND")
+        self.assertEqual(admin.get(f"/zscsb/{tok}").status, 404)  # and an unknown path
+        audit = self.provider().get(f"/api/v1/provider/auditLog?orgId={org}")
+        self.assertEqual(audit.status, 200, audit)
+        self.assertNotIn(tok, audit.raw)
+        self.assertIn("/api/v1/provider/orgs/sbx_[redacted]", audit.raw)
+        self.server.assert_no_secrets_in_log(self)
+
     def test_zz_no_secret_in_log(self):
         self.server.assert_no_secrets_in_log(self)
 
