@@ -452,12 +452,42 @@ PAGE_URL="$SG_BASE/api/v1/sandbox/token"
 INVALID_URL="$SG_BASE/zscsb/submit?api_token=$UNKNOWN"
 NGX_INVALID_URL="$NGX_BASE/zscsb/submit?api_token=$UNKNOWN"
 
+# The server's CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Waits (at most 60 s) until the server used under 3 ticks in half a second: its rule workers have
+# finished what the previous round queued, so the engine round below has the cores to itself.
+wait_idle() {
+  local prev cur
+  prev="$(cpu_ticks "$SG_PID")"
+  for _ in $(seq 1 120); do
+    sleep 0.5
+    cur="$(cpu_ticks "$SG_PID")"
+    [ $((cur - prev)) -lt 3 ] && return 0
+    prev="$cur"
+  done
+}
+# One round of scenario 3's baseline: the engine alone on the same file, in-process, with one
+# thread per core, as long as a wrk round. Alternating with Sandgate's rounds (like nginx's), so
+# both see the same machine: the engine's rate moves by ±20% between runs on a shared VM.
+ENGINE_FILTER="^Engine/AnalyzeFile/clean_1KiB/real_time(/threads:$(nproc))?\$"
+run_engine() { # $1: scenario, $2: round
+  local out="$WORK/engine-$1-$2.json"
+  local cmd=("$MICRO" "--benchmark_filter=$ENGINE_FILTER" "--benchmark_min_time=$BENCH_SECONDS"
+    "--benchmark_out=$out" --benchmark_out_format=json)
+  wait_idle
+  SANDGATE_BENCH_SAMPLE_1K="$CLEAN" run_child "${cmd[@]}" >"$WORK/engine-$1-$2.txt" 2>&1 ||
+    die "the engine round failed: $(tail -n 5 "$WORK/engine-$1-$2.txt")"
+  if [ "$2" = 1 ]; then log_cmd "SANDGATE_BENCH_SAMPLE_1K=\$WORK/clean-1k.txt $(quote_cmd "${cmd[@]}")   # $1, engine"; fi
+  "${UTIL[@]}" record-engine --out "$RESULTS" --scenario "$1" --round "$2" --json "$out"
+}
+
 scenario_submit() { # $1: scenario name
   echo "bench: scenario $1 (valid submission of a 1 KiB clean file)"
   BENCH_BODY_FILE="$CLEAN"
   warm_up "$SUBMIT_URL" -s "$LUA"
   for r in $(seq 1 "$BENCH_ROUNDS"); do
     run_wrk "$1" sandgate "$r" "$SG_LOG" "$SUBMIT_URL" -s "$LUA"
+    run_engine "$1" "$r"
   done
 }
 scenario_invalid() { # $1: scenario name, $2: 1 to measure nginx too
