@@ -92,30 +92,28 @@ Result<Authenticated> SessionManager::Authenticate(const std::string& session_id
   if (session_id.empty() || session_id.size() > 128) return Unauthenticated();
   const TimeMs now = services_.clock().now();
   const std::string hash = services_.keys().Mac("session", session_id);
-  const std::optional<uint64_t> stamp = services_.store().ChangeStamp();  // before the read
-  std::shared_ptr<const SessionEntry> entry;
-  if (stamp) entry = cache_.Get(*stamp, hash);
-  if (!entry) {
-    auto fresh = std::make_shared<SessionEntry>();
-    Status st = services_.store().Read([&](store::Tx& tx) -> Status {
-      auto r = tx.GetSession(hash);
-      if (!r.ok()) return r.status();
-      fresh->session = std::move(r).value();
-      auto u = tx.GetUser(fresh->session.user_id);
-      if (!u.ok()) return u.status();
-      fresh->user = std::move(u).value();
-      return Status::Ok();
-    });
-    if (st.http_status() == 404) return Unauthenticated();
-    if (!st.ok()) return st;
-    sodium_memzero(fresh->user.password_hash.data(), fresh->user.password_hash.size());
-    fresh->user.password_hash.clear();
-    entry = fresh;
-    if (stamp) cache_.Put(*stamp, hash, entry);
-  }
-  const store::SessionRecord& s = entry->session;
+  auto entry = cache_.GetOrRead(
+      services_.store().ChangeStamp(), hash, [&]() -> Result<std::shared_ptr<const SessionEntry>> {
+        auto fresh = std::make_shared<SessionEntry>();
+        Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+          auto r = tx.GetSession(hash);
+          if (!r.ok()) return r.status();
+          fresh->session = std::move(r).value();
+          auto u = tx.GetUser(fresh->session.user_id);
+          if (!u.ok()) return u.status();
+          fresh->user = std::move(u).value();
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        sodium_memzero(fresh->user.password_hash.data(), fresh->user.password_hash.size());
+        fresh->user.password_hash.clear();
+        return std::shared_ptr<const SessionEntry>(std::move(fresh));
+      });
+  if (entry.status().http_status() == 404) return Unauthenticated();
+  if (!entry.ok()) return entry.status();
+  const store::SessionRecord& s = entry.value()->session;
   Authenticated out;
-  out.user = entry->user;
+  out.user = entry.value()->user;
   if (now - s.last_seen_at >= policy_.idle_timeout ||
       now - s.created_at >= policy_.absolute_timeout) {
     services_.store().Write([&](store::Tx& tx) { return tx.DeleteSession(hash); });

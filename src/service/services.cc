@@ -254,36 +254,35 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
 
 Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
   const TimeMs now = clock_->now();
-  const std::optional<uint64_t> stamp = store_->ChangeStamp();  // before the read it vouches for
-  std::shared_ptr<const OrgSnapshot> snap;
-  if (stamp) snap = read_cache_.Get(*stamp, org_id);
-  if (!snap) {
-    auto fresh = std::make_shared<OrgSnapshot>();
-    Status st = store_->Read([&](Tx& tx) -> Status {
-      auto org = tx.GetOrg(org_id);
-      if (!org.ok()) return org.status().http_status() == 404 ? NotFound() : org.status();
-      auto tok = tx.GetToken(org_id);
-      if (!tok.ok()) return tok.status();
-      auto last = tx.LastUsed(org_id);
-      if (!last.ok()) return last.status();
-      fresh->org = std::move(org).value();
-      fresh->token = std::move(tok).value();
-      fresh->last_used = *last;
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
-    if (fresh->token) fresh->token->sealed.clear();
-    snap = fresh;
-    if (stamp) read_cache_.Put(*stamp, org_id, snap);
-  }
+  auto snap = read_cache_.GetOrRead(
+      store_->ChangeStamp(), org_id, [&]() -> Result<std::shared_ptr<const OrgSnapshot>> {
+        auto fresh = std::make_shared<OrgSnapshot>();
+        Status st = store_->Read([&](Tx& tx) -> Status {
+          auto org = tx.GetOrg(org_id);
+          if (!org.ok()) return org.status().http_status() == 404 ? NotFound() : org.status();
+          auto tok = tx.GetToken(org_id);
+          if (!tok.ok()) return tok.status();
+          auto last = tx.LastUsed(org_id);
+          if (!last.ok()) return last.status();
+          fresh->org = std::move(org).value();
+          fresh->token = std::move(tok).value();
+          fresh->last_used = *last;
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        if (fresh->token) fresh->token->sealed.clear();
+        return std::shared_ptr<const OrgSnapshot>(std::move(fresh));
+      });
+  if (!snap.ok()) return snap.status();
+  const OrgSnapshot& read = *snap.value();
   domain::Decision d =
-      domain::Decide(StateOf(snap->org, snap->token.has_value()), a.caller, Action::kRead, now);
+      domain::Decide(StateOf(read.org, read.token.has_value()), a.caller, Action::kRead, now);
   if (!d.allowed()) {
     Audit(a, std::nullopt, "TOKEN_READ", d.status.code(), "org " + std::to_string(org_id));
     return d.status;
   }
   TokenView view;
-  FillView(*snap, a.caller, now, &view);
+  FillView(read, a.caller, now, &view);
   return view;
 }
 

@@ -34,24 +34,25 @@ uint64_t GroupCommitter::transactions() const {
   return transactions_;
 }
 
-std::vector<Status> WriteIsolatingFailures(
-    Store& store, const std::vector<const std::function<Status(Tx&)>*>& fns,
-    uint64_t* transactions) {
+std::vector<Status> WriteIsolatingFailures(Store& store, size_t n,
+                                           const std::function<Status(Tx&, size_t i)>& fn_at,
+                                           uint64_t* transactions) {
   Status shared = store.Write([&](Tx& tx) -> Status {
-    for (const auto* fn : fns)
-      if (Status st = (*fn)(tx); !st.ok()) return st;
+    for (size_t i = 0; i < n; ++i)
+      if (Status st = fn_at(tx, i); !st.ok()) return st;
     return Status::Ok();
   });
   uint64_t txs = 1;
   std::vector<Status> results;
-  results.reserve(fns.size());
-  if (shared.ok() || fns.size() == 1) {
-    results.assign(fns.size(), shared);
+  results.reserve(n);
+  if (shared.ok() || n == 1) {
+    results.assign(n, shared);
   } else {
     // Someone's fn refused or the commit failed: nothing of the batch is stored. Each fn gets its
     // own transaction and its own outcome.
-    for (const auto* fn : fns) results.push_back(store.Write(*fn));
-    txs += fns.size();
+    for (size_t i = 0; i < n; ++i)
+      results.push_back(store.Write([&](Tx& tx) { return fn_at(tx, i); }));
+    txs += n;
   }
   if (transactions) *transactions += txs;
   return results;
@@ -71,10 +72,8 @@ void GroupCommitter::Run() {
       }
     }
     uint64_t txs = 0;
-    std::vector<const std::function<Status(Tx&)>*> fns;
-    fns.reserve(batch.size());
-    for (Pending* p : batch) fns.push_back(p->fn);
-    std::vector<Status> results = WriteIsolatingFailures(store_, fns, &txs);
+    std::vector<Status> results = WriteIsolatingFailures(
+        store_, batch.size(), [&](Tx& tx, size_t i) { return (*batch[i]->fn)(tx); }, &txs);
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
     {
       std::lock_guard<std::mutex> lock(mu_);

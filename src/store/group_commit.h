@@ -24,12 +24,12 @@
 
 namespace sandgate::store {
 
-// Runs every fn of `fns` in one Store::Write. If that fails and there are several, runs each fn
-// again in a Write of its own, so one fn's error is never another's (fns must be safe to run
-// twice). Returns each fn's outcome, in order; adds the Writes it made to *transactions if given.
-std::vector<Status> WriteIsolatingFailures(
-    Store& store, const std::vector<const std::function<Status(Tx&)>*>& fns,
-    uint64_t* transactions = nullptr);
+// Runs fn_at(tx, i) for every i < n in one Store::Write. If that fails and n > 1, runs each i
+// again in a Write of its own, so one's error is never another's (each must be safe to run
+// twice). Returns each i's outcome, in order; adds the Writes it made to *transactions if given.
+std::vector<Status> WriteIsolatingFailures(Store& store, size_t n,
+                                           const std::function<Status(Tx&, size_t i)>& fn_at,
+                                           uint64_t* transactions = nullptr);
 
 class GroupCommitter {
  public:

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "store/audit_chain.h"
+#include "store/change_log.h"
 #include "store/row_layout.h"
 
 namespace sandgate::store {
@@ -1302,26 +1303,23 @@ class Follower {
         "interval '1 millisecond') ON CONFLICT (node_id) DO UPDATE SET applied_seq = "
         "excluded.applied_seq, lease_until = excluded.lease_until";
     static const std::string changes =
-        "SELECT seq, org_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT 5000";
+        "SELECT seq, org_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT " +
+        std::to_string(kChangeBatch);
     const auto t0 = SteadyClock::now();
     auto r = c.Query(renew, Params().Text(node_id_).Int(applied_).Int(options_.lease_ms),
                      "renewing the node's lease");
     if (!r.ok()) return r.status();
     PQconsumeInput(c.raw());
     while (PGnotify* n = PQnotifies(c.raw())) PQfreemem(n);
-    for (;;) {
-      auto rows = c.Query(changes, Params().Int(applied_), "reading the change log");
+    auto read_after = [&](int64_t after) -> Result<std::vector<LoggedChange>> {
+      auto rows = c.Query(changes, Params().Int(after), "reading the change log");
       if (!rows.ok()) return rows.status();
-      if (rows->size() == 0) break;
-      std::vector<OrgId> orgs;
-      for (int i = 0; i < rows->size(); ++i) orgs.push_back(rows->Int(i, 1));
-      std::sort(orgs.begin(), orgs.end());
-      orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
-      if (Status st = hooks_.apply(orgs); !st.ok()) return st;
-      applied_ = rows->Int(rows->size() - 1, 0);
-      *applied_some = true;
-      if (rows->size() < 5000) break;
-    }
+      std::vector<LoggedChange> batch;
+      for (int i = 0; i < rows->size(); ++i) batch.push_back({rows->Int(i, 0), rows->Int(i, 1)});
+      return batch;
+    };
+    if (Status st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some); !st.ok())
+      return st;
     const auto trust = t0 + std::chrono::milliseconds(options_.lease_ms - options_.renew_ms);
     trusted_until_.store(trust.time_since_epoch().count());
     return Status::Ok();

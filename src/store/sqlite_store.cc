@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "store/audit_chain.h"
+#include "store/change_log.h"
 #include "store/row_layout.h"
 #include "store/sqlite_fault_vfs.h"
 
@@ -1389,29 +1390,23 @@ class SqliteStore final : public Store {
     std::lock_guard<std::mutex> lock(follow_mu_);
     const uint64_t counter = counter_.Load();  // before reading the log it vouches for
     if (counter == caught_up_at_.load()) return Status::Ok();  // another caller just did it
-    for (;;) {
-      std::vector<OrgId> orgs;
-      int64_t last = applied_seq_;
-      {
-        auto lease = LeaseReader();
-        if (!lease.ok()) return lease.status();
-        auto st = lease->conn->Prepare(
-            "SELECT seq, org_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 5000");
-        if (!st.ok()) return st.status();
-        st->Int(1, applied_seq_);
-        int rc;
-        while ((rc = st->Step()) == SQLITE_ROW) {
-          last = st->ColInt(0);
-          orgs.push_back(st->ColInt(1));
-        }
-        if (rc != SQLITE_DONE) return SqlError(lease->conn->db(), rc, "reading the change log");
-      }
-      if (orgs.empty()) break;
-      std::sort(orgs.begin(), orgs.end());
-      orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
-      if (Status st = hooks_.apply(orgs); !st.ok()) return st;  // retried from the same point
-      applied_seq_ = last;
-    }
+    static const std::string changes =
+        "SELECT seq, org_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT " +
+        std::to_string(kChangeBatch);
+    auto read_after = [&](int64_t after) -> Result<std::vector<LoggedChange>> {
+      auto lease = LeaseReader();
+      if (!lease.ok()) return lease.status();
+      auto st = lease->conn->Prepare(changes);
+      if (!st.ok()) return st.status();
+      st->Int(1, after);
+      std::vector<LoggedChange> batch;
+      int rc;
+      while ((rc = st->Step()) == SQLITE_ROW) batch.push_back({st->ColInt(0), st->ColInt(1)});
+      if (rc != SQLITE_DONE) return SqlError(lease->conn->db(), rc, "reading the change log");
+      return batch;
+    };
+    // On an error applied_seq_ stays at the last batch applied: retried from there.
+    if (Status st = ApplyChangeLog(read_after, hooks_, &applied_seq_); !st.ok()) return st;
     caught_up_at_.store(counter, std::memory_order_release);
     return Status::Ok();
   }

@@ -12,7 +12,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
+
+#include "common/status.h"
 
 namespace sandgate::store {
 
@@ -36,6 +39,20 @@ class StampedCache {
     if (!Advance(stamp)) return;
     if (entries_.size() >= capacity_ && entries_.find(key) == entries_.end()) return;
     entries_.insert_or_assign(key, std::move(value));
+  }
+
+  // Read-through: the value put under `stamp` for `key`, or else what `read()` returns (a
+  // Result<std::shared_ptr<const Value>>, called without the lock), kept under `stamp` when it is
+  // a value. Take `stamp` (Store::ChangeStamp) before calling; without one nothing is kept.
+  template <class Read>
+  Result<std::shared_ptr<const Value>> GetOrRead(std::optional<uint64_t> stamp, const Key& key,
+                                                 Read&& read) {
+    if (stamp) {
+      if (auto hit = Get(*stamp, key)) return hit;
+    }
+    Result<std::shared_ptr<const Value>> fresh = read();
+    if (stamp && fresh.ok()) Put(*stamp, key, fresh.value());
+    return fresh;
   }
 
   size_t size() const {

@@ -462,14 +462,10 @@ void SubmissionService::Worker() {
     }
     // One transaction for the batch; one bad record (its organization just deleted, say) must
     // not cost the others theirs.
-    std::vector<std::function<Status(store::Tx&)>> puts;
-    puts.reserve(done.size());
-    for (const auto& rec : done)
-      puts.emplace_back([&rec](store::Tx& tx) { return tx.PutReport(rec); });
-    std::vector<const std::function<Status(store::Tx&)>*> fns;
-    for (const auto& put : puts) fns.push_back(&put);
-    if (!fns.empty()) {
-      for (const Status& s : store::WriteIsolatingFailures(services_.store(), fns))
+    if (!done.empty()) {
+      for (const Status& s : store::WriteIsolatingFailures(
+               services_.store(), done.size(),
+               [&](store::Tx&tx, size_t i) { return tx.PutReport(done[i]); }))
         if (!s.ok()) spdlog::error("storing the rule analysis of a report failed: {}", s.message());
     }
     for (const Job& job : jobs) ::unlink(job.path.c_str());

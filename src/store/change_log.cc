@@ -1,0 +1,26 @@
+#include "store/change_log.h"
+
+#include <algorithm>
+
+namespace sandgate::store {
+
+Status ApplyChangeLog(
+    const std::function<Result<std::vector<LoggedChange>>(int64_t after)>& read_after,
+    const FollowHooks& hooks, int64_t* applied, bool* applied_some) {
+  for (;;) {
+    auto batch = read_after(*applied);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return Status::Ok();
+    std::vector<OrgId> orgs;
+    orgs.reserve(batch->size());
+    for (const LoggedChange& c : *batch) orgs.push_back(c.org);
+    std::sort(orgs.begin(), orgs.end());
+    orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+    if (Status st = hooks.apply(orgs); !st.ok()) return st;
+    *applied = batch->back().seq;
+    if (applied_some) *applied_some = true;
+    if (static_cast<int64_t>(batch->size()) < kChangeBatch) return Status::Ok();
+  }
+}
+
+}  // namespace sandgate::store

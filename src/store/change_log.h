@@ -1,0 +1,30 @@
+// The change log both backends keep (table `changes`: `seq` increasing in commit order, `org_id`)
+// and how a follower applies it (PostgreSQL's follower thread, SQLite's CatchUp). Internal to the
+// store backends.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace sandgate::store {
+
+inline constexpr int64_t kChangeBatch = 5000;  // changes read per query
+
+struct LoggedChange {
+  int64_t seq;
+  OrgId org;
+};
+
+// Applies the log after *applied until it is exhausted: `read_after(seq)` returns up to
+// kChangeBatch changes with a larger seq, in seq order; hooks.apply gets each batch's
+// organizations once. *applied advances after every batch applied (and *applied_some, if given,
+// becomes true); on an error it stays at the last batch applied, so the caller retries from there.
+Status ApplyChangeLog(
+    const std::function<Result<std::vector<LoggedChange>>(int64_t after)>& read_after,
+    const FollowHooks& hooks, int64_t* applied, bool* applied_some = nullptr);
+
+}  // namespace sandgate::store
