@@ -276,11 +276,10 @@ def cmd_report(a):
                 "recs": rs}
 
     def engine_for(scenario):
-        """Scenario 3's baseline: the engine rounds run between this scenario's Sandgate rounds
-        when there are any (same machine state), else the microbenchmark run."""
+        """Scenario 3's baseline: the engine rounds run between this scenario's Sandgate rounds."""
         e = agg(scenario, "engine")
         if not e:
-            return engine_baseline(micro)
+            return {"label": "analysis engine (not measured)", "rps": None, "p50": None}
         threads = e["recs"][0].get("threads", 1)
         return {"label": f"AnalyzeFile in-process, {threads} thread(s), rounds alternating",
                 "rps": e["rps"], "p50": e["p50"]}
@@ -482,23 +481,6 @@ def cmd_report(a):
     if a.doc:
         update_doc(a.doc, text)
         print(f"\nwrote the results to {a.doc}")
-
-
-def engine_baseline(micro):
-    """The in-process analysis of the 1 KiB clean file: AnalyzeFile with the most threads."""
-    best = None
-    for name, b in micro.items():
-        if name.startswith("Engine/AnalyzeFile/clean_1KiB"):
-            if best is None or b.get("threads", 1) > best.get("threads", 1):
-                best = b
-    single = next((b for n, b in micro.items()
-                   if n.startswith("Engine/AnalyzeFile/clean_1KiB") and b.get("threads", 1) == 1),
-                  None)
-    if not best:
-        return {"label": "analysis engine (not measured)", "rps": None, "p50": None}
-    return {"label": f"AnalyzeFile in-process, {best.get('threads', 1)} thread(s)",
-            "rps": best.get("items_per_second"),
-            "p50": to_ns(single or best, "real_time") / 1e6}
 
 
 def md_table(header, rows):
