@@ -74,5 +74,16 @@ TEST_F(ConfigFileTest, MalformedAndWrongTypesAreConfigInvalid) {
   EXPECT_EQ(Load("colour = \"blue\"\n", &cfg).code(), "CONFIG_INVALID");
 }
 
+// Found by config_toml_fuzz: a float too large for an integer key (UBSan: outside the range of
+// long) is refused like any out-of-range value; one in range still counts as its whole part.
+TEST_F(ConfigFileTest, FloatsForIntegerKeysAreRangeChecked) {
+  Config cfg;
+  for (const char* text : {"threads = 99999999E98\n", "max_connections = -1e300\n",
+                           "invalid_token_limit = inf\n", "analysis_queue = nan\n"})
+    EXPECT_EQ(Load(text, &cfg).code(), "CONFIG_INVALID") << text;
+  ASSERT_TRUE(Load("threads = 4.0\n", &cfg).ok());
+  EXPECT_EQ(cfg.threads, 4);
+}
+
 }  // namespace
 }  // namespace sandgate::app
