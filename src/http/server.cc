@@ -662,6 +662,13 @@ void Server::Run() {
   for (auto& w : im.workers) threads.emplace_back([&w] { w->run(); });
   im.ioc.run();
   for (auto& t : threads) t.join();
+  // A coroutine on the blocking pool (RunHandler, the Submission API's scans) ends by handing its
+  // result to its connection's io_context and then, on the pool thread, dropping its hold on that
+  // context (co_spawn's work guard): the context must outlive it. So let the pool finish before
+  // the workers' contexts go. (Issue 21: a login's tail ran after workers.clear() below, a
+  // heap-use-after-free that crashed the server on SIGTERM about once in 200 stops.) A completion
+  // it hands to a stopped worker stays queued there and is destroyed with the context.
+  im.blocking.join();
   // Connections still open (idle keep-alive) end here, while everything they use is alive.
   im.worker_guards.clear();
   im.workers.clear();

@@ -175,6 +175,7 @@ void Services::IndexUpdate::PutToken(const TokenRecord& t) {
 }
 
 void Services::ApplyIndex(OrgId org, const IndexUpdate& u) {
+  if (before_index_update_for_test) before_index_update_for_test(org);
   if (u.state) index_.PutOrg(*u.state);
   switch (u.token_op) {
     case IndexUpdate::TokenOp::kPut:

@@ -6,6 +6,7 @@
 // Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -146,6 +147,11 @@ class Services {
                const std::string& outcome, const std::string& detail = "");
 
   static domain::OrgState StateOf(const store::OrgRecord& org, bool has_token);
+
+  // Test seam (issue 21): called with the organization when a committed change is about to reach
+  // the index, i.e. between the commit and the index update (services_test.cc holds one change
+  // there). Null, and so inert, unless a test sets it before the Services is shared.
+  std::function<void(OrgId)> before_index_update_for_test;
 
  private:
   struct IndexUpdate {

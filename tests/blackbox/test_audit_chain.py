@@ -73,6 +73,26 @@ class AuditChainTest(ServerTestCase):
         after = [i for i in ids if i > gone][0]
         self.assertIn("record %d does not follow the record before it" % after, out)
 
+    def test_3b_deleted_record_with_relinked_successor_is_found(self):
+        # Issue 21 (survivor 5): delete record k and give record k+1 the prev_chain that would make
+        # it follow record k-1. Only a chain value that covers prev_chain exposes it: k+1 no longer
+        # hashes to its stored chain.
+        self.restart_with_empty_database()
+        self.make_some_history()
+        ids = self.ids()
+        before, gone, after = ids[-5], ids[-4], ids[-3]
+        con = sqlite3.connect(self.db())
+        with con:
+            con.execute("DELETE FROM audit WHERE id = ?", (gone,))
+            con.execute("UPDATE audit SET prev_chain = (SELECT chain FROM audit WHERE id = ?) WHERE id = ?",
+                        (before, after))
+        con.close()
+        code, out = self.verify()
+        self.assertEqual(code, 1, out)
+        self.assertIn("TAMPERED", out)
+        self.assertIn("record %d was modified" % after, out)
+        self.assertNotIn("does not follow", out)  # the relinking itself is consistent
+
     def test_4_reordered_records_are_found(self):
         self.restart_with_empty_database()
         self.make_some_history()

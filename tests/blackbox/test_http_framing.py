@@ -82,6 +82,10 @@ class FramingTest(ServerTestCase):
         chunk = b"%x\r\n" % len(hidden) + hidden + b"\r\n0\r\n\r\n"
         self.assertRefused(self.submit_head(b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk), 400)
         self.assertRefused(self.submit_head(b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" + chunk), 400)
+        # Beast's parser lets Content-Length through with a coding other than chunked: the filter's
+        # own check answers 400 (the coding alone would get 501). Issue 21, survivor 3.
+        self.assertRefused(self.submit_head(b"Transfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\n" + hidden), 400)
+        self.assertRefused(self.submit_head(b"Content-Length: 4\r\nTransfer-Encoding: gzip\r\n\r\n" + hidden), 400)
 
     def test_two_content_lengths(self):
         body = b"abcd" + self.hidden_request()

@@ -182,6 +182,26 @@ class ProviderApiTest(ServerTestCase):
         self.assertEqual(r.json["user"]["role"], "ORG_ADMIN")
         self.assertEqual(admin.put("/api/v1/sandbox/token").status, 200)
 
+    def test_csrf_on_post(self):
+        # Issue 21 (survivor 6): POST is checked as PUT and DELETE are; a refused POST changes nothing.
+        org, admin, viewer = self.new_org("Csrf Post Co")
+        self.assertEqual(admin.delete("/api/v1/sandbox/token").status, 200)
+        self.assertError(admin.post("/api/v1/sandbox/token", csrf=False), 403, "CSRF_INVALID")
+        self.assertError(admin.post("/api/v1/sandbox/token", csrf=False, headers={"X-CSRF-Token": "forged"}), 403,
+                         "CSRF_INVALID")
+        self.assertIsNone(admin.get("/api/v1/sandbox/token").json["token"])
+        p = self.provider()
+        url = f"/api/v1/provider/orgs/{org}"
+        self.assertEqual(admin.post("/api/v1/sandbox/token").status, 201)  # with the header: added
+        self.assertError(p.post(f"{url}/token/disable", {"reason": "OTHER"}, csrf=False), 403, "CSRF_INVALID")
+        r = p.get(url)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["status"], "ENABLED")
+        self.assertEqual(p.post(f"{url}/token/disable", {"reason": "OTHER"}).status, 200)
+        self.assertEqual(p.get(url).json["status"], "DISABLED")
+        r = p.get(f"/api/v1/provider/auditLog?action=CSRF_CHECK&limit=1000")
+        self.assertGreaterEqual(len([i for i in r.json["items"] if i["outcome"] == "CSRF_INVALID"]), 3, r)
+
     def test_login_logout_and_cookie_flags(self):
         c = self.server.client()
         r = c.login("acme-admin", self.server.logins["acme-admin"])

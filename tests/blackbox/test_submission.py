@@ -278,6 +278,34 @@ class SubmissionTest(ServerTestCase):
         self.assertEqual(admin.get("/api/v1/sandbox/report/quota").json[0]["used"], 0)
         self.assertEqual(self.submit(token, b"still fine").status, 200)
 
+    def test_abandoned_and_refused_uploads_give_their_reservation_back(self):
+        # Issue 21 (survivor 4): a submission reserves its place under the daily allowance before
+        # reading the body; a client that leaves, and an empty body (400), must give it back.
+        org, admin, token = self.org("Reservation Co", dailyAllowance=2)
+        spool = os.path.join(self.server.data, "spool")
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", self.server.port))
+            s.sendall((f"POST /zscsb/submit?api_token={token} HTTP/1.1\r\nHost: x\r\n"
+                       f"Content-Length: {4 * 1024 * 1024}\r\n\r\n").encode())
+            s.sendall(os.urandom(256 * 1024))
+            deadline = time.time() + 10
+            while not os.listdir(spool) and time.time() < deadline:
+                time.sleep(0.02)
+            self.assertEqual(len(os.listdir(spool)), 1)  # admitted: its reservation is held
+            s.close()
+            deadline = time.time() + 10
+            while os.listdir(spool) and time.time() < deadline:
+                time.sleep(0.02)
+            self.assertEqual(os.listdir(spool), [])  # the server saw the client leave
+        r = self.submit(token, b"")
+        self.assertEqual(r.status, 400, r)
+        for remaining in ("1", "0"):
+            r = self.submit(token, b"real file " + remaining.encode())
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.headers["x-ratelimit-remaining"], remaining)
+        self.assertEqual(self.submit(token, b"over").status, 429)
+        self.assertEqual(admin.get("/api/v1/sandbox/report/quota").json[0]["used"], 2)
+
     def test_16_concurrent_submissions(self):
         org, admin, token = self.org("Concurrent Co")
         files = [os.urandom(1024) + bytes([i]) for i in range(15)] + [eicar()]
