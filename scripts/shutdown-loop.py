@@ -3,8 +3,8 @@
 
 Each round starts the server (a copy of one demo data directory), runs a few client threads that
 log in (a handler on the blocking pool, as the password hash is) and read the token page (a
-handler on the I/O threads) over keep-alive connections, sends SIGTERM at a random moment of that
-load, and requires exit status 0, the "stopped" line in the log, and no sanitizer report in the
+handler on the I/O threads) over keep-alive connections, and after a random delay sends SIGTERM
+the moment the next login is answered (the crash needed exactly that moment), and requires exit status 0, the "stopped" line in the log, and no sanitizer report in the
 output. Issue 21: once in ~216 runs the server died with SIGSEGV here, because a blocking-pool
 coroutine finished (released its hold on an I/O thread's io_context) after Server::Run had
 destroyed that io_context.
@@ -54,7 +54,29 @@ def start(binary, data, out_path):
     raise RuntimeError("server did not start")
 
 
-def load(port, password, stop_at, ready, done):
+class Trigger:
+    """Sends SIGTERM once, from the first load thread that gets a login answer after arm():
+    the moment the crash of issue 21 needed (a blocking-pool handler just answered)."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.armed = threading.Event()
+        self.lock = threading.Lock()
+        self.fired = False
+
+    def after_login(self):
+        if not self.armed.is_set():
+            return
+        with self.lock:
+            if not self.fired:
+                self.fired = True
+                self.proc.send_signal(signal.SIGTERM)
+
+    def fire(self):
+        self.after_login()
+
+
+def load(port, password, stop_at, ready, done, trigger):
     """Logs in and reads the token page until the server has exited or stop_at passes."""
     conn = None
     while time.time() < stop_at and not done.is_set():
@@ -66,6 +88,7 @@ def load(port, password, stop_at, ready, done):
                          headers={"Content-Type": "application/json"})
             r = conn.getresponse()
             r.read()
+            trigger.after_login()
             cookie = re.search(r"sg_session=([^;]*)", r.getheader("set-cookie") or "")
             ready.set()
             if cookie:
@@ -107,14 +130,20 @@ def main():
             out_path = data + ".out"
             proc, out, port, offset = start(binary, data, out_path)
             ready, done = threading.Event(), threading.Event()
+            trigger = Trigger(proc)
             stop_at = time.time() + 20
-            threads = [threading.Thread(target=load, args=(port, password, stop_at, ready, done))
+            threads = [threading.Thread(target=load,
+                                        args=(port, password, stop_at, ready, done, trigger))
                        for _ in range(4)]
             for t in threads:
                 t.start()
             ready.wait(10)
             time.sleep(rng.uniform(0, 0.15))
-            proc.send_signal(signal.SIGTERM)
+            trigger.armed.set()  # SIGTERM right after the next login answer
+            deadline = time.time() + 10
+            while not trigger.fired and time.time() < deadline:
+                time.sleep(0.005)
+            trigger.fire()  # no login answered in time: send it anyway
             try:
                 rc = proc.wait(60)
             except subprocess.TimeoutExpired:
