@@ -2,6 +2,7 @@
 limits, the disable threshold, errors, streaming limits and concurrency (issue #3)."""
 import concurrent.futures
 import glob
+import gzip
 import hashlib
 import io
 import json
@@ -299,6 +300,14 @@ class SubmissionTest(ServerTestCase):
             self.assertEqual(os.listdir(spool), [])  # the server saw the client leave
         r = self.submit(token, b"")
         self.assertEqual(r.status, 400, r)
+        # Other early ends after admission: a body that is not gzip, and one that inflates past
+        # the 50 MiB limit.
+        r = self.submit(token, b"this is not gzip data", headers={"Content-Encoding": "gzip"})
+        self.assertTrue(400 <= r.status < 500 and r.status != 429, r)
+        bomb = gzip.compress(b"\0" * (51 << 20), compresslevel=9)
+        r = self.submit(token, bomb, headers={"Content-Encoding": "gzip"})
+        self.assertEqual(r.status, 413, r)
+        self.assertEqual(os.listdir(spool), [])
         for remaining in ("1", "0"):
             r = self.submit(token, b"real file " + remaining.encode())
             self.assertEqual(r.status, 200, r)
