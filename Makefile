@@ -105,7 +105,7 @@ shutdown-loop: deps
 
 # `make mutate`: the mutation list tests/mutations/mutations.json, one mutant at a time in a copy of
 # the tree (build/mutate), each against the tests that must kill it; fails below 100% killed.
-# Not part of `make test` or CI (~15 minutes); see scripts/mutate.py.
+# Not part of `make test` or CI (~2 minutes; the first run ~20 to build the copy); see scripts/mutate.py.
 .PHONY: mutate
 mutate:
 	JOBS=$(JOBS) python3 scripts/mutate.py

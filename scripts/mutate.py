@@ -13,9 +13,9 @@ sandgate_unit_tests ("unit") and/or black-box tests ("blackbox", unittest names)
   4. prints killed/survived per mutation and the score; exits 1 below 100% (or when a mutation no
      longer applies or does not compile: the list has gone stale).
 Usage: scripts/mutate.py [--no-baseline] [NAME ...]   (names: run only these mutations)
-Time: about 2 minutes per mutation on 2 busy cores (one file recompiled and the binaries relinked,
-then its tests), plus the first build of the copy (fast with a warm ccache): ~15 minutes for the
-six of issue 21. Not run by CI; run it after changing the code or the tests these mutations
+Time (2 shared cores): the first run builds the copy (~20 minutes on a busy machine: the unit
+tests embed the source path, so ccache misses them); later runs ~2 minutes for the six mutations of
+issue 21 (10-30 s each: one file recompiled, relinked, its tests) plus the baseline. Not run by CI; run it after changing the code or the tests these mutations
 exercise, and add a mutation with each test written against a bug the suite let through."""
 import json
 import os
