@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/log_text.h"
 #include "common/secret.h"
 #include "http/connection_limits.h"
 #include "http/deadlines.h"
@@ -550,8 +551,10 @@ struct Server::Impl {
     Wipe(wire);  // holds the body: possibly a revealed token
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
-    access_log->info("{} {} {} {} {:.1f}ms", client.addr, method, token::RedactTokens(ctx.path),
-                     res.result_int(), ms);
+    // The method and path are the client's text: escaped where they enter the log (LogText), so
+    // a CR/LF or an escape sequence in them cannot forge a line or drive a terminal.
+    access_log->info("{} {} {} {} {:.1f}ms", client.addr, LogText(method),
+                     LogText(token::RedactTokens(ctx.path)), res.result_int(), ms);
     // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
     // them before their memory is freed.
     Wipe(res.body());

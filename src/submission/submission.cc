@@ -157,6 +157,7 @@ Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
 }
 
 void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a) {
+  if (a.rate_limited) return;  // counted in memory (RateLimitedToday); no write, no threshold
   services_.store().Write(
       [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
   if (!a.threshold_crossed) return;
