@@ -727,9 +727,18 @@ Status Services::DeleteUser(const Actor& a, std::optional<OrgId> org, UserId use
 }
 
 Result<std::vector<AuditRecord>> Services::ListAudit(const Actor& a, store::AuditFilter f) {
-  if (a.caller.role != Role::kProviderAdmin) {
+  const bool provider = a.caller.role == Role::kProviderAdmin;
+  if (!provider) {
     if (!a.caller.org_id) return NotFound();
     f.org_id = a.caller.org_id;  // organization users see their own organization only
+    // Read-only users may not read it (domain rule); the refusal is audited like the others.
+    domain::OrgState st;
+    st.org_id = *a.caller.org_id;
+    domain::Decision d = domain::Decide(st, a.caller, domain::Action::kReadAudit, clock_->now());
+    if (!d.allowed()) {
+      Audit(a, a.caller.org_id, "AUDIT_READ", d.status.code());
+      return d.status;
+    }
   }
   std::vector<AuditRecord> out;
   Status st = store_->Read([&](Tx& tx) -> Status {
@@ -739,6 +748,18 @@ Result<std::vector<AuditRecord>> Services::ListAudit(const Actor& a, store::Audi
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  // What the organization sees of the provider's side matches its token page, which says that
+  // and why the provider disabled the token but not who or from where: provider records (a
+  // provider admin, the CLI, the system's threshold) show the actor "provider", no address.
+  if (!provider) {
+    for (AuditRecord& r : out) {
+      if (r.actor_role == "PROVIDER_ADMIN" || r.actor_role == "SYSTEM") {
+        r.actor = "provider";
+        r.actor_role = "PROVIDER";
+        r.client_addr.clear();
+      }
+    }
+  }
   return out;
 }
 

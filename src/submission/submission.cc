@@ -307,6 +307,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     auto got = co_await body.Read(buf.data(), buf.size());
     if (!got.ok()) {
       if (got.status().http_status() == 413) co_return ZError(413, "File too large");
+      if (got.status().http_status() == 400) co_return ZError(400, got.status().message());
       co_return ZError(499, "Client closed the request");  // nobody reads this
     }
     if (*got == 0) break;
@@ -314,6 +315,9 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     if (!st.ok())
       co_return ZError(st.http_status(), st.http_status() == 413 ? "File too large" : st.message());
   }
+  // A gzip body must end exactly where its stream ends: a cut-short stream is not the file.
+  if (inflater && !inflater->finished())
+    co_return ZError(400, "The gzip-encoded body is incomplete");
   if (size == 0) co_return ZError(400, "The request body is empty; send the file's bytes");
   if (Status st = spool->Close(); !st.ok())
     co_return ZError(503, "The service cannot store uploads right now");
