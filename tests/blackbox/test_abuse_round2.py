@@ -95,6 +95,69 @@ class AbuseRound2Test(ServerTestCase):
         self.server.advance(2)
         self.assertEqual(self.submit(token, b"after the burst").status, 200)
 
+    # --- Findings 4 and 5: the login throttle.
+    def login_user(self, org_name):
+        org, admin, viewer = self.new_org(org_name)
+        name = admin.get("/api/v1/authenticatedSession").json["user"]["username"]
+        return name, self.server.logins[name]
+
+    def login_attempt(self, source, username, password, client=None):
+        c = client or self.server.client(source)
+        r = c.request("POST", "/api/v1/authenticatedSession",
+                      raw=json.dumps({"username": username, "password": password}).encode(),
+                      headers={"Content-Type": "application/json"})
+        if client is None:
+            c.close()
+        return r
+
+    def login_audit(self, actor):
+        items = self.provider().get(f"/api/v1/provider/auditLog?action=LOGIN&actor={actor}&limit=1000").json["items"]
+        return [a for a in items if a["actor"] in (actor, "*")]
+
+    def test_4_throttle_refusals_are_summarised_in_the_audit_trail(self):
+        name, pw = self.login_user("Flood Co")
+        c = self.server.client("127.0.0.51")
+        statuses = [self.login_attempt(None, name, "wrong-%d" % i, client=c).status for i in range(1000)]
+        c.close()
+        self.assertEqual(set(statuses), {401, 429})
+        refused = statuses.count(429)
+        self.assertGreater(refused, 900)
+        # The minute is over; the next sign-in attempt (from anywhere) writes the summary.
+        self.server.advance(61)
+        self.login_attempt("127.0.0.52", "someone-else", "x")
+        records = self.login_audit(name)
+        too_many = [a for a in records if a["outcome"] == "TOO_MANY_ATTEMPTS"]
+        failures = [a for a in records if a["outcome"] == "INVALID_CREDENTIALS"]
+        # Real failures stay audited, one by one; refusals are a few records with their counts.
+        self.assertEqual(len(failures), statuses.count(401))
+        self.assertLessEqual(len(too_many), 4, too_many[:3])
+        counted = sum(int(re.search(r"refused: (\d+)", a["detail"]).group(1)) for a in too_many)
+        self.assertEqual(counted, refused, too_many)
+        self.assertTrue(all(a["clientAddress"] == "127.0.0.51" for a in too_many), too_many)
+
+    def test_5_a_known_user_cannot_be_locked_out_from_elsewhere(self):
+        name, pw = self.login_user("Lockout Co")
+        attacker, user = "127.0.0.61", "127.0.0.62"
+        for _ in range(5):
+            self.assertEqual(self.login_attempt(attacker, name, "guess").status, 401)
+        # One failure per wait period, several times: the wait grows for the attacker...
+        for _ in range(4):
+            r = self.login_attempt(attacker, name, "guess")
+            if r.status == 429:
+                self.server.advance(int(r.headers["retry-after"]))
+                r = self.login_attempt(attacker, name, "guess")
+            self.assertEqual(r.status, 401, r)
+        r = self.login_attempt(attacker, name, pw)
+        self.assertError(r, 429, "TOO_MANY_ATTEMPTS")  # guessing stays throttled, right or wrong
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 16)
+        # ...while the user, from an address with no recent failures, signs in.
+        self.assertEqual(self.login_attempt(user, name, pw).status, 200)
+        self.assertEqual(self.login_attempt(user, name.upper(), pw).status, 200)
+        # Per address: guessing many usernames from one address is throttled as a whole.
+        statuses = [self.login_attempt("127.0.0.63", "nobody-%d" % i, "x").status for i in range(22)]
+        self.assertEqual(statuses, [401] * 20 + [429] * 2)
+        self.assertEqual(self.login_attempt("127.0.0.63", name, pw).status, 429)
+
     # --- Finding 3: forged log lines.
     def test_3_client_text_cannot_forge_log_lines(self):
         marker = "forged-%d" % os.getpid()
