@@ -782,8 +782,12 @@ int main(int argc, char** argv) {
   avscan->add_option("--signatures-dir", av_sigs);
   avscan->add_option("--rules-dir", av_rules);
   avscan->add_option("--temp-dir", av_tmp);
+  uint64_t av_max_bytes = 0;
+  avscan->add_option("--max-scan-bytes", av_max_bytes,
+                     "What the scan may read in total: the file and what it unpacks");
   avscan->callback([&] {
     analysis::EngineConfig ec;
+    if (av_max_bytes > 0) ec.av_scan_limit = av_max_bytes;
     if (!av_sigs.empty()) ec.signatures_dir = av_sigs;
     if (!av_rules.empty()) ec.rules_dir = av_rules;
     ec.temp_dir = av_tmp;

@@ -330,5 +330,105 @@ class AbuseRound2Test(ServerTestCase):
         self.server.assert_no_secrets_in_log(self)
 
 
+def zero_bombs():
+    """A gzip and a zip of 400 MiB of zeros (about 400 KB each), built in memory."""
+    import io
+    import zipfile
+    zeros = b"\0" * (1 << 20)
+    gz = io.BytesIO()
+    with gzip.GzipFile(fileobj=gz, mode="wb", compresslevel=9) as f:
+        for _ in range(400):
+            f.write(zeros)
+    zp = io.BytesIO()
+    with zipfile.ZipFile(zp, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("zeros.bin", "w") as f:
+            for _ in range(400):
+                f.write(zeros)
+    return gz.getvalue(), zp.getvalue()
+
+
+class DecompressionBombTest(ServerTestCase):
+    """Finding 2: content that expands in the scanner. Its own server, so that its memory baseline
+    is its own."""
+
+    def rss_kib(self):
+        with open(f"/proc/{self.server.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+
+    def spool_bytes(self):
+        total = 0
+        for root, dirs, files in os.walk(os.path.join(self.server.data, "spool")):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(root, name)).st_blocks * 512
+                except FileNotFoundError:
+                    pass
+        return total
+
+    def test_2_ten_bombs_at_once_get_a_limits_verdict_in_bounded_memory_and_spool(self):
+        org, admin, viewer = self.new_org("Bomb Co")
+        self.provider().patch(f"/api/v1/provider/orgs/{org}",
+                              {"ratePerSecond": 1000, "ratePerHour": 100000, "dailyAllowance": 1000})
+        token = self.reveal(admin)
+        gz, zp = zero_bombs()
+        self.assertLess(max(len(gz), len(zp)), 1 << 20)
+
+        def submit(i, body):
+            c = self.server.client()
+            r = c.request("POST", f"/zscsb/submit?api_token={token}&force=1", raw=body,
+                          headers={"Content-Type": "application/octet-stream"})
+            c.close()
+            return r
+
+        # Warm up (engine, pools, page cache), then take the idle figure.
+        for i in range(3):
+            self.assertEqual(submit(i, b"warm-up %d" % i).status, 200)
+        idle = self.rss_kib()
+        peak_rss, peak_spool = idle, 0
+        with concurrent.futures.ThreadPoolExecutor(10) as ex:
+            futures = [ex.submit(submit, i, gz if i % 2 == 0 else zp) for i in range(10)]
+            deadline = time.time() + 300
+            while not all(f.done() for f in futures) and time.time() < deadline:
+                peak_rss = max(peak_rss, self.rss_kib())
+                peak_spool = max(peak_spool, self.spool_bytes())
+                time.sleep(0.02)
+            results = [f.result(timeout=60) for f in futures]
+        import sys
+        print(f"\n10 bombs: RSS idle {idle} KiB, peak {peak_rss} KiB (+{(peak_rss - idle) // 1024} MiB); "
+              f"spool peak {peak_spool >> 20} MiB", file=sys.stderr)
+        for r in results:
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.json["virusName"].startswith("Heuristics.Limits.Exceeded"), r)
+            self.assertEqual(r.json["sandboxSubmission"], "Suspicious", r)
+        self.assertLessEqual(peak_rss - idle, 128 * 1024, (idle, peak_rss))
+        # The spool's budget: the uploads themselves plus, per AV scan running at once (4), what
+        # one scan may unpack (64 MiB).
+        budget = 10 * max(len(gz), len(zp)) + 4 * (64 << 20)
+        self.assertLessEqual(peak_spool, budget, (peak_spool, budget))
+        # The report says why.
+        md5 = results[0].json["md5"]
+        rep = admin.get(f"/api/v1/sandbox/report/{md5}?details=summary").json
+        self.assertEqual(rep["Summary"]["Classification"]["Type"], "SUSPICIOUS", rep)
+
+    def test_2_too_many_files_in_one_archive_is_a_limits_verdict(self):
+        import io
+        import zipfile
+        org, admin, viewer = self.new_org("Many Files Co")
+        token = self.reveal(admin)
+        zp = io.BytesIO()
+        with zipfile.ZipFile(zp, "w", zipfile.ZIP_DEFLATED) as z:
+            for i in range(1500):
+                z.writestr("f%04d.txt" % i, "file %d\n" % i)
+        c = self.server.client()
+        r = c.request("POST", f"/zscsb/submit?api_token={token}", raw=zp.getvalue(),
+                      headers={"Content-Type": "application/octet-stream"})
+        c.close()
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["virusName"].startswith("Heuristics.Limits.Exceeded"), r)
+
+    def test_zz_no_secret_in_log(self):
+        self.server.assert_no_secrets_in_log(self)
+
+
 if __name__ == "__main__":
     unittest.main()
