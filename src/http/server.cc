@@ -85,9 +85,9 @@ bool ExpectsContinue(const RequestHeader& h) {
 // A body the client sent but that breaks HTTP's framing (a bad chunk size or extension, a chunk
 // without its CRLF, ...), as opposed to a connection that ended or timed out: it gets a 400.
 bool IsBodySyntaxError(const beast::error_code& ec) {
-  return ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
-         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
-         ec != bhttp::error::need_more && ec != bhttp::error::body_limit;
+  return ec == bhttp::error::bad_chunk || ec == bhttp::error::bad_chunk_extension ||
+         ec == bhttp::error::bad_line_ending || ec == bhttp::error::bad_field ||
+         ec == bhttp::error::bad_value || ec == bhttp::error::bad_obs_fold;
 }
 
 template <class Stream>
