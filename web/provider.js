@@ -234,6 +234,7 @@ export async function renderOrgPage(ctx) {
         h('dt', null, 'Organization ID'), h('dd', null, String(o.id)),
         h('dt', null, 'Created'), h('dd', null, timeEl(o.createdAt)),
         o.usage ? [h('dt', null, "Today's usage"), h('dd', { 'data-testid': 'usage' }, `${o.usage.used} / ${o.usage.allowed} submissions`)] : null,
+        typeof o.rateLimitedToday === 'number' ? [h('dt', null, 'Refused by the rate limit today'), h('dd', { 'data-testid': 'rate-limited' }, `${o.rateLimitedToday} (not counted toward disabling)`)] : null,
         o.usage ? [h('dt', null, 'Last use'), h('dd', null, o.lastUsedOn ? timeEl(o.lastUsedOn) : 'Not used yet')] : null));
   }
 

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <semaphore>
 #include <set>
 #include <utility>
 
@@ -45,6 +46,8 @@ constexpr int kSuspiciousThreshold = 30;
 constexpr double kHighEntropyBits = 7.2;
 constexpr uint64_t kHighEntropyMinSize = 1024;
 constexpr int kEntropyIndicatorScore = 30;
+// ClamAV's name for a file that went over a scan limit (CL_SCAN_HEURISTIC_EXCEEDS_MAX), lower case.
+constexpr std::string_view kLimitsExceededLower = "heuristics.limits.exceeded";
 
 // libclamav and libyara keep process-wide state; initialise both exactly once (thread-safe static).
 Status InitLibraries() {
@@ -359,6 +362,7 @@ std::string_view VerdictTypeName(VerdictType type) {
 std::string VirusTypeFromName(std::string_view virus_name) {
   if (virus_name.empty()) return "";
   const std::string name = Lower(virus_name);
+  if (name.starts_with(kLimitsExceededLower)) return "LimitsExceeded";
   if (name.find("eicar") != std::string::npos || name.find(".test.") != std::string::npos ||
       name.find("-test-") != std::string::npos) {
     return "Virus";
@@ -391,6 +395,15 @@ std::string VirusTypeFromName(std::string_view virus_name) {
 Verdict Classify(const QuickResult& quick, const StaticResult* static_result) {
   const int static_score = static_result != nullptr ? static_result->score : 0;
   Verdict v;
+  if (Lower(quick.virus_name).starts_with(kLimitsExceededLower)) {
+    // Not a detection: the file goes beyond what the analysis may unpack or spend on it
+    // (a decompression bomb, an archive nested too deep). Suspicious, and says why.
+    v.type = VerdictType::kSuspicious;
+    v.score = std::max(static_score, kSuspiciousThreshold);
+    v.category = "SUSPICIOUS";
+    v.submission = "Suspicious";
+    return v;
+  }
   if (!quick.virus_name.empty()) {
     v.type = VerdictType::kMalicious;
     v.score = static_score >= kWeightHigh ? 100 : 95;
@@ -504,11 +517,27 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
       return Status::Internal(std::string("ClamAV temp dir: ") + cl_strerror(rc));
     }
   }
-  // Scan whole uploads up to the largest the API accepts (discan: 400 MiB); ClamAV's defaults
-  // (100 MiB per file) would silently skip larger files.
-  for (auto field : {CL_ENGINE_MAX_FILESIZE, CL_ENGINE_MAX_SCANSIZE}) {
-    if (cl_engine_set_num(engine->clam_, field, static_cast<long long>(config.av_scan_limit)) !=
-        CL_SUCCESS)
+  // What one scan may read, the file and everything unpacked from it (issue #14, finding 2: a
+  // 400 KB gzip of 400 MiB of zeros made ClamAV write 400 MB of scratch files). With a child
+  // scanner, this engine only scans uploads up to the threshold, so the file plus what it expands
+  // to stays under max(threshold, extract limit); the child gets upload + extract limit.
+  const uint64_t scan_limit =
+      config.av_subprocess.empty()
+          ? config.av_scan_limit
+          : std::max(config.av_subprocess_threshold, config.av_extract_limit);
+  const uint64_t part_limit = std::min<uint64_t>(scan_limit, 16ull << 20);
+  const std::pair<cl_engine_field, long long> limits[] = {
+      {CL_ENGINE_MAX_FILESIZE, static_cast<long long>(scan_limit)},
+      {CL_ENGINE_MAX_SCANSIZE, static_cast<long long>(scan_limit)},
+      {CL_ENGINE_MAX_FILES, config.av_max_files},
+      {CL_ENGINE_MAX_RECURSION, config.av_max_recursion},
+      {CL_ENGINE_MAX_SCANTIME, config.av_max_scan_ms},
+      {CL_ENGINE_MAX_EMBEDDEDPE, static_cast<long long>(part_limit)},
+      {CL_ENGINE_MAX_HTMLNORMALIZE, static_cast<long long>(part_limit)},
+      {CL_ENGINE_MAX_SCRIPTNORMALIZE, static_cast<long long>(part_limit)},
+  };
+  for (const auto& [field, value] : limits) {
+    if (cl_engine_set_num(engine->clam_, field, value) != CL_SUCCESS)
       return Status::Internal("ClamAV scan limits could not be set");
   }
   unsigned sigs = 0;
@@ -634,9 +663,13 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   }
 
   std::string virus;
+  // At most av_concurrent_scans at once: each may fill temp_dir up to its scan limit.
+  static std::counting_semaphore<> slots(std::max(1, config_.av_concurrent_scans));
+  slots.acquire();
   Status av = config_.av_subprocess.empty() || hashes.size <= config_.av_subprocess_threshold
                   ? ScanAv(path, &virus, &q.av_error)
-                  : ScanAvInChild(path, &virus, &q.av_error);
+                  : ScanAvInChild(path, hashes.size, &virus, &q.av_error);
+  slots.release();
   if (!av.ok()) return av;
   if (!virus.empty()) {
     q.virus_name = StripUnofficial(virus.c_str());
@@ -650,7 +683,10 @@ Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* 
   struct cl_scan_options options = {};
   options.general = CL_SCAN_GENERAL_HEURISTICS;
   options.parse = ~0u;
-  options.heuristic = 0;  // no optional heuristic alerts (macros, encrypted archives, ...)
+  // No optional heuristic alerts (macros, encrypted archives, ...) except one: a file that goes
+  // over a scan limit is reported ("Heuristics.Limits.Exceeded.*") rather than passed as clean
+  // after a partial look.
+  options.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
   const char* virname = nullptr;
   unsigned long scanned = 0;
   // Scan through a pread-backed map with page aging rather than cl_scanfile's whole-file map.
@@ -684,7 +720,7 @@ Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* 
   return Status::Ok();
 }
 
-Status Engine::ScanAvInChild(const std::string& path, std::string* virus,
+Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string* virus,
                              std::string* av_error) const {
   // `<av_subprocess> av-scan --signatures-dir DIR FILE` prints one line: "CLEAN", "VIRUS <name>",
   // "AVERROR <text>" or "ERROR <text>". Its memory is its own: a large file's scan cannot grow the
@@ -694,9 +730,15 @@ Status Engine::ScanAvInChild(const std::string& path, std::string* virus,
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  std::vector<std::string> args = {
-      config_.av_subprocess, "av-scan", "--signatures-dir", config_.signatures_dir, "--rules-dir",
-      config_.rules_dir,     path};
+  std::vector<std::string> args = {config_.av_subprocess,
+                                   "av-scan",
+                                   "--signatures-dir",
+                                   config_.signatures_dir,
+                                   "--rules-dir",
+                                   config_.rules_dir,
+                                   "--max-scan-bytes",
+                                   std::to_string(size + config_.av_extract_limit),
+                                   path};
   if (!config_.temp_dir.empty()) {
     args.push_back("--temp-dir");
     args.push_back(config_.temp_dir);

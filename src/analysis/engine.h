@@ -55,8 +55,22 @@ struct EngineConfig {
   // YARA sees at most this many bytes from the start of a file, so memory stays bounded whatever
   // the upload's size (hashes, entropy and the AV scan still cover the whole file).
   uint64_t static_scan_limit = 16ull << 20;
-  // ClamAV scans files (and archive contents) up to this size.
+  // ClamAV scans files (and archive contents) up to this size, in total per scan (the file and
+  // everything unpacked from it) — when no av_subprocess is set. With av_subprocess (serve), an
+  // in-process scan (uploads up to av_subprocess_threshold) reads at most
+  // max(av_subprocess_threshold, av_extract_limit) bytes in total, and a child scan at most the
+  // upload plus av_extract_limit: what one upload may expand to is bounded whatever its format.
   uint64_t av_scan_limit = 512ull << 20;
+  uint64_t av_extract_limit = 64ull << 20;
+  // Nested files per scan, archive depth, and ClamAV's time budget per scan. A file over any limit
+  // is reported as ClamAV names it ("Heuristics.Limits.Exceeded.*") and classified SUSPICIOUS.
+  int av_max_files = 1000;
+  int av_max_recursion = 10;
+  int av_max_scan_ms = 60'000;
+  // AV scans running at once in this process (in-process and child scans alike): with the
+  // limits above, the scratch space ClamAV uses in temp_dir stays under this many times the
+  // per-scan limit.
+  int av_concurrent_scans = 4;
   // When set, files larger than av_subprocess_threshold are AV-scanned by running this executable
   // as `<exe> av-scan --signatures-dir DIR FILE` (the sandgate binary), so a large scan's memory is
   // not the server's and a parser crash cannot take the server down.
@@ -176,7 +190,8 @@ class Engine {
  private:
   class MagicPool;
   Engine();
-  Status ScanAvInChild(const std::string& path, std::string* virus, std::string* av_error) const;
+  Status ScanAvInChild(const std::string& path, uint64_t size, std::string* virus,
+                       std::string* av_error) const;
 
  public:
   // The in-process ClamAV scan (what `sandgate av-scan` runs). *virus is the raw signature name.

@@ -141,6 +141,25 @@ json::object AuditJson(const store::AuditRecord& r) {
   return o;
 }
 
+// How many cookies named `name` the request carries (every Cookie header).
+size_t CookieCount(const Request& req, std::string_view name) {
+  size_t n = 0;
+  for (auto it = req.find(http::bhttp::field::cookie);
+       it != req.end() && it->name() == http::bhttp::field::cookie; ++it) {
+    std::string_view v = it->value();
+    while (!v.empty()) {
+      size_t semi = v.find(';');
+      std::string_view part = v.substr(0, semi);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      size_t eq = part.find('=');
+      if (eq != std::string_view::npos && part.substr(0, eq) == name) n++;
+      if (semi == std::string_view::npos) break;
+      v.remove_prefix(semi + 1);
+    }
+  }
+  return n;
+}
+
 std::string CookieValue(const Request& req, std::string_view name) {
   for (auto it = req.find(http::bhttp::field::cookie);
        it != req.end() && it->name() == http::bhttp::field::cookie; ++it) {
@@ -208,6 +227,16 @@ class Api {
   // provider_only: organization users get 404 (the provider API does not exist for them), audited.
   http::Handler WithSession(Authed h, bool provider_only = false) {
     return [this, h = std::move(h), provider_only](const Request& req, RequestContext& ctx) {
+      // Two session cookies (one planted by a sibling subdomain or a path-scoped cookie, "cookie
+      // tossing") are ambiguous: which one a server or a proxy honours would decide who acts.
+      // Refuse whatever their order or validity, and clear ours so the browser can recover.
+      if (CookieCount(req, kCookie) > 1) {
+        Response res = Error(
+            Status::Invalid("AMBIGUOUS_SESSION",
+                            "The request carries more than one sg_session cookie; sign in again."));
+        res.set(http::bhttp::field::set_cookie, ClearCookie());
+        return res;
+      }
       std::string sid = CookieValue(req, kCookie);
       WipeOnExit wipe_sid(sid);
       if (sid.empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
@@ -265,6 +294,10 @@ class Api {
     if (!r.ok()) return Error(r.status());
     json::object o = OrgJson(r.value(), s_.settings().base_url);
     AddUsage(o, r.value());
+    // The provider sees rate-limit refusals (bursts) apart from the daily quota and its threshold.
+    if (opt_.submissions)
+      o["rateLimitedToday"] =
+          opt_.submissions->quota().RateLimitedToday(r.value().org.id, s_.clock().now());
     return JsonResponse(ok_status, o);
   }
 
@@ -713,6 +746,7 @@ class Api {
         auto used = opt_.submissions->quota().UsedToday(org.id, now);
         o["usage"] =
             json::object{{"used", used.ok() ? used.value() : 0}, {"allowed", org.daily_allowance}};
+        o["rateLimitedToday"] = opt_.submissions->quota().RateLimitedToday(org.id, now);
       }
       items.push_back(std::move(o));
     }

@@ -35,5 +35,14 @@ TEST(JsonBody, RefusesEachKindOfBadInput) {
   EXPECT_EQ(ParseBody(Req(""), {}).ok(), true);  // an empty body is an empty object
 }
 
+TEST(JsonBody, RefusesDuplicateKeysWhateverTheirSpelling) {
+  EXPECT_EQ(ParseBody(Req(R"({"name":"a","name":"b"})"), kFields).status().code(),
+            "DUPLICATE_FIELD");
+  // The same key after JSON unescaping ("\u006eame" is "name").
+  EXPECT_EQ(ParseBody(Req(R"({"name":"a","\u006eame":"b"})"), kFields).status().code(),
+            "DUPLICATE_FIELD");
+  EXPECT_TRUE(ParseBody(Req(R"({"name":"a","n":1})"), kFields).ok());
+}
+
 }  // namespace
 }  // namespace sandgate::api

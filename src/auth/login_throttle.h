@@ -1,10 +1,18 @@
-// LoginThrottle: slows password guessing, per username (case-folded) and per client address.
-// After `free_failures` failures within the window, each further attempt must wait
-// 2^(failures - free_failures) seconds (capped at `max_delay`) after the last failure; a success
-// clears the username's counter (not the address's). Thread-safe; in memory (one node).
+// LoginThrottle: slows password guessing per (username, client address) pair and per client
+// address (OWASP's authentication guidance), never per username alone: failures from one address
+// do not lock the user out of another address (a known user cannot be locked out by strangers),
+// while guessing from one address stays throttled, and an address guessing many usernames is
+// throttled as a whole. Usernames are case-folded.
+// After `free_failures_*` failures within the window, each further attempt must wait
+// 2^(failures - free) seconds (capped at `max_delay`) after the last failure; a success clears the
+// pair's counter and takes its one failure back from the address's.
+// The counts live behind FailureCounts (in this process by default), so that they can later be
+// kept elsewhere (e.g. shared by the nodes of a cluster) without changing the throttle's rules.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -14,52 +22,87 @@
 
 namespace sandgate::auth {
 
+// Failure counts by key, each with the time of its last failure. Calls are made under the
+// throttle's lock (one at a time).
+class FailureCounts {
+ public:
+  struct Entry {
+    int failures = 0;
+    TimeMs last_failure = 0;
+  };
+  virtual ~FailureCounts() = default;
+  // The key's count (failures = 0 when unknown or older than `window`).
+  virtual Entry Get(const std::string& key, TimeMs now, TimeMs window) = 0;
+  // One more failure at `now` (a count older than `window` starts again from zero).
+  virtual void AddFailure(const std::string& key, TimeMs now, TimeMs window) = 0;
+  // One failure less (an attempt counted at its start that then succeeded).
+  virtual void Forgive(const std::string& key) = 0;
+  virtual void Clear(const std::string& key) = 0;
+};
+
+// FailureCounts in this process's memory; entries older than the window are pruned at most once a
+// minute.
+class LocalFailureCounts : public FailureCounts {
+ public:
+  Entry Get(const std::string& key, TimeMs now, TimeMs window) override;
+  void AddFailure(const std::string& key, TimeMs now, TimeMs window) override;
+  void Forgive(const std::string& key) override;
+  void Clear(const std::string& key) override;
+
+ private:
+  std::unordered_map<std::string, Entry> entries_;
+  TimeMs last_prune_ = 0;
+};
+
 class LoginThrottle {
  public:
   struct Policy {
-    int free_failures_per_user = 5;
+    int free_failures_per_pair = 5;  // per (username, address)
     int free_failures_per_address = 20;
     TimeMs window = 15 * 60 * 1000;
     TimeMs max_delay = 15 * 60 * 1000;
   };
+  // Which limit refused an attempt.
+  enum class Limit { kPair, kAddress };
+  struct Wait {
+    int64_t seconds = 0;
+    Limit limit = Limit::kPair;
+  };
+
   LoginThrottle() : LoginThrottle(Policy{}) {}
-  explicit LoginThrottle(Policy p) : policy_(p) {}
+  explicit LoginThrottle(Policy p, std::unique_ptr<FailureCounts> counts = nullptr)
+      : policy_(p), counts_(counts ? std::move(counts) : std::make_unique<LocalFailureCounts>()) {}
 
   // Seconds to wait before an attempt for (username, address) is considered; nullopt: go ahead.
   std::optional<int64_t> RetryAfter(const std::string& username, const std::string& address,
                                     TimeMs now);
   void RecordFailure(const std::string& username, const std::string& address, TimeMs now);
-  void RecordSuccess(const std::string& username);
+  void RecordSuccess(const std::string& username, const std::string& address);
 
   // Check and count in one step, so that attempts spread over many connections at once cannot all
   // pass the check before any failure is recorded:
   // Begin: RetryAfter; when the attempt may go ahead it is counted as a failure right away (the
-  // password check takes a while). Succeeded takes that count back: it clears the username's
-  // counter and removes the one failure from the address's.
-  std::optional<int64_t> Begin(const std::string& username, const std::string& address, TimeMs now);
+  // password check takes a while). Succeeded takes that count back: it clears the pair's counter
+  // and removes the one failure from the address's. *which (when given) says which limit refused.
+  std::optional<int64_t> Begin(const std::string& username, const std::string& address, TimeMs now,
+                               Limit* which = nullptr);
   void Succeeded(const std::string& username, const std::string& address);
   // For checks whose outcome is known at once: RetryAfter, and when the attempt may go ahead and
   // `failed`, RecordFailure; atomically.
   std::optional<int64_t> Attempt(const std::string& username, const std::string& address,
-                                 TimeMs now, bool failed);
+                                 TimeMs now, bool failed, Limit* which = nullptr);
 
  private:
-  struct Entry {
-    int failures = 0;
-    TimeMs last_failure = 0;
-  };
-  std::optional<int64_t> Check(const Entry* e, int free, TimeMs now) const;
-  std::optional<int64_t> RetryAfterLocked(const std::string& username, const std::string& address,
-                                          TimeMs now);
+  std::optional<int64_t> Check(const FailureCounts::Entry& e, int free, TimeMs now) const;
+  std::optional<Wait> RetryAfterLocked(const std::string& username, const std::string& address,
+                                       TimeMs now);
   void RecordFailureLocked(const std::string& username, const std::string& address, TimeMs now);
-  void Prune(TimeMs now);  // drops entries older than the window; called under mu_
-  static std::string Fold(const std::string& username);
+  static std::string PairKey(const std::string& username, const std::string& address);
+  static std::string AddressKey(const std::string& address) { return "a\n" + address; }
 
   Policy policy_;
   std::mutex mu_;
-  std::unordered_map<std::string, Entry> by_user_;
-  std::unordered_map<std::string, Entry> by_address_;
-  TimeMs last_prune_ = 0;
+  std::unique_ptr<FailureCounts> counts_;
 };
 
 }  // namespace sandgate::auth

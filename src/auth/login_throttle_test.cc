@@ -12,14 +12,15 @@ TEST(LoginThrottle, FreeFailuresThenExponentialDelay) {
     EXPECT_FALSE(t.RetryAfter("bob", "10.0.0.1", now));
     t.RecordFailure("bob", "10.0.0.1", now);
   }
-  EXPECT_EQ(t.RetryAfter("bob", "10.0.0.9", now), 1);    // 2^0 s, by username
-  EXPECT_EQ(t.RetryAfter("BOB", "10.0.0.9", now), 1);    // case does not matter
+  EXPECT_EQ(t.RetryAfter("bob", "10.0.0.1", now), 1);    // 2^0 s, for this pair
+  EXPECT_EQ(t.RetryAfter("BOB", "10.0.0.1", now), 1);    // case does not matter
+  EXPECT_FALSE(t.RetryAfter("bob", "10.0.0.9", now));    // another address is not locked out
   EXPECT_FALSE(t.RetryAfter("alice", "10.0.0.1", now));  // the address has 20 free failures
   now += 1000;
   EXPECT_FALSE(t.RetryAfter("bob", "10.0.0.1", now));
   t.RecordFailure("bob", "10.0.0.1", now);
   EXPECT_EQ(t.RetryAfter("bob", "10.0.0.1", now), 2);
-  t.RecordSuccess("Bob");
+  t.RecordSuccess("Bob", "10.0.0.1");
   EXPECT_FALSE(t.RetryAfter("bob", "10.0.0.1", now));
 }
 
@@ -35,11 +36,11 @@ TEST(LoginThrottle, WindowForgetsOldFailuresAndDelayIsCapped) {
   LoginThrottle t;
   TimeMs now = 0;
   for (int i = 0; i < 60; ++i) t.RecordFailure("eve", "a", now);
-  auto wait = t.RetryAfter("eve", "b", now);
+  auto wait = t.RetryAfter("eve", "a", now);
   ASSERT_TRUE(wait);
   EXPECT_LE(*wait, 15 * 60);
   now += 15 * 60 * 1000;
-  EXPECT_FALSE(t.RetryAfter("eve", "b", now));
+  EXPECT_FALSE(t.RetryAfter("eve", "a", now));
 }
 
 TEST(LoginThrottle, BeginCountsAtOnceSoConcurrentAttemptsCannotSlipThrough) {
@@ -47,10 +48,14 @@ TEST(LoginThrottle, BeginCountsAtOnceSoConcurrentAttemptsCannotSlipThrough) {
   TimeMs now = 7'000'000;
   // Five attempts begin before any of them finishes (five connections at once): all go ahead, the
   // sixth does not, and neither does a different letter case of the same name.
+  LoginThrottle::Limit which = LoginThrottle::Limit::kAddress;
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.Begin("carol", "10.0.0.5", now));
-  EXPECT_TRUE(t.Begin("carol", "10.0.0.6", now).has_value());
-  EXPECT_TRUE(t.Begin("CAROL", "10.0.0.7", now).has_value());
-  EXPECT_TRUE(t.Begin("Carol", "10.0.0.8", now).has_value());
+  EXPECT_TRUE(t.Begin("carol", "10.0.0.5", now, &which).has_value());
+  EXPECT_EQ(which, LoginThrottle::Limit::kPair);
+  EXPECT_TRUE(t.Begin("CAROL", "10.0.0.5", now).has_value());
+  EXPECT_TRUE(t.Begin("Carol", "10.0.0.5", now).has_value());
+  // The same user from an address without failures goes ahead.
+  EXPECT_FALSE(t.Begin("carol", "10.0.0.6", now));
 }
 
 TEST(LoginThrottle, SucceededTakesBackTheAddressCount) {
@@ -60,7 +65,9 @@ TEST(LoginThrottle, SucceededTakesBackTheAddressCount) {
   EXPECT_FALSE(t.Begin("dave", "10.1.1.1", now));  // the 20th attempt from the address
   t.Succeeded("dave", "10.1.1.1");                 // it was right: 19 failures again
   EXPECT_FALSE(t.Begin("erin", "10.1.1.1", now));  // 20 now
-  EXPECT_TRUE(t.Begin("frank", "10.1.1.1", now).has_value());
+  LoginThrottle::Limit which = LoginThrottle::Limit::kPair;
+  EXPECT_TRUE(t.Begin("frank", "10.1.1.1", now, &which).has_value());
+  EXPECT_EQ(which, LoginThrottle::Limit::kAddress);
 }
 
 TEST(LoginThrottle, AttemptRecordsOnlyFailuresAndRefusesWhileWaiting) {
@@ -70,6 +77,37 @@ TEST(LoginThrottle, AttemptRecordsOnlyFailuresAndRefusesWhileWaiting) {
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(t.Attempt("", "10.2.2.2", now, true));
   EXPECT_EQ(t.Attempt("", "10.2.2.2", now, false), 1);  // even a good attempt waits
   EXPECT_FALSE(t.Attempt("", "10.2.2.3", now, true));   // another address is not affected
+}
+
+TEST(LoginThrottle, OneFailurePerWaitCannotLockAUserOutFromElsewhere) {
+  // Issue #14, finding 5: an attacker fails once per wait period for days; the user's own
+  // address never waits.
+  LoginThrottle t;
+  TimeMs now = 20'000'000;
+  for (int i = 0; i < 40; ++i) {
+    auto wait = t.Begin("victim", "203.0.113.66", now);
+    now += (wait ? *wait : 0) * 1000 + 1;
+    EXPECT_FALSE(t.Begin("victim", "198.51.100.7", now));
+    t.Succeeded("victim", "198.51.100.7");
+  }
+}
+
+// A FailureCounts that counts its calls: the throttle asks only through the interface.
+class CountingCounts : public LocalFailureCounts {
+ public:
+  int adds = 0;
+  void AddFailure(const std::string& key, TimeMs now, TimeMs window) override {
+    adds++;
+    LocalFailureCounts::AddFailure(key, now, window);
+  }
+};
+
+TEST(LoginThrottle, CountsComeFromTheGivenFailureCounts) {
+  auto counts = std::make_unique<CountingCounts>();
+  CountingCounts* c = counts.get();
+  LoginThrottle t(LoginThrottle::Policy{}, std::move(counts));
+  t.RecordFailure("x", "10.9.9.9", 1000);
+  EXPECT_EQ(c->adds, 2);  // the pair and the address
 }
 
 }  // namespace

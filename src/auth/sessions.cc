@@ -2,7 +2,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <vector>
 
 #include "auth/password.h"
 #include "common/secret.h"
@@ -28,15 +31,101 @@ service::Actor Authenticated::actor(const std::string& client_addr) const {
 SessionManager::SessionManager(service::Services& services, SessionPolicy policy)
     : services_(services), policy_(policy) {}
 
+SessionManager::~SessionManager() { FlushRefusals(services_.clock().now(), true); }
+
+namespace {
+
+struct PendingAudit {
+  std::string actor, client_addr, detail;
+};
+
+std::string Summary(int64_t n, TimeMs from, TimeMs to, bool by_address) {
+  return "refused: " + std::to_string(n) + " more attempt(s) by the " +
+         (by_address ? "address" : "user and address") + " throttle from " + FormatIso8601(from) +
+         " to " + FormatIso8601(to);
+}
+
+}  // namespace
+
+void SessionManager::NoteRefusal(const std::string& actor, const std::string& client_addr,
+                                 const std::string& addr_key, TimeMs now) {
+  std::vector<PendingAudit> out;
+  {
+    std::lock_guard<std::mutex> lock(refusals_mu_);
+    const std::string key = actor + '\n' + addr_key;
+    auto it = refusals_.find(key);
+    if (it != refusals_.end() && now - it->second.start < kRefusalWindow) {
+      it->second.more++;
+      return;
+    }
+    if (it != refusals_.end()) {
+      // The key's previous window is over: its summary first, then a new window.
+      if (it->second.more > 0)
+        out.push_back({it->second.actor, it->second.client_addr,
+                       Summary(it->second.more, it->second.start, now, actor == "*")});
+      it->second = RefusalWindow{actor, client_addr, now, 0};
+    } else if (refusals_.size() >= kMaxRefusalKeys) {
+      refusals_overflow_++;
+      return;
+    } else {
+      refusals_.emplace(key, RefusalWindow{actor, client_addr, now, 0});
+    }
+    out.push_back({actor, client_addr,
+                   std::string("refused: 1 attempt by the ") +
+                       (actor == "*" ? "address" : "user and address") +
+                       " throttle; further refusals within 60 s are counted in one record"});
+  }
+  for (const auto& p : out)
+    services_.Audit(service::Actor{p.actor, domain::Caller{}, p.client_addr, true}, std::nullopt,
+                    "LOGIN", "TOO_MANY_ATTEMPTS", p.detail);
+}
+
+void SessionManager::FlushRefusals(TimeMs now, bool all) {
+  std::vector<PendingAudit> out;
+  {
+    std::lock_guard<std::mutex> lock(refusals_mu_);
+    if (!all && now - refusals_flushed_ < 1000) return;  // at most once a second
+    refusals_flushed_ = now;
+    for (auto it = refusals_.begin(); it != refusals_.end();) {
+      const RefusalWindow& w = it->second;
+      if (!all && now - w.start < kRefusalWindow) {
+        ++it;
+        continue;
+      }
+      if (w.more > 0)
+        out.push_back(
+            {w.actor, w.client_addr,
+             Summary(w.more, w.start, std::min(now, w.start + kRefusalWindow), w.actor == "*")});
+      it = refusals_.erase(it);
+    }
+    if (refusals_overflow_ > 0 && (all || refusals_.size() < kMaxRefusalKeys)) {
+      out.push_back({"*", "",
+                     "refused: " + std::to_string(refusals_overflow_) +
+                         " more attempt(s) by the throttle, from addresses and users "
+                         "beyond the " +
+                         std::to_string(kMaxRefusalKeys) + " tracked at once"});
+      refusals_overflow_ = 0;
+    }
+  }
+  for (const auto& p : out)
+    (void)services_.Audit(service::Actor{p.actor, domain::Caller{}, p.client_addr, true},
+                          std::nullopt, "LOGIN", "TOO_MANY_ATTEMPTS", p.detail);
+}
+
 Result<SignedIn> SessionManager::Login(const std::string& username, const std::string& password,
                                        const std::string& client_addr, int64_t* retry_after,
                                        const std::string& throttle_key) {
   const TimeMs now = services_.clock().now();
   const std::string& addr_key = throttle_key.empty() ? client_addr : throttle_key;
   service::Actor anon{username.substr(0, 64), domain::Caller{}, client_addr, true};
-  if (auto wait = throttle_.Begin(username, addr_key, now)) {
+  FlushRefusals(now, false);  // summaries of throttle windows that are over
+  LoginThrottle::Limit which = LoginThrottle::Limit::kPair;
+  if (auto wait = throttle_.Begin(username, addr_key, now, &which)) {
     *retry_after = *wait;
-    services_.Audit(anon, std::nullopt, "LOGIN", "TOO_MANY_ATTEMPTS");
+    // The throttle folds letter case, so does the summary (variants are one key, one record).
+    std::string folded = anon.name;
+    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    NoteRefusal(which == LoginThrottle::Limit::kAddress ? "*" : folded, client_addr, addr_key, now);
     return Status(
         429, "TOO_MANY_ATTEMPTS",
         "Too many failed sign-in attempts; try again in " + std::to_string(*wait) + " seconds.");

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "auth/login_throttle.h"
 #include "common/status.h"
@@ -39,11 +41,14 @@ struct Authenticated {
 class SessionManager {
  public:
   SessionManager(service::Services& services, SessionPolicy policy = {});
+  ~SessionManager();  // writes the throttle refusals still pending summary
 
   // 401 INVALID_CREDENTIALS (the same for unknown user and wrong password), 429 TOO_MANY_ATTEMPTS
-  // with *retry_after set. Audits every attempt. The throttle counts failures per username
-  // (letter case folded) and per `throttle_key` (default: client_addr); an attempt counts as a
-  // failure from its start, so concurrent attempts cannot slip past it.
+  // with *retry_after set. Audits every sign-in and every failed password; refusals by the throttle
+  // are summarised (see NoteRefusal), so an unauthenticated client cannot grow the audit trail.
+  // The throttle counts failures per (username, `throttle_key`) pair (letter case folded) and per
+  // `throttle_key` (default: client_addr); an attempt counts as a failure from its start, so
+  // concurrent attempts cannot slip past it.
   Result<SignedIn> Login(const std::string& username, const std::string& password,
                          const std::string& client_addr, int64_t* retry_after,
                          const std::string& throttle_key = "");
@@ -60,9 +65,30 @@ class SessionManager {
     store::UserRecord user;
   };
 
+  // Throttle refusals, summarised: per (username, address) pair, or per address when the address
+  // limit refused (whatever usernames it tries), and per minute. The first refusal of a minute is
+  // audited at once; the others are counted and audited as one record with their count once the
+  // minute is over (by the next sign-in attempt, or at shutdown). At most kMaxRefusalKeys keys are
+  // tracked; refusals beyond go into one overflow record.
+  struct RefusalWindow {
+    std::string actor;  // the username tried, or "*" for the address limit
+    std::string client_addr;
+    TimeMs start = 0;
+    int64_t more = 0;  // refusals after the first, not yet audited
+  };
+  static constexpr TimeMs kRefusalWindow = 60'000;
+  static constexpr size_t kMaxRefusalKeys = 10'000;
+  void NoteRefusal(const std::string& actor, const std::string& client_addr,
+                   const std::string& addr_key, TimeMs now);
+  void FlushRefusals(TimeMs now, bool all);
+
   service::Services& services_;
   SessionPolicy policy_;
   LoginThrottle throttle_;
+  std::mutex refusals_mu_;
+  std::unordered_map<std::string, RefusalWindow> refusals_;
+  int64_t refusals_overflow_ = 0;
+  TimeMs refusals_flushed_ = 0;
   // Authenticate's reads by session hash, while the store is unchanged (Store::ChangeStamp): a
   // sign-out, a touch or a user change anywhere empties it.
   store::StampedCache<std::string, SessionEntry> cache_{65536};

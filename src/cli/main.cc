@@ -1,6 +1,7 @@
 // sandgate: the one binary. `serve` runs the server; every other subcommand works on the data
 // directory through the same services as the HTTP API (same rules, same audit).
 // Exit codes: 0 success, 1 the operation was refused or failed, 2 wrong arguments.
+#include <fcntl.h>
 #include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -62,6 +63,15 @@ void SetUpLogging(const std::string& log_file, bool to_stderr) {
   spdlog::sink_ptr stderr_sink, file_sink;
   if (to_stderr)
     sinks.push_back(stderr_sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (!log_file.empty()) {
+    // The log names clients and what they did: 0600 when created; an existing file may stay 0640
+    // (a log group reads it), anything wider (group write, any bit for others) is narrowed.
+    const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && (st.st_mode & 037) != 0)
+      (void)::fchmod(fd, st.st_mode & 0640);
+    if (fd >= 0) ::close(fd);
+  }
   if (!log_file.empty())
     sinks.push_back(file_sink =
                         std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
@@ -772,8 +782,12 @@ int main(int argc, char** argv) {
   avscan->add_option("--signatures-dir", av_sigs);
   avscan->add_option("--rules-dir", av_rules);
   avscan->add_option("--temp-dir", av_tmp);
+  uint64_t av_max_bytes = 0;
+  avscan->add_option("--max-scan-bytes", av_max_bytes,
+                     "What the scan may read in total: the file and what it unpacks");
   avscan->callback([&] {
     analysis::EngineConfig ec;
+    if (av_max_bytes > 0) ec.av_scan_limit = av_max_bytes;
     if (!av_sigs.empty()) ec.signatures_dir = av_sigs;
     if (!av_rules.empty()) ec.rules_dir = av_rules;
     ec.temp_dir = av_tmp;

@@ -23,7 +23,16 @@ Decision Refuse(Status s) { return Decision{std::move(s), false}; }
 
 Decision DecideOrgAction(const OrgState& org, const Caller& caller, Action action, TimeMs now) {
   const bool provider = caller.role == Role::kProviderAdmin;
-  if (action == Action::kRead || action == Action::kReadAudit) return {};
+  if (action == Action::kRead) return {};
+  // The audit log names colleagues, their addresses and every reveal: for administrators (the
+  // organization's and the provider), not for read-only users (least privilege; README's table).
+  if (action == Action::kReadAudit) {
+    if (caller.role == Role::kOrgReadonly)
+      return Refuse(Status::Forbidden(
+          "FORBIDDEN",
+          "Read-only users cannot read the audit log; ask an organization administrator."));
+    return {};
+  }
   if (action == Action::kReveal) {
     if (provider)
       return Refuse(Status::Forbidden(

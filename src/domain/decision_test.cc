@@ -51,8 +51,10 @@ std::string Expected(const SubCase& s, bool has_token, bool disabled, const Role
   if (!provider && !same_org) return "404 NOT_FOUND";
   // The provider API does not exist for organization users.
   if (!provider && !org_action) return "404 NOT_FOUND";
-  // Reads always work (rules 8, 9), for every role.
-  if (a == Action::kRead || a == Action::kReadAudit) return "";
+  // Reading the token page always works (rule 8), for every role; the audit log (rule 9) is for
+  // administrators only (issue #14, finding 10).
+  if (a == Action::kRead) return "";
+  if (a == Action::kReadAudit) return r.caller.role == Role::kOrgReadonly ? "403 FORBIDDEN" : "";
   // Rule 10: reveal is for organization admins only.
   if (a == Action::kReveal) {
     if (r.caller.role != Role::kOrgAdmin) return "403 FORBIDDEN";

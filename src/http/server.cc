@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/log_text.h"
 #include "common/secret.h"
 #include "http/connection_limits.h"
 #include "http/deadlines.h"
@@ -81,6 +82,14 @@ bool ExpectsContinue(const RequestHeader& h) {
   return it != h.end() && beast::iequals(it->value(), "100-continue");
 }
 
+// A body the client sent but that breaks HTTP's framing (a bad chunk size or extension, a chunk
+// without its CRLF, ...), as opposed to a connection that ended or timed out: it gets a 400.
+bool IsBodySyntaxError(const beast::error_code& ec) {
+  return ec == bhttp::error::bad_chunk || ec == bhttp::error::bad_chunk_extension ||
+         ec == bhttp::error::bad_line_ending || ec == bhttp::error::bad_field ||
+         ec == bhttp::error::bad_value || ec == bhttp::error::bad_obs_fold;
+}
+
 template <class Stream>
 beast::tcp_stream& Lowest(Stream& s) {
   return beast::get_lowest_layer(s);
@@ -140,6 +149,10 @@ class StreamBodyReader : public BodyReader {
       if (ec == bhttp::error::body_limit) {
         co_return Status(413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
       }
+      if (IsBodySyntaxError(ec)) {
+        broken_ = true;  // answered 400; the connection cannot be followed
+        co_return Status(400, "BAD_REQUEST", "The request body's chunked framing is not valid.");
+      }
       if (ec) {
         gone_ = true;
         co_return Status(499, "CLIENT_GONE", "The client went away.");
@@ -155,6 +168,10 @@ class StreamBodyReader : public BodyReader {
   }
   bool done() const override { return parser_.is_done(); }
   bool gone() const { return gone_; }
+  bool broken() const { return broken_; }
+  // The client asked for `100 Continue` and has not been sent it: nothing of the body was asked
+  // for, so a final answer may go out without it (and the connection then closes).
+  bool continue_pending() const { return expect_continue_; }
 
  private:
   Stream& stream_;
@@ -166,6 +183,7 @@ class StreamBodyReader : public BodyReader {
   uint64_t received_ = 0;
   bool expect_continue_ = false;
   bool gone_ = false;
+  bool broken_ = false;
 };
 
 }  // namespace
@@ -385,9 +403,12 @@ struct Server::Impl {
       if (end == 0) {
         // Binary garbage (e.g. a TLS ClientHello on the plain port) is refused at once rather
         // than after waiting for a blank line that never comes; each byte is looked at once.
+        // A bare LF (a header block ending "\n\n") is refused as soon as it arrives rather than
+        // when the header timeout strikes: CheckRawHeader would refuse it anyway.
         for (; checked < data.size(); ++checked) {
           const auto u = static_cast<unsigned char>(data[checked]);
-          if ((u < 0x20 && u != '\r' && u != '\n' && u != '\t') || u == 0x7f)
+          if ((u < 0x20 && u != '\r' && u != '\n' && u != '\t') || u == 0x7f ||
+              (u == '\n' && (checked == 0 || data[checked - 1] != '\r')))
             co_return Status(400, "BAD_REQUEST", "The request is not valid HTTP/1.1.");
         }
       } else {
@@ -504,7 +525,10 @@ struct Server::Impl {
         // An early answer (401, 429, ...) to a small body: read and drop the rest, so the
         // connection can be kept instead of costing the client a new one.
         constexpr uint64_t kDrainLimit = 64 * 1024;
-        if (!reader.done() && reader.content_length() && *reader.content_length() <= kDrainLimit) {
+        // A client waiting for `100 Continue` gets the final answer instead (RFC 9110 10.1.1),
+        // never a 100 for a request already refused.
+        if (!reader.done() && !reader.broken() && !reader.continue_pending() &&
+            reader.content_length() && *reader.content_length() <= kDrainLimit) {
           char scratch[8192];
           for (;;) {
             auto got = co_await reader.Read(scratch, sizeof scratch);
@@ -524,6 +548,9 @@ struct Server::Impl {
             co_await bhttp::async_read(stream, buffer, full, asio::as_tuple(asio::use_awaitable));
         if (ec == bhttp::error::body_limit) {
           res = JsonError(11, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
+        } else if (IsBodySyntaxError(ec)) {
+          res =
+              JsonError(11, 400, "BAD_REQUEST", "The request body's chunked framing is not valid.");
         } else if (ec) {
           co_return false;  // client went away or timed out mid-body
         } else {
@@ -550,8 +577,10 @@ struct Server::Impl {
     Wipe(wire);  // holds the body: possibly a revealed token
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
-    access_log->info("{} {} {} {} {:.1f}ms", client.addr, method, token::RedactTokens(ctx.path),
-                     res.result_int(), ms);
+    // The method and path are the client's text: escaped where they enter the log (LogText), so
+    // a CR/LF or an escape sequence in them cannot forge a line or drive a terminal.
+    access_log->info("{} {} {} {} {:.1f}ms", client.addr, LogText(method),
+                     LogText(token::RedactTokens(ctx.path)), res.result_int(), ms);
     // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
     // them before their memory is freed.
     Wipe(res.body());

@@ -34,13 +34,13 @@ Admission QuotaManager::Reserve(domain::OrgId org, const Limits& limits, TimeMs 
   if (d.second != second) d.second = second, d.in_second = 0;
   if (d.hour != hour) d.hour = hour, d.in_hour = 0;
   const int64_t to_midnight = ((a.day + 1) * kDayMs - now + 999) / 1000;
-  auto refuse = [&](Status st, int64_t limit, int64_t reset) {
-    Refuse(d, limits, std::move(st), limit, reset, &a);
+  auto refuse = [&](Status st, int64_t limit, int64_t reset, bool over_quota = false) {
+    Refuse(d, limits, std::move(st), limit, reset, over_quota, &a);
     return a;
   };
   if (d.used + d.reserved >= limits.daily_allowance)
     return refuse(Status(429, "QUOTA_EXCEEDED", "Exceeded the daily submission quota"),
-                  limits.daily_allowance, to_midnight);
+                  limits.daily_allowance, to_midnight, true);
   if (d.in_second >= limits.rate_per_second)
     return refuse(
         Status(429, "RATE_LIMITED",
@@ -61,12 +61,19 @@ Admission QuotaManager::Reserve(domain::OrgId org, const Limits& limits, TimeMs 
 }
 
 void QuotaManager::Refuse(Day& d, const Limits& limits, Status st, int64_t limit, int64_t reset,
-                          Admission* a) {
+                          bool over_quota, Admission* a) {
   a->status = std::move(st);
   a->limit = limit;
   a->remaining = 0;
   a->reset_seconds = reset;
   a->retry_after = std::max<int64_t>(1, reset);
+  if (!over_quota) {
+    // A rate refusal is about pace, not about the daily allowance: its own figure, no threshold.
+    d.rate_limited++;
+    a->rate_limited = true;
+    a->over_quota_today = d.over_quota;
+    return;
+  }
   d.over_quota++;
   a->over_quota_today = d.over_quota;
   if (d.over_quota > limits.disable_threshold && !d.threshold_reported) {
@@ -98,8 +105,14 @@ Admission QuotaManager::RefuseShared(domain::OrgId org, const Limits& limits,
   if (d.day == a.day && d.reserved > 0) d.reserved--;
   if (d.day == a.day) d.used = std::max(d.used, limits.daily_allowance);  // known full now
   Refuse(d, limits, Status(429, "QUOTA_EXCEEDED", "Exceeded the daily submission quota"),
-         limits.daily_allowance, ((a.day + 1) * kDayMs - now + 999) / 1000, &a);
+         limits.daily_allowance, ((a.day + 1) * kDayMs - now + 999) / 1000, true, &a);
   return a;
+}
+
+int64_t QuotaManager::RateLimitedToday(domain::OrgId org, TimeMs now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = orgs_.find(org);
+  return it != orgs_.end() && it->second.day == UtcDay(now) ? it->second.rate_limited : 0;
 }
 
 Result<int64_t> QuotaManager::UsedToday(domain::OrgId org, TimeMs now) {

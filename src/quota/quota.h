@@ -4,8 +4,11 @@
 //   adds the usage in the same store transaction that stores the report) or released when the
 //   request fails or the client goes away, so a failed upload consumes nothing.
 // - Rate limits per second and per hour (fixed windows, in memory, one node).
-// - Over-quota attempts per day; the first attempt that exceeds the disable threshold is reported
-//   once so the caller can disable the token.
+// - Over-quota attempts per day (refusals because the daily allowance is used up); the first
+//   attempt that exceeds the disable threshold is reported once so the caller can disable the
+//   token. Rate-limit refusals (per second, per hour) never count toward the threshold: a burst is
+//   answered 429 and counted in its own figure (RateLimitedToday, shown to the provider), nothing
+//   more.
 // Thread-safe.
 #pragma once
 
@@ -36,6 +39,7 @@ struct Admission {
   int64_t reset_seconds = 0;       // X-RateLimit-Reset: seconds until the limit that applies resets
   int64_t retry_after = 0;         // Retry-After, when refused
   bool threshold_crossed = false;  // this refusal pushed over-quota attempts past the threshold
+  bool rate_limited = false;       // refused by a rate (second/hour), not by the daily allowance
   int64_t over_quota_today = 0;
   int64_t day = 0;  // the UTC day the reservation belongs to
 };
@@ -55,6 +59,9 @@ class QuotaManager {
   void Release(domain::OrgId org, int64_t day);
   // Used today (committed), for the token page and the quota report.
   Result<int64_t> UsedToday(domain::OrgId org, TimeMs now);
+  // Submissions refused today by the per-second/per-hour rates (this node, in memory): shown to the
+  // provider; never toward the disable threshold.
+  int64_t RateLimitedToday(domain::OrgId org, TimeMs now);
   // Refuses one admission that Reserve granted but the shared count refused (several nodes: the
   // store's ConsumeUsage is the authority). Releases the reservation and counts an over-quota
   // attempt; returns the refusal to send.
@@ -72,15 +79,17 @@ class QuotaManager {
     int64_t used = 0;
     int64_t reserved = 0;
     int64_t over_quota = 0;
+    int64_t rate_limited = 0;
     bool threshold_reported = false;
     int64_t second = -1, in_second = 0;
     int64_t hour = -1, in_hour = 0;
   };
   Status Load(domain::OrgId org, int64_t day, Day* d);  // under mu_
-  // Fills *a as a refusal (429 `st`, `limit`, retry after `reset` seconds) and counts the
-  // over-quota attempt on d, reporting the threshold crossing once per day. Under mu_.
+  // Fills *a as a refusal (429 `st`, `limit`, retry after `reset` seconds). A quota refusal
+  // (`over_quota`) counts an over-quota attempt on d, reporting the threshold crossing once per
+  // day; a rate refusal counts only in d.rate_limited. Under mu_.
   static void Refuse(Day& d, const Limits& limits, Status st, int64_t limit, int64_t reset,
-                     Admission* a);
+                     bool over_quota, Admission* a);
 
   UsageLoader loader_;
   bool shared_ = false;

@@ -20,10 +20,42 @@ namespace {
 
 constexpr int64_t kMaxNameLength = 200;
 
+// Code points a name may not carry: C0/C1 controls and DEL, and the invisible formatting
+// characters that reorder or hide text where the name is shown (bidirectional embeddings,
+// overrides and isolates such as U+202E, marks, zero-width characters, the BOM).
+bool ForbiddenInName(uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
+         (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+}
+
+// Valid UTF-8 (no overlong forms, no surrogates) without ForbiddenInName code points.
+bool ValidNameText(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    size_t n = b0 < 0x80             ? 1
+               : (b0 & 0xe0) == 0xc0 ? 2
+               : (b0 & 0xf0) == 0xe0 ? 3
+               : (b0 & 0xf8) == 0xf0 ? 4
+                                     : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? b0 : b0 & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (ForbiddenInName(cp)) return false;
+    i += n;
+  }
+  return true;
+}
+
 bool ValidName(const std::string& name) {
   if (name.empty() || static_cast<int64_t>(name.size()) > kMaxNameLength) return false;
-  for (unsigned char c : name)
-    if (c < 0x20 || c == 0x7f) return false;
+  if (!ValidNameText(name)) return false;
   return name.front() != ' ' && name.back() != ' ';
 }
 
@@ -411,8 +443,9 @@ Result<TokenView> Services::CreateOrg(const Actor& a, const std::string& name) {
   if (a.caller.role != Role::kProviderAdmin) return NotFound();
   if (!ValidName(name))
     return Status::Invalid("INVALID_NAME",
-                           "An organization name is 1 to 200 printable characters without leading "
-                           "or trailing spaces.");
+                           "An organization name is 1 to 200 bytes of printable UTF-8 text, "
+                           "without leading or trailing spaces, control or bidirectional "
+                           "formatting characters.");
   std::lock_guard<std::mutex> lock(write_mu_);
   const TimeMs now = clock_->now();
   TokenView view;
@@ -451,8 +484,9 @@ Result<store::OrgPage> Services::ListOrgs(const Actor& a, const std::string& sea
 Result<TokenView> Services::PatchOrg(const Actor& a, OrgId org_id, const OrgPatch& p) {
   if (p.name && !ValidName(*p.name))
     return Status::Invalid("INVALID_NAME",
-                           "An organization name is 1 to 200 printable characters without leading "
-                           "or trailing spaces.");
+                           "An organization name is 1 to 200 bytes of printable UTF-8 text, "
+                           "without leading or trailing spaces, control or bidirectional "
+                           "formatting characters.");
   for (const auto* v :
        {&p.daily_allowance, &p.rate_per_second, &p.rate_per_hour, &p.disable_threshold}) {
     if (*v && (**v < 0 || **v > 1'000'000'000))
@@ -694,9 +728,18 @@ Status Services::DeleteUser(const Actor& a, std::optional<OrgId> org, UserId use
 }
 
 Result<std::vector<AuditRecord>> Services::ListAudit(const Actor& a, store::AuditFilter f) {
-  if (a.caller.role != Role::kProviderAdmin) {
+  const bool provider = a.caller.role == Role::kProviderAdmin;
+  if (!provider) {
     if (!a.caller.org_id) return NotFound();
     f.org_id = a.caller.org_id;  // organization users see their own organization only
+    // Read-only users may not read it (domain rule); the refusal is audited like the others.
+    domain::OrgState st;
+    st.org_id = *a.caller.org_id;
+    domain::Decision d = domain::Decide(st, a.caller, domain::Action::kReadAudit, clock_->now());
+    if (!d.allowed()) {
+      Audit(a, a.caller.org_id, "AUDIT_READ", d.status.code());
+      return d.status;
+    }
   }
   std::vector<AuditRecord> out;
   Status st = store_->Read([&](Tx& tx) -> Status {
@@ -706,6 +749,18 @@ Result<std::vector<AuditRecord>> Services::ListAudit(const Actor& a, store::Audi
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  // What the organization sees of the provider's side matches its token page, which says that
+  // and why the provider disabled the token but not who or from where: provider records (a
+  // provider admin, the CLI, the system's threshold) show the actor "provider", no address.
+  if (!provider) {
+    for (AuditRecord& r : out) {
+      if (r.actor_role == "PROVIDER_ADMIN" || r.actor_role == "SYSTEM") {
+        r.actor = "provider";
+        r.actor_role = "PROVIDER";
+        r.client_addr.clear();
+      }
+    }
+  }
   return out;
 }
 

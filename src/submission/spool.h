@@ -56,7 +56,9 @@ class GzipInflater {
   GzipInflater(const GzipInflater&) = delete;
   GzipInflater& operator=(const GzipInflater&) = delete;
   // Feeds compressed bytes; `sink(data, n)` receives the inflated bytes. 400 BAD_ENCODING on a
-  // corrupt stream; the sink's error is passed through.
+  // corrupt stream or on any byte after the end of the gzip stream (trailing data, a second
+  // member); the sink's error is passed through. After the last byte, `finished()` must be true:
+  // otherwise the stream was cut short (the caller answers 400).
   template <typename Sink>
   Status Feed(const char* data, size_t n, Sink&& sink);
   bool finished() const { return finished_; }
@@ -81,6 +83,8 @@ Status GzipInflater::Feed(const char* data, size_t n, Sink&& sink) {
     n -= consumed;
     if (consumed == 0 && produced == 0) break;
   }
+  if (finished_ && n > 0)
+    return Status::Invalid("BAD_ENCODING", "The body has data after the end of its gzip stream.");
   // Drain output still held by zlib.
   while (!finished_) {
     size_t consumed = 0, produced = 0;

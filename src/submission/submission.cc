@@ -157,6 +157,7 @@ Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
 }
 
 void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a) {
+  if (a.rate_limited) return;  // counted in memory (RateLimitedToday); no write, no threshold
   services_.store().Write(
       [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
   if (!a.threshold_crossed) return;
@@ -306,6 +307,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     auto got = co_await body.Read(buf.data(), buf.size());
     if (!got.ok()) {
       if (got.status().http_status() == 413) co_return ZError(413, "File too large");
+      if (got.status().http_status() == 400) co_return ZError(400, got.status().message());
       co_return ZError(499, "Client closed the request");  // nobody reads this
     }
     if (*got == 0) break;
@@ -313,6 +315,9 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     if (!st.ok())
       co_return ZError(st.http_status(), st.http_status() == 413 ? "File too large" : st.message());
   }
+  // A gzip body must end exactly where its stream ends: a cut-short stream is not the file.
+  if (inflater && !inflater->finished())
+    co_return ZError(400, "The gzip-encoded body is incomplete");
   if (size == 0) co_return ZError(400, "The request body is empty; send the file's bytes");
   if (Status st = spool->Close(); !st.ok())
     co_return ZError(503, "The service cannot store uploads right now");

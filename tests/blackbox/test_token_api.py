@@ -78,7 +78,7 @@ class TokenApiTest(ServerTestCase):
         org, admin, viewer = self.new_org("Viewer Co")
         r = viewer.get("/api/v1/sandbox/token")
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json["allowedActions"], ["READ", "READ_AUDIT"])
+        self.assertEqual(r.json["allowedActions"], ["READ"])  # no audit log (issue #14, finding 10)
         self.assertError(viewer.get("/api/v1/sandbox/token/reveal"), 403, "FORBIDDEN")
         self.assertError(viewer.put("/api/v1/sandbox/token"), 403, "FORBIDDEN")
         self.assertError(viewer.delete("/api/v1/sandbox/token"), 403, "FORBIDDEN")

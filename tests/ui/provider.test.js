@@ -41,6 +41,8 @@ uiTest(env, 'provider disables the token; the org page shows Disabled with no ch
   await dialog.getByRole('button', { name: 'Ok' }).click();
   await page.getByText('The token was disabled.').waitFor();
   assert.match(await page.getByTestId('org-token-status').textContent(), /Disabled.*by the service provider/);
+  // Rate-limit refusals are shown apart from the quota (issue #14, finding 1).
+  assert.match(await page.getByTestId('rate-limited').textContent(), /^\d+ \(not counted toward disabling\)$/);
   await token.getByText('ticket 42').waitFor();
   assert.equal(await token.getByRole('button', { name: 'Disable token' }).count(), 0);
   assert.equal(await token.getByRole('button', { name: 'Enable token' }).count(), 1);
