@@ -776,6 +776,7 @@ int main(int argc, char** argv) {
     analysis::EngineConfig ec;
     if (!av_sigs.empty()) ec.signatures_dir = av_sigs;
     if (!av_rules.empty()) ec.rules_dir = av_rules;
+    ec.load_rules = false;  // ClamAV only: the child never runs the YARA rules
     ec.temp_dir = av_tmp;
     auto engine = analysis::Engine::Load(ec);
     if (!engine.ok()) {
