@@ -446,6 +446,8 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
     ro.strict = config.rules_strict;
     ro.default_risk = config.rules_default_risk;
     ro.cache_dir = config.rules_cache_dir;
+    ro.gate_by_import =
+        config.gate_by_import.value_or(config.rules_dir == EngineConfig{}.rules_dir);
     Result<std::unique_ptr<CompiledRules>> rules = CompiledRules::Load(ro);
     if (!rules.ok()) return rules.status();
     engine->rules_ = std::move(rules).value();

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,11 @@ struct EngineConfig {
   bool rules_strict = false;
   // Risk of rules that carry neither severity nor score.
   Risk rules_default_risk = Risk::kModerate;
+  // Module gating (below: pe-importing files run only on MZ input, elf-importing ones only on
+  // ELF) is right only for rule files written for it, like the shipped ones: public sets put
+  // rules for scripts and configs in files that import "pe" (signature-base does). Unset: on
+  // for the shipped rules directory only; any other directory runs every rule on every file.
+  std::optional<bool> gate_by_import;
   // Compiled-rules cache (rule_cache.h); empty = compile at every load.
   std::string rules_cache_dir;
   // false: load no YARA rules at all (the av-scan child only runs ClamAV).

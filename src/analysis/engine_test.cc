@@ -556,6 +556,7 @@ TEST_F(EngineTest, RuleFilesImportingPeOrElfRunOnlyOnSuchFiles) {
                                        "rule T_Elf { meta: severity = \"LOW\" condition: true }\n";
   EngineConfig config;
   config.rules_dir = rules;
+  config.gate_by_import = true;  // as for the shipped rules
   Result<std::shared_ptr<Engine>> e = Engine::Load(config);
   ASSERT_TRUE(e.ok()) << e.status().message();
   EXPECT_EQ((*e)->rule_count(), 3u);

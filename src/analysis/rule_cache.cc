@@ -34,7 +34,7 @@ bool Plain(const std::string& s) { return s.find_first_of("\t\n\r") == std::stri
 }  // namespace
 
 std::string RulesCacheKey(const std::vector<std::pair<std::string, std::string>>& files,
-                          bool strict) {
+                          bool strict, bool gate_by_import) {
   crypto_generichash_state st;
   crypto_generichash_init(&st, nullptr, 0, 32);
   HashField(&st, kFormat);
@@ -42,6 +42,7 @@ std::string RulesCacheKey(const std::vector<std::pair<std::string, std::string>>
   HashField(&st, std::to_string(YR_MAX_THREADS));
   for (std::string_view name : ExternalNames()) HashField(&st, name);
   HashField(&st, strict ? "strict" : "lenient");
+  HashField(&st, gate_by_import ? "gated" : "ungated");
   for (const auto& [name, text] : files) {
     HashField(&st, name);
     HashField(&st, text);

@@ -374,7 +374,7 @@ Result<std::unique_ptr<CompiledRules>> CompiledRules::Load(const RulesOptions& o
     std::vector<std::pair<std::string, std::string>> named;
     named.reserve(files.size());
     for (const RuleFile& f : files) named.emplace_back(f.name, f.text);
-    key = RulesCacheKey(named, options.strict);
+    key = RulesCacheKey(named, options.strict, options.gate_by_import);
     RulesData cached;
     if (LoadRulesCache(options.cache_dir, key, &cached, &out->cache_note_)) {
       data = std::move(cached);
@@ -388,9 +388,11 @@ Result<std::unique_ptr<CompiledRules>> CompiledRules::Load(const RulesOptions& o
     for (const RuleFile& f : files) {
       bool pe = false;
       bool elf = false;
-      for (const std::string& module : LeadingImports(f.text)) {
-        pe |= module == "pe";
-        elf |= module == "elf";
+      if (options.gate_by_import) {
+        for (const std::string& module : LeadingImports(f.text)) {
+          pe |= module == "pe";
+          elf |= module == "elf";
+        }
       }
       groups[(pe ? 1 : 0) + (elf ? 2 : 0)].push_back(&f);
     }

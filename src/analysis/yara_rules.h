@@ -64,6 +64,9 @@ struct RulesOptions {
   bool strict = false;                  // a file that does not compile fails the load
   Risk default_risk = Risk::kModerate;  // rules without severity/score
   std::string cache_dir;                // compiled-rules cache; empty = none
+  // Files importing "pe" run only on MZ input, "elf" only on ELF (EngineConfig::gate_by_import);
+  // false: one group, every rule on every file.
+  bool gate_by_import = false;
 };
 
 struct RuleFileProblem {
