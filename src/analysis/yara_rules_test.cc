@@ -184,6 +184,16 @@ TEST_F(RulesTest, BrokenFilesAreSkippedAndReportedTheRestLoads) {
   EXPECT_EQ(RuleNames(*s), (std::vector<std::string>{"Good_Marker", "Uses_Good"}));
   EXPECT_EQ(s->score, 60);  // HIGH 50 + LOW 10 (score 20)
 
+  // The compiler's warnings (here: a string that slows scanning) are kept with their file.
+  Rule("g_slow.yar", "rule Slow_One { meta: score = 10 strings: $a = { 00 ?? } condition: $a }\n");
+  e = Load();
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  ASSERT_EQ((*e)->rules()->data().warning_count, 1u);
+  EXPECT_NE((*e)->rules()->data().warnings[0].find("g_slow.yar:1: "), std::string::npos)
+      << (*e)->rules()->data().warnings[0];
+  EXPECT_NE((*e)->rules()->data().warnings[0].find("slow"), std::string::npos)
+      << (*e)->rules()->data().warnings[0];
+
   // Strict: all or nothing, naming the first bad file.
   config_.rules_strict = true;
   Result<std::shared_ptr<Engine>> strict = Load();
