@@ -8,6 +8,11 @@
 //   Keyring/Seal, Keyring/Unseal                       XChaCha20-Poly1305 of a token
 //   Quota/ReserveCommit/{1org,1000orgs}                QuotaManager admission + commit
 //   Engine/<step>/<file>                               the analysis engine on sample files
+//   Rules/{none,bundled,sigbase}/{1KiB,1MiB}           scans per second (Quick + Static) of a
+//                                                      text file: without YARA, with the shipped
+//                                                      rules, with signature-base (the vendored
+//                                                      subset, or the full set when
+//                                                      SANDGATE_SIGNATURE_BASE names its yara/)
 //   Hash/*/64MiB                                       whole-file streaming digests
 // Sample files are written to a temporary directory (removed at exit); clam.exe comes from
 // Debian's clamav-testfiles (/usr/share/clamav-testfiles). SANDGATE_BENCH_SAMPLE_1K=PATH replaces
@@ -23,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -334,6 +340,75 @@ const analysis::Engine* GetEngine(benchmark::State& state) {
   return engine.get();
 }
 
+// ---- Rule sets: scans per second -----------------------------------------------------------------
+
+enum class RuleSet { kNone, kBundled, kSignatureBase };
+
+const analysis::Engine* GetRulesEngine(benchmark::State& state, RuleSet set) {
+  static std::mutex mu;
+  static std::shared_ptr<analysis::Engine> engines[3];
+  static std::string errors[3];
+  std::lock_guard<std::mutex> lock(mu);
+  const int i = static_cast<int>(set);
+  if (!engines[i] && errors[i].empty()) {
+    analysis::EngineConfig cfg;
+    cfg.temp_dir = GetSamples().dir.string();
+    if (set == RuleSet::kNone) cfg.load_rules = false;
+    if (set == RuleSet::kSignatureBase) {
+      const char* full = std::getenv("SANDGATE_SIGNATURE_BASE");
+      cfg.rules_dir = full != nullptr && *full != '\0'
+                          ? std::string(full)
+                          : std::string(SANDGATE_SOURCE_DIR "/tests/fixtures/signature-base-subset/yara");
+    }
+    auto r = analysis::Engine::Load(cfg);
+    if (r.ok())
+      engines[i] = r.value();
+    else
+      errors[i] = r.status().message();
+  }
+  if (!engines[i]) state.SkipWithError(("engine load failed: " + errors[i]).c_str());
+  return engines[i].get();
+}
+
+// A text file of `size` bytes (words of a small vocabulary: the rules' string atoms are tried
+// throughout, as on real documents and scripts).
+const std::string& TextSample(size_t size) {
+  static std::mutex mu;
+  static std::map<size_t, std::string> paths;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = paths.find(size);
+  if (it != paths.end()) return it->second;
+  const std::string path = (GetSamples().dir / ("text_" + std::to_string(size))).string();
+  static constexpr const char* kWords[] = {"the ",   "invoice ", "function ", "return ", "var ",
+                                           "http ",  "data ",    "select ",   "from ",   "user ",
+                                           "file\n", "value ",   "report ",   "total ",  "=\n"};
+  std::string text;
+  std::mt19937 rng(11);
+  while (text.size() < size) text += kWords[rng() % std::size(kWords)];
+  text.resize(size);
+  std::ofstream(path, std::ios::binary) << text;
+  return paths.emplace(size, path).first->second;
+}
+
+void BM_Rules(benchmark::State& state, RuleSet set, size_t size) {
+  const analysis::Engine* engine = GetRulesEngine(state, set);
+  if (!engine) return;
+  const std::string& path = TextSample(size);
+  auto digest = analysis::DigestFile(path);
+  if (!digest.ok()) {
+    state.SkipWithError(("cannot read " + path).c_str());
+    return;
+  }
+  for (auto _ : state) {
+    if (!engine->Quick(path, digest->hashes, digest->entropy).ok() || !engine->Static(path).ok()) {
+      state.SkipWithError("analysis failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());  // scans per second
+  state.counters["rules"] = static_cast<double>(engine->rule_count());
+}
+
 enum class Step { kQuick, kStatic, kQuickStatic, kAnalyzeFile };
 
 void BM_Engine(benchmark::State& state, Step step, bool clam) {
@@ -460,6 +535,16 @@ void Register() {
                   ->Unit(benchmark::kMicrosecond)
                   ->UseRealTime();
     if (hw > 1) b->Threads(1)->Threads(hw);
+  }
+  for (RuleSet set : {RuleSet::kNone, RuleSet::kBundled, RuleSet::kSignatureBase}) {
+    const std::string name = set == RuleSet::kNone      ? "none"
+                             : set == RuleSet::kBundled ? "bundled"
+                                                        : "sigbase";
+    for (size_t size : {size_t{1} << 10, size_t{1} << 20}) {
+      RegisterBenchmark(("Rules/" + name + (size == 1024 ? "/1KiB" : "/1MiB")).c_str(), BM_Rules,
+                        set, size)
+          ->Unit(benchmark::kMicrosecond);
+    }
   }
   RegisterBenchmark("Hash/StreamHasher/64MiB", BM_Hash64MiB, 0)->Unit(benchmark::kMillisecond);
   RegisterBenchmark("Hash/StreamHasher+Entropy/64MiB", BM_Hash64MiB, 1)

@@ -21,6 +21,9 @@
 #   BENCH_STREAM_MIB=400       size of the streaming upload; 0 skips scenario 4
 #   BENCH_NGINX_WORKERS=auto   nginx worker_processes
 #   BENCH_MICRO_MIN_TIME=0.5   seconds per microbenchmark repetition; BENCH_MICRO=0 skips them
+#   SANDGATE_SIGNATURE_BASE=DIR  the Rules/sigbase/* microbenchmarks (scans/s with signature-base)
+#                              load this full signature-base yara/ directory instead of the
+#                              vendored subset (tests/fixtures/signature-base-subset)
 #   BENCH_DOC=docs/PERFORMANCE.md   where the results go; empty: print only
 set -euo pipefail
 

@@ -14,6 +14,8 @@ PKGS=(
   postgresql-15 nginx-light
   clang libclang-rt-14-dev binutils
 )
+# clamav: its sigtool builds the .cud/.cvd/.cld test databases (src/analysis/clamav_db_test.cc).
+PKGS+=(clamav)
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)

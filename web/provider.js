@@ -86,7 +86,8 @@ export async function renderOrgList(ctx) {
         h('div', { class: 'field grow' }, h('label', { for: 'org-search' }, 'Search organizations'), searchInput),
         h('div', { class: 'field field-narrow' }, h('label', { for: 'org-page-size' }, 'Per page'), sizeSelect)),
       results),
-    h('details', { class: 'card create-org' }, h('summary', null, 'Create an organization'), createForm));
+    h('details', { class: 'card create-org' }, h('summary', null, 'Create an organization'), createForm),
+    analysisCard());
 
   const syncUrl = () => {
     const q = query({ search: st.search, page: st.page > 1 ? st.page : '', pageSize: st.pageSize !== 25 ? st.pageSize : '' });
@@ -147,6 +148,25 @@ export async function renderOrgList(ctx) {
     load();
   });
   await load();
+}
+
+// The analysis engine's rules as /readyz reports them: "2,981 rules loaded, 3 files skipped: file: reason".
+function analysisCard() {
+  const card = h('p', { class: 'card analysis-rules', 'data-testid': 'analysis-rules', 'aria-live': 'polite' });
+  card.hidden = true;
+  get('/readyz', { quiet401: true }).then((r) => {
+    const a = r && r.analysis;
+    if (!a || typeof a.rules !== 'number') return;
+    const skipped = Array.isArray(a.ruleFilesSkipped) ? a.ruleFilesSkipped : [];
+    let text = `Analysis: ${a.rules.toLocaleString('en-US')} rules loaded`;
+    if (skipped.length > 0) {
+      text += `, ${skipped.length} ${skipped.length === 1 ? 'file' : 'files'} skipped: ` +
+        skipped.map((s) => `${s.file}: ${s.reason}`).join('; ');
+    }
+    card.textContent = text;
+    card.hidden = false;
+  }).catch(() => {});
+  return card;
 }
 
 // ------------------------------------------------------------------------------------------------

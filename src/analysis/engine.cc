@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +23,8 @@
 #include <utility>
 
 #include "analysis/file_type.h"
+#include "analysis/members.h"
+#include "analysis/yara_rules.h"
 
 extern char** environ;
 
@@ -70,19 +73,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool ParseRisk(std::string_view s, Risk* risk) {
-  if (s == "LOW") {
-    *risk = Risk::kLow;
-  } else if (s == "MODERATE") {
-    *risk = Risk::kModerate;
-  } else if (s == "HIGH") {
-    *risk = Risk::kHigh;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 int Weight(Risk r) {
   switch (r) {
     case Risk::kHigh:
@@ -113,11 +103,10 @@ const char* MetaString(const YR_RULE* rule, const char* name) {
   return nullptr;
 }
 
-Finding FindingOf(const YR_RULE* rule) {
+Finding FindingOf(const YR_RULE* rule, Risk fallback) {
   Finding f;
   f.rule = rule->identifier;
-  const char* severity = MetaString(rule, "severity");
-  if (severity == nullptr || !ParseRisk(severity, &f.risk)) f.risk = Risk::kModerate;  // not loaded
+  f.risk = RuleSeverityOf(rule, fallback).risk;
   const char* description = MetaString(rule, "description");
   f.signature = description != nullptr && *description != '\0' ? description : f.rule;
   f.signature_sources.push_back("YARA:" + f.rule);
@@ -126,101 +115,19 @@ Finding FindingOf(const YR_RULE* rule) {
   return f;
 }
 
+// Where a scan's matches go.
+struct ScanSink {
+  std::vector<Finding>* findings;
+  Risk fallback;  // risk of rules without severity/score
+};
+
 int YaraScanCallback(YR_SCAN_CONTEXT* /*context*/, int message, void* message_data,
                      void* user_data) {
   if (message == CALLBACK_MSG_RULE_MATCHING) {
-    static_cast<std::vector<Finding>*>(user_data)->push_back(
-        FindingOf(static_cast<const YR_RULE*>(message_data)));
+    auto* sink = static_cast<ScanSink*>(user_data);
+    sink->findings->push_back(FindingOf(static_cast<const YR_RULE*>(message_data), sink->fallback));
   }
   return CALLBACK_CONTINUE;
-}
-
-struct CompileLog {
-  std::string errors;
-  int count = 0;
-};
-
-void YaraCompileCallback(int error_level, const char* file_name, int line_number,
-                         const YR_RULE* /*rule*/, const char* message, void* user_data) {
-  if (error_level != YARA_ERROR_LEVEL_ERROR) return;  // warnings (slow strings, ...) are not fatal
-  auto* log = static_cast<CompileLog*>(user_data);
-  if (log->count++ < 5) {
-    if (!log->errors.empty()) log->errors += "; ";
-    log->errors += std::string(file_name != nullptr ? file_name : "?") + ":" +
-                   std::to_string(line_number) + ": " + message;
-  }
-}
-
-bool ReadWholeFile(const std::string& path, std::string* out) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  char buf[16384];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
-  const bool ok = std::ferror(f) == 0;
-  std::fclose(f);
-  return ok;
-}
-
-// The modules named by the import statements at the top of a YARA source (before the first token
-// that is not an import, include or comment). Imports further down are not seen: such a file just
-// runs on every input, which is correct, only slower.
-std::vector<std::string> LeadingImports(std::string_view src) {
-  std::vector<std::string> modules;
-  size_t i = 0;
-  while (i < src.size()) {
-    const auto c = static_cast<unsigned char>(src[i]);
-    if (std::isspace(c)) {
-      ++i;
-    } else if (src.substr(i, 2) == "//") {
-      i = src.find('\n', i);
-    } else if (src.substr(i, 2) == "/*") {
-      i = src.find("*/", i + 2);
-      if (i != std::string_view::npos) i += 2;
-    } else if (src.substr(i, 7) == "include") {
-      i = src.find('\n', i);
-    } else if (src.substr(i, 6) == "import") {
-      const size_t open = src.find_first_not_of(" \t", i + 6);
-      if (open == std::string_view::npos || src[open] != '"') break;
-      const size_t close = src.find('"', open + 1);
-      if (close == std::string_view::npos) break;
-      modules.emplace_back(src.substr(open + 1, close - open - 1));
-      i = close + 1;
-    } else {
-      break;
-    }
-  }
-  return modules;
-}
-
-// Compiles the given files with one compiler (so rules may reference each other) into *rules.
-Status CompileRules(const std::vector<std::string>& files, YR_RULES** rules) {
-  YR_COMPILER* compiler = nullptr;
-  if (yr_compiler_create(&compiler) != ERROR_SUCCESS) {
-    return Status::Internal("yr_compiler_create failed");
-  }
-  CompileLog log;
-  yr_compiler_set_callback(compiler, YaraCompileCallback, &log);
-  for (const std::string& path : files) {
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    if (f == nullptr) {
-      const int err = errno;
-      yr_compiler_destroy(compiler);
-      return Status::Internal("cannot open " + path + ": " + std::strerror(err));
-    }
-    const int errors = yr_compiler_add_file(compiler, f, nullptr, path.c_str());
-    std::fclose(f);
-    if (errors > 0) {
-      yr_compiler_destroy(compiler);  // a compiler that reported errors cannot be used further
-      return Status::Internal("YARA rules do not compile: " + log.errors);
-    }
-  }
-  const int rc = yr_compiler_get_rules(compiler, rules);
-  yr_compiler_destroy(compiler);
-  if (rc != ERROR_SUCCESS) {
-    return Status::Internal("yr_compiler_get_rules failed with YARA error " + std::to_string(rc));
-  }
-  return Status::Ok();
 }
 
 // A read-only private mapping of a whole file (an empty file maps to an empty range).
@@ -487,7 +394,6 @@ class Engine::MagicPool {
 Engine::Engine() : magic_(std::make_unique<MagicPool>()) {}
 
 Engine::~Engine() {
-  for (RuleSet& rs : rule_sets_) yr_rules_destroy(rs.rules);
   if (clam_ != nullptr) cl_engine_free(clam_);
 }
 
@@ -550,65 +456,31 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
   if (sigs == 0) {
     return Status::Internal("no ClamAV signatures found in " + config.signatures_dir);
   }
+  // Archive members for YARA (members.h). ClamAV's clean-file cache would skip a file (and so its
+  // members) already scanned clean, e.g. by Quick just before Static: off.
+  InstallMemberInspection(engine->clam_);
+  if (cl_engine_set_num(engine->clam_, CL_ENGINE_DISABLE_CACHE, 1) != CL_SUCCESS) {
+    return Status::Internal("ClamAV cache could not be disabled");
+  }
   rc = cl_engine_compile(engine->clam_);
   if (rc != CL_SUCCESS) {
     return Status::Internal(std::string("compiling ClamAV signatures: ") + cl_strerror(rc));
   }
   engine->signature_count_ = sigs;
 
-  // YARA: every *.yar / *.yara file, in name order, grouped by the modules it imports.
-  if (!std::filesystem::is_directory(config.rules_dir, ec)) {
-    return Status::Internal("rules directory " + config.rules_dir + " does not exist");
-  }
-  std::vector<std::filesystem::path> files;
-  for (std::filesystem::directory_iterator it(config.rules_dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const std::filesystem::path& p = it->path();
-    if ((p.extension() == ".yar" || p.extension() == ".yara") && it->is_regular_file(ec)) {
-      files.push_back(p);
-    }
-  }
-  if (ec) return Status::Internal("listing " + config.rules_dir + ": " + ec.message());
-  std::sort(files.begin(), files.end());
-
-  // Group index = needs_pe + 2 * needs_elf.
-  std::vector<std::string> groups[4];
-  for (const std::filesystem::path& p : files) {
-    std::string text;
-    if (!ReadWholeFile(p.string(), &text)) {
-      return Status::Internal("cannot read " + p.string() + ": " + std::strerror(errno));
-    }
-    bool pe = false;
-    bool elf = false;
-    for (const std::string& module : LeadingImports(text)) {
-      pe |= module == "pe";
-      elf |= module == "elf";
-    }
-    groups[(pe ? 1 : 0) + (elf ? 2 : 0)].push_back(p.string());
-  }
-  std::set<std::string> names;
-  engine->rule_sets_.reserve(4);
-  for (int g = 0; g < 4; ++g) {
-    if (groups[g].empty()) continue;
-    RuleSet rs;
-    rs.needs_pe = (g & 1) != 0;
-    rs.needs_elf = (g & 2) != 0;
-    if (Status st = CompileRules(groups[g], &rs.rules); !st.ok()) return st;
-    engine->rule_sets_.push_back(rs);  // owned by the engine from here on
-    const YR_RULE* rule;
-    yr_rules_foreach(rs.rules, rule) {
-      const char* severity = MetaString(rule, "severity");
-      Risk risk;
-      if (severity == nullptr || !ParseRisk(severity, &risk)) {
-        return Status::Internal(std::string("YARA rule ") + rule->identifier +
-                                " needs meta severity = \"LOW\", \"MODERATE\" or \"HIGH\"");
-      }
-      if (!names.insert(rule->identifier).second) {
-        return Status::Internal(std::string("YARA rule ") + rule->identifier +
-                                " is defined in more than one file of " + config.rules_dir);
-      }
-      ++engine->rule_count_;
-    }
+  // YARA (yara_rules.h): every *.yar / *.yara file, grouped by the modules it imports.
+  if (config.load_rules) {
+    RulesOptions ro;
+    ro.rules_dir = config.rules_dir;
+    ro.strict = config.rules_strict;
+    ro.default_risk = config.rules_default_risk;
+    ro.cache_dir = config.rules_cache_dir;
+    ro.gate_by_import =
+        config.gate_by_import.value_or(config.rules_dir == EngineConfig{}.rules_dir);
+    Result<std::unique_ptr<CompiledRules>> rules = CompiledRules::Load(ro);
+    if (!rules.ok()) return rules.status();
+    engine->rules_ = std::move(rules).value();
+    engine->rule_count_ = engine->rules_->rule_count();
   }
   return engine;
 }
@@ -781,47 +653,104 @@ Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string
   return Status::Internal("the AV scanner failed" + (out.empty() ? std::string() : ": " + out));
 }
 
-Result<StaticResult> Engine::Static(const std::string& path) const {
-  MappedFile file;
-  if (std::string error; !file.Map(path, &error, config_.static_scan_limit))
-    return Status::Internal(error);
-  const bool is_pe = file.size() >= 2 && file.data()[0] == 'M' && file.data()[1] == 'Z';
-  const bool is_elf = file.size() >= 4 && std::memcmp(file.data(),
-                                                      "\x7f"
-                                                      "ELF",
-                                                      4) == 0;
-
-  StaticResult result;
-  for (const RuleSet& rs : rule_sets_) {
-    if ((rs.needs_pe || rs.needs_elf) && !((rs.needs_pe && is_pe) || (rs.needs_elf && is_elf))) {
+bool Engine::ScanBuffer(const uint8_t* data, size_t size, std::string_view name,
+                        int timeout_seconds, std::vector<Finding>* findings, Status* error) const {
+  if (rules_ == nullptr) return true;
+  const bool is_pe = size >= 2 && data[0] == 'M' && data[1] == 'Z';
+  const bool is_elf = size >= 4 && std::memcmp(data,
+                                               "\x7f"
+                                               "ELF",
+                                               4) == 0;
+  const ScanExternals externals = ExternalsFor(name, data, size);
+  for (const RulesData::Group& g : rules_->data().groups) {
+    if ((g.needs_pe || g.needs_elf) && !((g.needs_pe && is_pe) || (g.needs_elf && is_elf))) {
       continue;
     }
     YR_SCANNER* scanner = nullptr;
-    if (yr_scanner_create(rs.rules, &scanner) != ERROR_SUCCESS) {
-      return Status::Internal("yr_scanner_create failed");
+    if (yr_scanner_create(g.rules, &scanner) != ERROR_SUCCESS) {
+      *error = Status::Internal("yr_scanner_create failed");
+      return true;
     }
-    yr_scanner_set_callback(scanner, YaraScanCallback, &result.findings);
+    ScanSink sink{findings, config_.rules_default_risk};
+    yr_scanner_set_callback(scanner, YaraScanCallback, &sink);
     yr_scanner_set_flags(scanner, SCAN_FLAGS_REPORT_RULES_MATCHING);
-    yr_scanner_set_timeout(scanner, config_.yara_timeout_seconds);
-    const int rc = yr_scanner_scan_mem(scanner, file.data(), file.size());
+    yr_scanner_set_timeout(scanner, std::max(timeout_seconds, 1));
+    int rc = DefineExternals(scanner, externals) ? ERROR_SUCCESS : ERROR_INTERNAL_FATAL_ERROR;
+    if (rc == ERROR_SUCCESS) rc = yr_scanner_scan_mem(scanner, data, size);
     yr_scanner_destroy(scanner);
-    if (rc == ERROR_SCAN_TIMEOUT) {
-      return Status(504, "ANALYSIS_TIMEOUT",
-                    "YARA scan of " + path + " exceeded " +
-                        std::to_string(config_.yara_timeout_seconds) + " s");
-    }
+    if (rc == ERROR_SCAN_TIMEOUT) return false;
     if (rc != ERROR_SUCCESS) {
-      return Status::Internal("YARA scan of " + path + " failed with YARA error " +
-                              std::to_string(rc));
+      *error = Status::Internal("YARA scan failed with YARA error " + std::to_string(rc));
+      return true;
     }
+  }
+  return true;
+}
+
+Result<StaticResult> Engine::Static(const std::string& path, std::string_view filename) const {
+  MappedFile file;
+  if (std::string error; !file.Map(path, &error, config_.static_scan_limit))
+    return Status::Internal(error);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config_.yara_timeout_seconds);
+  auto seconds_left = [&] {
+    return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                                deadline - std::chrono::steady_clock::now())
+                                .count());
+  };
+
+  StaticResult result;
+  Status error;
+  bool in_time = ScanBuffer(file.data(), file.size(), filename, config_.yara_timeout_seconds,
+                            &result.findings, &error);
+  if (!error.ok()) return Status::Internal("YARA scan of " + path + ": " + error.message());
+  // Archive members as libclamav extracts them, each under its path inside the upload. The
+  // archive must fit the static limit (bigger ones may be AV-scanned in a child process only).
+  struct stat st;
+  if (in_time && rules_ != nullptr && LooksLikeArchive(file.data(), file.size()) &&
+      ::stat(path.c_str(), &st) == 0 &&
+      static_cast<uint64_t>(st.st_size) <= config_.static_scan_limit) {
+    const std::string top = filename.empty() ? std::string() : std::string(filename) + "/";
+    Status walk = VisitMembers(
+        clam_, path,
+        [&](const std::string& member, const uint8_t* data, size_t size) {
+          if (!in_time || !error.ok()) return;
+          const int left = seconds_left();
+          if (left <= 0) {
+            in_time = false;
+            return;
+          }
+          std::vector<Finding> found;
+          in_time = ScanBuffer(data, std::min<uint64_t>(size, config_.static_scan_limit),
+                               top + member, left, &found, &error);
+          for (Finding& f : found) {
+            f.member = member;
+            f.signature += " (in " + member + ")";
+            result.findings.push_back(std::move(f));
+          }
+        },
+        &result.members_scanned);
+    if (!walk.ok()) return walk;
+    if (!error.ok()) return Status::Internal("YARA scan of " + path + ": " + error.message());
   }
   std::sort(result.findings.begin(), result.findings.end(), [](const Finding& a, const Finding& b) {
     if (a.risk != b.risk) return a.risk > b.risk;
-    return a.rule < b.rule;
+    if (a.rule != b.rule) return a.rule < b.rule;
+    return a.member < b.member;
   });
   int score = 0;
   for (const Finding& f : result.findings) score += Weight(f.risk);
   result.score = std::min(score, kStaticScoreCap);
+  if (!in_time) {
+    result.timed_out = true;
+    Finding f;
+    f.risk = Risk::kLow;
+    f.rule = "Sandgate.YaraTimeout";
+    f.signature = "Rule scan stopped after " + std::to_string(config_.yara_timeout_seconds) +
+                  " s: the findings are partial";
+    f.signature_sources.push_back("YARA:timeout");
+    result.findings.push_back(std::move(f));  // last; not part of the score
+  }
   return result;
 }
 

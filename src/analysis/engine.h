@@ -22,10 +22,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "analysis/severity.h"
 #include "analysis/stream_hasher.h"
 #include "common/status.h"
 
@@ -37,19 +39,39 @@ struct cl_engine;
 struct YR_RULES;
 
 namespace sandgate::analysis {
+class CompiledRules;
+}
+
+namespace sandgate::analysis {
 
 struct EngineConfig {
   // Every ClamAV database file in this directory is loaded (here: sandgate.ndb, sandgate.hdb).
   // The system ClamAV database is never used.
   std::string signatures_dir = SANDGATE_SOURCE_DIR "/share/signatures";
-  // Every *.yar / *.yara file in this directory is compiled. Each rule needs meta severity =
-  // "LOW"|"MODERATE"|"HIGH"; description and section (a Zscaler report list name) are optional;
-  // rule names must be unique. Files are grouped by the modules they import (import statements
+  // Every *.yar / *.yara file in this directory is compiled (yara_rules.h: the external variables
+  // of public rule sets are defined; a file that does not compile is skipped and reported unless
+  // rules_strict). A rule's risk comes from its meta severity (word or 0..100) or score (0..100),
+  // else rules_default_risk (severity.h); description and section (a Zscaler report list name) are
+  // optional. Files are grouped by the modules they import (import statements
   // before the first rule): a file importing "pe" runs only on files starting with MZ, one
   // importing "elf" only on ELF files (both: either), any other file on every file. (Loading the
   // pe module costs ~0.4 ms per scan, so it is not paid for non-PE input.) Rules may reference
   // rules of files in the same group only.
   std::string rules_dir = SANDGATE_SOURCE_DIR "/share/rules";
+  // All or nothing: the first rule file that does not compile (or an unknown severity word, or a
+  // rule name in two groups) fails the load.
+  bool rules_strict = false;
+  // Risk of rules that carry neither severity nor score.
+  Risk rules_default_risk = Risk::kModerate;
+  // Module gating (below: pe-importing files run only on MZ input, elf-importing ones only on
+  // ELF) is right only for rule files written for it, like the shipped ones: public sets put
+  // rules for scripts and configs in files that import "pe" (signature-base does). Unset: on
+  // for the shipped rules directory only; any other directory runs every rule on every file.
+  std::optional<bool> gate_by_import;
+  // Compiled-rules cache (rule_cache.h); empty = compile at every load.
+  std::string rules_cache_dir;
+  // false: load no YARA rules at all (the av-scan child only runs ClamAV).
+  bool load_rules = true;
   // ClamAV's scratch directory for unpacked archive members; empty = $TMPDIR or /tmp.
   std::string temp_dir;
   // YARA sees at most this many bytes from the start of a file, so memory stays bounded whatever
@@ -80,7 +102,6 @@ struct EngineConfig {
   int yara_timeout_seconds = 60;
 };
 
-enum class Risk { kLow, kModerate, kHigh };
 std::string_view RiskName(Risk risk);  // "LOW", "MODERATE", "HIGH"
 
 // One static-analysis finding, shaped like an entry of a Zscaler "Full Details" list.
@@ -92,12 +113,20 @@ struct Finding {
   // Which report list it belongs to: SystemSummary (default), Networking, SecurityBypass, Stealth,
   // Persistence, Spyware, Exploit (rule meta section).
   std::string section = "SystemSummary";
+  // Set when the rule matched a member of an archive rather than the file itself: the member's
+  // path inside the upload as libclamav extracted it ("outer.zip/inner.tar/evil.ps1"); the
+  // signature text then ends with " (in <member>)".
+  std::string member;
 };
 
 struct StaticResult {
   std::vector<Finding> findings;  // sorted: highest risk first, then by rule name
   // Sum of HIGH 50, MODERATE 30, LOW 10 per matching rule, capped at 89 (90+ is for AV hits).
   int score = 0;
+  // The YARA time budget ran out: findings are those seen so far; a LOW finding
+  // "Sandgate.YaraTimeout" says so in the report (it adds nothing to the score).
+  bool timed_out = false;
+  size_t members_scanned = 0;  // archive members given to YARA
 };
 
 struct QuickResult {
@@ -176,9 +205,12 @@ class Engine {
   // malformed file is not an error: it is reported in av_error.
   Result<QuickResult> Quick(const std::string& path, const Hashes& hashes, double entropy) const;
 
-  // YARA scan of the file at `path`. Errors: 500 INTERNAL (unreadable file, YARA failure),
-  // 504 ANALYSIS_TIMEOUT (over yara_timeout_seconds).
-  Result<StaticResult> Static(const std::string& path) const;
+  // YARA scan of the file at `path` and, for archives up to static_scan_limit, of every member
+  // libclamav extracts (within its extraction limits). `filename` is the client's name for the
+  // file (externals filename/filepath/extension; may be empty). The whole call has one time budget
+  // (yara_timeout_seconds): when it runs out the result is partial and says so (timed_out).
+  // Errors: 500 INTERNAL (unreadable file, YARA failure).
+  Result<StaticResult> Static(const std::string& path, std::string_view filename = {}) const;
 
   // DigestFile + Quick + Static + Classify, for callers that hold a complete file.
   Result<Analysis> AnalyzeFile(const std::string& path) const;
@@ -186,6 +218,8 @@ class Engine {
   const EngineConfig& config() const { return config_; }
   unsigned signature_count() const { return signature_count_; }  // ClamAV signatures loaded
   size_t rule_count() const { return rule_count_; }              // YARA rules compiled
+  // The loaded rules: skipped files, warnings, load time, cache use; null when load_rules=false.
+  const CompiledRules* rules() const { return rules_.get(); }
 
  private:
   class MagicPool;
@@ -200,12 +234,10 @@ class Engine {
  private:
   EngineConfig config_;
   cl_engine* clam_ = nullptr;  // owned; compiled, then only read
-  struct RuleSet {
-    YR_RULES* rules = nullptr;  // owned; only read
-    bool needs_pe = false;      // run only on files starting with MZ (or ELF if needs_elf too)
-    bool needs_elf = false;     // run only on ELF files (or MZ if needs_pe too)
-  };
-  std::vector<RuleSet> rule_sets_;
+  // Runs the rule groups that apply on one buffer; false when the time budget ran out.
+  bool ScanBuffer(const uint8_t* data, size_t size, std::string_view name, int timeout_seconds,
+                  std::vector<Finding>* findings, Status* error) const;
+  std::unique_ptr<CompiledRules> rules_;
   std::unique_ptr<MagicPool> magic_;
   unsigned signature_count_ = 0;
   size_t rule_count_ = 0;

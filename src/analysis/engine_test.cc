@@ -504,18 +504,19 @@ TEST_F(EngineTest, BrokenRulesDirMakesReloadFailAndKeepsTheOldEngine) {
   std::ofstream(rules + "/zz_broken.yar") << "rule Broken { condition: this is not yara }\n";
   EngineConfig broken;
   broken.rules_dir = rules;
+  broken.rules_strict = true;  // all or nothing (the default skips the file: RulesTest)
   Status st = h.Reload(broken);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("zz_broken.yar"), std::string::npos) << st.message();
   EXPECT_EQ(h.Get().get(), before.get());
   EXPECT_EQ(h.generation(), 1u);
 
-  // A rule without a severity is refused too.
+  // An unknown severity word is refused too when strict.
   std::ofstream(rules + "/zz_broken.yar", std::ios::trunc)
-      << "rule NoSeverity { meta: description = \"x\" condition: false }\n";
+      << "rule BadSeverity { meta: severity = \"banana\" condition: false }\n";
   st = h.Reload(broken);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("NoSeverity"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("BadSeverity"), std::string::npos) << st.message();
 
   // Missing directories.
   EngineConfig missing;
@@ -555,6 +556,7 @@ TEST_F(EngineTest, RuleFilesImportingPeOrElfRunOnlyOnSuchFiles) {
                                        "rule T_Elf { meta: severity = \"LOW\" condition: true }\n";
   EngineConfig config;
   config.rules_dir = rules;
+  config.gate_by_import = true;  // as for the shipped rules
   Result<std::shared_ptr<Engine>> e = Engine::Load(config);
   ASSERT_TRUE(e.ok()) << e.status().message();
   EXPECT_EQ((*e)->rule_count(), 3u);
@@ -573,8 +575,9 @@ TEST_F(EngineTest, RuleFilesImportingPeOrElfRunOnlyOnSuchFiles) {
   EXPECT_EQ(rules_matching(std::string(kTestFiles) + "/clam.exe"), (V{"T_Any", "T_Pe"}));
   EXPECT_EQ(rules_matching("/bin/ls"), (V{"T_Any", "T_Elf"}));
 
-  // Rule names must be unique across files and groups.
+  // Rule names must be unique across files and groups (strict; otherwise a warning).
   std::ofstream(rules + "/dup.yar") << "rule T_Pe { meta: severity = \"LOW\" condition: true }\n";
+  config.rules_strict = true;
   Result<std::shared_ptr<Engine>> dup = Engine::Load(config);
   ASSERT_FALSE(dup.ok());
   EXPECT_NE(dup.status().message().find("T_Pe"), std::string::npos) << dup.status().message();

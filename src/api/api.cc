@@ -387,7 +387,9 @@ class Api {
         return Error(
             Status(503, "NOT_READY", "This node has not caught up with the cluster's change log."));
       }
-      return JsonResponse(200, json::object{{"status", "ready"}});
+      json::object ready{{"status", "ready"}};
+      if (opt_.analysis_status) ready["analysis"] = opt_.analysis_status();
+      return JsonResponse(200, ready);
     });
 
     // --- Sessions.

@@ -3,6 +3,8 @@
 // next is reported as `allowedActions`.
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <functional>
 #include <memory>
 
 #include "auth/sessions.h"
@@ -16,6 +18,8 @@ struct ApiOptions {
   bool secure_cookies = false;  // set when served over TLS
   // When set: reports and quota endpoints, and usage on the token page.
   submission::SubmissionService* submissions = nullptr;
+  // When set: /readyz's "analysis" detail (rules loaded, rule files skipped and why, ...).
+  std::function<boost::json::object()> analysis_status;
 };
 
 // Registers every /api/v1 route, /healthz and /readyz on `router`. `services` and `sessions` must

@@ -45,6 +45,23 @@ TEST_F(ConfigFileTest, InvalidTokenLimitIsBounded) {
   EXPECT_EQ(cfg.invalid_token_limit, 1000);
 }
 
+TEST_F(ConfigFileTest, RuleSetKeys) {
+  Config cfg;
+  EXPECT_FALSE(cfg.rules_strict);
+  EXPECT_EQ(cfg.rules_default_severity, "MODERATE");
+  ASSERT_TRUE(Load("rules_strict = true\nrules_default_severity = \"HIGH\"\n"
+                   "rules_cache_dir = \"/var/cache/sg\"\n",
+                   &cfg)
+                  .ok());
+  EXPECT_TRUE(cfg.rules_strict);
+  EXPECT_EQ(cfg.rules_default_severity, "HIGH");
+  EXPECT_EQ(cfg.rules_cache_dir, "/var/cache/sg");
+  EXPECT_EQ(Load("rules_strict = \"yes\"\n", &cfg).code(), "CONFIG_INVALID");
+  EXPECT_EQ(Load("rules_default_severity = \"high\"\n", &cfg).code(), "CONFIG_INVALID");
+  EXPECT_EQ(Load("rules_default_severity = 50\n", &cfg).code(), "CONFIG_INVALID");
+  EXPECT_EQ(cfg.rules_default_severity, "HIGH");
+}
+
 // Found by config_toml_fuzz: toml++ 3.3 asserts on a table header not followed by a key.
 TEST_F(ConfigFileTest, RefusesTableHeadersBeforeParsing) {
   Config cfg;

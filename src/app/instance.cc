@@ -118,7 +118,21 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       st = str(&cfg->tls_cert);
     else if (k == "tls_key")
       st = str(&cfg->tls_key);
-    else if (k == "max_connections" || k == "max_connections_per_address") {
+    else if (k == "rules_cache_dir")
+      st = str(&cfg->rules_cache_dir);
+    else if (k == "rules_strict") {
+      if (auto v = value.value_exact<bool>())
+        cfg->rules_strict = *v;
+      else
+        st = Status::Invalid("CONFIG_INVALID", "Config key 'rules_strict' must be true or false.");
+    } else if (k == "rules_default_severity") {
+      std::string v;
+      st = str(&v);
+      if (st.ok() && v != "LOW" && v != "MODERATE" && v != "HIGH")
+        st = Status::Invalid("CONFIG_INVALID",
+                             "Config key 'rules_default_severity' must be LOW, MODERATE or HIGH.");
+      if (st.ok()) cfg->rules_default_severity = v;
+    } else if (k == "max_connections" || k == "max_connections_per_address") {
       auto v = IntInRange(value, 1, 1000000);
       if (!v)
         st = Status::Invalid("CONFIG_INVALID", "Config key '" + k + "' must be 1 to 1000000.");

@@ -22,8 +22,11 @@ struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string base_url;  // default: http://<bound listen address>
   int threads = 0;
-  std::string signatures_dir;             // default: the shipped share/signatures
-  std::string rules_dir;                  // default: the shipped share/rules
+  std::string signatures_dir;  // default: the shipped share/signatures
+  std::string rules_dir;       // default: the shipped share/rules
+  bool rules_strict = false;   // a rule file that does not compile fails the load
+  std::string rules_default_severity = "MODERATE";  // rules without severity/score
+  std::string rules_cache_dir;            // compiled-rules cache; default <data>/rules-cache
   int analysis_workers = 2;               // threads running the YARA rules of submitted files
   int analysis_queue = 64;                // queued analyses beyond which submit answers 503
   std::string tls_cert;                   // PEM certificate chain; with tls_key: serve HTTPS

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "analysis/engine.h"
+#include "analysis/yara_rules.h"
 #include "api/api.h"
 #include "app/instance.h"
 #include "auth/sessions.h"
@@ -38,6 +39,8 @@ struct Common {
   std::string config_file;
   std::string data, listen, base_url, key_file, signatures_dir, rules_dir;
   std::string submission_listen, web_dir;
+  bool rules_strict = false;
+  std::string rules_default_severity, rules_cache_dir;
   std::string store, node_id;
   std::string tls_cert, tls_key;
   int threads = 0;
@@ -89,6 +92,54 @@ void SetUpLogging(const std::string& log_file, bool to_stderr) {
   }
 }
 
+// Resident memory of this process in KiB (0 when unknown).
+uint64_t ResidentKiB() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024 : 0;
+}
+
+// The engine's load at start and on SIGHUP: counts, time, cache, memory, every skipped rule file
+// and the compiler's warnings (slow rules, ...).
+void LogEngine(const analysis::Engine& e, const char* what) {
+  const analysis::CompiledRules* r = e.rules();
+  if (r == nullptr) return;
+  const analysis::RulesData& d = r->data();
+  spdlog::info(
+      "analysis engine {}: {} signatures, {} rules from {} of {} rule files ({} skipped), "
+      "{} in {:.0f} ms, compiled rules {} KiB, process resident {} KiB",
+      what, e.signature_count(), r->rule_count(), d.files_loaded, d.files_total, d.skipped.size(),
+      r->from_cache() ? "loaded from the cache" : "compiled", r->load_ms(),
+      r->compiled_bytes() / 1024, ResidentKiB());
+  for (const analysis::RuleFileProblem& p : d.skipped)
+    spdlog::warn("rule file skipped: {}: {}", p.file, p.reason);
+  for (const std::string& w : d.warnings) spdlog::warn("rule warning: {}", w);
+  if (d.warning_count > d.warnings.size())
+    spdlog::warn("{} more rule warnings not shown", d.warning_count - d.warnings.size());
+  if (!r->cache_note().empty()) spdlog::warn("rules cache: {}", r->cache_note());
+}
+
+// /readyz's "analysis" detail.
+boost::json::object AnalysisStatus(const analysis::Engine& e) {
+  boost::json::object o;
+  o["signatures"] = e.signature_count();
+  o["rules"] = e.rule_count();
+  if (const analysis::CompiledRules* r = e.rules()) {
+    const analysis::RulesData& d = r->data();
+    o["ruleFiles"] = d.files_total;
+    boost::json::array skipped;
+    for (const analysis::RuleFileProblem& p : d.skipped)
+      skipped.push_back(boost::json::object{{"file", p.file}, {"reason", p.reason}});
+    o["ruleFilesSkipped"] = std::move(skipped);
+    o["ruleWarnings"] = d.warning_count;
+    o["rulesFromCache"] = r->from_cache();
+  }
+  return o;
+}
+
 Result<app::Config> ResolveConfig(Common& c) {
   app::Config cfg;
   if (!c.config_file.empty()) {
@@ -103,6 +154,9 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (c.threads) cfg.threads = c.threads;
   if (!c.signatures_dir.empty()) cfg.signatures_dir = c.signatures_dir;
   if (!c.rules_dir.empty()) cfg.rules_dir = c.rules_dir;
+  if (c.rules_strict) cfg.rules_strict = true;
+  if (!c.rules_default_severity.empty()) cfg.rules_default_severity = c.rules_default_severity;
+  if (!c.rules_cache_dir.empty()) cfg.rules_cache_dir = c.rules_cache_dir;
   if (c.analysis_workers >= 0) cfg.analysis_workers = c.analysis_workers;
   if (c.analysis_queue >= 0) cfg.analysis_queue = c.analysis_queue;
   if (c.invalid_token_limit > 0) cfg.invalid_token_limit = c.invalid_token_limit;
@@ -125,6 +179,14 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
                     "This node's name among several on one PostgreSQL (default host-pid-random)");
     cmd->add_option("--signatures-dir", c.signatures_dir, "ClamAV signature directory");
     cmd->add_option("--rules-dir", c.rules_dir, "YARA rules directory");
+    cmd->add_flag("--rules-strict", c.rules_strict,
+                  "Refuse to start (or reload) when a rule file does not compile, instead of "
+                  "skipping it");
+    cmd->add_option("--rules-default-severity", c.rules_default_severity,
+                    "Risk of rules without severity or score meta (default MODERATE)")
+        ->check(CLI::IsMember({"LOW", "MODERATE", "HIGH"}));
+    cmd->add_option("--rules-cache-dir", c.rules_cache_dir,
+                    "Compiled-rules cache (default <data>/rules-cache)");
     cmd->add_option("--submission-listen", c.submission_listen,
                     "Serve the Submission API (/zscsb) on its own ADDR:PORT instead");
     cmd->add_option("--web-dir", c.web_dir, "Serve the portal from this directory (development)");
@@ -286,6 +348,11 @@ int Serve(Common& c, ServeFlags& f) {
   analysis::EngineConfig ec;
   if (!inst.config().signatures_dir.empty()) ec.signatures_dir = inst.config().signatures_dir;
   if (!inst.config().rules_dir.empty()) ec.rules_dir = inst.config().rules_dir;
+  ec.rules_strict = inst.config().rules_strict;
+  analysis::ParseRiskName(inst.config().rules_default_severity, &ec.rules_default_risk);
+  ec.rules_cache_dir = inst.config().rules_cache_dir.empty()
+                           ? inst.config().data_dir + "/rules-cache"
+                           : inst.config().rules_cache_dir;
   ec.temp_dir = inst.config().data_dir + "/spool";
   ec.av_subprocess = "/proc/self/exe";  // large files are AV-scanned in a child process
   submission::SubmissionOptions subo;
@@ -296,8 +363,7 @@ int Serve(Common& c, ServeFlags& f) {
   mkdir(subo.spool_dir.c_str(), 0700);
   auto engines = analysis::EngineHolder::Open(ec);
   if (!engines.ok()) return Fail(engines.status());
-  spdlog::info("analysis engine loaded: {} signatures, {} rules",
-               engines.value()->Get()->signature_count(), engines.value()->Get()->rule_count());
+  LogEngine(*engines.value()->Get(), "loaded");
   submission::SubmissionService submissions(inst.services(), *engines.value(), subo);
   auth::SessionManager sessions(inst.services());
   auto router = std::make_shared<http::Router>();
@@ -317,6 +383,7 @@ int Serve(Common& c, ServeFlags& f) {
   api::ApiOptions apio;
   apio.secure_cookies = use_tls;
   apio.submissions = &submissions;
+  apio.analysis_status = [&engines] { return AnalysisStatus(*engines.value()->Get()); };
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
   web::RegisterPortal(*router, c.web_dir);
   // The Submission API: on the main port, or on its own (--submission-listen).
@@ -341,8 +408,7 @@ int Serve(Common& c, ServeFlags& f) {
       spdlog::error("key file reload failed, keeping the current keys: {}", ks.message());
     Status st = engines.value()->Reload();
     if (st.ok())
-      spdlog::info("analysis engine reloaded: {} signatures, {} rules",
-                   engines.value()->Get()->signature_count(), engines.value()->Get()->rule_count());
+      LogEngine(*engines.value()->Get(), "reloaded");
     else
       spdlog::error("analysis engine reload failed, keeping the current one: {}", st.message());
   };
@@ -790,6 +856,7 @@ int main(int argc, char** argv) {
     if (av_max_bytes > 0) ec.av_scan_limit = av_max_bytes;
     if (!av_sigs.empty()) ec.signatures_dir = av_sigs;
     if (!av_rules.empty()) ec.rules_dir = av_rules;
+    ec.load_rules = false;  // ClamAV only: the child never runs the YARA rules
     ec.temp_dir = av_tmp;
     auto engine = analysis::Engine::Load(ec);
     if (!engine.ok()) {

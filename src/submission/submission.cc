@@ -219,6 +219,12 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (force_s && *force_s != "0" && *force_s != "1")
     co_return ZError(400, "The force parameter is 0 or 1");
   const bool force = force_s && *force_s == "1";
+  // Optional: the file's name, for the rules' external variables (filename, extension, ...).
+  // The Zscaler clients send none.
+  const std::string filename = http::QueryParam(ctx.query, "filename").value_or("");
+  if (filename.size() > 255 || std::any_of(filename.begin(), filename.end(),
+                                           [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+    co_return ZError(400, "The filename parameter is at most 255 characters, without controls");
   if (!v.status.ok()) {
     if (v.status.http_status() == 401) co_return ZError(401, "Invalid API token");
     co_return ZError(v.status.http_status(), v.status.message());
@@ -364,7 +370,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         if (!quick.ok()) co_return ZError(500, "The analysis failed");
         std::optional<analysis::StaticResult> statics;
         if (discan) {
-          auto s = engine->Static(spool->path());
+          auto s = engine->Static(spool->path(), filename);
           if (s.ok()) statics = std::move(s.value());
         }
         analysis::Verdict verdict = analysis::Classify(*quick, statics ? &*statics : nullptr);
@@ -396,7 +402,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
         committed = true;
         quota_.Commit(org, day);
-        if (queue_rules) TryEnqueue(Job{org, md5, spool->Release()});
+        if (queue_rules) TryEnqueue(Job{org, md5, spool->Release(), filename});
         json::object out{
             {"code", 200}, {"message", kOk}, {"fileType", quick->file_type}, {"md5", md5}};
         if (!discan)
@@ -487,7 +493,7 @@ std::optional<store::ReportRecord> SubmissionService::RunStatic(const Job& job) 
   auto existing = Report(job.org, job.md5);
   if (!existing.ok() || !existing->has_value()) return std::nullopt;
   store::ReportRecord rec = std::move(**existing);
-  auto statics = engine->Static(job.path);
+  auto statics = engine->Static(job.path, job.filename);
   json::value doc = json::parse(rec.report_json);
   json::object& d = doc.as_object();
   // Rebuild the verdict with the rule findings (the quick part is in the document).

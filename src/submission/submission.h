@@ -54,7 +54,8 @@ class SubmissionService {
   struct Job {
     domain::OrgId org;
     std::string md5;
-    std::string path;  // spool file, removed by the job
+    std::string path;           // spool file, removed by the job
+    std::string filename = {};  // the client's name for the file (YARA externals), may be empty
   };
   boost::asio::awaitable<http::Response> Handle(const http::RequestHeader& h,
                                                 http::RequestContext& ctx, http::BodyReader& body,

@@ -38,7 +38,10 @@ class ProviderApiTest(ServerTestCase):
         r = c.get("/healthz")
         self.assertEqual((r.status, r.json), (200, {"status": "ok"}))
         r = c.get("/readyz")
-        self.assertEqual((r.status, r.json), (200, {"status": "ready"}))
+        self.assertEqual((r.status, r.json["status"]), (200, "ready"))
+        # The analysis engine's detail (issue #15): the shipped rules, nothing skipped.
+        self.assertEqual(r.json["analysis"]["rules"], 15)
+        self.assertEqual(r.json["analysis"]["ruleFilesSkipped"], [])
         self.assertEqual(r.headers["x-content-type-options"], "nosniff")
         self.assertEqual(r.headers["x-frame-options"], "DENY")
 

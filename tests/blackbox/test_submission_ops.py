@@ -87,9 +87,19 @@ class ReloadTest(OpsBase):
             time.sleep(0.05)
         self.assertEqual(self.submit(data, path="/zscsb/discan").status, 200)
         self.assertIn("YARA:Sandgate_Reload_Marker", self.findings(md5))
-        # A broken rule: the reload fails, the current rules stay, requests keep working.
+        # A broken rule file is skipped and reported (issue #15); the others load.
         with open(os.path.join(self.rules, "broken.yar"), "w") as f:
             f.write("rule Broken { condition: nonsense( }\n")
+        self.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        while "rule file skipped: broken.yar" not in self.server.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("rule file skipped: broken.yar", self.server.log_text())
+        self.assertEqual(self.submit(data, path="/zscsb/discan").status, 200)
+        self.assertIn("YARA:Sandgate_Reload_Marker", self.findings(md5))
+        # A reload that cannot load at all (the directory is gone): the current rules stay,
+        # requests keep working.
+        shutil.rmtree(self.rules)
         self.server.proc.send_signal(signal.SIGHUP)
         deadline = time.time() + 20
         while "reload failed" not in self.server.log_text() and time.time() < deadline:
