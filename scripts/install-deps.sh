@@ -13,6 +13,7 @@ PKGS=(
   clamav-testfiles zip unzip curl python3 procps openssl
   postgresql-15 nginx-light
   clang libclang-rt-14-dev binutils
+  debhelper dpkg-dev lintian ccache systemd adduser man-db
 )
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
