@@ -133,6 +133,8 @@ class BackupUnderLoadTest(ServerTestCase):
                         if t < started:
                             r = c.get(f"/api/v1/sandbox/report/{md5}?details=summary")
                             self.assertEqual(r.status, 200, (i, org, md5, r))
+                            # An unknown file is a 200 too, with Status CONTENT_NOTFOUND.
+                            self.assertEqual(r.json["Summary"]["FileProperties"]["MD5"], md5, r)
                     # It serves: the restored token is accepted by the Submission API.
                     r = c.request("POST", f"/zscsb/submit?api_token={valid[0]}", raw=b"after restore",
                                   headers={"Content-Type": "application/octet-stream"})

@@ -70,6 +70,9 @@ class UpgradeChecks:
         if expected["submitted_md5"]:
             r = admin.get(f"/api/v1/sandbox/report/{expected['submitted_md5']}?details=summary")
             self.assertEqual(r.status, 200, r)
+            # An unknown file is a 200 too (Zscaler's shape), with Status CONTENT_NOTFOUND.
+            self.assertNotEqual(r.json["Summary"]["Summary"]["Status"], "CONTENT_NOTFOUND", r)
+            self.assertEqual(r.json["Summary"]["FileProperties"]["MD5"], expected["submitted_md5"], r)
         # The old audit records are there, and a new change is audited after them.
         r = admin.get("/api/v1/auditLog?limit=200")
         self.assertGreaterEqual(len(r.json["items"]), expected["acme_audit_records"])
