@@ -14,6 +14,12 @@ rm -f "$OUT"/src/sandgate_* "$OUT"/sandgate_*.deb
 # A fresh copy (keeping nothing from the previous build but ccache's cache).
 find "$SRC" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$SRC"
+# debhelper (compat 13) gives the build an empty HOME of its own, so ccache's default cache
+# directory would be a new, empty one every time: name the real one.
+if command -v ccache >/dev/null 2>&1; then
+  CCACHE_DIR=${CCACHE_DIR:-$(ccache --get-config cache_dir)}
+  export CCACHE_DIR
+fi
 (
   cd "$SRC"
   export CCACHE_BASEDIR="$PWD"

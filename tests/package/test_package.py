@@ -95,7 +95,13 @@ class PackageTest(unittest.TestCase):
 
     def test_3_serve_as_the_unit(self):
         with open(UNIT) as f:
-            exec_start = re.search(r"(?m)^ExecStart=(.*)$", f.read()).group(1)
+            unit = f.read()
+        # What the unit sets for the process that this test can reproduce without systemd: the
+        # command line, User=, Group= and UMask=.
+        exec_start = re.search(r"(?m)^ExecStart=(.*)$", unit).group(1)
+        umask = int(re.search(r"(?m)^UMask=(\d+)$", unit).group(1), 8)
+        user = re.search(r"(?m)^User=(\S+)$", unit).group(1)
+        group = re.search(r"(?m)^Group=(\S+)$", unit).group(1)
         data = tempfile.mkdtemp(prefix="sandgate-pkg-")
         sockdir = tempfile.mkdtemp(prefix="sandgate-notify-")
         try:
@@ -109,9 +115,9 @@ class PackageTest(unittest.TestCase):
             notify.settimeout(30)
             args = shlex.split(exec_start) + ["--data", data, "--listen", "127.0.0.1:0"]
             env = {"PATH": "/usr/bin:/bin", "NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "2000000"}
-            proc = subprocess.Popen(["setpriv", "--reuid=sandgate", "--regid=sandgate", "--init-groups",
+            proc = subprocess.Popen(["setpriv", f"--reuid={user}", f"--regid={group}", "--init-groups",
                                      "--"] + args, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
+                                    stderr=subprocess.STDOUT, text=True, umask=umask)
             try:
                 seen = []
 
