@@ -13,6 +13,7 @@ PKGS=(
   clamav-testfiles zip unzip curl python3 procps openssl
   postgresql-15 nginx-light
   clang libclang-rt-14-dev binutils
+  debhelper dpkg-dev lintian ccache systemd adduser man-db
 )
 # clamav: its sigtool builds the .cud/.cvd/.cld test databases (src/analysis/clamav_db_test.cc).
 PKGS+=(clamav)

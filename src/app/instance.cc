@@ -159,6 +159,21 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
         st = Status::Invalid("CONFIG_INVALID", "Config key 'threads' must be 0 to 256.");
       else
         cfg->threads = static_cast<int>(*v);
+    } else if (k == "signatures_dir") {
+      st = str(&cfg->signatures_dir);
+    } else if (k == "rules_dir") {
+      st = str(&cfg->rules_dir);
+    } else if (k == "submission_listen") {
+      st = str(&cfg->submission_listen);
+    } else if (k == "web_dir") {
+      st = str(&cfg->web_dir);
+    } else if (k == "node_id") {
+      st = str(&cfg->node_id);
+    } else if (k == "demo") {
+      if (auto b = value.value_exact<bool>())
+        cfg->demo = *b;
+      else
+        st = Status::Invalid("CONFIG_INVALID", "Config key 'demo' must be true or false.");
     } else {
       st = Status::Invalid("CONFIG_INVALID", "Unknown config key '" + k + "'.");
     }

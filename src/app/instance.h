@@ -36,6 +36,11 @@ struct Config {
   // Unknown or malformed API tokens a client address may present per minute before the
   // Submission API answers it 429 for five minutes (brute-force protection).
   int invalid_token_limit = 20;
+  // serve's remaining flags (every flag of `serve` has a key; `sandgate config check` prints them).
+  std::string submission_listen;  // serve the Submission API on its own ADDR:PORT
+  std::string web_dir;            // serve the portal from this directory (development)
+  std::string node_id;            // this node's name on a shared PostgreSQL store
+  bool demo = false;              // on an empty data directory, create a demo organization
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <ctime>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -21,7 +23,9 @@
 #include "analysis/yara_rules.h"
 #include "api/api.h"
 #include "app/instance.h"
+#include "app/sd_notify.h"
 #include "auth/sessions.h"
+#include "cli/lifecycle.h"
 #include "common/secret.h"
 #include "http/server.h"
 #include "store/audit_chain.h"
@@ -165,6 +169,9 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (c.max_connections > 0) cfg.max_connections = c.max_connections;
   if (c.max_connections_per_address > 0)
     cfg.max_connections_per_address = c.max_connections_per_address;
+  if (!c.submission_listen.empty()) cfg.submission_listen = c.submission_listen;
+  if (!c.web_dir.empty()) cfg.web_dir = c.web_dir;
+  if (!c.node_id.empty()) cfg.node_id = c.node_id;
   return cfg;
 }
 
@@ -334,7 +341,7 @@ int Serve(Common& c, ServeFlags& f) {
   auto empty = inst.Empty();
   if (!empty.ok()) return Fail(empty.status());
   if (empty.value()) {
-    if (f.demo) {
+    if (f.demo || inst.config().demo) {
       Status st = CreateDemo(inst);
       if (!st.ok()) return Fail(st);
     } else {
@@ -369,7 +376,8 @@ int Serve(Common& c, ServeFlags& f) {
   auto router = std::make_shared<http::Router>();
   const auto& cfg = inst.config();
   const bool use_tls = !cfg.tls_cert.empty() || !cfg.tls_key.empty();
-  RaiseFileLimit(static_cast<size_t>(cfg.max_connections) * (c.submission_listen.empty() ? 1 : 2));
+  RaiseFileLimit(static_cast<size_t>(cfg.max_connections) *
+                 (cfg.submission_listen.empty() ? 1 : 2));
   auto server_options = [&](const std::string& listen) {
     http::ServerOptions o;
     o.listen = listen;
@@ -385,13 +393,13 @@ int Serve(Common& c, ServeFlags& f) {
   apio.submissions = &submissions;
   apio.analysis_status = [&engines] { return AnalysisStatus(*engines.value()->Get()); };
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
-  web::RegisterPortal(*router, c.web_dir);
+  web::RegisterPortal(*router, cfg.web_dir);
   // The Submission API: on the main port, or on its own (--submission-listen).
-  auto sub_router = c.submission_listen.empty() ? router : std::make_shared<http::Router>();
+  auto sub_router = cfg.submission_listen.empty() ? router : std::make_shared<http::Router>();
   submissions.Register(*sub_router);
   std::unique_ptr<http::Server> sub_server;
-  if (!c.submission_listen.empty()) {
-    http::ServerOptions sub_opt = server_options(c.submission_listen);
+  if (!cfg.submission_listen.empty()) {
+    http::ServerOptions sub_opt = server_options(cfg.submission_listen);
     sub_opt.handle_signals = false;
     sub_server = std::make_unique<http::Server>(sub_opt, sub_router);
     Status st = sub_server->Bind();
@@ -399,6 +407,10 @@ int Serve(Common& c, ServeFlags& f) {
   }
   http::ServerOptions so = server_options(cfg.listen);
   so.on_reload = [&engines, keys = inst.keys()] {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    app::Notify("RELOADING=1\nMONOTONIC_USEC=" +
+                std::to_string(static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000));
     // The key file: learn seal keys added by `sandgate keys rotate` and seal with its current
     // key from now on (a reveal also re-reads it by itself when it meets an unknown key id).
     if (Status ks = keys->Reload(); ks.ok())
@@ -411,7 +423,9 @@ int Serve(Common& c, ServeFlags& f) {
       LogEngine(*engines.value()->Get(), "reloaded");
     else
       spdlog::error("analysis engine reload failed, keeping the current one: {}", st.message());
+    app::Notify("READY=1");
   };
+  so.on_stop = [] { app::Notify("STOPPING=1"); };
   http::Server server(so, router);
   Status st = server.Bind();
   if (!st.ok()) return Fail(st);
@@ -420,7 +434,7 @@ int Serve(Common& c, ServeFlags& f) {
   inst.services().set_base_url(inst.config().base_url.empty() ? scheme + api_address
                                                               : inst.config().base_url);
   if (inst.store()->Shared()) {
-    std::string node = c.node_id.empty() ? DefaultNodeId() : c.node_id;
+    std::string node = cfg.node_id.empty() ? DefaultNodeId() : cfg.node_id;
     Status fst = inst.StartFollowing(node);
     if (!fst.ok()) return Fail(fst);
     spdlog::info("cluster node {} on {}: following the change log", node, inst.store()->Describe());
@@ -438,6 +452,10 @@ int Serve(Common& c, ServeFlags& f) {
     WarnIfPlain(*sub_server, "the Submission API");
     sub_thread = std::thread([&] { sub_server->Run(); });
   }
+  // systemd (Type=notify): ready once listening; the watchdog pings while the process runs.
+  app::Notify("READY=1\nSTATUS=listening on " + server.address());
+  std::optional<app::WatchdogPinger> watchdog;
+  if (auto interval = app::WatchdogInterval()) watchdog.emplace(*interval);
   server.Run();
   if (sub_server) {
     sub_server->Stop();
@@ -665,6 +683,8 @@ int main(int argc, char** argv) {
       "Apply pending schema migrations to the store (required before serving a new "
       "version on PostgreSQL; SQLite migrates by itself)");
   AddCommon(migrate, c, false);
+  bool dry_run = false;
+  migrate->add_flag("--dry-run", dry_run, "Print the pending migrations without applying them");
   migrate->callback([&] {
     auto cfg = ResolveConfig(c);
     if (!cfg.ok()) {
@@ -672,6 +692,10 @@ int main(int argc, char** argv) {
       return;
     }
     const std::string url = cfg->store.empty() ? cfg->data_dir + "/sandgate.db" : cfg->store;
+    if (dry_run) {
+      rc = cli::MigrateDryRun(url, Fail);
+      return;
+    }
     auto st = app::OpenStoreUrl(url, /*migrate=*/true);
     if (!st.ok()) {
       rc = Fail(st.status());
@@ -839,6 +863,11 @@ int main(int argc, char** argv) {
   tok_show->callback(run([&](app::Instance& i) {
     return PrintResult(i.services().ReadToken(service::Actor::Cli(), org_id));
   }));
+
+  // config check, backup, restore (src/cli/lifecycle.cc)
+  cli::AddLifecycleCommands(
+      app, &rc,
+      {[&](CLI::App* cmd) { AddCommon(cmd, c, false); }, [&] { return ResolveConfig(c); }, Fail});
 
   // av-scan: the out-of-process AV scan `serve` uses for large files (hidden from --help).
   std::string av_file, av_sigs, av_rules, av_tmp;

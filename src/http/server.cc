@@ -642,6 +642,7 @@ std::string Server::address() const {
 void Server::Stop() {
   asio::post(impl_->ioc, [this] {
     if (impl_->stopping.exchange(true)) return;
+    if (impl_->opt.on_stop) impl_->opt.on_stop();
     spdlog::info("stopping: no new connections, draining {} in-flight requests",
                  impl_->in_flight.load());
     beast::error_code ec;

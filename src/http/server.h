@@ -55,6 +55,8 @@ struct ServerOptions {
   bool handle_signals = true;
   // Called on SIGHUP (on the blocking pool), e.g. to reload the analysis engine.
   std::function<void()> on_reload;
+  // Called once when a graceful stop begins (signal or Stop()), e.g. to tell systemd STOPPING=1.
+  std::function<void()> on_stop;
 };
 
 class Server {

@@ -1528,6 +1528,9 @@ class PgStore final : public Store {
 }  // namespace
 
 int PgSchemaVersion() { return kSchemaVersion; }
+const char* PgMigrationSql(int version) {
+  return version >= 1 && version <= kSchemaVersion ? kMigrations[version - 1] : "";
+}
 
 std::string RedactPgUrl(const std::string& url) {
   // scheme://[user[:password]@]host[:port][/db][?params]: keep user, host, port and database.

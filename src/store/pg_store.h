@@ -21,6 +21,8 @@
 namespace sandgate::store {
 
 int PgSchemaVersion();
+// The SQL of migration `version` (1..PgSchemaVersion()), for `sandgate migrate --dry-run`.
+const char* PgMigrationSql(int version);
 
 struct PgOptions {
   int pool_size = 8;          // connections per process (Read and Write each lease one)

@@ -1565,6 +1565,9 @@ Status CreatePrivateFile(const std::string& path) {
 }  // namespace
 
 int SqliteSchemaVersion() { return kSchemaVersion; }
+const char* SqliteMigrationSql(int version) {
+  return version >= 1 && version <= kSchemaVersion ? kMigrations[version - 1] : "";
+}
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                const SqliteOptions& options) {

@@ -26,6 +26,8 @@ namespace sandgate::store {
 // The newest schema version this build knows (the number of migrations). A database with a higher
 // version is refused with 500 SCHEMA_TOO_NEW.
 int SqliteSchemaVersion();
+// The SQL of migration `version` (1..SqliteSchemaVersion()), for `sandgate migrate --dry-run`.
+const char* SqliteMigrationSql(int version);
 
 struct SqliteOptions {
   // How long a statement waits for a lock held by another connection or process before the
