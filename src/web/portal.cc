@@ -80,9 +80,10 @@ void RegisterPortal(http::Router& router, const std::string& web_dir) {
              [files](const http::Request& req, http::RequestContext&) {
                return Serve(*files, "openapi.json", req.version());
              });
-  router.Add(bhttp::verb::get, "/docs/api", [files](const http::Request& req, http::RequestContext&) {
-    return Serve(*files, "api-docs.html", req.version());
-  });
+  router.Add(bhttp::verb::get, "/docs/api",
+             [files](const http::Request& req, http::RequestContext&) {
+               return Serve(*files, "api-docs.html", req.version());
+             });
 }
 
 }  // namespace sandgate::web
