@@ -179,6 +179,7 @@ class Contract:
 _contract = None
 _contract_lock = threading.Lock()
 VIOLATIONS = []
+CHECKED = [0]  # responses checked in this process (printed at exit)
 
 
 def contract():
@@ -194,6 +195,8 @@ def check(method, path, status, headers, body):
     if (headers.get("server") or "") != "sandgate":
         return
     try:
+        with _contract_lock:
+            CHECKED[0] += 1
         contract().check(method, urllib.parse.urlsplit(path).path, status, headers, body)
     except ContractError as e:
         VIOLATIONS.append(str(e))
@@ -201,6 +204,8 @@ def check(method, path, status, headers, body):
 
 
 def _report_at_exit():
+    sys.stderr.write(f"contract: {CHECKED[0]} response(s) checked against docs/openapi.yaml, "
+                     f"{len(VIOLATIONS)} broke it\n")
     if VIOLATIONS:
         sys.stderr.write(f"\n{len(VIOLATIONS)} response(s) broke the API contract (docs/openapi.yaml):\n")
         for v in VIOLATIONS:
