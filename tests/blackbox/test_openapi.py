@@ -2,6 +2,7 @@
 reference page /docs/api and its bundled assets under the unchanged CSP, and the contract check
 (contract.py) that every response of the black-box suite goes through, including that it fails."""
 import json
+import os
 import re
 import unittest
 
@@ -50,6 +51,26 @@ class ServedContractTest(ServerTestCase):
             self.assertTrue(img.headers["content-type"].startswith("image/"), (url, img.headers))
 
 
+# Route registrations in the server's source: Router::Add / AddStream with a literal pattern.
+ROUTE_RE = re.compile(r'\b(?:Add|AddStream)\(\s*(?:(?:http::)?bhttp::)?verb::(\w+?)_?,\s*"(/[^"]*)"')
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
+
+
+def registered_routes():
+    """(method, pattern) of every literal route registration under src/ (tests excluded), plus the
+    portal's single-page routes, which web/portal.cc registers in a loop."""
+    out = set()
+    for root, _, files in os.walk(SRC):
+        for name in files:
+            if name.endswith(".cc") and not name.endswith("_test.cc"):
+                with open(os.path.join(root, name), encoding="utf-8") as f:
+                    out.update((m.group(1).upper(), m.group(2)) for m in ROUTE_RE.finditer(f.read()))
+    with open(os.path.join(SRC, "web", "portal.cc"), encoding="utf-8") as f:
+        loop = re.search(r"for \(const char\* p :\s*\{(.*?)\}\)", f.read(), re.S)
+    out.update(("GET", p) for p in re.findall(r'"([^"]+)"', loop.group(1)))
+    return out
+
+
 class ContractCheckTest(unittest.TestCase):
     """The check itself, on responses made up here: it must refuse what the document does not
     describe (the suite's responses only ever show that it accepts)."""
@@ -65,6 +86,18 @@ class ContractCheckTest(unittest.TestCase):
         with self.assertRaises(contract.ContractError) as cm:
             self.ok(method, path, status, body, ctype)
         return str(cm.exception)
+
+    def test_every_route_the_server_registers_is_described(self):
+        routes = registered_routes()
+        self.assertGreater(len(routes), 30)
+        self.assertIn(("POST", "/zscsb/submit"), routes)
+        self.assertIn(("GET", "/provider/orgs/{id}"), routes)
+        paths = self.c.spec["paths"]
+        missing = sorted(f"{m} {p}" for m, p in routes if m.lower() not in paths.get(p, {}))
+        self.assertEqual(missing, [], "routes the server registers but docs/openapi.yaml does not describe")
+        # And the other way: every operation of the document is a route of the server.
+        described = {(m.upper(), p) for p, item in paths.items() for m in item if m in contract.METHODS}
+        self.assertEqual(sorted(described - routes), [], "operations of docs/openapi.yaml the server lacks")
 
     def test_described_answers_pass(self):
         self.ok("GET", "/healthz", 200, {"status": "ok"})
