@@ -89,7 +89,7 @@ bench:
 # `make test-sanitize` configures them; every stop must exit 0 with no sanitizer report (issue 21:
 # a SIGSEGV on SIGTERM once in ~200 stops). 1-3 s a round per build (3 s on a busy 2-core box).
 # `make test-sanitize` (CI) runs SHUTDOWN_LOOPS_CI rounds under ASan: the bug showed once in 150
-# ASan rounds, so 300 would have caught it with ~87% probability per CI run (5-15 minutes).
+# ASan rounds, 100 catch it with ~49% probability per CI run (about 3-5 minutes); raise SHUTDOWN_LOOPS_CI for more.
 SHUTDOWN_LOOPS ?= 500
 SHUTDOWN_LOOPS_CI ?= 100
 SHUTDOWN_ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

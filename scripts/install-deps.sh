@@ -14,9 +14,12 @@ PKGS=(
   postgresql-15 nginx-light
   clang libclang-rt-14-dev binutils
   debhelper dpkg-dev lintian ccache systemd adduser man-db
+  python3-yaml python3-jsonschema
 )
 # clamav: its sigtool builds the .cud/.cvd/.cld test databases (src/analysis/clamav_db_test.cc).
 PKGS+=(clamav)
+# node + npm: the API reference (tools/openapi: Swagger UI embedded at build time, Redocly's lint).
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
@@ -32,7 +35,17 @@ install_ui_packages() {
     npm ci --prefix tests/ui --no-audit --no-fund --silent
   fi
 }
-trap install_ui_packages EXIT
+install_openapi_packages() {
+  # The API contract's npm packages (Swagger UI, copied into the binary at build time; Redocly's
+  # CLI, which lints docs/openapi.yaml). Again whenever the lockfile is newer than the install.
+  if [ -f tools/openapi/package-lock.json ] &&
+     { [ ! -f tools/openapi/node_modules/.package-lock.json ] ||
+       [ tools/openapi/package-lock.json -nt tools/openapi/node_modules/.package-lock.json ]; }; then
+    echo "install-deps: npm ci in tools/openapi" >&2
+    npm ci --prefix tools/openapi --ignore-scripts --no-audit --no-fund --silent
+  fi
+}
+trap 'install_ui_packages; install_openapi_packages' EXIT
 
 missing=()
 for p in "${PKGS[@]}"; do

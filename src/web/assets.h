@@ -19,8 +19,10 @@ struct EmbeddedAsset {
 // Defined in the generated web_assets.cc.
 const std::vector<EmbeddedAsset>& EmbeddedAssets();
 
-// Registers GET /static/{file} and the single-page routes (/, /admin/sandbox-api-token,
-// /provider, /provider/...) that answer index.html. web_dir empty: the embedded files.
+// Registers GET /static/{file}, the single-page routes (/, /admin/sandbox-api-token,
+// /provider, /provider/...) that answer index.html, the API document (/api/v1/openapi.json) and
+// its reference page (/docs/api). web_dir empty: the embedded files; otherwise files found there
+// win over the embedded ones.
 void RegisterPortal(http::Router& router, const std::string& web_dir);
 
 std::string ContentTypeFor(const std::string& path);

@@ -15,6 +15,7 @@ std::string ContentTypeFor(const std::string& path) {
   if (ends(".css")) return "text/css; charset=utf-8";
   if (ends(".svg")) return "image/svg+xml";
   if (ends(".png")) return "image/png";
+  if (ends(".jpg")) return "image/jpeg";
   if (ends(".ico")) return "image/x-icon";
   if (ends(".json")) return "application/json";
   return "application/octet-stream";
@@ -28,17 +29,20 @@ struct Files {
 
   bool Get(const std::string& name, std::string* out) const {
     if (name.empty() || name.find("..") != std::string::npos || name.front() == '/') return false;
-    if (dir.empty()) {
-      auto it = embedded.find(name);
-      if (it == embedded.end()) return false;
-      *out = it->second;
-      return true;
+    if (!dir.empty()) {
+      std::ifstream f(dir + "/" + name, std::ios::binary);
+      if (f) {
+        std::ostringstream ss;
+        ss << f.rdbuf();
+        *out = ss.str();
+        return true;
+      }
+      // Not in the directory: the files generated at build time (the API document, Swagger UI)
+      // are only embedded.
     }
-    std::ifstream f(dir + "/" + name, std::ios::binary);
-    if (!f) return false;
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    *out = ss.str();
+    auto it = embedded.find(name);
+    if (it == embedded.end()) return false;
+    *out = it->second;
     return true;
   }
 };
@@ -60,8 +64,7 @@ http::Response Serve(const Files& files, const std::string& name, unsigned versi
 void RegisterPortal(http::Router& router, const std::string& web_dir) {
   auto files = std::make_shared<Files>();
   files->dir = web_dir;
-  if (web_dir.empty())
-    for (const auto& a : EmbeddedAssets()) files->embedded[a.path] = std::string(a.data, a.size);
+  for (const auto& a : EmbeddedAssets()) files->embedded[a.path] = std::string(a.data, a.size);
   router.Add(bhttp::verb::get, "/static/{file}",
              [files](const http::Request& req, http::RequestContext& ctx) {
                return Serve(*files, *ctx.param("file"), req.version());
@@ -72,6 +75,15 @@ void RegisterPortal(http::Router& router, const std::string& web_dir) {
   for (const char* p :
        {"/", "/admin/sandbox-api-token", "/provider", "/provider/audit", "/provider/orgs/{id}"})
     router.Add(bhttp::verb::get, p, index);
+  // The API contract (docs/openapi.yaml as JSON) and its reference page (Swagger UI).
+  router.Add(bhttp::verb::get, "/api/v1/openapi.json",
+             [files](const http::Request& req, http::RequestContext&) {
+               return Serve(*files, "openapi.json", req.version());
+             });
+  router.Add(bhttp::verb::get, "/docs/api",
+             [files](const http::Request& req, http::RequestContext&) {
+               return Serve(*files, "api-docs.html", req.version());
+             });
 }
 
 }  // namespace sandgate::web

@@ -1,5 +1,6 @@
 """Black-box harness: starts the real `sandgate serve` on a free port with a temporary data
-directory and drives it over real HTTP (http.client) and the real CLI (subprocess).
+directory and drives it over real HTTP (http.client) and the real CLI (subprocess). Every
+response read through http.client is held to the API contract, docs/openapi.yaml (contract.py).
 
 Environment: SANDGATE_BIN is the binary under test (set by CTest)."""
 import http.client
@@ -12,6 +13,11 @@ import subprocess
 import tempfile
 import time
 import unittest
+
+import contract
+
+# Every response any black-box test reads is checked against docs/openapi.yaml (contract.py).
+contract.install()
 
 BIN = os.environ.get("SANDGATE_BIN", os.path.join(os.path.dirname(__file__), "../../build/release/sandgate"))
 
