@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "analysis/file_type.h"
+#include "metrics/sandgate_metrics.h"
 
 extern char** environ;
 
@@ -598,6 +599,7 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   // regexes on every call, ~1 ms): for text/* the MIME type already says what the text is, so the
   // description pass skips them ("ASCII text, with CRLF line terminators" is all it adds).
   {
+    metrics::ScopedTimer timed(metrics::StageTimer(metrics::Stage::kFileType));
     Result<magic_t> m = magic_->Acquire();
     if (!m.ok()) return m.status();
     magic_setflags(*m, kMagicFlags | MAGIC_MIME_TYPE);
@@ -634,6 +636,7 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   }
 
   std::string virus;
+  metrics::ScopedTimer timed_av(metrics::StageTimer(metrics::Stage::kClamav));
   Status av = config_.av_subprocess.empty() || hashes.size <= config_.av_subprocess_threshold
                   ? ScanAv(path, &virus, &q.av_error)
                   : ScanAvInChild(path, &virus, &q.av_error);
@@ -740,6 +743,7 @@ Status Engine::ScanAvInChild(const std::string& path, std::string* virus,
 }
 
 Result<StaticResult> Engine::Static(const std::string& path) const {
+  metrics::ScopedTimer timed(metrics::StageTimer(metrics::Stage::kYara));
   MappedFile file;
   if (std::string error; !file.Map(path, &error, config_.static_scan_limit))
     return Status::Internal(error);

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "service/services.h"
@@ -33,6 +34,12 @@ struct Config {
   // Unknown or malformed API tokens a client address may present per minute before the
   // Submission API answers it 429 for five minutes (brute-force protection).
   int invalid_token_limit = 20;
+  // Observability (README "Operating Sandgate").
+  std::string log_format = "text";           // text | json
+  bool metrics = true;                       // count and serve /metrics ("off": neither)
+  std::string metrics_listen;                // serve /metrics on its own ADDR:PORT instead
+  std::string metrics_bearer_file;           // file holding a bearer token /metrics requires
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Request-Id/X-Forwarded-For count
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

@@ -120,12 +120,44 @@ Catalog& M() {
   return *c;
 }
 
+namespace {
+std::atomic<int> g_last_store_write{-1};
+}  // namespace
+
+void NoteStoreWrite(bool ok) { g_last_store_write.store(ok ? 1 : 0, std::memory_order_relaxed); }
+int LastStoreWrite() { return g_last_store_write.load(std::memory_order_relaxed); }
+
+void RegisterAll() {
+  M();
+  S();
+}
+
 void CountSubmission(std::string_view endpoint, std::string_view result) {
   if (!Enabled()) return;
   const int e = endpoint == "discan" ? 1 : 0;
   size_t i = 0;
   while (i < kSubmissionResults.size() && result != kSubmissionResults[i]) ++i;
   S().by_result[e][i]->Inc();
+}
+
+void CountTokenAction(domain::Action a) {
+  using domain::Action;
+  switch (a) {
+    case Action::kAdd:
+      return CountTokenChange(TokenChange::kAdd);
+    case Action::kRegenerate:
+      return CountTokenChange(TokenChange::kRegenerate);
+    case Action::kDelete:
+      return CountTokenChange(TokenChange::kDelete);
+    case Action::kReveal:
+      return CountTokenChange(TokenChange::kReveal);
+    case Action::kDisable:
+      return CountTokenChange(TokenChange::kDisable);
+    case Action::kEnable:
+      return CountTokenChange(TokenChange::kEnable);
+    default:
+      return;
+  }
 }
 
 void CountVerdict(std::string_view verdict) {

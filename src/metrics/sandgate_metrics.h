@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "domain/model.h"
 #include "metrics/registry.h"
 
 namespace sandgate::metrics {
@@ -39,6 +40,8 @@ struct Catalog {
 
 // The catalogue in Global(), registered on first call.
 Catalog& M();
+// Registers every series of the catalogue now (so that each exists, at 0, from the first scrape).
+void RegisterAll();
 
 inline void CountTokenVerification(TokenOutcome o) {
   if (Enabled()) M().token_verifications[static_cast<int>(o)]->Inc();
@@ -52,12 +55,19 @@ inline void CountQuotaRefusal(QuotaKind k) {
     M().quota_over_attempts->Inc();
   }
 }
+// A carried-out token action: add, regenerate, delete, reveal, disable, enable (others: nothing).
+void CountTokenAction(domain::Action a);
+inline Histogram* PropagationTimer() { return Enabled() ? M().store_propagation_wait : nullptr; }
 inline Histogram* StageTimer(Stage s) {
   return Enabled() ? M().stage_duration[static_cast<int>(s)] : nullptr;
 }
 inline Histogram* TxTimer(TxKind k) {
   return Enabled() ? M().store_tx_duration[static_cast<int>(k)] : nullptr;
 }
+// The outcome of this process's last store write (for /readyz), kept even with metrics off:
+// 1 succeeded, 0 failed (an I/O or availability error), -1 none yet.
+void NoteStoreWrite(bool ok);
+int LastStoreWrite();
 inline void CountTxFailure(TxKind k) {
   if (Enabled()) M().store_tx_failures[static_cast<int>(k)]->Inc();
 }

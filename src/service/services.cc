@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "metrics/sandgate_metrics.h"
 #include "auth/password.h"
 #include "token/token_format.h"
 
@@ -232,8 +233,10 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
   if (st.ok()) {
     ApplyIndex(org_id, update);
     lock.unlock();
+    metrics::CountTokenAction(action);
     // The change is in this node's index; return only once every other node has it too (or has
     // stopped trusting its index), so the old token is refused everywhere from now on.
+    metrics::ScopedTimer waited(store_->Shared() ? metrics::PropagationTimer() : nullptr);
     if (Status p = store_->AwaitPropagation(change_seq, settings_.node_id); !p.ok()) return p;
     return view;
   }

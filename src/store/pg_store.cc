@@ -21,6 +21,7 @@
 #include "store/audit_chain.h"
 #include "store/change_log.h"
 #include "store/row_layout.h"
+#include "metrics/sandgate_metrics.h"
 
 namespace sandgate::store {
 namespace {
@@ -1316,10 +1317,13 @@ class Follower {
       if (!rows.ok()) return rows.status();
       std::vector<LoggedChange> batch;
       for (int i = 0; i < rows->size(); ++i) batch.push_back({rows->Int(i, 0), rows->Int(i, 1)});
+      // Known and not yet applied (sandgate_store_follower_lag_entries): 0 once applied.
+      if (metrics::Enabled()) metrics::M().store_follower_lag->Set(static_cast<int64_t>(batch.size()));
       return batch;
     };
     if (Status st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some); !st.ok())
       return st;
+    if (metrics::Enabled()) metrics::M().store_follower_lag->Set(0);
     const auto trust = t0 + std::chrono::milliseconds(options_.lease_ms - options_.renew_ms);
     trusted_until_.store(trust.time_since_epoch().count());
     return Status::Ok();
@@ -1363,8 +1367,17 @@ class PgStore final : public Store {
   PgStore(std::string url, PgOptions options) : url_(std::move(url)), options_(options) {}
   ~PgStore() override { follower_.reset(); }
 
-  Status Write(const std::function<Status(Tx&)>& fn) override { return Transact(true, fn); }
-  Status Read(const std::function<Status(Tx&)>& fn) override { return Transact(false, fn); }
+  Status Write(const std::function<Status(Tx&)>& fn) override { return Timed(true, fn); }
+  Status Read(const std::function<Status(Tx&)>& fn) override { return Timed(false, fn); }
+  // Transact, timed and counted (sandgate_store_transaction_*).
+  Status Timed(bool writable, const std::function<Status(Tx&)>& fn) {
+    const auto kind = writable ? metrics::TxKind::kWrite : metrics::TxKind::kRead;
+    metrics::ScopedTimer timed(metrics::TxTimer(kind));
+    Status st = Transact(writable, fn);
+    if (st.http_status() >= 500) metrics::CountTxFailure(kind);
+    if (writable) metrics::NoteStoreWrite(st.http_status() < 500);
+    return st;
+  }
 
   Status Ping() override {
     auto lease = Lease();

@@ -24,6 +24,7 @@
 #include "store/change_log.h"
 #include "store/row_layout.h"
 #include "store/sqlite_fault_vfs.h"
+#include "metrics/sandgate_metrics.h"
 
 namespace sandgate::store {
 namespace {
@@ -1340,18 +1341,24 @@ class SqliteStore final : public Store {
     ActiveStoreScope scope(this);
     if (scope.nested()) return NestedError();
     std::lock_guard<std::mutex> lock(write_mu_);
+    metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kWrite));
     Status st = RunTx(*writer_, /*writable=*/true, audit_key(), fn);
     // Also after a failure: a failed COMMIT (fsync) may still have reached the file.
     counter_.Bump();
+    if (st.http_status() >= 500) metrics::CountTxFailure(metrics::TxKind::kWrite);
+    metrics::NoteStoreWrite(st.http_status() < 500);
     return st;
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
     ActiveStoreScope scope(this);
     if (scope.nested()) return NestedError();
+    metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kRead));
     auto lease = LeaseReader();
-    if (!lease.ok()) return lease.status();
-    return RunTx(*lease->conn, /*writable=*/false, audit_key(), fn);
+    Status st = lease.ok() ? RunTx(*lease->conn, /*writable=*/false, audit_key(), fn)
+                           : lease.status();
+    if (st.http_status() >= 500) metrics::CountTxFailure(metrics::TxKind::kRead);
+    return st;
   }
 
   std::string Describe() const override { return "sqlite:" + path_; }

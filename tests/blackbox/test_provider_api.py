@@ -38,7 +38,10 @@ class ProviderApiTest(ServerTestCase):
         r = c.get("/healthz")
         self.assertEqual((r.status, r.json), (200, {"status": "ok"}))
         r = c.get("/readyz")
-        self.assertEqual((r.status, r.json), (200, {"status": "ready"}))
+        self.assertEqual((r.status, r.json["status"]), (200, "ready"))
+        self.assertEqual({k: v["state"] for k, v in r.json["checks"].items()},
+                         {"storeReads": "ok", "storeWrites": "ok", "indexTrusted": "ok",
+                          "engineLoaded": "ok"})
         self.assertEqual(r.headers["x-content-type-options"], "nosniff")
         self.assertEqual(r.headers["x-frame-options"], "DENY")
 
