@@ -12,6 +12,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clamav-testfiles zip unzip curl python3 procps openssl
   postgresql-15 nginx-light
+  prometheus
   clang libclang-rt-14-dev binutils
 )
 if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
