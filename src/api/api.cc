@@ -139,6 +139,7 @@ json::object AuditJson(const store::AuditRecord& r) {
   o["clientAddress"] = r.client_addr;
   o["tokenFingerprint"] = r.token_fp;
   o["detail"] = r.detail;
+  o["requestId"] = r.request_id;
   return o;
 }
 
@@ -216,6 +217,7 @@ class Api {
       if (!who.ok()) return Error(who.status());
       service::Actor actor = who->actor(ctx.client_addr);
       ctx.org_id = actor.caller.org_id.value_or(0);
+      actor.request_id = ctx.request_id;
       const bool changes = req.method() != verb::get && req.method() != verb::head;
       std::string presented;
       if (changes) presented = std::string(req["X-CSRF-Token"]);

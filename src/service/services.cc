@@ -123,6 +123,7 @@ AuditRecord Services::AuditBase(const Actor& a, std::optional<OrgId> org, const 
   r.action = action;
   r.outcome = "ALLOWED";
   r.client_addr = a.client_addr;
+  r.request_id = a.request_id;
   return r;
 }
 

@@ -151,6 +151,11 @@ CREATE TABLE nodes (
 ALTER TABLE audit ADD COLUMN prev_chain bytea;
 ALTER TABLE audit ADD COLUMN chain bytea;
 )sql",
+
+    // 5: the X-Request-Id of the request behind each audit record ('' for older ones, the CLI).
+    R"sql(
+ALTER TABLE audit ADD COLUMN request_id text NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -472,6 +477,7 @@ AuditRecord ReadAudit(const Rows& r, int i) {
   a.detail = r.Text(i, 9);
   a.prev_chain = r.Bytes(i, 10);
   a.chain = r.Bytes(i, 11);
+  a.request_id = r.Text(i, 12);
   return a;
 }
 
@@ -829,7 +835,7 @@ class PgTx final : public Tx {
     static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
     static const std::string sql =
         std::string("INSERT INTO audit (") + kAuditDataCols +
-        ", prev_chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+        ", prev_chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
     static const std::string chain_sql = "UPDATE audit SET chain = $2 WHERE id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
     AuditRecord rec = a;
@@ -964,7 +970,7 @@ class PgTx final : public Tx {
   Status RestoreAudit(const AuditRecord& a) override {
     static const std::string sql =
         std::string("WITH ins AS (INSERT INTO audit (") + kAuditDataCols +
-        ", id, prev_chain, chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        ", id, prev_chain, chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
         "RETURNING id) "
         "SELECT setval(pg_get_serial_sequence('audit', 'id'), "
         "greatest((SELECT id FROM ins), (SELECT last_value FROM audit_id_seq)))";
@@ -1025,7 +1031,8 @@ class PgTx final : public Tx {
         .Text(a.outcome)
         .Text(a.client_addr)
         .Text(a.token_fp)
-        .Text(a.detail);
+        .Text(a.detail)
+        .Text(a.request_id);
     if (with_id) p.Int(a.id);
     return p;
   }

@@ -153,6 +153,11 @@ CREATE TABLE changes (
   at     INTEGER NOT NULL
 );
 )sql",
+
+    // 5: the X-Request-Id of the request behind each audit record ('' for older ones, the CLI).
+    R"sql(
+ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -501,6 +506,7 @@ AuditRecord ReadAudit(const Stmt& s) {
   r.detail = s.ColText(9);
   r.prev_chain = s.ColBlob(10);
   r.chain = s.ColBlob(11);
+  r.request_id = s.ColText(12);
   return r;
 }
 
@@ -922,7 +928,7 @@ class SqliteTx final : public Tx {
     return Status::Ok();
   }
 
-  // Binds the record's data columns (kAuditDataCols, nine of them) from parameter `first` on.
+  // Binds the record's data columns (kAuditDataCols, ten of them) from parameter `first` on.
   static Stmt& BindAuditData(Stmt& s, int first, const AuditRecord& r) {
     return s.Int(first, r.ts)
         .Text(first + 1, r.actor)
@@ -932,13 +938,14 @@ class SqliteTx final : public Tx {
         .Text(first + 5, r.outcome)
         .Text(first + 6, r.client_addr)
         .Text(first + 7, r.token_fp)
-        .Text(first + 8, r.detail);
+        .Text(first + 8, r.detail)
+        .Text(first + 9, r.request_id);
   }
 
   Result<int64_t> AppendAudit(const AuditRecord& r) override {
     static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
     static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
-                                   ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+                                   ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     static const std::string chain_sql = "UPDATE audit SET chain = ?2 WHERE id = ?1";
     if (Status g = Guard(true); !g.ok()) return g;
     AuditRecord rec = r;
@@ -953,7 +960,7 @@ class SqliteTx final : public Tx {
     {
       auto s = Prep(sql);
       if (!s.ok()) return s.status();
-      BindAuditData(*s, 1, r).Blob(10, rec.prev_chain);
+      BindAuditData(*s, 1, r).Blob(11, rec.prev_chain);
       int rc = s->Step();
       if (rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
     }
@@ -1082,13 +1089,14 @@ class SqliteTx final : public Tx {
     return Status::Ok();
   }
   Status RestoreAudit(const AuditRecord& r) override {
-    static const std::string sql = std::string("INSERT INTO audit (") + kAuditCols +
-                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    static const std::string sql =
+        std::string("INSERT INTO audit (id, ") + kAuditDataCols +
+        ", prev_chain, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
     s->Int(1, r.id);
-    BindAuditData(*s, 2, r).BlobOrNull(11, r.prev_chain).BlobOrNull(12, r.chain);
+    BindAuditData(*s, 2, r).BlobOrNull(12, r.prev_chain).BlobOrNull(13, r.chain);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
       return Fail(rc, "restoring an audit record",
