@@ -364,7 +364,10 @@ class Api {
       const bool reads = s_.store().Ping().ok();
       check("storeReads", reads ? "ok" : "failing", reads ? "" : "The store does not answer.");
       const int writes = metrics::LastStoreWrite();
-      check("storeWrites", writes > 0 ? "ok" : writes == 0 ? "failing" : "unknown",
+      check("storeWrites",
+            writes > 0    ? "ok"
+            : writes == 0 ? "failing"
+                          : "unknown",
             writes == 0 ? "The last store write failed; changes answer 503." : "");
       const bool trusted = s_.store().IndexTrusted();
       check("indexTrusted", trusted ? "ok" : "failing",
@@ -376,7 +379,9 @@ class Api {
               engine ? "" : "The analysis engine is not loaded.");
         ready = ready && engine;
       }
-      json::object body{{"status", !ready ? "not_ready" : writes == 0 ? "degraded" : "ready"},
+      json::object body{{"status", !ready        ? "not_ready"
+                                   : writes == 0 ? "degraded"
+                                                 : "ready"},
                         {"checks", std::move(checks)}};
       if (!ready) {
         body["code"] = "NOT_READY";

@@ -1,20 +1,20 @@
 // sandgate: the one binary. `serve` runs the server; every other subcommand works on the data
 // directory through the same services as the HTTP API (same rules, same audit).
 // Exit codes: 0 success, 1 the operation was refused or failed, 2 wrong arguments.
+#include <dirent.h>
 #include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <sys/statvfs.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -25,8 +25,8 @@
 #include "api/api.h"
 #include "app/instance.h"
 #include "auth/sessions.h"
-#include "common/secret.h"
 #include "common/log_format.h"
+#include "common/secret.h"
 #include "http/server.h"
 #include "metrics/endpoint.h"
 #include "metrics/process_metrics.h"
@@ -350,7 +350,8 @@ class SampledMetrics {
     add("sandgate_store_index_trusted",
         "1 when this node's token index may be trusted (PostgreSQL: lease live, caught up).",
         [store] { return store->IndexTrusted() ? 1.0 : 0.0; });
-    metrics::RegisterAll();  // every catalogue series exists from the first scrape (rate() needs a start)
+    metrics::RegisterAll();  // every catalogue series exists from the first scrape (rate() needs a
+                             // start)
   }
   ~SampledMetrics() {
     for (size_t id : ids_) metrics::Global().RemoveSampled(id);
@@ -382,13 +383,16 @@ int Serve(Common& c, ServeFlags& f) {
   if (const auto& f = inst.config().metrics_bearer_file; !f.empty()) {
     std::ifstream in(f);
     std::getline(in, metrics_bearer);
-    while (!metrics_bearer.empty() && std::isspace(static_cast<unsigned char>(metrics_bearer.back())))
+    while (!metrics_bearer.empty() &&
+           std::isspace(static_cast<unsigned char>(metrics_bearer.back())))
       metrics_bearer.pop_back();
     if (!in && !in.eof())
-      return Fail(Status::Invalid("CONFIG_INVALID", "Cannot read the metrics bearer file " + f + "."));
+      return Fail(
+          Status::Invalid("CONFIG_INVALID", "Cannot read the metrics bearer file " + f + "."));
     if (metrics_bearer.size() < 16)
-      return Fail(Status::Invalid("CONFIG_INVALID", "The metrics bearer file " + f +
-                                                        " must hold a token of 16 characters or more."));
+      return Fail(Status::Invalid(
+          "CONFIG_INVALID",
+          "The metrics bearer file " + f + " must hold a token of 16 characters or more."));
   }
   auto empty = inst.Empty();
   if (!empty.ok()) return Fail(empty.status());

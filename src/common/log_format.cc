@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
+#include <string>
 
 namespace sandgate {
 
@@ -44,8 +46,8 @@ class JsonFormatter : public spdlog::formatter {
     line += "{\"time\":\"";
     const auto t = msg.time;
     const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) %
-                    1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) % 1000;
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[40];

@@ -16,10 +16,10 @@ HttpMetrics::HttpMetrics(const Router& router) {
     Slot s{};
     const char* classes[6] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
     for (int i = 0; i < 6; ++i)
-      s.by_class[i] = &reg.GetCounter(
-          "sandgate_http_requests_total",
-          "HTTP requests answered, by route template, method and status class.",
-          {{"route", route}, {"method", method}, {"code", classes[i]}});
+      s.by_class[i] =
+          &reg.GetCounter("sandgate_http_requests_total",
+                          "HTTP requests answered, by route template, method and status class.",
+                          {{"route", route}, {"method", method}, {"code", classes[i]}});
     s.duration = &reg.GetHistogram(
         "sandgate_http_request_duration_seconds",
         "Time from the request header to the response written, by route template and method.",

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -61,10 +62,10 @@ std::vector<size_t> RegisterProcessMetrics(Registry& r, const std::string& versi
   std::vector<size_t> ids;
   ids.push_back(r.AddSampled("process_resident_memory_bytes", "Resident memory size in bytes.",
                              false, {}, [page] { return StatField(24) * page; }));
-  ids.push_back(r.AddSampled("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                             false, {}, [] { return StatField(23); }));
-  ids.push_back(
-      r.AddSampled("process_open_fds", "Open file descriptors.", false, {}, [] { return OpenFds(); }));
+  ids.push_back(r.AddSampled("process_virtual_memory_bytes", "Virtual memory size in bytes.", false,
+                             {}, [] { return StatField(23); }));
+  ids.push_back(r.AddSampled("process_open_fds", "Open file descriptors.", false, {},
+                             [] { return OpenFds(); }));
   ids.push_back(r.AddSampled("process_max_fds", "The open file descriptor limit.", false, {}, [] {
     rlimit rl{};
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -76,8 +77,8 @@ std::vector<size_t> RegisterProcessMetrics(Registry& r, const std::string& versi
                              true, {},
                              [ticks] { return (StatField(14) + StatField(15)) / ticks; }));
   ids.push_back(r.AddSampled("process_start_time_seconds",
-                             "Start time of the process since the Unix epoch in seconds.", false, {},
-                             [start] { return start; }));
+                             "Start time of the process since the Unix epoch in seconds.", false,
+                             {}, [start] { return start; }));
   ids.push_back(r.AddSampled("sandgate_build_info",
                              "Always 1; the labels tell the version and the store backend.", false,
                              {{"version", version}, {"store", store_backend}}, [] { return 1.0; }));

@@ -18,8 +18,8 @@ bool ValidName(const std::string& n, bool label) {
   if (n.empty()) return false;
   for (size_t i = 0; i < n.size(); ++i) {
     const char c = n[i];
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                       (!label && c == ':');
+    const bool alpha =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!label && c == ':');
     if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
   }
   return !(label && n.rfind("__", 0) == 0);

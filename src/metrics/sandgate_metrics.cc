@@ -8,9 +8,10 @@ namespace sandgate::metrics {
 namespace {
 
 constexpr std::array<const char*, 15> kSubmissionResults = {
-    "accepted",  "invalid_token", "token_disabled", "subscription_expired", "throttled",
-    "quota",     "rate",          "too_large",      "empty",                "bad_request",
-    "queue_full", "spool_unavailable", "unavailable", "client_gone",        "analysis_failed"};
+    "accepted",    "invalid_token", "token_disabled", "subscription_expired",
+    "throttled",   "quota",         "rate",           "too_large",
+    "empty",       "bad_request",   "queue_full",     "spool_unavailable",
+    "unavailable", "client_gone",   "analysis_failed"};
 constexpr std::array<const char*, 6> kVerdicts = {"Virus",   "Suspicious", "Clean",
                                                   "Unknown", "Submitted",  "other"};
 
@@ -54,10 +55,9 @@ Catalog::Catalog() {
       &r.GetGauge("sandgate_http_connections_open", "Open client connections, all listeners.");
   const char* caps[] = {"total", "per_address"};
   for (int i = 0; i < static_cast<int>(Cap::kCount); ++i)
-    http_connections_refused[i] =
-        &r.GetCounter("sandgate_http_connections_refused_total",
-                      "Connections closed unread because a connection cap was reached.",
-                      {{"cap", caps[i]}});
+    http_connections_refused[i] = &r.GetCounter(
+        "sandgate_http_connections_refused_total",
+        "Connections closed unread because a connection cap was reached.", {{"cap", caps[i]}});
   http_tls_handshake_failures = &r.GetCounter(
       "sandgate_http_tls_handshake_failures_total",
       "TLS handshakes that failed (not TLS, old protocol, no shared cipher, too slow).");
@@ -77,12 +77,12 @@ Catalog::Catalog() {
                     "Tokens disabled because over-quota attempts crossed the threshold.");
   const char* kinds[] = {"daily", "per_second", "per_hour"};
   for (int i = 0; i < static_cast<int>(QuotaKind::kCount); ++i)
-    quota_refusals[i] = &r.GetCounter("sandgate_quota_refusals_total",
-                                      "Submissions refused with 429 by the quota, by limit.",
-                                      {{"kind", kinds[i]}});
-  quota_over_attempts = &r.GetCounter(
-      "sandgate_quota_over_attempts_total",
-      "Over-quota attempts (what the disable threshold counts), all organizations.");
+    quota_refusals[i] =
+        &r.GetCounter("sandgate_quota_refusals_total",
+                      "Submissions refused with 429 by the quota, by limit.", {{"kind", kinds[i]}});
+  quota_over_attempts =
+      &r.GetCounter("sandgate_quota_over_attempts_total",
+                    "Over-quota attempts (what the disable threshold counts), all organizations.");
   submission_bytes = &r.GetCounter("sandgate_submission_received_bytes_total",
                                    "Bytes of submitted files received (after gzip decoding).");
   const char* stages[] = {"hashing", "file_type", "clamav", "yara"};
@@ -95,15 +95,15 @@ Catalog::Catalog() {
                     "Submissions answered 503 because the rule-analysis queue was full.");
   const char* tx[] = {"read", "write", "group_commit"};
   for (int i = 0; i < static_cast<int>(TxKind::kCount); ++i) {
-    store_tx_duration[i] = &r.GetHistogram(
-        "sandgate_store_transaction_duration_seconds",
-        "Store transaction time by kind (write includes the commit and its fsync).",
-        DurationBuckets(), {{"kind", tx[i]}});
+    store_tx_duration[i] =
+        &r.GetHistogram("sandgate_store_transaction_duration_seconds",
+                        "Store transaction time by kind (write includes the commit and its fsync).",
+                        DurationBuckets(), {{"kind", tx[i]}});
   }
   for (int i = 0; i < static_cast<int>(TxKind::kCount); ++i)
-    store_tx_failures[i] = &r.GetCounter("sandgate_store_transaction_failures_total",
-                                         "Store transactions that failed (I/O, unavailable).",
-                                         {{"kind", tx[i]}});
+    store_tx_failures[i] =
+        &r.GetCounter("sandgate_store_transaction_failures_total",
+                      "Store transactions that failed (I/O, unavailable).", {{"kind", tx[i]}});
   group_commit_batch = &r.GetHistogram(
       "sandgate_store_group_commit_batch_size",
       "Accepted submissions recorded per group-commit transaction.", {1, 2, 4, 8, 16, 32, 64});

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "metrics/sandgate_metrics.h"
 #include "auth/password.h"
+#include "metrics/sandgate_metrics.h"
 #include "token/token_format.h"
 
 namespace sandgate::service {

@@ -1,7 +1,8 @@
 #include "store/group_commit.h"
-#include "metrics/sandgate_metrics.h"
 
 #include <vector>
+
+#include "metrics/sandgate_metrics.h"
 
 namespace sandgate::store {
 

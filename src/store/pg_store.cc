@@ -18,10 +18,10 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/sandgate_metrics.h"
 #include "store/audit_chain.h"
 #include "store/change_log.h"
 #include "store/row_layout.h"
-#include "metrics/sandgate_metrics.h"
 
 namespace sandgate::store {
 namespace {
@@ -1325,7 +1325,8 @@ class Follower {
       std::vector<LoggedChange> batch;
       for (int i = 0; i < rows->size(); ++i) batch.push_back({rows->Int(i, 0), rows->Int(i, 1)});
       // Known and not yet applied (sandgate_store_follower_lag_entries): 0 once applied.
-      if (metrics::Enabled()) metrics::M().store_follower_lag->Set(static_cast<int64_t>(batch.size()));
+      if (metrics::Enabled())
+        metrics::M().store_follower_lag->Set(static_cast<int64_t>(batch.size()));
       return batch;
     };
     if (Status st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some); !st.ok())

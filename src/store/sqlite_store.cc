@@ -20,11 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/sandgate_metrics.h"
 #include "store/audit_chain.h"
 #include "store/change_log.h"
 #include "store/row_layout.h"
 #include "store/sqlite_fault_vfs.h"
-#include "metrics/sandgate_metrics.h"
 
 namespace sandgate::store {
 namespace {
@@ -944,8 +944,9 @@ class SqliteTx final : public Tx {
 
   Result<int64_t> AppendAudit(const AuditRecord& r) override {
     static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
-    static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
-                                   ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    static const std::string sql =
+        std::string("INSERT INTO audit (") + kAuditDataCols +
+        ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     static const std::string chain_sql = "UPDATE audit SET chain = ?2 WHERE id = ?1";
     if (Status g = Guard(true); !g.ok()) return g;
     AuditRecord rec = r;
@@ -1363,8 +1364,8 @@ class SqliteStore final : public Store {
     if (scope.nested()) return NestedError();
     metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kRead));
     auto lease = LeaseReader();
-    Status st = lease.ok() ? RunTx(*lease->conn, /*writable=*/false, audit_key(), fn)
-                           : lease.status();
+    Status st =
+        lease.ok() ? RunTx(*lease->conn, /*writable=*/false, audit_key(), fn) : lease.status();
     if (st.http_status() >= 500) metrics::CountTxFailure(metrics::TxKind::kRead);
     return st;
   }

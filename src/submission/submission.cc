@@ -261,11 +261,11 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (force_s && *force_s != "0" && *force_s != "1")
     co_return ZError(400, "The force parameter is 0 or 1");
   const bool force = force_s && *force_s == "1";
-  metrics::CountTokenVerification(
-      invalid                               ? metrics::TokenOutcome::kInvalid
-      : v.status.ok()                       ? metrics::TokenOutcome::kAccepted
-      : v.status.code() == "TOKEN_DISABLED" ? metrics::TokenOutcome::kDisabled
-                                            : metrics::TokenOutcome::kExpired);
+  metrics::CountTokenVerification(invalid         ? metrics::TokenOutcome::kInvalid
+                                  : v.status.ok() ? metrics::TokenOutcome::kAccepted
+                                  : v.status.code() == "TOKEN_DISABLED"
+                                      ? metrics::TokenOutcome::kDisabled
+                                      : metrics::TokenOutcome::kExpired);
   if (v.org) ctx.org_id = *v.org;
   if (!v.status.ok()) {
     if (v.status.http_status() == 401) co_return ZError(401, "Invalid API token");
@@ -453,7 +453,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         committed = true;
         quota_.Commit(org, day);
         if (queue_rules) TryEnqueue(Job{org, md5, spool->Release()});
-        if (!queue_rules) metrics::CountVerdict(verdict.submission);  // final (no rules to wait for)
+        if (!queue_rules)
+          metrics::CountVerdict(verdict.submission);  // final (no rules to wait for)
         json::object out{
             {"code", 200}, {"message", kOk}, {"fileType", quick->file_type}, {"md5", md5}};
         if (!discan)

@@ -174,7 +174,7 @@ class PrometheusTest(ServerTestCase):
                                                {"ratePerSecond": 1000, "dailyAllowance": 1}).status, 200)
         token = self.reveal(admin)
         watched = [
-            ("sandgate_token_verifications_total", {"outcome": "accepted"}, 1),
+            ("sandgate_token_verifications_total", {"outcome": "accepted"}, 2),  # the 429's too
             ("sandgate_token_verifications_total", {"outcome": "invalid"}, 2),
             ("sandgate_submissions_total", {"endpoint": "submit", "result": "accepted"}, 1),
             ("sandgate_submissions_total", {"endpoint": "submit", "result": "invalid_token"}, 2),
@@ -312,7 +312,7 @@ class LogsAndRequestIdTest(ServerTestCase):
 
     def test_every_line_is_one_json_object(self):
         c = self.server.client()
-        c.get("/no/such/path\u00e9?api_token=sbx_secretish")
+        c.get("/no/such/path%22%0A%C3%A9?api_token=sbx_secretish")
         lines = self.server.log_text().splitlines()
         self.assertGreater(len(lines), 3)
         for line in self.log_lines():
@@ -381,13 +381,16 @@ class LogToStdoutTest(unittest.TestCase):
             def port():
                 if p.poll() is not None:
                     raise AssertionError("server exited")
-                m = re.search(r"listening on http://127\.0\.0\.1:(\d+) ", open(out_path).read())
+                with open(out_path) as f:
+                    m = re.search(r"listening on http://127\.0\.0\.1:(\d+) ", f.read())
                 return m and int(m.group(1))
             port = wait_for("the server to listen", port, timeout=30)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
                 rid = r.headers["X-Request-Id"]
             def access_line():
-                for line in open(out_path).read().splitlines():
+                with open(out_path) as f:
+                    text = f.read()
+                for line in text.splitlines():
                     if line.startswith("{") and json.loads(line).get("requestId") == rid:
                         return json.loads(line)
             line = wait_for("the request line on stdout", access_line, timeout=10)
