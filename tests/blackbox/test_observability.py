@@ -259,7 +259,7 @@ class MetricsOptionsTest(unittest.TestCase):
             r = s.client().get("/metrics")
             self.assertEqual(r.status, 404, r)
             self.assertRegex(r.headers["x-request-id"], r"^[0-9a-f]{24}$")
-            self.assertEqual(r.json["requestId"], r.headers["x-request-id"])
+            self.assertEqual(r.request_id, r.headers["x-request-id"])
         finally:
             s.cleanup()
 
@@ -330,7 +330,7 @@ class LogsAndRequestIdTest(ServerTestCase):
                           headers={"X-Request-Id": rid, "X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
         self.assertEqual(r.status, 401, r)
         self.assertEqual(r.headers["x-request-id"], rid)
-        self.assertEqual(r.json["requestId"], rid)
+        self.assertEqual(r.request_id, rid)
         [line] = self.access(rid)
         self.assertEqual((line["logger"], line["method"], line["route"], line["status"], line["client"]),
                          ("access", "POST", "/zscsb/submit", 401, "203.0.113.7"))
@@ -352,7 +352,7 @@ class LogsAndRequestIdTest(ServerTestCase):
         rid = r.headers["x-request-id"]
         self.assertNotEqual(rid, "forged-id")
         self.assertRegex(rid, r"^[0-9a-f]{24}$")
-        self.assertEqual(r.json["requestId"], rid)
+        self.assertEqual(r.request_id, rid)
         [line] = self.access(rid)
         self.assertEqual(line["client"], "127.0.0.1")
         # A malformed id from a trusted proxy is replaced too.
