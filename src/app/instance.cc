@@ -144,7 +144,7 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       if (st.ok() && cfg->log_format != "text" && cfg->log_format != "json")
         st = Status::Invalid("CONFIG_INVALID", "Config key 'log_format' must be text or json.");
     } else if (k == "metrics") {
-      if (auto b = value.value<bool>()) {
+      if (auto b = value.value_exact<bool>()) {
         cfg->metrics = *b;
       } else if (auto s = value.value<std::string>(); s && (*s == "on" || *s == "off")) {
         cfg->metrics = *s == "on";

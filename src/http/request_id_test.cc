@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "http/server.h"
+
 namespace sandgate::http {
 namespace {
 
@@ -63,6 +65,34 @@ TEST(RequestId, ForwardedForSkipsTrustedHopsFromTheRight) {
   EXPECT_EQ(ForwardedClient("garbage, 203.0.113.9", trusted), A("203.0.113.9"));
   EXPECT_EQ(ForwardedClient("203.0.113.9, garbage", trusted), std::nullopt);
   EXPECT_EQ(ForwardedClient("", trusted), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sandgate::http
+
+namespace sandgate::http {
+namespace {
+
+TEST(RequestId, ErrorBodiesRepeatTheId) {
+  Response err = JsonError(11, 404, "NOT_FOUND", "No such resource.");
+  AddRequestIdToError(err, "abc\"1");
+  EXPECT_EQ(err.body(),
+            R"({"code":"NOT_FOUND","message":"No such resource.","requestId":"abc\"1"})");
+  Response ok{bhttp::status::ok, 11};
+  ok.set(bhttp::field::content_type, "application/json");
+  ok.body() = R"({"token":"x"})";
+  AddRequestIdToError(ok, "abc");  // not an error: unchanged
+  EXPECT_EQ(ok.body(), R"({"token":"x"})");
+  Response html{bhttp::status::not_found, 11};
+  html.set(bhttp::field::content_type, "text/html");
+  html.body() = "<p>{}</p>";
+  AddRequestIdToError(html, "abc");  // not JSON: unchanged
+  EXPECT_EQ(html.body(), "<p>{}</p>");
+  Response empty{bhttp::status::bad_request, 11};
+  empty.set(bhttp::field::content_type, "application/json");
+  empty.body() = "{}";
+  AddRequestIdToError(empty, "abc");
+  EXPECT_EQ(empty.body(), R"({"requestId":"abc"})");
 }
 
 }  // namespace
