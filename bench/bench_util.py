@@ -319,6 +319,16 @@ def cmd_report(a):
                      fmt_rate(brps), fmt_ms(bp50), fmt_ms(bp99), fmt_ratio(ratio(s["rps"], brps)),
                      fmt_ratio(ratio(s["p99"], bp99)), mix_text(s["mix"]), bmix])
 
+    # Issue 16: the cost of the metrics, from the alternating --metrics off rounds.
+    metrics_rows = []
+    for scenario in ("invalid", "page"):
+        on, off = agg(scenario, "sandgate"), agg(scenario, "nometrics")
+        if on and off:
+            r = ratio(on["rps"], off["rps"])
+            metrics_rows.append([titles[scenario], fmt_rate(on["rps"]), fmt_rate(off["rps"]),
+                                 fmt_ratio(r), fmt_ms(on["p99"]), fmt_ms(off["p99"]),
+                                 "within 5%" if r is not None and r >= 0.95 else "**over 5%**"])
+
     stream = [r for r in recs if r.get("scenario") == "stream"]
     if stream:
         mib = stream[0]["bytes"] / 2**20
@@ -458,6 +468,14 @@ def cmd_report(a):
         "",
         table,
         "",
+    ] + ([
+        "**The cost of the metrics (issue 16):** the same scenarios against a second server "
+        "started with `--metrics off`, rounds alternating with the metrics-on rounds above.",
+        "",
+        md_table(["Scenario", "metrics on req/s", "metrics off req/s", "on/off", "p99 on",
+                  "p99 off", "Target: within 5%"], metrics_rows),
+        "",
+    ] if metrics_rows else []) + [
         "**Targets (issue 7), evaluated from this run:**",
         "",
         checks_table,
@@ -478,6 +496,10 @@ def cmd_report(a):
     print(table)
     print()
     print(checks_table)
+    if metrics_rows:
+        print()
+        print(md_table(["Scenario", "metrics on req/s", "metrics off req/s", "on/off", "p99 on",
+                        "p99 off", "Target: within 5%"], metrics_rows))
     if a.doc:
         update_doc(a.doc, text)
         print(f"\nwrote the results to {a.doc}")

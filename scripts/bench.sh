@@ -25,6 +25,8 @@
 #                              load this full signature-base yara/ directory instead of the
 #                              vendored subset (tests/fixtures/signature-base-subset)
 #   BENCH_DOC=docs/PERFORMANCE.md   where the results go; empty: print only
+#   BENCH_METRICS_OFF=1        also run scenarios 1 and 2 against a second server started with
+#                              --metrics off (rounds alternating): the cost of counting (issue 16)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,6 +47,7 @@ BENCH_MICRO_MIN_TIME="${BENCH_MICRO_MIN_TIME:-0.5}"
 BENCH_DOC="${BENCH_DOC-docs/PERFORMANCE.md}"
 BENCH_KEEP="${BENCH_KEEP:-0}"
 BENCH_START_TIMEOUT="${BENCH_START_TIMEOUT:-900}"
+BENCH_METRICS_OFF="${BENCH_METRICS_OFF:-1}"
 
 die() {
   echo "bench: $*" >&2
@@ -78,6 +81,7 @@ RESULTS="$WORK/results.jsonl"
 COMMANDS="$WORK/commands.txt"
 SG_PID=""
 NGINX_PID=""
+NM_PID=""
 CHILD_PID=""
 SG_LOG="$DATA/sandgate.log"
 
@@ -98,6 +102,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop_pid "$CHILD_PID"
   stop_pid "$SG_PID"
+  stop_pid "$NM_PID"
   stop_pid "$NGINX_PID"
   if [ "$BENCH_KEEP" = 1 ]; then
     echo "bench: kept $WORK" >&2
@@ -196,7 +201,7 @@ run_wrk() {
   local cmd=(wrk -t1 "-c$BENCH_CONNECTIONS" "-d${BENCH_SECONDS}s" --timeout 10s --latency "$@" "$url")
   # Sandgate buffers request lines for up to a second: let them reach the file before and after.
   local settle=0
-  [ "$side" = sandgate ] && settle=1.2
+  [ "$side" != nginx ] && settle=1.2
   sleep "$settle"
   from="$(stat -c %s "$log" 2>/dev/null || echo 0)"
   if ! run_child "${cmd[@]}" >"$out" 2>&1; then
@@ -332,6 +337,22 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CLEAN" "
 code="$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$SG_BASE/api/v1/sandbox/token")"
 [ "$code" = 200 ] || die "the token page was answered $code, not 200"
 log_cmd "curl -c jar -d '{\"username\":\"bench-admin\",...}' \$BASE/api/v1/authenticatedSession; curl -b jar \$BASE/api/v1/sandbox/token/reveal"
+
+# The same server with --metrics off (issue 16: counting must not cost the hot path): same data
+# directory, its own port and log file; its rounds of scenarios 1 and 2 alternate with the
+# metrics-on rounds, so both see the same machine.
+if [ "$BENCH_METRICS_OFF" = 1 ]; then
+  NM_PORT="$(free_port)"
+  NM_BASE="http://127.0.0.1:$NM_PORT"
+  NM_LOG="$WORK/sandgate-nometrics.log"
+  "$SANDGATE" serve --listen "127.0.0.1:$NM_PORT" --data "$DATA" --log-file "$NM_LOG" --metrics off \
+    "${SG_FLAGS[@]}" >>"$WORK/sandgate-nometrics.out" 2>&1 &
+  NM_PID=$!
+  wait_ready "$NM_BASE/readyz" "$NM_PID"
+  code="$(curl -s -o /dev/null -w '%{http_code}' "$NM_BASE/metrics")"
+  [ "$code" = 404 ] || die "the --metrics off server answered /metrics with $code, not 404"
+  log_cmd "sandgate serve --listen 127.0.0.1:PORT2 --data \$WORK/data --log-file \$WORK/sandgate-nometrics.log --metrics off ${SG_FLAGS[*]}"
+fi
 
 # nginx: the same HTTP work minus our logic.
 mkdir -p "$NGX/tmp"
@@ -498,9 +519,13 @@ scenario_invalid() { # $1: scenario name, $2: 1 to measure nginx too
   BENCH_BODY_FILE="$SMALL"
   warm_up "$INVALID_URL" -s "$LUA"
   if [ "$2" = 1 ]; then warm_up "$NGX_INVALID_URL" -s "$LUA"; fi
+  if [ "$2" = 1 ] && [ -n "$NM_PID" ]; then warm_up "$NM_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"; fi
   for r in $(seq 1 "$BENCH_ROUNDS"); do
     run_wrk "$1" sandgate "$r" "$SG_LOG" "$INVALID_URL" -s "$LUA"
     if [ "$2" = 1 ]; then run_wrk "$1" nginx "$r" "$NGX/access.log" "$NGX_INVALID_URL" -s "$LUA"; fi
+    if [ "$2" = 1 ] && [ -n "$NM_PID" ]; then
+      run_wrk "$1" nometrics "$r" "$NM_LOG" "$NM_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
+    fi
   done
 }
 
@@ -508,11 +533,17 @@ scenario_submit submit
 echo "bench: scenario page (token page read)"
 warm_up "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
 warm_up "$NGX_BASE/static200"
+if [ -n "$NM_PID" ]; then warm_up "$NM_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"; fi
 for r in $(seq 1 "$BENCH_ROUNDS"); do
   run_wrk page sandgate "$r" "$SG_LOG" "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
   run_wrk page nginx "$r" "$NGX/access.log" "$NGX_BASE/static200"
+  if [ -n "$NM_PID" ]; then
+    run_wrk page nometrics "$r" "$NM_LOG" "$NM_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
+  fi
 done
 scenario_invalid invalid 1
+stop_pid "$NM_PID"
+NM_PID=""
 
 # ---- 6. scale: BENCH_SCALE_ORGS organizations ----------------------------------------------------
 if [ "$BENCH_SCALE_ORGS" -gt "$BENCH_ORGS" ]; then

@@ -12,6 +12,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clamav-testfiles zip unzip curl python3 procps openssl
   postgresql-15 nginx-light
+  prometheus
   clang libclang-rt-14-dev binutils
   debhelper dpkg-dev lintian ccache systemd adduser man-db
   python3-yaml python3-jsonschema

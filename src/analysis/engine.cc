@@ -25,6 +25,7 @@
 #include "analysis/file_type.h"
 #include "analysis/members.h"
 #include "analysis/yara_rules.h"
+#include "metrics/sandgate_metrics.h"
 
 extern char** environ;
 
@@ -499,6 +500,7 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   // regexes on every call, ~1 ms): for text/* the MIME type already says what the text is, so the
   // description pass skips them ("ASCII text, with CRLF line terminators" is all it adds).
   {
+    metrics::ScopedTimer timed(metrics::StageTimer(metrics::Stage::kFileType));
     Result<magic_t> m = magic_->Acquire();
     if (!m.ok()) return m.status();
     magic_setflags(*m, kMagicFlags | MAGIC_MIME_TYPE);
@@ -538,6 +540,7 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   // At most av_concurrent_scans at once: each may fill temp_dir up to its scan limit.
   static std::counting_semaphore<> slots(std::max(1, config_.av_concurrent_scans));
   slots.acquire();
+  metrics::ScopedTimer timed_av(metrics::StageTimer(metrics::Stage::kClamav));
   Status av = config_.av_subprocess.empty() || hashes.size <= config_.av_subprocess_threshold
                   ? ScanAv(path, &virus, &q.av_error)
                   : ScanAvInChild(path, hashes.size, &virus, &q.av_error);
@@ -688,6 +691,7 @@ bool Engine::ScanBuffer(const uint8_t* data, size_t size, std::string_view name,
 }
 
 Result<StaticResult> Engine::Static(const std::string& path, std::string_view filename) const {
+  metrics::ScopedTimer timed(metrics::StageTimer(metrics::Stage::kYara));
   MappedFile file;
   if (std::string error; !file.Map(path, &error, config_.static_scan_limit))
     return Status::Internal(error);

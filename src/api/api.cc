@@ -10,6 +10,7 @@
 #include "api/json_body.h"
 #include "common/secret.h"
 #include "http/server.h"
+#include "metrics/sandgate_metrics.h"
 #include "quota/quota.h"
 #include "token/token_format.h"
 
@@ -138,6 +139,7 @@ json::object AuditJson(const store::AuditRecord& r) {
   o["clientAddress"] = r.client_addr;
   o["tokenFingerprint"] = r.token_fp;
   o["detail"] = r.detail;
+  o["requestId"] = r.request_id;
   return o;
 }
 
@@ -243,6 +245,8 @@ class Api {
       auto who = sessions_.Authenticate(sid);
       if (!who.ok()) return Error(who.status());
       service::Actor actor = who->actor(ctx.client_addr);
+      ctx.org_id = actor.caller.org_id.value_or(0);
+      actor.request_id = ctx.request_id;
       const bool changes = req.method() != verb::get && req.method() != verb::head;
       std::string presented;
       if (changes) presented = std::string(req["X-CSRF-Token"]);
@@ -380,16 +384,47 @@ class Api {
     r.Add(verb::get, "/healthz", [](const Request&, RequestContext&) {
       return JsonResponse(200, json::object{{"status", "ok"}});
     });
+    // Ready when the store answers reads, this node's token index may be trusted and the
+    // analysis engine is loaded. Failing writes are reported ("degraded") but keep the node in:
+    // reads go on (ARCHITECTURE.md, "When the disk fails").
     r.Add(verb::get, "/readyz", [this](const Request&, RequestContext&) {
-      Status st = s_.store().Ping();
-      if (!st.ok()) return Error(Status(503, "NOT_READY", "The store does not answer."));
-      if (!s_.store().IndexTrusted()) {
-        return Error(
-            Status(503, "NOT_READY", "This node has not caught up with the cluster's change log."));
+      json::object checks;
+      auto check = [&](const char* name, const char* state, const std::string& message) {
+        json::object c{{"state", state}};
+        if (!message.empty()) c["message"] = message;
+        checks[name] = std::move(c);
+      };
+      const bool reads = s_.store().Ping().ok();
+      check("storeReads", reads ? "ok" : "failing", reads ? "" : "The store does not answer.");
+      const int writes = metrics::LastStoreWrite();
+      check("storeWrites",
+            writes > 0    ? "ok"
+            : writes == 0 ? "failing"
+                          : "unknown",
+            writes == 0 ? "The last store write failed; changes answer 503." : "");
+      const bool trusted = s_.store().IndexTrusted();
+      check("indexTrusted", trusted ? "ok" : "failing",
+            trusted ? "" : "This node has not caught up with the cluster's change log.");
+      bool ready = reads && trusted;
+      if (opt_.submissions) {
+        const bool engine = opt_.submissions->engine_loaded();
+        check("engineLoaded", engine ? "ok" : "failing",
+              engine ? "" : "The analysis engine is not loaded.");
+        ready = ready && engine;
       }
-      json::object ready{{"status", "ready"}};
-      if (opt_.analysis_status) ready["analysis"] = opt_.analysis_status();
-      return JsonResponse(200, ready);
+      json::object body{{"status", !ready        ? "not_ready"
+                                   : writes == 0 ? "degraded"
+                                                 : "ready"},
+                        {"checks", std::move(checks)}};
+      if (!ready) {
+        body["code"] = "NOT_READY";
+        body["message"] = reads ? (trusted ? "The analysis engine is not loaded."
+                                           : "This node has not caught up with the cluster's "
+                                             "change log.")
+                                : "The store does not answer.";
+      }
+      if (opt_.analysis_status) body["analysis"] = opt_.analysis_status();
+      return JsonResponse(ready ? 200 : 503, body);
     });
 
     // --- Sessions.

@@ -153,6 +153,39 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
                              "Config key 'invalid_token_limit' must be 1 to 1000000000.");
       else
         cfg->invalid_token_limit = static_cast<int>(*v);
+    } else if (k == "log_format") {
+      st = str(&cfg->log_format);
+      if (st.ok() && cfg->log_format != "text" && cfg->log_format != "json")
+        st = Status::Invalid("CONFIG_INVALID", "Config key 'log_format' must be text or json.");
+    } else if (k == "metrics") {
+      if (auto b = value.value_exact<bool>()) {
+        cfg->metrics = *b;
+      } else if (auto s = value.value<std::string>(); s && (*s == "on" || *s == "off")) {
+        cfg->metrics = *s == "on";
+      } else {
+        st = Status::Invalid("CONFIG_INVALID", "Config key 'metrics' must be on or off.");
+      }
+    } else if (k == "metrics_listen") {
+      st = str(&cfg->metrics_listen);
+    } else if (k == "metrics_bearer_file") {
+      st = str(&cfg->metrics_bearer_file);
+    } else if (k == "trusted_proxies") {
+      const toml::array* arr = value.as_array();
+      cfg->trusted_proxies.clear();
+      if (arr == nullptr) {
+        st = Status::Invalid("CONFIG_INVALID",
+                             "Config key 'trusted_proxies' must be a list of CIDR strings.");
+      } else {
+        for (const auto& el : *arr) {
+          auto s = el.value<std::string>();
+          if (!s) {
+            st = Status::Invalid("CONFIG_INVALID",
+                                 "Config key 'trusted_proxies' must be a list of CIDR strings.");
+            break;
+          }
+          cfg->trusted_proxies.push_back(*s);
+        }
+      }
     } else if (k == "threads") {
       auto v = IntInRange(value, 0, 256);
       if (!v)

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "service/services.h"
@@ -41,6 +42,12 @@ struct Config {
   std::string web_dir;            // serve the portal from this directory (development)
   std::string node_id;            // this node's name on a shared PostgreSQL store
   bool demo = false;              // on an empty data directory, create a demo organization
+  // Observability (README "Operating Sandgate").
+  std::string log_format = "text";           // text | json
+  bool metrics = true;                       // count and serve /metrics ("off": neither)
+  std::string metrics_listen;                // serve /metrics on its own ADDR:PORT instead
+  std::string metrics_bearer_file;           // file holding a bearer token /metrics requires
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Request-Id/X-Forwarded-For count
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

@@ -2,17 +2,22 @@
 // directory through the same services as the HTTP API (same rules, same audit).
 // Exit codes: 0 success, 1 the operation was refused or failed, 2 wrong arguments.
 #include <fcntl.h>
+#include <dirent.h>
 #include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <ctime>
+#include <cctype>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -26,8 +31,12 @@
 #include "app/sd_notify.h"
 #include "auth/sessions.h"
 #include "cli/lifecycle.h"
+#include "common/log_format.h"
 #include "common/secret.h"
 #include "http/server.h"
+#include "metrics/endpoint.h"
+#include "metrics/process_metrics.h"
+#include "metrics/sandgate_metrics.h"
 #include "store/audit_chain.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
@@ -51,6 +60,8 @@ struct Common {
   int max_connections = 0, max_connections_per_address = 0;  // 0: not given
   int analysis_workers = -1, analysis_queue = -1;            // -1: not given
   int invalid_token_limit = 0;                               // 0: not given
+  std::string log_file, log_format, metrics, metrics_listen, metrics_bearer_file;
+  std::vector<std::string> trusted_proxies;
 };
 
 int Fail(const Status& st) {
@@ -65,31 +76,39 @@ int Fail(const Status& st) {
 // nginx's `access_log ... buffer= flush=` works).
 constexpr const char* kLogPattern = "%Y-%m-%dT%H:%M:%S.%eZ %l %v";
 
-void SetUpLogging(const std::string& log_file, bool to_stderr) {
+// `log_file` "-": everything (operational and request lines) goes to standard output only, for
+// journald and containers. `json`: one JSON object per line (common/log_format.h).
+void SetUpLogging(const std::string& log_file, bool to_stderr, bool json = false) {
   std::vector<spdlog::sink_ptr> sinks;
   spdlog::sink_ptr stderr_sink, file_sink;
-  if (to_stderr)
-    sinks.push_back(stderr_sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  if (!log_file.empty()) {
-    // The log names clients and what they did: 0600 when created; an existing file may stay 0640
-    // (a log group reads it), anything wider (group write, any bit for others) is narrowed.
-    const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    struct stat st;
-    if (fd >= 0 && ::fstat(fd, &st) == 0 && (st.st_mode & 037) != 0)
-      (void)::fchmod(fd, st.st_mode & 0640);
-    if (fd >= 0) ::close(fd);
+  if (log_file == "-") {
+    sinks.push_back(file_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  } else {
+    if (to_stderr)
+      sinks.push_back(stderr_sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    if (!log_file.empty()) {
+      // The log names clients and what they did: 0600 when created; an existing file may stay 0640
+      // (a log group reads it), anything wider (group write, any bit for others) is narrowed.
+      const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      struct stat st;
+      if (fd >= 0 && ::fstat(fd, &st) == 0 && (st.st_mode & 037) != 0)
+        (void)::fchmod(fd, st.st_mode & 0640);
+      if (fd >= 0) ::close(fd);
+    }
+    if (!log_file.empty())
+      sinks.push_back(file_sink =
+                          std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
   }
-  if (!log_file.empty())
-    sinks.push_back(file_sink =
-                        std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
   auto logger = std::make_shared<spdlog::logger>("sandgate", sinks.begin(), sinks.end());
   logger->set_pattern(kLogPattern, spdlog::pattern_time_type::utc);
+  if (json) logger->set_formatter(MakeJsonFormatter());
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   spdlog::sink_ptr access_sink = file_sink ? file_sink : stderr_sink;
   if (access_sink) {
     auto access = std::make_shared<spdlog::logger>("access", access_sink);
     access->set_pattern(kLogPattern, spdlog::pattern_time_type::utc);
+    if (json) access->set_formatter(MakeJsonFormatter());
     access->flush_on(spdlog::level::warn);
     spdlog::register_logger(access);
     spdlog::flush_every(std::chrono::seconds(1));
@@ -172,6 +191,12 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.submission_listen.empty()) cfg.submission_listen = c.submission_listen;
   if (!c.web_dir.empty()) cfg.web_dir = c.web_dir;
   if (!c.node_id.empty()) cfg.node_id = c.node_id;
+  if (!c.log_file.empty()) cfg.log_file = c.log_file;
+  if (!c.log_format.empty()) cfg.log_format = c.log_format;
+  if (!c.metrics.empty()) cfg.metrics = c.metrics == "on";
+  if (!c.metrics_listen.empty()) cfg.metrics_listen = c.metrics_listen;
+  if (!c.metrics_bearer_file.empty()) cfg.metrics_bearer_file = c.metrics_bearer_file;
+  if (!c.trusted_proxies.empty()) cfg.trusted_proxies = c.trusted_proxies;
   return cfg;
 }
 
@@ -221,6 +246,26 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
     cmd->add_option("--max-connections-per-address", c.max_connections_per_address,
                     "Open connections per client address, IPv6 per /64 (default 256)")
         ->check(CLI::Range(1, 1000000));
+    cmd->add_option("--log-file", c.log_file,
+                    "Log file (default <data>/sandgate.log); - logs to standard output only");
+    cmd->add_option("--log-format", c.log_format, "text (default) or json (one object per line)")
+        ->check(CLI::IsMember({"text", "json"}));
+    cmd->add_option("--metrics", c.metrics,
+                    "on (default): count and serve GET /metrics; off: neither (cost comparison)")
+        ->check(CLI::IsMember({"on", "off"}));
+    cmd->add_option("--metrics-listen", c.metrics_listen,
+                    "Serve /metrics on its own ADDR:PORT instead of the main listener");
+    cmd->add_option("--metrics-bearer-file", c.metrics_bearer_file,
+                    "File holding a bearer token that GET /metrics then requires")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--trusted-proxy", c.trusted_proxies,
+                    "CIDR of a proxy whose X-Request-Id and X-Forwarded-For are believed "
+                    "(repeatable)")
+        ->check(CLI::Validator(
+            [](std::string& s) {
+              return http::ParseCidr(s) ? std::string() : "not a CIDR (e.g. 10.0.0.0/8): " + s;
+            },
+            "CIDR"));
   }
 }
 
@@ -333,11 +378,101 @@ void WarnIfPlain(const http::Server& s, const char* what) {
       s.address(), what);
 }
 
+// The series read at each scrape from the running server's parts; removed before those parts go.
+class SampledMetrics {
+ public:
+  SampledMetrics(app::Instance& inst, submission::SubmissionService& subs) {
+    if (!metrics::Enabled()) return;
+    auto& r = metrics::Global();
+    auto store = inst.store();
+    const std::string backend = store->Shared() ? "postgres" : "sqlite";
+    ids_ = metrics::RegisterProcessMetrics(r, "0.1.0", backend);
+    auto add = [&](const char* name, const char* help, std::function<double()> fn) {
+      ids_.push_back(r.AddSampled(name, help, false, {}, std::move(fn)));
+    };
+    add("sandgate_analysis_queue_depth", "Submissions waiting for the rule analysis.",
+        [&subs] { return static_cast<double>(subs.queue_depth()); });
+    add("sandgate_analysis_queue_capacity",
+        "Queued rule analyses beyond which submit answers 503 (--analysis-queue).",
+        [&subs] { return static_cast<double>(subs.queue_capacity()); });
+    const std::string spool = subs.spool_dir();
+    add("sandgate_spool_bytes", "Bytes of uploads in the spool directory (in flight or queued).",
+        [spool] {
+          double sum = 0;
+          if (DIR* d = opendir(spool.c_str())) {
+            while (dirent* e = readdir(d)) {
+              struct stat st {};
+              if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0)
+                sum += static_cast<double>(st.st_size);
+            }
+            closedir(d);
+          }
+          return sum;
+        });
+    add("sandgate_spool_filesystem_avail_bytes",
+        "Bytes available to Sandgate on the spool directory's filesystem.", [spool] {
+          struct statvfs v {};
+          return statvfs(spool.c_str(), &v) == 0 ? static_cast<double>(v.f_bavail) * v.f_frsize
+                                                 : 0.0;
+        });
+    add("sandgate_spool_filesystem_size_bytes", "Size of the spool directory's filesystem.",
+        [spool] {
+          struct statvfs v {};
+          return statvfs(spool.c_str(), &v) == 0 ? static_cast<double>(v.f_blocks) * v.f_frsize
+                                                 : 0.0;
+        });
+    add("sandgate_store_up", "1 when the store answers a read (checked at each scrape).",
+        [store] { return store->Ping().ok() ? 1.0 : 0.0; });
+    add("sandgate_store_last_write_ok",
+        "1 when this process's last store write succeeded, 0 when it failed (1 before any).",
+        [] { return metrics::LastStoreWrite() == 0 ? 0.0 : 1.0; });
+    add("sandgate_store_index_trusted",
+        "1 when this node's token index may be trusted (PostgreSQL: lease live, caught up).",
+        [store] { return store->IndexTrusted() ? 1.0 : 0.0; });
+    metrics::RegisterAll();  // every catalogue series exists from the first scrape (rate() needs a
+                             // start)
+  }
+  ~SampledMetrics() {
+    for (size_t id : ids_) metrics::Global().RemoveSampled(id);
+  }
+  SampledMetrics(const SampledMetrics&) = delete;
+  SampledMetrics& operator=(const SampledMetrics&) = delete;
+
+ private:
+  std::vector<size_t> ids_;
+};
+
 int Serve(Common& c, ServeFlags& f) {
   auto opened = OpenInstance(c, true);
   if (!opened.ok()) return Fail(opened.status());
   auto& inst = *opened.value();
-  SetUpLogging(inst.config().log_file, true);
+  const bool json_logs = inst.config().log_format == "json";
+  if (json_logs) SetLogFormat(LogFormat::kJson);
+  SetUpLogging(inst.config().log_file, true, json_logs);
+  metrics::SetEnabled(inst.config().metrics);
+  std::vector<http::Cidr> trusted;
+  for (const auto& p : inst.config().trusted_proxies) {
+    auto cidr = http::ParseCidr(p);
+    if (!cidr)
+      return Fail(Status::Invalid("CONFIG_INVALID", "Not a CIDR in trusted_proxies: " + p + "."));
+    trusted.push_back(*cidr);
+  }
+  std::string metrics_bearer;
+  WipeOnExit wipe_bearer(metrics_bearer);
+  if (const auto& f = inst.config().metrics_bearer_file; !f.empty()) {
+    std::ifstream in(f);
+    std::getline(in, metrics_bearer);
+    while (!metrics_bearer.empty() &&
+           std::isspace(static_cast<unsigned char>(metrics_bearer.back())))
+      metrics_bearer.pop_back();
+    if (!in && !in.eof())
+      return Fail(
+          Status::Invalid("CONFIG_INVALID", "Cannot read the metrics bearer file " + f + "."));
+    if (metrics_bearer.size() < 16)
+      return Fail(Status::Invalid(
+          "CONFIG_INVALID",
+          "The metrics bearer file " + f + " must hold a token of 16 characters or more."));
+  }
   auto empty = inst.Empty();
   if (!empty.ok()) return Fail(empty.status());
   if (empty.value()) {
@@ -386,6 +521,7 @@ int Serve(Common& c, ServeFlags& f) {
     o.tls_key = cfg.tls_key;
     o.max_connections = static_cast<size_t>(cfg.max_connections);
     o.max_connections_per_address = static_cast<size_t>(cfg.max_connections_per_address);
+    o.trusted_proxies = trusted;
     return o;
   };
   api::ApiOptions apio;
@@ -426,6 +562,24 @@ int Serve(Common& c, ServeFlags& f) {
     app::Notify("READY=1");
   };
   so.on_stop = [] { app::Notify("STOPPING=1"); };
+  // GET /metrics: on the main listener, or on its own (--metrics-listen); nowhere when off.
+  auto metrics_router = std::make_shared<http::Router>();
+  std::unique_ptr<http::Server> metrics_server;
+  if (cfg.metrics) {
+    if (cfg.metrics_listen.empty()) {
+      metrics::RegisterEndpoint(*router, metrics::Global(), metrics_bearer);
+    } else {
+      metrics::RegisterEndpoint(*metrics_router, metrics::Global(), metrics_bearer);
+      http::ServerOptions mo = server_options(cfg.metrics_listen);
+      mo.handle_signals = false;
+      mo.threads = 1;
+      mo.max_connections = 64;
+      mo.max_connections_per_address = 64;
+      metrics_server = std::make_unique<http::Server>(mo, metrics_router);
+      if (Status mst = metrics_server->Bind(); !mst.ok()) return Fail(mst);
+    }
+  }
+  SampledMetrics sampled(inst, submissions);
   http::Server server(so, router);
   Status st = server.Bind();
   if (!st.ok()) return Fail(st);
@@ -446,7 +600,11 @@ int Serve(Common& c, ServeFlags& f) {
   spdlog::info("connection caps: {} per listener, {} per client address", cfg.max_connections,
                cfg.max_connections_per_address);
   WarnIfPlain(server, "the admin API and portal");
-  std::thread sub_thread;
+  std::thread sub_thread, metrics_thread;
+  if (metrics_server) {
+    spdlog::info("metrics on {}{}/metrics", scheme, metrics_server->address());
+    metrics_thread = std::thread([&] { metrics_server->Run(); });
+  }
   if (sub_server) {
     spdlog::info("Submission API listening on {}{}", scheme, sub_server->address());
     WarnIfPlain(*sub_server, "the Submission API");
@@ -460,6 +618,10 @@ int Serve(Common& c, ServeFlags& f) {
   if (sub_server) {
     sub_server->Stop();
     sub_thread.join();
+  }
+  if (metrics_server) {
+    metrics_server->Stop();
+    metrics_thread.join();
   }
   submissions.Drain();
   return 0;

@@ -33,6 +33,8 @@ struct RequestContext {
   std::string query;  // raw query string, without '?'
   std::vector<std::pair<std::string, std::string>> params;  // path captures
   boost::asio::thread_pool* blocking = nullptr;  // for work that must not stall the I/O threads
+  std::string request_id;                        // X-Request-Id of this request (http/request_id.h)
+  int64_t org_id = 0;  // the organization acting, once known (for the access line); 0: none
   const std::string* param(std::string_view name) const {
     for (const auto& p : params)
       if (p.first == name) return &p.second;
@@ -88,6 +90,8 @@ class Router {
     std::vector<std::pair<std::string, std::string>> params;
   };
   Match Find(bhttp::verb method, std::string_view path) const;
+  // Every route in registration order (a route's position is stable once the server runs).
+  const std::vector<Route>& routes() const { return routes_; }
 
  private:
   std::vector<Route> routes_;

@@ -15,10 +15,13 @@
 #include <vector>
 
 #include "common/log_text.h"
+#include "common/log_format.h"
 #include "common/secret.h"
 #include "http/connection_limits.h"
 #include "http/deadlines.h"
+#include "http/http_metrics.h"
 #include "http/request_filter.h"
+#include "metrics/sandgate_metrics.h"
 #include "token/token_format.h"
 
 namespace sandgate::http {
@@ -50,6 +53,19 @@ Response JsonError(unsigned version, int status, const std::string& code,
   o["message"] = message;
   res.body() = boost::json::serialize(o);
   return res;
+}
+
+void AddRequestIdToError(Response& res, const std::string& request_id) {
+  std::string& body = res.body();
+  if (res.result_int() < 400 || body.size() < 2 || body.front() != '{' || body.back() != '}')
+    return;
+  auto ct = res.find(bhttp::field::content_type);
+  if (ct == res.end() || !ct->value().starts_with("application/json")) return;
+  body.pop_back();
+  if (body.size() > 1) body += ',';
+  body += "\"requestId\":";
+  AppendJsonString(body, request_id);
+  body += '}';
 }
 
 void SerializeResponse(const Response& res, std::string& out) {
@@ -213,6 +229,8 @@ struct Server::Impl {
   // cli/main.cc), else the default logger.
   std::shared_ptr<spdlog::logger> access_log =
       spdlog::get("access") ? spdlog::get("access") : spdlog::default_logger();
+  // Request counters by route (null when metrics are off).
+  std::unique_ptr<HttpMetrics> http_metrics;
 
   struct Peer {
     std::string addr;  // for logs and audit records
@@ -227,6 +245,7 @@ struct Server::Impl {
                 ? static_cast<size_t>(opt.blocking_threads)
                 : std::min<size_t>(256, 8 * std::max(1u, std::thread::hardware_concurrency()))),
         limits(opt.max_connections, opt.max_connections_per_address) {
+    if (opt.metrics && metrics::Enabled()) http_metrics = std::make_unique<HttpMetrics>(*router);
     for (int i = 0; i < Threads(); ++i) {
       workers.push_back(std::make_unique<asio::io_context>(1));
       worker_guards.push_back(asio::make_work_guard(*workers.back()));
@@ -287,6 +306,12 @@ struct Server::Impl {
 
   void NoteRefusal(const std::string& key, ConnectionLimits::Refusal why) {
     uint64_t n = ++refused;
+    if (http_metrics)
+      metrics::M()
+          .http_connections_refused[static_cast<int>(why == ConnectionLimits::Refusal::kTotal
+                                                         ? metrics::Cap::kTotal
+                                                         : metrics::Cap::kPerAddress)]
+          ->Inc();
     int64_t now =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
     int64_t last = last_refusal_log.load();
@@ -350,6 +375,16 @@ struct Server::Impl {
   // `ticket` holds the connection's place under the caps until the coroutine ends.
   asio::awaitable<void> Start(tcp::socket sock, [[maybe_unused]] ConnectionLimits::Ticket ticket,
                               Peer client) {
+    // Counts this connection as open until the coroutine ends.
+    struct OpenConnection {
+      metrics::Gauge* g;
+      explicit OpenConnection(bool on) : g(on ? metrics::M().http_connections_open : nullptr) {
+        if (g) g->Add(1);
+      }
+      ~OpenConnection() {
+        if (g) g->Add(-1);
+      }
+    } open_connection(http_metrics != nullptr);
     if (!tls) {
       PlainStream stream(std::move(sock));
       co_await Connection(stream, client);
@@ -372,7 +407,10 @@ struct Server::Impl {
     Lowest(stream).expires_after(opt.header_timeout);
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::server,
                                                  asio::as_tuple(asio::use_awaitable));
-    if (hec) co_return;  // not TLS, an old protocol version, or too slow
+    if (hec) {  // not TLS, an old protocol version, or too slow
+      if (http_metrics) metrics::M().http_tls_handshake_failures->Inc();
+      co_return;
+    }
     co_await Connection(stream, client);
     Lowest(stream).expires_after(std::chrono::seconds(1));
     co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
@@ -454,7 +492,9 @@ struct Server::Impl {
         break;
       }
       in_flight++;
+      if (http_metrics) metrics::M().http_in_flight->Add(1);
       bool keep = co_await Serve(stream, buffer, head, client);
+      if (http_metrics) metrics::M().http_in_flight->Add(-1);
       in_flight--;
       if (!keep || stopping) break;
     }
@@ -469,6 +509,9 @@ struct Server::Impl {
   asio::awaitable<void> WriteError(Stream& stream, unsigned version, int status,
                                    const std::string& code, const std::string& msg) {
     Response res = JsonError(version, status, code, msg);
+    const std::string request_id = NewRequestId();
+    AddRequestIdToError(res, request_id);
+    res.set("X-Request-Id", request_id);
     AddHeaders(res);
     res.keep_alive(false);
     res.prepare_payload();
@@ -476,6 +519,31 @@ struct Server::Impl {
     std::string wire;
     SerializeResponse(res, wire);
     co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
+  }
+
+  // The request id (the trusted proxy's, or a new one) and, behind a trusted proxy, the client's
+  // address from X-Forwarded-For.
+  void IdentifyRequest(const RequestHeader& h, const Peer& client, RequestContext& ctx) const {
+    if (!opt.trusted_proxies.empty()) {
+      beast::error_code ec;
+      auto peer = asio::ip::make_address(client.addr, ec);
+      if (!ec && AnyContains(opt.trusted_proxies, peer)) {
+        if (auto it = h.find("X-Request-Id"); it != h.end() && ValidRequestId(it->value()))
+          ctx.request_id = std::string(it->value());
+        std::string xff;  // several X-Forwarded-For lines are one list
+        for (auto [it, end] = h.equal_range("X-Forwarded-For"); it != end; ++it) {
+          if (!xff.empty()) xff += ',';
+          xff += it->value();
+        }
+        if (!xff.empty()) {
+          if (auto fwd = ForwardedClient(xff, opt.trusted_proxies)) {
+            ctx.client_key = AddressKey(*fwd);
+            ctx.client_addr = fwd->is_v4() ? fwd->to_string() : fwd->to_v6().to_string();
+          }
+        }
+      }
+    }
+    if (ctx.request_id.empty()) ctx.request_id = NewRequestId();
   }
 
   // Serves one request whose header has been read. Returns whether to keep the connection.
@@ -491,6 +559,7 @@ struct Server::Impl {
     ctx.client_addr = client.addr;
     ctx.client_key = client.key;
     ctx.tls = tls != nullptr;
+    IdentifyRequest(h, client, ctx);
     Response res;
     bool keep = h.keep_alive();
     bool body_read = false;
@@ -566,6 +635,8 @@ struct Server::Impl {
     if (!body_read && has_body) keep = false;
     if (stopping) keep = false;
     res.version(11);
+    AddRequestIdToError(res, ctx.request_id);
+    res.set("X-Request-Id", ctx.request_id);
     AddHeaders(res);
     res.keep_alive(keep);
     res.prepare_payload();
@@ -577,10 +648,18 @@ struct Server::Impl {
     Wipe(wire);  // holds the body: possibly a revealed token
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
-    // The method and path are the client's text: escaped where they enter the log (LogText), so
-    // a CR/LF or an escape sequence in them cannot forge a line or drive a terminal.
-    access_log->info("{} {} {} {} {:.1f}ms", client.addr, LogText(method),
-                     LogText(token::RedactTokens(ctx.path)), res.result_int(), ms);
+    if (http_metrics) http_metrics->Observe(match.route, res.result_int(), ms / 1000);
+    if (CurrentLogFormat() == LogFormat::kJson) {
+      const std::string route = match.route ? RouteTemplate(*match.route) : std::string();
+      const std::string path = token::RedactTokens(ctx.path);
+      access_log->info(AccessJson({ctx.request_id, method, route, path, ctx.client_addr,
+                                   static_cast<int>(res.result_int()), ms, ctx.org_id}));
+    } else {
+      // The method and path are the client's text: escaped where they enter the log (LogText), so
+      // a CR/LF or an escape sequence in them cannot forge a line or drive a terminal.
+      access_log->info("{} {} {} {} {:.1f}ms", client.addr, LogText(method),
+                       LogText(token::RedactTokens(ctx.path)), res.result_int(), ms);
+    }
     // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
     // them before their memory is freed.
     Wipe(res.body());

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "http/request_id.h"
 #include "http/router.h"
 
 namespace sandgate::http {
@@ -53,6 +54,10 @@ struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
   bool handle_signals = true;
+  // Proxies whose X-Request-Id and X-Forwarded-For are believed (http/request_id.h).
+  std::vector<Cidr> trusted_proxies;
+  // Count requests into the metrics registry (metrics/registry.h); off: not a single counter.
+  bool metrics = true;
   // Called on SIGHUP (on the blocking pool), e.g. to reload the analysis engine.
   std::function<void()> on_reload;
   // Called once when a graceful stop begins (signal or Stop()), e.g. to tell systemd STOPPING=1.
@@ -87,6 +92,9 @@ void AddCommonHeaders(Response& res);
 // `out`, for a single write; the fields must already be final (prepare_payload, keep_alive).
 // Byte-for-byte what Beast's serializer writes for a string body, at a fraction of its cost.
 void SerializeResponse(const Response& res, std::string& out);
+// Adds "requestId" to a JSON error body (an object answered with status >= 400), so a user can
+// quote it; any other response is left alone.
+void AddRequestIdToError(Response& res, const std::string& request_id);
 // A JSON error response {"code","message"} with the given status.
 Response JsonError(unsigned version, int status, const std::string& code,
                    const std::string& message);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "auth/password.h"
+#include "metrics/sandgate_metrics.h"
 #include "token/token_format.h"
 
 namespace sandgate::service {
@@ -154,6 +155,7 @@ AuditRecord Services::AuditBase(const Actor& a, std::optional<OrgId> org, const 
   r.action = action;
   r.outcome = "ALLOWED";
   r.client_addr = a.client_addr;
+  r.request_id = a.request_id;
   return r;
 }
 
@@ -265,8 +267,10 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
   if (st.ok()) {
     ApplyIndex(org_id, update);
     lock.unlock();
+    metrics::CountTokenAction(action);
     // The change is in this node's index; return only once every other node has it too (or has
     // stopped trusting its index), so the old token is refused everywhere from now on.
+    metrics::ScopedTimer waited(store_->Shared() ? metrics::PropagationTimer() : nullptr);
     if (Status p = store_->AwaitPropagation(change_seq, settings_.node_id); !p.ok()) return p;
     return view;
   }

@@ -34,6 +34,8 @@ struct Actor {
   domain::Caller caller;
   std::string client_addr;  // "" when not over the network
   bool anonymous = false;   // not signed in (a failed login): the role is unknown
+  // X-Request-Id of the HTTP request, recorded in audit records.
+  std::string request_id = "";
   // The operator at the machine (CLI): acts with provider rights.
   static Actor Cli();
 };

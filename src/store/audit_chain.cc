@@ -50,6 +50,8 @@ std::string AuditChainHash(std::string_view key, std::string_view prev_chain,
   AddText(&st, r.client_addr);
   AddText(&st, r.token_fp);
   AddText(&st, r.detail);
+  // Chained when present, so records written before request ids hash as they always did.
+  if (!r.request_id.empty()) AddText(&st, r.request_id);
   std::string out(kAuditChainBytes, '\0');
   crypto_generichash_final(&st, reinterpret_cast<unsigned char*>(out.data()), out.size());
   return out;

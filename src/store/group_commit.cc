@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "metrics/sandgate_metrics.h"
+
 namespace sandgate::store {
 
 GroupCommitter::GroupCommitter(Store& store, size_t max_batch)
@@ -72,6 +74,9 @@ void GroupCommitter::Run() {
       }
     }
     uint64_t txs = 0;
+    if (metrics::Enabled())
+      metrics::M().group_commit_batch->Observe(static_cast<double>(batch.size()));
+    metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kGroupCommit));
     std::vector<Status> results = WriteIsolatingFailures(
         store_, batch.size(), [&](Tx& tx, size_t i) { return (*batch[i]->fn)(tx); }, &txs);
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);

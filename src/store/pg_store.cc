@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/sandgate_metrics.h"
 #include "store/audit_chain.h"
 #include "store/change_log.h"
 #include "store/row_layout.h"
@@ -149,6 +150,11 @@ CREATE TABLE nodes (
     R"sql(
 ALTER TABLE audit ADD COLUMN prev_chain bytea;
 ALTER TABLE audit ADD COLUMN chain bytea;
+)sql",
+
+    // 5: the X-Request-Id of the request behind each audit record ('' for older ones, the CLI).
+    R"sql(
+ALTER TABLE audit ADD COLUMN request_id text NOT NULL DEFAULT '';
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -471,6 +477,7 @@ AuditRecord ReadAudit(const Rows& r, int i) {
   a.detail = r.Text(i, 9);
   a.prev_chain = r.Bytes(i, 10);
   a.chain = r.Bytes(i, 11);
+  a.request_id = r.Text(i, 12);
   return a;
 }
 
@@ -828,7 +835,7 @@ class PgTx final : public Tx {
     static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
     static const std::string sql =
         std::string("INSERT INTO audit (") + kAuditDataCols +
-        ", prev_chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+        ", prev_chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
     static const std::string chain_sql = "UPDATE audit SET chain = $2 WHERE id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
     AuditRecord rec = a;
@@ -963,7 +970,7 @@ class PgTx final : public Tx {
   Status RestoreAudit(const AuditRecord& a) override {
     static const std::string sql =
         std::string("WITH ins AS (INSERT INTO audit (") + kAuditDataCols +
-        ", id, prev_chain, chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        ", id, prev_chain, chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
         "RETURNING id) "
         "SELECT setval(pg_get_serial_sequence('audit', 'id'), "
         "greatest((SELECT id FROM ins), (SELECT last_value FROM audit_id_seq)))";
@@ -1024,7 +1031,8 @@ class PgTx final : public Tx {
         .Text(a.outcome)
         .Text(a.client_addr)
         .Text(a.token_fp)
-        .Text(a.detail);
+        .Text(a.detail)
+        .Text(a.request_id);
     if (with_id) p.Int(a.id);
     return p;
   }
@@ -1316,10 +1324,14 @@ class Follower {
       if (!rows.ok()) return rows.status();
       std::vector<LoggedChange> batch;
       for (int i = 0; i < rows->size(); ++i) batch.push_back({rows->Int(i, 0), rows->Int(i, 1)});
+      // Known and not yet applied (sandgate_store_follower_lag_entries): 0 once applied.
+      if (metrics::Enabled())
+        metrics::M().store_follower_lag->Set(static_cast<int64_t>(batch.size()));
       return batch;
     };
     if (Status st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some); !st.ok())
       return st;
+    if (metrics::Enabled()) metrics::M().store_follower_lag->Set(0);
     const auto trust = t0 + std::chrono::milliseconds(options_.lease_ms - options_.renew_ms);
     trusted_until_.store(trust.time_since_epoch().count());
     return Status::Ok();
@@ -1363,8 +1375,17 @@ class PgStore final : public Store {
   PgStore(std::string url, PgOptions options) : url_(std::move(url)), options_(options) {}
   ~PgStore() override { follower_.reset(); }
 
-  Status Write(const std::function<Status(Tx&)>& fn) override { return Transact(true, fn); }
-  Status Read(const std::function<Status(Tx&)>& fn) override { return Transact(false, fn); }
+  Status Write(const std::function<Status(Tx&)>& fn) override { return Timed(true, fn); }
+  Status Read(const std::function<Status(Tx&)>& fn) override { return Timed(false, fn); }
+  // Transact, timed and counted (sandgate_store_transaction_*).
+  Status Timed(bool writable, const std::function<Status(Tx&)>& fn) {
+    const auto kind = writable ? metrics::TxKind::kWrite : metrics::TxKind::kRead;
+    metrics::ScopedTimer timed(metrics::TxTimer(kind));
+    Status st = Transact(writable, fn);
+    if (st.http_status() >= 500) metrics::CountTxFailure(kind);
+    if (writable) metrics::NoteStoreWrite(st.http_status() < 500);
+    return st;
+  }
 
   Status Ping() override {
     auto lease = Lease();

@@ -32,9 +32,9 @@ inline constexpr char kReportCols[] =
     "org_id, md5, sha256, status, report_json, created_at, updated_at";
 inline constexpr char kAuditCols[] =
     "id, ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail, "
-    "prev_chain, chain";
+    "prev_chain, chain, request_id";
 inline constexpr char kAuditDataCols[] =
-    "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail";
+    "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail, request_id";
 
 inline std::optional<domain::Subscription> ParseSubscription(std::string_view s) {
   using domain::Subscription;

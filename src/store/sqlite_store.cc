@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/sandgate_metrics.h"
 #include "store/audit_chain.h"
 #include "store/change_log.h"
 #include "store/row_layout.h"
@@ -151,6 +152,11 @@ CREATE TABLE changes (
   org_id INTEGER NOT NULL,
   at     INTEGER NOT NULL
 );
+)sql",
+
+    // 5: the X-Request-Id of the request behind each audit record ('' for older ones, the CLI).
+    R"sql(
+ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -500,6 +506,7 @@ AuditRecord ReadAudit(const Stmt& s) {
   r.detail = s.ColText(9);
   r.prev_chain = s.ColBlob(10);
   r.chain = s.ColBlob(11);
+  r.request_id = s.ColText(12);
   return r;
 }
 
@@ -921,7 +928,7 @@ class SqliteTx final : public Tx {
     return Status::Ok();
   }
 
-  // Binds the record's data columns (kAuditDataCols, nine of them) from parameter `first` on.
+  // Binds the record's data columns (kAuditDataCols, ten of them) from parameter `first` on.
   static Stmt& BindAuditData(Stmt& s, int first, const AuditRecord& r) {
     return s.Int(first, r.ts)
         .Text(first + 1, r.actor)
@@ -931,13 +938,15 @@ class SqliteTx final : public Tx {
         .Text(first + 5, r.outcome)
         .Text(first + 6, r.client_addr)
         .Text(first + 7, r.token_fp)
-        .Text(first + 8, r.detail);
+        .Text(first + 8, r.detail)
+        .Text(first + 9, r.request_id);
   }
 
   Result<int64_t> AppendAudit(const AuditRecord& r) override {
     static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
-    static const std::string sql = std::string("INSERT INTO audit (") + kAuditDataCols +
-                                   ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    static const std::string sql =
+        std::string("INSERT INTO audit (") + kAuditDataCols +
+        ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     static const std::string chain_sql = "UPDATE audit SET chain = ?2 WHERE id = ?1";
     if (Status g = Guard(true); !g.ok()) return g;
     AuditRecord rec = r;
@@ -952,7 +961,7 @@ class SqliteTx final : public Tx {
     {
       auto s = Prep(sql);
       if (!s.ok()) return s.status();
-      BindAuditData(*s, 1, r).Blob(10, rec.prev_chain);
+      BindAuditData(*s, 1, r).Blob(11, rec.prev_chain);
       int rc = s->Step();
       if (rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
     }
@@ -1081,13 +1090,14 @@ class SqliteTx final : public Tx {
     return Status::Ok();
   }
   Status RestoreAudit(const AuditRecord& r) override {
-    static const std::string sql = std::string("INSERT INTO audit (") + kAuditCols +
-                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    static const std::string sql =
+        std::string("INSERT INTO audit (id, ") + kAuditDataCols +
+        ", prev_chain, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
     s->Int(1, r.id);
-    BindAuditData(*s, 2, r).BlobOrNull(11, r.prev_chain).BlobOrNull(12, r.chain);
+    BindAuditData(*s, 2, r).BlobOrNull(12, r.prev_chain).BlobOrNull(13, r.chain);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
       return Fail(rc, "restoring an audit record",
@@ -1340,18 +1350,24 @@ class SqliteStore final : public Store {
     ActiveStoreScope scope(this);
     if (scope.nested()) return NestedError();
     std::lock_guard<std::mutex> lock(write_mu_);
+    metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kWrite));
     Status st = RunTx(*writer_, /*writable=*/true, audit_key(), fn);
     // Also after a failure: a failed COMMIT (fsync) may still have reached the file.
     counter_.Bump();
+    if (st.http_status() >= 500) metrics::CountTxFailure(metrics::TxKind::kWrite);
+    metrics::NoteStoreWrite(st.http_status() < 500);
     return st;
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
     ActiveStoreScope scope(this);
     if (scope.nested()) return NestedError();
+    metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kRead));
     auto lease = LeaseReader();
-    if (!lease.ok()) return lease.status();
-    return RunTx(*lease->conn, /*writable=*/false, audit_key(), fn);
+    Status st =
+        lease.ok() ? RunTx(*lease->conn, /*writable=*/false, audit_key(), fn) : lease.status();
+    if (st.http_status() >= 500) metrics::CountTxFailure(metrics::TxKind::kRead);
+    return st;
   }
 
   std::string Describe() const override { return "sqlite:" + path_; }

@@ -83,6 +83,8 @@ struct AuditRecord {
   std::string client_addr;
   std::string token_fp;  // last 4 characters of the token involved, or ""
   std::string detail;    // free text without secrets
+  // X-Request-Id of the HTTP request that caused it, or "".
+  std::string request_id;
   // The tamper-evident chain (store/audit_chain.h), set by AppendAudit (32 bytes each; empty on
   // records written before the chain existed). RestoreAudit copies them as given.
   std::string prev_chain;

@@ -10,6 +10,7 @@
 
 #include "common/secret.h"
 #include "http/server.h"
+#include "metrics/sandgate_metrics.h"
 #include "submission/spool.h"
 
 namespace sandgate::submission {
@@ -89,6 +90,36 @@ json::object ReportDoc(const analysis::QuickResult& q, const analysis::StaticRes
   return o;
 }
 
+// What a Submission API answer was, for sandgate_submissions_total (see sandgate_metrics.h).
+std::string_view ResultOf(const Response& r) {
+  const std::string& b = r.body();
+  auto has = [&](const char* s) { return b.find(s) != std::string::npos; };
+  switch (r.result_int()) {
+    case 200:
+      return "accepted";
+    case 401:
+      return "invalid_token";
+    case 403:
+      return has("disabled") ? "token_disabled" : "subscription_expired";
+    case 429:
+      return has("invalid API tokens") ? "throttled" : has("Rate Limit") ? "rate" : "quota";
+    case 413:
+      return "too_large";
+    case 400:
+      return has("empty") ? "empty" : "bad_request";
+    case 503:
+      return has("queue is full")          ? "queue_full"
+             : has("cannot store uploads") ? "spool_unavailable"
+                                           : "unavailable";
+    case 499:
+      return "client_gone";
+    case 500:
+      return "analysis_failed";
+    default:
+      return "other";
+  }
+}
+
 }  // namespace
 
 SubmissionService::SubmissionService(service::Services& services, analysis::EngineHolder& engines,
@@ -131,14 +162,20 @@ SubmissionService::~SubmissionService() {
 void SubmissionService::Register(http::Router& router) {
   router.AddStream(
       verb::post, "/zscsb/submit",
-      [this](const http::RequestHeader& h, http::RequestContext& ctx, http::BodyReader& b) {
-        return Handle(h, ctx, b, false);
+      [this](const http::RequestHeader& h, http::RequestContext& ctx,
+             http::BodyReader& b) -> asio::awaitable<Response> {
+        Response res = co_await Handle(h, ctx, b, false);
+        metrics::CountSubmission("submit", ResultOf(res));
+        co_return res;
       },
       http::RouteOptions{opt_.submit_limit, false, true});
   router.AddStream(
       verb::post, "/zscsb/discan",
-      [this](const http::RequestHeader& h, http::RequestContext& ctx, http::BodyReader& b) {
-        return Handle(h, ctx, b, true);
+      [this](const http::RequestHeader& h, http::RequestContext& ctx,
+             http::BodyReader& b) -> asio::awaitable<Response> {
+        Response res = co_await Handle(h, ctx, b, true);
+        metrics::CountSubmission("discan", ResultOf(res));
+        co_return res;
       },
       http::RouteOptions{opt_.discan_limit, false, true});
 }
@@ -166,12 +203,17 @@ void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a
   auto r = services_.DisableToken(
       system, org, domain::DisableReason::kQuotaThreshold,
       std::to_string(a.over_quota_today) + " over-quota attempts today exceeded the threshold");
+  if (r.ok() && metrics::Enabled()) metrics::M().token_threshold_disables->Inc();
   if (r.ok()) spdlog::warn("organization {}: token disabled (over-quota threshold)", org);
 }
 
 asio::awaitable<Response> SubmissionService::OverQuota(asio::thread_pool& blocking,
                                                        domain::OrgId org,
                                                        quota::Admission refused) {
+  metrics::CountQuotaRefusal(refused.status.code() == "QUOTA_EXCEEDED" ? metrics::QuotaKind::kDaily
+                             : refused.status.message().find("/SECOND") != std::string::npos
+                                 ? metrics::QuotaKind::kPerSecond
+                                 : metrics::QuotaKind::kPerHour);
   co_await asio::co_spawn(
       blocking,
       [&]() -> asio::awaitable<void> {
@@ -210,6 +252,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   // connections at once); once an address waits, even a valid token waits.
   const std::string& addr_key = ctx.client_key.empty() ? ctx.client_addr : ctx.client_key;
   if (auto wait = invalid_tokens_.Attempt("", addr_key, started, invalid)) {
+    metrics::CountTokenVerification(metrics::TokenOutcome::kThrottled);
     Response res = ZError(429, "Too many invalid API tokens from this address; try again later");
     res.set(field::retry_after, std::to_string(*wait));
     co_return res;
@@ -225,6 +268,12 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (filename.size() > 255 || std::any_of(filename.begin(), filename.end(),
                                            [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
     co_return ZError(400, "The filename parameter is at most 255 characters, without controls");
+  metrics::CountTokenVerification(invalid         ? metrics::TokenOutcome::kInvalid
+                                  : v.status.ok() ? metrics::TokenOutcome::kAccepted
+                                  : v.status.code() == "TOKEN_DISABLED"
+                                      ? metrics::TokenOutcome::kDisabled
+                                      : metrics::TokenOutcome::kExpired);
+  if (v.org) ctx.org_id = *v.org;
   if (!v.status.ok()) {
     if (v.status.http_status() == 401) co_return ZError(401, "Invalid API token");
     co_return ZError(v.status.http_status(), v.status.message());
@@ -297,10 +346,14 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   analysis::EntropyAccumulator entropy;
   const uint64_t limit = discan ? opt_.discan_limit : opt_.submit_limit;
   uint64_t size = 0;
+  int64_t hashing_ns = 0;  // the hashing stage, spread over the upload
+  const bool timing = metrics::Enabled();
   auto sink = [&](const char* data, size_t n) -> Status {
     size += n;
     if (size > limit) return Status(413, "PAYLOAD_TOO_LARGE", "File too large");
+    const int64_t t0 = timing ? metrics::MonotonicNs() : 0;
     hasher.Update(data, n);
+    if (timing) hashing_ns += metrics::MonotonicNs() - t0;
     entropy.Update(data, n);
     return spool->Write(data, n);
   };
@@ -327,7 +380,14 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (size == 0) co_return ZError(400, "The request body is empty; send the file's bytes");
   if (Status st = spool->Close(); !st.ok())
     co_return ZError(503, "The service cannot store uploads right now");
+  const int64_t t_finish = timing ? metrics::MonotonicNs() : 0;
   auto hashes = hasher.Finish();
+  if (timing) {
+    hashing_ns += metrics::MonotonicNs() - t_finish;
+    metrics::M().stage_duration[static_cast<int>(metrics::Stage::kHash)]->Observe(
+        static_cast<double>(hashing_ns) / 1e9);
+    metrics::M().submission_bytes->Inc(size);
+  }
   if (!hashes.ok()) co_return ZError(500, "Hashing failed");
   const std::string md5 = Upper(hashes->md5);
 
@@ -389,6 +449,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
           // Reserve the queue slot first: a full queue answers 503 and records nothing.
           std::lock_guard<std::mutex> lock(mu_);
           if (queue_.size() >= opt_.static_queue) {
+            if (metrics::Enabled()) metrics::M().analysis_queue_full->Inc();
             Response r = ZError(503, "The analysis queue is full; try again shortly");
             r.set(field::retry_after, "5");
             co_return r;
@@ -403,6 +464,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         committed = true;
         quota_.Commit(org, day);
         if (queue_rules) TryEnqueue(Job{org, md5, spool->Release(), filename});
+        if (!queue_rules)
+          metrics::CountVerdict(verdict.submission);  // final (no rules to wait for)
         json::object out{
             {"code", 200}, {"message", kOk}, {"fileType", quick->file_type}, {"md5", md5}};
         if (!discan)
@@ -442,6 +505,11 @@ bool SubmissionService::TryEnqueue(Job job) {
   }
   cv_.notify_one();
   return true;
+}
+
+size_t SubmissionService::queue_depth() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
 }
 
 void SubmissionService::Drain() {
@@ -513,6 +581,7 @@ std::optional<store::ReportRecord> SubmissionService::RunStatic(const Job& job) 
   q.virus_type = std::string(d["virusType"].as_string());
   const analysis::StaticResult* st = statics.ok() ? &statics.value() : nullptr;
   analysis::Verdict verdict = analysis::Classify(q, st);
+  metrics::CountVerdict(verdict.submission);
   TimeMs now = services_.clock().now();
   rec.report_json =
       json::serialize(ReportDoc(q, st, verdict, d["startTime"].to_number<int64_t>() * 1000, now));

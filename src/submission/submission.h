@@ -47,6 +47,11 @@ class SubmissionService {
 
   // The stored report of `md5` (any case) submitted by `org`, if any.
   Result<std::optional<store::ReportRecord>> Report(domain::OrgId org, const std::string& md5);
+  // Analyses waiting for a rule worker (sandgate_analysis_queue_depth).
+  size_t queue_depth();
+  size_t queue_capacity() const { return opt_.static_queue; }
+  bool engine_loaded() const { return engines_.Get() != nullptr; }
+  const std::string& spool_dir() const { return opt_.spool_dir; }
   // Waits until the static-analysis queue is empty (tests, shutdown).
   void Drain();
 

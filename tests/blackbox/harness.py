@@ -31,6 +31,12 @@ class Response:
             self.json = json.loads(body) if body else None
         except ValueError:
             self.json = None
+        # Error bodies repeat X-Request-Id as "requestId" (issue 16): checked here for every
+        # response of every test, then kept apart so that tests compare the rest of the body.
+        self.request_id = None
+        if isinstance(self.json, dict) and "requestId" in self.json:
+            self.request_id = self.json.pop("requestId")
+            assert self.request_id == headers.get("x-request-id"), (self.request_id, headers)
 
     def __repr__(self):
         return f"<{self.status} {self.raw[:300]!r}>"

@@ -42,6 +42,9 @@ class ProviderApiTest(ServerTestCase):
         # The analysis engine's detail (issue #15): the shipped rules, nothing skipped.
         self.assertEqual(r.json["analysis"]["rules"], 15)
         self.assertEqual(r.json["analysis"]["ruleFilesSkipped"], [])
+        self.assertEqual({k: v["state"] for k, v in r.json["checks"].items()},
+                         {"storeReads": "ok", "storeWrites": "ok", "indexTrusted": "ok",
+                          "engineLoaded": "ok"})
         self.assertEqual(r.headers["x-content-type-options"], "nosniff")
         self.assertEqual(r.headers["x-frame-options"], "DENY")
 

@@ -1,0 +1,157 @@
+#include "common/log_format.h"
+
+#include <spdlog/details/log_msg.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+namespace sandgate {
+
+namespace {
+
+std::atomic<LogFormat> g_format{LogFormat::kText};
+
+// Length of the well-formed UTF-8 sequence at s[i] (no overlongs, no surrogates), or 0.
+size_t Utf8Len(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  }
+  if (n == 0 || i + n > s.size()) return 0;
+  const auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if (c1 < lo || c1 > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  return n;
+}
+
+class JsonFormatter : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    std::string line;
+    line.reserve(160 + msg.payload.size());
+    line += "{\"time\":\"";
+    const auto t = msg.time;
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    line += buf;
+    std::snprintf(buf, sizeof buf, ".%03dZ", static_cast<int>(ms.count()));
+    line += buf;
+    line += "\",\"level\":";
+    const auto lv = spdlog::level::to_string_view(msg.level);
+    AppendJsonString(line, std::string_view(lv.data(), lv.size()));
+    line += ",\"logger\":";
+    const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
+    AppendJsonString(line, logger);
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (logger == "access" && payload.size() >= 2 && payload.front() == '{' &&
+        payload.back() == '}') {
+      // A request line: its fields (AccessJson) join the object.
+      line += ",\"message\":\"request\",";
+      line.append(payload.substr(1));
+    } else {
+      line += ",\"message\":";
+      AppendJsonString(line, payload);
+      line += '}';
+    }
+    line += '\n';
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+}  // namespace
+
+bool ParseLogFormat(std::string_view s, LogFormat* out) {
+  if (s == "text") {
+    *out = LogFormat::kText;
+    return true;
+  }
+  if (s == "json") {
+    *out = LogFormat::kJson;
+    return true;
+  }
+  return false;
+}
+
+LogFormat CurrentLogFormat() { return g_format.load(std::memory_order_relaxed); }
+void SetLogFormat(LogFormat f) { g_format.store(f, std::memory_order_relaxed); }
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (size_t n = Utf8Len(s, i); n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\\ufffd";  // not UTF-8: replaced, so every line stays valid JSON
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+std::string AccessJson(const AccessFields& f) {
+  std::string o;
+  o.reserve(160 + f.path.size());
+  o += "{\"requestId\":";
+  AppendJsonString(o, f.request_id);
+  o += ",\"method\":";
+  AppendJsonString(o, f.method);
+  o += ",\"route\":";
+  AppendJsonString(o, f.route);
+  o += ",\"path\":";
+  AppendJsonString(o, f.path);
+  o += ",\"status\":";
+  o += std::to_string(f.status);
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.1f", f.ms);
+  o += ",\"durationMs\":";
+  o += ms;
+  o += ",\"client\":";
+  AppendJsonString(o, f.client);
+  if (f.org_id > 0) {
+    o += ",\"orgId\":";
+    o += std::to_string(f.org_id);
+  }
+  o += '}';
+  return o;
+}
+
+std::unique_ptr<spdlog::formatter> MakeJsonFormatter() { return std::make_unique<JsonFormatter>(); }
+
+}  // namespace sandgate

@@ -1,0 +1,87 @@
+#include "common/log_format.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/details/log_msg.h>
+
+#include <boost/json.hpp>
+
+namespace sandgate {
+namespace {
+
+std::string Json(std::string_view s) {
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
+}
+
+TEST(LogFormat, JsonStringsEscapeWhatCouldBreakTheLine) {
+  EXPECT_EQ(Json("plain"), "\"plain\"");
+  EXPECT_EQ(Json("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(Json("line\nbreak\r\x01\x7f"), "\"line\\u000abreak\\u000d\\u0001\\u007f\"");
+  EXPECT_EQ(Json("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(Json("bad\xff\xc3"), "\"bad\\ufffd\\ufffd\"");
+  EXPECT_EQ(Json("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  EXPECT_EQ(Json("\xe0\x80\xaf"), "\"\\ufffd\\ufffd\\ufffd\"");  // overlong
+  for (std::string_view s : {"x\"}{\"forged\":1", "\xf0\x9f\x98\x80 ok", "\x00zero"}) {
+    auto v = boost::json::parse(Json(s));
+    ASSERT_TRUE(v.is_string());
+  }
+}
+
+TEST(LogFormat, ParsesTheFormatNames) {
+  LogFormat f;
+  EXPECT_TRUE(ParseLogFormat("json", &f));
+  EXPECT_EQ(f, LogFormat::kJson);
+  EXPECT_TRUE(ParseLogFormat("text", &f));
+  EXPECT_EQ(f, LogFormat::kText);
+  EXPECT_FALSE(ParseLogFormat("JSON", &f));
+  EXPECT_FALSE(ParseLogFormat("", &f));
+}
+
+std::string Format(const char* logger, std::string_view payload) {
+  auto fmt = MakeJsonFormatter();
+  spdlog::details::log_msg msg(logger, spdlog::level::info,
+                               spdlog::string_view_t(payload.data(), payload.size()));
+  spdlog::memory_buf_t buf;
+  fmt->format(msg, buf);
+  return std::string(buf.data(), buf.size());
+}
+
+TEST(LogFormat, OneJsonObjectPerLine) {
+  std::string line = Format("sandgate", "hello \"world\"\nsecond line");
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  auto o = boost::json::parse(line).as_object();
+  EXPECT_EQ(o["level"], "info");
+  EXPECT_EQ(o["logger"], "sandgate");
+  EXPECT_EQ(o["message"], "hello \"world\"\nsecond line");
+  EXPECT_TRUE(o["time"].as_string().ends_with("Z"));
+}
+
+TEST(LogFormat, RequestLinesCarryTheirFields) {
+  AccessFields f;
+  f.request_id = "abc";
+  f.method = "GET";
+  f.route = "/api/v1/provider/orgs/{id}";
+  f.path = "/api/v1/provider/orgs/7\"\n";
+  f.client = "127.0.0.1";
+  f.status = 200;
+  f.ms = 1.25;
+  f.org_id = 7;
+  std::string line = Format("access", AccessJson(f));
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  auto o = boost::json::parse(line).as_object();
+  EXPECT_EQ(o["message"], "request");
+  EXPECT_EQ(o["requestId"], "abc");
+  EXPECT_EQ(o["route"], "/api/v1/provider/orgs/{id}");
+  EXPECT_EQ(o["path"], "/api/v1/provider/orgs/7\"\n");
+  EXPECT_EQ(o["status"].as_int64(), 200);
+  EXPECT_EQ(o["orgId"].as_int64(), 7);
+  EXPECT_EQ(o["client"], "127.0.0.1");
+  f.org_id = 0;
+  auto o2 = boost::json::parse(Format("access", AccessJson(f))).as_object();
+  EXPECT_FALSE(o2.contains("orgId"));
+}
+
+}  // namespace
+}  // namespace sandgate

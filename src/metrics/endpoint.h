@@ -1,0 +1,15 @@
+// GET /metrics: the registry in the Prometheus text format. With a bearer token configured
+// (`--metrics-bearer-file`), a request without `Authorization: Bearer <token>` gets 401.
+#pragma once
+
+#include <string>
+
+#include "http/router.h"
+#include "metrics/registry.h"
+
+namespace sandgate::metrics {
+
+// `bearer`: empty for no authentication. Registers GET /metrics on `router`.
+void RegisterEndpoint(http::Router& router, Registry& registry, std::string bearer);
+
+}  // namespace sandgate::metrics
