@@ -10,6 +10,7 @@
 
 #include "common/secret.h"
 #include "http/server.h"
+#include "quota/cluster_limits.h"
 #include "submission/spool.h"
 
 namespace sandgate::submission {
@@ -111,6 +112,12 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
           auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000, 5 * 60 * 1000}),
       commits_(services_.store()) {
   quota_.set_shared(services_.store().Shared());
+  if (services_.store().Shared()) {
+    auth::SharedThrottle::Policy p;
+    p.free_failures = opt_.invalid_token_limit;
+    shared_invalid_tokens_ = std::make_unique<auth::SharedThrottle>(
+        services_.store(), "invalid-token", p, [this] { return services_.clock().now(); });
+  }
   mkdir(opt_.spool_dir.c_str(), 0700);
   // Uploads in flight when a previous process died (kill -9, power loss) left their spool files.
   if (int n = RemoveStaleSpoolFiles(opt_.spool_dir); n > 0)
@@ -157,9 +164,19 @@ Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
 }
 
 void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a) {
-  services_.store().Write(
-      [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
-  if (!a.threshold_crossed) return;
+  bool crossed = a.threshold_crossed;
+  if (quota_.shared() && a.status.code() == "QUOTA_EXCEEDED") {
+    // Several nodes: counted and judged in the store, so the threshold holds for the cluster.
+    auto limits = LimitsFor(org);
+    auto c = limits.ok() ? quota::CountOverQuotaShared(services_.store(), org, a.day,
+                                                       limits->disable_threshold)
+                         : Result<bool>(limits.status());
+    crossed = c.ok() && *c;
+  } else {
+    services_.store().Write(
+        [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
+  }
+  if (!crossed) return;
   service::Actor system{"system", domain::Caller{domain::Role::kProviderAdmin, std::nullopt}, "",
                         false};
   auto r = services_.DisableToken(
@@ -208,7 +225,11 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   // The per-address check and the count of this failure happen in one step (no window for many
   // connections at once); once an address waits, even a valid token waits.
   const std::string& addr_key = ctx.client_key.empty() ? ctx.client_addr : ctx.client_key;
-  if (auto wait = invalid_tokens_.Attempt("", addr_key, started, invalid)) {
+  std::optional<int64_t> shared_wait;
+  if (shared_invalid_tokens_)
+    shared_wait = shared_invalid_tokens_->Attempt(addr_key, started, invalid);
+  if (auto wait =
+          shared_wait ? shared_wait : invalid_tokens_.Attempt("", addr_key, started, invalid)) {
     Response res = ZError(429, "Too many invalid API tokens from this address; try again later");
     res.set(field::retry_after, std::to_string(*wait));
     co_return res;
@@ -235,26 +256,29 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   // from admission; a failed one gives its count back below).
   const bool shared = quota_.shared();
   if (shared) {
-    std::optional<Status> failed;
-    bool full = false;
+    // Daily allowance and rates for the whole cluster, in one transaction (quota/cluster_limits).
+    quota::ClusterAdmission cl;
     co_await asio::co_spawn(
         *ctx.blocking,
         [&]() -> asio::awaitable<void> {
-          Status st = services_.store().Write([&](store::Tx& tx) -> Status {
-            auto r = tx.ConsumeUsage(org, adm.day, limits->daily_allowance);
-            if (!r.ok()) return r.status();
-            full = !r->has_value();
-            return Status::Ok();
-          });
-          if (!st.ok()) failed = st;
+          cl = quota::AdmitShared(services_.store(), org, limits.value(), adm.day, started);
           co_return;
         },
         asio::use_awaitable);
-    if (failed) {
+    using Kind = quota::ClusterAdmission::Kind;
+    if (cl.kind == Kind::kUnavailable) {
       quota_.Release(org, adm.day);
       co_return ZError(503, "The service is temporarily unavailable");
     }
-    if (full) {
+    if (cl.kind == Kind::kRateLimited) {
+      // Not an over-quota attempt: answered 429, never counted toward the disable threshold.
+      quota_.Release(org, adm.day);
+      Response res = ZError(429, cl.refusal.status.message());
+      RateHeaders(res, cl.refusal);
+      res.set(field::retry_after, std::to_string(cl.refusal.retry_after));
+      co_return res;
+    }
+    if (cl.kind == Kind::kQuotaFull) {
       co_return co_await OverQuota(*ctx.blocking, org,
                                    quota_.RefuseShared(org, limits.value(), adm, started));
     }
