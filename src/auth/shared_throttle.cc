@@ -32,7 +32,8 @@ void SharedThrottle::Run() {
   }
 }
 
-std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs now, bool failed) {
+std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs now, bool failed,
+                                               bool* exchange_first) {
   std::lock_guard<std::mutex> lock(mu_);
   Count known, mine;
   if (auto k = known_.find(key); k != known_.end() && now - k->second.last < policy_.window)
@@ -49,7 +50,11 @@ std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs no
     // This node's slice of the room left: the other nodes may be using theirs right now.
     const int64_t room = policy_.free_failures - known.count;
     const int64_t slice = (room + nodes_ - 1) / nodes_;
-    if (mine.count >= slice) return int64_t{1};  // until the next exchange tells more
+    if (mine.count >= slice && failed) {
+      if (!exchange_first) return int64_t{1};  // until the next exchange tells more
+      *exchange_first = true;
+      return std::nullopt;
+    }
   }
   if (failed) {
     Count& c = pending_[key];
@@ -59,8 +64,17 @@ std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs no
   return std::nullopt;
 }
 
+Status SharedThrottle::ExchangeSoon() {
+  const uint64_t seen = exchanges_started_.load();
+  std::unique_lock<std::mutex> one(exchange_mu_);
+  if (exchanges_started_.load() > seen) return Status::Ok();  // one started since, and ended
+  one.unlock();
+  return Exchange();
+}
+
 Status SharedThrottle::Exchange() {
   std::lock_guard<std::mutex> one(exchange_mu_);
+  exchanges_started_++;
   std::unordered_map<std::string, Count> sending;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -10,12 +10,16 @@
 //
 // Bounded overshoot: between two exchanges a node lets through, for a key below the limit, at most
 // its slice ceil((free - known) / nodes) of the room `free - known` it knows of (nodes: the live
-// nodes at the last exchange), and past the limit at most one attempt per wait. So across K nodes
-// at most free + K - 1 failures pass before the throttle holds (one more per other node), and at
-// most K attempts per wait step after it. When the store cannot be reached the node goes on with
+// nodes at the last exchange), and past the limit at most one attempt per wait. A request that
+// finds its slice used up waits for an exchange on demand (ExchangeSoon; concurrent ones share
+// it), so an address that uses one node only gets exactly the free failures, as on one server,
+// and at most one exchange (one database write) happens per slice, not per attempt. So across K
+// nodes at most free + K - 1 failures pass before the throttle holds (one more per other node), and
+// at most K attempts per wait step after it. When the store cannot be reached the node goes on with
 // its own counts (and the counts not sent are sent later). Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -45,10 +49,16 @@ class SharedThrottle {
   ~SharedThrottle();  // stops the exchange thread (unsent counts are dropped)
 
   // Seconds to wait before an attempt for `key` is considered; nullopt: go ahead, and when
-  // `failed`, the failure is counted (atomically with the check).
-  std::optional<int64_t> Attempt(const std::string& key, TimeMs now, bool failed);
+  // `failed`, the failure is counted (atomically with the check). When this node's slice for the
+  // key is used up and `exchange_first` is given, sets it and returns nullopt without counting:
+  // the caller runs ExchangeSoon (it blocks) and asks again; without it, the answer is 1 s.
+  std::optional<int64_t> Attempt(const std::string& key, TimeMs now, bool failed,
+                                 bool* exchange_first = nullptr);
   // One exchange with the store.
   Status Exchange();
+  // Returns once an exchange that started after this call has ended (running one if none did):
+  // concurrent callers share one exchange.
+  Status ExchangeSoon();
 
  private:
   struct Count {
@@ -66,6 +76,7 @@ class SharedThrottle {
   std::unordered_map<std::string, Count> pending_;  // this node's, not yet sent
   int64_t nodes_ = 1;
   std::mutex exchange_mu_;  // one exchange at a time
+  std::atomic<uint64_t> exchanges_started_{0};
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
   std::thread thread_;

@@ -225,9 +225,22 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   // The per-address check and the count of this failure happen in one step (no window for many
   // connections at once); once an address waits, even a valid token waits.
   const std::string& addr_key = ctx.client_key.empty() ? ctx.client_addr : ctx.client_key;
+  // Several nodes: counted for the cluster first (auth/shared_throttle.h).
   std::optional<int64_t> shared_wait;
-  if (shared_invalid_tokens_)
-    shared_wait = shared_invalid_tokens_->Attempt(addr_key, started, invalid);
+  if (shared_invalid_tokens_) {
+    bool exchange_first = false;
+    shared_wait = shared_invalid_tokens_->Attempt(addr_key, started, invalid, &exchange_first);
+    if (exchange_first) {  // this node's slice is used up: learn the cluster's count first
+      co_await asio::co_spawn(
+          *ctx.blocking,
+          [&]() -> asio::awaitable<void> {
+            (void)shared_invalid_tokens_->ExchangeSoon();
+            co_return;
+          },
+          asio::use_awaitable);
+      shared_wait = shared_invalid_tokens_->Attempt(addr_key, started, invalid);
+    }
+  }
   if (auto wait =
           shared_wait ? shared_wait : invalid_tokens_.Attempt("", addr_key, started, invalid)) {
     Response res = ZError(429, "Too many invalid API tokens from this address; try again later");
