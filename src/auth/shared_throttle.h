@@ -3,20 +3,27 @@
 //
 // The policy is LoginThrottle's for one key: after `free_failures` failures within `window`, each
 // further attempt waits 2^(failures - free_failures) s after the latest failure (capped at
-// `max_delay`). Each node counts its own failures in memory; a background thread exchanges them
-// every `exchange_ms` through the store (Tx::ExchangeThrottle: adds this node's new counts and
-// reads back the cluster's), and an attempt is judged on the cluster's count as last read plus
-// this node's count not yet sent.
+// `max_delay`).
 //
-// Bounded overshoot: between two exchanges a node lets through, for a key below the limit, at most
-// its slice ceil((free - known) / nodes) of the room `free - known` it knows of (nodes: the live
-// nodes at the last exchange), and past the limit at most one attempt per wait. A request that
-// finds its slice used up waits for an exchange on demand (ExchangeSoon; concurrent ones share
-// it), so an address that uses one node only gets exactly the free failures, as on one server,
-// and at most one exchange (one database write) happens per slice, not per attempt. So across K
-// nodes at most free + K - 1 failures pass before the throttle holds (one more per other node), and
-// at most K attempts per wait step after it. When the store cannot be reached the node goes on with
-// its own counts (and the counts not sent are sent later). Thread-safe.
+// Allowance slices: the store's count of a key (Tx::ExchangeThrottle) holds the failures the
+// nodes reported plus the slices they hold. A node lets a failure through against its slice,
+// without the store; when its slice is used up it takes a new one in an exchange: its share
+// ceil(room / live nodes) of the room left (free_failures - count), or, past the limit, one
+// attempt once the wait since the latest failure has passed. Taking slices is serialised by the
+// store's write lock, so slices never add up to more than the room. A slice counts in the store
+// from the moment it is taken, used or not, until the key's window ends (conservative: a slice
+// one node holds unused is room the others do not get).
+//
+// Exchanges run every `exchange_ms` on a background thread, and on demand when a request finds its
+// slice used up (ExchangeSoon: concurrent requests share one exchange; the request waits for it
+// rather than being refused). So an address that uses one node gets exactly the free failures,
+// as against one server, and one spread over K nodes no more.
+//
+// Bounded overshoot: a node lets the first failure of a key in each window through on credit
+// (reported at the next exchange), so that addresses that fail once cost no database write on
+// the request path. Across K nodes that is at most free_failures + K failures per window (one per
+// node). When the store cannot be reached the
+// counts stay with the node and are sent later; no new slices are given meanwhile. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -46,12 +53,12 @@ class SharedThrottle {
   };
   SharedThrottle(store::Store& store, std::string scope, Policy policy,
                  std::function<TimeMs()> now);
-  ~SharedThrottle();  // stops the exchange thread (unsent counts are dropped)
+  ~SharedThrottle();  // stops the exchange thread (counts not sent are dropped)
 
   // Seconds to wait before an attempt for `key` is considered; nullopt: go ahead, and when
-  // `failed`, the failure is counted (atomically with the check). When this node's slice for the
-  // key is used up and `exchange_first` is given, sets it and returns nullopt without counting:
-  // the caller runs ExchangeSoon (it blocks) and asks again; without it, the answer is 1 s.
+  // `failed`, the failure is counted (atomically with the check). When a failure needs a new slice
+  // and `exchange_first` is given, sets it and returns nullopt without counting: the caller runs
+  // ExchangeSoon (it blocks) and asks again; without it the answer is to wait 1 s.
   std::optional<int64_t> Attempt(const std::string& key, TimeMs now, bool failed,
                                  bool* exchange_first = nullptr);
   // One exchange with the store.
@@ -61,21 +68,28 @@ class SharedThrottle {
   Status ExchangeSoon();
 
  private:
-  struct Count {
+  struct Known {
     int64_t count = 0;
     TimeMs last = 0;
   };
+  struct Slice {
+    int64_t left = 0;
+    TimeMs at = 0;  // when taken; it lapses with the window
+  };
   void Run();
+  TimeMs Delay(int64_t count) const;
 
   store::Store& store_;
   const std::string scope_;
   const Policy policy_;
   const std::function<TimeMs()> now_;
   std::mutex mu_;
-  std::unordered_map<std::string, Count> known_;    // the cluster's counts at the last exchange
-  std::unordered_map<std::string, Count> pending_;  // this node's, not yet sent
-  int64_t nodes_ = 1;
-  std::mutex exchange_mu_;  // one exchange at a time
+  std::unordered_map<std::string, Known> known_;         // the store's counts at the last exchange
+  std::unordered_map<std::string, Slice> slices_;        // held by this node (counted in the store)
+  std::unordered_map<std::string, Known> credits_;       // failures on credit, not yet reported
+  std::unordered_map<std::string, TimeMs> credit_used_;  // when a key last used its credit
+  std::unordered_map<std::string, bool> want_;           // keys that need a new slice
+  std::mutex exchange_mu_;                               // one exchange at a time
   std::atomic<uint64_t> exchanges_started_{0};
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_

@@ -27,6 +27,15 @@ class SharedThrottleTest : public ::testing::Test {
   std::string dir_;
 };
 
+// As the submission path does: a failure that needs a new slice waits for an exchange first.
+std::optional<int64_t> Try(SharedThrottle& t, const std::string& key, TimeMs now, bool failed) {
+  bool exchange_first = false;
+  auto wait = t.Attempt(key, now, failed, &exchange_first);
+  if (!exchange_first) return wait;
+  EXPECT_TRUE(t.ExchangeSoon().ok());
+  return t.Attempt(key, now, failed);
+}
+
 SharedThrottle::Policy Manual() {
   SharedThrottle::Policy p;
   p.free_failures = 20;
@@ -43,44 +52,48 @@ TEST_F(SharedThrottleTest, FailuresOnOneNodeCountOnTheOtherAfterAnExchange) {
   TimeMs now = 1'790'000'000'000;
   SharedThrottle a(*s1, "invalid-token", Manual(), [&] { return now; });
   SharedThrottle b(*s2, "invalid-token", Manual(), [&] { return now; });
-  for (int i = 0; i < 15; ++i) EXPECT_FALSE(a.Attempt("10.0.0.1", now, true)) << i;
+  EXPECT_FALSE(Try(a, "10.0.0.1", now, true));
   ASSERT_TRUE(a.Exchange().ok());
-  ASSERT_TRUE(b.Exchange().ok());
   int passed = 0;
-  for (int i = 0; i < 20; ++i)
-    if (!b.Attempt("10.0.0.1", now, true)) passed++;
-  EXPECT_EQ(passed, 5) << "the cluster's 20 free failures, not 20 more";
-  EXPECT_TRUE(b.Attempt("10.0.0.1", now, false)) << "a throttled address waits, even a success";
-  EXPECT_FALSE(b.Attempt("10.0.0.2", now, true)) << "other addresses are not affected";
+  for (int i = 0; i < 25; ++i)
+    if (!Try(b, "10.0.0.1", now, true)) passed++;
+  EXPECT_EQ(passed, 19) << "the cluster's 20 free failures, not 20 more";
+  EXPECT_TRUE(Try(b, "10.0.0.1", now, false)) << "a throttled address waits, even a success";
+  EXPECT_FALSE(Try(b, "10.0.0.2", now, true)) << "other addresses are not affected";
   // Node a learns of b's failures at its next exchange.
-  ASSERT_TRUE(b.Exchange().ok());
   ASSERT_TRUE(a.Exchange().ok());
-  auto wait = a.Attempt("10.0.0.1", now, true);
+  auto wait = Try(a, "10.0.0.1", now, true);
   ASSERT_TRUE(wait);
   EXPECT_EQ(*wait, 1);  // 2^0 s after the latest failure
-  // After the wait one attempt goes through, then the wait doubles; a window later it is over.
+  // After the wait one attempt goes through (the store gives one node a slice of 1), then the
+  // wait doubles; a window later it is over.
   now += 1000;
-  EXPECT_FALSE(a.Attempt("10.0.0.1", now, true));
-  EXPECT_EQ(a.Attempt("10.0.0.1", now, true), 2);
+  EXPECT_FALSE(Try(a, "10.0.0.1", now, true));
+  EXPECT_EQ(Try(a, "10.0.0.1", now, true), 2);
+  ASSERT_TRUE(b.Exchange().ok());
+  EXPECT_EQ(Try(b, "10.0.0.1", now, true), 2) << "the wait holds on every node";
   now += 60'000;
   ASSERT_TRUE(a.Exchange().ok());
-  EXPECT_FALSE(a.Attempt("10.0.0.1", now, true));
+  EXPECT_FALSE(Try(a, "10.0.0.1", now, true));
 }
 
-// Counts that could not be sent (store unavailable) are kept and sent with the next exchange.
-TEST_F(SharedThrottleTest, CountsNotSentAreKeptForTheNextExchange) {
+// The documented bound: slices never exceed the room (a slice one node holds is not given to
+// another, used or not); beyond them each node lets at most one failure per window through on
+// credit.
+TEST_F(SharedThrottleTest, BeyondTheSlicesEachNodeHasOneFailureOnCredit) {
   auto s1 = Open();
   auto s2 = Open();
   ASSERT_TRUE(s1 && s2);
   TimeMs now = 1'790'000'000'000;
   SharedThrottle a(*s1, "invalid-token", Manual(), [&] { return now; });
   SharedThrottle b(*s2, "invalid-token", Manual(), [&] { return now; });
-  for (int i = 0; i < 12; ++i) EXPECT_FALSE(a.Attempt("10.0.0.1", now, true));
-  ASSERT_TRUE(a.Exchange().ok());
-  for (int i = 0; i < 8; ++i) EXPECT_FALSE(a.Attempt("10.0.0.1", now, true));
-  ASSERT_TRUE(a.Exchange().ok());
-  ASSERT_TRUE(b.Exchange().ok());
-  EXPECT_TRUE(b.Attempt("10.0.0.1", now, true)) << "12 + 8 failures: the 21st waits";
+  EXPECT_FALSE(Try(a, "10.0.0.1", now, true));  // on credit
+  EXPECT_FALSE(Try(a, "10.0.0.1", now, true));  // takes the slice: all the room (one node live)
+  // b has not heard of it yet: its first failure goes through on credit.
+  EXPECT_FALSE(Try(b, "10.0.0.1", now, true)) << "b's credit";
+  EXPECT_TRUE(Try(b, "10.0.0.1", now, true)) << "no room left for b: a holds it";
+  for (int i = 0; i < 18; ++i) EXPECT_FALSE(Try(a, "10.0.0.1", now, true)) << i;
+  EXPECT_TRUE(Try(a, "10.0.0.1", now, true)) << "1 + 19 + 1 = free + one credit per node";
 }
 
 }  // namespace

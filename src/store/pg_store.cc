@@ -976,9 +976,11 @@ class PgTx final : public Tx {
                                                       TimeMs now, TimeMs window,
                                                       int max_rows) override {
     static const std::string add =
-        "INSERT INTO throttle_counts (scope, key, count, last) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (scope, key) DO UPDATE SET count = CASE WHEN throttle_counts.last <= $5 "
-        "THEN excluded.count ELSE throttle_counts.count + excluded.count END, "
+        "INSERT INTO throttle_counts (scope, key, count, last) VALUES ($1, $2, greatest(0, "
+        "$3::bigint), $4) "
+        "ON CONFLICT (scope, key) DO UPDATE SET count = greatest(0, CASE WHEN "
+        "throttle_counts.last <= $5 THEN $3::bigint ELSE throttle_counts.count + $3::bigint "
+        "END), "
         "last = greatest(throttle_counts.last, excluded.last)";
     static const std::string expire = "DELETE FROM throttle_counts WHERE scope = $1 AND last <= $2";
     static const std::string live =

@@ -1112,9 +1112,9 @@ class SqliteTx final : public Tx {
                                                       TimeMs now, TimeMs window,
                                                       int max_rows) override {
     static const std::string add =
-        "INSERT INTO throttle_counts (scope, key, count, last) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (scope, key) DO UPDATE SET count = CASE WHEN last <= ?5 "
-        "THEN excluded.count ELSE count + excluded.count END, "
+        "INSERT INTO throttle_counts (scope, key, count, last) VALUES (?1, ?2, max(0, ?3), ?4) "
+        "ON CONFLICT (scope, key) DO UPDATE SET count = max(0, CASE WHEN last <= ?5 "
+        "THEN ?3 ELSE count + ?3 END), "
         "last = max(last, excluded.last)";
     static const std::string expire = "DELETE FROM throttle_counts WHERE scope = ?1 AND last <= ?2";
     static const std::string live =

@@ -202,10 +202,10 @@ class Tx {
   // same windows; SQLite (one node) uses `now`. A refusal changes nothing.
   virtual Result<RateCheck> ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour,
                                         TimeMs now) = 0;
-  // Adds each delta (a count and the time of its latest attempt, per key) to the shared throttle
-  // counts of `scope`; a row whose latest attempt is `window` or more before `now` starts again
-  // from the delta, and such rows are removed. Returns the scope's live rows, largest counts first,
-  // at most `max_rows`.
+  // Adds each delta (a count, which may be negative, and the time of its latest attempt, per key)
+  // to the shared throttle counts of `scope`, never below 0; a row whose latest attempt is
+  // `window` or more before `now` starts again from the delta, and such rows are removed. Returns
+  // the scope's live rows, largest counts first, at most `max_rows`.
   virtual Result<std::vector<ThrottleCount>> ExchangeThrottle(
       const std::string& scope, const std::vector<ThrottleCount>& deltas, TimeMs now, TimeMs window,
       int max_rows) = 0;

@@ -448,7 +448,7 @@ class ClusterTest(unittest.TestCase):
     def test_10_invalid_tokens_hit_one_throttle_across_nodes(self):
         """100 invalid tokens from one address: against one node 20 are answered 401 and the rest
         429; spread over three nodes the same throttle holds, within the documented bound of one
-        more per other node (20 + 2)."""
+        more per node and window (20 + 3, docs/CLUSTER.md)."""
         def invalid_401s(source, nodes):
             answers = []
             for i in range(100):
@@ -462,7 +462,7 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(one, 20)
         spread = invalid_401s("127.0.1.78", [0, 1, 2])
         self.assertGreaterEqual(spread, 20)
-        self.assertLessEqual(spread, 22, "spread over three nodes, %d invalid tokens got 401" % spread)
+        self.assertLessEqual(spread, 23, "spread over three nodes, %d invalid tokens got 401" % spread)
         # Every node now refuses the address, whichever one it asks.
         time.sleep(0.6)  # two exchanges
         for node in range(3):
