@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace sandgate::auth {
 namespace {
@@ -94,6 +97,32 @@ TEST_F(SharedThrottleTest, BeyondTheSlicesEachNodeHasOneFailureOnCredit) {
   EXPECT_TRUE(Try(b, "10.0.0.1", now, true)) << "no room left for b: a holds it";
   for (int i = 0; i < 18; ++i) EXPECT_FALSE(Try(a, "10.0.0.1", now, true)) << i;
   EXPECT_TRUE(Try(a, "10.0.0.1", now, true)) << "1 + 19 + 1 = free + one credit per node";
+}
+
+// Requests on many threads while the exchange thread runs (TSan runs this one: `make test-tsan`):
+// across two nodes, no more failures pass than the free ones plus one credit per node.
+TEST_F(SharedThrottleTest, ConcurrentAttemptsAndExchangesStayWithinTheBound) {
+  auto s1 = Open();
+  auto s2 = Open();
+  ASSERT_TRUE(s1 && s2);
+  SharedThrottle::Policy p;
+  p.free_failures = 20;
+  p.exchange_ms = 5;
+  const TimeMs now = 1'790'000'000'000;
+  SharedThrottle a(*s1, "invalid-token", p, [&] { return now; });
+  SharedThrottle b(*s2, "invalid-token", p, [&] { return now; });
+  std::atomic<int> passed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      SharedThrottle& node = t % 2 ? a : b;
+      for (int i = 0; i < 30; ++i)
+        if (!Try(node, "10.0.0.1", now, true)) passed++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GE(passed.load(), 20);
+  EXPECT_LE(passed.load(), 22);
 }
 
 }  // namespace
