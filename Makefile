@@ -120,3 +120,12 @@ deb: deps
 
 test-package: deb
 	python3 tests/package/test_package.py
+# `make chaos`: three nodes on one PostgreSQL, each in its own network namespace; in CHAOS_ROUNDS
+# rounds (default 20) a node is cut from PostgreSQL, from its clients, paused past its lease,
+# PostgreSQL restarted and a node killed -9, while clients record every request; a checker then
+# asserts the invariants (docs/CLUSTER.md). Needs root. Report: $(BUILD)/chaos-report.txt.
+.PHONY: chaos
+chaos: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target sandgate
+	BUILD=$(BUILD) bash scripts/chaos.sh

@@ -283,7 +283,10 @@ Status Instance::StartFollowing(const std::string& node_id) {
   service::Services* s = services_.get();
   hooks.apply = [s](const std::vector<store::OrgId>& orgs) { return s->RefreshIndex(orgs); };
   hooks.reload = [s] { return s->LoadIndex(); };
-  return store_->Follow(node_id, index_horizon_, std::move(hooks));
+  Status st = store_->Follow(node_id, index_horizon_, std::move(hooks));
+  // What the index just loaded holds need not stay in the change log (other nodes permitting).
+  if (st.ok() && !store_->Shared()) (void)store_->PruneChangeLog();
+  return st;
 }
 
 Result<bool> Instance::Empty() {

@@ -23,4 +23,19 @@ Status ApplyChangeLog(
   }
 }
 
+Status ReloadIfPruned(int64_t start, const std::function<Result<int64_t>()>& read_floor,
+                      const std::function<Result<int64_t>()>& read_horizon,
+                      const FollowHooks& hooks, int64_t* applied, bool* applied_some) {
+  auto floor = read_floor();
+  if (!floor.ok()) return floor.status();
+  if (*floor <= start) return Status::Ok();
+  auto horizon = read_horizon();
+  if (!horizon.ok()) return horizon.status();
+  if (!hooks.reload) return Status::Internal("store: the change log was pruned past this follower");
+  if (Status st = hooks.reload(); !st.ok()) return st;
+  *applied = std::max(*applied, *horizon);
+  if (applied_some) *applied_some = true;
+  return Status::Ok();
+}
+
 }  // namespace sandgate::store

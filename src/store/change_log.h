@@ -27,4 +27,13 @@ Status ApplyChangeLog(
     const std::function<Result<std::vector<LoggedChange>>(int64_t after)>& read_after,
     const FollowHooks& hooks, int64_t* applied, bool* applied_some = nullptr);
 
+// To be called after ApplyChangeLog, with `start` the value *applied had before it. Entries are
+// pruned (Store::PruneChangeLog) once every live follower has applied them, and the log's floor
+// records how far. When the floor, read after the changes were, is above `start`, entries this
+// follower had not applied may have gone before it read them: it reloads its whole index from
+// `read_horizon()` (read before the reload, so nothing later falls in between) on.
+Status ReloadIfPruned(int64_t start, const std::function<Result<int64_t>()>& read_floor,
+                      const std::function<Result<int64_t>()>& read_horizon,
+                      const FollowHooks& hooks, int64_t* applied, bool* applied_some = nullptr);
+
 }  // namespace sandgate::store

@@ -156,6 +156,32 @@ ALTER TABLE audit ADD COLUMN chain bytea;
     R"sql(
 ALTER TABLE audit ADD COLUMN request_id text NOT NULL DEFAULT '';
 )sql",
+
+    // 6: cluster-wide limits (docs/CLUSTER.md): rate windows per organization (database time),
+    // the shared throttle counts, and the change log's floor (entries up to it were pruned).
+    R"sql(
+CREATE TABLE rate_windows (
+  org_id      bigint PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+  sec_window  bigint NOT NULL,  -- seconds since the epoch, database time
+  in_sec      bigint NOT NULL,
+  hour_window bigint NOT NULL,  -- hours since the epoch, database time
+  in_hour     bigint NOT NULL
+);
+
+CREATE TABLE throttle_counts (
+  scope text NOT NULL,
+  key   text NOT NULL,
+  count bigint NOT NULL,
+  last  bigint NOT NULL,  -- the latest attempt counted (ms since the epoch)
+  PRIMARY KEY (scope, key)
+);
+
+CREATE TABLE change_floor (
+  id             integer PRIMARY KEY CHECK (id = 1),
+  pruned_through bigint NOT NULL
+);
+INSERT INTO change_floor VALUES (1, 0);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -164,6 +190,19 @@ constexpr const char* kBeginWrite =
     "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(74110001)";
 constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
 constexpr const char* kChangesChannel = "sandgate_changes";
+// The change log's horizon: its newest entry, or how far it was pruned if that is more.
+constexpr const char* kChangeHorizonSql =
+    "SELECT greatest(coalesce(max(seq), 0), (SELECT pruned_through FROM change_floor)) FROM "
+    "changes";
+constexpr const char* kChangeFloorSql = "SELECT pruned_through FROM change_floor";
+// Removes what every node holding a live lease has applied and raises the floor; one statement,
+// so the floor and the deletion commit together. Returns the number of entries removed.
+constexpr const char* kPruneChangesSql =
+    "WITH m AS (SELECT min(applied_seq) AS s FROM nodes WHERE lease_until > now()), "
+    "d AS (DELETE FROM changes WHERE seq <= (SELECT s FROM m) RETURNING seq) "
+    "UPDATE change_floor SET pruned_through = greatest(pruned_through, "
+    "coalesce((SELECT max(seq) FROM d), 0)) RETURNING (SELECT count(*) FROM d)";
+constexpr int kPruneEveryMs = 5000;
 
 // ---------------------------------------------------------------------------------------------
 // libpq wrappers
@@ -893,6 +932,92 @@ class PgTx final : public Tx {
     return std::optional<int64_t>(r->Int(0, 0));
   }
 
+  Result<RateCheck> ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour, TimeMs) override {
+    // Database time: every node counts in the same windows, whatever its own clock says.
+    static const std::string sql =
+        "WITH t AS (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms) "
+        "INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
+        "SELECT $1, ms / 1000, 1, ms / 3600000, 1 FROM t ON CONFLICT (org_id) DO UPDATE SET "
+        "in_sec = CASE WHEN rate_windows.sec_window >= excluded.sec_window "
+        "THEN rate_windows.in_sec + 1 ELSE 1 END, "
+        "sec_window = greatest(rate_windows.sec_window, excluded.sec_window), "
+        "in_hour = CASE WHEN rate_windows.hour_window >= excluded.hour_window "
+        "THEN rate_windows.in_hour + 1 ELSE 1 END, "
+        "hour_window = greatest(rate_windows.hour_window, excluded.hour_window) "
+        "WHERE (rate_windows.sec_window < excluded.sec_window OR rate_windows.in_sec < $2) "
+        "AND (rate_windows.hour_window < excluded.hour_window OR rate_windows.in_hour < $3) "
+        "RETURNING 1";
+    static const std::string why =
+        "SELECT sec_window, in_sec, hour_window, in_hour, "
+        "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM rate_windows "
+        "WHERE org_id = $1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    RateCheck out;
+    if (per_second > 0 && per_hour > 0) {
+      auto r = Handled(sql, Params().Int(org).Int(per_second).Int(per_hour), "counting the rate",
+                       std::nullopt, OrgNotFound());
+      if (!r.ok()) return r.status();
+      if (r->size() > 0) {
+        out.admitted = true;
+        return out;
+      }
+    }
+    auto r = Run(why, Params().Int(org), "reading the rate windows");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) {  // a zero limit: refused by the per-second window
+      out.reset_ms = 1000;
+      return out;
+    }
+    const int64_t ms = r->Int(0, 4);
+    if (per_second <= 0 || (r->Int(0, 0) >= ms / 1000 && r->Int(0, 1) >= per_second)) {
+      out.reset_ms = std::max<int64_t>(1, (r->Int(0, 0) + 1) * 1000 - ms);
+    } else {
+      out.hour = true;
+      out.reset_ms = std::max<int64_t>(1, (r->Int(0, 2) + 1) * 3'600'000 - ms);
+    }
+    return out;
+  }
+
+  Result<std::vector<ThrottleCount>> ExchangeThrottle(const std::string& scope,
+                                                      const std::vector<ThrottleCount>& deltas,
+                                                      TimeMs now, TimeMs window,
+                                                      int max_rows) override {
+    static const std::string add =
+        "INSERT INTO throttle_counts (scope, key, count, last) VALUES ($1, $2, greatest(0, "
+        "$3::bigint), $4) "
+        "ON CONFLICT (scope, key) DO UPDATE SET count = greatest(0, CASE WHEN "
+        "throttle_counts.last <= $5 THEN $3::bigint ELSE throttle_counts.count + $3::bigint "
+        "END), "
+        "last = greatest(throttle_counts.last, excluded.last)";
+    static const std::string expire = "DELETE FROM throttle_counts WHERE scope = $1 AND last <= $2";
+    static const std::string live =
+        "SELECT key, count, last FROM throttle_counts WHERE scope = $1 ORDER BY count DESC "
+        "LIMIT $2";
+    if (Status g = Guard(true); !g.ok()) return g;
+    const TimeMs stale = now - window;
+    for (const ThrottleCount& d : deltas) {
+      auto r = Run(add, Params().Text(scope).Text(d.key).Int(d.count).Int(d.last).Int(stale),
+                   "counting throttled attempts");
+      if (!r.ok()) return r.status();
+    }
+    if (auto r = Run(expire, Params().Text(scope).Int(stale), "expiring throttle counts"); !r.ok())
+      return r.status();
+    auto r = Run(live, Params().Text(scope).Int(std::max(1, max_rows)), "reading throttle counts");
+    if (!r.ok()) return r.status();
+    std::vector<ThrottleCount> out;
+    out.reserve(r->size());
+    for (int i = 0; i < r->size(); ++i) out.push_back({r->Text(i, 0), r->Int(i, 1), r->Int(i, 2)});
+    return out;
+  }
+
+  Result<int64_t> LiveNodes() override {
+    static const std::string sql = "SELECT count(*) FROM nodes WHERE lease_until > now()";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params(), "counting the nodes");
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
   Result<int64_t> RecordChange(OrgId org) override {
     static const std::string sql = "INSERT INTO changes (org_id) VALUES ($1) RETURNING seq";
     static const std::string notify =
@@ -1329,9 +1454,28 @@ class Follower {
         metrics::M().store_follower_lag->Set(static_cast<int64_t>(batch.size()));
       return batch;
     };
+    const int64_t start = applied_;
     if (Status st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some); !st.ok())
       return st;
     if (metrics::Enabled()) metrics::M().store_follower_lag->Set(0);
+    auto read_int = [&](const char* sql, std::string_view what) -> Result<int64_t> {
+      auto rows = c.Query(sql, Params(), what);
+      if (!rows.ok()) return rows.status();
+      return rows->Int(0, 0);
+    };
+    if (Status st = ReloadIfPruned(
+            start, [&] { return read_int(kChangeFloorSql, "reading the change log's floor"); },
+            [&] { return read_int(kChangeHorizonSql, "reading the change log"); }, hooks_,
+            &applied_, applied_some);
+        !st.ok())
+      return st;
+    // Now and then, drop the entries every live node has applied (this one's acknowledgement
+    // is at most one round old; the others' likewise).
+    if (t0 >= next_prune_) {
+      next_prune_ = t0 + std::chrono::milliseconds(kPruneEveryMs);
+      if (auto p = c.Query(kPruneChangesSql, Params(), "pruning the change log"); !p.ok())
+        return p.status();
+    }
     const auto trust = t0 + std::chrono::milliseconds(options_.lease_ms - options_.renew_ms);
     trusted_until_.store(trust.time_since_epoch().count());
     return Status::Ok();
@@ -1360,7 +1504,8 @@ class Follower {
   const std::string url_;
   const PgOptions options_;
   const std::string node_id_;
-  int64_t applied_;  // follower thread only
+  int64_t applied_;                       // follower thread only
+  SteadyClock::time_point next_prune_{};  // follower thread only
   FollowHooks hooks_;
   std::atomic<int64_t> trusted_until_{0};  // steady_clock ticks
   std::mutex mu_;
@@ -1400,8 +1545,7 @@ class PgStore final : public Store {
   Result<int64_t> ChangeHorizon() override {
     auto lease = Lease();
     if (!lease.ok()) return lease.status();
-    auto r = lease->conn->Query("SELECT coalesce(max(seq), 0) FROM changes", Params(),
-                                "reading the change log");
+    auto r = lease->conn->Query(kChangeHorizonSql, Params(), "reading the change log");
     lease->broken = lease->conn->broken();
     if (!r.ok()) return r.status();
     return r->Int(0, 0);
@@ -1438,6 +1582,15 @@ class PgStore final : public Store {
       pause_us = std::min(pause_us * 2, 10'000);
     }
     return Status::Ok();
+  }
+
+  Result<int64_t> PruneChangeLog() override {
+    auto lease = Lease();
+    if (!lease.ok()) return lease.status();
+    auto r = lease->conn->Query(kPruneChangesSql, Params(), "pruning the change log");
+    lease->broken = lease->conn->broken();
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
   }
 
   std::string Describe() const override { return RedactPgUrl(url_); }

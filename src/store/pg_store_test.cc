@@ -210,6 +210,56 @@ TEST_F(PgStoreTest, FollowerAppliesOtherWritersChangesBeforeTheyReturn) {
   for (OrgId o : applied) EXPECT_NE(o, 424242);
 }
 
+// The change log is pruned up to what every node with a live lease applied (never further); a
+// follower that starts below the pruned floor reloads its whole index instead of missing entries.
+TEST_F(PgStoreTest, PruneChangeLogKeepsWhatALiveNodeLacksAndALateFollowerReloads) {
+  auto a = OpenInDir(dir_);
+  auto b = OpenInDir(dir_);
+  auto late = OpenInDir(dir_);
+  ASSERT_TRUE(a && b && late);
+  std::atomic<int> late_applied{0}, late_reloads{0};
+  FollowHooks hooks{[](const std::vector<OrgId>&) { return Status::Ok(); },
+                    [] { return Status::Ok(); }};
+  ASSERT_TRUE(a->Follow("node-a", 0, hooks).ok());
+  for (int i = 0; i < 200 && !a->IndexTrusted(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(a->IndexTrusted());
+  int64_t seq = 0;
+  ASSERT_TRUE(b->Write([&](Tx& tx) -> Status {
+                 auto id = tx.InsertOrg(NewOrg("pruned"));
+                 if (!id.ok()) return id.status();
+                 for (int i = 0; i < 3; ++i) {
+                   auto s = tx.RecordChange(*id);
+                   if (!s.ok()) return s.status();
+                   seq = *s;
+                 }
+                 return Status::Ok();
+               }).ok());
+  ASSERT_TRUE(b->AwaitPropagation(seq, "node-b").ok());
+  // A live node that has applied nothing yet holds the log.
+  PGconn* c = PQconnectdb(url().c_str());
+  PQclear(PQexec(c,
+                 "INSERT INTO nodes (node_id, applied_seq, lease_until) VALUES "
+                 "('behind', 0, now() + interval '1 hour')"));
+  auto kept = b->PruneChangeLog();
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  EXPECT_EQ(*kept, 0);
+  PQclear(PQexec(c, "DELETE FROM nodes WHERE node_id = 'behind'"));
+  PQfinish(c);
+  auto pruned = b->PruneChangeLog();
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 3);
+  EXPECT_EQ(*b->ChangeHorizon(), seq) << "the horizon survives the pruning";
+  FollowHooks late_hooks{[&](const std::vector<OrgId>&) { return ++late_applied, Status::Ok(); },
+                         [&] { return ++late_reloads, Status::Ok(); }};
+  ASSERT_TRUE(late->Follow("node-late", 0, late_hooks).ok());
+  for (int i = 0; i < 200 && !late->IndexTrusted(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(late->IndexTrusted());
+  EXPECT_EQ(late_reloads.load(), 1) << "entries it never applied are gone: it reloads";
+  EXPECT_EQ(late_applied.load(), 0);
+}
+
 TEST_F(PgStoreTest, WritersStopWaitingForANodeWhoseLeaseRanOut) {
   auto b = OpenInDir(dir_);
   ASSERT_TRUE(b);

@@ -158,8 +158,39 @@ CREATE TABLE changes (
     R"sql(
 ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
 )sql",
+
+    // 6: cluster-wide limits, kept here too so both stores pass the same suite (one node: the
+    // windows are this process's clock), and the change log's floor (entries up to it were
+    // pruned; see Store::PruneChangeLog).
+    R"sql(
+CREATE TABLE rate_windows (
+  org_id      INTEGER PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+  sec_window  INTEGER NOT NULL,
+  in_sec      INTEGER NOT NULL,
+  hour_window INTEGER NOT NULL,
+  in_hour     INTEGER NOT NULL
+);
+
+CREATE TABLE throttle_counts (
+  scope TEXT NOT NULL,
+  key   TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  last  INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+
+CREATE TABLE change_floor (
+  id             INTEGER PRIMARY KEY CHECK (id = 1),
+  pruned_through INTEGER NOT NULL
+);
+INSERT INTO change_floor VALUES (1, 0);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// The change log's horizon: its newest entry, or how far it was pruned if that is more.
+constexpr const char* kChangeHorizonSql =
+    "SELECT max(coalesce(max(seq), 0), (SELECT pruned_through FROM change_floor)) FROM changes";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -1019,6 +1050,112 @@ class SqliteTx final : public Tx {
     return used;
   }
 
+  // Store::PruneChangeLog: removes the entries up to `through` and raises the floor.
+  Result<int64_t> PruneChanges(int64_t through) {
+    static const std::string del = "DELETE FROM changes WHERE seq <= ?1";
+    static const std::string floor =
+        "UPDATE change_floor SET pruned_through = max(pruned_through, ?1)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(del);
+    if (!s.ok()) return s.status();
+    s->Int(1, through);
+    if (int rc = s->Step(); rc != SQLITE_DONE) return Fail(rc, "pruning the change log");
+    const int64_t removed = sqlite3_changes(c_.db());
+    if (removed == 0) return int64_t{0};
+    auto f = Prep(floor);
+    if (!f.ok()) return f.status();
+    f->Int(1, through);
+    if (int rc = f->Step(); rc != SQLITE_DONE) return Fail(rc, "pruning the change log");
+    return removed;
+  }
+
+  Result<RateCheck> ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour,
+                                TimeMs now) override {
+    static const std::string sql =
+        "INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
+        "VALUES (?1, ?4, 1, ?5, 1) ON CONFLICT (org_id) DO UPDATE SET "
+        "in_sec = CASE WHEN sec_window >= excluded.sec_window THEN in_sec + 1 ELSE 1 END, "
+        "sec_window = max(sec_window, excluded.sec_window), "
+        "in_hour = CASE WHEN hour_window >= excluded.hour_window THEN in_hour + 1 ELSE 1 END, "
+        "hour_window = max(hour_window, excluded.hour_window) "
+        "WHERE (sec_window < excluded.sec_window OR in_sec < ?2) "
+        "AND (hour_window < excluded.hour_window OR in_hour < ?3) RETURNING 1";
+    static const std::string why =
+        "SELECT sec_window, in_sec, hour_window, in_hour FROM rate_windows WHERE org_id = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    RateCheck out;
+    const int64_t sec = now >= 0 ? now / 1000 : 0, hour = now >= 0 ? now / 3'600'000 : 0;
+    if (per_second > 0 && per_hour > 0) {
+      auto s = Prep(sql);
+      if (!s.ok()) return s.status();
+      s->Int(1, org).Int(2, per_second).Int(3, per_hour).Int(4, sec).Int(5, hour);
+      int rc = s->Step();
+      if (rc == SQLITE_ROW) {
+        if ((rc = s->Step()) != SQLITE_DONE) return Fail(rc, "counting the rate");
+        out.admitted = true;
+        return out;
+      }
+      if (rc != SQLITE_DONE) return Fail(rc, "counting the rate", std::nullopt, OrgNotFound());
+    }
+    auto s = Prep(why);
+    if (!s.ok()) return s.status();
+    s->Int(1, org);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) {  // a zero limit: refused by the per-second window
+      out.reset_ms = 1000;
+      return out;
+    }
+    if (rc != SQLITE_ROW) return Fail(rc, "reading the rate windows");
+    const int64_t w_sec = s->ColInt(0), n_sec = s->ColInt(1), w_hour = s->ColInt(2);
+    if (per_second <= 0 || (w_sec >= sec && n_sec >= per_second)) {
+      out.reset_ms = std::max<int64_t>(1, (w_sec + 1) * 1000 - now);
+    } else {
+      out.hour = true;
+      out.reset_ms = std::max<int64_t>(1, (w_hour + 1) * 3'600'000 - now);
+    }
+    return out;
+  }
+
+  Result<std::vector<ThrottleCount>> ExchangeThrottle(const std::string& scope,
+                                                      const std::vector<ThrottleCount>& deltas,
+                                                      TimeMs now, TimeMs window,
+                                                      int max_rows) override {
+    static const std::string add =
+        "INSERT INTO throttle_counts (scope, key, count, last) VALUES (?1, ?2, max(0, ?3), ?4) "
+        "ON CONFLICT (scope, key) DO UPDATE SET count = max(0, CASE WHEN last <= ?5 "
+        "THEN ?3 ELSE count + ?3 END), "
+        "last = max(last, excluded.last)";
+    static const std::string expire = "DELETE FROM throttle_counts WHERE scope = ?1 AND last <= ?2";
+    static const std::string live =
+        "SELECT key, count, last FROM throttle_counts WHERE scope = ?1 ORDER BY count DESC "
+        "LIMIT ?2";
+    if (Status g = Guard(true); !g.ok()) return g;
+    const TimeMs stale = now - window;
+    for (const ThrottleCount& d : deltas) {
+      auto s = Prep(add);
+      if (!s.ok()) return s.status();
+      s->Text(1, scope).Text(2, d.key).Int(3, d.count).Int(4, d.last).Int(5, stale);
+      if (int rc = s->Step(); rc != SQLITE_DONE) return Fail(rc, "counting throttled attempts");
+    }
+    {
+      auto s = Prep(expire);
+      if (!s.ok()) return s.status();
+      s->Text(1, scope).Int(2, stale);
+      if (int rc = s->Step(); rc != SQLITE_DONE) return Fail(rc, "expiring throttle counts");
+    }
+    auto s = Prep(live);
+    if (!s.ok()) return s.status();
+    s->Text(1, scope).Int(2, std::max(1, max_rows));
+    std::vector<ThrottleCount> out;
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW)
+      out.push_back({s->ColText(0), s->ColInt(1), s->ColInt(2)});
+    if (rc != SQLITE_DONE) return Fail(rc, "reading throttle counts");
+    return out;
+  }
+
+  Result<int64_t> LiveNodes() override { return int64_t{1}; }
+
   Result<int64_t> RecordChange(OrgId org) override {
     static const std::string sql = "INSERT INTO changes (org_id, at) VALUES (?1, ?2)";
     if (Status g = Guard(true); !g.ok()) return g;
@@ -1383,8 +1520,24 @@ class SqliteStore final : public Store {
     if (t_active_store == this) return NestedError();
     auto lease = LeaseReader();
     if (!lease.ok()) return lease.status();
-    return QueryInt(*lease->conn, "SELECT coalesce(max(seq), 0) FROM changes",
-                    "reading the change log");
+    return QueryInt(*lease->conn, kChangeHorizonSql, "reading the change log");
+  }
+
+  // Only this process's catch-up follows a SQLite file: what it applied can go.
+  Result<int64_t> PruneChangeLog() override {
+    if (!following_.load()) return int64_t{0};
+    if (t_active_store == this) return NestedError();
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    const int64_t through = applied_seq_;
+    int64_t removed = 0;
+    Status st = Write([&](Tx& tx) -> Status {
+      auto r = static_cast<SqliteTx&>(tx).PruneChanges(through);
+      if (!r.ok()) return r.status();
+      removed = *r;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return removed;
   }
 
   // No thread: CatchUp applies what other processes recorded, when the change counter moved.
@@ -1403,7 +1556,7 @@ class SqliteStore final : public Store {
     if (!following_.load(std::memory_order_acquire)) return Status::Ok();
     if (counter_.Load() == caught_up_at_.load(std::memory_order_acquire)) return Status::Ok();
     if (t_active_store == this) return NestedError();
-    std::lock_guard<std::mutex> lock(follow_mu_);
+    std::unique_lock<std::mutex> lock(follow_mu_);
     const uint64_t counter = counter_.Load();  // before reading the log it vouches for
     if (counter == caught_up_at_.load()) return Status::Ok();  // another caller just did it
     static const std::string changes =
@@ -1422,8 +1575,26 @@ class SqliteStore final : public Store {
       return batch;
     };
     // On an error applied_seq_ stays at the last batch applied: retried from there.
+    const int64_t start = applied_seq_;
     if (Status st = ApplyChangeLog(read_after, hooks_, &applied_seq_); !st.ok()) return st;
+    auto read_int = [&](const char* sql) -> Result<int64_t> {
+      auto lease = LeaseReader();
+      if (!lease.ok()) return lease.status();
+      return QueryInt(*lease->conn, sql, "reading the change log");
+    };
+    if (Status st = ReloadIfPruned(
+            start, [&] { return read_int("SELECT pruned_through FROM change_floor"); },
+            [&] { return read_int(kChangeHorizonSql); }, hooks_, &applied_seq_);
+        !st.ok())
+      return st;
     caught_up_at_.store(counter, std::memory_order_release);
+    // Now and then (every kPruneAfter changes applied) the applied entries go.
+    if (applied_seq_ - pruned_seq_ >= kPruneAfter) {
+      pruned_seq_ = applied_seq_;
+      prune_due_.store(true);
+    }
+    lock.unlock();
+    if (prune_due_.exchange(false)) (void)PruneChangeLog();
     return Status::Ok();
   }
 
@@ -1511,6 +1682,9 @@ class SqliteStore final : public Store {
   std::mutex follow_mu_;     // one catch-up at a time
   FollowHooks hooks_;        // set once by Follow; guarded by follow_mu_
   int64_t applied_seq_ = 0;  // the newest change applied; guarded by follow_mu_
+  static constexpr int64_t kPruneAfter = 1000;
+  int64_t pruned_seq_ = 0;  // applied_seq_ when a prune was last asked for; guarded by follow_mu_
+  std::atomic<bool> prune_due_{false};
   std::atomic<int64_t> next_foreign_check_ms_{0};  // steady clock
   std::mutex version_mu_;
   std::unique_ptr<Conn> version_conn_;        // PRAGMA data_version only; guarded by version_mu_

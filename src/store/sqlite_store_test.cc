@@ -369,6 +369,54 @@ TEST_F(SqliteStoreTest, CatchUpAppliesTheChangesOtherProcessesRecorded) {
   EXPECT_EQ(applied.size(), 3u);
 }
 
+// The change log is pruned once the server's catch-up applied it; a follower that had not (a
+// second handle following from before) reloads its whole index instead of missing entries.
+TEST_F(SqliteStoreTest, PruneChangeLogDropsWhatWasAppliedAndALateFollowerReloads) {
+  auto serving = Open();
+  auto cli = Open();
+  auto late = Open();
+  ASSERT_TRUE(serving && cli && late);
+  OrgId a = 0;
+  ASSERT_TRUE(cli->Write([&](Tx& tx) {
+                   a = tx.InsertOrg(Org("A")).value();
+                   return Status::Ok();
+                 })
+                  .ok());
+  int applied = 0, reloads = 0, late_applied = 0, late_reloads = 0;
+  FollowHooks hooks{[&](const std::vector<OrgId>&) { return ++applied, Status::Ok(); },
+                    [&] { return ++reloads, Status::Ok(); }};
+  FollowHooks late_hooks{[&](const std::vector<OrgId>&) { return ++late_applied, Status::Ok(); },
+                         [&] { return ++late_reloads, Status::Ok(); }};
+  ASSERT_TRUE(serving->Follow("", 0, hooks).ok());
+  ASSERT_TRUE(late->Follow("", 0, late_hooks).ok());
+  EXPECT_EQ(*serving->PruneChangeLog(), 0) << "nothing recorded yet";
+  int64_t last = 0;
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(cli->Write([&](Tx& tx) {
+                     auto s = tx.RecordChange(a);
+                     if (s.ok()) last = *s;
+                     return s.status();
+                   })
+                    .ok());
+  ASSERT_TRUE(serving->CatchUp().ok());
+  EXPECT_EQ(applied, 1);
+  auto pruned = serving->PruneChangeLog();
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 3);
+  EXPECT_EQ(*serving->PruneChangeLog(), 0);
+  EXPECT_EQ(*serving->ChangeHorizon(), last) << "the horizon survives the pruning";
+  ASSERT_TRUE(late->CatchUp().ok());
+  EXPECT_EQ(late_applied, 0);
+  EXPECT_EQ(late_reloads, 1) << "entries it never applied are gone: it reloads";
+  // Both go on from the horizon: a new change is applied, not reloaded.
+  ASSERT_TRUE(cli->Write([&](Tx& tx) { return tx.RecordChange(a).status(); }).ok());
+  ASSERT_TRUE(serving->CatchUp().ok());
+  ASSERT_TRUE(late->CatchUp().ok());
+  EXPECT_EQ(applied, 2);
+  EXPECT_EQ(late_applied, 1);
+  EXPECT_EQ(reloads + late_reloads, 1);
+}
+
 TEST_F(SqliteStoreTest, RefusesPathsItCannotUse) {
   auto missing_dir = OpenSqliteStore(dir_ + "/no/such/dir/x.db");
   ASSERT_FALSE(missing_dir.ok());

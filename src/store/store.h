@@ -126,6 +126,20 @@ struct OrgPage {
   int64_t total = 0;  // matching the search, ignoring offset/limit
 };
 
+// Tx::ConsumeRate's answer.
+struct RateCheck {
+  bool admitted = false;
+  bool hour = false;     // refused by the per-hour window (otherwise by the per-second one)
+  int64_t reset_ms = 0;  // when refused: until the refusing window ends
+};
+
+// One key's count in a shared throttle (Tx::ExchangeThrottle).
+struct ThrottleCount {
+  std::string key;
+  int64_t count = 0;
+  TimeMs last = 0;  // the latest attempt counted
+};
+
 // Operations inside one transaction. Errors: NotFound for a missing row, Conflict for a unique
 // constraint (codes given per method), Unavailable for an I/O failure.
 class Tx {
@@ -183,6 +197,22 @@ class Tx {
   // incremented and the new value returned; otherwise nothing changes and nullopt is returned.
   // (Used where several nodes share the quota; single-node admission is counted in memory.)
   virtual Result<std::optional<int64_t>> ConsumeUsage(OrgId org, int64_t day, int64_t limit) = 0;
+
+  // --- Cluster-wide limits (quota/cluster_limits.h, auth/shared_throttle.h; docs/CLUSTER.md) ---
+  // Counts one admission against the organization's per-second and per-hour windows, atomically
+  // and only if both have room. PostgreSQL uses the database's clock, so every node counts in the
+  // same windows; SQLite (one node) uses `now`. A refusal changes nothing.
+  virtual Result<RateCheck> ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour,
+                                        TimeMs now) = 0;
+  // Adds each delta (a count, which may be negative, and the time of its latest attempt, per key)
+  // to the shared throttle counts of `scope`, never below 0; a row whose latest attempt is
+  // `window` or more before `now` starts again from the delta, and such rows are removed. Returns
+  // the scope's live rows, largest counts first, at most `max_rows`.
+  virtual Result<std::vector<ThrottleCount>> ExchangeThrottle(
+      const std::string& scope, const std::vector<ThrottleCount>& deltas, TimeMs now, TimeMs window,
+      int max_rows) = 0;
+  // How many nodes hold a live lease (PostgreSQL); 1 where there are no leases (SQLite).
+  virtual Result<int64_t> LiveNodes() = 0;
 
   // Records that the organization's token or state changed, so other processes refresh it (see
   // Store::AwaitPropagation and Store::CatchUp). Returns the change's sequence number, increasing
@@ -251,6 +281,11 @@ class Store {
     (void)seq, (void)self_node;
     return Status::Ok();
   }
+  // Removes the change-log entries that every node following it has applied (PostgreSQL: every
+  // node with a live lease; SQLite: this process's catch-up) and raises the log's floor, so a
+  // follower that had not applied them reloads its whole index instead (FollowHooks::reload).
+  // Returns how many entries were removed. The followers call it by themselves now and then.
+  virtual Result<int64_t> PruneChangeLog() { return int64_t{0}; }
   // What this store is, without secrets (e.g. "sqlite:/path" or "postgres://host:5432/db").
   virtual std::string Describe() const = 0;
   // The key of the audit chain (store/audit_chain.h); unkeyed until set. Set once, before use.

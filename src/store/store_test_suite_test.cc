@@ -1537,6 +1537,89 @@ TEST_P(StoreSuite, ConcurrentConsumeUsageNeverExceedsTheLimit) {
   EXPECT_EQ(accepted.load(), 50);
 }
 
+// Cluster-wide rates (quota/cluster_limits.h). PostgreSQL counts in windows of its own clock, so
+// the per-second check allows for the calls straddling one window boundary.
+TEST_P(StoreSuite, ConsumeRateAdmitsUpToEachWindowsLimitAndRefusalsChangeNothing) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Rate")); });
+  ASSERT_OK(org);
+  const TimeMs now = SystemClock()->now();
+  int admitted = 0, refused = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto r = InWrite(store(), [&](Tx& tx) { return tx.ConsumeRate(*org, 2, 1000, now); });
+    ASSERT_OK(r);
+    if (r->admitted) {
+      admitted++;
+    } else {
+      refused++;
+      EXPECT_FALSE(r->hour);
+      EXPECT_GT(r->reset_ms, 0);
+      EXPECT_LE(r->reset_ms, 1000);
+    }
+  }
+  EXPECT_GE(admitted, 2);
+  EXPECT_LE(admitted, 4) << "at most two per-second windows in a few milliseconds";
+  EXPECT_GE(refused, 1);
+  // The per-hour window: the admissions above count in it too; refusals did not.
+  auto other = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Hourly")); });
+  ASSERT_OK(other);
+  for (int i = 0; i < 3; ++i) {
+    auto r = InWrite(store(), [&](Tx& tx) { return tx.ConsumeRate(*other, 1000, 3, now); });
+    ASSERT_OK(r);
+    EXPECT_TRUE(r->admitted) << i;
+  }
+  auto r = InWrite(store(), [&](Tx& tx) { return tx.ConsumeRate(*other, 1000, 3, now); });
+  ASSERT_OK(r);
+  EXPECT_FALSE(r->admitted);
+  EXPECT_TRUE(r->hour);
+  EXPECT_GT(r->reset_ms, 0);
+  EXPECT_LE(r->reset_ms, 3'600'000);
+  auto zero = InWrite(store(), [&](Tx& tx) { return tx.ConsumeRate(*other, 0, 3, now); });
+  ASSERT_OK(zero);
+  EXPECT_FALSE(zero->admitted);
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.ConsumeRate(*org + 99, 5, 5, now); }), 404,
+                "NOT_FOUND");
+}
+
+TEST_P(StoreSuite, ExchangeThrottleAddsCountsResetsStaleOnesAndReadsTheLargest) {
+  const TimeMs t = kT0;
+  auto ex = [&](std::vector<ThrottleCount> d, TimeMs now, int max_rows = 10) {
+    return InWrite(
+        store(), [&](Tx& tx) { return tx.ExchangeThrottle("scope-a", d, now, 60'000, max_rows); });
+  };
+  auto r = ex({{"10.0.0.1", 3, t}, {"10.0.0.2", 1, t}}, t);
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].key, "10.0.0.1");
+  EXPECT_EQ((*r)[0].count, 3);
+  // Another node adds its counts; the latest attempt wins.
+  r = ex({{"10.0.0.1", 2, t + 10}}, t + 20);
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].count, 5);
+  EXPECT_EQ((*r)[0].last, t + 10);
+  // Another scope is separate.
+  auto b = InWrite(store(), [&](Tx& tx) {
+    return tx.ExchangeThrottle("scope-b", {{"10.0.0.1", 1, t}}, t, 60'000, 10);
+  });
+  ASSERT_OK(b);
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ((*b)[0].count, 1);
+  // The largest first, at most max_rows.
+  r = ex({}, t + 30, 1);
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].key, "10.0.0.1");
+  // A window later: 10.0.0.2 expired; 10.0.0.1 starts again from the delta.
+  r = ex({{"10.0.0.1", 1, t + 60'015}}, t + 60'012);
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].key, "10.0.0.1");
+  EXPECT_EQ((*r)[0].count, 1);
+  auto n = InRead(store(), [&](Tx& tx) { return tx.LiveNodes(); });
+  ASSERT_OK(n);
+  EXPECT_GE(*n, 0);
+}
+
 TEST_P(StoreSuite, RecordChangeCommitsWithTheWriteAndIsRefusedInRead) {
   auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Changed")); });
   ASSERT_OK(org);

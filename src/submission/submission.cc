@@ -11,6 +11,7 @@
 #include "common/secret.h"
 #include "http/server.h"
 #include "metrics/sandgate_metrics.h"
+#include "quota/cluster_limits.h"
 #include "submission/spool.h"
 
 namespace sandgate::submission {
@@ -142,6 +143,12 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
           auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000, 5 * 60 * 1000}),
       commits_(services_.store()) {
   quota_.set_shared(services_.store().Shared());
+  if (services_.store().Shared()) {
+    auth::SharedThrottle::Policy p;
+    p.free_failures = opt_.invalid_token_limit;
+    shared_invalid_tokens_ = std::make_unique<auth::SharedThrottle>(
+        services_.store(), "invalid-token", p, [this] { return services_.clock().now(); });
+  }
   mkdir(opt_.spool_dir.c_str(), 0700);
   // Uploads in flight when a previous process died (kill -9, power loss) left their spool files.
   if (int n = RemoveStaleSpoolFiles(opt_.spool_dir); n > 0)
@@ -194,10 +201,21 @@ Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
 }
 
 void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a) {
-  if (a.rate_limited) return;  // counted in memory (RateLimitedToday); no write, no threshold
-  services_.store().Write(
-      [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
-  if (!a.threshold_crossed) return;
+  // Rate-limit refusals are counted in memory (RateLimitedToday): no write, no threshold.
+  if (a.rate_limited || a.status.code() == "RATE_LIMITED") return;
+  bool crossed = a.threshold_crossed;
+  if (quota_.shared()) {
+    // Several nodes: counted and judged in the store, so the threshold holds for the cluster.
+    auto limits = LimitsFor(org);
+    auto c = limits.ok() ? quota::CountOverQuotaShared(services_.store(), org, a.day,
+                                                       limits->disable_threshold)
+                         : Result<bool>(limits.status());
+    crossed = c.ok() && *c;
+  } else {
+    services_.store().Write(
+        [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
+  }
+  if (!crossed) return;
   service::Actor system{"system", domain::Caller{domain::Role::kProviderAdmin, std::nullopt}, "",
                         false};
   auto r = services_.DisableToken(
@@ -251,7 +269,24 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   // The per-address check and the count of this failure happen in one step (no window for many
   // connections at once); once an address waits, even a valid token waits.
   const std::string& addr_key = ctx.client_key.empty() ? ctx.client_addr : ctx.client_key;
-  if (auto wait = invalid_tokens_.Attempt("", addr_key, started, invalid)) {
+  // Several nodes: counted for the cluster first (auth/shared_throttle.h).
+  std::optional<int64_t> shared_wait;
+  if (shared_invalid_tokens_) {
+    bool exchange_first = false;
+    shared_wait = shared_invalid_tokens_->Attempt(addr_key, started, invalid, &exchange_first);
+    if (exchange_first) {  // this node's slice is used up: learn the cluster's count first
+      co_await asio::co_spawn(
+          *ctx.blocking,
+          [&]() -> asio::awaitable<void> {
+            (void)shared_invalid_tokens_->ExchangeSoon();
+            co_return;
+          },
+          asio::use_awaitable);
+      shared_wait = shared_invalid_tokens_->Attempt(addr_key, started, invalid);
+    }
+  }
+  if (auto wait =
+          shared_wait ? shared_wait : invalid_tokens_.Attempt("", addr_key, started, invalid)) {
     metrics::CountTokenVerification(metrics::TokenOutcome::kThrottled);
     Response res = ZError(429, "Too many invalid API tokens from this address; try again later");
     res.set(field::retry_after, std::to_string(*wait));
@@ -291,26 +326,29 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   // from admission; a failed one gives its count back below).
   const bool shared = quota_.shared();
   if (shared) {
-    std::optional<Status> failed;
-    bool full = false;
+    // Daily allowance and rates for the whole cluster, in one transaction (quota/cluster_limits).
+    quota::ClusterAdmission cl;
     co_await asio::co_spawn(
         *ctx.blocking,
         [&]() -> asio::awaitable<void> {
-          Status st = services_.store().Write([&](store::Tx& tx) -> Status {
-            auto r = tx.ConsumeUsage(org, adm.day, limits->daily_allowance);
-            if (!r.ok()) return r.status();
-            full = !r->has_value();
-            return Status::Ok();
-          });
-          if (!st.ok()) failed = st;
+          cl = quota::AdmitShared(services_.store(), org, limits.value(), adm.day, started);
           co_return;
         },
         asio::use_awaitable);
-    if (failed) {
+    using Kind = quota::ClusterAdmission::Kind;
+    if (cl.kind == Kind::kUnavailable) {
       quota_.Release(org, adm.day);
       co_return ZError(503, "The service is temporarily unavailable");
     }
-    if (full) {
+    if (cl.kind == Kind::kRateLimited) {
+      // Not an over-quota attempt: answered 429, never counted toward the disable threshold.
+      quota_.Release(org, adm.day);
+      Response res = ZError(429, cl.refusal.status.message());
+      RateHeaders(res, cl.refusal);
+      res.set(field::retry_after, std::to_string(cl.refusal.retry_after));
+      co_return res;
+    }
+    if (cl.kind == Kind::kQuotaFull) {
       co_return co_await OverQuota(*ctx.blocking, org,
                                    quota_.RefuseShared(org, limits.value(), adm, started));
     }

@@ -20,6 +20,7 @@
 
 #include "analysis/engine.h"
 #include "auth/login_throttle.h"
+#include "auth/shared_throttle.h"
 #include "http/router.h"
 #include "quota/quota.h"
 #include "service/services.h"
@@ -81,7 +82,9 @@ class SubmissionService {
   SubmissionOptions opt_;
   quota::QuotaManager quota_;
   auth::LoginThrottle invalid_tokens_;  // per client address
-  store::GroupCommitter commits_;       // reports and usage of accepted submissions
+  // Several nodes: the same throttle counted across the cluster (null on one node).
+  std::unique_ptr<auth::SharedThrottle> shared_invalid_tokens_;
+  store::GroupCommitter commits_;  // reports and usage of accepted submissions
 
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;

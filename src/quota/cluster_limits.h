@@ -1,0 +1,40 @@
+// Cluster-wide admission (several nodes on one PostgreSQL; docs/CLUSTER.md, "Limits that hold
+// across nodes"). The node's QuotaManager still reserves first (a per-node pre-check that never
+// admits more than the cluster would); then one store transaction, which the submission path
+// needed anyway for the daily count, checks and counts the daily allowance, the per-second and the
+// per-hour window for the whole cluster:
+// - daily: Tx::ConsumeUsage (exact);
+// - rates: Tx::ConsumeRate, fixed windows of the *database's* clock shared by every node (exact:
+//   no node can add to a window the others do not see; a failed upload keeps its rate count);
+// - over-quota attempts: counted in the store in the same transaction that reads the new total,
+//   so exactly one refusal in the cluster crosses the disable threshold.
+// Cost: the rate check is one more statement in the transaction the daily count already runs
+// (one round trip to the database; see docs/CLUSTER.md for the measurement). Token verification
+// is not involved.
+#pragma once
+
+#include <cstdint>
+
+#include "common/status.h"
+#include "quota/quota.h"
+#include "store/store.h"
+
+namespace sandgate::quota {
+
+struct ClusterAdmission {
+  enum class Kind { kAdmitted, kQuotaFull, kRateLimited, kUnavailable };
+  Kind kind = Kind::kUnavailable;
+  Admission refusal;  // kRateLimited: the 429 to send (never counted toward the threshold)
+};
+
+// Counts one admission for `org` on `day` against the cluster's daily allowance and rates, in one
+// store transaction; nothing is counted unless every limit has room.
+ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limits& limits,
+                             int64_t day, TimeMs now);
+
+// Counts one over-quota attempt (a QUOTA_EXCEEDED refusal) in the store and tells whether it is
+// the one, cluster-wide, that took the day's count past `threshold` (true once per day).
+Result<bool> CountOverQuotaShared(store::Store& store, domain::OrgId org, int64_t day,
+                                  int64_t threshold);
+
+}  // namespace sandgate::quota
