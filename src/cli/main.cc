@@ -1,8 +1,8 @@
 // sandgate: the one binary. `serve` runs the server; every other subcommand works on the data
 // directory through the same services as the HTTP API (same rules, same audit).
 // Exit codes: 0 success, 1 the operation was refused or failed, 2 wrong arguments.
-#include <fcntl.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <ctime>
 #include <cctype>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/log_text.h"
 #include "common/log_format.h"
+#include "common/log_text.h"
 #include "common/secret.h"
 #include "http/connection_limits.h"
 #include "http/deadlines.h"

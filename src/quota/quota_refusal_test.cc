@@ -1,6 +1,6 @@
-#include "quota/quota.h"
-
 #include <gtest/gtest.h>
+
+#include "quota/quota.h"
 
 namespace sandgate::quota {
 namespace {
