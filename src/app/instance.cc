@@ -169,7 +169,7 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       st = str(&cfg->metrics_listen);
     } else if (k == "metrics_bearer_file") {
       st = str(&cfg->metrics_bearer_file);
-    } else if (k == "trusted_proxies") {
+    } else if (k == "trusted_proxies" || k == "trusted_proxy") {  // the flag is --trusted-proxy
       const toml::array* arr = value.as_array();
       cfg->trusted_proxies.clear();
       if (arr == nullptr) {

@@ -93,6 +93,19 @@ void PrintEffectiveConfig(const app::Config& in, std::ostream& out) {
   i("invalid_token_limit", cfg.invalid_token_limit);
   s("web_dir", cfg.web_dir);
   out << "demo = " << (cfg.demo ? "true" : "false") << "\n";
+  out << "rules_strict = " << (cfg.rules_strict ? "true" : "false") << "\n";
+  s("rules_default_severity", cfg.rules_default_severity);
+  s("rules_cache_dir",
+    cfg.rules_cache_dir.empty() ? cfg.data_dir + "/rules-cache" : cfg.rules_cache_dir);
+  s("log_format", cfg.log_format);
+  s("metrics", cfg.metrics ? "on" : "off");
+  s("metrics_listen", cfg.metrics_listen);
+  s("metrics_bearer_file", cfg.metrics_bearer_file);
+  // The flag is --trusted-proxy (repeatable); the file takes trusted_proxies or trusted_proxy.
+  out << "trusted_proxy = [";
+  for (size_t n = 0; n < cfg.trusted_proxies.size(); ++n)
+    out << (n ? ", " : "") << Quote(cfg.trusted_proxies[n]);
+  out << "]\n";
 }
 
 int MigrateDryRun(const std::string& url, const std::function<int(const Status&)>& fail) {

@@ -21,6 +21,9 @@ from harness import BIN, Server
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "upgrade")
+# Schema versions no installation was ever at: migrations 5 (audit request ids) and 6 (cluster-wide
+# limits) were written on two branches and landed together, so main went from 4 straight to 6.
+NEVER_SHIPPED = {5}
 PG_SCRIPT = os.path.join(ROOT, "scripts", "pg-test-cluster.sh")
 
 
@@ -106,7 +109,7 @@ class SqliteUpgradeTest(unittest.TestCase, UpgradeChecks):
         fixtures = sorted(os.path.basename(d) for d in glob.glob(os.path.join(FIXTURES, "sqlite-v*")))
         newest = current_version("sqlite")
         # A fixture for every version from 1 to this build's: a new migration needs a new fixture.
-        self.assertEqual(fixtures, [f"sqlite-v{v}" for v in range(1, newest + 1)])
+        self.assertEqual(fixtures, [f"sqlite-v{v}" for v in range(1, newest + 1) if v not in NEVER_SHIPPED])
         for name in fixtures:
             with self.subTest(name):
                 data, expected = self.fixture(name)
