@@ -605,15 +605,13 @@ Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  std::vector<std::string> args = {config_.av_subprocess,
-                                   "av-scan",
-                                   "--signatures-dir",
-                                   config_.signatures_dir,
-                                   "--rules-dir",
-                                   config_.rules_dir,
+  std::vector<std::string> args = {config_.av_subprocess, "av-scan", "--signatures-dir",
+                                   config_.signatures_dir, "--rules-dir", config_.rules_dir,
                                    "--max-scan-bytes",
-                                   std::to_string(size + config_.av_extract_limit),
-                                   path};
+                                   // Twice the upload: ClamAV reads a large executable's
+                                   // sections again as embedded objects (a 148 MB ELF needs
+                                   // more than size + 64 MiB and was flagged over the limit).
+                                   std::to_string(2 * size + config_.av_extract_limit), path};
   if (!config_.temp_dir.empty()) {
     args.push_back("--temp-dir");
     args.push_back(config_.temp_dir);

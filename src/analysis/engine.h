@@ -80,8 +80,8 @@ struct EngineConfig {
   // ClamAV scans files (and archive contents) up to this size, in total per scan (the file and
   // everything unpacked from it) — when no av_subprocess is set. With av_subprocess (serve), an
   // in-process scan (uploads up to av_subprocess_threshold) reads at most
-  // max(av_subprocess_threshold, av_extract_limit) bytes in total, and a child scan at most the
-  // upload plus av_extract_limit: what one upload may expand to is bounded whatever its format.
+  // max(av_subprocess_threshold, av_extract_limit) bytes in total, and a child scan at most twice
+  // the upload plus av_extract_limit: what one upload may expand to is bounded whatever its format.
   uint64_t av_scan_limit = 512ull << 20;
   uint64_t av_extract_limit = 64ull << 20;
   // Nested files per scan, archive depth, and ClamAV's time budget per scan. A file over any limit

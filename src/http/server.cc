@@ -704,6 +704,15 @@ Status Server::Bind() {
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status(500, "LISTEN_FAILED", "Cannot listen on " + l + ": " + ec.message());
+  // Catch the signals from the moment the socket listens, not from Run(): whoever learns that we
+  // listen (systemd's READY=1, a test reading the log) may signal before Run() starts, and a
+  // SIGHUP or SIGTERM must then reload or drain, not kill the process. Asio queues a signal that
+  // arrives before Run()'s wait.
+  if (impl_->opt.handle_signals) {
+    impl_->signals.add(SIGTERM);
+    impl_->signals.add(SIGINT);
+    if (impl_->opt.on_reload) impl_->signals.add(SIGHUP);
+  }
   return Status::Ok();
 }
 
@@ -760,12 +769,7 @@ void Server::WaitForSignal() {
 
 void Server::Run() {
   auto& im = *impl_;
-  if (im.opt.handle_signals) {
-    im.signals.add(SIGTERM);
-    im.signals.add(SIGINT);
-    if (im.opt.on_reload) im.signals.add(SIGHUP);
-    WaitForSignal();
-  }
+  if (im.opt.handle_signals) WaitForSignal();  // the signals were added by Bind()
   asio::co_spawn(im.ioc, im.Accept(), asio::detached);
   std::vector<std::thread> threads;
   for (auto& w : im.workers) threads.emplace_back([&w] { w->run(); });
