@@ -177,10 +177,17 @@ export function openDialog({ title, build, className }) {
   document.body.append(dialog);
   return new Promise((resolve) => {
     let result;
+    // The dialog leaves the DOM at once: a closed <dialog> would otherwise keep its content
+    // (a password shown once) in the document until the asynchronous 'close' event.
     const close = (value) => {
       result = value;
       if (dialog.open) dialog.close();
+      dialog.remove();
     };
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      close(undefined);
+    });
     dialog.addEventListener('close', () => {
       dialog.remove();
       if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();

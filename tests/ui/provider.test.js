@@ -189,6 +189,8 @@ uiTest(env, 'users: create, change role, reset password (shown once), delete', a
   assert.ok(first.length >= 12);
   await dialog.getByRole('button', { name: 'Done' }).click();
   await dialog.waitFor({ state: 'detached' });
+  // Not only hidden: the password has left the document as soon as the dialog closes.
+  assert.equal(await page.getByTestId('new-password').count(), 0, 'the password is shown once');
   assert.equal(await page.getByText(first).count(), 0, 'the password is shown once');
   const row = users.locator('tr[data-user="umbrella-admin"]');
   await row.waitFor();
