@@ -737,7 +737,8 @@ class Api {
     if (username.size() > 256 || password.size() > 1024)
       return Error(Status(401, "INVALID_CREDENTIALS", "The username or password is not correct."));
     int64_t retry_after = 0;
-    auto r = sessions_.Login(username, password, ctx.client_addr, &retry_after, ctx.client_key);
+    auto r = sessions_.Login(username, password, ctx.client_addr, &retry_after, ctx.client_key,
+                             ctx.request_id);
     if (!r.ok()) {
       Response res = Error(r.status());
       if (r.status().http_status() == 429)

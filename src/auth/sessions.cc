@@ -114,10 +114,11 @@ void SessionManager::FlushRefusals(TimeMs now, bool all) {
 
 Result<SignedIn> SessionManager::Login(const std::string& username, const std::string& password,
                                        const std::string& client_addr, int64_t* retry_after,
-                                       const std::string& throttle_key) {
+                                       const std::string& throttle_key,
+                                       const std::string& request_id) {
   const TimeMs now = services_.clock().now();
   const std::string& addr_key = throttle_key.empty() ? client_addr : throttle_key;
-  service::Actor anon{username.substr(0, 64), domain::Caller{}, client_addr, true};
+  service::Actor anon{username.substr(0, 64), domain::Caller{}, client_addr, true, request_id};
   FlushRefusals(now, false);  // summaries of throttle windows that are over
   LoginThrottle::Limit which = LoginThrottle::Limit::kPair;
   if (auto wait = throttle_.Begin(username, addr_key, now, &which)) {
@@ -163,6 +164,7 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   audit.action = "LOGIN";
   audit.outcome = "ALLOWED";
   audit.client_addr = client_addr;
+  audit.request_id = request_id;
   Status st = services_.store().Write([&](store::Tx& tx) -> Status {
     Status s = tx.InsertSession(rec);
     if (!s.ok()) return s;

@@ -48,10 +48,11 @@ class SessionManager {
   // are summarised (see NoteRefusal), so an unauthenticated client cannot grow the audit trail.
   // The throttle counts failures per (username, `throttle_key`) pair (letter case folded) and per
   // `throttle_key` (default: client_addr); an attempt counts as a failure from its start, so
-  // concurrent attempts cannot slip past it.
+  // concurrent attempts cannot slip past it. `request_id` (X-Request-Id) goes into the sign-in and
+  // failed-password records; a throttle summary stands for many requests and carries none.
   Result<SignedIn> Login(const std::string& username, const std::string& password,
                          const std::string& client_addr, int64_t* retry_after,
-                         const std::string& throttle_key = "");
+                         const std::string& throttle_key = "", const std::string& request_id = "");
   // 401 SESSION_EXPIRED / UNAUTHENTICATED.
   Result<Authenticated> Authenticate(const std::string& session_id);
   Status Logout(const std::string& session_id);

@@ -200,7 +200,8 @@ Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
   return l;
 }
 
-void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a) {
+void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a,
+                                    const std::string& request_id) {
   // Rate-limit refusals are counted in memory (RateLimitedToday): no write, no threshold.
   if (a.rate_limited || a.status.code() == "RATE_LIMITED") return;
   bool crossed = a.threshold_crossed;
@@ -216,8 +217,9 @@ void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a
         [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
   }
   if (!crossed) return;
+  // The request whose refusal crossed the threshold is named in the audit record.
   service::Actor system{"system", domain::Caller{domain::Role::kProviderAdmin, std::nullopt}, "",
-                        false};
+                        false, request_id};
   auto r = services_.DisableToken(
       system, org, domain::DisableReason::kQuotaThreshold,
       std::to_string(a.over_quota_today) + " over-quota attempts today exceeded the threshold");
@@ -226,8 +228,8 @@ void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a
 }
 
 asio::awaitable<Response> SubmissionService::OverQuota(asio::thread_pool& blocking,
-                                                       domain::OrgId org,
-                                                       quota::Admission refused) {
+                                                       domain::OrgId org, quota::Admission refused,
+                                                       std::string request_id) {
   metrics::CountQuotaRefusal(refused.status.code() == "QUOTA_EXCEEDED" ? metrics::QuotaKind::kDaily
                              : refused.status.message().find("/SECOND") != std::string::npos
                                  ? metrics::QuotaKind::kPerSecond
@@ -235,7 +237,7 @@ asio::awaitable<Response> SubmissionService::OverQuota(asio::thread_pool& blocki
   co_await asio::co_spawn(
       blocking,
       [&]() -> asio::awaitable<void> {
-        OnOverQuota(org, refused);
+        OnOverQuota(org, refused, request_id);
         co_return;
       },
       asio::use_awaitable);
@@ -320,7 +322,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (!adm.status.ok()) {
     if (adm.status.http_status() != 429)
       co_return ZError(503, "The service is temporarily unavailable");
-    co_return co_await OverQuota(*ctx.blocking, org, adm);
+    co_return co_await OverQuota(*ctx.blocking, org, adm, ctx.request_id);
   }
   // Several nodes: the store's count is the authority, taken now (an accepted submission counts
   // from admission; a failed one gives its count back below).
@@ -350,7 +352,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     }
     if (cl.kind == Kind::kQuotaFull) {
       co_return co_await OverQuota(*ctx.blocking, org,
-                                   quota_.RefuseShared(org, limits.value(), adm, started));
+                                   quota_.RefuseShared(org, limits.value(), adm, started),
+                                   ctx.request_id);
     }
   }
   // From here the reservation is released unless the submission is recorded.

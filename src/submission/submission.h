@@ -67,10 +67,11 @@ class SubmissionService {
                                                 http::RequestContext& ctx, http::BodyReader& body,
                                                 bool discan);
   Result<quota::Limits> LimitsFor(domain::OrgId org);
-  void OnOverQuota(domain::OrgId org, const quota::Admission& a);
+  void OnOverQuota(domain::OrgId org, const quota::Admission& a, const std::string& request_id);
   // The 429 for a refused admission, after OnOverQuota has run on the blocking pool.
   boost::asio::awaitable<http::Response> OverQuota(boost::asio::thread_pool& blocking,
-                                                   domain::OrgId org, quota::Admission refused);
+                                                   domain::OrgId org, quota::Admission refused,
+                                                   std::string request_id);
   bool TryEnqueue(Job job);
   void Worker();
   // The report of `job` completed with the rule findings, to be stored by the caller; nothing

@@ -345,6 +345,37 @@ class LogsAndRequestIdTest(ServerTestCase):
         audit = self.provider().get(f"/api/v1/provider/auditLog?orgId={org}&action=TOKEN_REGENERATE").json["items"]
         self.assertEqual(audit[0]["requestId"], rid2)
 
+    def test_request_id_reaches_sign_in_and_threshold_disable_audit_records(self):
+        org, admin, _ = self.new_org("Rid Audit Co")
+        self.provider().patch(f"/api/v1/provider/orgs/{org}",
+                              {"ratePerSecond": 1000, "ratePerHour": 100000, "dailyAllowance": 1,
+                               "disableThreshold": 1})
+        token = self.reveal(admin)
+        proxy = self.server.client(source="127.0.0.2")
+        # A failed and a successful sign-in through the proxy.
+        r = proxy.request("POST", "/api/v1/authenticatedSession",
+                          {"username": "ridauditco-admin", "password": "wrong-password"},
+                          headers={"X-Request-Id": "rid-login-bad"})
+        self.assertEqual(r.status, 401, r)
+        r = proxy.request("POST", "/api/v1/authenticatedSession",
+                          {"username": "ridauditco-admin", "password": self.server.logins["ridauditco-admin"]},
+                          headers={"X-Request-Id": "rid-login-ok"})
+        self.assertEqual(r.status, 200, r)
+        self.server.secrets.add(re.search(r"sg_session=([^;]*)", r.headers["set-cookie"]).group(1))
+        logins = self.provider().get(f"/api/v1/provider/auditLog?orgId={org}&action=LOGIN").json["items"]
+        self.assertIn("rid-login-ok", [a["requestId"] for a in logins if a["outcome"] == "ALLOWED"])
+        failed = self.provider().get("/api/v1/provider/auditLog?action=LOGIN").json["items"]
+        self.assertIn("rid-login-bad", [a["requestId"] for a in failed if a["outcome"] == "INVALID_CREDENTIALS"])
+        # The refusal that crosses the over-quota threshold names its request in the disable record.
+        for i, rid in enumerate(["rid-sub-1", "rid-sub-2", "rid-sub-3"]):
+            r = proxy.request("POST", f"/zscsb/submit?api_token={token}&force=1", raw=b"rid %d" % i,
+                              headers={"X-Request-Id": rid, "Content-Type": "application/octet-stream"})
+            self.assertIn(r.status, (200, 429), r)
+        disables = self.provider().get(f"/api/v1/provider/auditLog?orgId={org}&action=TOKEN_DISABLE").json["items"]
+        self.assertEqual(len(disables), 1, disables)
+        self.assertEqual(disables[0]["actor"], "system")
+        self.assertIn(disables[0]["requestId"], ("rid-sub-2", "rid-sub-3"))
+
     def test_an_untrusted_client_cannot_choose_its_id_or_address(self):
         c = self.server.client()  # 127.0.0.1: not a trusted proxy
         r = c.get("/api/v1/sandbox/token", headers={"X-Request-Id": "forged-id", "X-Forwarded-For": "203.0.113.9"})
