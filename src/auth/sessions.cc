@@ -29,7 +29,11 @@ service::Actor Authenticated::actor(const std::string& client_addr) const {
 }
 
 SessionManager::SessionManager(service::Services& services, SessionPolicy policy)
-    : services_(services), policy_(policy) {}
+    : services_(services), policy_(policy) {
+  // Several nodes: the login throttle counts for the cluster (docs/CLUSTER.md).
+  if (services_.store().Shared())
+    throttle_.ShareThrough(services_.store(), [this] { return services_.clock().now(); });
+}
 
 SessionManager::~SessionManager() { FlushRefusals(services_.clock().now(), true); }
 
