@@ -84,17 +84,19 @@ std::optional<int64_t> LoginThrottle::SharedAttempt(const std::string& username,
   if (!failed) return std::nullopt;
   // Then count in both (each checks again, atomically with its count). A failure that needs a new
   // slice waits for an exchange (this runs on a blocking thread, beside the password check).
+  bool store_failed = false;
   auto count = [&](SharedThrottle& t, const std::string& key) {
     bool exchange_first = false;
     auto wait = t.Attempt(key, now, true, &exchange_first);
     if (!exchange_first) return wait;
-    (void)t.ExchangeSoon();
+    store_failed = !t.ExchangeSoon().ok();
     return t.Attempt(key, now, true);
   };
-  if (auto w = count(*shared_pair_, pk)) return refuse(*w, Limit::kPair);
+  if (auto w = count(*shared_pair_, pk))
+    return refuse(*w, store_failed ? Limit::kStore : Limit::kPair);
   if (auto w = count(*shared_address_, ak)) {
     shared_pair_->Forgive(pk);  // not attempted after all
-    return refuse(*w, Limit::kAddress);
+    return refuse(*w, store_failed ? Limit::kStore : Limit::kAddress);
   }
   return std::nullopt;
 }

@@ -66,8 +66,9 @@ class LoginThrottle {
     TimeMs window = 15 * 60 * 1000;
     TimeMs max_delay = 15 * 60 * 1000;
   };
-  // Which limit refused an attempt.
-  enum class Limit { kPair, kAddress };
+  // Which limit refused an attempt. kStore: shared counts (ShareThrough) and the attempt needed a
+  // new slice but the store could not be reached (answer 503, not a throttle refusal).
+  enum class Limit { kPair, kAddress, kStore };
   struct Wait {
     int64_t seconds = 0;
     Limit limit = Limit::kPair;
