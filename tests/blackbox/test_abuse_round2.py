@@ -320,6 +320,25 @@ class AbuseRound2Test(ServerTestCase):
                                 {"username": "ev\u202eil", "role": "ORG_ADMIN"}), 400, "INVALID_USERNAME")
         self.assertEqual(p.post("/api/v1/provider/orgs", {"name": "Zürich Café"}).status, 201)
 
+    def test_9_audit_actor_names_are_reserved_usernames(self):
+        """`system` (the threshold's disable), `cli`, `secret-scanning` and, for organization users,
+        `provider` name actors in the audit trail: no user can take them, in any letter case (400
+        INVALID_USERNAME, "reserved"), and nothing is created."""
+        p = self.provider()
+        org, admin, viewer = self.new_org("Reserved Co")
+        before = p.get(f"/api/v1/provider/orgs/{org}/users").json
+        for name in ("system", "System", "SYSTEM", "cli", "provider", "Provider", "secret-scanning",
+                     "Secret-Scanning"):
+            for role in ("ORG_ADMIN", "ORG_READONLY"):
+                r = p.post(f"/api/v1/provider/orgs/{org}/users", {"username": name, "role": role})
+                self.assertError(r, 400, "INVALID_USERNAME")
+                self.assertIn("reserved", r.json["message"])
+        self.assertEqual(p.get(f"/api/v1/provider/orgs/{org}/users").json, before)
+        # Names that merely contain them are ordinary.
+        for name in ("systems", "provider2", "cli-user"):
+            r = p.post(f"/api/v1/provider/orgs/{org}/users", {"username": name, "role": "ORG_READONLY"})
+            self.assertEqual(r.status, 201, r)
+
     def test_9_two_session_cookies_are_refused_whatever_their_order(self):
         org, admin, viewer = self.new_org("Cookie Co")
         # Two session cookies: refused whichever comes first and whichever is valid.
