@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "common/fault.h"
+
 namespace sandgate::auth {
 namespace {
 
@@ -202,6 +204,26 @@ TEST_F(SharedLoginThrottleTest, SuccessClearsThePairOnEveryNode) {
   // ... and they count on the other node too.
   ASSERT_TRUE(b.Exchange().ok());
   EXPECT_TRUE(b.RetryAfter("carol", "10.0.0.5", now));
+}
+
+// An attempt that needs a new slice while the store cannot be written is refused as kStore (the
+// sign-in answers 503), not as a throttle refusal; it goes ahead once the store is back.
+TEST_F(SharedLoginThrottleTest, AStoreFailureIsNotAThrottleRefusal) {
+  fault::Set(fault::Site::kStoreWrite,
+             fault::Kind::kNone);  // the store opens through the fault VFS
+  auto s1 = Open();
+  ASSERT_TRUE(s1);
+  TimeMs now = 1'790'000'000'000;
+  LoginThrottle a;
+  a.ShareThrough(
+      *s1, [&] { return now; }, 0);
+  EXPECT_FALSE(a.Begin("dave", "10.0.0.9", now));  // on credit: no store needed
+  fault::Set(fault::Site::kStoreWrite, fault::Kind::kIoError);
+  LoginThrottle::Limit which = LoginThrottle::Limit::kPair;
+  EXPECT_TRUE(a.Begin("dave", "10.0.0.9", now, &which));
+  EXPECT_EQ(which, LoginThrottle::Limit::kStore);
+  fault::ClearAll();
+  EXPECT_FALSE(a.Begin("dave", "10.0.0.9", now));
 }
 
 // Without ShareThrough (SQLite, one node) nothing changes: per-process counts.
