@@ -144,7 +144,7 @@ json::object AuditJson(const store::AuditRecord& r) {
 }
 
 // How many cookies named `name` the request carries (every Cookie header).
-size_t CookieCount(const Request& req, std::string_view name) {
+size_t CookieCount(const http::RequestHeader& req, std::string_view name) {
   size_t n = 0;
   for (auto it = req.find(http::bhttp::field::cookie);
        it != req.end() && it->name() == http::bhttp::field::cookie; ++it) {
@@ -162,7 +162,7 @@ size_t CookieCount(const Request& req, std::string_view name) {
   return n;
 }
 
-std::string CookieValue(const Request& req, std::string_view name) {
+std::string CookieValue(const http::RequestHeader& req, std::string_view name) {
   for (auto it = req.find(http::bhttp::field::cookie);
        it != req.end() && it->name() == http::bhttp::field::cookie; ++it) {
     std::string_view v = it->value();
@@ -426,6 +426,28 @@ class Api {
       if (opt_.analysis_status) body["analysis"] = opt_.analysis_status();
       return JsonResponse(ready ? 200 : 503, body);
     });
+
+    // A request with a body that waits for `100 Continue` learns first whether it may send it:
+    // every API route but the sign-in needs a session, so without one it gets its 401 (or the
+    // 400 for two session cookies) at once, without 100 and without the body being read.
+    r.SetBeforeContinue(
+        [this](const http::RequestHeader& h, const RequestContext& ctx) -> std::optional<Response> {
+          if (!ctx.path.starts_with("/api/v1/") ||
+              (ctx.path == "/api/v1/authenticatedSession" && h.method() == verb::post))
+            return std::nullopt;
+          if (CookieCount(h, kCookie) > 1) {
+            Response res = Error(Status::Invalid(
+                "AMBIGUOUS_SESSION",
+                "The request carries more than one sg_session cookie; sign in again."));
+            res.set(http::bhttp::field::set_cookie, ClearCookie());
+            return res;
+          }
+          std::string sid = CookieValue(h, kCookie);
+          WipeOnExit wipe_sid(sid);
+          if (sid.empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
+          if (auto who = sessions_.Authenticate(sid); !who.ok()) return Error(who.status());
+          return std::nullopt;
+        });
 
     // --- Sessions.
     r.Add(

@@ -6,18 +6,22 @@
 // After `free_failures_*` failures within the window, each further attempt must wait
 // 2^(failures - free) seconds (capped at `max_delay`) after the last failure; a success clears the
 // pair's counter and takes its one failure back from the address's.
-// The counts live behind FailureCounts (in this process by default), so that they can later be
-// kept elsewhere (e.g. shared by the nodes of a cluster) without changing the throttle's rules.
+// The counts live behind FailureCounts (in this process by default). Several nodes on one
+// PostgreSQL (ShareThrough, docs/CLUSTER.md): each limit is a SharedThrottle instead (the pair's
+// and the address's), so the counts hold for the cluster as a whole, within a bound of one more
+// failure per node and window (free + K on K nodes); decisions stay in memory.
 // Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
+#include "auth/shared_throttle.h"
 #include "common/clock.h"
 
 namespace sandgate::auth {
@@ -62,8 +66,9 @@ class LoginThrottle {
     TimeMs window = 15 * 60 * 1000;
     TimeMs max_delay = 15 * 60 * 1000;
   };
-  // Which limit refused an attempt.
-  enum class Limit { kPair, kAddress };
+  // Which limit refused an attempt. kStore: shared counts (ShareThrough) and the attempt needed a
+  // new slice but the store could not be reached (answer 503, not a throttle refusal).
+  enum class Limit { kPair, kAddress, kStore };
   struct Wait {
     int64_t seconds = 0;
     Limit limit = Limit::kPair;
@@ -92,7 +97,18 @@ class LoginThrottle {
   std::optional<int64_t> Attempt(const std::string& username, const std::string& address,
                                  TimeMs now, bool failed, Limit* which = nullptr);
 
+  // Counts shared by the nodes of a cluster from now on (call before the first attempt): the
+  // pair's and the address's limits become SharedThrottles on `store` (scopes "login-pair" and
+  // "login-address") with this policy, exchanging every `exchange_ms` while they have counts.
+  // An attempt whose node has used up its slice waits for one exchange (a write transaction).
+  void ShareThrough(store::Store& store, std::function<TimeMs()> now, int exchange_ms = 1000);
+  bool shared() const { return shared_pair_ != nullptr; }
+  // Shared: one exchange of both limits now (tests; the exchange thread does it otherwise).
+  Status Exchange();
+
  private:
+  std::optional<int64_t> SharedAttempt(const std::string& username, const std::string& address,
+                                       TimeMs now, bool failed, Limit* which);
   std::optional<int64_t> Check(const FailureCounts::Entry& e, int free, TimeMs now) const;
   std::optional<Wait> RetryAfterLocked(const std::string& username, const std::string& address,
                                        TimeMs now);
@@ -103,6 +119,7 @@ class LoginThrottle {
   Policy policy_;
   std::mutex mu_;
   std::unique_ptr<FailureCounts> counts_;
+  std::unique_ptr<SharedThrottle> shared_pair_, shared_address_;  // set by ShareThrough
 };
 
 }  // namespace sandgate::auth

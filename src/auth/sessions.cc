@@ -29,7 +29,11 @@ service::Actor Authenticated::actor(const std::string& client_addr) const {
 }
 
 SessionManager::SessionManager(service::Services& services, SessionPolicy policy)
-    : services_(services), policy_(policy) {}
+    : services_(services), policy_(policy) {
+  // Several nodes: the login throttle counts for the cluster (docs/CLUSTER.md).
+  if (services_.store().Shared())
+    throttle_.ShareThrough(services_.store(), [this] { return services_.clock().now(); });
+}
 
 SessionManager::~SessionManager() { FlushRefusals(services_.clock().now(), true); }
 
@@ -123,6 +127,8 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   LoginThrottle::Limit which = LoginThrottle::Limit::kPair;
   if (auto wait = throttle_.Begin(username, addr_key, now, &which)) {
     *retry_after = *wait;
+    if (which == LoginThrottle::Limit::kStore)  // shared counts, and the database is away
+      return Status(503, "STORE_UNAVAILABLE", "The service is temporarily unavailable.");
     // The throttle folds letter case, so does the summary (variants are one key, one record).
     std::string folded = anon.name;
     for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -41,9 +41,10 @@ std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs no
                                                bool* exchange_first) {
   std::lock_guard<std::mutex> lock(mu_);
   // A slice is the store's permission, given under its lock (past the limit: after the wait).
+  // While this node holds some, the key does not wait here (the store's count includes them).
   if (auto s = slices_.find(key);
-      failed && s != slices_.end() && s->second.left > 0 && now - s->second.at < policy_.window) {
-    s->second.left--;
+      s != slices_.end() && s->second.left > 0 && now - s->second.at < policy_.window) {
+    if (failed) s->second.left--;
     return std::nullopt;
   }
   Known k, credit;
@@ -71,6 +72,30 @@ std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs no
   return std::nullopt;
 }
 
+void SharedThrottle::Forgive(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = credits_.find(key); it != credits_.end() && it->second.count > 0) {
+    if (--it->second.count == 0) credits_.erase(it);
+    return;
+  }
+  const TimeMs now = now_();
+  if (auto s = slices_.find(key); s != slices_.end() && now - s->second.at < policy_.window) {
+    s->second.left++;  // counted in the store when taken: back into the slice
+    return;
+  }
+  adjust_[key]--;
+  if (auto it = known_.find(key); it != known_.end() && it->second.count > 0) it->second.count--;
+}
+
+void SharedThrottle::Clear(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  credits_.erase(key);
+  slices_.erase(key);
+  known_.erase(key);
+  // Far below any count: the store's count of the key goes to 0 (counts never go below 0).
+  adjust_[key] = -(int64_t{1} << 40);
+}
+
 Status SharedThrottle::ExchangeSoon() {
   const uint64_t seen = exchanges_started_.load();
   std::unique_lock<std::mutex> one(exchange_mu_);
@@ -85,14 +110,22 @@ Status SharedThrottle::Exchange() {
   const TimeMs now = now_();
   std::unordered_map<std::string, Known> sending;
   std::unordered_map<std::string, bool> wanted;
+  std::unordered_map<std::string, int64_t> adjusting;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!policy_.exchange_when_idle && credits_.empty() && want_.empty() && adjust_.empty() &&
+        known_.empty() && slices_.empty())
+      return Status::Ok();
     sending.swap(credits_);
     wanted.swap(want_);
+    adjusting.swap(adjust_);
   }
-  // Report the failures let through on credit (those against slices were counted when taken).
+  // Report what was forgiven or cleared (negative; last 0 leaves the key's latest attempt as it
+  // is), then the failures let through on credit since (those against slices were counted when
+  // taken).
   std::vector<store::ThrottleCount> deltas;
-  deltas.reserve(sending.size());
+  deltas.reserve(sending.size() + adjusting.size());
+  for (const auto& [key, n] : adjusting) deltas.push_back({key, n, 0});
   for (const auto& [key, c] : sending) deltas.push_back({key, c.count, c.last});
   std::vector<store::ThrottleCount> rows;
   std::unordered_map<std::string, int64_t> grants;
@@ -134,6 +167,10 @@ Status SharedThrottle::Exchange() {
       p.last = std::max(p.last, c.last);
     }
     for (const auto& [key, yes] : wanted) want_[key] = yes;
+    for (const auto& [key, n] : adjusting) {
+      int64_t& a = adjust_[key];
+      a = std::max(a + n, -(int64_t{1} << 40));
+    }
     return st;
   }
   known_.clear();

@@ -50,6 +50,9 @@ class SharedThrottle {
     TimeMs max_delay = 5 * 60 * 1000;
     int exchange_ms = 250;  // 0: no thread (tests call Exchange)
     int max_rows = 4096;    // cluster counts read back per exchange (the largest)
+    // false: the periodic exchange skips the store while this node has nothing to report, no
+    // slice to ask for and no count or slice to refresh (an idle throttle costs no write).
+    bool exchange_when_idle = true;
   };
   SharedThrottle(store::Store& store, std::string scope, Policy policy,
                  std::function<TimeMs()> now);
@@ -61,6 +64,11 @@ class SharedThrottle {
   // ExchangeSoon (it blocks) and asks again; without it the answer is to wait 1 s.
   std::optional<int64_t> Attempt(const std::string& key, TimeMs now, bool failed,
                                  bool* exchange_first = nullptr);
+  // Takes back one failure counted for `key` by an attempt that then succeeded: from the failures
+  // on credit, else back into this node's slice, else reported to the store at the next exchange.
+  void Forgive(const std::string& key);
+  // Clears `key`'s count in the cluster (at the next exchange; this node forgets it at once).
+  void Clear(const std::string& key);
   // One exchange with the store.
   Status Exchange();
   // Returns once an exchange that started after this call has ended (running one if none did):
@@ -89,6 +97,7 @@ class SharedThrottle {
   std::unordered_map<std::string, Known> credits_;       // failures on credit, not yet reported
   std::unordered_map<std::string, TimeMs> credit_used_;  // when a key last used its credit
   std::unordered_map<std::string, bool> want_;           // keys that need a new slice
+  std::unordered_map<std::string, int64_t> adjust_;      // forgiven/cleared, not yet reported
   std::mutex exchange_mu_;                               // one exchange at a time
   std::atomic<uint64_t> exchanges_started_{0};
   std::condition_variable cv_;

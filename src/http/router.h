@@ -93,8 +93,18 @@ class Router {
   // Every route in registration order (a route's position is stable once the server runs).
   const std::vector<Route>& routes() const { return routes_; }
 
+  // Runs for a request to a buffered route (Add) that asks for `Expect: 100-continue`, before the
+  // server sends `100 Continue`: a response it returns (e.g. 401 for a request without a session)
+  // is the final answer, sent without 100 and without reading the body (RFC 9110 10.1.1); nullopt
+  // goes on as usual. It sees the header and ctx.path, ctx.client_addr (no path captures yet).
+  using BeforeContinue =
+      std::function<std::optional<Response>(const RequestHeader&, const RequestContext&)>;
+  void SetBeforeContinue(BeforeContinue f) { before_continue_ = std::move(f); }
+  const BeforeContinue& before_continue() const { return before_continue_; }
+
  private:
   std::vector<Route> routes_;
+  BeforeContinue before_continue_;
 };
 
 // Splits "/a/b?c=d" into a percent-decoded path and the raw query. False on a malformed target.

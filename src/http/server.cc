@@ -606,6 +606,11 @@ struct Server::Impl {
           if (reader.gone()) co_return false;
         }
         body_read = reader.done();
+      } else if (std::optional<Response> early =
+                     ExpectsContinue(h) && has_body && router->before_continue()
+                         ? router->before_continue()(h, ctx)
+                         : std::nullopt) {
+        res = std::move(*early);  // refused before the body: no 100, the body is not read
       } else {
         if (ExpectsContinue(h) && has_body) {
           if (co_await SendContinue(stream)) co_return false;

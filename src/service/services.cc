@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 
 #include "auth/password.h"
 #include "metrics/sandgate_metrics.h"
@@ -71,6 +73,18 @@ bool ValidUsername(const std::string& name) {
 }
 
 Status NotFound() { return Status::NotFound("NOT_FOUND", "No such organization or resource."); }
+
+// Actor names the audit trail uses for what no user did: a user by that name (any letter case)
+// could pass for them. `provider` is what organizations see for every provider record, so only
+// provider admins may bear it (the demo's first admin does).
+std::optional<std::string> ReservedUsername(const std::string& name, bool provider_admin) {
+  std::string folded = name;
+  for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* r : {"system", "cli", "secret-scanning"})
+    if (folded == r) return std::string(r);
+  if (folded == "provider" && !provider_admin) return folded;
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -626,6 +640,10 @@ Result<std::pair<store::UserRecord, std::string>> Services::CreateUser(const Act
     return Status::Invalid(
         "INVALID_USERNAME",
         "A username is 2 to 64 characters: letters, digits, '.', '_', '-', '@'.");
+  if (auto r = ReservedUsername(nu.username, nu.role == Role::kProviderAdmin))
+    return Status::Invalid(
+        "INVALID_USERNAME",
+        "The username '" + *r + "' is reserved: the audit trail uses it for actions no user took.");
   if (nu.org.has_value() == (nu.role == Role::kProviderAdmin))
     return Status::Invalid("INVALID_ROLE",
                            "Organization users are ORG_ADMIN or ORG_READONLY; provider admins "

@@ -234,6 +234,46 @@ class AbuseRound2Test(ServerTestCase):
         got = raw_exchange(self.server.port, head, timeout=5)
         self.assertTrue(got.startswith(b"HTTP/1.1 429"), got)
 
+    def test_7_api_route_without_session_gets_401_without_100_continue(self):
+        """The JSON API too: a request that waits for `100 Continue` without a session (none, a
+        stale one) gets its 401 at once, without 100 and without its body being read, and nothing
+        is created; with a session, and for the sign-in itself, the server asks for the body."""
+        def head(path, body, extra=""):
+            return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n{extra}Expect: 100-continue\r\n\r\n").encode()
+
+        body = json.dumps({"name": "Expect Api Co"}).encode()
+        for cookie in ("", "Cookie: sg_session=not-a-session\r\n"):
+            got = raw_exchange(self.server.port, head("/api/v1/provider/orgs", body, cookie), timeout=5)
+            self.assertTrue(got.startswith(b"HTTP/1.1 401"), got)
+            self.assertNotIn(b"100 Continue", got)
+        p = self.provider()
+        self.assertEqual(p.get("/api/v1/provider/orgs?search=Expect%20Api").json["total"], 0)
+
+        def asks_for_body(data, body):
+            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+            try:
+                s.sendall(data)
+                first = s.recv(4096)
+                self.assertTrue(first.startswith(b"HTTP/1.1 100 Continue"), first)
+                s.sendall(body)
+                rest = b""
+                while b"\r\n\r\n" not in rest:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    rest += chunk
+                return rest
+            finally:
+                s.close()
+
+        signed_in = f"Cookie: sg_session={p.cookie}\r\nX-CSRF-Token: {p.csrf}\r\n"
+        rest = asks_for_body(head("/api/v1/provider/orgs", body, signed_in), body)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 201"), rest)
+        login = json.dumps({"username": "nobody-here", "password": "wrong"}).encode()
+        rest = asks_for_body(head("/api/v1/authenticatedSession", login), login)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 401"), rest)
+
     # --- Finding 8: broken chunked bodies and bare-LF headers.
     def test_8_broken_chunked_bodies_get_400(self):
         org, admin, viewer, token = self.org("Chunk Co", ratePerSecond=1000, ratePerHour=100000)
@@ -279,6 +319,25 @@ class AbuseRound2Test(ServerTestCase):
         self.assertError(p.post(f"/api/v1/provider/orgs/{org}/users",
                                 {"username": "ev\u202eil", "role": "ORG_ADMIN"}), 400, "INVALID_USERNAME")
         self.assertEqual(p.post("/api/v1/provider/orgs", {"name": "Zürich Café"}).status, 201)
+
+    def test_9_audit_actor_names_are_reserved_usernames(self):
+        """`system` (the threshold's disable), `cli`, `secret-scanning` and, for organization users,
+        `provider` name actors in the audit trail: no user can take them, in any letter case (400
+        INVALID_USERNAME, "reserved"), and nothing is created."""
+        p = self.provider()
+        org, admin, viewer = self.new_org("Reserved Co")
+        before = p.get(f"/api/v1/provider/orgs/{org}/users").json
+        for name in ("system", "System", "SYSTEM", "cli", "provider", "Provider", "secret-scanning",
+                     "Secret-Scanning"):
+            for role in ("ORG_ADMIN", "ORG_READONLY"):
+                r = p.post(f"/api/v1/provider/orgs/{org}/users", {"username": name, "role": role})
+                self.assertError(r, 400, "INVALID_USERNAME")
+                self.assertIn("reserved", r.json["message"])
+        self.assertEqual(p.get(f"/api/v1/provider/orgs/{org}/users").json, before)
+        # Names that merely contain them are ordinary.
+        for name in ("systems", "provider2", "cli-user"):
+            r = p.post(f"/api/v1/provider/orgs/{org}/users", {"username": name, "role": "ORG_READONLY"})
+            self.assertEqual(r.status, 201, r)
 
     def test_9_two_session_cookies_are_refused_whatever_their_order(self):
         org, admin, viewer = self.new_org("Cookie Co")
