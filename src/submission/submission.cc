@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "common/no_wait.h"
 #include "common/secret.h"
 #include "http/server.h"
 #include "metrics/sandgate_metrics.h"
@@ -129,15 +130,24 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
       engines_(engines),
       opt_(std::move(options)),
       quota_([this](domain::OrgId org, int64_t day) -> Result<std::pair<int64_t, int64_t>> {
-        std::pair<int64_t, int64_t> out;
-        Status st = services_.store().Read([&](store::Tx& tx) -> Status {
-          auto u = tx.GetUsage(org, day);
-          if (!u.ok()) return u.status();
-          out = {u->used, u->over_quota};
-          return Status::Ok();
-        });
-        if (!st.ok()) return st;
-        return out;
+        // From the cache while the store is unchanged (Store::ChangeStamp): the token page asks
+        // for today's usage on every read (PostgreSQL, issue 19).
+        using Usage = std::pair<int64_t, int64_t>;
+        auto got = usage_cache_.GetOrRead(
+            services_.store().ChangeStamp(), UsageKey{org, day},
+            [&]() -> Result<std::shared_ptr<const Usage>> {
+              auto out = std::make_shared<Usage>();
+              Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+                auto u = tx.GetUsage(org, day);
+                if (!u.ok()) return u.status();
+                *out = {u->used, u->over_quota};
+                return Status::Ok();
+              });
+              if (!st.ok()) return st;
+              return std::shared_ptr<const Usage>(std::move(out));
+            });
+        if (!got.ok()) return got.status();
+        return *got.value();
       }),
       invalid_tokens_(
           auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000, 5 * 60 * 1000}),
@@ -188,16 +198,21 @@ void SubmissionService::Register(http::Router& router) {
 }
 
 Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
-  quota::Limits l;
-  Status st = services_.store().Read([&](store::Tx& tx) -> Status {
-    auto o = tx.GetOrg(org);
-    if (!o.ok()) return o.status();
-    l = quota::Limits{o->daily_allowance, o->rate_per_second, o->rate_per_hour,
-                      o->disable_threshold};
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return l;
+  auto cached = limits_cache_.GetOrRead(
+      services_.store().ChangeStamp(), org, [&]() -> Result<std::shared_ptr<const quota::Limits>> {
+        auto l = std::make_shared<quota::Limits>();
+        Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+          auto o = tx.GetOrg(org);
+          if (!o.ok()) return o.status();
+          *l = quota::Limits{o->daily_allowance, o->rate_per_second, o->rate_per_hour,
+                             o->disable_threshold};
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        return std::shared_ptr<const quota::Limits>(std::move(l));
+      });
+  if (!cached.ok()) return cached.status();
+  return *cached.value();
 }
 
 void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a) {
@@ -314,7 +329,24 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     co_return ZError(v.status.http_status(), v.status.message());
   }
   const domain::OrgId org = *v.org;
-  auto limits = LimitsFor(org);
+  // From the cache on this I/O thread; a miss that needs the database (PostgreSQL) is read on the
+  // blocking pool (issue 19: nothing on an I/O thread waits for the database).
+  Result<quota::Limits> limits = Status::Internal("unset");
+  bool on_pool = false;
+  {
+    no_wait::Scope no_wait;
+    limits = LimitsFor(org);
+    on_pool = no_wait::TakeWouldBlock();
+  }
+  if (on_pool) {
+    co_await asio::co_spawn(
+        *ctx.blocking,
+        [&]() -> asio::awaitable<void> {
+          limits = LimitsFor(org);
+          co_return;
+        },
+        asio::use_awaitable);
+  }
   if (!limits.ok()) co_return ZError(503, "The service is temporarily unavailable");
   quota::Admission adm = quota_.Reserve(org, limits.value(), started);
   if (!adm.status.ok()) {

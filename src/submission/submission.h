@@ -25,6 +25,7 @@
 #include "quota/quota.h"
 #include "service/services.h"
 #include "store/group_commit.h"
+#include "store/stamped_cache.h"
 
 namespace sandgate::submission {
 
@@ -80,11 +81,26 @@ class SubmissionService {
   service::Services& services_;
   analysis::EngineHolder& engines_;
   SubmissionOptions opt_;
+  // The usage loader's reads, per organization and day, while the store is unchanged. Declared
+  // before quota_, whose loader uses it.
+  struct UsageKey {
+    domain::OrgId org;
+    int64_t day;
+    bool operator==(const UsageKey&) const = default;
+  };
+  struct UsageKeyHash {
+    size_t operator()(const UsageKey& k) const {
+      return std::hash<int64_t>()(k.org) * 31 + std::hash<int64_t>()(k.day);
+    }
+  };
+  store::StampedCache<UsageKey, std::pair<int64_t, int64_t>, UsageKeyHash> usage_cache_{65536};
   quota::QuotaManager quota_;
   auth::LoginThrottle invalid_tokens_;  // per client address
   // Several nodes: the same throttle counted across the cluster (null on one node).
   std::unique_ptr<auth::SharedThrottle> shared_invalid_tokens_;
   store::GroupCommitter commits_;  // reports and usage of accepted submissions
+  // LimitsFor's reads, per organization, while the store is unchanged (Store::ChangeStamp).
+  store::StampedCache<domain::OrgId, quota::Limits> limits_cache_{65536};
 
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
