@@ -445,6 +445,20 @@ def cmd_report(a):
                         [f"stage {k}" for k in names] + ["rest (after the stages)",
                                                          "AV scan alone (av-scan)"])
 
+    # Issue 19, target 6: one node on PostgreSQL (same machine) against the SQLite node.
+    pg_rows = []
+    for scenario, label in (("pg-page", "6. Token page read, one node on PostgreSQL vs SQLite"),
+                            ("pg-submit", "6. Valid 1 KiB submission, one node on PostgreSQL vs "
+                                          "SQLite")):
+        a_, b_ = agg(scenario, "postgres"), agg(scenario, "sqlite")
+        if a_ and b_:
+            pg_rows.append([label + " (PostgreSQL on the same cores)", fmt_rate(a_["rps"]),
+                            fmt_ms(a_["p50"]), fmt_ms(a_["p99"]), "the same node on SQLite",
+                            fmt_rate(b_["rps"]), fmt_ms(b_["p50"]), fmt_ms(b_["p99"]),
+                            fmt_ratio(ratio(a_["rps"], b_["rps"])),
+                            fmt_ratio(ratio(a_["p99"], b_["p99"])), mix_text(a_["mix"]),
+                            mix_text(b_["mix"])])
+    rows += pg_rows
     rows += scale_rows
     header = ["Scenario", "Sandgate req/s", "p50", "p99", "Baseline", "Baseline req/s", "p50",
               "p99", "req/s ratio", "p99 ratio", "Sandgate statuses", "Baseline statuses"]
@@ -525,6 +539,19 @@ def cmd_report(a):
                                "organizations within 10%",
                                f"{fmt_ratio(d)} of the smaller run's req/s" + note,
                                verdict(None if d is None else d >= 0.9)])
+    for scenario, label, bound, want in (
+            ("pg-page", "6 (issue 19). PostgreSQL node's token page ≥ 50% of the SQLite node's",
+             0.5, "200"),
+            ("pg-submit", "6 (issue 19). PostgreSQL node's valid submissions ≥ 80% of the SQLite "
+             "node's", 0.8, "200")):
+        a_, b_ = agg(scenario, "postgres"), agg(scenario, "sqlite")
+        if a_ and b_:
+            r = ratio(a_["rps"], b_["rps"])
+            ok = a_["mix"].get(want, 0) >= 0.99 * max(1, sum(a_["mix"].values()))
+            note = "" if ok else " — statuses " + mix_text(a_["mix"])
+            checks.append([label + " (PostgreSQL on the same machine)",
+                           f"{fmt_ratio(r)} req/s" + note,
+                           verdict(None if r is None else r >= bound and ok)])
     v = micro.get("Verify/1000000/hit")
     if v:
         ns = to_ns(v, "cpu_time")

@@ -28,6 +28,10 @@
 #   BENCH_DOC=docs/PERFORMANCE.md   where the results go; empty: print only
 #   BENCH_METRICS_OFF=1        also run scenarios 1 and 2 against a second server started with
 #                              --metrics off (rounds alternating): the cost of counting (issue 16)
+#   BENCH_PG=1                 scenarios 2 and 3 against one node on PostgreSQL (a throwaway
+#                              cluster on this machine, scripts/pg-test-cluster.sh; the same data
+#                              copied with `sandgate store copy`), rounds alternating with the
+#                              SQLite node (issue 19, target 6); 0 skips it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +52,7 @@ BENCH_DOC="${BENCH_DOC-docs/PERFORMANCE.md}"
 BENCH_KEEP="${BENCH_KEEP:-0}"
 BENCH_START_TIMEOUT="${BENCH_START_TIMEOUT:-900}"
 BENCH_METRICS_OFF="${BENCH_METRICS_OFF:-1}"
+BENCH_PG="${BENCH_PG:-1}"
 
 die() {
   echo "bench: $*" >&2
@@ -84,6 +89,8 @@ SG_PID=""
 NGINX_PID=""
 NGINX1_PID=""
 HAP_PID=""
+PGN_PID=""
+PG_DIR=""
 NM_PID=""
 CHILD_PID=""
 SG_LOG="$DATA/sandgate.log"
@@ -109,6 +116,8 @@ cleanup() {
   stop_pid "$NGINX_PID"
   stop_pid "$NGINX1_PID"
   stop_pid "$HAP_PID"
+  stop_pid "$PGN_PID"
+  if [ -n "$PG_DIR" ]; then bash "$ROOT/scripts/pg-test-cluster.sh" stop "$PG_DIR" >/dev/null 2>&1 || true; fi
   if [ "$BENCH_KEEP" = 1 ]; then
     echo "bench: kept $WORK" >&2
   else
@@ -640,6 +649,53 @@ done
 scenario_invalid invalid 1
 stop_pid "$NM_PID"
 NM_PID=""
+
+# ---- 5b. PostgreSQL: one node on a throwaway cluster on this machine (issue 19, target 6) ------
+# Same binary, same data (copied from the SQLite database with `sandgate store copy`, sessions
+# included, so the same cookie signs in), same key file. PostgreSQL runs on the same 2 cores: its
+# CPU counts against the node. Rounds alternate with the SQLite node's.
+if [ "$BENCH_PG" = 1 ]; then
+  echo "bench: PostgreSQL node (token page and valid submission vs the SQLite node)"
+  PG_DIR="$WORK/pg"
+  if [ "$(id -u)" = 0 ]; then chmod 0711 "$WORK"; fi
+  PG_ADMIN_URL="$(bash "$ROOT/scripts/pg-test-cluster.sh" start "$PG_DIR" 2>"$WORK/pg.err" | tail -n 1)" ||
+    die "PostgreSQL did not start: $(tail -n 5 "$WORK/pg.err")"
+  psql "$PG_ADMIN_URL" -qAt -c "CREATE DATABASE bench" >/dev/null || die "could not create the bench database"
+  PG_URL="${PG_ADMIN_URL%/*}/bench"
+  "$SANDGATE" store copy --from "sqlite:$DATA/sandgate.db" --to "$PG_URL" >"$WORK/pg-copy.out" 2>&1 ||
+    die "store copy to PostgreSQL failed: $(tail -n 5 "$WORK/pg-copy.out")"
+  PGN_PORT="$(free_port)"
+  PGN_BASE="http://127.0.0.1:$PGN_PORT"
+  PGN_DATA="$WORK/pgnode"
+  mkdir -p "$PGN_DATA" && chmod 0700 "$PGN_DATA"
+  PGN_LOG="$PGN_DATA/sandgate.log"
+  "$SANDGATE" serve --listen "127.0.0.1:$PGN_PORT" --data "$PGN_DATA" --store "$PG_URL" \
+    --key-file "$DATA/sandgate.key" --node-id bench-pg --log-file "$PGN_LOG" "${SG_FLAGS[@]}" \
+    >>"$WORK/sandgate-pg.out" 2>&1 &
+  PGN_PID=$!
+  wait_ready "$PGN_BASE/readyz" "$PGN_PID"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: sg_session=$COOKIE" "$PGN_BASE/api/v1/sandbox/token")"
+  [ "$code" = 200 ] || die "the PostgreSQL node answered the token page with $code, not 200"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CLEAN" "$PGN_BASE/zscsb/submit?api_token=$TOKEN&force=1")"
+  [ "$code" = 200 ] || die "the PostgreSQL node answered a valid submission with $code, not 200"
+  log_cmd "scripts/pg-test-cluster.sh start \$WORK/pg; psql -c 'CREATE DATABASE bench'; sandgate store copy --from sqlite:\$WORK/data/sandgate.db --to postgres://.../bench"
+  log_cmd "sandgate serve --listen 127.0.0.1:PORT3 --data \$WORK/pgnode --store postgres://.../bench --key-file \$WORK/data/sandgate.key --node-id bench-pg ${SG_FLAGS[*]}"
+  warm_up "$PGN_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
+  for r in $(seq 1 "$BENCH_ROUNDS"); do
+    run_wrk pg-page sqlite "$r" "$SG_LOG" "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
+    run_wrk pg-page postgres "$r" "$PGN_LOG" "$PGN_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
+  done
+  BENCH_BODY_FILE="$CLEAN"
+  warm_up "$PGN_BASE/zscsb/submit?api_token=$TOKEN&force=1" -s "$LUA"
+  for r in $(seq 1 "$BENCH_ROUNDS"); do
+    run_wrk pg-submit sqlite "$r" "$SG_LOG" "$SUBMIT_URL" -s "$LUA"
+    run_wrk pg-submit postgres "$r" "$PGN_LOG" "$PGN_BASE/zscsb/submit?api_token=$TOKEN&force=1" -s "$LUA"
+  done
+  stop_pid "$PGN_PID"
+  PGN_PID=""
+  bash "$ROOT/scripts/pg-test-cluster.sh" stop "$PG_DIR" >/dev/null 2>&1 || true
+  PG_DIR=""
+fi
 
 # ---- 6. scale: BENCH_SCALE_ORGS organizations ----------------------------------------------------
 if [ "$BENCH_SCALE_ORGS" -gt "$BENCH_ORGS" ]; then
