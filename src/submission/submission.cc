@@ -410,7 +410,17 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     }
   } guard{this, org, adm.day, &committed, shared, ctx.blocking};
 
-  auto spool = SpoolFile::Create(opt_.spool_dir);
+  std::unique_ptr<GzipInflater> inflater;
+  if (auto ce = h.find(field::content_encoding);
+      ce != h.end() && boost::beast::iequals(ce->value(), "gzip"))
+    inflater = std::make_unique<GzipInflater>();
+  // A small body of known size stays in memory (issue 19, target 3: no file system churn per
+  // submission); a larger, chunked or gzip-encoded one goes to a spool file.
+  const bool in_memory = !inflater && body.content_length() &&
+                         *body.content_length() <= opt_.memory_body_limit &&
+                         // a child AV scan opens the file by name in another process
+                         *body.content_length() <= engines_.Get()->config().av_subprocess_threshold;
+  auto spool = in_memory ? SpoolFile::CreateInMemory() : SpoolFile::Create(opt_.spool_dir);
   if (!spool.ok()) co_return ZError(503, "The service cannot store uploads right now");
   analysis::StreamHasher hasher;
   analysis::EntropyAccumulator entropy;
@@ -427,10 +437,6 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     entropy.Update(data, n);
     return spool->Write(data, n);
   };
-  std::unique_ptr<GzipInflater> inflater;
-  if (auto ce = h.find(field::content_encoding);
-      ce != h.end() && boost::beast::iequals(ce->value(), "gzip"))
-    inflater = std::make_unique<GzipInflater>();
   std::vector<char> buf(kChunk);
   for (;;) {
     auto got = co_await body.Read(buf.data(), buf.size());
@@ -617,7 +623,7 @@ void SubmissionService::Worker() {
                [&](store::Tx&tx, size_t i) { return tx.PutReport(done[i]); }))
         if (!s.ok()) spdlog::error("storing the rule analysis of a report failed: {}", s.message());
     }
-    for (const Job& job : jobs) ::unlink(job.path.c_str());
+    for (const Job& job : jobs) RemoveSpooled(job.path);
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_ -= jobs.size();

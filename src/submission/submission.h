@@ -32,6 +32,9 @@ namespace sandgate::submission {
 struct SubmissionOptions {
   std::string spool_dir;                // required; created if missing
   uint64_t submit_limit = 50ull << 20;  // bytes (after gzip decoding too)
+  // Bodies up to this size (known from Content-Length, not gzip-encoded) are kept in memory (a
+  // memfd) instead of a spool file (issue 19, target 3).
+  uint64_t memory_body_limit = 1ull << 20;
   uint64_t discan_limit = 400ull << 20;
   size_t static_workers = 2;     // rule-analysis threads
   size_t static_queue = 64;      // queued jobs beyond which submit answers 503
