@@ -19,7 +19,8 @@
 #   BENCH_SCALE_ORGS=1000000   organizations for the scale run (target 5); 0 skips it
 #   BENCH_START_TIMEOUT=900    seconds the scale run waits for the server to become ready
 #   BENCH_STREAM_MIB=400       size of the streaming upload; 0 skips scenario 4
-#   BENCH_NGINX_WORKERS=auto   nginx worker_processes
+#   (nginx runs twice, worker_processes 1 and auto; HAProxy once: the best of the three is the
+#   baseline of scenarios 1 and 2, issue 19)
 #   BENCH_MICRO_MIN_TIME=0.5   seconds per microbenchmark repetition; BENCH_MICRO=0 skips them
 #   SANDGATE_SIGNATURE_BASE=DIR  the Rules/sigbase/* microbenchmarks (scans/s with signature-base)
 #                              load this full signature-base yara/ directory instead of the
@@ -27,6 +28,10 @@
 #   BENCH_DOC=docs/PERFORMANCE.md   where the results go; empty: print only
 #   BENCH_METRICS_OFF=1        also run scenarios 1 and 2 against a second server started with
 #                              --metrics off (rounds alternating): the cost of counting (issue 16)
+#   BENCH_PG=1                 scenarios 2 and 3 against one node on PostgreSQL (a throwaway
+#                              cluster on this machine, scripts/pg-test-cluster.sh; the same data
+#                              copied with `sandgate store copy`), rounds alternating with the
+#                              SQLite node (issue 19, target 6); 0 skips it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,13 +46,13 @@ BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 BENCH_ORGS="${BENCH_ORGS:-1000}"
 BENCH_SCALE_ORGS="${BENCH_SCALE_ORGS:-1000000}"
 BENCH_STREAM_MIB="${BENCH_STREAM_MIB:-400}"
-BENCH_NGINX_WORKERS="${BENCH_NGINX_WORKERS:-auto}"
 BENCH_MICRO="${BENCH_MICRO:-1}"
 BENCH_MICRO_MIN_TIME="${BENCH_MICRO_MIN_TIME:-0.5}"
 BENCH_DOC="${BENCH_DOC-docs/PERFORMANCE.md}"
 BENCH_KEEP="${BENCH_KEEP:-0}"
 BENCH_START_TIMEOUT="${BENCH_START_TIMEOUT:-900}"
 BENCH_METRICS_OFF="${BENCH_METRICS_OFF:-1}"
+BENCH_PG="${BENCH_PG:-1}"
 
 die() {
   echo "bench: $*" >&2
@@ -62,7 +67,7 @@ done
 
 # nginx lives in sbin, which is not on every user's PATH.
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-for tool in wrk nginx curl python3 sha256sum awk; do
+for tool in wrk nginx haproxy curl python3 sha256sum awk; do
   command -v "$tool" >/dev/null || die "$tool is not installed (run \`make bench\`, which installs it)"
 done
 SANDGATE="$BUILD/sandgate"
@@ -77,10 +82,15 @@ LUA="$ROOT/bench/post_body.lua"
 WORK="$(mktemp -d -t sandgate-bench.XXXXXX)"
 DATA="$WORK/data"
 NGX="$WORK/nginx"
+HAP="$WORK/haproxy"
 RESULTS="$WORK/results.jsonl"
 COMMANDS="$WORK/commands.txt"
 SG_PID=""
 NGINX_PID=""
+NGINX1_PID=""
+HAP_PID=""
+PGN_PID=""
+PG_DIR=""
 NM_PID=""
 CHILD_PID=""
 SG_LOG="$DATA/sandgate.log"
@@ -104,6 +114,10 @@ cleanup() {
   stop_pid "$SG_PID"
   stop_pid "$NM_PID"
   stop_pid "$NGINX_PID"
+  stop_pid "$NGINX1_PID"
+  stop_pid "$HAP_PID"
+  stop_pid "$PGN_PID"
+  if [ -n "$PG_DIR" ]; then bash "$ROOT/scripts/pg-test-cluster.sh" stop "$PG_DIR" >/dev/null 2>&1 || true; fi
   if [ "$BENCH_KEEP" = 1 ]; then
     echo "bench: kept $WORK" >&2
   else
@@ -199,9 +213,10 @@ run_wrk() {
   shift 5
   local out="$WORK/wrk-$scenario-$side-$round.txt" from to
   local cmd=(wrk -t1 "-c$BENCH_CONNECTIONS" "-d${BENCH_SECONDS}s" --timeout 10s --latency "$@" "$url")
-  # Sandgate buffers request lines for up to a second: let them reach the file before and after.
-  local settle=0
-  [ "$side" != nginx ] && settle=1.2
+  # Sandgate and nginx buffer request lines for up to a second (nginx: buffer=64k flush=1s): let
+  # them reach the file before and after. HAProxy writes one line per request to its stdout.
+  local settle=1.2
+  [ "$side" = haproxy ] && settle=0.2
   sleep "$settle"
   from="$(stat -c %s "$log" 2>/dev/null || echo 0)"
   if ! run_child "${cmd[@]}" >"$out" 2>&1; then
@@ -255,8 +270,9 @@ json.dump({
     "nproc": os.cpu_count(), "cpu": cpu, "mem": mem, "kernel": platform.release(),
     "loadavg": " ".join(open("/proc/loadavg").read().split()[:3]),
     "nginx": out(["nginx", "-v"]), "wrk": out(["wrk", "-v"]).split(" Copyright")[0],
+    "haproxy": out(["haproxy", "-v"]).split(" - ")[0], "openssl": out(["openssl", "version"]),
     "seconds": $BENCH_SECONDS, "rounds": $BENCH_ROUNDS, "warmup": $BENCH_WARMUP,
-    "connections": $BENCH_CONNECTIONS, "nginx_workers": "$BENCH_NGINX_WORKERS",
+    "connections": $BENCH_CONNECTIONS, "nginx_workers": "1 and auto ($(nproc))",
 }, open(sys.argv[1], "w"))
 EOF
 
@@ -354,11 +370,9 @@ if [ "$BENCH_METRICS_OFF" = 1 ]; then
   log_cmd "sandgate serve --listen 127.0.0.1:PORT2 --data \$WORK/data --log-file \$WORK/sandgate-nometrics.log --metrics off ${SG_FLAGS[*]}"
 fi
 
-# nginx: the same HTTP work minus our logic.
-mkdir -p "$NGX/tmp"
-if [ "$(id -u)" = 0 ]; then chmod 0711 "$WORK" && chmod 0755 "$NGX" "$NGX/tmp"; fi
-NGINX_PORT="$(free_port)"
-NGX_BASE="http://127.0.0.1:$NGINX_PORT"
+# nginx: the same HTTP work minus our logic, at its best (issue 19): the access log buffered like
+# ours (buffer=64k flush=1s) with the same fields (client method path status time), and run twice,
+# worker_processes 1 and auto, both measured; HAProxy below is the second peer.
 MODULES="$(nginx -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')"
 READ_BODY="return 200 '{\"code\":200,\"message\":\"/submit response OK\"}';"
 LOAD_ECHO=""
@@ -370,24 +384,31 @@ fi
 NGINX_USER=""
 if [ "$(id -u)" = 0 ]; then
   NGINX_USER="user nobody $(id -gn nobody 2>/dev/null || echo nogroup);"
+  chmod 0711 "$WORK"
 fi
-cat >"$NGX/nginx.conf" <<EOF
+# start_nginx DIR WORKERS: nginx from DIR/nginx.conf on a free port; sets STARTED_PID, STARTED_BASE.
+start_nginx() {
+  local dir="$1" workers="$2" port
+  mkdir -p "$dir/tmp"
+  if [ "$(id -u)" = 0 ]; then chmod 0755 "$dir" "$dir/tmp"; fi
+  port="$(free_port)"
+  cat >"$dir/nginx.conf" <<EOF
 # Written by scripts/bench.sh: nginx doing the same HTTP work as Sandgate, minus its logic.
 $LOAD_ECHO
 $NGINX_USER
 daemon off;
-worker_processes $BENCH_NGINX_WORKERS;
-pid $NGX/nginx.pid;
-error_log $NGX/error.log warn;
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
   log_format bench '\$remote_addr \$request_method \$uri \$status \$request_time';
-  access_log $NGX/access.log bench;
-  client_body_temp_path $NGX/tmp/body;
-  proxy_temp_path $NGX/tmp/proxy;
-  fastcgi_temp_path $NGX/tmp/fastcgi;
-  uwsgi_temp_path $NGX/tmp/uwsgi;
-  scgi_temp_path $NGX/tmp/scgi;
+  access_log $dir/access.log bench buffer=64k flush=1s;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
   default_type application/json;
   map_hash_bucket_size 128;
   map \$arg_api_token \$tok_ok {
@@ -395,7 +416,7 @@ http {
     "$TOKEN" 1;
   }
   server {
-    listen 127.0.0.1:$NGINX_PORT;
+    listen 127.0.0.1:$port;
     location = /static200 { return 200 '{"ok":true}'; }
     location = /zscsb/submit {
       client_max_body_size 50m;
@@ -406,18 +427,80 @@ http {
   }
 }
 EOF
-nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" 2>"$WORK/nginx-t.out" || {
-  cat "$WORK/nginx-t.out" >&2
-  die "nginx rejected its configuration"
+  nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>"$dir/nginx-t.out" || {
+    cat "$dir/nginx-t.out" >&2
+    die "nginx rejected its configuration"
+  }
+  nginx -p "$dir" -c "$dir/nginx.conf" >>"$dir/nginx.out" 2>&1 &
+  STARTED_PID=$!
+  STARTED_BASE="http://127.0.0.1:$port"
+  wait_ready "$STARTED_BASE/static200" "$STARTED_PID"
 }
-nginx -p "$NGX" -c "$NGX/nginx.conf" >>"$WORK/nginx.out" 2>&1 &
-NGINX_PID=$!
-wait_ready "$NGX_BASE/static200" "$NGINX_PID"
-code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$SMALL" "$NGX_BASE/zscsb/submit?api_token=$UNKNOWN")"
-[ "$code" = 401 ] || die "nginx answered an unknown token with $code, not 401"
-code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CLEAN" "$NGX_BASE/zscsb/submit?api_token=$TOKEN")"
-[ "$code" = 200 ] || die "nginx answered the bench token with $code, not 200"
-log_cmd "nginx -p \$WORK/nginx -c \$WORK/nginx.conf   # config: see scripts/bench.sh (map \$arg_api_token, return 200/401, echo_read_request_body)"
+# check_peer NAME BASE: the peer answers the unknown token 401 and the bench token 200.
+check_peer() {
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$SMALL" "$2/zscsb/submit?api_token=$UNKNOWN")"
+  [ "$code" = 401 ] || die "$1 answered an unknown token with $code, not 401"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CLEAN" "$2/zscsb/submit?api_token=$TOKEN")"
+  [ "$code" = 200 ] || die "$1 answered the bench token with $code, not 200"
+  code="$(curl -s -o /dev/null -w '%{http_code}' "$2/static200")"
+  [ "$code" = 200 ] || die "$1 answered /static200 with $code, not 200"
+}
+start_nginx "$NGX" auto
+NGINX_PID="$STARTED_PID"
+NGX_BASE="$STARTED_BASE"
+check_peer nginx "$NGX_BASE"
+NGX1="$WORK/nginx1"
+start_nginx "$NGX1" 1
+NGINX1_PID="$STARTED_PID"
+NGX1_BASE="$STARTED_BASE"
+check_peer "nginx (1 worker)" "$NGX1_BASE"
+log_cmd "nginx -p \$WORK/nginx -c \$WORK/nginx.conf   # worker_processes auto and (a second one) 1; config: see scripts/bench.sh (map \$arg_api_token, return 200/401, echo_read_request_body, access_log buffer=64k flush=1s)"
+
+# HAProxy (Debian's haproxy), the second peer: a map of tokens on the api_token query argument
+# answering 401/200 (the whole body read first, like nginx's echo_read_request_body), a static 200,
+# and one log line per request with the same fields (client method path status time) on its
+# stdout, a file. One process, nbthread = the cores (HAProxy's default).
+mkdir -p "$HAP"
+printf '%s 1\n' "$TOKEN" >"$HAP/tokens.map"
+HAP_PORT="$(free_port)"
+HAP_BASE="http://127.0.0.1:$HAP_PORT"
+HAP_LOG="$HAP/access.log"
+cat >"$HAP/haproxy.cfg" <<EOF
+# Written by scripts/bench.sh: HAProxy doing the same HTTP work as Sandgate, minus its logic.
+global
+  log stdout format raw local0
+  maxconn 4096
+defaults
+  mode http
+  log global
+  log-format "%ci %HM %HPO %ST %Tt"
+  timeout client 30s
+  timeout connect 5s
+  timeout server 30s
+  timeout http-request 10s
+frontend bench
+  bind 127.0.0.1:$HAP_PORT
+  option http-buffer-request
+  http-request set-var(txn.tok_ok) url_param(api_token),map($HAP/tokens.map,0)
+  http-request return status 200 content-type application/json string '{"ok":true}' if { path /static200 }
+  http-request return status 401 content-type application/json string '{"code":401,"message":"Invalid API token"}' if { path /zscsb/submit } !{ var(txn.tok_ok) -m str 1 }
+  http-request return status 200 content-type application/json string '{"code":200,"message":"/submit response OK"}' if { path /zscsb/submit }
+  http-request deny deny_status 404
+EOF
+haproxy -c -q -f "$HAP/haproxy.cfg" >"$HAP/haproxy-c.out" 2>&1 || {
+  cat "$HAP/haproxy-c.out" >&2
+  die "haproxy rejected its configuration"
+}
+haproxy -db -f "$HAP/haproxy.cfg" >"$HAP_LOG" 2>"$HAP/haproxy.err" &
+HAP_PID=$!
+wait_ready "$HAP_BASE/static200" "$HAP_PID"
+check_peer haproxy "$HAP_BASE"
+log_cmd "haproxy -db -f \$WORK/haproxy/haproxy.cfg > \$WORK/haproxy/access.log   # config: see scripts/bench.sh (url_param(api_token),map(tokens.map), http-request return 200/401, option http-buffer-request)"
+
+# The hashing limit (issue 19, target 4): MD5, SHA-1 and SHA-256 over the same file in one process
+# with OpenSSL's EVP (Python's hashlib is OpenSSL's EVP), 1 MiB reads, page cache warm.
+digest3() { run_child "${UTIL[@]}" digest3 --file "$1"; }
 
 # ---- 4. streaming (first: the peak-memory reading must not include the load scenarios) ---------
 if [ "$BENCH_STREAM_MIB" -gt 0 ]; then
@@ -432,12 +515,19 @@ if [ "$BENCH_STREAM_MIB" -gt 0 ]; then
     t0="$(now)"
     run_child sha256sum "$BIG" >/dev/null
     sha_s="$(elapsed "$t0" "$(now)")"
+    digest3 "$BIG" >"$WORK/digest3.json"
+    dgst_s="$(json_field "$(cat "$WORK/digest3.json")" seconds)"
+    curl -sf "$SG_BASE/metrics" >"$WORK/metrics-before.txt" || : >"$WORK/metrics-before.txt"
     echo 5 >"/proc/$SG_PID/clear_refs" 2>/dev/null || true # resets VmHWM
     idle_kib="$(json_field "$(rss "$SG_PID")" VmRSS)"
     run_child curl -sS -o "$WORK/discan.json" -w '%{http_code} %{time_total}' -X POST \
       -H 'Expect:' -H 'Content-Type: application/octet-stream' -T "$BIG" "$DISCAN_URL" >"$WORK/curl.out"
     curl_out="$(cat "$WORK/curl.out")"
     peak_kib="$(json_field "$(rss "$SG_PID")" VmHWM)"
+    # The engine's stage times of this one discan (issue 19, target 5): the difference of the
+    # sandgate_analysis_stage_duration_seconds sums around it.
+    curl -sf "$SG_BASE/metrics" >"$WORK/metrics-after.txt" || : >"$WORK/metrics-after.txt"
+    stages="$("${UTIL[@]}" stage-times --before "$WORK/metrics-before.txt" --after "$WORK/metrics-after.txt")"
     curl_code="${curl_out% *}"
     curl_s="${curl_out#* }"
     [ "$curl_code" = 200 ] || die "discan answered $curl_code: $(head -c 300 "$WORK/discan.json")"
@@ -454,14 +544,17 @@ if [ "$BENCH_STREAM_MIB" -gt 0 ]; then
       run_child clamscan --no-summary --max-filesize=400M --max-scansize=400M -d "$ROOT/share/signatures" "$BIG" >/dev/null 2>&1 || true
       clam_s="$(elapsed "$t0" "$(now)")"
     fi
-    printf '  stream   round %s: curl %.2f s (body accepted after %.2f s), sha256sum %.2f s, av-scan %.2f s, RSS idle %s KiB peak %s KiB\n' \
-      "$r" "$curl_s" "$sent_s" "$sha_s" "$av_s" "$idle_kib" "$peak_kib"
+    printf '  stream   round %s: curl %.2f s (body accepted after %.2f s), sha256sum %.2f s, MD5+SHA-1+SHA-256 %.2f s, av-scan %.2f s, RSS idle %s KiB peak %s KiB, stages %s\n' \
+      "$r" "$curl_s" "$sent_s" "$sha_s" "$dgst_s" "$av_s" "$idle_kib" "$peak_kib" "$stages"
     "${UTIL[@]}" record-raw --out "$RESULTS" "{\"scenario\": \"stream\", \"round\": $r,
       \"bytes\": $((BENCH_STREAM_MIB * 1048576)), \"curl_s\": $curl_s, \"sent_s\": $sent_s,
-      \"sha256sum_s\": $sha_s, \"av_scan_s\": $av_s, \"clamscan_s\": $clam_s,
+      \"sha256sum_s\": $sha_s, \"digest3_s\": $dgst_s, \"stages\": $stages,
+      \"av_scan_s\": $av_s, \"clamscan_s\": $clam_s,
       \"rss_idle_kib\": $idle_kib, \"rss_peak_kib\": $peak_kib, \"status\": {\"$curl_code\": 1}}"
   done
   log_cmd "head -c $((BENCH_STREAM_MIB * 1048576)) /dev/urandom > \$WORK/stream.bin; sha256sum \$WORK/stream.bin"
+  log_cmd "python3 bench/bench_util.py digest3 --file \$WORK/stream.bin   # MD5+SHA-1+SHA-256, OpenSSL EVP via hashlib, one process"
+  log_cmd "curl \$BASE/metrics before and after the discan: sandgate_analysis_stage_duration_seconds_sum by stage"
   log_cmd "$(redact "curl -sS -w '%{http_code} %{time_total}' -X POST -H 'Expect:' -H 'Content-Type: application/octet-stream' -T $BIG '$DISCAN_URL'")"
   log_cmd "$(redact "python3 bench/bench_util.py upload --url '$DISCAN_URL' --file $BIG   # time until the last byte is accepted")"
   log_cmd "$(redact "sandgate av-scan $BIG --signatures-dir share/signatures")"
@@ -518,11 +611,19 @@ scenario_invalid() { # $1: scenario name, $2: 1 to measure nginx too
   echo "bench: scenario $1 (invalid-token rejection)"
   BENCH_BODY_FILE="$SMALL"
   warm_up "$INVALID_URL" -s "$LUA"
-  if [ "$2" = 1 ]; then warm_up "$NGX_INVALID_URL" -s "$LUA"; fi
+  if [ "$2" = 1 ]; then
+    warm_up "$NGX_INVALID_URL" -s "$LUA"
+    warm_up "$NGX1_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
+    warm_up "$HAP_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
+  fi
   if [ "$2" = 1 ] && [ -n "$NM_PID" ]; then warm_up "$NM_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"; fi
   for r in $(seq 1 "$BENCH_ROUNDS"); do
     run_wrk "$1" sandgate "$r" "$SG_LOG" "$INVALID_URL" -s "$LUA"
-    if [ "$2" = 1 ]; then run_wrk "$1" nginx "$r" "$NGX/access.log" "$NGX_INVALID_URL" -s "$LUA"; fi
+    if [ "$2" = 1 ]; then
+      run_wrk "$1" nginx "$r" "$NGX/access.log" "$NGX_INVALID_URL" -s "$LUA"
+      run_wrk "$1" nginx-1 "$r" "$NGX1/access.log" "$NGX1_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
+      run_wrk "$1" haproxy "$r" "$HAP_LOG" "$HAP_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
+    fi
     if [ "$2" = 1 ] && [ -n "$NM_PID" ]; then
       run_wrk "$1" nometrics "$r" "$NM_LOG" "$NM_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
     fi
@@ -533,10 +634,14 @@ scenario_submit submit
 echo "bench: scenario page (token page read)"
 warm_up "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
 warm_up "$NGX_BASE/static200"
+warm_up "$NGX1_BASE/static200"
+warm_up "$HAP_BASE/static200"
 if [ -n "$NM_PID" ]; then warm_up "$NM_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"; fi
 for r in $(seq 1 "$BENCH_ROUNDS"); do
   run_wrk page sandgate "$r" "$SG_LOG" "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
   run_wrk page nginx "$r" "$NGX/access.log" "$NGX_BASE/static200"
+  run_wrk page nginx-1 "$r" "$NGX1/access.log" "$NGX1_BASE/static200"
+  run_wrk page haproxy "$r" "$HAP_LOG" "$HAP_BASE/static200"
   if [ -n "$NM_PID" ]; then
     run_wrk page nometrics "$r" "$NM_LOG" "$NM_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
   fi
@@ -544,6 +649,53 @@ done
 scenario_invalid invalid 1
 stop_pid "$NM_PID"
 NM_PID=""
+
+# ---- 5b. PostgreSQL: one node on a throwaway cluster on this machine (issue 19, target 6) ------
+# Same binary, same data (copied from the SQLite database with `sandgate store copy`, sessions
+# included, so the same cookie signs in), same key file. PostgreSQL runs on the same 2 cores: its
+# CPU counts against the node. Rounds alternate with the SQLite node's.
+if [ "$BENCH_PG" = 1 ]; then
+  echo "bench: PostgreSQL node (token page and valid submission vs the SQLite node)"
+  PG_DIR="$WORK/pg"
+  if [ "$(id -u)" = 0 ]; then chmod 0711 "$WORK"; fi
+  PG_ADMIN_URL="$(bash "$ROOT/scripts/pg-test-cluster.sh" start "$PG_DIR" 2>"$WORK/pg.err" | tail -n 1)" ||
+    die "PostgreSQL did not start: $(tail -n 5 "$WORK/pg.err")"
+  psql "$PG_ADMIN_URL" -qAt -c "CREATE DATABASE bench" >/dev/null || die "could not create the bench database"
+  PG_URL="${PG_ADMIN_URL%/*}/bench"
+  "$SANDGATE" store copy --from "sqlite:$DATA/sandgate.db" --to "$PG_URL" >"$WORK/pg-copy.out" 2>&1 ||
+    die "store copy to PostgreSQL failed: $(tail -n 5 "$WORK/pg-copy.out")"
+  PGN_PORT="$(free_port)"
+  PGN_BASE="http://127.0.0.1:$PGN_PORT"
+  PGN_DATA="$WORK/pgnode"
+  mkdir -p "$PGN_DATA" && chmod 0700 "$PGN_DATA"
+  PGN_LOG="$PGN_DATA/sandgate.log"
+  "$SANDGATE" serve --listen "127.0.0.1:$PGN_PORT" --data "$PGN_DATA" --store "$PG_URL" \
+    --key-file "$DATA/sandgate.key" --node-id bench-pg --log-file "$PGN_LOG" "${SG_FLAGS[@]}" \
+    >>"$WORK/sandgate-pg.out" 2>&1 &
+  PGN_PID=$!
+  wait_ready "$PGN_BASE/readyz" "$PGN_PID"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: sg_session=$COOKIE" "$PGN_BASE/api/v1/sandbox/token")"
+  [ "$code" = 200 ] || die "the PostgreSQL node answered the token page with $code, not 200"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$CLEAN" "$PGN_BASE/zscsb/submit?api_token=$TOKEN&force=1")"
+  [ "$code" = 200 ] || die "the PostgreSQL node answered a valid submission with $code, not 200"
+  log_cmd "scripts/pg-test-cluster.sh start \$WORK/pg; psql -c 'CREATE DATABASE bench'; sandgate store copy --from sqlite:\$WORK/data/sandgate.db --to postgres://.../bench"
+  log_cmd "sandgate serve --listen 127.0.0.1:PORT3 --data \$WORK/pgnode --store postgres://.../bench --key-file \$WORK/data/sandgate.key --node-id bench-pg ${SG_FLAGS[*]}"
+  warm_up "$PGN_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
+  for r in $(seq 1 "$BENCH_ROUNDS"); do
+    run_wrk pg-page sqlite "$r" "$SG_LOG" "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
+    run_wrk pg-page postgres "$r" "$PGN_LOG" "$PGN_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
+  done
+  BENCH_BODY_FILE="$CLEAN"
+  warm_up "$PGN_BASE/zscsb/submit?api_token=$TOKEN&force=1" -s "$LUA"
+  for r in $(seq 1 "$BENCH_ROUNDS"); do
+    run_wrk pg-submit sqlite "$r" "$SG_LOG" "$SUBMIT_URL" -s "$LUA"
+    run_wrk pg-submit postgres "$r" "$PGN_LOG" "$PGN_BASE/zscsb/submit?api_token=$TOKEN&force=1" -s "$LUA"
+  done
+  stop_pid "$PGN_PID"
+  PGN_PID=""
+  bash "$ROOT/scripts/pg-test-cluster.sh" stop "$PG_DIR" >/dev/null 2>&1 || true
+  PG_DIR=""
+fi
 
 # ---- 6. scale: BENCH_SCALE_ORGS organizations ----------------------------------------------------
 if [ "$BENCH_SCALE_ORGS" -gt "$BENCH_ORGS" ]; then
@@ -576,6 +728,10 @@ fi
 stop_sandgate
 stop_pid "$NGINX_PID"
 NGINX_PID=""
+stop_pid "$NGINX1_PID"
+NGINX1_PID=""
+stop_pid "$HAP_PID"
+HAP_PID=""
 
 # ---- 7. the table -----------------------------------------------------------------------------
 report=("${UTIL[@]}" report --results "$RESULTS" --micro "$MICRO_JSON" --machine "$WORK/machine.json"

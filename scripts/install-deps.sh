@@ -25,8 +25,9 @@ if [ "${SANDGATE_WITH_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 fi
-# clamav: its clamscan is the reference for the AV scan of the streaming scenario.
-if [ "${SANDGATE_WITH_BENCH:-0}" = 1 ]; then PKGS+=(nginx-light wrk clamav); fi
+# clamav: its clamscan is the reference for the AV scan of the streaming scenario; haproxy: the
+# second peer of the load scenarios (issue 19).
+if [ "${SANDGATE_WITH_BENCH:-0}" = 1 ]; then PKGS+=(nginx-light wrk clamav haproxy); fi
 
 install_ui_packages() {
   # The browser tests' npm packages (playwright-core only; it drives Debian's Chromium).

@@ -16,6 +16,7 @@
 
 #include "common/log_format.h"
 #include "common/log_text.h"
+#include "common/no_wait.h"
 #include "common/secret.h"
 #include "http/connection_limits.h"
 #include "http/deadlines.h"
@@ -417,7 +418,17 @@ struct Server::Impl {
   }
 
   asio::awaitable<Response> RunHandler(const Route& route, Request& req, RequestContext& ctx) {
-    if (!route.options.blocking) co_return route.handler(req, ctx);
+    if (!route.options.blocking) {
+      // Answered here when it needs nothing remote; else again on the blocking pool (issue 19:
+      // nothing on an I/O thread waits for PostgreSQL; common/no_wait.h).
+      bool again = false;
+      {
+        no_wait::Scope no_wait;
+        Response res = route.handler(req, ctx);
+        again = no_wait::TakeWouldBlock();
+        if (!again) co_return res;
+      }
+    }
     co_return co_await asio::co_spawn(
         blocking, [&]() -> asio::awaitable<Response> { co_return route.handler(req, ctx); },
         asio::use_awaitable);

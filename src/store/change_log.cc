@@ -13,10 +13,13 @@ Status ApplyChangeLog(
     if (batch->empty()) return Status::Ok();
     std::vector<OrgId> orgs;
     orgs.reserve(batch->size());
-    for (const LoggedChange& c : *batch) orgs.push_back(c.org);
+    for (const LoggedChange& c : *batch)
+      if (c.org != kCacheOnlyChange) orgs.push_back(c.org);
     std::sort(orgs.begin(), orgs.end());
     orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
-    if (Status st = hooks.apply(orgs); !st.ok()) return st;
+    if (!orgs.empty()) {
+      if (Status st = hooks.apply(orgs); !st.ok()) return st;
+    }
     *applied = batch->back().seq;
     if (applied_some) *applied_some = true;
     if (static_cast<int64_t>(batch->size()) < kChangeBatch) return Status::Ok();

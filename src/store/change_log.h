@@ -14,6 +14,11 @@ namespace sandgate::store {
 
 inline constexpr int64_t kChangeBatch = 5000;  // changes read per query
 
+// A change-log entry that refreshes no organization in the index: a change to data only the
+// read caches hold (a session, a user, a last use; PostgreSQL, issue 19). Followers advance past
+// it, which moves their ChangeStamp. No organization has id 0.
+inline constexpr OrgId kCacheOnlyChange = 0;
+
 struct LoggedChange {
   int64_t seq;
   OrgId org;

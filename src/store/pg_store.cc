@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/no_wait.h"
 #include "metrics/sandgate_metrics.h"
 #include "store/audit_chain.h"
 #include "store/change_log.h"
@@ -554,6 +555,10 @@ class PgTx final : public Tx {
   PgTx(Conn& c, bool writable, const std::string& audit_key)
       : c_(c), writable_(writable), audit_key_(audit_key) {}
   const Status& poison() const { return poison_; }
+  // Whether this transaction changed something the per-node read caches hold (sessions, users,
+  // organizations, tokens, a last use), and the change it recorded itself (0: none).
+  bool cache_change() const { return cache_change_; }
+  int64_t recorded_change() const { return recorded_change_; }
 
   Result<OrgRecord> GetOrg(OrgId id) override {
     static const std::string sql = std::string("SELECT ") + kOrgCols + " FROM orgs WHERE id = $1";
@@ -568,6 +573,7 @@ class PgTx final : public Tx {
   }
 
   Result<OrgId> InsertOrg(const OrgRecord& org) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
         std::string("INSERT INTO orgs (") + kOrgDataCols +
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
@@ -578,6 +584,7 @@ class PgTx final : public Tx {
   }
 
   Status UpdateOrg(const OrgRecord& org) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
         "UPDATE orgs SET name = $1, created_at = $2, subscription = $3, ends_at = $4, "
         "provider_disabled = $5, disable_reason = $6, disable_note = $7, disabled_at = $8, "
@@ -629,6 +636,7 @@ class PgTx final : public Tx {
   }
 
   Status InsertToken(const TokenRecord& t) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql = std::string("INSERT INTO tokens (") + kTokenCols +
                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     if (Status g = Guard(true); !g.ok()) return g;
@@ -642,6 +650,7 @@ class PgTx final : public Tx {
   }
 
   Status ReplaceToken(const TokenRecord& t) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
         "UPDATE tokens SET lookup_hash = $2, sealed = $3, key_id = $4, last4 = $5, "
         "created_at = $6, last_modified_by = $7, last_modified_on = $8 WHERE org_id = $1";
@@ -653,6 +662,7 @@ class PgTx final : public Tx {
   }
 
   Status DeleteToken(OrgId org) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql = "DELETE FROM tokens WHERE org_id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
     auto r = Run(sql, Params().Int(org), "deleting a token");
@@ -701,6 +711,7 @@ class PgTx final : public Tx {
   }
 
   Result<UserId> InsertUser(const UserRecord& u) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql = std::string("INSERT INTO users (") + kUserDataCols +
                                    ") VALUES ($1, $2, $3, $4, $5) RETURNING id";
     if (Status g = Guard(true); !g.ok()) return g;
@@ -710,6 +721,7 @@ class PgTx final : public Tx {
   }
 
   Status UpdateUser(const UserRecord& u) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
         "UPDATE users SET username = $1, password_hash = $2, role = $3, org_id = $4, "
         "created_at = $5 WHERE id = $6";
@@ -721,6 +733,7 @@ class PgTx final : public Tx {
   }
 
   Status DeleteUser(UserId id) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql = "DELETE FROM users WHERE id = $1";
     if (Status st = DeleteSessionsOfUser(id); !st.ok()) return st;
     auto r = Run(sql, Params().Int(id), "deleting a user");
@@ -777,6 +790,7 @@ class PgTx final : public Tx {
   }
 
   Status TouchSession(const std::string& id_hash, TimeMs last_seen) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql = "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1";
     if (Status g = Guard(true); !g.ok()) return g;
     auto r = Run(sql, Params().Bytes(id_hash).Int(last_seen), "updating a session");
@@ -786,14 +800,17 @@ class PgTx final : public Tx {
   }
 
   Status DeleteSession(const std::string& id_hash) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     return Mutation("DELETE FROM sessions WHERE id_hash = $1", Params().Bytes(id_hash),
                     "deleting a session");
   }
   Status DeleteSessionsOfUser(UserId user) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     return Mutation("DELETE FROM sessions WHERE user_id = $1", Params().Int(user),
                     "deleting a user's sessions");
   }
   Status DeleteSessionsBefore(TimeMs last_seen_before) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     return Mutation("DELETE FROM sessions WHERE last_seen_at < $1", Params().Int(last_seen_before),
                     "deleting old sessions");
   }
@@ -815,6 +832,7 @@ class PgTx final : public Tx {
 
   Status AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
                   std::optional<TimeMs> last_used_at) override {
+    cache_change_ = true;  // the token page's usage and last use
     static const std::string sql =
         std::string("INSERT INTO usage (") + kUsageCols +
         ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, day) DO UPDATE SET "
@@ -929,6 +947,7 @@ class PgTx final : public Tx {
                      OrgNotFound());
     if (!r.ok()) return r.status();
     if (r->size() == 0) return std::optional<int64_t>();
+    cache_change_ = true;  // the token page's usage today
     return std::optional<int64_t>(r->Int(0, 0));
   }
 
@@ -1027,7 +1046,8 @@ class PgTx final : public Tx {
     if (!r.ok()) return r.status();
     // Delivered to the listening nodes when (and only if) the transaction commits.
     if (auto n = Run(notify, Params(), "notifying the nodes"); !n.ok()) return n.status();
-    return r->Int(0, 0);
+    recorded_change_ = r->Int(0, 0);
+    return recorded_change_;
   }
 
   Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {
@@ -1073,6 +1093,7 @@ class PgTx final : public Tx {
   }
 
   Status RestoreOrg(const OrgRecord& org) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
         std::string("WITH ins AS (INSERT INTO orgs (") + kOrgDataCols +
         ", id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id) "
@@ -1083,6 +1104,7 @@ class PgTx final : public Tx {
         .status();
   }
   Status RestoreUser(const UserRecord& u) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
         std::string("WITH ins AS (INSERT INTO users (") + kUserDataCols +
         ", id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id) "
@@ -1114,6 +1136,7 @@ class PgTx final : public Tx {
         .status();
   }
   Status RestoreUsage(const UsageRecord& u) override {
+    cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
         std::string("INSERT INTO usage (") + kUsageCols + ") VALUES ($1, $2, $3, $4, $5)";
     if (Status g = Guard(true); !g.ok()) return g;
@@ -1260,6 +1283,14 @@ class PgTx final : public Tx {
   const bool writable_;
   const std::string& audit_key_;
   Status poison_;
+  bool cache_change_ = false;
+  int64_t recorded_change_ = 0;
+};
+
+// What a committed write tells the node's read caches (PgStore::ChangeStamp).
+struct CacheEffect {
+  bool changed = false;    // it changed cached data
+  int64_t own_change = 0;  // the change RunTx recorded for it (the caller recorded none)
 };
 
 // Runs fn in one transaction on `c`. Write: BEGIN + the cluster-wide write lock. Read: a
@@ -1267,7 +1298,7 @@ class PgTx final : public Tx {
 // COMMIT answers 503; if the connection broke during COMMIT the outcome is unknown to us (the
 // one case where PostgreSQL cannot say) and the caller is told 503 all the same.
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
-             const std::function<Status(Tx&)>& fn) {
+             const std::function<Status(Tx&)>& fn, CacheEffect* effect = nullptr) {
   const char* begin = writable ? kBeginWrite : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
   if (Status st = c.Exec(begin, "starting a transaction"); !st.ok()) {
     (void)c.Exec("ROLLBACK", "rolling back");
@@ -1282,6 +1313,16 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
     throw;
   }
   if (result.ok() && !tx.poison().ok()) result = tx.poison();
+  // A change to cached data goes through the change log (as a cache-only entry, organization
+  // 0, when the caller logged none), so every node's caches see it (issue 19).
+  int64_t own_change = 0;
+  if (result.ok() && writable && effect && tx.cache_change() && tx.recorded_change() == 0) {
+    auto seq = tx.RecordChange(kCacheOnlyChange);
+    if (seq.ok())
+      own_change = *seq;
+    else
+      result = seq.status();
+  }
   if (!result.ok()) {
     (void)c.Exec("ROLLBACK", "rolling back");
     return result;
@@ -1289,6 +1330,10 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   if (Status st = c.Exec("COMMIT", "committing"); !st.ok()) {
     (void)c.Exec("ROLLBACK", "rolling back");
     return Status::Unavailable("store: commit failed: " + st.message());
+  }
+  if (effect) {
+    effect->changed = writable && tx.cache_change();
+    effect->own_change = own_change;
   }
   return Status::Ok();
 }
@@ -1365,7 +1410,8 @@ class Follower {
         options_(o),
         node_id_(std::move(node_id)),
         applied_(from_seq),
-        hooks_(std::move(hooks)) {
+        hooks_(std::move(hooks)),
+        applied_published_(from_seq) {
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -1387,6 +1433,8 @@ class Follower {
   bool Trusted() const {
     return SteadyClock::now().time_since_epoch().count() < trusted_until_.load();
   }
+  // Every change up to here is applied (published before it is acknowledged to the writers).
+  int64_t Applied() const { return applied_published_.load(); }
 
  private:
   bool Stopping() {
@@ -1457,6 +1505,7 @@ class Follower {
     const int64_t start = applied_;
     if (Status st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some); !st.ok())
       return st;
+    applied_published_.store(applied_);
     if (metrics::Enabled()) metrics::M().store_follower_lag->Set(0);
     auto read_int = [&](const char* sql, std::string_view what) -> Result<int64_t> {
       auto rows = c.Query(sql, Params(), what);
@@ -1469,6 +1518,7 @@ class Follower {
             &applied_, applied_some);
         !st.ok())
       return st;
+    applied_published_.store(applied_);
     // Now and then, drop the entries every live node has applied (this one's acknowledgement
     // is at most one round old; the others' likewise).
     if (t0 >= next_prune_) {
@@ -1508,6 +1558,7 @@ class Follower {
   SteadyClock::time_point next_prune_{};  // follower thread only
   FollowHooks hooks_;
   std::atomic<int64_t> trusted_until_{0};  // steady_clock ticks
+  std::atomic<int64_t> applied_published_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
@@ -1524,6 +1575,11 @@ class PgStore final : public Store {
   Status Read(const std::function<Status(Tx&)>& fn) override { return Timed(false, fn); }
   // Transact, timed and counted (sandgate_store_transaction_*).
   Status Timed(bool writable, const std::function<Status(Tx&)>& fn) {
+    // On an I/O thread: refuse at once, the handler runs again on the blocking pool.
+    if (no_wait::Active()) {
+      no_wait::NoteWouldBlock();
+      return no_wait::WouldBlock();
+    }
     const auto kind = writable ? metrics::TxKind::kWrite : metrics::TxKind::kRead;
     metrics::ScopedTimer timed(metrics::TxTimer(kind));
     Status st = Transact(writable, fn);
@@ -1551,8 +1607,19 @@ class PgStore final : public Store {
     return r->Int(0, 0);
   }
 
+  // Issue 19: the per-node read caches on PostgreSQL. Every write to cached data is in the change
+  // log (RunTx) and returns once every node with a live lease has applied it, so a node that
+  // trusts its index has seen every change acknowledged before (the argument of docs/CLUSTER.md
+  // for the token index). The stamp: what this node's follower applied + this node's own writes
+  // (both only grow). Not trusted (lease lapsed, not following): nothing is cached.
+  std::optional<uint64_t> ChangeStamp() override {
+    if (!follower_ || !follower_->Trusted()) return std::nullopt;
+    return static_cast<uint64_t>(follower_->Applied()) + local_cache_changes_.load();
+  }
+
   Status Follow(const std::string& node_id, int64_t from_seq, FollowHooks hooks) override {
     if (follower_) return Status::Internal("store: already following");
+    node_id_ = node_id;
     follower_ = std::make_unique<Follower>(url_, options_, node_id, from_seq, std::move(hooks));
     return Status::Ok();
   }
@@ -1649,14 +1716,29 @@ class PgStore final : public Store {
       const void* prev;
       ~Restore() { t_active_store = prev; }
     } restore{prev};
-    auto lease = Lease();
-    if (!lease.ok()) return lease.status();
-    Status st = RunTx(*lease->conn, writable, audit_key(), fn);
-    lease->broken = lease->conn->broken();
-    return st;
+    CacheEffect effect;
+    {
+      auto lease = Lease();
+      if (!lease.ok()) return lease.status();
+      Status st = RunTx(*lease->conn, writable, audit_key(), fn, &effect);
+      lease->broken = lease->conn->broken();
+      if (!st.ok()) return st;
+    }
+    if (effect.changed) {
+      // This node's caches: at once (its own follower applies the entry later).
+      local_cache_changes_.fetch_add(1);
+      // The other nodes' caches: once each has applied the entry, as for a token change. A
+      // caller that logged its own change waits for it itself (Services::Mutate).
+      if (effect.own_change > 0) (void)AwaitPropagation(effect.own_change, node_id_);
+    }
+    return Status::Ok();
   }
 
   Result<LeaseT> Lease() {
+    if (no_wait::Active()) {  // Ping (readyz), ChangeHorizon, ... on an I/O thread
+      no_wait::NoteWouldBlock();
+      return no_wait::WouldBlock();
+    }
     std::unique_lock<std::mutex> lock(mu_);
     const int max = std::max(1, options_.pool_size);
     cv_.wait(lock, [&] { return !idle_.empty() || open_ < max; });
@@ -1697,6 +1779,8 @@ class PgStore final : public Store {
   std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
   int open_ = 0;                             // guarded by mu_
   std::unique_ptr<Follower> follower_;
+  std::string node_id_;  // set once by Follow, before serving
+  std::atomic<uint64_t> local_cache_changes_{0};
 };
 
 }  // namespace

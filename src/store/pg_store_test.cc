@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "service/services.h"
+#include "store/change_log.h"
 #include "store/store_test_suite.h"
 #include "token/keyring.h"
 
@@ -208,6 +209,83 @@ TEST_F(PgStoreTest, FollowerAppliesOtherWritersChangesBeforeTheyReturn) {
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   std::lock_guard<std::mutex> lock(mu);
   for (OrgId o : applied) EXPECT_NE(o, 424242);
+}
+
+// Issue 19: the per-node read caches on PostgreSQL. A following, trusted store answers a change
+// stamp; a write to cached data made through another store (another node) has moved it when that
+// write returns (no waiting here: the write waits for every live node); an audit-only write (not
+// cached) logs nothing; this store's own writes move it at once. The cache-only entries refresh
+// no organization in the index.
+TEST_F(PgStoreTest, ChangeStampSeesEveryNodesWritesToCachedDataWhenTheyReturn) {
+  auto a = OpenInDir(dir_);
+  auto b = OpenInDir(dir_);
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(a->ChangeStamp()) << "not following: nothing may be cached";
+  std::mutex mu;
+  std::vector<OrgId> applied;
+  FollowHooks hooks;
+  hooks.apply = [&](const std::vector<OrgId>& orgs) {
+    std::lock_guard<std::mutex> lock(mu);
+    applied.insert(applied.end(), orgs.begin(), orgs.end());
+    return Status::Ok();
+  };
+  hooks.reload = [] { return Status::Ok(); };
+  auto horizon = a->ChangeHorizon();
+  ASSERT_TRUE(horizon.ok());
+  ASSERT_TRUE(a->Follow("node-a", *horizon, hooks).ok());
+  for (int i = 0; i < 200 && !a->IndexTrusted(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(a->IndexTrusted());
+  ASSERT_TRUE(a->ChangeStamp());
+
+  OrgId org = 0;
+  ASSERT_TRUE(b->Write([&](Tx& tx) -> Status {
+                 auto id = tx.InsertOrg(NewOrg("cached"));
+                 if (!id.ok()) return id.status();
+                 org = *id;
+                 return Status::Ok();
+               }).ok());
+  for (int round = 0; round < 50; ++round) {
+    const auto before = a->ChangeStamp();
+    ASSERT_TRUE(before);
+    // Another node: a session touch, a last use, an organization's settings.
+    ASSERT_TRUE(b->Write([&](Tx& tx) -> Status {
+                   switch (round % 3) {
+                     case 0:
+                       return tx.DeleteSessionsBefore(round);
+                     case 1:
+                       return tx.AddUsage(org, 20000, 0, 0, TimeMs{1000 + round});
+                     default: {
+                       auto o = tx.GetOrg(org);
+                       if (!o.ok()) return o.status();
+                       o->daily_allowance = 100 + round;
+                       return tx.UpdateOrg(*o);
+                     }
+                   }
+                 }).ok());
+    const auto after = a->ChangeStamp();
+    ASSERT_TRUE(after);
+    EXPECT_GT(*after, *before) << "round " << round << ": node a's caches missed node b's write";
+    // This node's own write: at once.
+    ASSERT_TRUE(a->Write([&](Tx& tx) { return tx.DeleteSessionsBefore(round); }).ok());
+    EXPECT_GT(*a->ChangeStamp(), *after) << "round " << round;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (OrgId o : applied) EXPECT_NE(o, kCacheOnlyChange) << "a cache-only entry was applied";
+  }
+  // Data no cache holds (the audit trail) logs no change.
+  auto h0 = b->ChangeHorizon();
+  ASSERT_TRUE(h0.ok());
+  AuditRecord rec;
+  rec.ts = 1;
+  rec.actor = "test";
+  rec.action = "TOKEN_READ";
+  rec.outcome = "ALLOWED";
+  ASSERT_TRUE(b->Write([&](Tx& tx) { return tx.AppendAudit(rec).status(); }).ok());
+  auto h1 = b->ChangeHorizon();
+  ASSERT_TRUE(h1.ok());
+  EXPECT_EQ(*h1, *h0);
 }
 
 // The change log is pruned up to what every node with a live lease applied (never further); a

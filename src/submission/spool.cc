@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "common/fault.h"
 
@@ -50,6 +52,16 @@ class FdWriter final : public FileWriter {
 };
 
 constexpr const char kPrefix[] = "upload-";
+constexpr const char kMemPrefix[] = "/proc/self/fd/";
+
+// The descriptor an in-memory spool path names, or -1.
+int MemFd(const std::string& path) {
+  if (path.compare(0, sizeof kMemPrefix - 1, kMemPrefix) != 0) return -1;
+  const std::string rest = path.substr(sizeof kMemPrefix - 1);
+  if (rest.empty() || rest.size() > 9 || rest.find_first_not_of("0123456789") != std::string::npos)
+    return -1;
+  return std::stoi(rest);
+}
 
 }  // namespace
 
@@ -76,6 +88,33 @@ Result<SpoolFile> SpoolFile::Create(const std::string& dir) {
   return SpoolFile(NewFdWriter(fd), templ);
 }
 
+Result<SpoolFile> SpoolFile::CreateInMemory() {
+  int fd = ::memfd_create("sandgate-upload", MFD_CLOEXEC);
+  if (fd < 0)
+    return Status(503, "SPOOL_FAILED",
+                  std::string("Cannot create an in-memory spool file: ") + std::strerror(errno));
+  // The writer gets its own descriptor (closed by Close); `fd` names the file until removed.
+  int wfd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (wfd < 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status(503, "SPOOL_FAILED",
+                  std::string("Cannot create an in-memory spool file: ") + std::strerror(err));
+  }
+  return SpoolFile(NewFdWriter(wfd), kMemPrefix + std::to_string(fd));
+}
+
+bool SpoolFile::in_memory() const { return MemFd(path_) >= 0; }
+
+void RemoveSpooled(const std::string& path) {
+  if (path.empty()) return;
+  if (int fd = MemFd(path); fd >= 0) {
+    ::close(fd);
+    return;
+  }
+  ::unlink(path.c_str());
+}
+
 SpoolFile::SpoolFile(SpoolFile&& o) noexcept
     : writer_(std::move(o.writer_)), path_(std::move(o.path_)) {
   o.path_.clear();
@@ -83,7 +122,7 @@ SpoolFile::SpoolFile(SpoolFile&& o) noexcept
 
 SpoolFile::~SpoolFile() {
   writer_.reset();  // closes the descriptor
-  if (!path_.empty()) ::unlink(path_.c_str());
+  RemoveSpooled(path_);
 }
 
 Status SpoolFile::Write(const char* data, size_t n) {

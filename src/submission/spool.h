@@ -28,9 +28,19 @@ std::unique_ptr<FileWriter> NewFdWriter(int fd);
 // Returns how many were removed.
 int RemoveStaleSpoolFiles(const std::string& dir);
 
+// Removes an upload by the path SpoolFile::Release returned: unlinks a spool file, closes an
+// in-memory one (its path names the descriptor).
+void RemoveSpooled(const std::string& path);
+
 class SpoolFile {
  public:
   static Result<SpoolFile> Create(const std::string& dir);
+  // A small body kept in memory (issue 19, target 3): an anonymous memfd, never on the file
+  // system. Its path is /proc/self/fd/N, which every path-based reader of this process (the
+  // engine: hashes, libmagic, ssdeep, ClamAV, YARA) opens like a file; the descriptor stays open
+  // until the SpoolFile (or whoever took it with Release) removes it (RemoveSpooled).
+  static Result<SpoolFile> CreateInMemory();
+  bool in_memory() const;
   SpoolFile(SpoolFile&& o) noexcept;
   SpoolFile& operator=(SpoolFile&&) = delete;
   ~SpoolFile();

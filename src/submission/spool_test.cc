@@ -2,11 +2,13 @@
 // the spool file disappears with its SpoolFile; files left by a dead process are swept at start.
 #include "submission/spool.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "common/fault.h"
@@ -68,6 +70,50 @@ TEST_F(SpoolTest, InjectedFaultsFailTheWriteAndLeaveNoFile) {
   auto spool = SpoolFile::Create(dir_);
   ASSERT_TRUE(spool.ok());
   EXPECT_TRUE(spool->Write("again", 5).ok());
+}
+
+// Issue 19, target 3: a small body lives in a memfd named /proc/self/fd/N: readable by path like
+// a file, nothing in any directory, gone when its owner removes it (no descriptor leaks).
+TEST_F(SpoolTest, InMemoryUploadIsReadableByPathAndLeavesNoFile) {
+  auto fd_of = [](const std::string& path) {
+    return std::stoi(path.substr(std::string("/proc/self/fd/").size()));
+  };
+  std::string released;
+  {
+    auto s = SpoolFile::CreateInMemory();
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_TRUE(s->in_memory());
+    ASSERT_TRUE(s->Write("hello ", 6).ok());
+    ASSERT_TRUE(s->Write("memory", 6).ok());
+    ASSERT_TRUE(s->Close().ok());
+    std::ifstream in(s->path(), std::ios::binary);
+    std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(got, "hello memory");
+    EXPECT_TRUE(fs::is_empty(dir_));
+    released = s->Release();
+  }
+  // Released: still open after the SpoolFile is gone (the rule analysis reads it later).
+  const int fd = fd_of(released);
+  EXPECT_NE(::fcntl(fd, F_GETFD), -1);
+  RemoveSpooled(released);
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "RemoveSpooled closes the descriptor";
+  // Not released: the SpoolFile closes it.
+  int kept = -1;
+  {
+    auto s = SpoolFile::CreateInMemory();
+    ASSERT_TRUE(s.ok());
+    kept = fd_of(s->path());
+    ASSERT_TRUE(s->Write("x", 1).ok());
+  }
+  EXPECT_EQ(::fcntl(kept, F_GETFD), -1);
+  // A file-system spool file is still unlinked by RemoveSpooled, and is not in memory.
+  auto f = SpoolFile::Create(dir_);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->in_memory());
+  const std::string path = f->Release();
+  EXPECT_TRUE(fs::exists(path));
+  RemoveSpooled(path);
+  EXPECT_FALSE(fs::exists(path));
 }
 
 TEST_F(SpoolTest, StaleUploadsAreRemovedAndOtherFilesKept) {

@@ -7,7 +7,10 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <cctype>
+#include <future>
+#include <system_error>
 
+#include "common/no_wait.h"
 #include "common/secret.h"
 #include "http/server.h"
 #include "metrics/sandgate_metrics.h"
@@ -129,15 +132,24 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
       engines_(engines),
       opt_(std::move(options)),
       quota_([this](domain::OrgId org, int64_t day) -> Result<std::pair<int64_t, int64_t>> {
-        std::pair<int64_t, int64_t> out;
-        Status st = services_.store().Read([&](store::Tx& tx) -> Status {
-          auto u = tx.GetUsage(org, day);
-          if (!u.ok()) return u.status();
-          out = {u->used, u->over_quota};
-          return Status::Ok();
-        });
-        if (!st.ok()) return st;
-        return out;
+        // From the cache while the store is unchanged (Store::ChangeStamp): the token page asks
+        // for today's usage on every read (PostgreSQL, issue 19).
+        using Usage = std::pair<int64_t, int64_t>;
+        auto got = usage_cache_.GetOrRead(
+            services_.store().ChangeStamp(), UsageKey{org, day},
+            [&]() -> Result<std::shared_ptr<const Usage>> {
+              auto out = std::make_shared<Usage>();
+              Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+                auto u = tx.GetUsage(org, day);
+                if (!u.ok()) return u.status();
+                *out = {u->used, u->over_quota};
+                return Status::Ok();
+              });
+              if (!st.ok()) return st;
+              return std::shared_ptr<const Usage>(std::move(out));
+            });
+        if (!got.ok()) return got.status();
+        return *got.value();
       }),
       invalid_tokens_(
           auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000, 5 * 60 * 1000}),
@@ -188,16 +200,21 @@ void SubmissionService::Register(http::Router& router) {
 }
 
 Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
-  quota::Limits l;
-  Status st = services_.store().Read([&](store::Tx& tx) -> Status {
-    auto o = tx.GetOrg(org);
-    if (!o.ok()) return o.status();
-    l = quota::Limits{o->daily_allowance, o->rate_per_second, o->rate_per_hour,
-                      o->disable_threshold};
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return l;
+  auto cached = limits_cache_.GetOrRead(
+      services_.store().ChangeStamp(), org, [&]() -> Result<std::shared_ptr<const quota::Limits>> {
+        auto l = std::make_shared<quota::Limits>();
+        Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+          auto o = tx.GetOrg(org);
+          if (!o.ok()) return o.status();
+          *l = quota::Limits{o->daily_allowance, o->rate_per_second, o->rate_per_hour,
+                             o->disable_threshold};
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        return std::shared_ptr<const quota::Limits>(std::move(l));
+      });
+  if (!cached.ok()) return cached.status();
+  return *cached.value();
 }
 
 void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a,
@@ -316,7 +333,24 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     co_return ZError(v.status.http_status(), v.status.message());
   }
   const domain::OrgId org = *v.org;
-  auto limits = LimitsFor(org);
+  // From the cache on this I/O thread; a miss that needs the database (PostgreSQL) is read on the
+  // blocking pool (issue 19: nothing on an I/O thread waits for the database).
+  Result<quota::Limits> limits = Status::Internal("unset");
+  bool on_pool = false;
+  {
+    no_wait::Scope no_wait;
+    limits = LimitsFor(org);
+    on_pool = no_wait::TakeWouldBlock();
+  }
+  if (on_pool) {
+    co_await asio::co_spawn(
+        *ctx.blocking,
+        [&]() -> asio::awaitable<void> {
+          limits = LimitsFor(org);
+          co_return;
+        },
+        asio::use_awaitable);
+  }
   if (!limits.ok()) co_return ZError(503, "The service is temporarily unavailable");
   quota::Admission adm = quota_.Reserve(org, limits.value(), started);
   if (!adm.status.ok()) {
@@ -381,7 +415,17 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     }
   } guard{this, org, adm.day, &committed, shared, ctx.blocking};
 
-  auto spool = SpoolFile::Create(opt_.spool_dir);
+  std::unique_ptr<GzipInflater> inflater;
+  if (auto ce = h.find(field::content_encoding);
+      ce != h.end() && boost::beast::iequals(ce->value(), "gzip"))
+    inflater = std::make_unique<GzipInflater>();
+  // A small body of known size stays in memory (issue 19, target 3: no file system churn per
+  // submission); a larger, chunked or gzip-encoded one goes to a spool file.
+  const bool in_memory = !inflater && body.content_length() &&
+                         *body.content_length() <= opt_.memory_body_limit &&
+                         // a child AV scan opens the file by name in another process
+                         *body.content_length() <= engines_.Get()->config().av_subprocess_threshold;
+  auto spool = in_memory ? SpoolFile::CreateInMemory() : SpoolFile::Create(opt_.spool_dir);
   if (!spool.ok()) co_return ZError(503, "The service cannot store uploads right now");
   analysis::StreamHasher hasher;
   analysis::EntropyAccumulator entropy;
@@ -398,10 +442,6 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     entropy.Update(data, n);
     return spool->Write(data, n);
   };
-  std::unique_ptr<GzipInflater> inflater;
-  if (auto ce = h.find(field::content_encoding);
-      ce != h.end() && boost::beast::iequals(ce->value(), "gzip"))
-    inflater = std::make_unique<GzipInflater>();
   std::vector<char> buf(kChunk);
   for (;;) {
     auto got = co_await body.Read(buf.data(), buf.size());
@@ -467,13 +507,26 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
             co_return r;
           }
         }
-        auto quick = engine->Quick(spool->path(), hashes.value(), entropy.Bits());
-        if (!quick.ok()) co_return ZError(500, "The analysis failed");
+        // discan: the static analysis (YARA, ...) runs beside the quick one (file type, ssdeep,
+        // the AV scan) on a thread of its own, so the answer waits for the longer of the two, not
+        // their sum (issue 19, target 5). The engine is safe for concurrent use.
+        const std::string& spooled = spool->path();
+        std::future<Result<analysis::StaticResult>> static_run;
+        if (discan) {
+          try {
+            static_run = std::async(std::launch::async, [&engine, &spooled, &filename] {
+              return engine->Static(spooled, filename);
+            });
+          } catch (const std::system_error&) {  // no thread to be had: one after the other
+          }
+        }
+        auto quick = engine->Quick(spooled, hashes.value(), entropy.Bits());
         std::optional<analysis::StaticResult> statics;
         if (discan) {
-          auto s = engine->Static(spool->path(), filename);
+          auto s = static_run.valid() ? static_run.get() : engine->Static(spooled, filename);
           if (s.ok()) statics = std::move(s.value());
         }
+        if (!quick.ok()) co_return ZError(500, "The analysis failed");
         analysis::Verdict verdict = analysis::Classify(*quick, statics ? &*statics : nullptr);
         const bool queue_rules = !discan && quick->virus_name.empty();
         store::ReportRecord rec;
@@ -588,7 +641,7 @@ void SubmissionService::Worker() {
                [&](store::Tx&tx, size_t i) { return tx.PutReport(done[i]); }))
         if (!s.ok()) spdlog::error("storing the rule analysis of a report failed: {}", s.message());
     }
-    for (const Job& job : jobs) ::unlink(job.path.c_str());
+    for (const Job& job : jobs) RemoveSpooled(job.path);
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_ -= jobs.size();

@@ -25,12 +25,16 @@
 #include "quota/quota.h"
 #include "service/services.h"
 #include "store/group_commit.h"
+#include "store/stamped_cache.h"
 
 namespace sandgate::submission {
 
 struct SubmissionOptions {
   std::string spool_dir;                // required; created if missing
   uint64_t submit_limit = 50ull << 20;  // bytes (after gzip decoding too)
+  // Bodies up to this size (known from Content-Length, not gzip-encoded) are kept in memory (a
+  // memfd) instead of a spool file (issue 19, target 3).
+  uint64_t memory_body_limit = 1ull << 20;
   uint64_t discan_limit = 400ull << 20;
   size_t static_workers = 2;     // rule-analysis threads
   size_t static_queue = 64;      // queued jobs beyond which submit answers 503
@@ -81,11 +85,26 @@ class SubmissionService {
   service::Services& services_;
   analysis::EngineHolder& engines_;
   SubmissionOptions opt_;
+  // The usage loader's reads, per organization and day, while the store is unchanged. Declared
+  // before quota_, whose loader uses it.
+  struct UsageKey {
+    domain::OrgId org;
+    int64_t day;
+    bool operator==(const UsageKey&) const = default;
+  };
+  struct UsageKeyHash {
+    size_t operator()(const UsageKey& k) const {
+      return std::hash<int64_t>()(k.org) * 31 + std::hash<int64_t>()(k.day);
+    }
+  };
+  store::StampedCache<UsageKey, std::pair<int64_t, int64_t>, UsageKeyHash> usage_cache_{65536};
   quota::QuotaManager quota_;
   auth::LoginThrottle invalid_tokens_;  // per client address
   // Several nodes: the same throttle counted across the cluster (null on one node).
   std::unique_ptr<auth::SharedThrottle> shared_invalid_tokens_;
   store::GroupCommitter commits_;  // reports and usage of accepted submissions
+  // LimitsFor's reads, per organization, while the store is unchanged (Store::ChangeStamp).
+  store::StampedCache<domain::OrgId, quota::Limits> limits_cache_{65536};
 
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
