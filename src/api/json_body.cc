@@ -1,7 +1,6 @@
 #include "api/json_body.h"
 
 #include <algorithm>
-
 #include <boost/json/basic_parser_impl.hpp>
 #include <set>
 #include <string>
@@ -110,8 +109,8 @@ Result<json::object> ParseBody(const http::Request& req, std::initializer_list<F
     }
     if (ok && kv.value().is_uint64() && kv.value().as_uint64() > INT64_MAX) ok = false;
     if (!ok) {
-      const char* want = spec->kind == Field::Kind::kInteger  ? "a whole number"
-                         : spec->kind == Field::Kind::kString ? "a string"
+      const char* want = spec->kind == Field::Kind::kInteger       ? "a whole number"
+                         : spec->kind == Field::Kind::kString      ? "a string"
                          : spec->kind == Field::Kind::kStringArray ? "an array of strings"
                                                                    : "a string or null";
       return Status::Invalid("INVALID_FIELD",

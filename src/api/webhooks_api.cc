@@ -24,7 +24,9 @@ Response Json(int status, const json::value& v) {
   return res;
 }
 
-Response Error(const Status& s) { return http::JsonError(11, s.http_status(), s.code(), s.message()); }
+Response Error(const Status& s) {
+  return http::JsonError(11, s.http_status(), s.code(), s.message());
+}
 
 json::value OptTime(const std::optional<TimeMs>& t) {
   if (!t) return nullptr;
@@ -72,9 +74,7 @@ bool ParseId(const std::string* s, int64_t* out) {
   return ec == std::errc() && p == s->data() + s->size() && *out > 0;
 }
 
-Response NotFound() {
-  return Error(Status::NotFound("NOT_FOUND", "No such webhook endpoint."));
-}
+Response NotFound() { return Error(Status::NotFound("NOT_FOUND", "No such webhook endpoint.")); }
 
 // The organization routes act on the caller's organization; provider routes on nullopt.
 Status ScopeOf(const service::Actor& a, bool provider, std::optional<domain::OrgId>* scope) {
@@ -98,8 +98,7 @@ Response WithSecret(int status, const notify::EndpointWithSecret& e) {
   return res;
 }
 
-void Register(http::Router& r, notify::WebhookService& w, const SessionWrap& wrap,
-              bool provider) {
+void Register(http::Router& r, notify::WebhookService& w, const SessionWrap& wrap, bool provider) {
   const std::string base = provider ? "/api/v1/provider/webhooks" : "/api/v1/sandbox/webhooks";
   auto route = [&](verb v, const std::string& path, auto fn) {
     r.Add(v, base + path,
@@ -114,69 +113,73 @@ void Register(http::Router& r, notify::WebhookService& w, const SessionWrap& wra
               },
               provider));
   };
-  route(verb::get, "", [&w](const Request&, RequestContext&, const service::Actor& a,
-                            std::optional<domain::OrgId> scope, int64_t) {
-    auto l = w.List(a, scope);
-    if (!l.ok()) return Error(l.status());
-    json::array items;
-    for (const auto& e : *l) items.push_back(EndpointJson(e));
-    return Json(200, json::object{{"items", std::move(items)}});
-  });
-  route(verb::post, "", [&w](const Request& req, RequestContext&, const service::Actor& a,
-                             std::optional<domain::OrgId> scope, int64_t) {
-    auto body = ParseBody(req, {{"url", Field::Kind::kString, true},
-                                {"events", Field::Kind::kStringArray, false},
-                                {"description", Field::Kind::kString, false}});
-    if (!body.ok()) return Error(body.status());
-    notify::EndpointInput in;
-    in.url = std::string(body->at("url").as_string());
-    if (auto* ev = body->if_contains("events")) {
-      in.events.emplace();
-      for (const auto& e : ev->as_array()) in.events->emplace_back(e.as_string());
-    }
-    if (auto* d = body->if_contains("description")) in.description = std::string(d->as_string());
-    auto c = w.Create(a, scope, in);
-    if (!c.ok()) return Error(c.status());
-    Response res = WithSecret(201, *c);
-    Wipe(c->secret);
-    return res;
-  });
-  route(verb::delete_, "/{id}", [&w](const Request& req, RequestContext&, const service::Actor& a,
-                                     std::optional<domain::OrgId> scope, int64_t id) {
-    auto body = ParseBody(req, {});
-    if (!body.ok()) return Error(body.status());
-    if (Status st = w.Delete(a, scope, id); !st.ok()) return Error(st);
-    return Response{http::bhttp::status::no_content, 11};
-  });
-  route(verb::get, "/{id}/deliveries", [&w](const Request&, RequestContext&,
-                                            const service::Actor& a,
-                                            std::optional<domain::OrgId> scope, int64_t id) {
-    auto l = w.Deliveries(a, scope, id, 50);
-    if (!l.ok()) return Error(l.status());
-    json::array items;
-    for (const auto& m : *l) items.push_back(DeliveryJson(m));
-    return Json(200, json::object{{"items", std::move(items)}});
-  });
-  route(verb::post, "/{id}/test", [&w](const Request& req, RequestContext&,
-                                       const service::Actor& a,
-                                       std::optional<domain::OrgId> scope, int64_t id) {
-    auto body = ParseBody(req, {});
-    if (!body.ok()) return Error(body.status());
-    auto m = w.SendTest(a, scope, id);
-    if (!m.ok()) return Error(m.status());
-    return Json(202, DeliveryJson(*m));
-  });
-  route(verb::post, "/{id}/secret", [&w](const Request& req, RequestContext&,
-                                         const service::Actor& a,
-                                         std::optional<domain::OrgId> scope, int64_t id) {
-    auto body = ParseBody(req, {});
-    if (!body.ok()) return Error(body.status());
-    auto c = w.RotateSecret(a, scope, id);
-    if (!c.ok()) return Error(c.status());
-    Response res = WithSecret(200, *c);
-    Wipe(c->secret);
-    return res;
-  });
+  route(verb::get, "",
+        [&w](const Request&, RequestContext&, const service::Actor& a,
+             std::optional<domain::OrgId> scope, int64_t) {
+          auto l = w.List(a, scope);
+          if (!l.ok()) return Error(l.status());
+          json::array items;
+          for (const auto& e : *l) items.push_back(EndpointJson(e));
+          return Json(200, json::object{{"items", std::move(items)}});
+        });
+  route(verb::post, "",
+        [&w](const Request& req, RequestContext&, const service::Actor& a,
+             std::optional<domain::OrgId> scope, int64_t) {
+          auto body = ParseBody(req, {{"url", Field::Kind::kString, true},
+                                      {"events", Field::Kind::kStringArray, false},
+                                      {"description", Field::Kind::kString, false}});
+          if (!body.ok()) return Error(body.status());
+          notify::EndpointInput in;
+          in.url = std::string(body->at("url").as_string());
+          if (auto* ev = body->if_contains("events")) {
+            in.events.emplace();
+            for (const auto& e : ev->as_array()) in.events->emplace_back(e.as_string());
+          }
+          if (auto* d = body->if_contains("description"))
+            in.description = std::string(d->as_string());
+          auto c = w.Create(a, scope, in);
+          if (!c.ok()) return Error(c.status());
+          Response res = WithSecret(201, *c);
+          Wipe(c->secret);
+          return res;
+        });
+  route(verb::delete_, "/{id}",
+        [&w](const Request& req, RequestContext&, const service::Actor& a,
+             std::optional<domain::OrgId> scope, int64_t id) {
+          auto body = ParseBody(req, {});
+          if (!body.ok()) return Error(body.status());
+          if (Status st = w.Delete(a, scope, id); !st.ok()) return Error(st);
+          return Response{http::bhttp::status::no_content, 11};
+        });
+  route(verb::get, "/{id}/deliveries",
+        [&w](const Request&, RequestContext&, const service::Actor& a,
+             std::optional<domain::OrgId> scope, int64_t id) {
+          auto l = w.Deliveries(a, scope, id, 50);
+          if (!l.ok()) return Error(l.status());
+          json::array items;
+          for (const auto& m : *l) items.push_back(DeliveryJson(m));
+          return Json(200, json::object{{"items", std::move(items)}});
+        });
+  route(verb::post, "/{id}/test",
+        [&w](const Request& req, RequestContext&, const service::Actor& a,
+             std::optional<domain::OrgId> scope, int64_t id) {
+          auto body = ParseBody(req, {});
+          if (!body.ok()) return Error(body.status());
+          auto m = w.SendTest(a, scope, id);
+          if (!m.ok()) return Error(m.status());
+          return Json(202, DeliveryJson(*m));
+        });
+  route(verb::post, "/{id}/secret",
+        [&w](const Request& req, RequestContext&, const service::Actor& a,
+             std::optional<domain::OrgId> scope, int64_t id) {
+          auto body = ParseBody(req, {});
+          if (!body.ok()) return Error(body.status());
+          auto c = w.RotateSecret(a, scope, id);
+          if (!c.ok()) return Error(c.status());
+          Response res = WithSecret(200, *c);
+          Wipe(c->secret);
+          return res;
+        });
 }
 
 }  // namespace

@@ -13,9 +13,9 @@
 
 namespace sandgate::api {
 
-using AuthedHandler = std::function<http::Response(
-    const http::Request&, http::RequestContext&, const auth::Authenticated&,
-    const service::Actor&)>;
+using AuthedHandler =
+    std::function<http::Response(const http::Request&, http::RequestContext&,
+                                 const auth::Authenticated&, const service::Actor&)>;
 // Wraps a handler with the session and CSRF checks (Api::WithSession); provider_only hides it.
 using SessionWrap = std::function<http::Handler(AuthedHandler, bool provider_only)>;
 

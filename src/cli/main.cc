@@ -34,11 +34,11 @@
 #include "common/log_format.h"
 #include "common/secret.h"
 #include "http/server.h"
-#include "notify/delivery.h"
-#include "notify/webhook_service.h"
 #include "metrics/endpoint.h"
 #include "metrics/process_metrics.h"
 #include "metrics/sandgate_metrics.h"
+#include "notify/delivery.h"
+#include "notify/webhook_service.h"
 #include "store/audit_chain.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
@@ -552,8 +552,7 @@ int Serve(Common& c, ServeFlags& f) {
   apio.webhooks = &webhooks;
   notify::DeliveryOptions delivery_options;
   delivery_options.allow = webhook_allow;
-  notify::Deliverer deliverer(inst.store(), inst.keys(), inst.services().clock(),
-                              delivery_options);
+  notify::Deliverer deliverer(inst.store(), inst.keys(), inst.services().clock(), delivery_options);
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
   web::RegisterPortal(*router, cfg.web_dir);
   // The Submission API: on the main port, or on its own (--submission-listen).

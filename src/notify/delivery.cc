@@ -41,7 +41,8 @@ template <typename Stream>
 asio::awaitable<int> Exchange(Stream& stream, const Request& r) {
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, r.url.target, 11};
   const bool default_port = r.url.port == (r.url.tls ? 443 : 80);
-  std::string host = r.url.host.find(':') != std::string::npos ? "[" + r.url.host + "]" : r.url.host;
+  std::string host =
+      r.url.host.find(':') != std::string::npos ? "[" + r.url.host + "]" : r.url.host;
   if (!default_port) host += ":" + std::to_string(r.url.port);
   req.set(bhttp::field::host, host);
   req.set(bhttp::field::user_agent, "Sandgate-Webhooks/1");
@@ -58,8 +59,7 @@ asio::awaitable<int> Exchange(Stream& stream, const Request& r) {
   parser.header_limit(16 * 1024);
   parser.body_limit(kMaxAnswerBody);
   boost::system::error_code ec;
-  co_await bhttp::async_read(stream, buffer, parser,
-                             asio::redirect_error(asio::use_awaitable, ec));
+  co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   // A status line is enough: an answer cut short or too long still tells what the receiver said.
   if (parser.is_header_done()) co_return static_cast<int>(parser.get().result_int());
   throw boost::system::system_error(ec);
@@ -106,10 +106,7 @@ TimeMs Backoff(int64_t attempts) {
 
 Deliverer::Deliverer(std::shared_ptr<store::Store> store, std::shared_ptr<token::Keyring> keys,
                      const Clock& clock, DeliveryOptions options)
-    : store_(std::move(store)),
-      keys_(std::move(keys)),
-      clock_(clock),
-      opt_(std::move(options)) {}
+    : store_(std::move(store)), keys_(std::move(keys)), clock_(clock), opt_(std::move(options)) {}
 
 Deliverer::~Deliverer() { Stop(); }
 
@@ -217,23 +214,20 @@ void Deliverer::DeliverOne(size_t worker, store::OutboxMessage m) {
         current_[worker] = &ioc;
       }
       bool done = false;
-      asio::co_spawn(ioc, Attempt(req, opt_.timeout_ms),
-                     [&](std::exception_ptr e, int status) {
-                       done = true;
-                       if (!e) {
-                         res.status = status;
-                         return;
-                       }
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const boost::system::system_error& se) {
-                         res.error = se.code() == beast::error::timeout
-                                         ? "timed out"
-                                         : se.code().message();
-                       } catch (const std::exception& x) {
-                         res.error = x.what();
-                       }
-                     });
+      asio::co_spawn(ioc, Attempt(req, opt_.timeout_ms), [&](std::exception_ptr e, int status) {
+        done = true;
+        if (!e) {
+          res.status = status;
+          return;
+        }
+        try {
+          std::rethrow_exception(e);
+        } catch (const boost::system::system_error& se) {
+          res.error = se.code() == beast::error::timeout ? "timed out" : se.code().message();
+        } catch (const std::exception& x) {
+          res.error = x.what();
+        }
+      });
       ioc.run_for(std::chrono::milliseconds(opt_.timeout_ms + 1000));
       {
         std::lock_guard<std::mutex> lock(mu_);

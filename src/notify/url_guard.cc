@@ -1,8 +1,8 @@
 #include "notify/url_guard.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <algorithm>
 #include <cctype>
 
 namespace sandgate::notify {

@@ -11,9 +11,10 @@ namespace json = boost::json;
 
 const std::vector<std::string>& EventTypes() {
   static const std::vector<std::string> kAll = {
-      "token.added",      "token.regenerated",     "token.deleted",         "token.revealed",
-      "token.disabled",   "token.enabled",         "token.leaked",          "quota.warning",
-      "quota.exhausted",  "quota.threshold_near",  "subscription.expiring", "subscription.expired",
+      "token.added",          "token.regenerated",     "token.deleted",
+      "token.revealed",       "token.disabled",        "token.enabled",
+      "token.leaked",         "quota.warning",         "quota.exhausted",
+      "quota.threshold_near", "subscription.expiring", "subscription.expired",
       "subscription.renewed"};
   return kAll;
 }
@@ -168,8 +169,8 @@ Result<int> Enqueue(store::Tx& tx, std::optional<domain::OrgId> org, std::string
   return queued;
 }
 
-Status EnqueueFor(store::Tx& tx, const store::WebhookEndpoint& e, std::string_view type,
-                  TimeMs now, std::string_view data_json) {
+Status EnqueueFor(store::Tx& tx, const store::WebhookEndpoint& e, std::string_view type, TimeMs now,
+                  std::string_view data_json) {
   return tx.InsertOutbox(Message(e, type, now, data_json, "")).status();
 }
 

@@ -58,8 +58,8 @@ std::string Body(std::string_view type, TimeMs at, std::string_view data_json);
 Result<int> Enqueue(store::Tx& tx, std::optional<domain::OrgId> org, std::string_view type,
                     TimeMs now, std::string_view data_json, std::string_view dedupe_key = "");
 // Queues one event for one endpoint (the "send test event" button).
-Status EnqueueFor(store::Tx& tx, const store::WebhookEndpoint& e, std::string_view type,
-                  TimeMs now, std::string_view data_json);
+Status EnqueueFor(store::Tx& tx, const store::WebhookEndpoint& e, std::string_view type, TimeMs now,
+                  std::string_view data_json);
 
 // The event an audited change fires, if any (TOKEN_ADD -> token.added, ...), with its data.
 // Called by Services::Mutate with the change's audit record, the organization as it now is.

@@ -48,8 +48,8 @@ class WebhookService {
                                                        std::optional<domain::OrgId> scope,
                                                        int64_t id, int limit);
   // Queues a webhook.test event for this endpoint only.
-  Result<store::OutboxMessage> SendTest(const service::Actor& a,
-                                        std::optional<domain::OrgId> scope, int64_t id);
+  Result<store::OutboxMessage> SendTest(const service::Actor& a, std::optional<domain::OrgId> scope,
+                                        int64_t id);
   // A new secret; the previous one signs too for kSecretOverlapMs.
   Result<EndpointWithSecret> RotateSecret(const service::Actor& a,
                                           std::optional<domain::OrgId> scope, int64_t id);

@@ -1206,11 +1206,12 @@ class PgTx final : public Tx {
                                                  int limit) override {
     // Several nodes: a row another node is claiming is skipped, not waited for.
     static const std::string sql =
-        std::string("UPDATE webhook_outbox SET claimed_until = $3 WHERE id IN (SELECT o.id FROM "
-                    "webhook_outbox o WHERE o.state = 'pending' AND o.id = (SELECT min(p.id) "
-                    "FROM webhook_outbox p WHERE p.endpoint_id = o.endpoint_id AND p.state = "
-                    "'pending') AND o.next_attempt_at <= $1 AND o.claimed_until <= $1 ORDER BY "
-                    "o.id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ") +
+        std::string(
+            "UPDATE webhook_outbox SET claimed_until = $3 WHERE id IN (SELECT o.id FROM "
+            "webhook_outbox o WHERE o.state = 'pending' AND o.id = (SELECT min(p.id) "
+            "FROM webhook_outbox p WHERE p.endpoint_id = o.endpoint_id AND p.state = "
+            "'pending') AND o.next_attempt_at <= $1 AND o.claimed_until <= $1 ORDER BY "
+            "o.id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ") +
         kOutboxCols;
     if (Status g = Guard(true); !g.ok()) return g;
     auto r = Run(sql, Params().Int(now).Int(std::max(1, limit)).Int(claim_until),
@@ -1250,8 +1251,8 @@ class PgTx final : public Tx {
                                    " FROM webhook_outbox WHERE endpoint_id = $1 ORDER BY id "
                                    "DESC LIMIT $2";
     if (Status g = Guard(false); !g.ok()) return g;
-    auto r = Run(sql, Params().Int(endpoint_id).Int(std::max(1, limit)),
-                 "listing webhook messages");
+    auto r =
+        Run(sql, Params().Int(endpoint_id).Int(std::max(1, limit)), "listing webhook messages");
     if (!r.ok()) return r.status();
     std::vector<OutboxMessage> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(ReadOutbox(*r, i));

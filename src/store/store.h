@@ -161,9 +161,9 @@ struct WebhookEndpoint {
 struct OutboxMessage {
   int64_t id = 0;  // assigned by InsertOutbox; delivery order per endpoint
   int64_t endpoint_id = 0;
-  std::string msg_id;  // webhook-id: the same on every attempt
-  std::string event;   // e.g. token.disabled
-  std::string payload;  // the JSON body
+  std::string msg_id;      // webhook-id: the same on every attempt
+  std::string event;       // e.g. token.disabled
+  std::string payload;     // the JSON body
   std::string dedupe_key;  // "" or a key unique per endpoint (scheduled events fire once)
   TimeMs created_at = 0;
   std::string state = "pending";  // pending, delivered, failed
