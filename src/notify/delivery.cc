@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 
 #include "notify/url_guard.h"
@@ -118,7 +119,74 @@ Status Deliverer::Start() {
   const size_t n = static_cast<size_t>(std::max(1, opt_.workers));
   current_.assign(n, nullptr);
   for (size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { Run(i); });
+  threads_.emplace_back([this] { Schedule(); });
   return Status::Ok();
+}
+
+void Deliverer::Schedule() {
+  while (true) {
+    SchedulePass();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(opt_.schedule_ms), [&] { return stopping_; }))
+      return;
+  }
+}
+
+void Deliverer::SchedulePass() {
+  constexpr TimeMs kDayMs = 24LL * 3600 * 1000;
+  const TimeMs now = clock_.now();
+  struct Due {
+    domain::OrgId org;
+    TimeMs ends_at;
+    int days;  // 14, 3, 1; 0: ended
+  };
+  std::vector<Due> due;
+  Status st = store_->Read([&](store::Tx& tx) {
+    return tx.ForEachOrg([&](const store::OrgRecord& o) {
+      if (o.subscription != domain::Subscription::kActive || !o.ends_at) return Status::Ok();
+      const TimeMs left = *o.ends_at - now;
+      int days = -1;
+      if (left <= 0) {
+        days = 0;
+      } else {
+        for (int d : {14, 3, 1})
+          if (left <= d * kDayMs) days = d;  // the most urgent threshold reached
+      }
+      if (days < 0) return Status::Ok();
+      const std::string key =
+          std::to_string(o.id) + ":" + std::to_string(*o.ends_at) + ":" + std::to_string(days);
+      if (!fired_.count(key)) due.push_back({o.id, *o.ends_at, days});
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) {
+    spdlog::warn("webhooks: the scheduler could not read the organizations: {}", st.message());
+    return;
+  }
+  for (const Due& d : due) {
+    st = store_->Write([&](store::Tx& tx) -> Status {
+      auto org = tx.GetOrg(d.org);
+      if (!org.ok()) return org.status().http_status() == 404 ? Status::Ok() : org.status();
+      if (org->subscription != domain::Subscription::kActive || org->ends_at != d.ends_at)
+        return Status::Ok();  // changed meanwhile: the next pass sees the new state
+      boost::json::object data{
+          {"organization", boost::json::object{{"id", org->id}, {"name", org->name}}},
+          {"actor", "system"},
+          {"endsAt", FormatIso8601(d.ends_at)}};
+      if (d.days > 0) data["daysLeft"] = d.days;
+      const std::string key = (d.days > 0 ? "expiring:" : "expired:") + std::to_string(d.ends_at) +
+                              ":" + std::to_string(d.days);
+      return Enqueue(tx, org->id, d.days > 0 ? "subscription.expiring" : "subscription.expired",
+                     now, boost::json::serialize(data), key)
+          .status();
+    });
+    if (!st.ok()) {
+      spdlog::warn("webhooks: queueing a scheduled event failed: {}", st.message());
+      return;  // tried again at the next pass
+    }
+    fired_.insert(std::to_string(d.org) + ":" + std::to_string(d.ends_at) + ":" +
+                  std::to_string(d.days));
+  }
 }
 
 void Deliverer::Stop() {

@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -32,7 +34,9 @@ struct DeliveryOptions {
   TimeMs timeout_ms = 15000;  // connect + TLS + request + answer, per attempt
   TimeMs give_up_after_ms = 24LL * 3600 * 1000;
   TimeMs claim_ms = 60000;  // a claim outlives any attempt (other nodes then retry it)
-  TimeMs poll_ms = 500;
+  TimeMs poll_ms = 250;
+  // How often the scheduler looks for subscriptions ending in 14, 3 or 1 days, or ended.
+  TimeMs schedule_ms = 10000;
 };
 
 class Deliverer {
@@ -53,6 +57,11 @@ class Deliverer {
 
  private:
   void Run(size_t worker);
+  // The scheduler's thread: scheduled events (subscription.expiring, subscription.expired when
+  // the end date passes), each queued once per endpoint whatever the number of nodes (the
+  // outbox's dedupe key), and written once per process (fired_).
+  void Schedule();
+  void SchedulePass();
   void DeliverOne(size_t worker, store::OutboxMessage m);
 
   std::shared_ptr<store::Store> store_;
@@ -65,6 +74,7 @@ class Deliverer {
   uint64_t wakes_ = 0;
   std::vector<boost::asio::io_context*> current_;  // each worker's request in flight, under mu_
   std::vector<std::thread> threads_;
+  std::set<std::string> fired_;  // scheduler thread only
 };
 
 // One attempt's outcome.

@@ -332,5 +332,40 @@ class WebhookDeliveryTest(WebhookTestCase):
         self.assertTrue(all(t > fast_done for t in later), (later, fast_done))
 
 
+class WebhookScheduleTest(WebhookTestCase):
+    """subscription.expiring 14, 3 and 1 days before the end, subscription.expired when it passes:
+    each once, also after a restart (a second process: what several nodes would do)."""
+
+    def test_expiring_then_expired_once_each(self):
+        ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 20 * 86400))
+        org, admin, _ = self.new_org("Hook Schedule", ends_at=ends)
+        rec = self.receiver()
+        ep = self.add_endpoint(admin, rec.url, events=["subscription.expiring", "subscription.expired"])
+        expected = []
+        for days_forward, want in ((7, ("subscription.expiring", 14)), (10.5, ("subscription.expiring", 3)),
+                                   (2, ("subscription.expiring", 1)), (1, ("subscription.expired", None))):
+            self.server.advance(days_forward * 86400)
+            expected.append(want)
+            self.assertTrue(rec.wait_for(len(expected), seconds=60), rec.events())
+        got = rec.events()
+        self.assertEqual([(e["type"], e["data"].get("daysLeft")) for e in got], expected)
+        for e in got:
+            self.assertEqual(e["data"]["organization"]["id"], org)
+            self.assertEqual(e["data"]["endsAt"], ends)
+        for _, headers, body in rec.requests:
+            self.assertTrue(verify_signature(ep["secret"], headers, body))
+        # A new process (its memory of what it fired is empty) queues none of them again.
+        self.server.stop()
+        self.server.start()
+        admin = self.server.login("hookschedule-admin")
+        r = admin.post(f"/api/v1/sandbox/webhooks/{ep['id']}/test", {})
+        self.assertEqual(r.status, 202, r)
+        self.assertTrue(rec.wait_for(len(expected) + 1, seconds=60))
+        time.sleep(1)
+        self.assertEqual([e["type"] for e in rec.events()][len(expected):], ["webhook.test"])
+        items = admin.get(f"/api/v1/sandbox/webhooks/{ep['id']}/deliveries").json["items"]
+        self.assertEqual(len(items), len(expected) + 1)
+
+
 if __name__ == "__main__":
     unittest.main()
