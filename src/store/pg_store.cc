@@ -1261,8 +1261,9 @@ class PgTx final : public Tx {
 
   Result<bool> OutboxDue(TimeMs now) override {
     static const std::string sql =
-        "SELECT EXISTS (SELECT 1 FROM webhook_outbox WHERE state = 'pending' AND "
-        "next_attempt_at <= $1 AND claimed_until <= $1)";
+        "SELECT EXISTS (SELECT 1 FROM webhook_outbox o WHERE o.state = 'pending' AND "
+        "o.next_attempt_at <= $1 AND o.claimed_until <= $1 AND o.id = (SELECT min(p.id) FROM "
+        "webhook_outbox p WHERE p.endpoint_id = o.endpoint_id AND p.state = 'pending'))";
     if (Status g = Guard(false); !g.ok()) return g;
     auto r = Run(sql, Params().Int(now), "checking the webhook outbox");
     if (!r.ok()) return r.status();

@@ -275,7 +275,9 @@ class Tx {
   virtual Status UpdateOutbox(const OutboxMessage& m) = 0;
   // An endpoint's messages, newest first.
   virtual Result<std::vector<OutboxMessage>> ListOutbox(int64_t endpoint_id, int limit) = 0;
-  // Whether some pending message is due and unclaimed (a cheap check before claiming).
+  // Whether ClaimOutbox(now, ...) would claim something (a read before the write): false while
+  // every endpoint's oldest pending message waits for its retry or is being delivered, so an
+  // endpoint that is down costs no writes between its retries.
   virtual Result<bool> OutboxDue(TimeMs now) = 0;
   // Releases every claim (a single node starting: no delivery is in flight). Returns how many.
   virtual Result<int64_t> ReleaseOutboxClaims() = 0;

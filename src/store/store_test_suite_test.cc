@@ -1912,6 +1912,13 @@ TEST_P(StoreSuite, WebhookOutboxClaimsTheOldestDueMessagePerEndpoint) {
       InWrite(store(), [&](Tx& tx) { return tx.ClaimOutbox(kT0 + 10, kT0 + 60000, 10); });
   ASSERT_OK(waiting);
   EXPECT_TRUE(waiting->empty());
+  // Nothing is due while a2 waits behind a1's retry and b1 is being delivered.
+  auto idle = InRead(store(), [&](Tx& tx) { return tx.OutboxDue(kT0 + 10); });
+  ASSERT_OK(idle);
+  EXPECT_FALSE(*idle);
+  auto retry_due = InRead(store(), [&](Tx& tx) { return tx.OutboxDue(kT0 + 5000); });
+  ASSERT_OK(retry_due);
+  EXPECT_TRUE(*retry_due);
   auto retry =
       InWrite(store(), [&](Tx& tx) { return tx.ClaimOutbox(kT0 + 5000, kT0 + 65000, 10); });
   ASSERT_OK(retry);

@@ -181,6 +181,7 @@ class WebhookEventsTest(WebhookTestCase):
             time.sleep(0.1)
         self.assertEqual([i["event"] for i in items], list(reversed(want)))
         self.assertTrue(all(i["state"] == "delivered" and i["lastStatus"] == 204 for i in items), items)
+        self.assertEqual([i["body"] for i in items], list(reversed(got)))
         # Audited; another organization cannot see or delete it.
         audit = admin.get("/api/v1/auditLog").json
         self.assertIn("WEBHOOK_CREATE", json.dumps(audit))
