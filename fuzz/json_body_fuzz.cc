@@ -34,6 +34,7 @@ enum Shape {
   kCreateUser,     // POST /api/v1/provider/orgs/{id}/users
   kChangeRole,     // PATCH /api/v1/provider/orgs/{id}/users/{uid}
   kResetPassword,  // POST /api/v1/provider/orgs/{id}/users/{uid}/password
+  kCreateWebhook,  // POST /api/v1/sandbox/webhooks, /api/v1/provider/webhooks
   kShapeCount
 };
 
@@ -62,6 +63,10 @@ Result<boost::json::object> Parse(int shape, const http::Request& req) {
                                   {"password", K::kString, false}});
     case kChangeRole:
       return api::ParseBody(req, {{"role", K::kString, true}});
+    case kCreateWebhook:
+      return api::ParseBody(req, {{"url", K::kString, true},
+                                  {"events", K::kStringArray, false},
+                                  {"description", K::kString, false}});
     default:
       return api::ParseBody(req, {{"password", K::kString, false}});
   }
@@ -108,6 +113,12 @@ void Use(int shape, const boost::json::object& b) {
       break;
     case kChangeRole:
       (void)domain::ParseRole(b.at("role").as_string());
+      break;
+    case kCreateWebhook:
+      (void)str("url");
+      opt_str("description");
+      if (auto* v = b.if_contains("events"))
+        for (const auto& e : v->as_array()) (void)std::string(e.as_string());
       break;
     default:
       opt_str("password");

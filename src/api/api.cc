@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "api/json_body.h"
+#include "api/webhooks_api.h"
 #include "common/secret.h"
 #include "http/server.h"
 #include "metrics/sandgate_metrics.h"
@@ -631,6 +632,10 @@ class Api {
               true));
     RegisterUsers(r);
     RegisterReports(r);
+    if (opt_.webhooks)  // issue 20: src/api/webhooks_api.cc
+      RegisterWebhookRoutes(r, *opt_.webhooks, [this](AuthedHandler h, bool provider_only) {
+        return WithSession(std::move(h), provider_only);
+      });
     r.Add(verb::get, "/api/v1/provider/auditLog",
           WithSession([this](auto&, RequestContext& ctx, auto&,
                              auto& a) { return AuditList(ctx, a, true); },

@@ -9,6 +9,7 @@
 
 #include "auth/sessions.h"
 #include "http/router.h"
+#include "notify/webhook_service.h"
 #include "service/services.h"
 #include "submission/submission.h"
 
@@ -20,6 +21,8 @@ struct ApiOptions {
   submission::SubmissionService* submissions = nullptr;
   // When set: /readyz's "analysis" detail (rules loaded, rule files skipped and why, ...).
   std::function<boost::json::object()> analysis_status;
+  // When set: the webhook routes (src/api/webhooks_api.h).
+  notify::WebhookService* webhooks = nullptr;
 };
 
 // Registers every /api/v1 route, /healthz and /readyz on `router`. `services` and `sessions` must

@@ -1,5 +1,6 @@
 #include "api/json_body.h"
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <set>
 #include <string>
@@ -100,12 +101,18 @@ Result<json::object> ParseBody(const http::Request& req, std::initializer_list<F
       case Field::Kind::kNullableString:
         ok = kv.value().is_string() || kv.value().is_null();
         break;
+      case Field::Kind::kStringArray:
+        ok = kv.value().is_array() &&
+             std::all_of(kv.value().as_array().begin(), kv.value().as_array().end(),
+                         [](const boost::json::value& e) { return e.is_string(); });
+        break;
     }
     if (ok && kv.value().is_uint64() && kv.value().as_uint64() > INT64_MAX) ok = false;
     if (!ok) {
-      const char* want = spec->kind == Field::Kind::kInteger  ? "a whole number"
-                         : spec->kind == Field::Kind::kString ? "a string"
-                                                              : "a string or null";
+      const char* want = spec->kind == Field::Kind::kInteger       ? "a whole number"
+                         : spec->kind == Field::Kind::kString      ? "a string"
+                         : spec->kind == Field::Kind::kStringArray ? "an array of strings"
+                                                                   : "a string or null";
       return Status::Invalid("INVALID_FIELD",
                              "Field '" + std::string(spec->name) + "' must be " + want + ".");
     }

@@ -12,7 +12,7 @@
 namespace sandgate::api {
 
 struct Field {
-  enum class Kind { kString, kInteger, kNullableString };
+  enum class Kind { kString, kInteger, kNullableString, kStringArray };
   const char* name;
   Kind kind;
   bool required;

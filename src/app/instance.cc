@@ -186,6 +186,20 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
           cfg->trusted_proxies.push_back(*s);
         }
       }
+    } else if (k == "webhook_allow_cidrs" || k == "webhook_allow_cidr") {  // --webhook-allow-cidr
+      const toml::array* arr = value.as_array();
+      cfg->webhook_allow_cidrs.clear();
+      for (size_t n = 0; arr != nullptr && n < arr->size(); ++n) {
+        auto v = (*arr)[n].value<std::string>();
+        if (!v) {
+          arr = nullptr;
+          break;
+        }
+        cfg->webhook_allow_cidrs.push_back(*v);
+      }
+      if (arr == nullptr)
+        st = Status::Invalid("CONFIG_INVALID",
+                             "Config key 'webhook_allow_cidrs' must be a list of CIDR strings.");
     } else if (k == "threads") {
       auto v = IntInRange(value, 0, 256);
       if (!v)

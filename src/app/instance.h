@@ -48,6 +48,8 @@ struct Config {
   std::string metrics_listen;                // serve /metrics on its own ADDR:PORT instead
   std::string metrics_bearer_file;           // file holding a bearer token /metrics requires
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Request-Id/X-Forwarded-For count
+  // Webhooks (issue 20): address ranges webhook URLs may reach despite the SSRF guard.
+  std::vector<std::string> webhook_allow_cidrs;
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

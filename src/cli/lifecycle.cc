@@ -106,6 +106,11 @@ void PrintEffectiveConfig(const app::Config& in, std::ostream& out) {
   for (size_t n = 0; n < cfg.trusted_proxies.size(); ++n)
     out << (n ? ", " : "") << Quote(cfg.trusted_proxies[n]);
   out << "]\n";
+  // The flag is --webhook-allow-cidr (repeatable).
+  out << "webhook_allow_cidr = [";
+  for (size_t n = 0; n < cfg.webhook_allow_cidrs.size(); ++n)
+    out << (n ? ", " : "") << Quote(cfg.webhook_allow_cidrs[n]);
+  out << "]\n";
 }
 
 int MigrateDryRun(const std::string& url, const std::function<int(const Status&)>& fail) {

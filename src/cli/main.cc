@@ -37,6 +37,8 @@
 #include "metrics/endpoint.h"
 #include "metrics/process_metrics.h"
 #include "metrics/sandgate_metrics.h"
+#include "notify/delivery.h"
+#include "notify/webhook_service.h"
 #include "store/audit_chain.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
@@ -62,6 +64,7 @@ struct Common {
   int invalid_token_limit = 0;                               // 0: not given
   std::string log_file, log_format, metrics, metrics_listen, metrics_bearer_file;
   std::vector<std::string> trusted_proxies;
+  std::vector<std::string> webhook_allow_cidrs;
 };
 
 int Fail(const Status& st) {
@@ -197,6 +200,7 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.metrics_listen.empty()) cfg.metrics_listen = c.metrics_listen;
   if (!c.metrics_bearer_file.empty()) cfg.metrics_bearer_file = c.metrics_bearer_file;
   if (!c.trusted_proxies.empty()) cfg.trusted_proxies = c.trusted_proxies;
+  if (!c.webhook_allow_cidrs.empty()) cfg.webhook_allow_cidrs = c.webhook_allow_cidrs;
   return cfg;
 }
 
@@ -261,6 +265,13 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
     cmd->add_option("--trusted-proxy", c.trusted_proxies,
                     "CIDR of a proxy whose X-Request-Id and X-Forwarded-For are believed "
                     "(repeatable)")
+        ->check(CLI::Validator(
+            [](std::string& s) {
+              return http::ParseCidr(s) ? std::string() : "not a CIDR (e.g. 10.0.0.0/8): " + s;
+            },
+            "CIDR"));
+    cmd->add_option("--webhook-allow-cidr", c.webhook_allow_cidrs,
+                    "CIDR webhook URLs may reach despite the private-address guard (repeatable)")
         ->check(CLI::Validator(
             [](std::string& s) {
               return http::ParseCidr(s) ? std::string() : "not a CIDR (e.g. 10.0.0.0/8): " + s;
@@ -457,6 +468,14 @@ int Serve(Common& c, ServeFlags& f) {
       return Fail(Status::Invalid("CONFIG_INVALID", "Not a CIDR in trusted_proxies: " + p + "."));
     trusted.push_back(*cidr);
   }
+  std::vector<http::Cidr> webhook_allow;
+  for (const auto& p : inst.config().webhook_allow_cidrs) {
+    auto cidr = http::ParseCidr(p);
+    if (!cidr)
+      return Fail(
+          Status::Invalid("CONFIG_INVALID", "Not a CIDR in webhook_allow_cidrs: " + p + "."));
+    webhook_allow.push_back(*cidr);
+  }
   std::string metrics_bearer;
   WipeOnExit wipe_bearer(metrics_bearer);
   if (const auto& f = inst.config().metrics_bearer_file; !f.empty()) {
@@ -528,6 +547,12 @@ int Serve(Common& c, ServeFlags& f) {
   apio.secure_cookies = use_tls;
   apio.submissions = &submissions;
   apio.analysis_status = [&engines] { return AnalysisStatus(*engines.value()->Get()); };
+  // Webhooks (issue 20): the routes, and the delivery workers started once listening.
+  notify::WebhookService webhooks(inst.services(), webhook_allow);
+  apio.webhooks = &webhooks;
+  notify::DeliveryOptions delivery_options;
+  delivery_options.allow = webhook_allow;
+  notify::Deliverer deliverer(inst.store(), inst.keys(), inst.services().clock(), delivery_options);
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
   web::RegisterPortal(*router, cfg.web_dir);
   // The Submission API: on the main port, or on its own (--submission-listen).
@@ -595,6 +620,7 @@ int Serve(Common& c, ServeFlags& f) {
   } else if (Status fst = inst.StartFollowing(""); !fst.ok()) {
     return Fail(fst);  // one node: the CLI's changes are applied before each verification
   }
+  if (Status dst = deliverer.Start(); !dst.ok()) return Fail(dst);
   spdlog::info("sandgate {} listening on {}{} (data {})", "0.1.0", scheme, server.address(),
                inst.config().data_dir);
   spdlog::info("connection caps: {} per listener, {} per client address", cfg.max_connections,
@@ -623,6 +649,7 @@ int Serve(Common& c, ServeFlags& f) {
     metrics_server->Stop();
     metrics_thread.join();
   }
+  deliverer.Stop();
   submissions.Drain();
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "auth/password.h"
 #include "metrics/sandgate_metrics.h"
+#include "notify/webhook.h"
 #include "token/token_format.h"
 
 namespace sandgate::service {
@@ -272,6 +273,8 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
     if (!update.state) update.state = StateOf(*org, tok->has_value());
     auto id = tx.AppendAudit(rec);
     if (!id.ok()) return id.status();
+    // Webhooks: the event goes to the outbox in this transaction (issue 20).
+    if (Status ev = notify::EnqueueForAudit(tx, *org, rec, now); !ev.ok()) return ev;
     // Other nodes (several on one database) refresh this organization from the change log.
     auto seq = tx.RecordChange(org_id);
     if (!seq.ok()) return seq.status();

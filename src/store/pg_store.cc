@@ -183,6 +183,45 @@ CREATE TABLE change_floor (
 );
 INSERT INTO change_floor VALUES (1, 0);
 )sql",
+
+    // 7: webhooks (src/notify/): endpoints and the durable outbox, written in the transaction of
+    // the change an event describes.
+    R"sql(
+CREATE TABLE webhook_endpoints (
+  id            bigserial PRIMARY KEY,
+  org_id        bigint REFERENCES orgs(id) ON DELETE CASCADE,  -- NULL: provider-wide
+  url           text NOT NULL,
+  events        text NOT NULL,
+  description   text NOT NULL DEFAULT '',
+  seed          bytea NOT NULL,
+  old_seed      bytea,
+  old_until     bigint,
+  created_at    bigint NOT NULL,
+  failing_since bigint
+);
+CREATE INDEX webhook_endpoints_org ON webhook_endpoints (org_id);
+
+CREATE TABLE webhook_outbox (
+  id              bigserial PRIMARY KEY,
+  endpoint_id     bigint NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+  msg_id          text NOT NULL,
+  event           text NOT NULL,
+  payload         text NOT NULL,
+  dedupe_key      text NOT NULL DEFAULT '',
+  created_at      bigint NOT NULL,
+  state           text NOT NULL DEFAULT 'pending',
+  attempts        bigint NOT NULL DEFAULT 0,
+  next_attempt_at bigint NOT NULL,
+  claimed_until   bigint NOT NULL DEFAULT 0,
+  last_status     bigint NOT NULL DEFAULT 0,
+  last_error      text NOT NULL DEFAULT '',
+  last_latency_ms bigint NOT NULL DEFAULT 0,
+  delivered_at    bigint
+);
+CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint_id, state, id);
+CREATE UNIQUE INDEX webhook_outbox_dedupe ON webhook_outbox (endpoint_id, dedupe_key)
+  WHERE dedupe_key <> '';
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -1048,6 +1087,217 @@ class PgTx final : public Tx {
     if (auto n = Run(notify, Params(), "notifying the nodes"); !n.ok()) return n.status();
     recorded_change_ = r->Int(0, 0);
     return recorded_change_;
+  }
+
+  // --- Webhooks ---
+  static constexpr const char* kEndpointCols =
+      "id, org_id, url, events, description, seed, old_seed, old_until, created_at, "
+      "failing_since";
+  static constexpr const char* kOutboxCols =
+      "id, endpoint_id, msg_id, event, payload, dedupe_key, created_at, state, attempts, "
+      "next_attempt_at, claimed_until, last_status, last_error, last_latency_ms, delivered_at";
+  static WebhookEndpoint ReadEndpoint(const Rows& r, int i) {
+    WebhookEndpoint e;
+    e.id = r.Int(i, 0);
+    e.org_id = r.OptInt(i, 1);
+    e.url = r.Text(i, 2);
+    e.events = r.Text(i, 3);
+    e.description = r.Text(i, 4);
+    e.seed = r.Bytes(i, 5);
+    if (!r.Null(i, 6)) e.old_seed = r.Bytes(i, 6);
+    e.old_until = r.OptInt(i, 7);
+    e.created_at = r.Int(i, 8);
+    e.failing_since = r.OptInt(i, 9);
+    return e;
+  }
+  static OutboxMessage ReadOutbox(const Rows& r, int i) {
+    OutboxMessage m;
+    m.id = r.Int(i, 0);
+    m.endpoint_id = r.Int(i, 1);
+    m.msg_id = r.Text(i, 2);
+    m.event = r.Text(i, 3);
+    m.payload = r.Text(i, 4);
+    m.dedupe_key = r.Text(i, 5);
+    m.created_at = r.Int(i, 6);
+    m.state = r.Text(i, 7);
+    m.attempts = r.Int(i, 8);
+    m.next_attempt_at = r.Int(i, 9);
+    m.claimed_until = r.Int(i, 10);
+    m.last_status = r.Int(i, 11);
+    m.last_error = r.Text(i, 12);
+    m.last_latency_ms = r.Int(i, 13);
+    m.delivered_at = r.OptInt(i, 14);
+    return m;
+  }
+  static Status EndpointNotFound() {
+    return Status::NotFound("NOT_FOUND", "No such webhook endpoint.");
+  }
+  static Params& OptBytes(Params& p, const std::string& v) {
+    return v.empty() ? p.Null() : p.Bytes(v);
+  }
+
+  Result<int64_t> InsertWebhookEndpoint(const WebhookEndpoint& e) override {
+    static const std::string sql =
+        "INSERT INTO webhook_endpoints (org_id, url, events, description, seed, old_seed, "
+        "old_until, created_at, failing_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "RETURNING id";
+    if (Status g = Guard(true); !g.ok()) return g;
+    Params p;
+    p.OptInt(e.org_id).Text(e.url).Text(e.events).Text(e.description).Bytes(e.seed);
+    OptBytes(p, e.old_seed).OptInt(e.old_until).Int(e.created_at).OptInt(e.failing_since);
+    auto r = Handled(sql, p, "inserting a webhook endpoint", std::nullopt, OrgNotFound());
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
+  Result<WebhookEndpoint> GetWebhookEndpoint(int64_t id) override {
+    static const std::string sql =
+        std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints WHERE id = $1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(id), "reading a webhook endpoint");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return EndpointNotFound();
+    return ReadEndpoint(*r, 0);
+  }
+
+  Result<std::vector<WebhookEndpoint>> ListWebhookEndpoints(std::optional<OrgId> org) override {
+    static const std::string of_org = std::string("SELECT ") + kEndpointCols +
+                                      " FROM webhook_endpoints WHERE org_id = $1 ORDER BY id";
+    static const std::string wide = std::string("SELECT ") + kEndpointCols +
+                                    " FROM webhook_endpoints WHERE org_id IS NULL ORDER BY id";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = org ? Run(of_org, Params().Int(*org), "listing webhook endpoints")
+                 : Run(wide, Params(), "listing webhook endpoints");
+    if (!r.ok()) return r.status();
+    std::vector<WebhookEndpoint> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(ReadEndpoint(*r, i));
+    return out;
+  }
+
+  Status UpdateWebhookEndpoint(const WebhookEndpoint& e) override {
+    static const std::string sql =
+        "UPDATE webhook_endpoints SET url = $2, events = $3, description = $4, seed = $5, "
+        "old_seed = $6, old_until = $7, failing_since = $8 WHERE id = $1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    Params p;
+    p.Int(e.id).Text(e.url).Text(e.events).Text(e.description).Bytes(e.seed);
+    OptBytes(p, e.old_seed).OptInt(e.old_until).OptInt(e.failing_since);
+    auto r = Run(sql, p, "updating a webhook endpoint");
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return EndpointNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteWebhookEndpoint(int64_t id) override {
+    static const std::string msgs = "DELETE FROM webhook_outbox WHERE endpoint_id = $1";
+    static const std::string sql = "DELETE FROM webhook_endpoints WHERE id = $1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    if (auto r = Run(msgs, Params().Int(id), "deleting webhook messages"); !r.ok())
+      return r.status();
+    auto r = Run(sql, Params().Int(id), "deleting a webhook endpoint");
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return EndpointNotFound();
+    return Status::Ok();
+  }
+
+  Result<bool> InsertOutbox(const OutboxMessage& m) override {
+    static const std::string sql =
+        "INSERT INTO webhook_outbox (endpoint_id, msg_id, event, payload, dedupe_key, "
+        "created_at, state, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "$9) ON CONFLICT (endpoint_id, dedupe_key) WHERE dedupe_key <> '' DO NOTHING";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Handled(sql,
+                     Params()
+                         .Int(m.endpoint_id)
+                         .Text(m.msg_id)
+                         .Text(m.event)
+                         .Text(m.payload)
+                         .Text(m.dedupe_key)
+                         .Int(m.created_at)
+                         .Text(m.state)
+                         .Int(m.attempts)
+                         .Int(m.next_attempt_at),
+                     "queueing a webhook message", std::nullopt, EndpointNotFound());
+    if (!r.ok()) return r.status();
+    return r->affected() > 0;
+  }
+
+  Result<std::vector<OutboxMessage>> ClaimOutbox(TimeMs now, TimeMs claim_until,
+                                                 int limit) override {
+    // Several nodes: a row another node is claiming is skipped, not waited for.
+    static const std::string sql =
+        std::string(
+            "UPDATE webhook_outbox SET claimed_until = $3 WHERE id IN (SELECT o.id FROM "
+            "webhook_outbox o WHERE o.state = 'pending' AND o.id = (SELECT min(p.id) "
+            "FROM webhook_outbox p WHERE p.endpoint_id = o.endpoint_id AND p.state = "
+            "'pending') AND o.next_attempt_at <= $1 AND o.claimed_until <= $1 ORDER BY "
+            "o.id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ") +
+        kOutboxCols;
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(now).Int(std::max(1, limit)).Int(claim_until),
+                 "claiming webhook messages");
+    if (!r.ok()) return r.status();
+    std::vector<OutboxMessage> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(ReadOutbox(*r, i));
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+  }
+
+  Status UpdateOutbox(const OutboxMessage& m) override {
+    static const std::string sql =
+        "UPDATE webhook_outbox SET state = $2, attempts = $3, next_attempt_at = $4, "
+        "claimed_until = $5, last_status = $6, last_error = $7, last_latency_ms = $8, "
+        "delivered_at = $9 WHERE id = $1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Run(sql,
+                 Params()
+                     .Int(m.id)
+                     .Text(m.state)
+                     .Int(m.attempts)
+                     .Int(m.next_attempt_at)
+                     .Int(m.claimed_until)
+                     .Int(m.last_status)
+                     .Text(m.last_error)
+                     .Int(m.last_latency_ms)
+                     .OptInt(m.delivered_at),
+                 "updating a webhook message");
+    if (!r.ok()) return r.status();
+    if (r->affected() == 0) return Status::NotFound("NOT_FOUND", "No such webhook message.");
+    return Status::Ok();
+  }
+
+  Result<std::vector<OutboxMessage>> ListOutbox(int64_t endpoint_id, int limit) override {
+    static const std::string sql = std::string("SELECT ") + kOutboxCols +
+                                   " FROM webhook_outbox WHERE endpoint_id = $1 ORDER BY id "
+                                   "DESC LIMIT $2";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r =
+        Run(sql, Params().Int(endpoint_id).Int(std::max(1, limit)), "listing webhook messages");
+    if (!r.ok()) return r.status();
+    std::vector<OutboxMessage> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(ReadOutbox(*r, i));
+    return out;
+  }
+
+  Result<bool> OutboxDue(TimeMs now) override {
+    static const std::string sql =
+        "SELECT EXISTS (SELECT 1 FROM webhook_outbox o WHERE o.state = 'pending' AND "
+        "o.next_attempt_at <= $1 AND o.claimed_until <= $1 AND o.id = (SELECT min(p.id) FROM "
+        "webhook_outbox p WHERE p.endpoint_id = o.endpoint_id AND p.state = 'pending'))";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(now), "checking the webhook outbox");
+    if (!r.ok()) return r.status();
+    return r->Bool(0, 0);
+  }
+
+  Result<int64_t> ReleaseOutboxClaims() override {
+    static const std::string sql =
+        "UPDATE webhook_outbox SET claimed_until = 0 WHERE claimed_until <> 0 AND state = "
+        "'pending'";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = Run(sql, Params(), "releasing webhook claims");
+    if (!r.ok()) return r.status();
+    return r->affected();
   }
 
   Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {

@@ -185,6 +185,45 @@ CREATE TABLE change_floor (
 );
 INSERT INTO change_floor VALUES (1, 0);
 )sql",
+
+    // 7: webhooks (src/notify/): endpoints and the durable outbox, written in the transaction of
+    // the change an event describes.
+    R"sql(
+CREATE TABLE webhook_endpoints (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  org_id        INTEGER REFERENCES orgs(id) ON DELETE CASCADE,  -- NULL: provider-wide
+  url           TEXT NOT NULL,
+  events        TEXT NOT NULL,
+  description   TEXT NOT NULL DEFAULT '',
+  seed          BLOB NOT NULL,
+  old_seed      BLOB,
+  old_until     INTEGER,
+  created_at    INTEGER NOT NULL,
+  failing_since INTEGER
+);
+CREATE INDEX webhook_endpoints_org ON webhook_endpoints (org_id);
+
+CREATE TABLE webhook_outbox (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  endpoint_id     INTEGER NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+  msg_id          TEXT NOT NULL,
+  event           TEXT NOT NULL,
+  payload         TEXT NOT NULL,
+  dedupe_key      TEXT NOT NULL DEFAULT '',
+  created_at      INTEGER NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending',
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  claimed_until   INTEGER NOT NULL DEFAULT 0,
+  last_status     INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT '',
+  last_latency_ms INTEGER NOT NULL DEFAULT 0,
+  delivered_at    INTEGER
+);
+CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint_id, state, id);
+CREATE UNIQUE INDEX webhook_outbox_dedupe ON webhook_outbox (endpoint_id, dedupe_key)
+  WHERE dedupe_key <> '';
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -1165,6 +1204,257 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "recording a change");
     return static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
+  }
+
+  // --- Webhooks ---
+  static constexpr const char* kEndpointCols =
+      "id, org_id, url, events, description, seed, old_seed, old_until, created_at, "
+      "failing_since";
+  static constexpr const char* kOutboxCols =
+      "id, endpoint_id, msg_id, event, payload, dedupe_key, created_at, state, attempts, "
+      "next_attempt_at, claimed_until, last_status, last_error, last_latency_ms, delivered_at";
+  static WebhookEndpoint ReadEndpoint(const Stmt& s) {
+    WebhookEndpoint e;
+    e.id = s.ColInt(0);
+    e.org_id = s.ColOptInt(1);
+    e.url = s.ColText(2);
+    e.events = s.ColText(3);
+    e.description = s.ColText(4);
+    e.seed = s.ColBlob(5);
+    e.old_seed = s.ColBlob(6);
+    e.old_until = s.ColOptInt(7);
+    e.created_at = s.ColInt(8);
+    e.failing_since = s.ColOptInt(9);
+    return e;
+  }
+  static OutboxMessage ReadOutbox(const Stmt& s) {
+    OutboxMessage m;
+    m.id = s.ColInt(0);
+    m.endpoint_id = s.ColInt(1);
+    m.msg_id = s.ColText(2);
+    m.event = s.ColText(3);
+    m.payload = s.ColText(4);
+    m.dedupe_key = s.ColText(5);
+    m.created_at = s.ColInt(6);
+    m.state = s.ColText(7);
+    m.attempts = s.ColInt(8);
+    m.next_attempt_at = s.ColInt(9);
+    m.claimed_until = s.ColInt(10);
+    m.last_status = s.ColInt(11);
+    m.last_error = s.ColText(12);
+    m.last_latency_ms = s.ColInt(13);
+    m.delivered_at = s.ColOptInt(14);
+    return m;
+  }
+  static Status EndpointNotFound() {
+    return Status::NotFound("NOT_FOUND", "No such webhook endpoint.");
+  }
+
+  Result<int64_t> InsertWebhookEndpoint(const WebhookEndpoint& e) override {
+    static const std::string sql =
+        "INSERT INTO webhook_endpoints (org_id, url, events, description, seed, old_seed, "
+        "old_until, created_at, failing_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->OptInt(1, e.org_id)
+        .Text(2, e.url)
+        .Text(3, e.events)
+        .Text(4, e.description)
+        .Blob(5, e.seed)
+        .BlobOrNull(6, e.old_seed)
+        .OptInt(7, e.old_until)
+        .Int(8, e.created_at)
+        .OptInt(9, e.failing_since);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE)
+      return Fail(rc, "inserting a webhook endpoint", std::nullopt, OrgNotFound());
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
+  }
+
+  Result<WebhookEndpoint> GetWebhookEndpoint(int64_t id) override {
+    static const std::string sql =
+        std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints WHERE id = ?1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, id);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return EndpointNotFound();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a webhook endpoint");
+    return ReadEndpoint(*s);
+  }
+
+  Result<std::vector<WebhookEndpoint>> ListWebhookEndpoints(std::optional<OrgId> org) override {
+    static const std::string of_org = std::string("SELECT ") + kEndpointCols +
+                                      " FROM webhook_endpoints WHERE org_id = ?1 ORDER BY id";
+    static const std::string wide = std::string("SELECT ") + kEndpointCols +
+                                    " FROM webhook_endpoints WHERE org_id IS NULL ORDER BY id";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(org ? of_org : wide);
+    if (!s.ok()) return s.status();
+    if (org) s->Int(1, *org);
+    std::vector<WebhookEndpoint> out;
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadEndpoint(*s));
+    if (rc != SQLITE_DONE) return Fail(rc, "listing webhook endpoints");
+    return out;
+  }
+
+  Status UpdateWebhookEndpoint(const WebhookEndpoint& e) override {
+    static const std::string sql =
+        "UPDATE webhook_endpoints SET url = ?2, events = ?3, description = ?4, seed = ?5, "
+        "old_seed = ?6, old_until = ?7, failing_since = ?8 WHERE id = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, e.id)
+        .Text(2, e.url)
+        .Text(3, e.events)
+        .Text(4, e.description)
+        .Blob(5, e.seed)
+        .BlobOrNull(6, e.old_seed)
+        .OptInt(7, e.old_until)
+        .OptInt(8, e.failing_since);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "updating a webhook endpoint");
+    if (sqlite3_changes(c_.db()) == 0) return EndpointNotFound();
+    return Status::Ok();
+  }
+
+  Status DeleteWebhookEndpoint(int64_t id) override {
+    static const std::string msgs = "DELETE FROM webhook_outbox WHERE endpoint_id = ?1";
+    static const std::string sql = "DELETE FROM webhook_endpoints WHERE id = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    {
+      auto s = Prep(msgs);
+      if (!s.ok()) return s.status();
+      s->Int(1, id);
+      if (int rc = s->Step(); rc != SQLITE_DONE) return Fail(rc, "deleting webhook messages");
+    }
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, id);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "deleting a webhook endpoint");
+    if (sqlite3_changes(c_.db()) == 0) return EndpointNotFound();
+    return Status::Ok();
+  }
+
+  Result<bool> InsertOutbox(const OutboxMessage& m) override {
+    static const std::string sql =
+        "INSERT OR IGNORE INTO webhook_outbox (endpoint_id, msg_id, event, payload, dedupe_key, "
+        "created_at, state, attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+        "?9)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, m.endpoint_id)
+        .Text(2, m.msg_id)
+        .Text(3, m.event)
+        .Text(4, m.payload)
+        .Text(5, m.dedupe_key)
+        .Int(6, m.created_at)
+        .Text(7, m.state)
+        .Int(8, m.attempts)
+        .Int(9, m.next_attempt_at);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE)
+      return Fail(rc, "queueing a webhook message", std::nullopt, EndpointNotFound());
+    return sqlite3_changes(c_.db()) > 0;
+  }
+
+  Result<std::vector<OutboxMessage>> ClaimOutbox(TimeMs now, TimeMs claim_until,
+                                                 int limit) override {
+    static const std::string sql =
+        std::string("SELECT ") + kOutboxCols +
+        " FROM webhook_outbox o WHERE o.state = 'pending' AND o.id = (SELECT min(p.id) FROM "
+        "webhook_outbox p WHERE p.endpoint_id = o.endpoint_id AND p.state = 'pending') AND "
+        "o.next_attempt_at <= ?1 AND o.claimed_until <= ?1 ORDER BY o.id LIMIT ?2";
+    static const std::string claim = "UPDATE webhook_outbox SET claimed_until = ?2 WHERE id = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    std::vector<OutboxMessage> out;
+    {
+      auto s = Prep(sql);
+      if (!s.ok()) return s.status();
+      s->Int(1, now).Int(2, std::max(1, limit));
+      int rc;
+      while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadOutbox(*s));
+      if (rc != SQLITE_DONE) return Fail(rc, "claiming webhook messages");
+    }
+    for (OutboxMessage& m : out) {
+      auto s = Prep(claim);
+      if (!s.ok()) return s.status();
+      s->Int(1, m.id).Int(2, claim_until);
+      if (int rc = s->Step(); rc != SQLITE_DONE) return Fail(rc, "claiming a webhook message");
+      m.claimed_until = claim_until;
+    }
+    return out;
+  }
+
+  Status UpdateOutbox(const OutboxMessage& m) override {
+    static const std::string sql =
+        "UPDATE webhook_outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
+        "claimed_until = ?5, last_status = ?6, last_error = ?7, last_latency_ms = ?8, "
+        "delivered_at = ?9 WHERE id = ?1";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, m.id)
+        .Text(2, m.state)
+        .Int(3, m.attempts)
+        .Int(4, m.next_attempt_at)
+        .Int(5, m.claimed_until)
+        .Int(6, m.last_status)
+        .Text(7, m.last_error)
+        .Int(8, m.last_latency_ms)
+        .OptInt(9, m.delivered_at);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "updating a webhook message");
+    if (sqlite3_changes(c_.db()) == 0)
+      return Status::NotFound("NOT_FOUND", "No such webhook message.");
+    return Status::Ok();
+  }
+
+  Result<std::vector<OutboxMessage>> ListOutbox(int64_t endpoint_id, int limit) override {
+    static const std::string sql = std::string("SELECT ") + kOutboxCols +
+                                   " FROM webhook_outbox WHERE endpoint_id = ?1 ORDER BY id "
+                                   "DESC LIMIT ?2";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, endpoint_id).Int(2, std::max(1, limit));
+    std::vector<OutboxMessage> out;
+    int rc;
+    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadOutbox(*s));
+    if (rc != SQLITE_DONE) return Fail(rc, "listing webhook messages");
+    return out;
+  }
+
+  Result<bool> OutboxDue(TimeMs now) override {
+    static const std::string sql =
+        "SELECT EXISTS (SELECT 1 FROM webhook_outbox o WHERE o.state = 'pending' AND "
+        "o.next_attempt_at <= ?1 AND o.claimed_until <= ?1 AND o.id = (SELECT min(p.id) FROM "
+        "webhook_outbox p WHERE p.endpoint_id = o.endpoint_id AND p.state = 'pending'))";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, now);
+    int rc = s->Step();
+    if (rc != SQLITE_ROW) return Fail(rc, "checking the webhook outbox");
+    return s->ColInt(0) != 0;
+  }
+
+  Result<int64_t> ReleaseOutboxClaims() override {
+    static const std::string sql =
+        "UPDATE webhook_outbox SET claimed_until = 0 WHERE claimed_until <> 0 AND state = "
+        "'pending'";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "releasing webhook claims");
+    return static_cast<int64_t>(sqlite3_changes(c_.db()));
   }
 
   Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {

@@ -140,6 +140,42 @@ struct ThrottleCount {
   TimeMs last = 0;  // the latest attempt counted
 };
 
+// A webhook endpoint (src/notify/): an organization's, or provider-wide when org_id is empty.
+// The signing secret is never stored: it is derived from the key file's lookup key and `seed`
+// (notify::SecretFor), so the database alone reveals nothing. During a rotation's overlap the
+// previous seed signs too, until old_until.
+struct WebhookEndpoint {
+  int64_t id = 0;  // assigned by InsertWebhookEndpoint
+  std::optional<OrgId> org_id;
+  std::string url;
+  std::string events;  // comma-separated event types
+  std::string description;
+  std::string seed;      // 32 random bytes (binary)
+  std::string old_seed;  // "" when none
+  std::optional<TimeMs> old_until;
+  TimeMs created_at = 0;
+  std::optional<TimeMs> failing_since;  // deliveries gave up after 24 h of retries
+};
+
+// One event for one endpoint, in the durable outbox (written in the transaction of its change).
+struct OutboxMessage {
+  int64_t id = 0;  // assigned by InsertOutbox; delivery order per endpoint
+  int64_t endpoint_id = 0;
+  std::string msg_id;      // webhook-id: the same on every attempt
+  std::string event;       // e.g. token.disabled
+  std::string payload;     // the JSON body
+  std::string dedupe_key;  // "" or a key unique per endpoint (scheduled events fire once)
+  TimeMs created_at = 0;
+  std::string state = "pending";  // pending, delivered, failed
+  int64_t attempts = 0;
+  TimeMs next_attempt_at = 0;
+  TimeMs claimed_until = 0;  // a node is delivering it until then
+  int64_t last_status = 0;   // HTTP status of the last attempt, 0 when none answered
+  std::string last_error;
+  int64_t last_latency_ms = 0;
+  std::optional<TimeMs> delivered_at;
+};
+
 // Operations inside one transaction. Errors: NotFound for a missing row, Conflict for a unique
 // constraint (codes given per method), Unavailable for an I/O failure.
 class Tx {
@@ -218,6 +254,33 @@ class Tx {
   // Store::AwaitPropagation and Store::CatchUp). Returns the change's sequence number, increasing
   // in commit order.
   virtual Result<int64_t> RecordChange(OrgId org) = 0;
+
+  // --- Webhooks (src/notify/). ---
+  virtual Result<int64_t> InsertWebhookEndpoint(const WebhookEndpoint& e) = 0;
+  virtual Result<WebhookEndpoint> GetWebhookEndpoint(int64_t id) = 0;  // 404 NOT_FOUND
+  // The endpoints of one organization, or the provider-wide ones when org is nullopt; by id.
+  virtual Result<std::vector<WebhookEndpoint>> ListWebhookEndpoints(std::optional<OrgId> org) = 0;
+  virtual Status UpdateWebhookEndpoint(const WebhookEndpoint& e) = 0;  // 404 NOT_FOUND
+  // Also removes its outbox messages. 404 NOT_FOUND.
+  virtual Status DeleteWebhookEndpoint(int64_t id) = 0;
+  // False (and nothing written) when the endpoint already has a message with this dedupe_key.
+  virtual Result<bool> InsertOutbox(const OutboxMessage& m) = 0;
+  // Claims up to `limit` messages to deliver: the oldest pending message of each endpoint, when
+  // it is due (next_attempt_at <= now) and not claimed (claimed_until <= now); sets their
+  // claimed_until to `claim_until`. Oldest first. PostgreSQL: FOR UPDATE SKIP LOCKED.
+  virtual Result<std::vector<OutboxMessage>> ClaimOutbox(TimeMs now, TimeMs claim_until,
+                                                         int limit) = 0;
+  // Writes a message's delivery state (state, attempts, next_attempt_at, claimed_until, last_*,
+  // delivered_at). 404 NOT_FOUND when it is gone (its endpoint was deleted).
+  virtual Status UpdateOutbox(const OutboxMessage& m) = 0;
+  // An endpoint's messages, newest first.
+  virtual Result<std::vector<OutboxMessage>> ListOutbox(int64_t endpoint_id, int limit) = 0;
+  // Whether ClaimOutbox(now, ...) would claim something (a read before the write): false while
+  // every endpoint's oldest pending message waits for its retry or is being delivered, so an
+  // endpoint that is down costs no writes between its retries.
+  virtual Result<bool> OutboxDue(TimeMs now) = 0;
+  // Releases every claim (a single node starting: no delivery is in flight). Returns how many.
+  virtual Result<int64_t> ReleaseOutboxClaims() = 0;
 
   // --- Export and restore (`sandgate store copy`), every row in id/key order. ---
   virtual Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) = 0;

@@ -1833,3 +1833,135 @@ TEST_P(StoreSuite, ChangeStampMovesWithEveryCommitFromAnyConnection) {
 
 }  // namespace
 }  // namespace sandgate::store
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks (issue 20): endpoints and the outbox.
+
+namespace sandgate::store {
+namespace {
+
+TEST_P(StoreSuite, WebhookOutboxClaimsTheOldestDueMessagePerEndpoint) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Hooked")); });
+  ASSERT_OK(org);
+  WebhookEndpoint e;
+  e.org_id = *org;
+  e.url = "https://hooks.example.com/a";
+  e.events = "token.added,token.deleted";
+  e.description = "first";
+  e.seed = std::string("\x00\x01\xff", 3) + std::string(29, 'x');
+  e.created_at = kT0;
+  auto a = InWrite(store(), [&](Tx& tx) { return tx.InsertWebhookEndpoint(e); });
+  ASSERT_OK(a);
+  WebhookEndpoint wide = e;
+  wide.org_id = std::nullopt;
+  wide.url = "https://hooks.example.com/b";
+  auto b = InWrite(store(), [&](Tx& tx) { return tx.InsertWebhookEndpoint(wide); });
+  ASSERT_OK(b);
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetWebhookEndpoint(*a); });
+  ASSERT_OK(got);
+  EXPECT_EQ(got->seed, e.seed);
+  EXPECT_EQ(got->old_seed, "");
+  EXPECT_EQ(got->org_id, *org);
+  EXPECT_EQ(got->events, e.events);
+  auto mine = InRead(store(), [&](Tx& tx) { return tx.ListWebhookEndpoints(*org); });
+  ASSERT_OK(mine);
+  ASSERT_EQ(mine->size(), 1u);
+  auto provider = InRead(store(), [&](Tx& tx) { return tx.ListWebhookEndpoints(std::nullopt); });
+  ASSERT_OK(provider);
+  ASSERT_EQ(provider->size(), 1u);
+  EXPECT_EQ(provider->front().id, *b);
+
+  auto msg = [&](int64_t ep, const std::string& id, const std::string& dedupe = "") {
+    OutboxMessage m;
+    m.endpoint_id = ep;
+    m.msg_id = id;
+    m.event = "token.added";
+    m.payload = "{}";
+    m.dedupe_key = dedupe;
+    m.created_at = kT0;
+    m.next_attempt_at = kT0;
+    return m;
+  };
+  for (const char* id : {"a1", "a2"})
+    ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertOutbox(msg(*a, id)); }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.InsertOutbox(msg(*b, "b1", "k")); }));
+  auto again = InWrite(store(), [&](Tx& tx) { return tx.InsertOutbox(msg(*b, "b2", "k")); });
+  ASSERT_OK(again);
+  EXPECT_FALSE(*again);  // the dedupe key fires once per endpoint
+  auto due = InRead(store(), [&](Tx& tx) { return tx.OutboxDue(kT0); });
+  ASSERT_OK(due);
+  EXPECT_TRUE(*due);
+
+  // One message per endpoint, the oldest; claimed ones are not claimed twice.
+  auto first = InWrite(store(), [&](Tx& tx) { return tx.ClaimOutbox(kT0, kT0 + 60000, 10); });
+  ASSERT_OK(first);
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].msg_id, "a1");
+  EXPECT_EQ((*first)[1].msg_id, "b1");
+  auto none = InWrite(store(), [&](Tx& tx) { return tx.ClaimOutbox(kT0 + 1, kT0 + 60000, 10); });
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+  // a1 fails and is retried later: a2 still waits behind it (order per endpoint).
+  OutboxMessage a1 = (*first)[0];
+  a1.attempts = 1;
+  a1.claimed_until = 0;
+  a1.next_attempt_at = kT0 + 5000;
+  a1.last_error = "refused";
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.UpdateOutbox(a1); }));
+  auto waiting =
+      InWrite(store(), [&](Tx& tx) { return tx.ClaimOutbox(kT0 + 10, kT0 + 60000, 10); });
+  ASSERT_OK(waiting);
+  EXPECT_TRUE(waiting->empty());
+  // Nothing is due while a2 waits behind a1's retry and b1 is being delivered.
+  auto idle = InRead(store(), [&](Tx& tx) { return tx.OutboxDue(kT0 + 10); });
+  ASSERT_OK(idle);
+  EXPECT_FALSE(*idle);
+  auto retry_due = InRead(store(), [&](Tx& tx) { return tx.OutboxDue(kT0 + 5000); });
+  ASSERT_OK(retry_due);
+  EXPECT_TRUE(*retry_due);
+  auto retry =
+      InWrite(store(), [&](Tx& tx) { return tx.ClaimOutbox(kT0 + 5000, kT0 + 65000, 10); });
+  ASSERT_OK(retry);
+  ASSERT_EQ(retry->size(), 1u);
+  EXPECT_EQ((*retry)[0].msg_id, "a1");
+  EXPECT_EQ((*retry)[0].attempts, 1);
+  EXPECT_EQ((*retry)[0].last_error, "refused");
+  a1 = (*retry)[0];
+  a1.state = "delivered";
+  a1.delivered_at = kT0 + 5001;
+  a1.claimed_until = 0;
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.UpdateOutbox(a1); }));
+  auto next = InWrite(store(), [&](Tx& tx) { return tx.ClaimOutbox(kT0 + 5002, kT0 + 65000, 10); });
+  ASSERT_OK(next);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].msg_id, "a2");
+  // A restart of the only node releases its claims.
+  auto released = InWrite(store(), [&](Tx& tx) { return tx.ReleaseOutboxClaims(); });
+  ASSERT_OK(released);
+  EXPECT_EQ(*released, 2);  // a2 and b1
+  auto list = InRead(store(), [&](Tx& tx) { return tx.ListOutbox(*a, 10); });
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].msg_id, "a2");  // newest first
+  EXPECT_EQ((*list)[1].state, "delivered");
+  // Rotation keeps the previous seed; deleting takes the messages along.
+  got->old_seed = got->seed;
+  got->old_until = kT0 + 1;
+  got->seed = std::string(32, 'n');
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.UpdateWebhookEndpoint(*got); }));
+  auto rotated = InRead(store(), [&](Tx& tx) { return tx.GetWebhookEndpoint(*a); });
+  ASSERT_OK(rotated);
+  EXPECT_EQ(rotated->old_seed, e.seed);
+  EXPECT_EQ(rotated->old_until, kT0 + 1);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.DeleteWebhookEndpoint(*a); }));
+  EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.GetWebhookEndpoint(*a); }), 404,
+                "NOT_FOUND");
+  EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.DeleteWebhookEndpoint(*a); }), 404,
+                "NOT_FOUND");
+  auto gone = InRead(store(), [&](Tx& tx) { return tx.ListOutbox(*a, 10); });
+  ASSERT_OK(gone);
+  EXPECT_TRUE(gone->empty());
+}
+
+}  // namespace
+}  // namespace sandgate::store

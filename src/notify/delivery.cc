@@ -1,0 +1,352 @@
+#include "notify/delivery.h"
+
+#include <openssl/ssl.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "notify/url_guard.h"
+#include "notify/webhook.h"
+
+namespace sandgate::notify {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kMaxAnswerBody = 64 * 1024;
+constexpr TimeMs kFirstRetryMs = 5000;
+constexpr TimeMs kMaxRetryMs = 3600 * 1000;
+
+struct Request {
+  ParsedUrl url;
+  std::vector<asio::ip::address> addresses;
+  std::string msg_id;
+  int64_t timestamp_s = 0;
+  std::string signature;
+  std::string body;
+};
+
+template <typename Stream>
+asio::awaitable<int> Exchange(Stream& stream, const Request& r) {
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, r.url.target, 11};
+  const bool default_port = r.url.port == (r.url.tls ? 443 : 80);
+  std::string host =
+      r.url.host.find(':') != std::string::npos ? "[" + r.url.host + "]" : r.url.host;
+  if (!default_port) host += ":" + std::to_string(r.url.port);
+  req.set(bhttp::field::host, host);
+  req.set(bhttp::field::user_agent, "Sandgate-Webhooks/1");
+  req.set(bhttp::field::content_type, "application/json");
+  req.set(bhttp::field::connection, "close");
+  req.set("webhook-id", r.msg_id);
+  req.set("webhook-timestamp", std::to_string(r.timestamp_s));
+  req.set("webhook-signature", r.signature);
+  req.body() = r.body;
+  req.prepare_payload();
+  co_await bhttp::async_write(stream, req, asio::use_awaitable);
+  beast::flat_buffer buffer(16 * 1024 + kMaxAnswerBody);
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.header_limit(16 * 1024);
+  parser.body_limit(kMaxAnswerBody);
+  boost::system::error_code ec;
+  co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  // A status line is enough: an answer cut short or too long still tells what the receiver said.
+  if (parser.is_header_done()) co_return static_cast<int>(parser.get().result_int());
+  throw boost::system::system_error(ec);
+}
+
+std::vector<tcp::endpoint> Endpoints(const Request& r) {
+  std::vector<tcp::endpoint> eps;
+  for (const auto& a : r.addresses) eps.emplace_back(a, r.url.port);
+  return eps;
+}
+
+asio::awaitable<int> Attempt(const Request& r, TimeMs timeout_ms) {
+  auto ex = co_await asio::this_coro::executor;
+  const auto timeout = std::chrono::milliseconds(timeout_ms);
+  if (!r.url.tls) {
+    beast::tcp_stream stream(ex);
+    stream.expires_after(timeout);
+    co_await stream.async_connect(Endpoints(r), asio::use_awaitable);
+    co_return co_await Exchange(stream, r);
+  }
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_default_verify_paths();
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  beast::ssl_stream<beast::tcp_stream> stream(ex, ctx);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), r.url.host.c_str()))
+    throw boost::system::system_error(asio::error::invalid_argument);
+  stream.set_verify_callback(asio::ssl::host_name_verification(r.url.host));
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  co_await beast::get_lowest_layer(stream).async_connect(Endpoints(r), asio::use_awaitable);
+  co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+  co_return co_await Exchange(stream, r);
+}
+
+TimeMs Backoff(int64_t attempts) {
+  TimeMs d = kFirstRetryMs;
+  for (int64_t i = 1; i < attempts && d < kMaxRetryMs; ++i) d *= 2;
+  d = std::min(d, kMaxRetryMs);
+  // Jitter: between half and all of the delay, so endpoints that failed together spread out.
+  return d / 2 + static_cast<TimeMs>(randombytes_uniform(static_cast<uint32_t>(d / 2 + 1)));
+}
+
+}  // namespace
+
+Deliverer::Deliverer(std::shared_ptr<store::Store> store, std::shared_ptr<token::Keyring> keys,
+                     const Clock& clock, DeliveryOptions options)
+    : store_(std::move(store)), keys_(std::move(keys)), clock_(clock), opt_(std::move(options)) {}
+
+Deliverer::~Deliverer() { Stop(); }
+
+Status Deliverer::Start() {
+  if (!store_->Shared()) {
+    Status st = store_->Write([](store::Tx& tx) { return tx.ReleaseOutboxClaims().status(); });
+    if (!st.ok()) return st;
+  }
+  const size_t n = static_cast<size_t>(std::max(1, opt_.workers));
+  current_.assign(n, nullptr);
+  for (size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { Run(i); });
+  threads_.emplace_back([this] { Schedule(); });
+  return Status::Ok();
+}
+
+void Deliverer::Schedule() {
+  while (true) {
+    SchedulePass();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(opt_.schedule_ms), [&] { return stopping_; }))
+      return;
+  }
+}
+
+void Deliverer::SchedulePass() {
+  constexpr TimeMs kDayMs = 24LL * 3600 * 1000;
+  const TimeMs now = clock_.now();
+  struct Due {
+    domain::OrgId org;
+    TimeMs ends_at;
+    int days;  // 14, 3, 1; 0: ended
+  };
+  std::vector<Due> due;
+  Status st = store_->Read([&](store::Tx& tx) {
+    return tx.ForEachOrg([&](const store::OrgRecord& o) {
+      if (o.subscription != domain::Subscription::kActive || !o.ends_at) return Status::Ok();
+      const TimeMs left = *o.ends_at - now;
+      int days = -1;
+      if (left <= 0) {
+        days = 0;
+      } else {
+        for (int d : {14, 3, 1})
+          if (left <= d * kDayMs) days = d;  // the most urgent threshold reached
+      }
+      if (days < 0) return Status::Ok();
+      const std::string key =
+          std::to_string(o.id) + ":" + std::to_string(*o.ends_at) + ":" + std::to_string(days);
+      if (!fired_.count(key)) due.push_back({o.id, *o.ends_at, days});
+      return Status::Ok();
+    });
+  });
+  if (!st.ok()) {
+    spdlog::warn("webhooks: the scheduler could not read the organizations: {}", st.message());
+    return;
+  }
+  for (const Due& d : due) {
+    st = store_->Write([&](store::Tx& tx) -> Status {
+      auto org = tx.GetOrg(d.org);
+      if (!org.ok()) return org.status().http_status() == 404 ? Status::Ok() : org.status();
+      if (org->subscription != domain::Subscription::kActive || org->ends_at != d.ends_at)
+        return Status::Ok();  // changed meanwhile: the next pass sees the new state
+      boost::json::object data{
+          {"organization", boost::json::object{{"id", org->id}, {"name", org->name}}},
+          {"actor", "system"},
+          {"endsAt", FormatIso8601(d.ends_at)}};
+      if (d.days > 0) data["daysLeft"] = d.days;
+      const std::string key = (d.days > 0 ? "expiring:" : "expired:") + std::to_string(d.ends_at) +
+                              ":" + std::to_string(d.days);
+      return Enqueue(tx, org->id, d.days > 0 ? "subscription.expiring" : "subscription.expired",
+                     now, boost::json::serialize(data), key)
+          .status();
+    });
+    if (!st.ok()) {
+      spdlog::warn("webhooks: queueing a scheduled event failed: {}", st.message());
+      return;  // tried again at the next pass
+    }
+    fired_.insert(std::to_string(d.org) + ":" + std::to_string(d.ends_at) + ":" +
+                  std::to_string(d.days));
+  }
+}
+
+void Deliverer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+    for (auto* ioc : current_)
+      if (ioc) ioc->stop();
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Deliverer::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++wakes_;
+  }
+  cv_.notify_all();
+}
+
+void Deliverer::Run(size_t worker) {
+  uint64_t seen = 0;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      seen = wakes_;
+    }
+    bool worked = false;
+    const TimeMs now = clock_.now();
+    bool due = false;
+    Status st = store_->Read([&](store::Tx& tx) {
+      auto d = tx.OutboxDue(now);
+      if (!d.ok()) return d.status();
+      due = *d;
+      return Status::Ok();
+    });
+    std::vector<store::OutboxMessage> claimed;
+    if (st.ok() && due) {
+      st = store_->Write([&](store::Tx& tx) {
+        auto c = tx.ClaimOutbox(now, now + opt_.claim_ms, 1);
+        if (!c.ok()) return c.status();
+        claimed = std::move(c).value();
+        return Status::Ok();
+      });
+    }
+    if (!st.ok()) spdlog::warn("webhooks: reading the outbox failed: {}", st.message());
+    for (auto& m : claimed) {
+      DeliverOne(worker, std::move(m));
+      worked = true;
+    }
+    if (worked) continue;  // there may be more
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(opt_.poll_ms),
+                 [&] { return stopping_ || wakes_ != seen; });
+  }
+}
+
+void Deliverer::DeliverOne(size_t worker, store::OutboxMessage m) {
+  store::WebhookEndpoint ep;
+  Status st = store_->Read([&](store::Tx& tx) {
+    auto e = tx.GetWebhookEndpoint(m.endpoint_id);
+    if (!e.ok()) return e.status();
+    ep = std::move(e).value();
+    return Status::Ok();
+  });
+  if (!st.ok()) return;  // deleted meanwhile (its messages went with it), or the store is down
+  AttemptResult res;
+  Request req;
+  req.msg_id = m.msg_id;
+  req.body = m.payload;
+  const auto started = std::chrono::steady_clock::now();
+  auto url = ParseUrl(ep.url);
+  if (!url.ok()) {
+    res.error = url.status().message();
+  } else {
+    req.url = std::move(url).value();
+    auto addrs = ResolveAllowed(req.url, opt_.allow);
+    if (!addrs.ok()) {
+      res.error = addrs.status().message();
+    } else {
+      req.addresses = std::move(addrs).value();
+      const TimeMs now = clock_.now();
+      req.timestamp_s = now / 1000;
+      req.signature = SignatureHeader(*keys_, ep, req.msg_id, req.timestamp_s, req.body, now);
+      asio::io_context ioc(1);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) return;  // stays claimed until the claim runs out or the next start
+        current_[worker] = &ioc;
+      }
+      bool done = false;
+      asio::co_spawn(ioc, Attempt(req, opt_.timeout_ms), [&](std::exception_ptr e, int status) {
+        done = true;
+        if (!e) {
+          res.status = status;
+          return;
+        }
+        try {
+          std::rethrow_exception(e);
+        } catch (const boost::system::system_error& se) {
+          res.error = se.code() == beast::error::timeout ? "timed out" : se.code().message();
+        } catch (const std::exception& x) {
+          res.error = x.what();
+        }
+      });
+      ioc.run_for(std::chrono::milliseconds(opt_.timeout_ms + 1000));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        current_[worker] = nullptr;
+        if (stopping_ && !done) return;  // cut short by Stop: stays pending
+      }
+      if (!done) res.error = "timed out";
+      if (res.error.empty() && (res.status < 200 || res.status > 299))
+        res.error = "answered " + std::to_string(res.status);
+    }
+  }
+  res.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count();
+  const TimeMs now = clock_.now();
+  m.attempts += 1;
+  m.last_status = res.status;
+  m.last_error = res.error;
+  m.last_latency_ms = res.latency_ms;
+  m.claimed_until = 0;
+  bool gave_up = false;
+  if (res.error.empty()) {
+    m.state = "delivered";
+    m.delivered_at = now;
+  } else if (now - m.created_at >= opt_.give_up_after_ms) {
+    m.state = "failed";
+    gave_up = true;
+  } else {
+    m.next_attempt_at = now + Backoff(m.attempts);
+  }
+  st = store_->Write([&](store::Tx& tx) -> Status {
+    Status u = tx.UpdateOutbox(m);
+    if (u.http_status() == 404) return Status::Ok();  // the endpoint was deleted meanwhile
+    if (!u.ok()) return u;
+    auto e = tx.GetWebhookEndpoint(m.endpoint_id);
+    if (!e.ok()) return e.status().http_status() == 404 ? Status::Ok() : e.status();
+    if (gave_up && !e->failing_since) {
+      e->failing_since = now;
+      return tx.UpdateWebhookEndpoint(*e);
+    }
+    if (m.state == "delivered" && e->failing_since) {
+      e->failing_since = std::nullopt;
+      return tx.UpdateWebhookEndpoint(*e);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok())
+    spdlog::warn("webhooks: recording delivery of {} failed: {}", m.msg_id, st.message());
+  if (!res.error.empty())
+    spdlog::info("webhooks: {} to endpoint {} failed (attempt {}): {}{}", m.event, m.endpoint_id,
+                 m.attempts, res.error, gave_up ? "; giving up, endpoint marked failing" : "");
+}
+
+}  // namespace sandgate::notify

@@ -1,0 +1,208 @@
+#include "notify/webhook_service.h"
+
+#include <boost/json.hpp>
+
+#include "notify/url_guard.h"
+#include "notify/webhook.h"
+
+namespace sandgate::notify {
+
+using domain::Role;
+
+namespace {
+
+Status NotFound() { return Status::NotFound("NOT_FOUND", "No such webhook endpoint."); }
+
+bool PrintableText(const std::string& s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+WebhookService::WebhookService(service::Services& services, std::vector<http::Cidr> allow)
+    : s_(services), allow_(std::move(allow)) {}
+
+Status WebhookService::CheckAccess(const service::Actor& a, std::optional<domain::OrgId> scope,
+                                   bool change) const {
+  if (!scope) {
+    if (a.caller.role == Role::kProviderAdmin) return Status::Ok();
+    return Status::NotFound("NOT_FOUND", "No such organization or resource.");
+  }
+  if (a.caller.role == Role::kProviderAdmin || a.caller.org_id != scope)
+    return Status::Forbidden("FORBIDDEN", "Only the organization's users see its webhooks.");
+  if (change && a.caller.role != Role::kOrgAdmin)
+    return Status::Forbidden("FORBIDDEN", "Only organization admins manage webhooks.");
+  return Status::Ok();
+}
+
+store::AuditRecord WebhookService::AuditRec(const service::Actor& a,
+                                            std::optional<domain::OrgId> scope,
+                                            const std::string& action, TimeMs now) const {
+  store::AuditRecord r;
+  r.ts = now;
+  r.actor = a.name;
+  r.actor_role = std::string(domain::ToString(a.caller.role));
+  r.org_id = scope;
+  r.action = action;
+  r.outcome = "ALLOWED";
+  r.client_addr = a.client_addr;
+  r.request_id = a.request_id;
+  return r;
+}
+
+Status WebhookService::Refuse(const service::Actor& a, std::optional<domain::OrgId> scope,
+                              const std::string& action, Status st) {
+  store::AuditRecord r = AuditRec(a, scope, action, s_.clock().now());
+  r.outcome = st.code();
+  s_.store().Write([&](store::Tx& tx) { return tx.AppendAudit(r).status(); });
+  return st;
+}
+
+Result<std::vector<store::WebhookEndpoint>> WebhookService::List(
+    const service::Actor& a, std::optional<domain::OrgId> scope) {
+  if (Status st = CheckAccess(a, scope, false); !st.ok()) return st;
+  std::vector<store::WebhookEndpoint> out;
+  Status st = s_.store().Read([&](store::Tx& tx) {
+    auto l = tx.ListWebhookEndpoints(scope);
+    if (!l.ok()) return l.status();
+    out = std::move(l).value();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<EndpointWithSecret> WebhookService::Create(const service::Actor& a,
+                                                  std::optional<domain::OrgId> scope,
+                                                  const EndpointInput& in) {
+  const std::string action = "WEBHOOK_CREATE";
+  if (Status st = CheckAccess(a, scope, true); !st.ok()) return Refuse(a, scope, action, st);
+  auto url = ParseUrl(in.url);
+  if (!url.ok()) return url.status();
+  if (auto addrs = ResolveAllowed(*url, allow_); !addrs.ok()) return addrs.status();
+  if (in.description.size() > 200 || !PrintableText(in.description))
+    return Status::Invalid("INVALID_DESCRIPTION",
+                           "The description is at most 200 characters without control characters.");
+  std::string events;
+  const auto& wanted = in.events ? *in.events : DefaultEventTypes();
+  if (wanted.empty())
+    return Status::Invalid("INVALID_EVENTS", "Name at least one event, or leave 'events' out.");
+  for (const auto& e : wanted) {
+    if (!KnownEvent(e))
+      return Status::Invalid("INVALID_EVENTS", "Unknown event type '" + e.substr(0, 64) + "'.");
+    store::WebhookEndpoint so_far;
+    so_far.events = events;
+    if (Subscribed(so_far, e)) continue;  // a duplicate
+    events += (events.empty() ? "" : ",") + e;
+  }
+  const TimeMs now = s_.clock().now();
+  store::WebhookEndpoint ep;
+  ep.org_id = scope;
+  ep.url = in.url;
+  ep.events = events;
+  ep.description = in.description;
+  ep.seed = NewSeed();
+  ep.created_at = now;
+  Status st = s_.store().Write([&](store::Tx& tx) -> Status {
+    auto existing = tx.ListWebhookEndpoints(scope);
+    if (!existing.ok()) return existing.status();
+    const size_t max = scope ? kMaxEndpointsPerOrg : kMaxProviderEndpoints;
+    if (existing->size() >= max)
+      return Status::Conflict("WEBHOOK_LIMIT", "At most " + std::to_string(max) +
+                                                   " webhook endpoints; delete one first.");
+    auto id = tx.InsertWebhookEndpoint(ep);
+    if (!id.ok()) return id.status();
+    ep.id = *id;
+    store::AuditRecord r = AuditRec(a, scope, action, now);
+    r.detail = "endpoint " + std::to_string(ep.id) + " " + (*url).host;
+    return tx.AppendAudit(r).status();
+  });
+  if (!st.ok()) return st;
+  return EndpointWithSecret{ep, SecretText(s_.keys(), ep.seed)};
+}
+
+Status WebhookService::Delete(const service::Actor& a, std::optional<domain::OrgId> scope,
+                              int64_t id) {
+  const std::string action = "WEBHOOK_DELETE";
+  if (Status st = CheckAccess(a, scope, true); !st.ok()) return Refuse(a, scope, action, st);
+  const TimeMs now = s_.clock().now();
+  return s_.store().Write([&](store::Tx& tx) -> Status {
+    auto e = tx.GetWebhookEndpoint(id);
+    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (e->org_id != scope) return NotFound();
+    if (Status st = tx.DeleteWebhookEndpoint(id); !st.ok()) return st;
+    store::AuditRecord r = AuditRec(a, scope, action, now);
+    r.detail = "endpoint " + std::to_string(id);
+    return tx.AppendAudit(r).status();
+  });
+}
+
+Result<std::vector<store::OutboxMessage>> WebhookService::Deliveries(
+    const service::Actor& a, std::optional<domain::OrgId> scope, int64_t id, int limit) {
+  if (Status st = CheckAccess(a, scope, false); !st.ok()) return st;
+  std::vector<store::OutboxMessage> out;
+  Status st = s_.store().Read([&](store::Tx& tx) -> Status {
+    auto e = tx.GetWebhookEndpoint(id);
+    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (e->org_id != scope) return NotFound();
+    auto l = tx.ListOutbox(id, limit);
+    if (!l.ok()) return l.status();
+    out = std::move(l).value();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<store::OutboxMessage> WebhookService::SendTest(const service::Actor& a,
+                                                      std::optional<domain::OrgId> scope,
+                                                      int64_t id) {
+  const std::string action = "WEBHOOK_TEST";
+  if (Status st = CheckAccess(a, scope, true); !st.ok()) return Refuse(a, scope, action, st);
+  const TimeMs now = s_.clock().now();
+  store::OutboxMessage sent;
+  Status st = s_.store().Write([&](store::Tx& tx) -> Status {
+    auto e = tx.GetWebhookEndpoint(id);
+    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (e->org_id != scope) return NotFound();
+    boost::json::object data{{"endpointId", id}, {"actor", a.name}};
+    if (Status q = EnqueueFor(tx, *e, "webhook.test", now, boost::json::serialize(data)); !q.ok())
+      return q;
+    auto l = tx.ListOutbox(id, 1);
+    if (!l.ok()) return l.status();
+    if (!l->empty()) sent = l->front();
+    store::AuditRecord r = AuditRec(a, scope, action, now);
+    r.detail = "endpoint " + std::to_string(id);
+    return tx.AppendAudit(r).status();
+  });
+  if (!st.ok()) return st;
+  return sent;
+}
+
+Result<EndpointWithSecret> WebhookService::RotateSecret(const service::Actor& a,
+                                                        std::optional<domain::OrgId> scope,
+                                                        int64_t id) {
+  const std::string action = "WEBHOOK_SECRET_ROTATE";
+  if (Status st = CheckAccess(a, scope, true); !st.ok()) return Refuse(a, scope, action, st);
+  const TimeMs now = s_.clock().now();
+  store::WebhookEndpoint ep;
+  Status st = s_.store().Write([&](store::Tx& tx) -> Status {
+    auto e = tx.GetWebhookEndpoint(id);
+    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (e->org_id != scope) return NotFound();
+    ep = std::move(e).value();
+    ep.old_seed = ep.seed;
+    ep.old_until = now + kSecretOverlapMs;
+    ep.seed = NewSeed();
+    if (Status u = tx.UpdateWebhookEndpoint(ep); !u.ok()) return u;
+    store::AuditRecord r = AuditRec(a, scope, action, now);
+    r.detail = "endpoint " + std::to_string(id);
+    return tx.AppendAudit(r).status();
+  });
+  if (!st.ok()) return st;
+  return EndpointWithSecret{ep, SecretText(s_.keys(), ep.seed)};
+}
+
+}  // namespace sandgate::notify
