@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
+#include <map>
 
 #include "api/json_body.h"
 #include "common/secret.h"
@@ -921,7 +922,23 @@ class Api {
     auto r = s_.ListAudit(a, f);
     if (!r.ok()) return Error(r.status());
     json::array items;
-    for (const auto& rec : r.value()) items.push_back(AuditJson(rec));
+    std::map<domain::OrgId, std::string> names;
+    if (provider) {
+      std::vector<domain::OrgId> ids;
+      for (const auto& rec : r.value())
+        if (rec.org_id) ids.push_back(*rec.org_id);
+      auto n = s_.OrgNames(a, ids);
+      if (!n.ok()) return Error(n.status());
+      names = std::move(n).value();
+    }
+    for (const auto& rec : r.value()) {
+      json::object o = AuditJson(rec);
+      if (provider) {
+        auto it = rec.org_id ? names.find(*rec.org_id) : names.end();
+        o["orgName"] = it == names.end() ? json::value(nullptr) : json::value(it->second);
+      }
+      items.push_back(std::move(o));
+    }
     json::object out;
     out["items"] = std::move(items);
     return JsonResponse(200, out);

@@ -513,6 +513,25 @@ Result<store::OrgOverviewRecord> Services::OrgOverview(const Actor& a, TimeMs no
   return out;
 }
 
+Result<std::map<OrgId, std::string>> Services::OrgNames(const Actor& a,
+                                                        const std::vector<OrgId>& ids) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  std::map<OrgId, std::string> out;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    for (OrgId id : ids) {
+      if (out.count(id)) continue;
+      auto org = tx.GetOrg(id);
+      if (org.ok())
+        out[id] = org->name;
+      else if (org.status().http_status() != 404)
+        return org.status();
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<TokenView> Services::PatchOrg(const Actor& a, OrgId org_id, const OrgPatch& p) {
   if (p.name && !ValidName(*p.name))
     return Status::Invalid("INVALID_NAME",
