@@ -148,7 +148,8 @@ function daysChart(days) {
       width: width(),
       height: 220,
       tzDate: (ts) => UPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(5, max)] } },
+      // Half a day either side, so the first and last days' bars are not cut off.
+      scales: { x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: (u, min, max) => [0, Math.max(5, max)] } },
       axes: [{ values: '{D} {MMM}' }, { size: 48 }],
       series: [
         { label: 'Day' },
@@ -349,8 +350,8 @@ export async function renderOrgList(ctx) {
           h('table', { class: 'data-table', 'aria-label': 'Organizations' },
             h('thead', null, h('tr', null, ['Organization', 'Subscription', 'Token status', 'Usage today', 'Refused over quota today'].map((t) => h('th', { scope: 'col' }, t)))),
             h('tbody', null, r.items.map((o) => h('tr', null,
-              h('td', { 'data-label': 'Organization' }, h('a', { href: `/provider/orgs/${o.id}` }, o.name),
-                h('span', { class: 'status-reason' }, `ID ${o.id}`)),
+              h('td', { 'data-label': 'Organization' }, h('span', null, h('a', { href: `/provider/orgs/${o.id}` }, o.name),
+                h('span', { class: 'status-reason' }, `ID ${o.id}`))),
               h('td', { 'data-label': 'Subscription' }, subscriptionText(o.subscription, o.endsAt)),
               h('td', { 'data-label': 'Token status' }, o.hasToken ? tokenStatusText(o.tokenStatus, o.statusReason) : h('span', { class: 'muted' }, 'No token')),
               h('td', { 'data-label': 'Usage today' }, usageCell(o.usedToday, o.dailyAllowance)),
@@ -419,7 +420,7 @@ export async function renderOrgPage(ctx) {
   const allowed = (a) => Boolean(st.org && st.org.allowedActions.includes(a));
 
   const title = h('h1', { tabindex: '-1' }, 'Organization');
-  const body = h('div', { class: 'page-body', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
+  const body = h('div', { class: 'page-body provider-org', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
   const crumbs = h('div');
   main.append(crumbs, title, body);
 
@@ -839,8 +840,8 @@ function auditTable(items, { showOrg = true } = {}) {
       showOrg ? h('td', { 'data-label': 'Organization' }, r.orgId
         ? h('a', { href: `/provider/orgs/${r.orgId}` }, r.orgName || `Organization ${r.orgId}`)
         : '\u2014') : null,
-      h('td', { 'data-label': 'Who' }, h('span', { class: 'actor' }, r.actor),
-        r.actorRole ? h('span', { class: 'actor-role' }, roleWords(r.actorRole)) : null),
+      h('td', { 'data-label': 'Who' }, h('span', null, h('span', { class: 'actor' }, r.actor),
+        r.actorRole ? h('span', { class: 'actor-role' }, roleWords(r.actorRole)) : null)),
       h('td', { 'data-label': 'What', title: r.action }, actionWords(r.action)),
       h('td', { 'data-label': 'Outcome' }, outcomeCell(r.outcome)),
       h('td', { 'data-label': 'Details', class: 'detail' }, [r.detail, r.tokenFingerprint ? `token \u2026${r.tokenFingerprint}` : '', r.clientAddress ? `from ${r.clientAddress}` : ''].filter(Boolean).join(' \u00b7 ') || '\u2014'))))));
