@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <mutex>
 
 #include "api/json_body.h"
 #include "common/secret.h"
@@ -872,9 +873,30 @@ class Api {
     constexpr int kDays = 14, kTop = 10;
     const TimeMs now = s_.clock().now();
     const int64_t day = quota::UtcDay(now);
-    auto r = s_.OrgOverview(a, now, day, now + kExpiringWithinDays * 86'400'000LL, kDays, kTop);
+    // The days before today change no more (submissions count on the current UTC day): their
+    // totals, a scan over every organization's usage rows, are kept for a few minutes, and only
+    // today is summed on each call.
+    constexpr TimeMs kPastDaysTtl = 5 * 60'000;
+    std::vector<store::OrgOverviewRecord::Day> past;
+    {
+      std::lock_guard<std::mutex> lock(overview_mu_);
+      if (past_days_day_ == day && now >= past_days_at_ && now - past_days_at_ < kPastDaysTtl)
+        past = past_days_;
+    }
+    const bool cached = past.size() == kDays - 1;
+    auto r = s_.OrgOverview(a, now, day, now + kExpiringWithinDays * 86'400'000LL,
+                            cached ? 1 : kDays, kTop);
     if (!r.ok()) return Error(r.status());
-    const auto& v = r.value();
+    auto& v = r.value();
+    if (cached) {
+      past.insert(past.end(), v.days.begin(), v.days.end());
+      v.days = std::move(past);
+    } else if (v.days.size() == kDays) {
+      std::lock_guard<std::mutex> lock(overview_mu_);
+      past_days_.assign(v.days.begin(), v.days.end() - 1);
+      past_days_day_ = day;
+      past_days_at_ = now;
+    }
     json::object out;
     out["asOf"] = FormatIso8601(now);
     out["orgs"] = v.orgs;
@@ -948,6 +970,11 @@ class Api {
   service::Services& s_;
   auth::SessionManager& sessions_;
   ApiOptions opt_;
+  // Overview: the totals of the 13 days before today, as of past_days_at_ (see Overview).
+  std::mutex overview_mu_;
+  std::vector<store::OrgOverviewRecord::Day> past_days_;
+  int64_t past_days_day_ = -1;
+  TimeMs past_days_at_ = 0;
 };
 
 }  // namespace

@@ -137,9 +137,12 @@ ListStatements BuildList(const OrgQuery& q, Dialect d) {
     std::string w = where(b);
     out.count = b.Done(Cat({"SELECT count(*) FROM orgs o", join, w}));
   }
+  // The page in two steps: the ids of the page, ordered and cut with only the sort key read
+  // (an index walk for id and name), then the rows of those ids. Deep pages and sorts on usage
+  // then sort and skip ids, not whole rows with their token look-ups.
+  const bool sort_usage = q.sort == OrgSort::kUsage;
   Builder b(d);
   std::string join = Cat({" LEFT JOIN usage u ON u.org_id = o.id AND u.day = ", b.Int(q.day)});
-  std::string w = where(b);
   const char* dir = q.descending ? " DESC" : "";
   std::string order;
   switch (q.sort) {
@@ -156,11 +159,16 @@ ListStatements BuildList(const OrgQuery& q, Dialect d) {
       order = Cat({"(o.ends_at IS NULL), o.ends_at", dir, ", o.id"});
       break;
   }
+  std::string inner_join;
+  if (needs_usage || sort_usage)
+    inner_join = Cat({" LEFT JOIN usage u ON u.org_id = o.id AND u.day = ", b.Int(q.day)});
+  std::string w = where(b);
   std::string limit = b.Int(std::clamp<int64_t>(q.limit, 1, layout::kMaxPageLimit));
   std::string offset = b.Int(std::max<int64_t>(q.offset, 0));
   out.page = b.Done(Cat({"SELECT ", OrgCols(), ", ", kHasToken,
-                         ", coalesce(u.used, 0), coalesce(u.over_quota, 0) FROM orgs o", join, w,
-                         " ORDER BY ", order, " LIMIT ", limit, " OFFSET ", offset}));
+                         ", coalesce(u.used, 0), coalesce(u.over_quota, 0) FROM orgs o", join,
+                         " WHERE o.id IN (SELECT o.id FROM orgs o", inner_join, w, " ORDER BY ",
+                         order, " LIMIT ", limit, " OFFSET ", offset, ") ORDER BY ", order}));
   return out;
 }
 
