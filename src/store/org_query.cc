@@ -147,7 +147,9 @@ ListStatements BuildList(const OrgQuery& q, Dialect d) {
   std::string order;
   switch (q.sort) {
     case OrgSort::kName:
-      order = Cat({"o.name", dir, ", o.id"});
+      // Case-insensitive (ASCII) on both: SQLite's column is NOCASE; PostgreSQL is told so.
+      order =
+          Cat({d == Dialect::kSqlite ? "o.name" : "lower(o.name COLLATE \"C\")", dir, ", o.id"});
       break;
     case OrgSort::kId:
       order = Cat({"o.id", dir});
