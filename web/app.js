@@ -3,7 +3,7 @@
 import { ApiError, del, get, onUnauthorized, post, setCsrfToken } from './api.js';
 import { clear, errorBox, h, icon, label, notice } from './dom.js';
 import { renderTokenPage } from './token.js';
-import { renderAuditPage, renderOrgList, renderOrgPage } from './provider.js';
+import { renderAuditPage, renderOrgList, renderOrgPage, renderOverview } from './provider.js';
 
 const TOKEN_PATH = '/admin/sandbox-api-token';
 const PROVIDER_PATH = '/provider';
@@ -27,7 +27,8 @@ function homeFor(user) {
 const routes = [
   { re: /^\/$/, page: renderSignIn, title: 'Sign in', public: true },
   { re: /^\/admin\/sandbox-api-token\/?$/, page: renderTokenPage, title: 'Sandbox API Token', nav: 'token' },
-  { re: /^\/provider\/?$/, page: renderOrgList, title: 'Organizations', nav: 'orgs' },
+  { re: /^\/provider\/?$/, page: renderOverview, title: 'Overview', nav: 'overview' },
+  { re: /^\/provider\/orgs\/?$/, page: renderOrgList, title: 'Organizations', nav: 'orgs' },
   { re: /^\/provider\/orgs\/(\d{1,18})\/?$/, page: renderOrgPage, title: 'Organization', nav: 'orgs' },
   { re: /^\/provider\/audit\/?$/, page: renderAuditPage, title: 'Audit log', nav: 'audit' },
 ];
@@ -98,7 +99,7 @@ function renderHeader(active) {
   header.append(brand);
   if (!state.user) return;
   const links = state.user.role === 'PROVIDER_ADMIN'
-    ? [['orgs', PROVIDER_PATH, 'Organizations'], ['audit', '/provider/audit', 'Audit log']]
+    ? [['overview', PROVIDER_PATH, 'Overview'], ['orgs', '/provider/orgs', 'Organizations'], ['audit', '/provider/audit', 'Audit log']]
     : [['token', TOKEN_PATH, 'Sandbox API Token']];
   header.append(
     h('nav', { class: 'topnav', 'aria-label': 'Main' },

@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
+#include <map>
+#include <mutex>
 
 #include "api/json_body.h"
 #include "api/webhooks_api.h"
@@ -532,6 +534,9 @@ class Api {
         verb::get, "/api/v1/provider/orgs",
         WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) { return ListOrgs(ctx, a); },
                     true));
+    r.Add(
+        verb::get, "/api/v1/provider/overview",
+        WithSession([this](auto&, RequestContext&, auto&, auto& a) { return Overview(a); }, true));
     r.Add(verb::post, "/api/v1/provider/orgs",
           WithSession(
               [this](const Request& req, RequestContext&, auto&, auto& a) {
@@ -790,36 +795,162 @@ class Api {
     std::string search = http::QueryParam(ctx.query, "search").value_or("");
     if (search.size() > 200)
       return Error(Status::Invalid("INVALID_PARAMETER", "The search is at most 200 characters."));
-    auto r = s_.ListOrgs(a, search, (page - 1) * size, size);
-    if (!r.ok()) return Error(r.status());
     const TimeMs now = s_.clock().now();
-    json::array items;
-    for (const auto& org : r->items) {
-      domain::OrgState st = service::Services::StateOf(org, true);
-      auto status = domain::TokenStatusAt(st, now);
-      json::object o;
-      o["id"] = org.id;
-      o["name"] = org.name;
-      o["subscription"] = std::string(domain::ToString(domain::EffectiveSubscription(st, now)));
-      o["endsAt"] = OptTime(org.ends_at);
-      o["tokenStatus"] = std::string(domain::ToString(status.status));
-      o["statusReason"] = status.reason == domain::StatusReason::kNone
-                              ? json::value(nullptr)
-                              : json::value(std::string(domain::ToString(status.reason)));
-      o["disabledByProvider"] = org.provider_disabled;
-      if (opt_.submissions) {
-        auto used = opt_.submissions->quota().UsedToday(org.id, now);
-        o["usage"] =
-            json::object{{"used", used.ok() ? used.value() : 0}, {"allowed", org.daily_allowance}};
-        o["rateLimitedToday"] = opt_.submissions->quota().RateLimitedToday(org.id, now);
-      }
-      items.push_back(std::move(o));
+    store::OrgQuery q;
+    q.search = search;
+    q.now = now;
+    q.day = quota::UtcDay(now);
+    q.expiring_before = now + kExpiringWithinDays * 86'400'000LL;
+    q.offset = (page - 1) * size;
+    q.limit = size;
+    q.sort = store::OrgSort::kId;  // the order before sorting existed
+    static const std::pair<std::string_view, store::OrgFilter> kFilters[] = {
+        {"all", store::OrgFilter::kAll},
+        {"enabled", store::OrgFilter::kEnabled},
+        {"disabled", store::OrgFilter::kDisabled},
+        {"providerDisabled", store::OrgFilter::kProviderDisabled},
+        {"expired", store::OrgFilter::kExpired},
+        {"noSubscription", store::OrgFilter::kNoSubscription},
+        {"expiring", store::OrgFilter::kExpiring},
+        {"over80", store::OrgFilter::kOver80},
+        {"nearThreshold", store::OrgFilter::kNearThreshold},
+        {"noToken", store::OrgFilter::kNoToken},
+    };
+    if (auto v = http::QueryParam(ctx.query, "filter"); v && !v->empty()) {
+      auto it = std::find_if(std::begin(kFilters), std::end(kFilters),
+                             [&](const auto& f) { return f.first == *v; });
+      if (it == std::end(kFilters))
+        return Error(Status::Invalid(
+            "INVALID_PARAMETER",
+            "The filter is one of all, enabled, disabled, providerDisabled, expired, "
+            "noSubscription, expiring, over80, nearThreshold, noToken."));
+      q.filter = it->second;
     }
+    if (auto v = http::QueryParam(ctx.query, "reason"); v && !v->empty()) {
+      q.reason = domain::ParseDisableReason(*v);
+      if (!q.reason)
+        return Error(Status::Invalid("INVALID_PARAMETER",
+                                     "The reason is QUOTA_THRESHOLD, TERMS_VIOLATION or OTHER."));
+      if (q.filter != store::OrgFilter::kProviderDisabled)
+        return Error(
+            Status::Invalid("INVALID_PARAMETER", "The reason goes with filter=providerDisabled."));
+    }
+    if (auto v = http::QueryParam(ctx.query, "sort"); v && !v->empty()) {
+      std::string_view key = *v;
+      q.descending = !key.empty() && key.front() == '-';
+      if (q.descending) key.remove_prefix(1);
+      if (key == "name")
+        q.sort = store::OrgSort::kName;
+      else if (key == "id")
+        q.sort = store::OrgSort::kId;
+      else if (key == "usage")
+        q.sort = store::OrgSort::kUsage;
+      else if (key == "endsAt")
+        q.sort = store::OrgSort::kEndsAt;
+      else
+        return Error(Status::Invalid(
+            "INVALID_PARAMETER",
+            "The sort is name, id, usage or endsAt, with a leading - for descending order."));
+    }
+    auto r = s_.QueryOrgs(a, q);
+    if (!r.ok()) return Error(r.status());
+    json::array items;
+    for (const auto& row : r->items) items.push_back(OrgRowJson(row, now));
     json::object out;
     out["items"] = std::move(items);
     out["total"] = r->total;
     out["page"] = page;
     out["pageSize"] = size;
+    return JsonResponse(200, out);
+  }
+
+  static constexpr int64_t kExpiringWithinDays = 14;
+
+  json::object OrgRowJson(const store::OrgRow& row, TimeMs now) {
+    const auto& org = row.org;
+    domain::OrgState st = service::Services::StateOf(org, true);
+    auto status = domain::TokenStatusAt(st, now);
+    json::object o;
+    o["id"] = org.id;
+    o["name"] = org.name;
+    o["subscription"] = std::string(domain::ToString(domain::EffectiveSubscription(st, now)));
+    o["endsAt"] = OptTime(org.ends_at);
+    o["tokenStatus"] = std::string(domain::ToString(status.status));
+    o["statusReason"] = status.reason == domain::StatusReason::kNone
+                            ? json::value(nullptr)
+                            : json::value(std::string(domain::ToString(status.reason)));
+    o["disabledByProvider"] = org.provider_disabled;
+    o["disableReason"] = org.provider_disabled
+                             ? json::value(std::string(domain::ToString(org.disable_reason)))
+                             : json::value(nullptr);
+    o["hasToken"] = row.has_token;
+    o["usedToday"] = row.used_today;
+    o["overQuotaToday"] = row.over_quota_today;
+    o["dailyAllowance"] = org.daily_allowance;
+    o["disableThreshold"] = org.disable_threshold;
+    if (opt_.submissions) {
+      auto used = opt_.submissions->quota().UsedToday(org.id, now);
+      o["usage"] =
+          json::object{{"used", used.ok() ? used.value() : 0}, {"allowed", org.daily_allowance}};
+      o["rateLimitedToday"] = opt_.submissions->quota().RateLimitedToday(org.id, now);
+    }
+    return o;
+  }
+
+  Response Overview(const service::Actor& a) {
+    constexpr int kDays = 14, kTop = 10;
+    const TimeMs now = s_.clock().now();
+    const int64_t day = quota::UtcDay(now);
+    // The days before today change no more (submissions count on the current UTC day): their
+    // totals, a scan over every organization's usage rows, are kept for a few minutes, and only
+    // today is summed on each call.
+    constexpr TimeMs kPastDaysTtl = 5 * 60'000;
+    std::vector<store::OrgOverviewRecord::Day> past;
+    {
+      std::lock_guard<std::mutex> lock(overview_mu_);
+      if (past_days_day_ == day && now >= past_days_at_ && now - past_days_at_ < kPastDaysTtl)
+        past = past_days_;
+    }
+    const bool cached = past.size() == kDays - 1;
+    auto r = s_.OrgOverview(a, now, day, now + kExpiringWithinDays * 86'400'000LL,
+                            cached ? 1 : kDays, kTop);
+    if (!r.ok()) return Error(r.status());
+    auto& v = r.value();
+    if (cached) {
+      past.insert(past.end(), v.days.begin(), v.days.end());
+      v.days = std::move(past);
+    } else if (v.days.size() == kDays) {
+      std::lock_guard<std::mutex> lock(overview_mu_);
+      past_days_.assign(v.days.begin(), v.days.end() - 1);
+      past_days_day_ = day;
+      past_days_at_ = now;
+    }
+    json::object out;
+    out["asOf"] = FormatIso8601(now);
+    out["orgs"] = v.orgs;
+    out["tokenStates"] =
+        json::object{{"enabled", v.enabled},
+                     {"disabledByProvider",
+                      v.disabled_quota_threshold + v.disabled_terms_violation + v.disabled_other},
+                     {"expired", v.expired},
+                     {"noSubscription", v.no_subscription}};
+    out["disabledByReason"] = json::object{{"QUOTA_THRESHOLD", v.disabled_quota_threshold},
+                                           {"TERMS_VIOLATION", v.disabled_terms_violation},
+                                           {"OTHER", v.disabled_other}};
+    out["noToken"] = v.no_token;
+    out["expiringWithinDays"] = kExpiringWithinDays;
+    out["expiring"] = v.expiring;
+    out["over80Today"] = v.over80;
+    out["nearThresholdToday"] = v.near_threshold;
+    json::array days;
+    for (const auto& d : v.days)
+      days.push_back(json::object{{"day", FormatIso8601(d.day * 86'400'000LL).substr(0, 10)},
+                                  {"accepted", d.used},
+                                  {"refused", d.over_quota}});
+    out["days"] = std::move(days);
+    json::array top;
+    for (const auto& row : v.top) top.push_back(OrgRowJson(row, now));
+    out["top"] = std::move(top);
     return JsonResponse(200, out);
   }
 
@@ -841,7 +972,23 @@ class Api {
     auto r = s_.ListAudit(a, f);
     if (!r.ok()) return Error(r.status());
     json::array items;
-    for (const auto& rec : r.value()) items.push_back(AuditJson(rec));
+    std::map<domain::OrgId, std::string> names;
+    if (provider) {
+      std::vector<domain::OrgId> ids;
+      for (const auto& rec : r.value())
+        if (rec.org_id) ids.push_back(*rec.org_id);
+      auto n = s_.OrgNames(a, ids);
+      if (!n.ok()) return Error(n.status());
+      names = std::move(n).value();
+    }
+    for (const auto& rec : r.value()) {
+      json::object o = AuditJson(rec);
+      if (provider) {
+        auto it = rec.org_id ? names.find(*rec.org_id) : names.end();
+        o["orgName"] = it == names.end() ? json::value(nullptr) : json::value(it->second);
+      }
+      items.push_back(std::move(o));
+    }
     json::object out;
     out["items"] = std::move(items);
     return JsonResponse(200, out);
@@ -851,6 +998,11 @@ class Api {
   service::Services& s_;
   auth::SessionManager& sessions_;
   ApiOptions opt_;
+  // Overview: the totals of the 13 days before today, as of past_days_at_ (see Overview).
+  std::mutex overview_mu_;
+  std::vector<store::OrgOverviewRecord::Day> past_days_;
+  int64_t past_days_day_ = -1;
+  TimeMs past_days_at_ = 0;
 };
 
 }  // namespace

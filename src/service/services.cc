@@ -502,6 +502,53 @@ Result<store::OrgPage> Services::ListOrgs(const Actor& a, const std::string& sea
   return page;
 }
 
+Result<store::OrgRowPage> Services::QueryOrgs(const Actor& a, const store::OrgQuery& q) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  store::OrgRowPage page;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    auto r = tx.QueryOrgs(q);
+    if (!r.ok()) return r.status();
+    page = std::move(r.value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return page;
+}
+
+Result<store::OrgOverviewRecord> Services::OrgOverview(const Actor& a, TimeMs now, int64_t day,
+                                                       TimeMs expiring_before, int days,
+                                                       int top_n) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  store::OrgOverviewRecord out;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    auto r = tx.OrgOverview(now, day, expiring_before, days, top_n);
+    if (!r.ok()) return r.status();
+    out = std::move(r.value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::map<OrgId, std::string>> Services::OrgNames(const Actor& a,
+                                                        const std::vector<OrgId>& ids) {
+  if (a.caller.role != Role::kProviderAdmin) return NotFound();
+  std::map<OrgId, std::string> out;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    for (OrgId id : ids) {
+      if (out.count(id)) continue;
+      auto org = tx.GetOrg(id);
+      if (org.ok())
+        out[id] = org->name;
+      else if (org.status().http_status() != 404)
+        return org.status();
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<TokenView> Services::PatchOrg(const Actor& a, OrgId org_id, const OrgPatch& p) {
   if (p.name && !ValidName(*p.name))
     return Status::Invalid("INVALID_NAME",
@@ -517,14 +564,19 @@ Result<TokenView> Services::PatchOrg(const Actor& a, OrgId org_id, const OrgPatc
   return Mutate(a, org_id, Action::kManageOrg, "ORG_UPDATE",
                 [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>&, const domain::Decision&,
                     AuditRecord& rec, IndexUpdate&) -> Status {
+                  // Each change as "key: old → new", separated by "; " (the console shows it).
                   std::string detail;
+                  auto add = [&](const char* n, const std::string& from, const std::string& to) {
+                    if (!detail.empty()) detail += "; ";
+                    detail += std::string(n) + ": " + from + " \u2192 " + to;
+                  };
                   if (p.name) {
-                    detail += "name=" + *p.name + " ";
+                    if (*p.name != org.name) add("name", org.name, *p.name);
                     org.name = *p.name;
                   }
                   auto set = [&](const std::optional<int64_t>& v, int64_t& field, const char* n) {
                     if (!v) return;
-                    detail += std::string(n) + "=" + std::to_string(*v) + " ";
+                    if (*v != field) add(n, std::to_string(field), std::to_string(*v));
                     field = *v;
                   };
                   set(p.daily_allowance, org.daily_allowance, "dailyAllowance");

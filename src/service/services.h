@@ -110,6 +110,14 @@ class Services {
   Result<TokenView> CreateOrg(const Actor& a, const std::string& name);
   Result<store::OrgPage> ListOrgs(const Actor& a, const std::string& search, int64_t offset,
                                   int64_t limit);
+  // The provider console's filtered, sorted list and its overview (store::Tx::QueryOrgs,
+  // store::Tx::OrgOverview).
+  Result<store::OrgRowPage> QueryOrgs(const Actor& a, const store::OrgQuery& q);
+  Result<store::OrgOverviewRecord> OrgOverview(const Actor& a, TimeMs now, int64_t day,
+                                               TimeMs expiring_before, int days, int top_n);
+  // The names of these organizations (the provider's audit log shows names); absent ids are left
+  // out.
+  Result<std::map<OrgId, std::string>> OrgNames(const Actor& a, const std::vector<OrgId>& ids);
   Result<TokenView> PatchOrg(const Actor& a, OrgId org, const OrgPatch& patch);
   // action is kActivate, kExpire or kRenew; ends_at optional for activate/renew.
   Result<TokenView> ChangeSubscription(const Actor& a, OrgId org, domain::Action action,

@@ -22,6 +22,7 @@
 #include "metrics/sandgate_metrics.h"
 #include "store/audit_chain.h"
 #include "store/change_log.h"
+#include "store/org_query.h"
 #include "store/row_layout.h"
 
 namespace sandgate::store {
@@ -221,6 +222,11 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint_id, state, id);
 CREATE UNIQUE INDEX webhook_outbox_dedupe ON webhook_outbox (endpoint_id, dedupe_key)
   WHERE dedupe_key <> '';
+)sql",
+    // 8: the provider console's overview and list read one day's usage over all organizations:
+    // covering, so the day's totals and its busiest organizations come from the index alone.
+    R"sql(
+CREATE INDEX usage_by_day ON usage(day, used, over_quota);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -662,6 +668,64 @@ class PgTx final : public Tx {
       page.items.push_back(std::move(o).value());
     }
     return page;
+  }
+
+  Result<OrgRowPage> QueryOrgs(const OrgQuery& q) override {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto st = orgsql::BuildList(q, orgsql::Dialect::kPostgres);
+    OrgRowPage page;
+    auto n = RunBuilt(st.count, "counting organizations");
+    if (!n.ok()) return n.status();
+    page.total = n->Int(0, 0);
+    auto r = RunBuilt(st.page, "listing organizations");
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r->size(); ++i) {
+      auto row = ReadOrgRow(*r, i);
+      if (!row.ok()) return row.status();
+      page.items.push_back(std::move(row).value());
+    }
+    return page;
+  }
+
+  Result<OrgOverviewRecord> OrgOverview(TimeMs now, int64_t day, TimeMs expiring_before, int days,
+                                        int top_n) override {
+    if (Status g = Guard(false); !g.ok()) return g;
+    constexpr auto kPg = orgsql::Dialect::kPostgres;
+    OrgOverviewRecord o;
+    auto c =
+        RunBuilt(orgsql::BuildOverviewCounts(now, expiring_before, kPg), "counting organizations");
+    if (!c.ok()) return c.status();
+    int64_t* out[] = {&o.orgs,
+                      &o.enabled,
+                      &o.no_subscription,
+                      &o.expired,
+                      &o.disabled_quota_threshold,
+                      &o.disabled_terms_violation,
+                      &o.disabled_other,
+                      &o.no_token,
+                      &o.expiring};
+    for (int i = 0; i < static_cast<int>(std::size(out)); ++i) *out[i] = c->Int(0, i);
+    auto u = RunBuilt(orgsql::BuildOverviewUsage(now, day, kPg), "counting usage");
+    if (!u.ok()) return u.status();
+    o.over80 = u->Int(0, 0);
+    o.near_threshold = u->Int(0, 1);
+    for (int64_t d = day - days + 1; d <= day; ++d) o.days.push_back({d, 0, 0});
+    auto ds = RunBuilt(orgsql::BuildOverviewDays(day - days, day, kPg), "summing usage");
+    if (!ds.ok()) return ds.status();
+    for (int i = 0; i < ds->size(); ++i) {
+      int64_t d = ds->Int(i, 0);
+      if (d > day - days && d <= day)
+        o.days[static_cast<size_t>(d - (day - days + 1))] = {d, ds->Int(i, 1), ds->Int(i, 2)};
+    }
+    auto t =
+        RunBuilt(orgsql::BuildOverviewTop(day, top_n, kPg), "listing the busiest organizations");
+    if (!t.ok()) return t.status();
+    for (int i = 0; i < t->size(); ++i) {
+      auto row = ReadOrgRow(*t, i);
+      if (!row.ok()) return row.status();
+      o.top.push_back(std::move(row).value());
+    }
+    return o;
   }
 
   Result<std::optional<TokenRecord>> GetToken(OrgId org) override {
@@ -1442,6 +1506,29 @@ class PgTx final : public Tx {
       return poison_;
     }
     return Status::Ok();
+  }
+
+  // An orgsql statement.
+  Result<Rows> RunBuilt(const orgsql::Statement& st, std::string_view what) {
+    Params p;
+    for (const auto& v : st.params) {
+      if (v.is_text)
+        p.Text(v.s);
+      else
+        p.Int(v.i);
+    }
+    return Run(st.sql, p, what);
+  }
+  // kOrgCols, has_token, used, over_quota.
+  static Result<OrgRow> ReadOrgRow(const Rows& r, int i) {
+    auto org = ReadOrg(r, i, 0);
+    if (!org.ok()) return org.status();
+    OrgRow row;
+    row.org = std::move(org).value();
+    row.has_token = r.Bool(i, 14);
+    row.used_today = r.Int(i, 15);
+    row.over_quota_today = r.Int(i, 16);
+    return row;
   }
 
   // A statement whose every failure poisons the Tx.

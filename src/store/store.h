@@ -126,6 +126,68 @@ struct OrgPage {
   int64_t total = 0;  // matching the search, ignoring offset/limit
 };
 
+// The provider console's organization list (Tx::QueryOrgs): one filter, one sort, a page.
+enum class OrgFilter {
+  kAll,
+  kEnabled,           // the token (if any) would be accepted: active subscription, not disabled
+  kDisabled,          // anything else: no or expired subscription, or disabled by the provider
+  kProviderDisabled,  // disabled by the provider (optionally of one reason)
+  kExpired,           // subscription expired (by state or end date)
+  kNoSubscription,
+  kExpiring,       // active, ending after `now` and at or before `expiring_before`
+  kOver80,         // accepted submissions today at 80% or more of the daily allowance
+  kNearThreshold,  // not disabled, over-quota attempts today at 80% or more of the threshold
+  kNoToken,
+};
+enum class OrgSort { kName, kId, kUsage, kEndsAt };
+
+struct OrgQuery {
+  std::string search;  // case-insensitive substring of the name; "" for all
+  OrgFilter filter = OrgFilter::kAll;
+  std::optional<domain::DisableReason> reason;  // with kProviderDisabled
+  OrgSort sort = OrgSort::kName;
+  bool descending = false;  // ties are broken by id, ascending
+  TimeMs now = 0;
+  int64_t day = 0;  // the UTC day whose usage is shown and filtered on
+  TimeMs expiring_before = 0;
+  int64_t offset = 0;
+  int64_t limit = 25;
+};
+
+struct OrgRow {
+  OrgRecord org;
+  bool has_token = false;
+  int64_t used_today = 0;        // accepted submissions on `day`
+  int64_t over_quota_today = 0;  // over-quota attempts on `day`
+};
+
+struct OrgRowPage {
+  std::vector<OrgRow> items;
+  int64_t total = 0;  // matching the search and filter, ignoring offset/limit
+};
+
+// The provider console's overview (Tx::OrgOverview): counts at `now`, usage on `day`.
+struct OrgOverviewRecord {
+  int64_t orgs = 0;
+  int64_t enabled = 0;  // active subscription, not disabled by the provider
+  int64_t no_subscription = 0;
+  int64_t expired = 0;
+  int64_t disabled_quota_threshold = 0;  // disabled by the provider, by reason
+  int64_t disabled_terms_violation = 0;
+  int64_t disabled_other = 0;
+  int64_t no_token = 0;
+  int64_t expiring = 0;  // active, ending within (now, expiring_before]
+  int64_t over80 = 0;    // OrgFilter::kOver80 on `day`
+  int64_t near_threshold = 0;
+  struct Day {
+    int64_t day = 0;
+    int64_t used = 0;
+    int64_t over_quota = 0;
+  };
+  std::vector<Day> days;    // the last `days` days up to `day`, oldest first, zeros included
+  std::vector<OrgRow> top;  // by accepted submissions on `day`, most first (used > 0 only)
+};
+
 // Tx::ConsumeRate's answer.
 struct RateCheck {
   bool admitted = false;
@@ -188,6 +250,11 @@ class Tx {
   virtual Status UpdateOrg(const OrgRecord& org) = 0;         // 404 NOT_FOUND; 409 ORG_EXISTS
   // Case-insensitive substring search on the name, ordered by id.
   virtual Result<OrgPage> ListOrgs(const std::string& search, int64_t offset, int64_t limit) = 0;
+  // The provider console's list: OrgQuery's filter and sort, with today's usage.
+  virtual Result<OrgRowPage> QueryOrgs(const OrgQuery& q) = 0;
+  // The provider console's overview; `days` days of totals, the `top_n` busiest organizations.
+  virtual Result<OrgOverviewRecord> OrgOverview(TimeMs now, int64_t day, TimeMs expiring_before,
+                                                int days, int top_n) = 0;
 
   virtual Result<std::optional<TokenRecord>> GetToken(OrgId org) = 0;
   virtual Status InsertToken(const TokenRecord& t) = 0;   // 409 TOKEN_EXISTS: org already has one

@@ -358,6 +358,133 @@ TEST_P(StoreSuite, ListOrgsSearchesPagesAndCounts) {
   EXPECT_TRUE(none->items.empty());
 }
 
+// The provider console: QueryOrgs' filters and sorts and OrgOverview's counts agree with each
+// other, on every backend.
+TEST_P(StoreSuite, QueryOrgsFiltersSortsAndOverviewCounts) {
+  const TimeMs now = kT0;
+  const TimeMs soon = now + 14 * 86'400'000LL;
+  auto add = [&](const std::string& name, Subscription sub, std::optional<TimeMs> ends,
+                 std::optional<DisableReason> disabled, bool token, int64_t used,
+                 int64_t over) -> OrgId {
+    OrgRecord o = MakeOrg(name);
+    o.subscription = sub;
+    o.ends_at = ends;
+    o.daily_allowance = 10;
+    o.disable_threshold = 5;
+    if (disabled) {
+      o.provider_disabled = true;
+      o.disable_reason = *disabled;
+    }
+    auto id = InWrite(store(), [&](Tx& tx) { return tx.InsertOrg(o); });
+    EXPECT_TRUE(id.ok());
+    if (token)
+      EXPECT_OK(InWrite(
+          store(), [&](Tx& tx) { return tx.InsertToken(MakeToken(*id, static_cast<int>(*id))); }));
+    if (used || over)
+      EXPECT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*id, kDay, used, over, now); }));
+    // Yesterday's usage counts in the days, never in today's figures.
+    EXPECT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*id, kDay - 1, 1, 1, now); }));
+    return *id;
+  };
+  const OrgId busy = add("Busy", Subscription::kActive, std::nullopt, std::nullopt, true, 9, 4);
+  const OrgId ending =
+      add("ending", Subscription::kActive, now + 3 * 86'400'000LL, std::nullopt, true, 2, 0);
+  const OrgId later =
+      add("Later", Subscription::kActive, now + 30 * 86'400'000LL, std::nullopt, true, 0, 0);
+  const OrgId lapsed = add("lapsed", Subscription::kActive, now, std::nullopt, true, 0, 0);
+  const OrgId expired =
+      add("Expired", Subscription::kExpired, std::nullopt, std::nullopt, true, 0, 0);
+  const OrgId terms = add("Terms", Subscription::kActive, std::nullopt,
+                          DisableReason::kTermsViolation, true, 10, 9);
+  const OrgId bare = add("bare", Subscription::kNone, std::nullopt, std::nullopt, false, 0, 0);
+
+  auto query = [&](OrgFilter f, OrgSort sort = OrgSort::kId, bool desc = false,
+                   const std::string& search = "", int64_t offset = 0, int64_t limit = 100,
+                   std::optional<DisableReason> reason = std::nullopt) {
+    OrgQuery q;
+    q.filter = f;
+    q.sort = sort;
+    q.descending = desc;
+    q.search = search;
+    q.now = now;
+    q.day = kDay;
+    q.expiring_before = soon;
+    q.offset = offset;
+    q.limit = limit;
+    q.reason = reason;
+    auto r = InRead(store(), [&](Tx& tx) { return tx.QueryOrgs(q); });
+    EXPECT_TRUE(r.ok());
+    std::vector<OrgId> ids;
+    for (const auto& row : r->items) ids.push_back(row.org.id);
+    return std::make_pair(ids, r->total);
+  };
+  using V = std::vector<OrgId>;
+  EXPECT_EQ(query(OrgFilter::kAll).first, (V{busy, ending, later, lapsed, expired, terms, bare}));
+  EXPECT_EQ(query(OrgFilter::kEnabled).first, (V{busy, ending, later}));
+  EXPECT_EQ(query(OrgFilter::kDisabled).first, (V{lapsed, expired, terms, bare}));
+  EXPECT_EQ(query(OrgFilter::kProviderDisabled).first, (V{terms}));
+  EXPECT_EQ(
+      query(OrgFilter::kProviderDisabled, OrgSort::kId, false, "", 0, 100, DisableReason::kOther)
+          .first,
+      V{});
+  EXPECT_EQ(query(OrgFilter::kExpired).first, (V{lapsed, expired}));
+  EXPECT_EQ(query(OrgFilter::kNoSubscription).first, (V{bare}));
+  EXPECT_EQ(query(OrgFilter::kExpiring).first, (V{ending}));
+  EXPECT_EQ(query(OrgFilter::kOver80).first, (V{busy, terms}));
+  EXPECT_EQ(query(OrgFilter::kNearThreshold).first, (V{busy}));  // terms is disabled already
+  EXPECT_EQ(query(OrgFilter::kNoToken).first, (V{bare}));
+  // Sorts (ties by id), search, paging; the total ignores the page.
+  EXPECT_EQ(query(OrgFilter::kAll, OrgSort::kName).first,
+            (V{bare, busy, ending, expired, lapsed, later, terms}));
+  EXPECT_EQ(query(OrgFilter::kAll, OrgSort::kName, true).first,
+            (V{terms, later, lapsed, expired, ending, busy, bare}));
+  EXPECT_EQ(query(OrgFilter::kAll, OrgSort::kUsage, true).first,
+            (V{terms, busy, ending, later, lapsed, expired, bare}));
+  EXPECT_EQ(query(OrgFilter::kAll, OrgSort::kEndsAt).first,
+            (V{lapsed, ending, later, busy, expired, terms, bare}));
+  EXPECT_EQ(query(OrgFilter::kAll, OrgSort::kId, true).first,
+            (V{bare, terms, expired, lapsed, later, ending, busy}));
+  auto page = query(OrgFilter::kEnabled, OrgSort::kName, false, "E", 1, 1);
+  EXPECT_EQ(page.first, (V{later}));
+  EXPECT_EQ(page.second, 2);  // ending, later
+  // Today's usage on each row.
+  OrgQuery q;
+  q.now = now;
+  q.day = kDay;
+  q.sort = OrgSort::kId;
+  auto rows = InRead(store(), [&](Tx& tx) { return tx.QueryOrgs(q); });
+  ASSERT_OK(rows);
+  ASSERT_EQ(rows->items.size(), 7u);
+  EXPECT_EQ(rows->items[0].used_today, 9);
+  EXPECT_EQ(rows->items[0].over_quota_today, 4);
+  EXPECT_TRUE(rows->items[0].has_token);
+  EXPECT_FALSE(rows->items[6].has_token);
+  EXPECT_EQ(rows->items[6].used_today, 0);
+
+  auto ov = InRead(store(), [&](Tx& tx) { return tx.OrgOverview(now, kDay, soon, 3, 10); });
+  ASSERT_OK(ov);
+  EXPECT_EQ(ov->orgs, 7);
+  EXPECT_EQ(ov->enabled, 3);
+  EXPECT_EQ(ov->no_subscription, 1);
+  EXPECT_EQ(ov->expired, 2);
+  EXPECT_EQ(ov->disabled_terms_violation, 1);
+  EXPECT_EQ(ov->disabled_quota_threshold + ov->disabled_other, 0);
+  EXPECT_EQ(ov->no_token, 1);
+  EXPECT_EQ(ov->expiring, 1);
+  EXPECT_EQ(ov->over80, 2);
+  EXPECT_EQ(ov->near_threshold, 1);
+  ASSERT_EQ(ov->days.size(), 3u);
+  EXPECT_EQ(ov->days[0].day, kDay - 2);
+  EXPECT_EQ(ov->days[0].used + ov->days[0].over_quota, 0);
+  EXPECT_EQ(ov->days[1].used, 7);
+  EXPECT_EQ(ov->days[1].over_quota, 7);
+  EXPECT_EQ(ov->days[2].used, 21);
+  EXPECT_EQ(ov->days[2].over_quota, 13);
+  std::vector<OrgId> top;
+  for (const auto& r : ov->top) top.push_back(r.org.id);
+  EXPECT_EQ(top, (V{terms, busy, ending}));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tokens
 

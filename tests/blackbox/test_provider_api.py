@@ -29,6 +29,7 @@ def provider_endpoints(org, uid):
         ("POST", f"/api/v1/provider/orgs/{org}/users/{uid}/password", None),
         ("DELETE", f"/api/v1/provider/orgs/{org}/users/{uid}", None),
         ("GET", "/api/v1/provider/auditLog", None),
+        ("GET", "/api/v1/provider/overview", None),
     ]
 
 

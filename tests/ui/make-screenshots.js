@@ -3,7 +3,7 @@
 // (not a test: the test runner only picks up *.test.js).
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO, Server, launchBrowser, newPage, signIn } from './harness.js';
+import { ApiClient, REPO, Server, launchBrowser, newPage, signIn } from './harness.js';
 
 const OUT = path.join(REPO, 'docs/screenshots');
 fs.mkdirSync(OUT, { recursive: true });
@@ -52,12 +52,59 @@ try {
   await make('Stark Industries', [['/subscription', { action: 'activate' }]]);
   await page.context().close();
 
+  // Provider console (issue 18): 14 days of traffic for the overview's chart, through the test
+  // clock (SANDGATE_TEST_CLOCK_FILE): Acme within its allowance, Stark over it on some days.
+  await provider.ok('PATCH', '/api/v1/provider/orgs/1', { ratePerSecond: 1000, ratePerHour: 100000 });
+  const stark = (await provider.ok('GET', '/api/v1/provider/orgs?search=Stark')).items[0].id;
+  await provider.ok('PATCH', `/api/v1/provider/orgs/${stark}`, { dailyAllowance: 4, disableThreshold: 50, ratePerSecond: 1000, ratePerHour: 100000 });
+  const starkUser = await provider.ok('POST', `/api/v1/provider/orgs/${stark}/users`, { username: 'stark-admin', role: 'ORG_ADMIN' });
+  const starkApi = new ApiClient(server.url);
+  await starkApi.login('stark-admin', starkUser.password);
+  const starkToken = (await starkApi.ok('GET', '/api/v1/sandbox/token/reveal')).token;
+  const submit = (tok, n) => fetch(`${server.url}/zscsb/submit?api_token=${encodeURIComponent(tok)}`, { method: 'POST', body: `Sandgate screenshot sample ${n}\n` }).then((r) => r.arrayBuffer());
+  await server.advanceClock(-13 * 86400);
+  for (let d = 0; d < 14; d++) {
+    for (let i = 0; i < 3 + ((d * 7) % 5); i++) await submit(token, `${d}-${i}`);
+    for (let i = 0; i < (d % 3 === 0 ? 6 : 3); i++) await submit(starkToken, `s${d}-${i}`);
+    if (d < 13) await server.advanceClock(86400);
+  }
+  await provider.ok('PATCH', `/api/v1/provider/orgs/${stark}`, { disableThreshold: 3 }); // near it today
+  const soon = new Date(Date.now() + server.clockOffset * 1000 + 6 * 86400000).toISOString().slice(0, 10);
+  await provider.ok('POST', '/api/v1/provider/orgs', { name: 'Hooli' });
+  const hooli = (await provider.ok('GET', '/api/v1/provider/orgs?search=Hooli')).items[0].id;
+  await provider.ok('POST', `/api/v1/provider/orgs/${hooli}/subscription`, { action: 'activate', endsAt: `${soon}T00:00:00Z` });
+
   const consolePage = await newPage(browser, server, { viewport: { width: 1100, height: 560 } });
+  const shotOf = async (p, name) => {
+    await p.mouse.move(0, 0);
+    await p.screenshot({ path: path.join(OUT, name), fullPage: true });
+    process.stdout.write(`wrote docs/screenshots/${name}\n`);
+  };
   await signIn(consolePage, server, 'provider');
+  await consolePage.getByTestId('days-chart').locator('canvas').waitFor();
+  await shotOf(consolePage, 'provider-overview.png');
+  await consolePage.goto('/provider/orgs?sort=-usage');
   await consolePage.getByRole('link', { name: 'Wayne Enterprises' }).waitFor();
-  await consolePage.mouse.move(0, 0);
-  await consolePage.screenshot({ path: path.join(OUT, 'provider-console.png'), fullPage: true });
-  process.stdout.write('wrote docs/screenshots/provider-console.png\n');
+  await shotOf(consolePage, 'provider-console.png');
+  await consolePage.goto(`/provider/audit`);
+  await consolePage.getByRole('table', { name: 'Audit entries' }).waitFor();
+  await consolePage.setViewportSize({ width: 1100, height: 900 });
+  await consolePage.screenshot({ path: path.join(OUT, 'provider-audit.png') });
+  process.stdout.write('wrote docs/screenshots/provider-audit.png\n');
+  await consolePage.context().close();
+  const phone = await newPage(browser, server, { viewport: { width: 390, height: 844 } });
+  await signIn(phone, server, 'provider');
+  await phone.getByTestId('days-chart').locator('canvas').waitFor();
+  await shotOf(phone, 'provider-overview-390.png');
+  await phone.goto(`/provider/orgs/${stark}`);
+  await phone.getByRole('region', { name: 'Recent activity' }).waitFor();
+  await phone.getByLabel('Rate per hour').fill('-5');
+  await phone.getByRole('button', { name: 'Save settings' }).click();
+  await phone.getByText('Enter a whole number, 0 or more.').waitFor();
+  await phone.getByLabel('Rate per hour').scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: path.join(OUT, 'provider-org-form-390.png') });
+  process.stdout.write('wrote docs/screenshots/provider-org-form-390.png\n');
+  await phone.context().close();
 } finally {
   await browser.close();
   await server.stop();

@@ -1,12 +1,13 @@
 // The provider console, and what the organization's page shows after the provider acts.
 import assert from 'node:assert/strict';
-import { artifactPath, newPage, signIn, suite, uiTest } from './harness.js';
+import { artifactPath, newPage, signIn, suite, uiTest, waitLoaded } from './harness.js';
 
 const env = suite();
 const CHANGE_CONTROLS = ['Add Sandbox API Token', 'Regenerate token', 'Delete token'];
 
 async function openOrg(page, name) {
   await signIn(page, env.server, 'provider');
+  await page.getByRole('link', { name: 'Organizations', exact: true }).click();
   await page.getByRole('link', { name, exact: true }).click();
   await page.getByRole('heading', { name, level: 1 }).waitFor();
 }
@@ -124,7 +125,7 @@ uiTest(env, 'tenant isolation: an org admin gets no provider data, only a clear 
   await page.goto('/provider');
   await page.getByRole('link', { name: 'Go to the Sandbox API Token page' }).click();
   await page.getByTestId('token-value').waitFor();
-  for (const path of ['/provider/orgs/1', '/provider/audit', '/provider']) {
+  for (const path of ['/provider/orgs/1', '/provider/audit', '/provider', '/provider/orgs']) {
     await page.goto(path);
     await page.getByRole('heading', { name: 'Not available', level: 1 }).waitFor();
     await page.getByText('is not available to your account').waitFor();
@@ -133,14 +134,16 @@ uiTest(env, 'tenant isolation: an org admin gets no provider data, only a clear 
     assert.equal(await page.getByText('Acme Corp').count(), 0, path);
     assert.equal(await page.getByText('acme-viewer').count(), 0, path);
   }
-  const api = await page.request.get('/api/v1/provider/orgs');
-  assert.equal(api.status(), 404);
+  for (const p of ['/api/v1/provider/orgs', '/api/v1/provider/overview']) assert.equal((await page.request.get(p)).status(), 404, p);
 });
 
 uiTest(env, 'organizations: debounced search, paging, create and activate', async (page) => {
   const provider = await env.server.api('provider');
   for (let i = 1; i <= 30; i++) await provider.ok('POST', '/api/v1/provider/orgs', { name: `Globex ${String(i).padStart(2, '0')}` });
   await signIn(page, env.server, 'provider');
+  await page.goto('/provider/orgs');
+  await page.getByRole('table', { name: 'Organizations' }).waitFor();
+  await waitLoaded(page);
   const rows = page.getByRole('table', { name: 'Organizations' }).locator('tbody tr');
   assert.equal(await rows.count(), 25);
   assert.match(await page.getByTestId('pager-info').textContent(), /^1–25 of 31 · page 1 of 2$/);
@@ -153,7 +156,7 @@ uiTest(env, 'organizations: debounced search, paging, create and activate', asyn
   await page.getByLabel('Search organizations').pressSequentially('Globex 07', { delay: 20 });
   await page.getByTestId('pager-info').getByText('1–1 of 1 · page 1 of 1').waitFor();
   assert.ok(requests <= 3, `search was not debounced: ${requests} requests`);
-  assert.deepEqual(await rows.locator('td[data-label="Organization"]').allTextContents(), ['Globex 07']);
+  assert.deepEqual(await rows.locator('td[data-label="Organization"] a').allTextContents(), ['Globex 07']);
   await page.getByLabel('Search organizations').fill('no such organization');
   await page.getByText('No organization matches').waitFor();
 
@@ -225,34 +228,34 @@ uiTest(env, 'quota settings, the organization audit log and the global audit log
   await settings.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('The settings were saved.').waitFor();
   assert.equal(await settings.getByLabel('Daily allowance (submissions per UTC day)').inputValue(), '50');
-  // A wrong value is refused with a sentence, not JSON.
+  // A wrong value is refused with a sentence beside the field, not JSON.
   await settings.getByLabel('Rate per hour').fill('-3');
   await settings.getByRole('button', { name: 'Save settings' }).click();
-  await page.getByRole('alert').getByText('Enter a whole number').waitFor();
+  await settings.getByText('Enter a whole number, 0 or more.').waitFor();
 
-  const audit = page.getByRole('region', { name: 'Audit log' });
-  await audit.getByText('ORG_UPDATE').first().waitFor();
-  await audit.getByText('TOKEN_DISABLE').first().waitFor();
+  const audit = page.getByRole('region', { name: 'Recent activity' });
+  await audit.getByText('Changed the settings').first().waitFor();
 
   await page.getByRole('link', { name: 'Audit log', exact: true }).click();
   await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
-  await page.getByLabel('Action').fill('TOKEN_DISABLE');
+  await page.getByLabel('What').selectOption('TOKEN_DISABLE');
   await page.getByLabel('Organization ID').fill('1');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   const expected = (await (await env.server.api('provider')).ok('GET', '/api/v1/provider/auditLog?orgId=1&action=TOKEN_DISABLE')).items.length;
   assert.ok(expected >= 1);
-  await page.getByTestId('audit-count').getByText(`${expected} entr${expected === 1 ? 'y' : 'ies'} shown`).waitFor();
-  assert.deepEqual(new Set(await page.locator('td[data-label="Action"]').allTextContents()), new Set(['TOKEN_DISABLE']));
+  await page.getByTestId('audit-count').getByText(`Entries 1–${expected}, newest first · page 1`).waitFor();
+  assert.deepEqual(new Set(await page.locator('td[data-label="What"]').allTextContents()), new Set(['Disabled the token']));
+  assert.deepEqual(new Set(await page.locator('td[data-label="Organization"]').allTextContents()), new Set(['Acme Corp']));
   assert.match(page.url(), /action=TOKEN_DISABLE/);
-  await page.getByLabel('Actor').fill('nobody-at-all');
+  await page.getByLabel('Who (username)').fill('nobody-at-all');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.getByText('No audit entries match.').waitFor();
-  await page.getByLabel('Actor').fill('');
-  await page.getByLabel('Action').fill('');
+  await page.getByLabel('Who (username)').fill('');
+  await page.getByLabel('What').selectOption('');
   await page.getByLabel('From (UTC)').fill('2000-01-01T00:00');
   await page.getByRole('button', { name: 'Apply filters' }).click();
-  await page.locator('td[data-label="Action"]').first().waitFor();
-  assert.ok(await page.locator('td[data-label="Action"]').count() > 5);
+  await page.locator('td[data-label="What"]').first().waitFor();
+  assert.ok(await page.locator('td[data-label="What"]').count() > 5);
 
   // The organization admin sees the new allowance.
   await orgAdminView('quota-org-view', async (org) => {
@@ -262,7 +265,7 @@ uiTest(env, 'quota settings, the organization audit log and the global audit log
 
 uiTest(env, 'the console fits a 360 px screen and every control has an accessible name', async (page) => {
   await signIn(page, env.server, 'provider');
-  for (const path of ['/provider', '/provider/orgs/1', '/provider/audit']) {
+  for (const path of ['/provider', '/provider/orgs', '/provider/orgs/1', '/provider/audit']) {
     await page.goto(path);
     await page.waitForFunction(() => !document.querySelector('#main [aria-busy="true"]') && document.querySelector('#main table'));
     const unnamed = await page.evaluate(() => [...document.querySelectorAll('button, a[href], input, select, summary, textarea')]

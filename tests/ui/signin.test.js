@@ -25,8 +25,8 @@ uiTest(env, 'wrong password shows a clear message', async (page) => {
 
 uiTest(env, 'a provider admin lands on the console', async (page) => {
   await signIn(page, env.server, 'provider');
-  await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
-  await page.getByRole('link', { name: 'Acme Corp' }).waitFor();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor(); // the console's home
+  await page.getByTestId('stat-enabled').waitFor();
   // The provider has no token page of its own: the API's refusal is shown in words.
   await page.goto('/admin/sandbox-api-token');
   await page.getByRole('alert').getByText('Provider administrators manage tokens').waitFor();
