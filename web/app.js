@@ -1,7 +1,7 @@
 // Sandgate web portal: session, header, client-side routing (history.pushState).
 // Pages live in token.js (organization) and provider.js (provider console).
-import { ApiError, del, get, onUnauthorized, post, setCsrfToken } from './api.js';
-import { clear, errorBox, h, icon, label, notice } from './dom.js';
+import { ApiError, del, get, lastActivityAt, onUnauthorized, post, setCsrfToken } from './api.js';
+import { clear, errorBox, h, icon, label, notice, plural, toast } from './dom.js';
 import { renderTokenPage } from './token.js';
 import { renderAuditPage, renderOrgList, renderOrgPage } from './provider.js';
 
@@ -13,7 +13,74 @@ const state = {
   flash: null, // {kind, text}: shown once on the next page (e.g. on the sign-in form)
   next: null, // where to go after signing in again
   generation: 0, // increments on each navigation; stale async renders check it
+  pageNotice: null, // {kind, text}: shown once at the top of the next signed-in page
+  lastUsername: '', // prefilled on the sign-in form after a session ended
+  focusHeading: false, // after signing in, focus lands on the page's heading
+  idleTimeoutMs: 30 * 60 * 1000, // the server's idle timeout (idleTimeoutSeconds)
 };
+
+// The page's one-time notice (e.g. "the token was not regenerated"), taken by the page that shows it.
+export function takePageNotice() {
+  const n = state.pageNotice;
+  state.pageNotice = null;
+  return n;
+}
+
+function setSession(s) {
+  state.user = s.user;
+  setCsrfToken(s.csrfToken);
+  if (Number.isInteger(s.idleTimeoutSeconds) && s.idleTimeoutSeconds > 0) state.idleTimeoutMs = s.idleTimeoutSeconds * 1000;
+}
+
+// What a change refused because the session had ended did not do.
+function lostChange(err) {
+  if (!err.method || err.method === 'GET' || err.method === 'HEAD') return null;
+  if (err.path === '/api/v1/sandbox/token') {
+    if (err.method === 'PUT') return 'so the token was not regenerated. Regenerate it again if you still want a new token.';
+    if (err.method === 'DELETE') return 'so the token was not deleted. Delete it again if you still want to.';
+    if (err.method === 'POST') return 'so no token was added. Add it again if you still want one.';
+  }
+  return 'so your last change was not made. Make it again if you still want it.';
+}
+
+// --- Session expiry warning: two minutes before the idle timeout (counted from the last request
+// that was not a background refresh), with a button that keeps the session.
+const WARN_BEFORE_MS = 2 * 60 * 1000;
+function sessionWarningTick() {
+  let bar = document.getElementById('session-warning');
+  if (!state.user) {
+    if (bar) bar.remove();
+    return;
+  }
+  const left = state.idleTimeoutMs - (Date.now() - lastActivityAt());
+  if (left > WARN_BEFORE_MS) {
+    if (bar) bar.remove();
+    return;
+  }
+  const minutes = Math.max(1, Math.ceil(left / 60000));
+  const text = left > 0
+    ? `Your session ends in ${plural(minutes, 'minute')} without activity; unsaved actions would then need signing in again.`
+    : 'Your session has probably ended; the next action will ask you to sign in again.';
+  if (!bar) {
+    const stay = h('button', {
+      type: 'button', class: 'btn btn-small btn-primary', id: 'stay-signed-in',
+      onclick: async () => {
+        try {
+          setSession(await get('/api/v1/authenticatedSession'));
+          toast('You are still signed in.');
+        } catch {
+          // a 401 takes the user to sign-in; other failures leave the warning up
+        }
+        sessionWarningTick();
+      },
+    }, 'Stay signed in');
+    bar = h('div', { id: 'session-warning', class: 'session-warning notice notice-warning', role: 'alert' },
+      h('p', { class: 'session-warning-text' }, text), h('p', null, stay));
+    document.body.append(bar);
+  } else {
+    bar.querySelector('.session-warning-text').textContent = text;
+  }
+}
 
 export function currentUser() {
   return state.user;
@@ -81,7 +148,12 @@ function render() {
       document.title = `${t} — Sandgate`;
     },
   };
-  Promise.resolve(route.page(ctx)).catch((err) => {
+  const focusHeading = state.focusHeading;
+  state.focusHeading = false;
+  Promise.resolve(route.page(ctx)).then(() => {
+    // After signing in, focus lands on the page's heading (screen readers announce the page).
+    if (focusHeading && ctx.isCurrent()) main.querySelector('h1')?.focus();
+  }, (err) => {
     if (!ctx.isCurrent() || (err instanceof ApiError && err.handled)) return;
     console.error(err);
     clear(main);
@@ -111,18 +183,28 @@ function renderHeader(active) {
 }
 
 async function signOut() {
+  document.getElementById('sign-out-error')?.remove();
   try {
     await del('/api/v1/authenticatedSession', undefined, { quiet401: true });
   } catch (err) {
     // A session that already ended is signed out all the same.
     if (!(err instanceof ApiError) || err.status !== 401) {
-      mainEl().prepend(errorBox(err));
+      // One message (never stacked), with a Retry; you are still signed in.
+      const box = notice('error', 'You are still signed in',
+        h('p', null, 'Signing out failed: ', err.message),
+        h('p', null, h('button', { type: 'button', class: 'btn btn-small', onclick: signOut }, 'Retry sign out')));
+      box.id = 'sign-out-error';
+      mainEl().prepend(box);
+      box.querySelector('button').focus();
       return;
     }
   }
   state.user = null;
   setCsrfToken(null);
   state.next = null;
+  state.lastUsername = '';
+  state.pageNotice = null;
+  document.getElementById('session-warning')?.remove();
   state.flash = { kind: 'info', text: 'You have signed out.' };
   navigate('/');
 }
@@ -130,13 +212,15 @@ async function signOut() {
 // Any 401 from a signed-in call: back to sign-in with the server's sentence.
 onUnauthorized((err) => {
   if (!state.user) return;
+  state.lastUsername = state.user.username;
   state.user = null;
   setCsrfToken(null);
   state.next = location.pathname + location.search;
-  state.flash = {
-    kind: 'warning',
-    text: err.code === 'SESSION_EXPIRED' ? err.message : 'Your session has ended; sign in again.',
-  };
+  const lost = lostChange(err);
+  const ended = err.code === 'SESSION_EXPIRED' ? err.message : 'Your session has ended; sign in again.';
+  state.flash = { kind: 'warning', text: lost ? `${ended} Your session had ended, ${lost}` : ended };
+  state.pageNotice = lost ? { kind: 'warning', text: `Your session had ended, ${lost}`, user: state.lastUsername } : null;
+  for (const d of document.querySelectorAll('dialog')) d.remove();
   navigate('/');
 });
 
@@ -172,8 +256,10 @@ function renderSignIn(ctx) {
     submit.textContent = 'Signing in…';
     try {
       const r = await post('/api/v1/authenticatedSession', { username: username.value.trim(), password: password.value }, { quiet401: true });
-      state.user = r.user;
-      setCsrfToken(r.csrfToken);
+      setSession(r);
+      state.focusHeading = true;
+      // The "not done" notice is for the user whose action was lost, on their own page.
+      if (state.pageNotice && state.pageNotice.user !== r.user.username) state.pageNotice = null;
       const next = state.next;
       state.next = null;
       const home = homeFor(r.user);
@@ -186,7 +272,7 @@ function renderSignIn(ctx) {
       if (!ctx.isCurrent()) return;
       if (err.status === 429) {
         const wait = err.retryAfter ?? 60;
-        show('error', `Too many attempts; try again in ${wait} seconds.`);
+        show('error', `Too many attempts; try again in ${plural(wait, 'second')}.`);
       } else if (err.status === 401) {
         show('error', 'The username or password is not correct.');
         password.value = '';
@@ -197,7 +283,12 @@ function renderSignIn(ctx) {
     }
   });
   main.append(h('div', { class: 'signin-wrap' }, form));
-  username.focus();
+  if (state.lastUsername) {
+    username.value = state.lastUsername;
+    password.focus();
+  } else {
+    username.focus();
+  }
 }
 
 // --- Start: ask the server who we are, then route.
@@ -214,9 +305,7 @@ async function start() {
   });
   window.addEventListener('popstate', render);
   try {
-    const s = await get('/api/v1/authenticatedSession', { quiet401: true });
-    state.user = s.user;
-    setCsrfToken(s.csrfToken);
+    setSession(await get('/api/v1/authenticatedSession', { quiet401: true }));
   } catch (err) {
     if (err.status === 401) {
       if (err.code === 'SESSION_EXPIRED') state.flash = { kind: 'warning', text: err.message };
@@ -225,6 +314,7 @@ async function start() {
     }
   }
   render();
+  setInterval(sessionWarningTick, 10_000);
 }
 
 start();
