@@ -38,6 +38,7 @@ const VERBS = {
   USER_ROLE_CHANGE: "changed a user's role",
   USER_PASSWORD_RESET: "reset a user's password",
   ORG_UPDATE: "changed the organization's settings",
+  ORG_CREATE: 'created the organization',
   CSRF_CHECK: 'sent a request without a valid CSRF token',
 };
 
@@ -101,7 +102,8 @@ export function activitySection(ctx) {
       else state.pages.push(items);
     } catch (err) {
       if (err.handled || seq !== state.seq) return;
-      state.error = err;
+      // The server being down is said once, by the page (with its Retry); the list keeps what it had.
+      state.error = err.status === 0 ? null : err;
     } finally {
       if (seq === state.seq) state.loading = false;
     }

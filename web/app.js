@@ -191,7 +191,7 @@ async function signOut() {
     if (!(err instanceof ApiError) || err.status !== 401) {
       // One message (never stacked), with a Retry; you are still signed in.
       const box = notice('error', 'You are still signed in',
-        h('p', null, 'Signing out failed: ', err.message),
+        h('p', null, 'Signing out failed: ', err.status === 0 ? 'the server cannot be reached.' : err.message),
         h('p', null, h('button', { type: 'button', class: 'btn btn-small', onclick: signOut }, 'Retry sign out')));
       box.id = 'sign-out-error';
       mainEl().prepend(box);

@@ -19,6 +19,13 @@ const REFRESH_MS = 60_000; // the periodic refresh while the tab is visible
 const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 86_400_000;
 
+// "active until Dec 31, 2027", "expired on …", "none".
+function subscriptionText(sub) {
+  if (!sub || sub.state === 'NONE') return 'none';
+  if (sub.state === 'EXPIRED') return sub.endsAt ? ['expired on ', timeEl(sub.endsAt, true)] : 'expired';
+  return sub.endsAt ? ['active until ', h('strong', null, timeEl(sub.endsAt, true))] : 'active, no end date';
+}
+
 // The provider's support contact, as links ("Contact your service provider" when none is set).
 function contactLine(v, lead = 'Contact your service provider') {
   const c = v.supportContact;
@@ -364,7 +371,8 @@ export async function renderTokenPage(ctx) {
     body.removeAttribute('aria-busy');
     rerender(body, () => {
       append(body, [
-        h('p', { class: 'org-line muted' }, 'Organization: ', h('strong', null, v.orgName)),
+        h('p', { class: 'org-line muted' }, 'Organization: ', h('strong', null, v.orgName),
+          h('span', { class: 'sub-line', 'data-testid': 'subscription-line' }, ' · Subscription: ', subscriptionText(v.subscription))),
         pageNotice ? notice(pageNotice.kind, null, h('p', { 'data-testid': 'page-notice' }, pageNotice.text)) : null,
         notices(),
         errorMessage(),
