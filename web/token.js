@@ -233,7 +233,7 @@ export async function renderTokenPage(ctx) {
     const v = page.view;
     const out = [];
     if (v.disabledByProvider) {
-      const auto = v.disableReason === 'QUOTA_THRESHOLD';
+      const auto = v.disabledAutomatically === true;
       const n = page.usage ? page.usage.disableThreshold + 1 : null;
       out.push(notice('error', auto ? 'Disabled automatically' : 'Disabled by your service provider',
         auto

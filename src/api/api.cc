@@ -88,6 +88,8 @@ json::object TokenViewJson(const service::TokenView& v, const std::string& base_
   if (v.org.provider_disabled) {
     o["disableReason"] = std::string(domain::ToString(v.org.disable_reason));
     o["disabledOn"] = OptTime(v.org.disabled_at);
+    // By the over-quota threshold (the "system" actor, submission/submission.cc), not a person.
+    o["disabledAutomatically"] = v.org.disabled_by == "system";
     if (provider) {
       o["disableNote"] = v.org.disable_note;
       o["disabledBy"] = v.org.disabled_by;
