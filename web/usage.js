@@ -2,7 +2,7 @@
 // resets, today's refusals by kind, how close the token is to the automatic disable, and 30 days
 // of accepted and refused calls against the allowance as a chart (uPlot, bundled at build time)
 // with a table for screen readers and keyboards.
-import { h, plural } from './dom.js';
+import { h, plural, timeEl } from './dom.js';
 
 let uplotModule = null; // loaded once, on first use (the chart is not needed to use the page)
 
@@ -38,7 +38,9 @@ function drawChart(holder, u) {
     if (!holder.isConnected) return;
     const xs = u.days.map((d) => Date.parse(d.date + 'T00:00:00Z') / 1000);
     const width = Math.max(240, Math.min(holder.clientWidth || 600, 1000));
-    const bars = uPlot.paths.bars({ size: [0.7, 40], align: 0 });
+    // Accepted and refused side by side in each day's slot.
+    const left = uPlot.paths.bars({ size: [0.4, 18], align: -1 });
+    const right = uPlot.paths.bars({ size: [0.4, 18], align: 1 });
     const css = getComputedStyle(document.documentElement);
     const color = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
     holder.replaceChildren();
@@ -48,12 +50,12 @@ function drawChart(holder, u) {
       height: 220,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (self, min, max) => [0, Math.max(max, u.allowed) * 1.1 || 1] } },
+      scales: { x: { time: true, range: (self, min, max) => [min - 43200, max + 43200] }, y: { range: (self, min, max) => [0, Math.max(max, u.allowed) * 1.1 || 1] } },
       axes: [{ space: 60 }, { size: 50 }],
       series: [
         {},
-        { label: 'Accepted', fill: color('--primary', '#1f4e8c'), stroke: color('--primary', '#1f4e8c'), paths: bars, points: { show: false } },
-        { label: 'Refused', fill: color('--danger', '#b42318'), stroke: color('--danger', '#b42318'), paths: bars, points: { show: false } },
+        { label: 'Accepted', fill: color('--primary', '#1f4e8c'), stroke: color('--primary', '#1f4e8c'), paths: left, points: { show: false } },
+        { label: 'Refused', fill: color('--danger', '#b42318'), stroke: color('--danger', '#b42318'), paths: right, points: { show: false } },
         { label: 'Daily allowance', stroke: color('--warn', '#8a5a00'), width: 2, dash: [6, 4], points: { show: false } },
       ],
     }, [xs, u.days.map((d) => d.accepted), u.days.map((d) => d.refused), u.days.map(() => u.allowed)], holder);
@@ -76,7 +78,7 @@ export function usageSection(v, u) {
       }),
       level !== 'ok' ? h('span', { class: ['usage-level', 'usage-level-' + level] }, level === 'full' ? 'Quota used up' : `${pct}% used`) : null),
     h('div', { class: 'kv' }, h('span', { class: 'kv-k' }, 'Last use'),
-      h('span', { class: 'kv-v' }, v.lastUsedOn ? h('time', { datetime: v.lastUsedOn }, new Date(v.lastUsedOn).toLocaleString()) : 'Not used yet')),
+      h('span', { class: 'kv-v' }, v.lastUsedOn ? timeEl(v.lastUsedOn) : 'Not used yet')),
   ];
   if (u) {
     items.push(h('p', { class: 'usage-reset', 'data-testid': 'usage-reset' }, resetText(u)));
