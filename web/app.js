@@ -4,6 +4,7 @@ import { ApiError, del, get, lastActivityAt, onUnauthorized, post, setCsrfToken 
 import { clear, errorBox, h, icon, label, notice, plural, toast } from './dom.js';
 import { renderTokenPage } from './token.js';
 import { renderAuditPage, renderOrgList, renderOrgPage } from './provider.js';
+import { renderSettingsPage } from './settings.js';
 
 const TOKEN_PATH = '/admin/sandbox-api-token';
 const PROVIDER_PATH = '/provider';
@@ -97,6 +98,7 @@ const routes = [
   { re: /^\/provider\/?$/, page: renderOrgList, title: 'Organizations', nav: 'orgs' },
   { re: /^\/provider\/orgs\/(\d{1,18})\/?$/, page: renderOrgPage, title: 'Organization', nav: 'orgs' },
   { re: /^\/provider\/audit\/?$/, page: renderAuditPage, title: 'Audit log', nav: 'audit' },
+  { re: /^\/provider\/settings\/?$/, page: renderSettingsPage, title: 'Settings', nav: 'settings' },
 ];
 
 export function navigate(path, { replace = false } = {}) {
@@ -170,7 +172,7 @@ function renderHeader(active) {
   header.append(brand);
   if (!state.user) return;
   const links = state.user.role === 'PROVIDER_ADMIN'
-    ? [['orgs', PROVIDER_PATH, 'Organizations'], ['audit', '/provider/audit', 'Audit log']]
+    ? [['orgs', PROVIDER_PATH, 'Organizations'], ['audit', '/provider/audit', 'Audit log'], ['settings', '/provider/settings', 'Settings']]
     : [['token', TOKEN_PATH, 'Sandbox API Token']];
   header.append(
     h('nav', { class: 'topnav', 'aria-label': 'Main' },

@@ -290,14 +290,19 @@ class Api {
     o["lastUsedOn"] = OptTime(view.last_used);
   }
 
-  // The provider's support contact (config keys support_*), when any part is set.
-  void AddSupportContact(json::object& o) {
+  // The provider's support contact (config keys support_*): the parts that are set.
+  json::object SupportContactJson() const {
     const service::Settings& st = s_.settings();
     json::object c;
     if (!st.support_name.empty()) c["name"] = st.support_name;
     if (!st.support_email.empty()) c["email"] = st.support_email;
     if (!st.support_url.empty()) c["url"] = st.support_url;
     if (!st.support_phone.empty()) c["phone"] = st.support_phone;
+    return c;
+  }
+  // On the organization's token page, when any part is set.
+  void AddSupportContact(json::object& o) {
+    json::object c = SupportContactJson();
     if (!c.empty()) o["supportContact"] = std::move(c);
   }
 
@@ -573,6 +578,10 @@ class Api {
           }));
 
     // --- Provider.
+    r.Add(verb::get, "/api/v1/provider/supportContact",
+          WithSession([this](auto&, auto&, auto&,
+                             auto&) { return JsonResponse(200, SupportContactJson()); },
+                      true));
     r.Add(
         verb::get, "/api/v1/provider/orgs",
         WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) { return ListOrgs(ctx, a); },

@@ -101,8 +101,14 @@ class SupportContactTest(unittest.TestCase):
             server.start()
             v = server.login("acme-admin").get("/api/v1/sandbox/token").json
             self.assertEqual(v["supportContact"], {"name": "Example Support", "email": "help@example.com"})
-            # The provider's own view of the organization does not carry it.
-            self.assertNotIn("supportContact", server.login("provider").get("/api/v1/provider/orgs/1").json)
+            # The provider reads it apart; its own view of the organization does not carry it.
+            provider = server.login("provider")
+            self.assertNotIn("supportContact", provider.get("/api/v1/provider/orgs/1").json)
+            r = provider.get("/api/v1/provider/supportContact")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json, {"name": "Example Support", "email": "help@example.com"})
+            # Organization users get 404 for the provider API.
+            self.assertEqual(server.login("acme-admin").get("/api/v1/provider/supportContact").status, 404)
             p = subprocess.run([BIN, "config", "check", path], capture_output=True, text=True, timeout=120)
             code, out, err = p.returncode, p.stdout, p.stderr
             self.assertEqual(code, 0, err)
@@ -116,6 +122,7 @@ class SupportContactTest(unittest.TestCase):
         try:
             v = server.login("acme-admin").get("/api/v1/sandbox/token").json
             self.assertNotIn("supportContact", v)
+            self.assertEqual(server.login("provider").get("/api/v1/provider/supportContact").json, {})
         finally:
             server.cleanup()
 

@@ -88,3 +88,17 @@ uiTest(env, 'no horizontal overflow at 390 px on every organization page and sta
   await signIn(viewer, env.server, 'acme-viewer');
   await assertNoOverflow(viewer, 'read-only user');
 });
+
+uiTest(env, 'item 5: the provider console shows the support contact organizations see', async (page) => {
+  await signIn(page, env.server, 'provider');
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+  const card = page.getByTestId('support-settings');
+  await card.waitFor();
+  assert.equal(await card.locator('dd[data-field="name"]').textContent(), 'Example Sandbox Support');
+  assert.equal(await card.locator('dd[data-field="email"]').textContent(), 'sandbox-support@example.com');
+  assert.equal(await card.locator('dd[data-field="url"]').textContent(), 'https://support.example.com/sandbox');
+  assert.equal(await card.locator('dd[data-field="phone"]').textContent(), '+1 555 0100');
+  await page.setViewportSize(PHONE);
+  await assertNoOverflow(page, 'provider settings at 390 px');
+});
