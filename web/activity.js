@@ -42,6 +42,18 @@ const VERBS = {
   CSRF_CHECK: 'sent a request without a valid CSRF token',
 };
 
+// What a refused attempt tried to do ("acme-viewer tried to reveal the token").
+const ATTEMPTS = {
+  TOKEN_ADD: 'add the token',
+  TOKEN_REGENERATE: 'regenerate the token',
+  TOKEN_DELETE: 'delete the token',
+  TOKEN_REVEAL: 'reveal the token',
+  TOKEN_READ: 'read the token page',
+  LOGIN: 'sign in',
+  CSRF_CHECK: 'make a change without a valid CSRF token',
+  PROVIDER_API: 'use the provider API',
+};
+
 // One audit record as a sentence.
 export function describe(r) {
   const who = r.actor === 'provider' ? 'The service provider' : r.actor || 'Someone';
@@ -50,8 +62,8 @@ export function describe(r) {
   }
   const verb = VERBS[r.action] || r.action.toLowerCase().replace(/_/g, ' ');
   if (r.outcome && r.outcome !== 'ALLOWED') {
-    const base = verb.replace(/^(\w+?)(ed|d)\b/, '$1');
-    return `${who} tried to ${VERBS[r.action] ? base : verb} (refused: ${r.outcome.toLowerCase().replace(/_/g, ' ')})`;
+    const what = ATTEMPTS[r.action] || r.action.toLowerCase().replace(/_/g, ' ');
+    return `${who} tried to ${what} (refused: ${r.outcome.toLowerCase().replace(/_/g, ' ')})`;
   }
   return `${who} ${verb}`;
 }

@@ -167,6 +167,8 @@ uiTest(env, 'item 3: the activity view says who did what, with filters and pagin
   const admin = await env.server.api('acme-admin');
   await admin.ok('PUT', '/api/v1/sandbox/token');
   for (let i = 0; i < 12; i++) await admin.ok('GET', '/api/v1/sandbox/token/reveal');
+  const viewer = await env.server.api('acme-viewer');
+  assert.equal((await viewer.request('GET', '/api/v1/sandbox/token/reveal')).status, 403);
   await signIn(page, env.server, 'acme-admin');
   const activity = page.getByTestId('activity');
   const items = () => activity.getByTestId('activity-item').locator('.activity-text').allTextContents();
@@ -178,19 +180,21 @@ uiTest(env, 'item 3: the activity view says who did what, with filters and pagin
   await page.getByText('A new token was generated').waitFor();
   await activity.getByText('acme-admin regenerated the token').first().waitFor();
   assert.equal((await items())[0], 'acme-admin regenerated the token');
-  // The provider's changes appear in words too.
   const all = await items();
   assert.equal(all.length, 10);
+  // A refused attempt says what was tried.
+  assert.ok(all.some((t) => /^acme-viewer tried to reveal the token \(refused: [a-z ]+\)$/.test(t)), all.join('; '));
   // Filter: reveals only, then page through them.
   await activity.getByLabel('Show').selectOption({ label: 'Token revealed or copied' });
   await activity.getByRole('button', { name: 'Show older' }).waitFor();
   const first = await items();
   assert.equal(first.length, 10);
-  assert.ok(first.every((t) => t === 'acme-admin revealed the token'), first.join('; '));
+  const reveal = (t) => t === 'acme-admin revealed the token' || t.startsWith('acme-viewer tried to reveal the token');
+  assert.ok(first.every(reveal), first.join('; '));
   await activity.getByRole('button', { name: 'Show older' }).click();
   await activity.getByRole('button', { name: 'Back to the newest' }).waitFor();
   const second = await items();
-  assert.ok(second.length >= 2 && second.every((t) => t === 'acme-admin revealed the token'), second.join('; '));
+  assert.ok(second.length >= 2 && second.every(reveal), second.join('; '));
   assert.equal(await activity.getByRole('button', { name: 'Show older' }).isVisible(), false);
   await activity.getByRole('button', { name: 'Back to the newest' }).click();
   await activity.getByRole('button', { name: 'Back to the newest' }).waitFor({ state: 'hidden' });
