@@ -8,7 +8,16 @@ export class ApiError extends Error {
     this.code = code;
     this.retryAfter = retryAfter;
     this.handled = false; // true once the 401 handler has taken the user back to sign-in
+    this.method = null; // the request that failed (set by api())
+    this.path = null;
   }
+}
+
+// The time of the last request that counts as activity for the server's idle timeout (anything
+// but a background refresh); the session-expiry warning counts from it.
+let lastActivity = Date.now();
+export function lastActivityAt() {
+  return lastActivity;
 }
 
 let csrfToken = null;
@@ -49,11 +58,17 @@ export async function api(method, path, body, options = {}) {
     init.body = JSON.stringify(body);
   }
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  // A page's periodic refresh is not user activity: the server does not extend the session for it.
+  if (options.background) headers['X-Sandgate-Background'] = '1';
+  else lastActivity = Date.now();
   let res;
   try {
     res = await fetch(path, init);
   } catch {
-    throw new ApiError(0, 'NETWORK', 'The server cannot be reached; check the connection and try again.');
+    const err = new ApiError(0, 'NETWORK', 'The server cannot be reached; check the connection and try again.');
+    err.method = method;
+    err.path = path;
+    throw err;
   }
   const text = await res.text().catch(() => '');
   let data = null;
@@ -69,6 +84,8 @@ export async function api(method, path, body, options = {}) {
     const message = data && typeof data.message === 'string' && data.message ? data.message : fallbackMessage(res.status);
     const retry = res.headers.get('Retry-After');
     const err = new ApiError(res.status, code, message, retry !== null && /^\d+$/.test(retry) ? Number(retry) : null);
+    err.method = method;
+    err.path = path;
     if (res.status === 401 && !options.quiet401 && unauthorizedHandler) {
       err.handled = true;
       unauthorizedHandler(err);

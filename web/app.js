@@ -1,9 +1,10 @@
 // Sandgate web portal: session, header, client-side routing (history.pushState).
 // Pages live in token.js (organization) and provider.js (provider console).
-import { ApiError, del, get, onUnauthorized, post, setCsrfToken } from './api.js';
-import { clear, errorBox, h, icon, label, notice } from './dom.js';
+import { ApiError, del, get, lastActivityAt, onUnauthorized, post, setCsrfToken } from './api.js';
+import { clear, errorBox, h, icon, label, notice, plural, toast } from './dom.js';
 import { renderTokenPage } from './token.js';
 import { renderAuditPage, renderOrgList, renderOrgPage, renderOverview } from './provider.js';
+import { renderSettingsPage } from './settings.js';
 
 const TOKEN_PATH = '/admin/sandbox-api-token';
 const PROVIDER_PATH = '/provider';
@@ -13,7 +14,74 @@ const state = {
   flash: null, // {kind, text}: shown once on the next page (e.g. on the sign-in form)
   next: null, // where to go after signing in again
   generation: 0, // increments on each navigation; stale async renders check it
+  pageNotice: null, // {kind, text}: shown once at the top of the next signed-in page
+  lastUsername: '', // prefilled on the sign-in form after a session ended
+  focusHeading: false, // after signing in, focus lands on the page's heading
+  idleTimeoutMs: 30 * 60 * 1000, // the server's idle timeout (idleTimeoutSeconds)
 };
+
+// The page's one-time notice (e.g. "the token was not regenerated"), taken by the page that shows it.
+export function takePageNotice() {
+  const n = state.pageNotice;
+  state.pageNotice = null;
+  return n;
+}
+
+function setSession(s) {
+  state.user = s.user;
+  setCsrfToken(s.csrfToken);
+  if (Number.isInteger(s.idleTimeoutSeconds) && s.idleTimeoutSeconds > 0) state.idleTimeoutMs = s.idleTimeoutSeconds * 1000;
+}
+
+// What a change refused because the session had ended did not do.
+function lostChange(err) {
+  if (!err.method || err.method === 'GET' || err.method === 'HEAD') return null;
+  if (err.path === '/api/v1/sandbox/token') {
+    if (err.method === 'PUT') return 'so the token was not regenerated. Regenerate it again if you still want a new token.';
+    if (err.method === 'DELETE') return 'so the token was not deleted. Delete it again if you still want to.';
+    if (err.method === 'POST') return 'so no token was added. Add it again if you still want one.';
+  }
+  return 'so your last change was not made. Make it again if you still want it.';
+}
+
+// --- Session expiry warning: two minutes before the idle timeout (counted from the last request
+// that was not a background refresh), with a button that keeps the session.
+const WARN_BEFORE_MS = 2 * 60 * 1000;
+function sessionWarningTick() {
+  let bar = document.getElementById('session-warning');
+  if (!state.user) {
+    if (bar) bar.remove();
+    return;
+  }
+  const left = state.idleTimeoutMs - (Date.now() - lastActivityAt());
+  if (left > WARN_BEFORE_MS) {
+    if (bar) bar.remove();
+    return;
+  }
+  const minutes = Math.max(1, Math.ceil(left / 60000));
+  const text = left > 0
+    ? `Your session ends in ${plural(minutes, 'minute')} without activity; unsaved actions would then need signing in again.`
+    : 'Your session has probably ended; the next action will ask you to sign in again.';
+  if (!bar) {
+    const stay = h('button', {
+      type: 'button', class: 'btn btn-small btn-primary', id: 'stay-signed-in',
+      onclick: async () => {
+        try {
+          setSession(await get('/api/v1/authenticatedSession'));
+          toast('You are still signed in.');
+        } catch {
+          // a 401 takes the user to sign-in; other failures leave the warning up
+        }
+        sessionWarningTick();
+      },
+    }, 'Stay signed in');
+    bar = h('div', { id: 'session-warning', class: 'session-warning notice notice-warning', role: 'alert' },
+      h('p', { class: 'session-warning-text' }, text), h('p', null, stay));
+    document.body.append(bar);
+  } else {
+    bar.querySelector('.session-warning-text').textContent = text;
+  }
+}
 
 export function currentUser() {
   return state.user;
@@ -31,6 +99,7 @@ const routes = [
   { re: /^\/provider\/orgs\/?$/, page: renderOrgList, title: 'Organizations', nav: 'orgs' },
   { re: /^\/provider\/orgs\/(\d{1,18})\/?$/, page: renderOrgPage, title: 'Organization', nav: 'orgs' },
   { re: /^\/provider\/audit\/?$/, page: renderAuditPage, title: 'Audit log', nav: 'audit' },
+  { re: /^\/provider\/settings\/?$/, page: renderSettingsPage, title: 'Settings', nav: 'settings' },
 ];
 
 export function navigate(path, { replace = false } = {}) {
@@ -82,7 +151,12 @@ function render() {
       document.title = `${t} — Sandgate`;
     },
   };
-  Promise.resolve(route.page(ctx)).catch((err) => {
+  const focusHeading = state.focusHeading;
+  state.focusHeading = false;
+  Promise.resolve(route.page(ctx)).then(() => {
+    // After signing in, focus lands on the page's heading (screen readers announce the page).
+    if (focusHeading && ctx.isCurrent()) main.querySelector('h1')?.focus();
+  }, (err) => {
     if (!ctx.isCurrent() || (err instanceof ApiError && err.handled)) return;
     console.error(err);
     clear(main);
@@ -99,7 +173,7 @@ function renderHeader(active) {
   header.append(brand);
   if (!state.user) return;
   const links = state.user.role === 'PROVIDER_ADMIN'
-    ? [['overview', PROVIDER_PATH, 'Overview'], ['orgs', '/provider/orgs', 'Organizations'], ['audit', '/provider/audit', 'Audit log']]
+    ? [['overview', PROVIDER_PATH, 'Overview'], ['orgs', '/provider/orgs', 'Organizations'], ['audit', '/provider/audit', 'Audit log'], ['settings', '/provider/settings', 'Settings']]
     : [['token', TOKEN_PATH, 'Sandbox API Token']];
   header.append(
     h('nav', { class: 'topnav', 'aria-label': 'Main' },
@@ -112,18 +186,28 @@ function renderHeader(active) {
 }
 
 async function signOut() {
+  document.getElementById('sign-out-error')?.remove();
   try {
     await del('/api/v1/authenticatedSession', undefined, { quiet401: true });
   } catch (err) {
     // A session that already ended is signed out all the same.
     if (!(err instanceof ApiError) || err.status !== 401) {
-      mainEl().prepend(errorBox(err));
+      // One message (never stacked), with a Retry; you are still signed in.
+      const box = notice('error', 'You are still signed in',
+        h('p', null, 'Signing out failed: ', err.status === 0 ? 'the server cannot be reached.' : err.message),
+        h('p', null, h('button', { type: 'button', class: 'btn btn-small', onclick: signOut }, 'Retry sign out')));
+      box.id = 'sign-out-error';
+      mainEl().prepend(box);
+      box.querySelector('button').focus();
       return;
     }
   }
   state.user = null;
   setCsrfToken(null);
   state.next = null;
+  state.lastUsername = '';
+  state.pageNotice = null;
+  document.getElementById('session-warning')?.remove();
   state.flash = { kind: 'info', text: 'You have signed out.' };
   navigate('/');
 }
@@ -131,13 +215,15 @@ async function signOut() {
 // Any 401 from a signed-in call: back to sign-in with the server's sentence.
 onUnauthorized((err) => {
   if (!state.user) return;
+  state.lastUsername = state.user.username;
   state.user = null;
   setCsrfToken(null);
   state.next = location.pathname + location.search;
-  state.flash = {
-    kind: 'warning',
-    text: err.code === 'SESSION_EXPIRED' ? err.message : 'Your session has ended; sign in again.',
-  };
+  const lost = lostChange(err);
+  const ended = err.code === 'SESSION_EXPIRED' ? err.message : 'Your session has ended; sign in again.';
+  state.flash = { kind: 'warning', text: lost ? `${ended} Your session had ended, ${lost}` : ended };
+  state.pageNotice = lost ? { kind: 'warning', text: `Your session had ended, ${lost}`, user: state.lastUsername } : null;
+  for (const d of document.querySelectorAll('dialog')) d.remove();
   navigate('/');
 });
 
@@ -173,8 +259,10 @@ function renderSignIn(ctx) {
     submit.textContent = 'Signing in…';
     try {
       const r = await post('/api/v1/authenticatedSession', { username: username.value.trim(), password: password.value }, { quiet401: true });
-      state.user = r.user;
-      setCsrfToken(r.csrfToken);
+      setSession(r);
+      state.focusHeading = true;
+      // The "not done" notice is for the user whose action was lost, on their own page.
+      if (state.pageNotice && state.pageNotice.user !== r.user.username) state.pageNotice = null;
       const next = state.next;
       state.next = null;
       const home = homeFor(r.user);
@@ -187,7 +275,7 @@ function renderSignIn(ctx) {
       if (!ctx.isCurrent()) return;
       if (err.status === 429) {
         const wait = err.retryAfter ?? 60;
-        show('error', `Too many attempts; try again in ${wait} seconds.`);
+        show('error', `Too many attempts; try again in ${plural(wait, 'second')}.`);
       } else if (err.status === 401) {
         show('error', 'The username or password is not correct.');
         password.value = '';
@@ -198,7 +286,12 @@ function renderSignIn(ctx) {
     }
   });
   main.append(h('div', { class: 'signin-wrap' }, form));
-  username.focus();
+  if (state.lastUsername) {
+    username.value = state.lastUsername;
+    password.focus();
+  } else {
+    username.focus();
+  }
 }
 
 // --- Start: ask the server who we are, then route.
@@ -215,9 +308,7 @@ async function start() {
   });
   window.addEventListener('popstate', render);
   try {
-    const s = await get('/api/v1/authenticatedSession', { quiet401: true });
-    state.user = s.user;
-    setCsrfToken(s.csrfToken);
+    setSession(await get('/api/v1/authenticatedSession', { quiet401: true }));
   } catch (err) {
     if (err.status === 401) {
       if (err.code === 'SESSION_EXPIRED') state.flash = { kind: 'warning', text: err.message };
@@ -226,6 +317,7 @@ async function start() {
     }
   }
   render();
+  setInterval(sessionWarningTick, 10_000);
 }
 
 start();

@@ -250,6 +250,11 @@ export function debounce(fn, ms) {
   };
 }
 
+// "1 second", "3 seconds": a count with its noun, singular for one.
+export function plural(n, noun, pluralNoun = noun + 's') {
+  return `${n} ${n === 1 ? noun : pluralNoun}`;
+}
+
 // Human words for the API's enumerations.
 export const LABELS = {
   reason: {

@@ -91,6 +91,8 @@ json::object TokenViewJson(const service::TokenView& v, const std::string& base_
   if (v.org.provider_disabled) {
     o["disableReason"] = std::string(domain::ToString(v.org.disable_reason));
     o["disabledOn"] = OptTime(v.org.disabled_at);
+    // By the over-quota threshold (the "system" actor, submission/submission.cc), not a person.
+    o["disabledAutomatically"] = v.org.disabled_by == "system";
     if (provider) {
       o["disableNote"] = v.org.disable_note;
       o["disabledBy"] = v.org.disabled_by;
@@ -245,7 +247,10 @@ class Api {
       std::string sid = CookieValue(req, kCookie);
       WipeOnExit wipe_sid(sid);
       if (sid.empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
-      auto who = sessions_.Authenticate(sid);
+      // A page's background refresh (X-Sandgate-Background: 1 on a GET) is not user activity: it
+      // must not keep an unattended session alive past its idle timeout.
+      const bool background = req.method() == verb::get && req["X-Sandgate-Background"] == "1";
+      auto who = sessions_.Authenticate(sid, !background);
       if (!who.ok()) return Error(who.status());
       service::Actor actor = who->actor(ctx.client_addr);
       ctx.org_id = actor.caller.org_id.value_or(0);
@@ -288,12 +293,77 @@ class Api {
     o["lastUsedOn"] = OptTime(view.last_used);
   }
 
+  // The provider's support contact (config keys support_*): the parts that are set.
+  json::object SupportContactJson() const {
+    const service::Settings& st = s_.settings();
+    json::object c;
+    if (!st.support_name.empty()) c["name"] = st.support_name;
+    if (!st.support_email.empty()) c["email"] = st.support_email;
+    if (!st.support_url.empty()) c["url"] = st.support_url;
+    if (!st.support_phone.empty()) c["phone"] = st.support_phone;
+    return c;
+  }
+  // On the organization's token page, when any part is set.
+  void AddSupportContact(json::object& o) {
+    json::object c = SupportContactJson();
+    if (!c.empty()) o["supportContact"] = std::move(c);
+  }
+
+  // GET /api/v1/sandbox/usage: the last 30 UTC days (oldest first, today last), today's refusals
+  // by kind, when the quota resets and how many more over-quota calls disable the token.
+  Response Usage(const service::Actor& a) {
+    domain::OrgId org;
+    if (Status st = OwnOrg(a, &org); !st.ok()) return Error(st);
+    auto view = s_.ReadToken(a, org);
+    if (!view.ok()) return Error(view.status());
+    const TimeMs now = s_.clock().now();
+    const int64_t today = quota::UtcDay(now);
+    constexpr int64_t kDays = 30;
+    std::vector<store::UsageRecord> rows(kDays);
+    Status st = s_.store().Read([&](store::Tx& tx) -> Status {
+      for (int64_t i = 0; i < kDays; i++) {
+        auto u = tx.GetUsage(org, today - (kDays - 1) + i);
+        if (!u.ok()) return u.status();
+        rows[i] = std::move(u).value();
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return Error(st);
+    auto used = opt_.submissions->quota().UsedToday(org, now);
+    if (!used.ok()) return Error(used.status());
+    const int64_t rate_limited = opt_.submissions->quota().RateLimitedToday(org, now);
+    json::array days;
+    for (int64_t i = 0; i < kDays; i++) {
+      const int64_t day = today - (kDays - 1) + i;
+      const bool is_today = i == kDays - 1;
+      const int64_t accepted = is_today ? std::max(used.value(), rows[i].used) : rows[i].used;
+      days.push_back(json::object{{"date", FormatIso8601(day * 86'400'000).substr(0, 10)},
+                                  {"accepted", accepted},
+                                  {"refused", rows[i].over_quota + (is_today ? rate_limited : 0)}});
+    }
+    const store::OrgRecord& o = view->org;
+    const int64_t over_quota = rows[kDays - 1].over_quota;
+    json::object out{
+        {"days", std::move(days)},
+        {"allowed", o.daily_allowance},
+        {"usedToday", std::max(used.value(), rows[kDays - 1].used)},
+        {"refusedToday", json::object{{"quota", over_quota}, {"rate", rate_limited}}},
+        {"disableThreshold", o.disable_threshold},
+        // The token is disabled by the over-quota call that makes the day's count exceed the
+        // threshold (quota/quota.cc).
+        {"overQuotaCallsBeforeDisable", std::max<int64_t>(0, o.disable_threshold + 1 - over_quota)},
+        {"resetsAt", FormatIso8601((today + 1) * 86'400'000)},
+        {"resetsInSeconds", ((today + 1) * 86'400'000 - now + 999) / 1000}};
+    return JsonResponse(200, out);
+  }
+
   Response TokenResult(const Result<service::TokenView>& r, int ok_status,
                        const service::Actor& a) {
     if (!r.ok()) return Error(r.status());
     json::object o =
         TokenViewJson(r.value(), s_.settings().base_url, a.caller.role == Role::kProviderAdmin);
     AddUsage(o, r.value());
+    AddSupportContact(o);
     return JsonResponse(ok_status, o);
   }
 
@@ -310,6 +380,8 @@ class Api {
 
   void RegisterReports(http::Router& r) {
     if (!opt_.submissions) return;
+    r.Add(verb::get, "/api/v1/sandbox/usage",
+          WithSession([this](auto&, auto&, auto&, auto& a) { return Usage(a); }));
     r.Add(verb::get, "/api/v1/sandbox/report/quota",
           WithSession([this](auto&, auto&, auto&, auto& a) {
             domain::OrgId org;
@@ -464,6 +536,7 @@ class Api {
             WipeOnExit wipe_sid(sid);
             json::object o;
             o["user"] = UserJson(who.user);
+            o["idleTimeoutSeconds"] = sessions_.policy().idle_timeout / 1000;
             std::string csrf = sessions_.CsrfFor(sid);
             WipeOnExit wipe_csrf(csrf);
             o["csrfToken"] = csrf;
@@ -530,6 +603,10 @@ class Api {
           }));
 
     // --- Provider.
+    r.Add(verb::get, "/api/v1/provider/supportContact",
+          WithSession([this](auto&, auto&, auto&,
+                             auto&) { return JsonResponse(200, SupportContactJson()); },
+                      true));
     r.Add(
         verb::get, "/api/v1/provider/orgs",
         WithSession([this](auto&, RequestContext& ctx, auto&, auto& a) { return ListOrgs(ctx, a); },
@@ -780,6 +857,7 @@ class Api {
     WipeOnExit wipe_sid(r->session_id), wipe_csrf(r->csrf_token);
     json::object o;
     o["user"] = UserJson(r->user);
+    o["idleTimeoutSeconds"] = sessions_.policy().idle_timeout / 1000;
     o["csrfToken"] = r->csrf_token;
     Response res = JsonResponseWiping(200, o, {"csrfToken"});
     std::string cookie = SessionCookie(r->session_id);

@@ -114,6 +114,14 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       st = str(&cfg->listen);
     else if (k == "base_url")
       st = str(&cfg->base_url);
+    else if (k == "support_name")
+      st = str(&cfg->support_name);
+    else if (k == "support_email")
+      st = str(&cfg->support_email);
+    else if (k == "support_url")
+      st = str(&cfg->support_url);
+    else if (k == "support_phone")
+      st = str(&cfg->support_phone);
     else if (k == "tls_cert")
       st = str(&cfg->tls_cert);
     else if (k == "tls_key")
@@ -262,8 +270,10 @@ Result<std::unique_ptr<Instance>> Instance::Open(const Config& in, bool create) 
   inst->index_horizon_ = *horizon;
   std::shared_ptr<Clock> clock = SystemClock();
   if (const char* f = std::getenv("SANDGATE_TEST_CLOCK_FILE"); f && *f) clock = OffsetFileClock(f);
-  inst->services_ = std::make_unique<service::Services>(inst->store_, inst->keys_, clock,
-                                                        service::Settings{cfg.base_url, ""});
+  inst->services_ = std::make_unique<service::Services>(
+      inst->store_, inst->keys_, clock,
+      service::Settings{cfg.base_url, "", cfg.support_name, cfg.support_email, cfg.support_url,
+                        cfg.support_phone});
   Status s = inst->services_->LoadIndex();
   if (!s.ok()) return s;
   return inst;

@@ -22,6 +22,8 @@ struct Config {
   std::string log_file;  // default: <data>/sandgate.log
   std::string listen = "127.0.0.1:8080";
   std::string base_url;  // default: http://<bound listen address>
+  // The provider's support contact shown to organizations (service::Settings).
+  std::string support_name, support_email, support_url, support_phone;
   int threads = 0;
   std::string signatures_dir;  // default: the shipped share/signatures
   std::string rules_dir;       // default: the shipped share/rules

@@ -185,7 +185,7 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   return out;
 }
 
-Result<Authenticated> SessionManager::Authenticate(const std::string& session_id) {
+Result<Authenticated> SessionManager::Authenticate(const std::string& session_id, bool touch) {
   if (session_id.empty() || session_id.size() > 128) return Unauthenticated();
   const TimeMs now = services_.clock().now();
   const std::string hash = services_.keys().Mac("session", session_id);
@@ -216,7 +216,7 @@ Result<Authenticated> SessionManager::Authenticate(const std::string& session_id
     services_.store().Write([&](store::Tx& tx) { return tx.DeleteSession(hash); });
     return Status(401, "SESSION_EXPIRED", "Your session has expired; sign in again.");
   }
-  if (now - s.last_seen_at >= policy_.touch_interval) {
+  if (touch && now - s.last_seen_at >= policy_.touch_interval) {
     // Best effort: a store that cannot write (disk full, I/O error) must not stop signed-in users
     // from reading; the touch is retried on the next request.
     services_.store().Write([&](store::Tx& tx) { return tx.TouchSession(hash, now); });

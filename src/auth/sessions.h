@@ -53,8 +53,10 @@ class SessionManager {
   Result<SignedIn> Login(const std::string& username, const std::string& password,
                          const std::string& client_addr, int64_t* retry_after,
                          const std::string& throttle_key = "", const std::string& request_id = "");
-  // 401 SESSION_EXPIRED / UNAUTHENTICATED.
-  Result<Authenticated> Authenticate(const std::string& session_id);
+  // 401 SESSION_EXPIRED / UNAUTHENTICATED. touch=false (a page's background refresh) checks the
+  // session without counting as activity: last_seen stays, so the idle timeout still runs out.
+  Result<Authenticated> Authenticate(const std::string& session_id, bool touch = true);
+  const SessionPolicy& policy() const { return policy_; }
   Status Logout(const std::string& session_id);
   std::string CsrfFor(const std::string& session_id) const;
   bool CsrfValid(const std::string& session_id, const std::string& presented) const;

@@ -90,6 +90,19 @@ TEST_F(SessionsTest, LastSeenIsWrittenAtMostOnceAMinute) {
   EXPECT_EQ(At(sid2), "");
 }
 
+TEST_F(SessionsTest, AnUntouchedCheckDoesNotExtendTheIdleTimeout) {
+  // A page's background refresh (touch=false) checks the session without counting as activity.
+  const std::string sid = SignIn();
+  clock_->set(kStart + 20 * kMinute);
+  EXPECT_TRUE(sessions_->Authenticate(sid, /*touch=*/false).ok());
+  clock_->set(kStart + 30 * kMinute - 1);
+  EXPECT_TRUE(sessions_->Authenticate(sid, /*touch=*/false).ok());
+  clock_->set(kStart + 30 * kMinute);  // 30 minutes since sign-in, the last activity
+  auto a = sessions_->Authenticate(sid, /*touch=*/false);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), "SESSION_EXPIRED");
+}
+
 TEST_F(SessionsTest, AbsoluteTimeoutIsExactlyTwelveHoursWhateverTheActivity) {
   const std::string sid = SignIn();
   for (TimeMs t = 20 * kMinute; t < 12 * 60 * kMinute; t += 20 * kMinute) {

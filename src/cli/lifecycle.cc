@@ -76,6 +76,10 @@ void PrintEffectiveConfig(const app::Config& in, std::ostream& out) {
   s("listen", cfg.listen);
   s("submission_listen", cfg.submission_listen);
   s("base_url", cfg.base_url);
+  s("support_name", cfg.support_name);
+  s("support_email", cfg.support_email);
+  s("support_url", cfg.support_url);
+  s("support_phone", cfg.support_phone);
   s("key_file", cfg.key_file);
   s("database", cfg.database);
   s("store", MaskUrl(cfg.store));

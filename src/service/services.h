@@ -77,6 +77,9 @@ struct Settings {
   std::string base_url = "http://127.0.0.1:8080";  // where the Submission API is reached
   // This node's name among several on one database ("" for the CLI and single-node use).
   std::string node_id;
+  // The provider's support contact, shown to organizations in disabled and expired notices
+  // (config keys support_name, support_email, support_url, support_phone; each may be empty).
+  std::string support_name, support_email, support_url, support_phone;
 };
 
 class Services {

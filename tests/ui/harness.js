@@ -22,7 +22,9 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Server {
-  constructor() {
+  // config: text of a TOML config file passed with --config (e.g. the support contact keys).
+  constructor({ config = null } = {}) {
+    this.config = config;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sandgate-ui-'));
     this.data = path.join(this.dir, 'data');
     this.clockFile = path.join(this.dir, 'clock');
@@ -40,6 +42,11 @@ export class Server {
   async start() {
     const args = ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', this.data];
     if (process.env.SANDGATE_WEB_DIR) args.push('--web-dir', path.resolve(REPO, process.env.SANDGATE_WEB_DIR));
+    if (this.config !== null) {
+      const file = path.join(this.dir, 'sandgate.toml');
+      fs.writeFileSync(file, this.config);
+      args.push('--config', file);
+    }
     this.stdout = '';
     this.proc = spawn(BIN, args, { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.stdout += d; });
@@ -211,10 +218,10 @@ export function uiTest(env, name, fn, options = {}) {
 }
 
 // Starts one server and one browser for a test file; stops both at the end.
-export function suite() {
+export function suite(serverOptions = {}) {
   const env = { server: null, browser: null };
   before(async () => {
-    env.server = await new Server().start();
+    env.server = await new Server(serverOptions).start();
     env.browser = await launchBrowser();
   });
   after(async () => {
@@ -236,4 +243,10 @@ export async function tabTo(page, matches, max = 60) {
     if (info && matches(info)) return info;
   }
   throw new Error('no focusable control matched after ' + max + ' Tab presses');
+}
+
+// No horizontal overflow: the document is no wider than the viewport (checked at 390 px).
+export async function assertNoOverflow(page, what) {
+  const r = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth }));
+  if (r.sw > r.cw) throw new Error(`${what}: horizontal overflow (${r.sw}px wide in a ${r.cw}px viewport)`);
 }

@@ -28,6 +28,32 @@ try {
   await page.getByTestId('token-value').waitFor();
   await shot('token-page-enabled.png');
 
+  // The usage chart and the activity (issue 18): a small allowance nearly used, a few refusals.
+  await provider.ok('PATCH', '/api/v1/provider/orgs/1', { dailyAllowance: 5, disableThreshold: 10, ratePerSecond: 1000, ratePerHour: 10000 });
+  for (let i = 0; i < 6; i++) {
+    const res = await fetch(`${server.url}/zscsb/submit?api_token=${encodeURIComponent(token)}`, { method: 'POST', body: `Sandgate screenshot sample ${i}\n` });
+    await res.arrayBuffer();
+  }
+  await admin.ok('PUT', '/api/v1/sandbox/token');
+  await page.reload();
+  await page.locator('[data-testid="usage-chart"] canvas').first().waitFor();
+  await page.getByTestId('activity-item').first().waitFor();
+  await page.getByTestId('usage-chart').scrollIntoViewIfNeeded();
+  await page.mouse.move(0, 0);
+  await page.locator('section', { has: page.getByRole('heading', { name: 'Usage', exact: true }) })
+    .screenshot({ path: path.join(OUT, 'token-page-usage.png') });
+  console.log('wrote docs/screenshots/token-page-usage.png');
+  await page.getByTestId('activity').screenshot({ path: path.join(OUT, 'token-page-activity.png') });
+  console.log('wrote docs/screenshots/token-page-activity.png');
+  const phone = await newPage(browser, server, { viewport: { width: 390, height: 844 } });
+  await signIn(phone, server, 'acme-admin');
+  await phone.getByRole('button', { name: 'Reveal token' }).click();
+  await phone.getByRole('button', { name: 'Hide token' }).waitFor();
+  await phone.screenshot({ path: path.join(OUT, 'token-page-phone.png') });
+  console.log('wrote docs/screenshots/token-page-phone.png');
+  await phone.context().close();
+  await provider.ok('PATCH', '/api/v1/provider/orgs/1', { dailyAllowance: 100, disableThreshold: 100, ratePerSecond: 1, ratePerHour: 400 });
+
   await provider.ok('POST', '/api/v1/provider/orgs/1/token/disable', { reason: 'TERMS_VIOLATION', note: 'ticket 42' });
   await page.reload();
   await page.getByText('Disabled by your service provider').waitFor();

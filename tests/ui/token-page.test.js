@@ -69,23 +69,6 @@ uiTest(env, 'reveal, hide and copy the token', async (page) => {
   assert.ok(audit.items.length >= 1);
 }, { clipboard: true });
 
-uiTest(env, 'column chooser hides columns and remembers them', async (page) => {
-  await signIn(page, env.server, 'acme-admin');
-  const table = page.getByRole('table', { name: 'Sandbox API Token' });
-  await page.locator('summary', { hasText: 'Columns' }).click();
-  await page.getByRole('checkbox', { name: 'Last Modified By' }).uncheck();
-  await page.getByRole('checkbox', { name: 'Status' }).uncheck();
-  assert.deepEqual(await table.locator('th').allTextContents(), ['Sandbox API Token', 'Last Modified On', 'Actions']);
-  await page.reload();
-  await page.getByTestId('token-value').waitFor();
-  assert.deepEqual(await table.locator('th').allTextContents(), ['Sandbox API Token', 'Last Modified On', 'Actions']);
-  await page.locator('summary', { hasText: 'Columns' }).click();
-  await page.getByRole('checkbox', { name: 'Last Modified By' }).check();
-  await page.getByRole('checkbox', { name: 'Status' }).check();
-  assert.deepEqual(await table.locator('th').allTextContents(),
-    ['Sandbox API Token', 'Status', 'Last Modified By', 'Last Modified On', 'Actions']);
-});
-
 uiTest(env, 'regenerate: Cancel changes nothing, Ok replaces the token and the old one is refused', async (page) => {
   await signIn(page, env.server, 'acme-admin');
   const old = await revealed(page);
