@@ -158,6 +158,23 @@ OrgRecord NewOrg(const std::string& name) {
   return o;
 }
 
+// `store` follows the change log as "node-a", appending every organization it applies to
+// `applied` (under `mu`), and waits (at most 2 s) until it trusts its index.
+void FollowAsNodeA(Store& store, std::mutex& mu, std::vector<OrgId>& applied) {
+  FollowHooks hooks;
+  hooks.apply = [&](const std::vector<OrgId>& orgs) {
+    std::lock_guard<std::mutex> lock(mu);
+    applied.insert(applied.end(), orgs.begin(), orgs.end());
+    return Status::Ok();
+  };
+  hooks.reload = [] { return Status::Ok(); };
+  auto horizon = store.ChangeHorizon();
+  ASSERT_TRUE(horizon.ok());
+  ASSERT_TRUE(store.Follow("node-a", *horizon, hooks).ok());
+  for (int i = 0; i < 200 && !store.IndexTrusted(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 TEST_F(PgStoreTest, FollowerAppliesOtherWritersChangesBeforeTheyReturn) {
   auto a = OpenInDir(dir_);
   auto b = OpenInDir(dir_);
@@ -166,18 +183,7 @@ TEST_F(PgStoreTest, FollowerAppliesOtherWritersChangesBeforeTheyReturn) {
 
   std::mutex mu;
   std::vector<OrgId> applied;
-  FollowHooks hooks;
-  hooks.apply = [&](const std::vector<OrgId>& orgs) {
-    std::lock_guard<std::mutex> lock(mu);
-    applied.insert(applied.end(), orgs.begin(), orgs.end());
-    return Status::Ok();
-  };
-  hooks.reload = [] { return Status::Ok(); };
-  auto horizon = a->ChangeHorizon();
-  ASSERT_TRUE(horizon.ok());
-  ASSERT_TRUE(a->Follow("node-a", *horizon, hooks).ok());
-  for (int i = 0; i < 200 && !a->IndexTrusted(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  FollowAsNodeA(*a, mu, applied);
   ASSERT_TRUE(a->IndexTrusted());
 
   for (int round = 0; round < 20; ++round) {
@@ -223,18 +229,7 @@ TEST_F(PgStoreTest, ChangeStampSeesEveryNodesWritesToCachedDataWhenTheyReturn) {
   EXPECT_FALSE(a->ChangeStamp()) << "not following: nothing may be cached";
   std::mutex mu;
   std::vector<OrgId> applied;
-  FollowHooks hooks;
-  hooks.apply = [&](const std::vector<OrgId>& orgs) {
-    std::lock_guard<std::mutex> lock(mu);
-    applied.insert(applied.end(), orgs.begin(), orgs.end());
-    return Status::Ok();
-  };
-  hooks.reload = [] { return Status::Ok(); };
-  auto horizon = a->ChangeHorizon();
-  ASSERT_TRUE(horizon.ok());
-  ASSERT_TRUE(a->Follow("node-a", *horizon, hooks).ok());
-  for (int i = 0; i < 200 && !a->IndexTrusted(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  FollowAsNodeA(*a, mu, applied);
   ASSERT_TRUE(a->IndexTrusted());
   ASSERT_TRUE(a->ChangeStamp());
 
