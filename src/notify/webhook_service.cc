@@ -37,24 +37,9 @@ Status WebhookService::CheckAccess(const service::Actor& a, std::optional<domain
   return Status::Ok();
 }
 
-store::AuditRecord WebhookService::AuditRec(const service::Actor& a,
-                                            std::optional<domain::OrgId> scope,
-                                            const std::string& action, TimeMs now) const {
-  store::AuditRecord r;
-  r.ts = now;
-  r.actor = a.name;
-  r.actor_role = std::string(domain::ToString(a.caller.role));
-  r.org_id = scope;
-  r.action = action;
-  r.outcome = "ALLOWED";
-  r.client_addr = a.client_addr;
-  r.request_id = a.request_id;
-  return r;
-}
-
 Status WebhookService::Refuse(const service::Actor& a, std::optional<domain::OrgId> scope,
                               const std::string& action, Status st) {
-  store::AuditRecord r = AuditRec(a, scope, action, s_.clock().now());
+  store::AuditRecord r = s_.AuditBase(a, scope, action, s_.clock().now());
   r.outcome = st.code();
   s_.store().Write([&](store::Tx& tx) { return tx.AppendAudit(r).status(); });
   return st;
@@ -115,7 +100,7 @@ Result<EndpointWithSecret> WebhookService::Create(const service::Actor& a,
     auto id = tx.InsertWebhookEndpoint(ep);
     if (!id.ok()) return id.status();
     ep.id = *id;
-    store::AuditRecord r = AuditRec(a, scope, action, now);
+    store::AuditRecord r = s_.AuditBase(a, scope, action, now);
     r.detail = "endpoint " + std::to_string(ep.id) + " " + (*url).host;
     return tx.AppendAudit(r).status();
   });
@@ -133,7 +118,7 @@ Status WebhookService::Delete(const service::Actor& a, std::optional<domain::Org
     if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
     if (e->org_id != scope) return NotFound();
     if (Status st = tx.DeleteWebhookEndpoint(id); !st.ok()) return st;
-    store::AuditRecord r = AuditRec(a, scope, action, now);
+    store::AuditRecord r = s_.AuditBase(a, scope, action, now);
     r.detail = "endpoint " + std::to_string(id);
     return tx.AppendAudit(r).status();
   });
@@ -173,7 +158,7 @@ Result<store::OutboxMessage> WebhookService::SendTest(const service::Actor& a,
     auto l = tx.ListOutbox(id, 1);
     if (!l.ok()) return l.status();
     if (!l->empty()) sent = l->front();
-    store::AuditRecord r = AuditRec(a, scope, action, now);
+    store::AuditRecord r = s_.AuditBase(a, scope, action, now);
     r.detail = "endpoint " + std::to_string(id);
     return tx.AppendAudit(r).status();
   });
@@ -197,7 +182,7 @@ Result<EndpointWithSecret> WebhookService::RotateSecret(const service::Actor& a,
     ep.old_until = now + kSecretOverlapMs;
     ep.seed = NewSeed();
     if (Status u = tx.UpdateWebhookEndpoint(ep); !u.ok()) return u;
-    store::AuditRecord r = AuditRec(a, scope, action, now);
+    store::AuditRecord r = s_.AuditBase(a, scope, action, now);
     r.detail = "endpoint " + std::to_string(id);
     return tx.AppendAudit(r).status();
   });

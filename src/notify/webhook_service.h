@@ -57,8 +57,6 @@ class WebhookService {
  private:
   Status CheckAccess(const service::Actor& a, std::optional<domain::OrgId> scope,
                      bool change) const;
-  store::AuditRecord AuditRec(const service::Actor& a, std::optional<domain::OrgId> scope,
-                              const std::string& action, TimeMs now) const;
   // Audits a refusal and returns it.
   Status Refuse(const service::Actor& a, std::optional<domain::OrgId> scope,
                 const std::string& action, Status st);

@@ -159,6 +159,12 @@ class Services {
   Status Audit(const Actor& a, std::optional<OrgId> org, const std::string& action,
                const std::string& outcome, const std::string& detail = "");
 
+  // An ALLOWED audit record of `action` by `a` at `now` (the caller sets outcome and detail): the
+  // one place that names actors and roles in records, for other services writing in their own
+  // transactions too (notify/).
+  store::AuditRecord AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
+                               TimeMs now) const;
+
   static domain::OrgState StateOf(const store::OrgRecord& org, bool has_token);
 
   // Test seam (issue 21): called with the organization when a committed change is about to reach
@@ -196,8 +202,6 @@ class Services {
                        TokenView* out);
   // A fresh token for `org`: only its lookup hash and sealed copy leave (the text is wiped).
   store::TokenRecord NewToken(OrgId org, const std::string& by, TimeMs now) const;
-  store::AuditRecord AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
-                               TimeMs now) const;
   void ApplyIndex(OrgId org, const IndexUpdate& u);
   Status CheckUserAccess(const Actor& a, std::optional<OrgId> org, store::Tx& tx,
                          std::optional<UserId> user, store::UserRecord* out);
