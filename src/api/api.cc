@@ -230,23 +230,30 @@ class Api {
   using Authed = std::function<Response(const Request&, RequestContext&, const auth::Authenticated&,
                                         const service::Actor&)>;
 
+  // Reads the request's one sg_session cookie into *sid, or returns the refusal. Two session
+  // cookies (one planted by a sibling subdomain or a path-scoped cookie, "cookie tossing") are
+  // ambiguous: which one a server or a proxy honours would decide who acts. They are refused
+  // whatever their order or validity (400, ours cleared so the browser can recover); none is 401.
+  std::optional<Response> ReadSessionCookie(const http::RequestHeader& h, std::string* sid) const {
+    if (CookieCount(h, kCookie) > 1) {
+      Response res = Error(
+          Status::Invalid("AMBIGUOUS_SESSION",
+                          "The request carries more than one sg_session cookie; sign in again."));
+      res.set(http::bhttp::field::set_cookie, ClearCookie());
+      return res;
+    }
+    *sid = CookieValue(h, kCookie);
+    if (sid->empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
+    return std::nullopt;
+  }
+
   // Wraps a handler with session authentication and, for state-changing methods, the CSRF check.
   // provider_only: organization users get 404 (the provider API does not exist for them), audited.
   http::Handler WithSession(Authed h, bool provider_only = false) {
     return [this, h = std::move(h), provider_only](const Request& req, RequestContext& ctx) {
-      // Two session cookies (one planted by a sibling subdomain or a path-scoped cookie, "cookie
-      // tossing") are ambiguous: which one a server or a proxy honours would decide who acts.
-      // Refuse whatever their order or validity, and clear ours so the browser can recover.
-      if (CookieCount(req, kCookie) > 1) {
-        Response res = Error(
-            Status::Invalid("AMBIGUOUS_SESSION",
-                            "The request carries more than one sg_session cookie; sign in again."));
-        res.set(http::bhttp::field::set_cookie, ClearCookie());
-        return res;
-      }
-      std::string sid = CookieValue(req, kCookie);
+      std::string sid;
       WipeOnExit wipe_sid(sid);
-      if (sid.empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
+      if (auto refused = ReadSessionCookie(req, &sid)) return std::move(*refused);
       // A page's background refresh (X-Sandgate-Background: 1 on a GET) is not user activity: it
       // must not keep an unattended session alive past its idle timeout.
       const bool background = req.method() == verb::get && req["X-Sandgate-Background"] == "1";
@@ -510,16 +517,9 @@ class Api {
           if (!ctx.path.starts_with("/api/v1/") ||
               (ctx.path == "/api/v1/authenticatedSession" && h.method() == verb::post))
             return std::nullopt;
-          if (CookieCount(h, kCookie) > 1) {
-            Response res = Error(Status::Invalid(
-                "AMBIGUOUS_SESSION",
-                "The request carries more than one sg_session cookie; sign in again."));
-            res.set(http::bhttp::field::set_cookie, ClearCookie());
-            return res;
-          }
-          std::string sid = CookieValue(h, kCookie);
+          std::string sid;
           WipeOnExit wipe_sid(sid);
-          if (sid.empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
+          if (auto refused = ReadSessionCookie(h, &sid)) return refused;
           if (auto who = sessions_.Authenticate(sid); !who.ok()) return Error(who.status());
           return std::nullopt;
         });
