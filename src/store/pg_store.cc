@@ -1090,12 +1090,17 @@ class PgTx final : public Tx {
       out.reset_ms = 1000;
       return out;
     }
+    // The clock read here is later than the refused insert's: a second may have rolled over in
+    // between. So the hour is blamed only when its window is current and full; otherwise the
+    // per-second window refused, and a window that has already rolled over resets in 1 ms.
     const int64_t ms = r->Int(0, 4);
-    if (per_second <= 0 || (r->Int(0, 0) >= ms / 1000 && r->Int(0, 1) >= per_second)) {
-      out.reset_ms = std::max<int64_t>(1, (r->Int(0, 0) + 1) * 1000 - ms);
-    } else {
+    const bool hour_full =
+        per_hour <= 0 || (r->Int(0, 2) >= ms / 3'600'000 && r->Int(0, 3) >= per_hour);
+    if (per_second > 0 && hour_full) {
       out.hour = true;
       out.reset_ms = std::max<int64_t>(1, (r->Int(0, 2) + 1) * 3'600'000 - ms);
+    } else {
+      out.reset_ms = std::max<int64_t>(1, (r->Int(0, 0) + 1) * 1000 - ms);
     }
     return out;
   }
