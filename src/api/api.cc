@@ -520,7 +520,10 @@ class Api {
           std::string sid;
           WipeOnExit wipe_sid(sid);
           if (auto refused = ReadSessionCookie(h, &sid)) return refused;
-          if (auto who = sessions_.Authenticate(sid); !who.ok()) return Error(who.status());
+          // No touch: the route's own WithSession authenticates again once the body is read,
+          // and decides there whether the request is user activity (X-Sandgate-Background).
+          if (auto who = sessions_.Authenticate(sid, /*touch=*/false); !who.ok())
+            return Error(who.status());
           return std::nullopt;
         });
 
