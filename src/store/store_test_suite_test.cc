@@ -1665,27 +1665,33 @@ TEST_P(StoreSuite, ConcurrentConsumeUsageNeverExceedsTheLimit) {
 }
 
 // Cluster-wide rates (quota/cluster_limits.h). PostgreSQL counts in windows of its own clock, so
-// the per-second check allows for the calls straddling one window boundary.
+// on it calls may straddle window boundaries (a loaded machine may cross several): the check calls
+// until the first refusal, which must come from the per-second window.
 TEST_P(StoreSuite, ConsumeRateAdmitsUpToEachWindowsLimitAndRefusalsChangeNothing) {
   auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Rate")); });
   ASSERT_OK(org);
   const TimeMs now = SystemClock()->now();
-  int admitted = 0, refused = 0;
-  for (int i = 0; i < 5; ++i) {
+  const bool own_clock = GetParam().name == "Postgres";
+  int admitted = 0;
+  bool refused = false;
+  for (int i = 0; i < 200 && !refused; ++i) {
     auto r = InWrite(store(), [&](Tx& tx) { return tx.ConsumeRate(*org, 2, 1000, now); });
     ASSERT_OK(r);
     if (r->admitted) {
       admitted++;
     } else {
-      refused++;
+      refused = true;
       EXPECT_FALSE(r->hour);
       EXPECT_GT(r->reset_ms, 0);
       EXPECT_LE(r->reset_ms, 1000);
     }
   }
-  EXPECT_GE(admitted, 2);
-  EXPECT_LE(admitted, 4) << "at most two per-second windows in a few milliseconds";
-  EXPECT_GE(refused, 1);
+  EXPECT_TRUE(refused);
+  if (own_clock) {
+    EXPECT_GE(admitted, 2);
+  } else {
+    EXPECT_EQ(admitted, 2) << "one window: the caller's clock";
+  }
   // The per-hour window: the admissions above count in it too; refusals did not.
   auto other = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Hourly")); });
   ASSERT_OK(other);
