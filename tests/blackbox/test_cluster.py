@@ -450,26 +450,37 @@ class ClusterTest(unittest.TestCase):
     def test_10_invalid_tokens_hit_one_throttle_across_nodes(self):
         """100 invalid tokens from one address: against one node 20 are answered 401 and the rest
         429; spread over three nodes the same throttle holds, within the documented bound of one
-        more per node and window (20 + 3, docs/CLUSTER.md)."""
+        more per node and window (20 + 3, docs/CLUSTER.md). Beyond the free failures each wait
+        (1 s, 2 s, 4 s ...) lets one more through once it has passed, so a run that took T seconds
+        (a loaded machine) may see up to log2(T + 1) more, on one node as across three."""
         def invalid_401s(source, nodes):
             answers = []
+            start = time.monotonic()
             for i in range(100):
                 status, _ = submit(self.nodes[nodes[i % len(nodes)]].port, "sbx_" + "B" * 49, b"x",
                                    source=source)
                 answers.append(status)
             self.assertTrue(all(st in (401, 429) for st in answers), answers)
-            return answers.count(401)
+            return answers.count(401), int(math.log2(time.monotonic() - start + 1))
 
-        one = invalid_401s("127.0.1.77", [0])
-        self.assertEqual(one, 20)
-        spread = invalid_401s("127.0.1.78", [0, 1, 2])
+        one, extra = invalid_401s("127.0.1.77", [0])
+        self.assertGreaterEqual(one, 20)
+        self.assertLessEqual(one, 20 + extra, "one node: %d invalid tokens got 401" % one)
+        spread, extra = invalid_401s("127.0.1.78", [0, 1, 2])
         self.assertGreaterEqual(spread, 20)
-        self.assertLessEqual(spread, 23, "spread over three nodes, %d invalid tokens got 401" % spread)
-        # Every node now refuses the address, whichever one it asks.
-        time.sleep(0.6)  # two exchanges
+        self.assertLessEqual(spread, 23 + extra, "spread over three nodes, %d invalid tokens got 401" % spread)
+        # Every node now refuses the address, whichever one it asks, once the exchanges (every
+        # 250 ms) have run: a node that had not learned the count would answer 401 to every probe.
         for node in range(3):
-            status, _ = submit(self.nodes[node].port, "sbx_" + "B" * 49, b"x", source="127.0.1.78")
-            self.assertEqual(status, 429)
+            probes = []
+            for _ in range(8):
+                time.sleep(0.3)
+                status, _ = submit(self.nodes[node].port, "sbx_" + "B" * 49, b"x", source="127.0.1.78")
+                probes.append(status)
+                if status == 429:
+                    break
+            self.assertEqual(probes[-1], 429, (node, probes))
+            self.assertLessEqual(probes.count(401), 1, (node, probes))
 
     def test_11_login_guesses_hit_one_throttle_across_nodes(self):
         """Wrong passwords for one user from one address: against one node 5 are answered 401 and
