@@ -486,8 +486,8 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
   return engine;
 }
 
-Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
-                                  double entropy) const {
+Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes, double entropy,
+                                  bool ssdeep) const {
   QuickResult q;
   q.hashes = hashes;
   q.entropy = entropy;
@@ -527,8 +527,8 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   q.category = std::move(ft.category);
   q.identified = ft.identified;
 
-  // ssdeep.
-  {
+  // ssdeep (unless the caller computed it while the bytes arrived).
+  if (ssdeep) {
     char buf[FUZZY_MAX_RESULT];
     if (fuzzy_hash_filename(path.c_str(), buf) != 0) {
       return Status::Internal("ssdeep of " + path + " failed");

@@ -203,7 +203,10 @@ class Engine {
   // caller computed while receiving the bytes (StreamHasher, EntropyAccumulator); they are copied
   // into the result. Errors: 500 INTERNAL when the file cannot be read. A ClamAV failure on a
   // malformed file is not an error: it is reported in av_error.
-  Result<QuickResult> Quick(const std::string& path, const Hashes& hashes, double entropy) const;
+  // With ssdeep = false the fuzzy hash is not computed (QuickResult::ssdeep stays empty): for
+  // callers that computed it while the bytes arrived (side_digest.h, issue 19, target 5).
+  Result<QuickResult> Quick(const std::string& path, const Hashes& hashes, double entropy,
+                            bool ssdeep = true) const;
 
   // YARA scan of the file at `path` and, for archives up to static_scan_limit, of every member
   // libclamav extracts (within its extraction limits). `filename` is the client's name for the

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <initializer_list>
 #include <iterator>
 #include <limits>
 #include <mutex>
@@ -232,8 +233,8 @@ CREATE INDEX usage_by_day ON usage(day, used, over_quota);
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // Every write transaction starts by taking the cluster-wide write lock (see the header).
-constexpr const char* kBeginWrite =
-    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(74110001)";
+constexpr const char* kBeginWriteTx = "BEGIN ISOLATION LEVEL READ COMMITTED";
+constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(74110001)";
 constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
 constexpr const char* kChangesChannel = "sandgate_changes";
 // The change log's horizon: its newest entry, or how far it was pruned if that is more.
@@ -400,10 +401,28 @@ class Conn {
   }
 
   PGconn* raw() const { return c_; }
-  bool broken() const { return PQstatus(c_) != CONNECTION_OK; }
+  bool broken() const { return bad_ || PQstatus(c_) != CONNECTION_OK; }
+
+  // Round trips (issue 19, target 6): commands that open a transaction are not sent on their own
+  // but ahead of the transaction's first statement, in the same round trip (libpq's pipeline
+  // mode); a transaction that runs no statement sends nothing at all (its COMMIT or ROLLBACK is
+  // then a no-op here).
+  void Defer(std::vector<const char*> commands) { deferred_ = std::move(commands); }
 
   // Simple-protocol SQL text (may hold several statements), no parameters, no rows wanted.
   Status Exec(const char* sql, std::string_view what) {
+    if (!deferred_.empty()) {
+      const std::string_view v(sql);
+      if (v == "COMMIT" || v == "ROLLBACK") {  // the transaction never reached the server
+        deferred_.clear();
+        return Status::Ok();
+      }
+      std::string all;
+      for (const char* d : deferred_) all.append(d).append("; ");
+      all.append(sql);
+      deferred_.clear();
+      return Exec(all.c_str(), what);
+    }
     ResultPtr r(PQexec(c_, sql));
     ExecStatusType s = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return Status::Ok();
@@ -412,9 +431,12 @@ class Conn {
   }
 
   // Runs a statement (prepared once per connection). On error returns the failed result through
-  // `err` (for the SQLSTATE and constraint) and the Status.
+  // `err` (for the SQLSTATE and constraint) and the Status. The deferred commands (Defer), then
+  // `before`, the statement and `after` go in one round trip; the first that fails is the error
+  // (the ones after it are skipped by the server, as in any pipeline).
   Result<Rows> Query(const std::string& sql, const Params& p, std::string_view what,
-                     ResultPtr* err = nullptr) {
+                     ResultPtr* err = nullptr, std::initializer_list<const char*> before = {},
+                     std::initializer_list<const char*> after = {}) {
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
       std::string name = "s" + std::to_string(prepared_.size());
@@ -429,18 +451,75 @@ class Conn {
     std::vector<const char*> vals;
     std::vector<int> lens, fmts;
     p.Arrays(&vals, &lens, &fmts);
-    ResultPtr r(PQexecPrepared(c_, it->second.c_str(), p.count(), vals.data(), lens.data(),
-                               fmts.data(), 0));
-    ExecStatusType s = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return Rows(std::move(r));
-    Status st = PgError(c_, r.get(), what);
-    if (err) *err = std::move(r);
-    return st;
+    if (deferred_.empty() && before.size() == 0 && after.size() == 0) {
+      ResultPtr r(PQexecPrepared(c_, it->second.c_str(), p.count(), vals.data(), lens.data(),
+                                 fmts.data(), 0));
+      ExecStatusType s = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+      if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return Rows(std::move(r));
+      Status st = PgError(c_, r.get(), what);
+      if (err) *err = std::move(r);
+      return st;
+    }
+    std::vector<const char*> head = std::move(deferred_);
+    deferred_.clear();
+    head.insert(head.end(), before.begin(), before.end());
+    return Pipelined(head, it->second, p.count(), vals, lens, fmts, std::vector<const char*>(after),
+                     what, err);
   }
 
  private:
   explicit Conn(PGconn* c) : c_(c) {}
+
+  // head..., the prepared statement `name`, tail... in one pipeline and one round trip.
+  Result<Rows> Pipelined(const std::vector<const char*>& head, const std::string& name, int nparams,
+                         const std::vector<const char*>& vals, const std::vector<int>& lens,
+                         const std::vector<int>& fmts, const std::vector<const char*>& tail,
+                         std::string_view what, ResultPtr* err) {
+    auto fail = [&](ResultPtr r) -> Status {
+      Status st = PgError(c_, r.get(), what);
+      if (err) *err = std::move(r);
+      return st;
+    };
+    if (PQenterPipelineMode(c_) != 1) return fail(nullptr);
+    bool sent = true;
+    for (const char* cmd : head)
+      sent = sent && PQsendQueryParams(c_, cmd, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent = sent && PQsendQueryPrepared(c_, name.c_str(), nparams, vals.data(), lens.data(),
+                                       fmts.data(), 0) == 1;
+    for (const char* cmd : tail)
+      sent = sent && PQsendQueryParams(c_, cmd, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent = sent && PQpipelineSync(c_) == 1;
+    const size_t n = head.size() + 1 + tail.size();
+    std::vector<ResultPtr> results;
+    results.reserve(n);
+    bool lost = !sent;
+    for (size_t i = 0; i < n && !lost; ++i) {
+      ResultPtr r(PQgetResult(c_));
+      if (!r) {
+        lost = true;
+        break;
+      }
+      while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // the end of this command
+      results.push_back(std::move(r));
+    }
+    if (!lost) {
+      ResultPtr sync(PQgetResult(c_));
+      lost = !sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC;
+    }
+    if (lost || PQexitPipelineMode(c_) != 1) {
+      bad_ = true;  // out of step with the server: never used again
+      return fail(nullptr);
+    }
+    for (size_t i = 0; i < results.size(); ++i) {
+      const ExecStatusType s = PQresultStatus(results[i].get());
+      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) return fail(std::move(results[i]));
+    }
+    return Rows(std::move(results[head.size()]));
+  }
+
   PGconn* c_;
+  bool bad_ = false;
+  std::vector<const char*> deferred_;                      // see Defer
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   std::string last_error_;
 };
@@ -1146,14 +1225,33 @@ class PgTx final : public Tx {
   }
 
   Result<int64_t> RecordChange(OrgId org) override {
-    static const std::string sql = "INSERT INTO changes (org_id) VALUES ($1) RETURNING seq";
-    static const std::string notify =
-        std::string("SELECT pg_notify('") + kChangesChannel + "', '')";
+    // The entry and the notification in one statement (one round trip). The notification is
+    // delivered to the listening nodes when (and only if) the transaction commits.
+    static const std::string sql =
+        std::string(
+            "WITH c AS (INSERT INTO changes (org_id) VALUES ($1) RETURNING seq) "
+            "SELECT seq, pg_notify('") +
+        kChangesChannel + "', '') FROM c";
     if (Status g = Guard(true); !g.ok()) return g;
     auto r = Run(sql, Params().Int(org), "recording a change");
     if (!r.ok()) return r.status();
-    // Delivered to the listening nodes when (and only if) the transaction commits.
-    if (auto n = Run(notify, Params(), "notifying the nodes"); !n.ok()) return n.status();
+    recorded_change_ = r->Int(0, 0);
+    return recorded_change_;
+  }
+
+  // RunTx's cache-only entry (organization 0) and the COMMIT in one round trip. On success the
+  // transaction is committed; on failure the caller rolls back (a no-op when COMMIT itself
+  // failed) and answers 503, as for any failed COMMIT.
+  Result<int64_t> RecordCacheChangeAndCommit() {
+    static const std::string sql =
+        std::string(
+            "WITH c AS (INSERT INTO changes (org_id) VALUES ($1) RETURNING seq) "
+            "SELECT seq, pg_notify('") +
+        kChangesChannel + "', '') FROM c";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto r = c_.Query(sql, Params().Int(kCacheOnlyChange), "recording a change and committing",
+                      nullptr, {}, {"COMMIT"});
+    if (!r.ok()) return poison_ = r.status();
     recorded_change_ = r->Int(0, 0);
     return recorded_change_;
   }
@@ -1550,13 +1648,11 @@ class PgTx final : public Tx {
                        std::optional<Status> on_unique, std::optional<Status> on_fk = std::nullopt,
                        std::string* constraint = nullptr) {
     if (!poison_.ok()) return poison_;
-    if (Status st = c_.Exec("SAVEPOINT sg_handled", what); !st.ok()) return poison_ = st;
+    // SAVEPOINT, the statement and RELEASE in one round trip (issue 19, target 6).
     ResultPtr err;
-    auto r = c_.Query(sql, p, what, &err);
-    if (r.ok()) {
-      if (Status st = c_.Exec("RELEASE SAVEPOINT sg_handled", what); !st.ok()) return poison_ = st;
-      return r;
-    }
+    auto r =
+        c_.Query(sql, p, what, &err, {"SAVEPOINT sg_handled"}, {"RELEASE SAVEPOINT sg_handled"});
+    if (r.ok()) return r;
     const std::string state = SqlState(err.get());
     std::optional<Status> answer;
     if (state == "23505" && on_unique) answer = on_unique;
@@ -1641,11 +1737,11 @@ struct CacheEffect {
 // one case where PostgreSQL cannot say) and the caller is told 503 all the same.
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
              const std::function<Status(Tx&)>& fn, CacheEffect* effect = nullptr) {
-  const char* begin = writable ? kBeginWrite : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-  if (Status st = c.Exec(begin, "starting a transaction"); !st.ok()) {
-    (void)c.Exec("ROLLBACK", "rolling back");
-    return st;
-  }
+  // BEGIN (and the write lock) travel with the first statement (Conn::Defer).
+  if (writable)
+    c.Defer({kBeginWriteTx, kWriteLock});
+  else
+    c.Defer({"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"});
   PgTx tx(c, writable, audit_key);
   Status result;
   try {
@@ -1658,18 +1754,22 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   // A change to cached data goes through the change log (as a cache-only entry, organization
   // 0, when the caller logged none), so every node's caches see it (issue 19).
   int64_t own_change = 0;
+  bool committed = false;
   if (result.ok() && writable && effect && tx.cache_change() && tx.recorded_change() == 0) {
-    auto seq = tx.RecordChange(kCacheOnlyChange);
-    if (seq.ok())
-      own_change = *seq;
-    else
-      result = seq.status();
+    auto seq = tx.RecordCacheChangeAndCommit();
+    if (!seq.ok()) {
+      (void)c.Exec("ROLLBACK", "rolling back");
+      if (seq.status().http_status() == 503) return seq.status();
+      return Status::Unavailable("store: commit failed: " + seq.status().message());
+    }
+    own_change = *seq;
+    committed = true;
   }
   if (!result.ok()) {
     (void)c.Exec("ROLLBACK", "rolling back");
     return result;
   }
-  if (Status st = c.Exec("COMMIT", "committing"); !st.ok()) {
+  if (Status st = committed ? Status::Ok() : c.Exec("COMMIT", "committing"); !st.ok()) {
     (void)c.Exec("ROLLBACK", "rolling back");
     return Status::Unavailable("store: commit failed: " + st.message());
   }

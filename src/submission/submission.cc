@@ -10,6 +10,7 @@
 #include <future>
 #include <system_error>
 
+#include "analysis/side_digest.h"
 #include "common/no_wait.h"
 #include "common/secret.h"
 #include "http/server.h"
@@ -428,7 +429,15 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   auto spool = in_memory ? SpoolFile::CreateInMemory() : SpoolFile::Create(opt_.spool_dir);
   if (!spool.ok()) co_return ZError(503, "The service cannot store uploads right now");
   analysis::StreamHasher hasher;
-  analysis::EntropyAccumulator entropy;
+  // ssdeep and entropy while the body arrives (issue 19, target 5): a body in a spool file is
+  // read back and digested by a thread of its own (the other core), so this I/O thread only
+  // hashes and writes; a small in-memory body is digested here, inline.
+  std::optional<analysis::SideDigester> side;
+  if (spool->in_memory())
+    side.emplace();
+  else
+    side.emplace(spool->path());
+  if (!inflater && body.content_length()) side->SetTotalLength(*body.content_length());
   const uint64_t limit = discan ? opt_.discan_limit : opt_.submit_limit;
   uint64_t size = 0;
   int64_t hashing_ns = 0;  // the hashing stage, spread over the upload
@@ -439,8 +448,9 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     const int64_t t0 = timing ? metrics::MonotonicNs() : 0;
     hasher.Update(data, n);
     if (timing) hashing_ns += metrics::MonotonicNs() - t0;
-    entropy.Update(data, n);
-    return spool->Write(data, n);
+    if (Status st = spool->Write(data, n); !st.ok()) return st;
+    side->Update(data, n);  // after the write: a follower reads these bytes back from the file
+    return Status::Ok();
   };
   std::vector<char> buf(kChunk);
   for (;;) {
@@ -520,13 +530,20 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
           } catch (const std::system_error&) {  // no thread to be had: one after the other
           }
         }
-        auto quick = engine->Quick(spooled, hashes.value(), entropy.Bits());
+        // The AV scan starts at once; the ssdeep and entropy of the body's tail, if the follower
+        // is still behind, finish beside it.
+        auto quick = engine->Quick(spooled, hashes.value(), 0, /*ssdeep=*/false);
+        auto digests = side->Finish();
+        if (quick.ok() && digests.ok()) {
+          quick->ssdeep = std::move(digests->ssdeep);
+          quick->entropy = digests->entropy;
+        }
         std::optional<analysis::StaticResult> statics;
         if (discan) {
           auto s = static_run.valid() ? static_run.get() : engine->Static(spooled, filename);
           if (s.ok()) statics = std::move(s.value());
         }
-        if (!quick.ok()) co_return ZError(500, "The analysis failed");
+        if (!quick.ok() || !digests.ok()) co_return ZError(500, "The analysis failed");
         analysis::Verdict verdict = analysis::Classify(*quick, statics ? &*statics : nullptr);
         const bool queue_rules = !discan && quick->virus_name.empty();
         store::ReportRecord rec;

@@ -137,6 +137,26 @@ class SubmissionTest(ServerTestCase):
         self.assertEqual(rep["FileProperties"]["MD5"], md5.upper())
         self.assertTrue(rep["FileProperties"]["SSDeep"])
 
+    def test_ssdeep_is_the_same_whichever_way_the_body_arrives(self):
+        # Issue 19, target 5: ssdeep and entropy are computed while the body streams in: inline for
+        # a small body kept in memory, by a thread that follows the spool file for a larger one
+        # (with its length known), and for a gzip-encoded body (spooled, length unknown). The
+        # report must not depend on which.
+        for size in (300 * 1024, 3 * 1024 * 1024 + 5):
+            text = b"Sandgate streams every upload through its digests. " * (size // 50 + 1)
+            data = text[: size - 4096] + os.urandom(4096)
+            seen = []
+            for i, (body, headers) in enumerate(
+                    [(data, {}), (gzip.compress(data), {"Content-Encoding": "gzip"})]):
+                org, admin, token = self.org(f"Fuzzy {size} {i}")
+                r = self.submit(token, body, path="/zscsb/discan", headers=headers)
+                self.assertEqual(r.status, 200, r)
+                props = self.report(admin, r.json["md5"], "summary")["Summary"]["FileProperties"]
+                self.assertEqual(props["FileSize"], len(data))
+                seen.append(props["SSDeep"])
+            self.assertTrue(seen[0].startswith(tuple("123456789")), seen)
+            self.assertEqual(seen[0], seen[1], size)
+
     def test_random_data_gets_a_verdict(self):
         org, admin, token = self.org("Random Co")
         data = os.urandom(256 * 1024)
