@@ -35,6 +35,7 @@ enum Shape {
   kChangeRole,     // PATCH /api/v1/provider/orgs/{id}/users/{uid}
   kResetPassword,  // POST /api/v1/provider/orgs/{id}/users/{uid}/password
   kCreateWebhook,  // POST /api/v1/sandbox/webhooks, /api/v1/provider/webhooks
+  kLeakReport,     // POST /api/v1/provider/leak-reports (issue 20)
   kShapeCount
 };
 
@@ -51,7 +52,8 @@ Result<boost::json::object> Parse(int shape, const http::Request& req) {
                                   {"dailyAllowance", K::kInteger, false},
                                   {"ratePerSecond", K::kInteger, false},
                                   {"ratePerHour", K::kInteger, false},
-                                  {"disableThreshold", K::kInteger, false}});
+                                  {"disableThreshold", K::kInteger, false},
+                                  {"leakPolicy", K::kString, false}});
     case kSubscription:
       return api::ParseBody(req,
                             {{"action", K::kString, true}, {"endsAt", K::kNullableString, false}});
@@ -67,6 +69,10 @@ Result<boost::json::object> Parse(int shape, const http::Request& req) {
       return api::ParseBody(req, {{"url", K::kString, true},
                                   {"events", K::kStringArray, false},
                                   {"description", K::kString, false}});
+    case kLeakReport:
+      return api::ParseBody(
+          req,
+          {{"token", K::kString, true}, {"url", K::kString, true}, {"source", K::kString, false}});
     default:
       return api::ParseBody(req, {{"password", K::kString, false}});
   }
@@ -93,6 +99,7 @@ void Use(int shape, const boost::json::object& b) {
       opt_str("name");
       for (const char* k : {"dailyAllowance", "ratePerSecond", "ratePerHour", "disableThreshold"})
         if (auto* v = b.if_contains(k)) (void)v->to_number<int64_t>();
+      if (auto* v = b.if_contains("leakPolicy")) (void)domain::ParseLeakPolicy(v->as_string());
       break;
     case kSubscription: {
       (void)str("action");
@@ -119,6 +126,11 @@ void Use(int shape, const boost::json::object& b) {
       opt_str("description");
       if (auto* v = b.if_contains("events"))
         for (const auto& e : v->as_array()) (void)std::string(e.as_string());
+      break;
+    case kLeakReport:
+      (void)str("token");
+      (void)str("url");
+      opt_str("source");
       break;
     default:
       opt_str("password");

@@ -14,6 +14,7 @@ const FILTERS = [
   ['TOKEN_REVEAL', 'Token revealed or copied'],
   ['TOKEN_DISABLE', 'Token disabled'],
   ['TOKEN_ENABLE', 'Token enabled'],
+  ['TOKEN_LEAKED', 'Token found in public'],
   ['SUBSCRIPTION_ACTIVATE', 'Subscription activated'],
   ['SUBSCRIPTION_RENEW', 'Subscription renewed'],
   ['SUBSCRIPTION_EXPIRE', 'Subscription ended'],
@@ -57,6 +58,11 @@ const ATTEMPTS = {
 // One audit record as a sentence.
 export function describe(r) {
   const who = r.actor === 'provider' ? 'The service provider' : r.actor || 'Someone';
+  if (r.action === 'TOKEN_LEAKED' && r.outcome === 'ALLOWED') {
+    // Issue 20: a secret scanner's report ("REVOKED; url ...; source ...").
+    const how = /^REVOKED/.test(r.detail) ? 'and revoked it' : 'and reported it (the token stays active)';
+    return `${r.actor === 'secret-scanning' ? 'Secret scanning' : who} found the token in public ${how}`;
+  }
   if (r.action === 'TOKEN_DISABLE' && r.actor === 'provider' && /threshold|QUOTA_THRESHOLD/i.test(r.detail)) {
     return 'The token was disabled automatically after too many over-quota calls';
   }

@@ -642,6 +642,11 @@ export async function renderOrgPage(ctx) {
     ];
     const inputs = {};
     const msgs = {};
+    // Issue 20: what a report of the token found in public does.
+    const policy = o.leakPolicy || 'REVOKE';
+    const leakPolicy = h('select', { id: 'set-leakPolicy', name: 'leakPolicy', 'aria-describedby': 'set-leakPolicy-help' },
+      h('option', { value: 'REVOKE', selected: policy === 'REVOKE' }, 'Revoke the token'),
+      h('option', { value: 'NOTIFY', selected: policy === 'NOTIFY' }, 'Notify only (the token stays active)'));
     const form = h('form', { class: 'settings-form', novalidate: true },
       fields.map(([key, text, type, value]) => {
         const input = h('input', { id: 'set-' + key, name: key, type, value: String(value), required: true, 'aria-describedby': `set-${key}-msg`, ...(type === 'number' ? { min: '0', max: '1000000000', step: '1', inputmode: 'numeric' } : { maxlength: '200' }) });
@@ -651,6 +656,8 @@ export async function renderOrgPage(ctx) {
         msgs[key] = msg;
         return h('div', { class: 'field' }, h('label', { for: 'set-' + key }, text), input, msg);
       }),
+      h('div', { class: 'field' }, h('label', { for: 'set-leakPolicy' }, 'When the token is found in public'), leakPolicy,
+        h('p', { id: 'set-leakPolicy-help', class: 'muted' }, 'A secret scanner\'s report (GitHub, or the leak-report API).')),
       h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', 'data-focus-key': 'save-settings' }, 'Save settings')));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -677,6 +684,7 @@ export async function renderOrgPage(ctx) {
         firstBad.focus();
         return;
       }
+      if (leakPolicy.value !== policy) change.leakPolicy = leakPolicy.value;
       if (Object.keys(change).length === 0) {
         toast('Nothing changed.');
         return;
@@ -684,7 +692,11 @@ export async function renderOrgPage(ctx) {
       act(() => patch(base, change), 'The settings were saved.', {
         onError: (err) => {
           // The API names no field: show it beside the first changed one.
-          const key = Object.keys(change)[0];
+          const key = Object.keys(change).find((k) => inputs[k]);
+          if (!key) {
+            toast(err.message, 'error');
+            return;
+          }
           fieldError(inputs[key], msgs[key], err.message);
           inputs[key].focus();
         },

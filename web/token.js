@@ -229,6 +229,27 @@ export async function renderTokenPage(ctx) {
     await act(() => post('/api/v1/sandbox/token'), 'A new token was added.');
   }
 
+  // Issue 20: the token was reported found in public (a secret scanner). The URL is the scanner's
+  // text: shown as text, a link only when it is http(s).
+  function leakNotice(r) {
+    let link = false;
+    try {
+      const u = new URL(r.url);
+      link = u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      link = false;
+    }
+    const where = link
+      ? h('a', { class: 'leak-url', href: r.url, rel: 'noopener noreferrer nofollow', target: '_blank', 'data-testid': 'leak-url' }, r.url)
+      : h('code', { class: 'leak-url', 'data-testid': 'leak-url' }, r.url || 'an unknown address');
+    const revoked = r.action === 'REVOKED';
+    return notice(revoked ? 'error' : 'warning', revoked ? 'Your token was found in public and revoked' : 'Your token was found in public',
+      h('p', { 'data-testid': 'leak-text' }, `Your token (…${r.tokenLast4}) was found in a public repository at `, where, ' on ', timeEl(r.foundAt),
+        revoked
+          ? ' and was revoked; add a new one.'
+          : ' and was reported; it is still active. Regenerate it so the published one stops working.'));
+  }
+
   function notices() {
     const v = page.view;
     const out = [];
@@ -264,6 +285,7 @@ export async function renderTokenPage(ctx) {
           contactLine(v, 'Contact your service provider to renew it')));
       }
     }
+    if (v.leakReport) out.push(leakNotice(v.leakReport));
     if (ctx.user.role === 'ORG_READONLY') {
       out.push(notice('info', null, 'You have read-only access to this page; an organization administrator can manage the token.'));
     }

@@ -30,6 +30,7 @@ using http::bhttp::verb;
 namespace {
 
 constexpr const char* kCookie = "sg_session";
+constexpr const char* kSecretScanningPath = "/api/v1/secret-scanning/github";
 
 Response JsonResponse(int status, const json::value& v) {
   Response res{static_cast<http::bhttp::status>(status), 11};
@@ -105,6 +106,18 @@ json::object TokenViewJson(const service::TokenView& v, const std::string& base_
   sub["endsAt"] = OptTime(v.org.ends_at);
   o["subscription"] = std::move(sub);
   o["allowedActions"] = ActionNames(v.allowed);
+  // Issue 20: the organization's leak policy, and the last report of its token found in public
+  // (cleared when a new token is added). The URL is the scanner's text: clients show it as text.
+  o["leakPolicy"] = std::string(domain::ToString(v.leak.policy));
+  if (v.leak.reported_at) {
+    o["leakReport"] = json::object{{"foundAt", FormatIso8601(*v.leak.reported_at)},
+                                   {"url", v.leak.url},
+                                   {"source", v.leak.source},
+                                   {"action", v.leak.action},
+                                   {"tokenLast4", v.leak.token_last4}};
+  } else {
+    o["leakReport"] = nullptr;
+  }
   return o;
 }
 
@@ -515,7 +528,9 @@ class Api {
     r.SetBeforeContinue(
         [this](const http::RequestHeader& h, const RequestContext& ctx) -> std::optional<Response> {
           if (!ctx.path.starts_with("/api/v1/") ||
-              (ctx.path == "/api/v1/authenticatedSession" && h.method() == verb::post))
+              (ctx.path == "/api/v1/authenticatedSession" && h.method() == verb::post) ||
+              // Signed by the scanner, not a session (issue 20): checked once the body is read.
+              (ctx.path == kSecretScanningPath && h.method() == verb::post))
             return std::nullopt;
           std::string sid;
           WipeOnExit wipe_sid(sid);
@@ -642,9 +657,16 @@ class Api {
                                             {"dailyAllowance", Field::Kind::kInteger, false},
                                             {"ratePerSecond", Field::Kind::kInteger, false},
                                             {"ratePerHour", Field::Kind::kInteger, false},
-                                            {"disableThreshold", Field::Kind::kInteger, false}});
+                                            {"disableThreshold", Field::Kind::kInteger, false},
+                                            {"leakPolicy", Field::Kind::kString, false}});
                 if (!body.ok()) return Error(body.status());
                 service::OrgPatch p;
+                if (auto* v = body->if_contains("leakPolicy")) {
+                  p.leak_policy = domain::ParseLeakPolicy(v->as_string());
+                  if (!p.leak_policy)
+                    return Error(Status::Invalid("INVALID_FIELD",
+                                                 "Field 'leakPolicy' must be REVOKE or NOTIFY."));
+                }
                 if (auto* v = body->if_contains("name")) p.name = std::string(v->as_string());
                 auto num = [&](const char* k, std::optional<int64_t>& out) {
                   if (auto* v = body->if_contains(k)) out = v->to_number<int64_t>();
@@ -717,6 +739,7 @@ class Api {
               true));
     RegisterUsers(r);
     RegisterReports(r);
+    RegisterLeakReports(r);
     if (opt_.webhooks)  // issue 20: src/api/webhooks_api.cc
       RegisterWebhookRoutes(r, *opt_.webhooks, [this](AuthedHandler h, bool provider_only) {
         return WithSession(std::move(h), provider_only);
@@ -823,6 +846,117 @@ class Api {
                 return Response{http::bhttp::status::no_content, 11};
               },
               true));
+  }
+
+  // --- Leaked-token reports (issue 20). ---
+  static constexpr size_t kMaxLeakBatch = 1000;  // tokens in one report
+  static constexpr size_t kMaxTokenText = 1024;  // a reported "token" (ours are 53 characters)
+
+  struct ReportedToken {
+    std::string token, type;
+    service::LeakReport where;
+  };
+
+  void RegisterLeakReports(http::Router& r) {
+    // GitHub's secret scanning partner endpoint: no session, no CSRF token (the scanner signs the
+    // body), so it is exempt from the before-continue hook above; blocking because the signature
+    // check may fetch the scanner's keys.
+    r.Add(
+        verb::post, "/api/v1/secret-scanning/github",  // kSecretScanningPath
+        [this](const Request& req, RequestContext& ctx) { return GithubLeakReport(req, ctx); },
+        http::RouteOptions{1024 * 1024, true});
+    r.Add(verb::post, "/api/v1/provider/leak-reports",
+          WithSession(
+              [this](const Request& req, RequestContext&, auto&, auto& a) {
+                auto body = ParseBody(req, {{"token", Field::Kind::kString, true},
+                                            {"url", Field::Kind::kString, true},
+                                            {"source", Field::Kind::kString, false}});
+                if (!body.ok()) return Error(body.status());
+                ReportedToken t;
+                t.token = std::string(body->at("token").as_string());
+                Wipe(body->at("token").as_string());
+                WipeOnExit wipe_token(t.token);
+                t.where.url = std::string(body->at("url").as_string());
+                if (auto* v = body->if_contains("source")) t.where.source = v->as_string();
+                if (t.where.url.empty())
+                  return Error(Status::Invalid("INVALID_FIELD", "Field 'url' must not be empty."));
+                if (t.token.size() > kMaxTokenText)
+                  return Error(Status::Invalid("INVALID_FIELD",
+                                               "Field 'token' is at most 1024 characters."));
+                auto out = s_.ReportLeak(a, t.token, t.where);
+                if (!out.ok()) return Error(out.status());
+                json::object o{{"label", out->live ? "true_positive" : "false_positive"},
+                               {"action", out->live ? json::value(out->action) : nullptr},
+                               {"orgId", out->org ? json::value(*out->org) : nullptr},
+                               {"tokenLast4", out->live ? json::value(out->last4) : nullptr}};
+                return JsonResponse(200, o);
+              },
+              true));
+  }
+
+  // POST /api/v1/secret-scanning/github: verify, parse every entry, then act on each; answer in
+  // GitHub's feedback shape. Nothing changes unless the whole body verified and parsed.
+  Response GithubLeakReport(const Request& req, RequestContext& ctx) {
+    if (!opt_.scanner_keys || !opt_.scanner_keys->configured())
+      return Error(Status::NotFound(
+          "NOT_CONFIGURED",
+          "Secret scanning reports are not configured on this server (secret_scanning_keys_file "
+          "or secret_scanning_keys_url)."));
+    if (Status st = opt_.scanner_keys->Verify(req["Github-Public-Key-Identifier"],
+                                              req["Github-Public-Key-Signature"], req.body());
+        !st.ok()) {
+      spdlog::warn("secret scanning report refused from {}: {}", ctx.client_addr, st.message());
+      return Error(st);
+    }
+    auto bad = [](const std::string& why) {
+      return Error(Status::Invalid("INVALID_BODY", "The report " + why + "."));
+    };
+    boost::system::error_code ec;
+    json::value doc = json::parse(req.body(), ec);
+    if (ec || !doc.is_array()) return bad("is not a JSON array");
+    if (doc.as_array().size() > kMaxLeakBatch) return bad("has more than 1000 entries");
+    std::vector<ReportedToken> items;
+    struct WipeAll {
+      std::vector<ReportedToken>& v;
+      ~WipeAll() {
+        for (auto& t : v) Wipe(t.token);
+      }
+    } wipe_items{items};
+    for (json::value& e : doc.as_array()) {
+      json::object* o = e.if_object();
+      if (!o) return bad("has an entry that is not an object");
+      ReportedToken t;
+      auto text = [&](const char* k, std::string* out, bool required) {
+        json::value* v = o->if_contains(k);
+        if (!v) return !required;
+        if (!v->is_string()) return false;
+        *out = std::string(v->as_string());
+        return true;
+      };
+      const bool ok = text("token", &t.token, true) && text("type", &t.type, false) &&
+                      text("url", &t.where.url, false) && text("source", &t.where.source, false);
+      if (auto* v = o->if_contains("token"); v && v->is_string()) Wipe(v->as_string());
+      if (!ok) return bad("has an entry without a \"token\" string, or a non-string field");
+      if (t.token.size() > kMaxTokenText) return bad("has a token longer than 1024 characters");
+      if (t.type.size() > 200) return bad("has a type longer than 200 characters");
+      if (Status st = service::Services::CheckLeakReport(t.where); !st.ok()) return Error(st);
+      items.push_back(std::move(t));
+    }
+    const service::Actor actor = service::Services::SecretScanning(ctx.client_addr, ctx.request_id);
+    json::array out;
+    int live = 0;
+    for (const ReportedToken& t : items) {
+      auto r = s_.ReportLeak(actor, t.token, t.where);
+      if (!r.ok()) return Error(r.status());  // the scanner retries; a replay is harmless
+      live += r->live ? 1 : 0;
+      out.push_back(json::object{{"token_raw", t.token},
+                                 {"token_type", t.type},
+                                 {"label", r->live ? "true_positive" : "false_positive"}});
+    }
+    spdlog::info("secret scanning report: {} token(s), {} live", items.size(), live);
+    Response res = JsonResponse(200, out);
+    for (auto& v : out) Wipe(v.as_object()["token_raw"].as_string());
+    return res;
   }
 
   static Response NotFoundResponse() {

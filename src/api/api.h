@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include "auth/secret_scanning.h"
 #include "auth/sessions.h"
 #include "http/router.h"
 #include "notify/webhook_service.h"
@@ -23,6 +24,9 @@ struct ApiOptions {
   std::function<boost::json::object()> analysis_status;
   // When set: the webhook routes (src/api/webhooks_api.h).
   notify::WebhookService* webhooks = nullptr;
+  // The secret scanner's public keys (issue 20). Null or not configured: POST
+  // /api/v1/secret-scanning/github answers 404 NOT_CONFIGURED.
+  auth::ScannerKeys* scanner_keys = nullptr;
 };
 
 // Registers every /api/v1 route, /healthz and /readyz on `router`. `services` and `sessions` must

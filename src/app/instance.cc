@@ -177,6 +177,10 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       st = str(&cfg->metrics_listen);
     } else if (k == "metrics_bearer_file") {
       st = str(&cfg->metrics_bearer_file);
+    } else if (k == "secret_scanning_keys_file") {
+      st = str(&cfg->secret_scanning_keys_file);
+    } else if (k == "secret_scanning_keys_url") {
+      st = str(&cfg->secret_scanning_keys_url);
     } else if (k == "trusted_proxies" || k == "trusted_proxy") {  // the flag is --trusted-proxy
       const toml::array* arr = value.as_array();
       cfg->trusted_proxies.clear();

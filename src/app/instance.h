@@ -52,6 +52,10 @@ struct Config {
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Request-Id/X-Forwarded-For count
   // Webhooks (issue 20): address ranges webhook URLs may reach despite the SSRF guard.
   std::vector<std::string> webhook_allow_cidrs;
+  // Leaked-token reports (issue 20): where the secret scanner's public keys come from (GitHub's
+  // key document format). Neither set: POST /api/v1/secret-scanning/github answers 404.
+  std::string secret_scanning_keys_file;
+  std::string secret_scanning_keys_url;
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

@@ -105,6 +105,8 @@ void PrintEffectiveConfig(const app::Config& in, std::ostream& out) {
   s("metrics", cfg.metrics ? "on" : "off");
   s("metrics_listen", cfg.metrics_listen);
   s("metrics_bearer_file", cfg.metrics_bearer_file);
+  s("secret_scanning_keys_file", cfg.secret_scanning_keys_file);
+  s("secret_scanning_keys_url", cfg.secret_scanning_keys_url);
   // The flag is --trusted-proxy (repeatable); the file takes trusted_proxies or trusted_proxy.
   out << "trusted_proxy = [";
   for (size_t n = 0; n < cfg.trusted_proxies.size(); ++n)

@@ -65,6 +65,7 @@ struct Common {
   std::string log_file, log_format, metrics, metrics_listen, metrics_bearer_file;
   std::vector<std::string> trusted_proxies;
   std::vector<std::string> webhook_allow_cidrs;
+  std::string secret_scanning_keys_file, secret_scanning_keys_url;
 };
 
 int Fail(const Status& st) {
@@ -201,6 +202,10 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.metrics_bearer_file.empty()) cfg.metrics_bearer_file = c.metrics_bearer_file;
   if (!c.trusted_proxies.empty()) cfg.trusted_proxies = c.trusted_proxies;
   if (!c.webhook_allow_cidrs.empty()) cfg.webhook_allow_cidrs = c.webhook_allow_cidrs;
+  if (!c.secret_scanning_keys_file.empty())
+    cfg.secret_scanning_keys_file = c.secret_scanning_keys_file;
+  if (!c.secret_scanning_keys_url.empty())
+    cfg.secret_scanning_keys_url = c.secret_scanning_keys_url;
   return cfg;
 }
 
@@ -259,6 +264,13 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
         ->check(CLI::IsMember({"on", "off"}));
     cmd->add_option("--metrics-listen", c.metrics_listen,
                     "Serve /metrics on its own ADDR:PORT instead of the main listener");
+    cmd->add_option("--secret-scanning-keys-file", c.secret_scanning_keys_file,
+                    "Public keys of the secret scanner (GitHub's format) that sign leaked-token "
+                    "reports to /api/v1/secret-scanning/github")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--secret-scanning-keys-url", c.secret_scanning_keys_url,
+                    "Fetch those keys from this URL (e.g. "
+                    "https://api.github.com/meta/public_keys/secret_scanning)");
     cmd->add_option("--metrics-bearer-file", c.metrics_bearer_file,
                     "File holding a bearer token that GET /metrics then requires")
         ->check(CLI::ExistingFile);
@@ -305,6 +317,10 @@ void PrintOrg(const service::TokenView& v) {
   if (v.token)
     std::cout << "last modified: " << v.token->last_modified_by << " at "
               << FormatIso8601(v.token->last_modified_on) << "\n";
+  std::cout << "leak policy:   " << domain::ToString(v.leak.policy) << "\n";
+  if (v.leak.reported_at)
+    std::cout << "leak report:   " << v.leak.action << " " << v.leak.token_last4 << " at "
+              << FormatIso8601(*v.leak.reported_at) << ": " << v.leak.url << "\n";
 }
 
 int PrintResult(const Result<service::TokenView>& r) {
@@ -550,6 +566,14 @@ int Serve(Common& c, ServeFlags& f) {
   // Webhooks (issue 20): the routes, and the delivery workers started once listening.
   notify::WebhookService webhooks(inst.services(), webhook_allow);
   apio.webhooks = &webhooks;
+  // Leaked-token reports (issue 20): the secret scanner's keys, read (and fetched) before serving.
+  auth::ScannerKeys scanner_keys(
+      auth::ScannerKeysOptions{cfg.secret_scanning_keys_file, cfg.secret_scanning_keys_url},
+      inst.services().clock());
+  if (scanner_keys.configured()) {
+    if (Status kst = scanner_keys.Load(); !kst.ok()) return Fail(kst);
+  }
+  apio.scanner_keys = &scanner_keys;
   notify::DeliveryOptions delivery_options;
   delivery_options.allow = webhook_allow;
   notify::Deliverer deliverer(inst.store(), inst.keys(), inst.services().clock(), delivery_options);
@@ -794,7 +818,13 @@ int main(int argc, char** argv) {
   org_set->add_option("--rate-per-hour", patch.rate_per_hour, "Submit calls per hour");
   org_set->add_option("--disable-threshold", patch.disable_threshold,
                       "Over-quota attempts per day that disable the token");
+  std::string leak_policy;
+  org_set
+      ->add_option("--leak-policy", leak_policy,
+                   "What a report of the token found in public does: REVOKE or NOTIFY")
+      ->check(CLI::IsMember({"REVOKE", "NOTIFY"}));
   org_set->callback(run([&](app::Instance& i) {
+    if (!leak_policy.empty()) patch.leak_policy = domain::ParseLeakPolicy(leak_policy);
     return PrintResult(i.services().PatchOrg(service::Actor::Cli(), org_id, patch));
   }));
 
@@ -1046,6 +1076,35 @@ int main(int argc, char** argv) {
     }
     std::cout << "refused: " << v.status.message() << " (" << v.status.code() << ")\n";
     return 1;
+  }));
+  // token report-leak (issue 20): a report from a scanner other than GitHub's partner program.
+  std::string leak_url, leak_scanner;
+  auto* tok_leak = tok->add_subcommand(
+      "report-leak",
+      "Report a token found in public: a live token is revoked (or only reported, by the "
+      "organization's leak policy), audited and notified");
+  AddCommon(tok_leak, c, false);
+  tok_leak->add_option("TOKEN", token_text, "The token (or - to read it from standard input)")
+      ->required();
+  tok_leak->add_option("--source", leak_url, "Where it was found (a URL)")->required();
+  tok_leak->add_option("--scanner", leak_scanner, "Which scanner found it (default cli)");
+  tok_leak->callback(run([&](app::Instance& i) {
+    if (token_text == "-") std::getline(std::cin, token_text);
+    WipeOnExit wipe_token(token_text);
+    auto r = i.services().ReportLeak(
+        service::Actor::Cli(), token_text,
+        service::LeakReport{leak_url, leak_scanner.empty() ? "cli" : leak_scanner});
+    if (!r.ok()) return Fail(r.status());
+    // Never the token itself: its organization and last four characters say which it was.
+    if (!r->live) {
+      std::cout << "false_positive: not a live Sandgate token (unknown, malformed or already "
+                   "revoked); nothing changed\n";
+      return 0;
+    }
+    std::cout << "true_positive: organization " << *r->org << ", token ..." << r->last4 << " "
+              << (r->action == "REVOKED" ? "revoked" : "reported (still active: policy NOTIFY)")
+              << "\n";
+    return 0;
   }));
   auto* tok_show = tok->add_subcommand("show", "Show an organization's token status (masked)");
   with_org(tok_show);

@@ -19,7 +19,7 @@ bool IsOrgAction(Action a) {
 
 Status NotFound() { return Status::NotFound("NOT_FOUND", "No such organization or resource."); }
 
-Decision Refuse(Status s) { return Decision{std::move(s), false}; }
+Decision Refuse(Status s) { return Decision{std::move(s), false, false}; }
 
 Decision DecideOrgAction(const OrgState& org, const Caller& caller, Action action, TimeMs now) {
   const bool provider = caller.role == Role::kProviderAdmin;
@@ -93,7 +93,7 @@ Decision DecideProviderAction(const OrgState& org, Action action, TimeMs now) {
       if (org.subscription != Subscription::kNone)
         return Refuse(Status::Conflict(
             "SUBSCRIPTION_EXISTS", "The subscription was already activated; renew it instead."));
-      return Decision{Status::Ok(), !org.has_token};
+      return Decision{Status::Ok(), !org.has_token, false};
     case Action::kExpire:
       if (sub != Subscription::kActive)
         return Refuse(
@@ -107,6 +107,15 @@ Decision DecideProviderAction(const OrgState& org, Action action, TimeMs now) {
     case Action::kManageOrg:
     case Action::kManageUsers:
       return {};
+    case Action::kReportLeak:
+      // A token found in public is acted on whatever the organization's state: a disabled token
+      // is enabled again by the provider one day, and an expired subscription renewed, and the
+      // leaked text would then work again. So the REVOKE policy deletes it even where the
+      // organization itself may not change its token (expired, no subscription, disabled by the
+      // provider); NOTIFY changes nothing in any state. Only a token that is there can leak.
+      if (!org.has_token)
+        return Refuse(Status::NotFound("TOKEN_NOT_FOUND", "The organization has no token."));
+      return Decision{Status::Ok(), false, org.leak_policy == LeakPolicy::kRevoke};
     default:
       return Refuse(NotFound());
   }

@@ -29,6 +29,7 @@ Status AuthenticateToken(const OrgState& org, TimeMs now);
 struct Decision {
   Status status;                 // OK when allowed; otherwise the refusal to return
   bool provision_token = false;  // kActivate: generate the organization's first token
+  bool revoke_token = false;     // kReportLeak: delete the reported token (policy REVOKE)
   bool allowed() const { return status.ok(); }
 };
 

@@ -187,5 +187,49 @@ TEST(Model, RoundTripsNames) {
   EXPECT_FALSE(ParseDisableReason("quota_threshold").has_value());
 }
 
+// Issue 20: a leaked token is revoked (policy REVOKE) in every subscription and disable state,
+// even where the organization may not change its token itself, and never without a token;
+// NOTIFY changes nothing anywhere. Organization users cannot report through the rules at all.
+TEST(Decision, LeakReportRevokesInEveryStateByPolicy) {
+  for (const SubCase& s : kSubs) {
+    for (bool has_token : {false, true}) {
+      for (bool disabled : {false, true}) {
+        for (LeakPolicy p : {LeakPolicy::kRevoke, LeakPolicy::kNotify}) {
+          OrgState org{kOrg, s.sub, s.ends_at, has_token, disabled, DisableReason::kOther, p};
+          for (const RoleCase& r : kRoles) {
+            Decision d = Decide(org, r.caller, Action::kReportLeak, kNow);
+            const std::string where = std::string(s.name) + " token=" + std::to_string(has_token) +
+                                      " disabled=" + std::to_string(disabled) + " role=" + r.name;
+            if (r.caller.role != Role::kProviderAdmin) {
+              EXPECT_EQ(Actual(d), "404 NOT_FOUND") << where;
+            } else if (!has_token) {
+              EXPECT_EQ(Actual(d), "404 TOKEN_NOT_FOUND") << where;
+            } else {
+              EXPECT_TRUE(d.allowed()) << where;
+              EXPECT_EQ(d.revoke_token, p == LeakPolicy::kRevoke) << where;
+            }
+            if (!d.allowed()) {
+              EXPECT_FALSE(d.revoke_token) << where;
+            }
+            EXPECT_FALSE(d.provision_token);
+          }
+        }
+      }
+    }
+  }
+  // Never offered as a control.
+  OrgState org{kOrg, Subscription::kActive, std::nullopt, true, false, DisableReason::kOther};
+  for (const RoleCase& r : kRoles)
+    for (Action a : AllowedActions(org, r.caller, kNow)) EXPECT_NE(a, Action::kReportLeak);
+}
+
+TEST(Model, LeakPolicyNames) {
+  for (LeakPolicy p : {LeakPolicy::kRevoke, LeakPolicy::kNotify})
+    EXPECT_EQ(ParseLeakPolicy(ToString(p)), p);
+  EXPECT_EQ(ToString(LeakPolicy::kRevoke), "REVOKE");
+  EXPECT_FALSE(ParseLeakPolicy("revoke").has_value());
+  EXPECT_FALSE(ParseLeakPolicy("").has_value());
+}
+
 }  // namespace
 }  // namespace sandgate::domain

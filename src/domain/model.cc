@@ -66,6 +66,8 @@ std::string_view ToString(Action a) {
       return "MANAGE_ORG";
     case Action::kManageUsers:
       return "MANAGE_USERS";
+    case Action::kReportLeak:
+      return "REPORT_LEAK";
   }
   return "READ";
 }
@@ -98,6 +100,14 @@ std::optional<DisableReason> ParseDisableReason(std::string_view s) {
   for (DisableReason r :
        {DisableReason::kQuotaThreshold, DisableReason::kTermsViolation, DisableReason::kOther})
     if (ToString(r) == s) return r;
+  return std::nullopt;
+}
+
+std::string_view ToString(LeakPolicy p) { return p == LeakPolicy::kNotify ? "NOTIFY" : "REVOKE"; }
+
+std::optional<LeakPolicy> ParseLeakPolicy(std::string_view s) {
+  if (s == "REVOKE") return LeakPolicy::kRevoke;
+  if (s == "NOTIFY") return LeakPolicy::kNotify;
   return std::nullopt;
 }
 

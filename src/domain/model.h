@@ -15,6 +15,9 @@ using OrgId = int64_t;
 enum class Subscription { kNone, kActive, kExpired };
 enum class Role { kProviderAdmin, kOrgAdmin, kOrgReadonly };
 enum class DisableReason { kQuotaThreshold, kTermsViolation, kOther };
+// What a report of the organization's token found in public (issue 20, secret scanning) does:
+// revoke it (the default) or only record and notify.
+enum class LeakPolicy { kRevoke, kNotify };
 
 // Everything a caller can ask of the system that the rules govern.
 enum class Action {
@@ -33,6 +36,9 @@ enum class Action {
   kRenew,
   kManageOrg,    // create, rename, change settings
   kManageUsers,  // create, list, change role, reset password, delete
+  // A secret scanner (or the provider for one) reports the token found in public. Not in
+  // kAllActions: it is no control anyone is offered (allowedActions), only the rule for reports.
+  kReportLeak,
 };
 inline constexpr Action kAllActions[] = {Action::kRead,       Action::kReveal, Action::kAdd,
                                          Action::kRegenerate, Action::kDelete, Action::kReadAudit,
@@ -48,6 +54,7 @@ struct OrgState {
   bool has_token = false;
   bool provider_disabled = false;
   DisableReason disable_reason = DisableReason::kOther;
+  LeakPolicy leak_policy = LeakPolicy::kRevoke;
 };
 
 // Who is asking. Organization users carry their organization; provider admins carry none.
@@ -68,5 +75,7 @@ std::string_view ToString(TokenStatus s);
 std::string_view ToString(StatusReason r);
 std::optional<Role> ParseRole(std::string_view s);
 std::optional<DisableReason> ParseDisableReason(std::string_view s);
+std::string_view ToString(LeakPolicy p);                        // REVOKE, NOTIFY
+std::optional<LeakPolicy> ParseLeakPolicy(std::string_view s);  // exactly those
 
 }  // namespace sandgate::domain

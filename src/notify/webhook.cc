@@ -203,4 +203,16 @@ Status EnqueueForAudit(store::Tx& tx, const store::OrgRecord& org, const store::
   return Enqueue(tx, org.id, type, now, json::serialize(data)).status();
 }
 
+Status EnqueueLeak(store::Tx& tx, const store::OrgRecord& org, const std::string& actor,
+                   const store::LeakRecord& leak, TimeMs now) {
+  json::object data{{"organization", json::object{{"id", org.id}, {"name", org.name}}},
+                    {"actor", actor},
+                    {"tokenLast4", leak.token_last4},
+                    {"url", leak.url},
+                    {"source", leak.source},
+                    {"action", leak.action == "REVOKED" ? "revoked" : "notified"},
+                    {"foundAt", FormatIso8601(leak.reported_at.value_or(now))}};
+  return Enqueue(tx, org.id, "token.leaked", now, json::serialize(data)).status();
+}
+
 }  // namespace sandgate::notify

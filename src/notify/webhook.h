@@ -66,4 +66,10 @@ Status EnqueueFor(store::Tx& tx, const store::WebhookEndpoint& e, std::string_vi
 Status EnqueueForAudit(store::Tx& tx, const store::OrgRecord& org, const store::AuditRecord& rec,
                        TimeMs now);
 
+// token.leaked (issue 20): the organization's token was reported found in public; `leak` is the
+// report as kept (url, source, action REVOKED or NOTIFIED, the token's last four characters).
+// Data: organization, actor, tokenLast4, url, source, action ("revoked" or "notified"), foundAt.
+Status EnqueueLeak(store::Tx& tx, const store::OrgRecord& org, const std::string& actor,
+                   const store::LeakRecord& leak, TimeMs now);
+
 }  // namespace sandgate::notify

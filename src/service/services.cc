@@ -87,6 +87,23 @@ std::optional<std::string> ReservedUsername(const std::string& name, bool provid
   return std::nullopt;
 }
 
+// A new token replaces the one a leak report was about: the token page's notice goes (the policy
+// stays).
+Status ClearLeakReport(Tx& tx, OrgId org) {
+  auto leak = tx.GetLeak(org);
+  if (!leak.ok()) return leak.status();
+  if (!leak->reported_at) return Status::Ok();
+  store::LeakRecord cleared;
+  cleared.org_id = org;
+  cleared.policy = leak->policy;
+  return tx.PutLeak(cleared);
+}
+
+// Printable text (ValidNameText) of at most `max` bytes.
+bool ValidReportText(const std::string& s, size_t max) {
+  return s.size() <= max && ValidNameText(s);
+}
+
 }  // namespace
 
 Actor Actor::Cli() {
@@ -163,9 +180,11 @@ AuditRecord Services::AuditBase(const Actor& a, std::optional<OrgId> org, const 
   AuditRecord r;
   r.ts = now;
   r.actor = a.name;
-  r.actor_role = a.anonymous          ? ""
-                 : a.name == "system" ? "SYSTEM"
-                                      : std::string(domain::ToString(a.caller.role));
+  // "system" and "secret-scanning" (issue 20) are reserved usernames: what no user did.
+  r.actor_role = a.anonymous ? ""
+                 : a.name == "system" || a.name == "secret-scanning"
+                     ? "SYSTEM"
+                     : std::string(domain::ToString(a.caller.role));
   r.org_id = org;
   r.action = action;
   r.outcome = "ALLOWED";
@@ -186,7 +205,9 @@ Status Services::BuildView(Tx& tx, const OrgRecord& org, const std::optional<Tok
                            const domain::Caller& caller, TimeMs now, TokenView* out) const {
   auto last = tx.LastUsed(org.id);
   if (!last.ok()) return last.status();
-  FillView(OrgSnapshot{org, tok, *last}, caller, now, out);
+  auto leak = tx.GetLeak(org.id);
+  if (!leak.ok()) return leak.status();
+  FillView(OrgSnapshot{org, tok, *last, std::move(leak).value()}, caller, now, out);
   return Status::Ok();
 }
 
@@ -194,6 +215,7 @@ void Services::FillView(const OrgSnapshot& snap, const domain::Caller& caller, T
                         TokenView* out) {
   TokenView& v = *out;
   v.last_used = snap.last_used;
+  v.leak = snap.leak;
   v.org = snap.org;
   v.token = snap.token;
   v.now = now;
@@ -239,7 +261,8 @@ void Services::ApplyIndex(OrgId org, const IndexUpdate& u) {
 }
 
 Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
-                                   const std::string& audit_action, const ApplyFn& apply) {
+                                   const std::string& audit_action, const ApplyFn& apply,
+                                   bool audit_refusal) {
   std::unique_lock<std::mutex> lock(write_mu_);
   const TimeMs now = clock_->now();
   Status refusal;
@@ -258,6 +281,11 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
     auto tok = tx.GetToken(org_id);
     if (!tok.ok()) return tok.status();
     domain::OrgState state = StateOf(*org, tok->has_value());
+    if (action == Action::kReportLeak) {  // the only rule that reads the leak policy
+      auto leak = tx.GetLeak(org_id);
+      if (!leak.ok()) return leak.status();
+      state.leak_policy = leak->policy;
+    }
     domain::Decision d = domain::Decide(state, a.caller, action, now);
     if (!d.allowed()) {
       refusal = d.status;
@@ -291,7 +319,7 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
     if (Status p = store_->AwaitPropagation(change_seq, settings_.node_id); !p.ok()) return p;
     return view;
   }
-  if (!refusal.ok()) {
+  if (!refusal.ok() && audit_refusal) {
     // A refused authorization is audited; the refusal stands even if that write fails.
     AuditRecord rec =
         AuditBase(a, org_exists ? std::optional<OrgId>(org_id) : std::nullopt, audit_action, now);
@@ -318,6 +346,9 @@ Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
           if (!tok.ok()) return tok.status();
           auto last = tx.LastUsed(org_id);
           if (!last.ok()) return last.status();
+          auto leak = tx.GetLeak(org_id);
+          if (!leak.ok()) return leak.status();
+          fresh->leak = std::move(leak).value();
           fresh->org = std::move(org).value();
           fresh->token = std::move(tok).value();
           fresh->last_used = *last;
@@ -361,6 +392,7 @@ Result<TokenView> Services::AddToken(const Actor& a, OrgId org) {
                   TokenRecord t = NewToken(org, a.name, clock_->now());
                   Status s = tx.InsertToken(t);
                   if (!s.ok()) return s;
+                  if (s = ClearLeakReport(tx, org); !s.ok()) return s;
                   rec.token_fp = t.last4;
                   u.PutToken(t);
                   tok = std::move(t);
@@ -376,6 +408,7 @@ Result<TokenView> Services::RegenerateToken(const Actor& a, OrgId org) {
                   t.created_at = tok->created_at;
                   Status s = tx.ReplaceToken(t);
                   if (!s.ok()) return s;
+                  if (s = ClearLeakReport(tx, org); !s.ok()) return s;
                   rec.detail = "previous " + tok->last4;
                   rec.token_fp = t.last4;
                   u.PutToken(t);
@@ -583,6 +616,16 @@ Result<TokenView> Services::PatchOrg(const Actor& a, OrgId org_id, const OrgPatc
                   set(p.rate_per_second, org.rate_per_second, "ratePerSecond");
                   set(p.rate_per_hour, org.rate_per_hour, "ratePerHour");
                   set(p.disable_threshold, org.disable_threshold, "disableThreshold");
+                  if (p.leak_policy) {
+                    auto leak = tx.GetLeak(org.id);
+                    if (!leak.ok()) return leak.status();
+                    if (leak->policy != *p.leak_policy) {
+                      add("leakPolicy", std::string(domain::ToString(leak->policy)),
+                          std::string(domain::ToString(*p.leak_policy)));
+                      leak->policy = *p.leak_policy;
+                      if (Status s = tx.PutLeak(*leak); !s.ok()) return s;
+                    }
+                  }
                   rec.detail = detail;
                   return tx.UpdateOrg(org);
                 });
@@ -667,6 +710,79 @@ Result<TokenView> Services::EnableToken(const Actor& a, OrgId org_id) {
                   u.state = StateOf(org, tok.has_value());
                   return Status::Ok();
                 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaked tokens (issue 20).
+
+Actor Services::SecretScanning(std::string client_addr, std::string request_id) {
+  Actor a{"secret-scanning", domain::Caller{Role::kProviderAdmin, std::nullopt},
+          std::move(client_addr), false};
+  a.request_id = std::move(request_id);
+  return a;
+}
+
+Status Services::CheckLeakReport(const LeakReport& r) {
+  if (!ValidReportText(r.url, 2000) || !ValidReportText(r.source, 200))
+    return Status::Invalid("INVALID_LEAK_REPORT",
+                           "The URL is at most 2000 and the source at most 200 bytes of printable "
+                           "UTF-8 text.");
+  return Status::Ok();
+}
+
+Result<LeakOutcome> Services::ReportLeak(const Actor& a, std::string_view token,
+                                         const LeakReport& r) {
+  if (Status st = CheckLeakReport(r); !st.ok()) return st;
+  LeakOutcome out;
+  // Malformed: no Sandgate token at all (nothing to look up).
+  if (!token::Parse(token).ok()) return out;
+  // A change another process committed (the CLI beside a server on SQLite) reaches the index
+  // first, as it does before a submission.
+  if (Status c = store_->CatchUp(); !c.ok()) return c;
+  const TimeMs now = clock_->now();
+  token::Verification v = index_.Verify(token, now);
+  if (!v.org) return out;  // unknown, or already revoked
+  const std::string hash = keys_->LookupHash(token);
+  std::string action;
+  std::string last4;
+  auto res = Mutate(
+      a, *v.org, Action::kReportLeak, "TOKEN_LEAKED",
+      [&](Tx& tx, OrgRecord& org, std::optional<TokenRecord>& tok, const domain::Decision& d,
+          AuditRecord& rec, IndexUpdate& u) -> Status {
+        // The index said this organization; the store decides: the token must still be its.
+        if (!tok || tok->lookup_hash.size() != hash.size() ||
+            sodium_memcmp(tok->lookup_hash.data(), hash.data(), hash.size()) != 0)
+          return Status::NotFound("TOKEN_NOT_FOUND", "The token is not live.");
+        action = d.revoke_token ? "REVOKED" : "NOTIFIED";
+        last4 = tok->last4;
+        if (d.revoke_token) {
+          if (Status s = tx.DeleteToken(org.id); !s.ok()) return s;
+          u.token_op = IndexUpdate::TokenOp::kRemove;
+          tok.reset();
+        }
+        auto leak = tx.GetLeak(org.id);
+        if (!leak.ok()) return leak.status();
+        store::LeakRecord l = std::move(leak).value();
+        l.reported_at = now;
+        l.url = r.url;
+        l.source = r.source;
+        l.action = action;
+        l.token_last4 = last4;
+        if (Status s = tx.PutLeak(l); !s.ok()) return s;
+        rec.detail = action + "; url " + r.url + "; source " + r.source;
+        return notify::EnqueueLeak(tx, org, rec.actor, l, now);
+      },
+      /*audit_refusal=*/false);
+  if (!res.ok()) {
+    // Gone between the index lookup and the transaction: the same as unknown.
+    if (res.status().code() == "TOKEN_NOT_FOUND") return out;
+    return res.status();
+  }
+  out.live = true;
+  out.action = action;
+  out.org = v.org;
+  out.last4 = last4;
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -831,6 +947,10 @@ Result<std::vector<AuditRecord>> Services::ListAudit(const Actor& a, store::Audi
   // provider admin, the CLI, the system's threshold) show the actor "provider", no address.
   if (!provider) {
     for (AuditRecord& r : out) {
+      if (r.actor == "secret-scanning" && r.actor_role == "SYSTEM") {
+        r.client_addr.clear();  // a leak report (issue 20): the organization sees who acted
+        continue;
+      }
       if (r.actor_role == "PROVIDER_ADMIN" || r.actor_role == "SYSTEM") {
         r.actor = "provider";
         r.actor_role = "PROVIDER";

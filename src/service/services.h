@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,6 +50,7 @@ struct TokenView {
   std::vector<domain::Action> allowed;
   TimeMs now = 0;
   std::optional<TimeMs> last_used;  // the last accepted submission, read in the same transaction
+  store::LeakRecord leak;           // the leak policy and the last report (issue 20)
 };
 
 struct OrgPatch {
@@ -57,6 +59,22 @@ struct OrgPatch {
   std::optional<int64_t> rate_per_second;
   std::optional<int64_t> rate_per_hour;
   std::optional<int64_t> disable_threshold;
+  std::optional<domain::LeakPolicy> leak_policy;  // issue 20
+};
+
+// A report of a token found in public (issue 20): where, and what the scanner calls the place.
+struct LeakReport {
+  std::string url;     // at most 2000 bytes of printable text; shown to the organization as text
+  std::string source;  // e.g. "commit", "github"; at most 200 bytes
+};
+// What a report of one token came to.
+struct LeakOutcome {
+  // A live Sandgate token (GitHub's true_positive). False for malformed, unknown or already
+  // revoked tokens, which change nothing.
+  bool live = false;
+  std::string action;  // REVOKED or NOTIFIED when live
+  std::optional<OrgId> org;
+  std::string last4;
 };
 
 struct NewUser {
@@ -129,6 +147,19 @@ class Services {
                                  const std::string& note);
   Result<TokenView> EnableToken(const Actor& a, OrgId org);
 
+  // --- Leaked tokens (issue 20). ---
+  // A scanner found `token` in public. A live token is acted on by its organization's policy
+  // (domain::Decide, Action::kReportLeak): REVOKE deletes it, NOTIFY changes nothing; either way
+  // the report is kept for the token page, audited (TOKEN_LEAKED, with the URL and source) and
+  // token.leaked is queued, all in one transaction. Anything else changes nothing and writes no
+  // audit record (a replayed report finds the token gone). 400 INVALID_LEAK_REPORT for a bad URL
+  // or source. The token text is never logged, audited or kept.
+  Result<LeakOutcome> ReportLeak(const Actor& a, std::string_view token, const LeakReport& r);
+  // OK, or 400 INVALID_LEAK_REPORT when the URL or source is not what ReportLeak takes.
+  static Status CheckLeakReport(const LeakReport& r);
+  // The actor secret-scanning reports come from (a reserved username; provider rights).
+  static Actor SecretScanning(std::string client_addr, std::string request_id);
+
   // --- Provider: users. An organization user's org is given; provider admins have none. ---
   // Returns the user and its password (generated when none was given; shown once).
   Result<std::pair<store::UserRecord, std::string>> CreateUser(const Actor& a, const NewUser& u);
@@ -184,8 +215,11 @@ class Services {
   using ApplyFn =
       std::function<Status(store::Tx&, store::OrgRecord&, std::optional<store::TokenRecord>&,
                            const domain::Decision&, store::AuditRecord&, IndexUpdate&)>;
+  // audit_refusal: a refusal by the rules is audited (leak reports are not: a report for a token
+  // that is gone is no one's refused attempt).
   Result<TokenView> Mutate(const Actor& a, OrgId org, domain::Action action,
-                           const std::string& audit_action, const ApplyFn& apply);
+                           const std::string& audit_action, const ApplyFn& apply,
+                           bool audit_refusal = true);
   // Fills *out, reading the organization's last use in `tx` (the page needs one transaction).
   Status BuildView(store::Tx& tx, const store::OrgRecord& org,
                    const std::optional<store::TokenRecord>& tok, const domain::Caller& caller,
@@ -196,6 +230,7 @@ class Services {
     store::OrgRecord org;
     std::optional<store::TokenRecord> token;
     std::optional<TimeMs> last_used;
+    store::LeakRecord leak;
   };
   // Fills *out from what was read; the rules are applied at `now`.
   static void FillView(const OrgSnapshot& snap, const domain::Caller& caller, TimeMs now,

@@ -82,6 +82,14 @@ Status CopyStore(Store& from, Store& to,
       });
       if (!st.ok()) return st;
       told("audit", n);
+
+      n = 0;
+      st = in.ForEachLeak([&](const LeakRecord& r) {
+        ++n;
+        return out.PutLeak(r);
+      });
+      if (!st.ok()) return st;
+      told("leak_reports", n);
       return Status::Ok();
     });
   });

@@ -228,6 +228,18 @@ CREATE UNIQUE INDEX webhook_outbox_dedupe ON webhook_outbox (endpoint_id, dedupe
     // covering, so the day's totals and its busiest organizations come from the index alone.
     R"sql(
 CREATE INDEX usage_by_day ON usage(day, used, over_quota);
+)sql",  // 9: leaked-token reports (issue 20): each organization's policy and its last report. A
+    // missing row is the default (REVOKE, nothing reported).
+    R"sql(
+CREATE TABLE leak_reports (
+  org_id      bigint PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+  policy      text NOT NULL DEFAULT 'REVOKE',
+  reported_at bigint,
+  url         text NOT NULL DEFAULT '',
+  source      text NOT NULL DEFAULT '',
+  action      text NOT NULL DEFAULT '',
+  token_last4 text NOT NULL DEFAULT ''
+);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -1495,6 +1507,63 @@ class PgTx final : public Tx {
     return All(std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id, day",
                "exporting usage", [&](const Rows& r, int i) { return fn(ReadUsage(r, i)); });
   }
+  Result<LeakRecord> GetLeak(OrgId org) override {
+    static const std::string sql =
+        std::string("SELECT ") + kLeakCols + " FROM leak_reports WHERE org_id = $1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params().Int(org), "reading the leak policy");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) {
+      LeakRecord none;
+      none.org_id = org;
+      return none;
+    }
+    return ReadLeak(*r, 0);
+  }
+
+  Status PutLeak(const LeakRecord& x) override {
+    cache_change_ = true;  // the token page shows the report
+    static const std::string sql =
+        std::string("INSERT INTO leak_reports (") + kLeakCols +
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id) DO UPDATE SET "
+        "policy = excluded.policy, reported_at = excluded.reported_at, url = excluded.url, "
+        "source = excluded.source, action = excluded.action, token_last4 = excluded.token_last4";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql,
+                   Params()
+                       .Int(x.org_id)
+                       .Text(domain::ToString(x.policy))
+                       .OptInt(x.reported_at)
+                       .Text(x.url)
+                       .Text(x.source)
+                       .Text(x.action)
+                       .Text(x.token_last4),
+                   "storing the leak policy", std::nullopt, OrgNotFound())
+        .status();
+  }
+
+  Status ForEachLeak(const std::function<Status(const LeakRecord&)>& fn) override {
+    return All(std::string("SELECT ") + kLeakCols + " FROM leak_reports ORDER BY org_id",
+               "exporting leak reports", [&](const Rows& r, int i) -> Status {
+                 auto x = ReadLeak(r, i);
+                 return x.ok() ? fn(*x) : x.status();
+               });
+  }
+
+  static Result<LeakRecord> ReadLeak(const Rows& r, int i) {
+    LeakRecord x;
+    x.org_id = r.Int(i, 0);
+    auto p = domain::ParseLeakPolicy(r.Text(i, 1));
+    if (!p) return layout::BadValue("leak_reports.policy");
+    x.policy = *p;
+    x.reported_at = r.OptInt(i, 2);
+    x.url = r.Text(i, 3);
+    x.source = r.Text(i, 4);
+    x.action = r.Text(i, 5);
+    x.token_last4 = r.Text(i, 6);
+    return x;
+  }
+
   Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) override {
     return All(std::string("SELECT ") + kReportCols + " FROM reports ORDER BY org_id, md5",
                "exporting reports", [&](const Rows& r, int i) { return fn(ReadReport(r, i)); });

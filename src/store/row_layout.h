@@ -36,6 +36,8 @@ inline constexpr char kAuditCols[] =
 inline constexpr char kAuditDataCols[] =
     "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail, request_id";
 
+inline constexpr char kLeakCols[] = "org_id, policy, reported_at, url, source, action, token_last4";
+
 inline std::optional<domain::Subscription> ParseSubscription(std::string_view s) {
   using domain::Subscription;
   for (Subscription v : {Subscription::kNone, Subscription::kActive, Subscription::kExpired})

@@ -229,6 +229,18 @@ CREATE UNIQUE INDEX webhook_outbox_dedupe ON webhook_outbox (endpoint_id, dedupe
     // covering, so the day's totals and its busiest organizations come from the index alone.
     R"sql(
 CREATE INDEX usage_by_day ON usage(day, used, over_quota);
+)sql",  // 9: leaked-token reports (issue 20): each organization's policy and its last report. A
+    // missing row is the default (REVOKE, nothing reported).
+    R"sql(
+CREATE TABLE leak_reports (
+  org_id      INTEGER PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+  policy      TEXT NOT NULL DEFAULT 'REVOKE',
+  reported_at INTEGER,
+  url         TEXT NOT NULL DEFAULT '',
+  source      TEXT NOT NULL DEFAULT '',
+  action      TEXT NOT NULL DEFAULT '',
+  token_last4 TEXT NOT NULL DEFAULT ''
+);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -1536,6 +1548,67 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "releasing webhook claims");
     return static_cast<int64_t>(sqlite3_changes(c_.db()));
+  }
+
+  Result<LeakRecord> GetLeak(OrgId org) override {
+    static const std::string sql =
+        std::string("SELECT ") + kLeakCols + " FROM leak_reports WHERE org_id = ?1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org);
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) {
+      LeakRecord none;
+      none.org_id = org;
+      return none;
+    }
+    if (rc != SQLITE_ROW) return Fail(rc, "reading the leak policy");
+    return ReadLeak(*s);
+  }
+
+  Status PutLeak(const LeakRecord& r) override {
+    static const std::string sql =
+        std::string("INSERT INTO leak_reports (") + kLeakCols +
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (org_id) DO UPDATE SET "
+        "policy = excluded.policy, reported_at = excluded.reported_at, url = excluded.url, "
+        "source = excluded.source, action = excluded.action, token_last4 = excluded.token_last4";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, r.org_id)
+        .Text(2, domain::ToString(r.policy))
+        .OptInt(3, r.reported_at)
+        .Text(4, r.url)
+        .Text(5, r.source)
+        .Text(6, r.action)
+        .Text(7, r.token_last4);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "storing the leak policy", std::nullopt, OrgNotFound());
+    return Status::Ok();
+  }
+
+  Status ForEachLeak(const std::function<Status(const LeakRecord&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kLeakCols + " FROM leak_reports ORDER BY org_id";
+    return Scan(sql, "exporting leak reports", [&](const Stmt& s) -> Status {
+      auto r = ReadLeak(s);
+      return r.ok() ? fn(*r) : r.status();
+    });
+  }
+
+  static Result<LeakRecord> ReadLeak(const Stmt& s) {
+    LeakRecord r;
+    r.org_id = s.ColInt(0);
+    auto p = domain::ParseLeakPolicy(s.ColText(1));
+    if (!p) return layout::BadValue("leak_reports.policy");
+    r.policy = *p;
+    r.reported_at = s.ColOptInt(2);
+    r.url = s.ColText(3);
+    r.source = s.ColText(4);
+    r.action = s.ColText(5);
+    r.token_last4 = s.ColText(6);
+    return r;
   }
 
   Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {

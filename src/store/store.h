@@ -238,6 +238,19 @@ struct OutboxMessage {
   std::optional<TimeMs> delivered_at;
 };
 
+// An organization's leak policy and the last report of its token found in public (issue 20,
+// secret scanning). A missing row reads as the default: policy REVOKE, no report.
+struct LeakRecord {
+  OrgId org_id = 0;
+  domain::LeakPolicy policy = domain::LeakPolicy::kRevoke;
+  // The last report of a live token of the organization; cleared when a new token is added.
+  std::optional<TimeMs> reported_at;
+  std::string url;          // where it was found, as reported (shown as text, never a secret)
+  std::string source;       // the scanner's word for where (e.g. "commit", "github")
+  std::string action;       // what was done: REVOKED or NOTIFIED
+  std::string token_last4;  // the reported token's fingerprint
+};
+
 // Operations inside one transaction. Errors: NotFound for a missing row, Conflict for a unique
 // constraint (codes given per method), Unavailable for an I/O failure.
 class Tx {
@@ -349,6 +362,12 @@ class Tx {
   // Releases every claim (a single node starting: no delivery is in flight). Returns how many.
   virtual Result<int64_t> ReleaseOutboxClaims() = 0;
 
+  // --- Leaked-token reports (issue 20). ---
+  // The organization's row, or the default (REVOKE, no report) when it has none.
+  virtual Result<LeakRecord> GetLeak(OrgId org) = 0;
+  // Inserts or replaces the organization's row. 404 NOT_FOUND when the organization is gone.
+  virtual Status PutLeak(const LeakRecord& r) = 0;
+
   // --- Export and restore (`sandgate store copy`), every row in id/key order. ---
   virtual Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) = 0;
   virtual Status ForEachUser(const std::function<Status(const UserRecord&)>& fn) = 0;
@@ -356,6 +375,7 @@ class Tx {
   virtual Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) = 0;
   virtual Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) = 0;
   virtual Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) = 0;
+  virtual Status ForEachLeak(const std::function<Status(const LeakRecord&)>& fn) = 0;  // by org
   // Inserts a row keeping its id (later Insert* calls assign ids above it). 409 on duplicates.
   virtual Status RestoreOrg(const OrgRecord& org) = 0;
   virtual Status RestoreUser(const UserRecord& u) = 0;

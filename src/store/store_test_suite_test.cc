@@ -130,6 +130,10 @@ auto Fields(const AuditRecord& r) {
   return std::make_tuple(r.id, r.ts, r.actor, r.actor_role, r.org_id, r.action, r.outcome,
                          r.client_addr, r.token_fp, r.detail);
 }
+auto Fields(const LeakRecord& r) {
+  return std::make_tuple(r.org_id, r.policy, r.reported_at, r.url, r.source, r.action,
+                         r.token_last4);
+}
 
 // A 32-byte binary value unique per `n`, including NUL and high bytes.
 std::string Hash(int n) {
@@ -1768,6 +1772,64 @@ TEST_P(StoreSuite, RecordChangeCommitsWithTheWriteAndIsRefusedInRead) {
   EXPECT_STATUS(InRead(store(), [&](Tx& tx) { return tx.RecordChange(*org); }), 500, "INTERNAL");
 }
 
+// Issue 20: the leak policy and last report per organization; a missing row is the default.
+TEST_P(StoreSuite, LeakRecordDefaultsRoundTripsAndGoesWithItsOrg) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Leaky")); });
+  ASSERT_OK(org);
+  auto none = InRead(store(), [&](Tx& tx) { return tx.GetLeak(*org); });
+  ASSERT_OK(none);
+  LeakRecord def;
+  def.org_id = *org;
+  EXPECT_EQ(Fields(*none), Fields(def));
+  EXPECT_EQ(none->policy, domain::LeakPolicy::kRevoke);
+
+  LeakRecord full;
+  full.org_id = *org;
+  full.policy = domain::LeakPolicy::kNotify;
+  full.reported_at = kT0 + 7;
+  full.url = "https://github.com/acme/app/blob/abc/config.py#L3 \xe2\x80\x94 'x' \"y\"";
+  full.source = "commit";
+  full.action = "NOTIFIED";
+  full.token_last4 = "Ab9Z";
+  ASSERT_OK(store().Write([&](Tx& tx) { return tx.PutLeak(full); }));
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetLeak(*org); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(full));
+
+  // Replaced in place; a cleared report reads back as cleared.
+  LeakRecord cleared;
+  cleared.org_id = *org;
+  cleared.policy = domain::LeakPolicy::kNotify;
+  ASSERT_OK(store().Write([&](Tx& tx) { return tx.PutLeak(cleared); }));
+  got = InRead(store(), [&](Tx& tx) { return tx.GetLeak(*org); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(cleared));
+
+  // A write that fails rolls the row back with it.
+  EXPECT_FALSE(store()
+                   .Write([&](Tx& tx) -> Status {
+                     if (Status s = tx.PutLeak(full); !s.ok()) return s;
+                     return Status::Conflict("NO", "roll back");
+                   })
+                   .ok());
+  got = InRead(store(), [&](Tx& tx) { return tx.GetLeak(*org); });
+  ASSERT_OK(got);
+  EXPECT_EQ(Fields(*got), Fields(cleared));
+
+  // No row for an organization that does not exist.
+  LeakRecord ghost;
+  ghost.org_id = 424242;
+  EXPECT_STATUS(store().Write([&](Tx& tx) { return tx.PutLeak(ghost); }), 404, "NOT_FOUND");
+  int rows = 0;
+  ASSERT_OK(store().Read([&](Tx& tx) {
+    return tx.ForEachLeak([&](const LeakRecord&) {
+      ++rows;
+      return Status::Ok();
+    });
+  }));
+  EXPECT_EQ(rows, 1);
+}
+
 // Fills a store with every kind of row, including values that stress encodings.
 void FillForCopy(Store& s) {
   ASSERT_OK(s.Write([&](Tx& tx) -> Status {
@@ -1793,6 +1855,19 @@ void FillForCopy(Store& s) {
         if (Status st = tx.PutReport(MakeReport(*id, "MD5X" + std::to_string(i), i)); !st.ok())
           return st;
       }
+      if (i % 4 == 0) {
+        LeakRecord l;
+        l.org_id = *id;
+        l.policy = i % 8 ? domain::LeakPolicy::kNotify : domain::LeakPolicy::kRevoke;
+        if (i % 8 == 0) {
+          l.reported_at = kT0 + i;
+          l.url = "https://github.com/o/r/blob/main/\xc3\xa9'" + std::to_string(i);
+          l.source = "commit";
+          l.action = "REVOKED";
+          l.token_last4 = "ab" + std::to_string(10 + i);
+        }
+        if (Status st = tx.PutLeak(l); !st.ok()) return st;
+      }
       auto aid = tx.AppendAudit(MakeAudit(kT0 + i, "user" + std::to_string(i),
                                           i % 2 ? std::optional<OrgId>(*id) : std::nullopt,
                                           "ACTION" + std::to_string(i)));
@@ -1817,6 +1892,7 @@ struct Dump {
   std::vector<decltype(Fields(UsageRecord{}))> usage;
   std::vector<decltype(Fields(ReportRecord{}))> reports;
   std::vector<decltype(Fields(AuditRecord{}))> audit;
+  std::vector<decltype(Fields(LeakRecord{}))> leaks;
   bool operator==(const Dump&) const = default;
 };
 
@@ -1849,6 +1925,10 @@ Dump DumpAll(Store& s) {
       d.audit.push_back(Fields(x));
       return Status::Ok();
     }));
+    EXPECT_OK(tx.ForEachLeak([&](const LeakRecord& x) {
+      d.leaks.push_back(Fields(x));
+      return Status::Ok();
+    }));
     return Status::Ok();
   }));
   return d;
@@ -1863,7 +1943,7 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   std::vector<std::string> tables;
   ASSERT_OK(
       CopyStore(store(), *other, [&](const std::string& t, int64_t) { tables.push_back(t); }));
-  EXPECT_EQ(tables.size(), 7u);
+  EXPECT_EQ(tables.size(), 8u);
   Dump a = DumpAll(store()), b = DumpAll(*other);
   EXPECT_EQ(a.orgs.size(), 30u);
   EXPECT_EQ(a.tokens.size(), 20u);
@@ -1871,6 +1951,7 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   EXPECT_EQ(a.sessions.size(), 8u);
   EXPECT_EQ(a.reports.size(), 6u);
   EXPECT_EQ(a.audit.size(), 30u);
+  EXPECT_EQ(a.leaks.size(), 8u);
   EXPECT_TRUE(a == b) << "the copy differs from the original";
   // The audit chain is copied as it is, so the copy verifies too.
   auto chain = VerifyAuditChain(*other, "");

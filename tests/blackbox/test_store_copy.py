@@ -27,6 +27,7 @@ TABLES = {
     "usage": "org_id, day",
     "reports": "org_id, md5",
     "audit": "id",
+    "leak_reports": "org_id",  # issue 20
 }
 
 
@@ -73,6 +74,12 @@ def seed(db_path):
                 con.execute("INSERT INTO reports VALUES (?,?,?,?,?,?,?)",
                             (oid, "%032X" % i, "%064x" % i, "COMPLETED",
                              '{"verdict":"BENIGN","n":%d,"s":"\u00e9"}' % i, 1_790_000_000_000, 1_790_000_000_001))
+            if i % 11 == 0:  # issue 20: the leak policy and a last report (or none)
+                con.execute("INSERT INTO leak_reports VALUES (?,?,?,?,?,?,?)",
+                            (oid, ("REVOKE", "NOTIFY")[i % 2], 1_790_000_000_000 + i if i % 3 else None,
+                             "https://github.com/o/r/blob/%d/\u00e9 '\"" % i if i % 3 else "",
+                             "commit" if i % 3 else "", ("REVOKED", "NOTIFIED")[i % 2] if i % 3 else "",
+                             "%04d" % (i % 10000) if i % 3 else ""))
             con.execute("INSERT INTO audit (ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp,"
                         " detail) VALUES (?,?,?,?,?,?,?,?,?)",
                         (1_790_000_000_000 + i, "provider", "PROVIDER_ADMIN", oid if i % 5 else None,
