@@ -35,6 +35,7 @@ enum Shape {
   kChangeRole,     // PATCH /api/v1/provider/orgs/{id}/users/{uid}
   kResetPassword,  // POST /api/v1/provider/orgs/{id}/users/{uid}/password
   kCreateWebhook,  // POST /api/v1/sandbox/webhooks, /api/v1/provider/webhooks
+  kPatchWebhook,   // PATCH /api/v1/sandbox/webhooks/{id}, /api/v1/provider/webhooks/{id}
   kShapeCount
 };
 
@@ -65,6 +66,10 @@ Result<boost::json::object> Parse(int shape, const http::Request& req) {
       return api::ParseBody(req, {{"role", K::kString, true}});
     case kCreateWebhook:
       return api::ParseBody(req, {{"url", K::kString, true},
+                                  {"events", K::kStringArray, false},
+                                  {"description", K::kString, false}});
+    case kPatchWebhook:
+      return api::ParseBody(req, {{"url", K::kString, false},
                                   {"events", K::kStringArray, false},
                                   {"description", K::kString, false}});
     default:
@@ -116,6 +121,12 @@ void Use(int shape, const boost::json::object& b) {
       break;
     case kCreateWebhook:
       (void)str("url");
+      opt_str("description");
+      if (auto* v = b.if_contains("events"))
+        for (const auto& e : v->as_array()) (void)std::string(e.as_string());
+      break;
+    case kPatchWebhook:
+      opt_str("url");
       opt_str("description");
       if (auto* v = b.if_contains("events"))
         for (const auto& e : v->as_array()) (void)std::string(e.as_string());

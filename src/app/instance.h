@@ -52,6 +52,9 @@ struct Config {
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Request-Id/X-Forwarded-For count
   // Webhooks (issue 20): address ranges webhook URLs may reach despite the SSRF guard.
   std::vector<std::string> webhook_allow_cidrs;
+  // A PEM file of extra certificate authorities webhook deliveries over https trust, besides the
+  // system's (e.g. an internal CA); "" = the system's only.
+  std::string webhook_ca_file;
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

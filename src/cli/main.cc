@@ -65,6 +65,7 @@ struct Common {
   std::string log_file, log_format, metrics, metrics_listen, metrics_bearer_file;
   std::vector<std::string> trusted_proxies;
   std::vector<std::string> webhook_allow_cidrs;
+  std::string webhook_ca_file;
 };
 
 int Fail(const Status& st) {
@@ -201,6 +202,7 @@ Result<app::Config> ResolveConfig(Common& c) {
   if (!c.metrics_bearer_file.empty()) cfg.metrics_bearer_file = c.metrics_bearer_file;
   if (!c.trusted_proxies.empty()) cfg.trusted_proxies = c.trusted_proxies;
   if (!c.webhook_allow_cidrs.empty()) cfg.webhook_allow_cidrs = c.webhook_allow_cidrs;
+  if (!c.webhook_ca_file.empty()) cfg.webhook_ca_file = c.webhook_ca_file;
   return cfg;
 }
 
@@ -277,6 +279,10 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
               return http::ParseCidr(s) ? std::string() : "not a CIDR (e.g. 10.0.0.0/8): " + s;
             },
             "CIDR"));
+    cmd->add_option("--webhook-ca-file", c.webhook_ca_file,
+                    "PEM file of extra certificate authorities https webhook deliveries trust "
+                    "(besides the system's)")
+        ->check(CLI::ExistingFile);
   }
 }
 
@@ -552,6 +558,8 @@ int Serve(Common& c, ServeFlags& f) {
   apio.webhooks = &webhooks;
   notify::DeliveryOptions delivery_options;
   delivery_options.allow = webhook_allow;
+  delivery_options.ca_file = inst.config().webhook_ca_file;
+  if (Status st = notify::CheckCaFile(delivery_options.ca_file); !st.ok()) return Fail(st);
   notify::Deliverer deliverer(inst.store(), inst.keys(), inst.services().clock(), delivery_options);
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
   web::RegisterPortal(*router, cfg.web_dir);

@@ -73,7 +73,8 @@ void RegisterPortal(http::Router& router, const std::string& web_dir) {
     return Serve(*files, "index.html", req.version());
   };
   for (const char* p : {"/", "/admin/sandbox-api-token", "/provider", "/provider/audit",
-                        "/provider/orgs", "/provider/orgs/{id}", "/provider/settings"})
+                        "/provider/orgs", "/provider/orgs/{id}", "/provider/settings",
+                        "/provider/webhooks"})
     router.Add(bhttp::verb::get, p, index);
   // The API contract (docs/openapi.yaml as JSON) and its reference page (Swagger UI).
   router.Add(bhttp::verb::get, "/api/v1/openapi.json",
