@@ -108,7 +108,7 @@ function endpointForm(base, existing) {
           submit.disabled = false;
         }
       });
-      append(body, form);
+      append(body, [form]);
     },
   });
 }

@@ -262,7 +262,7 @@ class WebhookEventsTest(WebhookTestCase):
         self.assertError(admin.patch(path, {"url": "ftp://x/"}), 400, "WEBHOOK_URL_INVALID")
         self.assertError(admin.patch(path, {"events": []}), 400, "INVALID_EVENTS")
         self.assertError(admin.patch(path, {"description": "x" * 201}), 400, "INVALID_DESCRIPTION")
-        self.assertError(admin.patch(path, {"secret": "x"}), 400, "INVALID_FIELD")
+        self.assertError(admin.patch(path, {"secret": "x"}), 400, "UNKNOWN_FIELD")
         self.assertError(viewer.patch(path, {"description": "mine"}), 403, "FORBIDDEN")
         _, other, _ = self.new_org("Hook Edit Other")
         self.assertError(other.patch(path, {"description": "mine"}), 404, "NOT_FOUND")
