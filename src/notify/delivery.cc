@@ -294,20 +294,21 @@ void Deliverer::DeliverOne(size_t worker, store::OutboxMessage m) {
         current_[worker] = &ioc;
       }
       bool done = false;
-      asio::co_spawn(ioc, Attempt(req, opt_.timeout_ms, opt_.ca_file), [&](std::exception_ptr e, int status) {
-        done = true;
-        if (!e) {
-          res.status = status;
-          return;
-        }
-        try {
-          std::rethrow_exception(e);
-        } catch (const boost::system::system_error& se) {
-          res.error = se.code() == beast::error::timeout ? "timed out" : se.code().message();
-        } catch (const std::exception& x) {
-          res.error = x.what();
-        }
-      });
+      asio::co_spawn(
+          ioc, Attempt(req, opt_.timeout_ms, opt_.ca_file), [&](std::exception_ptr e, int status) {
+            done = true;
+            if (!e) {
+              res.status = status;
+              return;
+            }
+            try {
+              std::rethrow_exception(e);
+            } catch (const boost::system::system_error& se) {
+              res.error = se.code() == beast::error::timeout ? "timed out" : se.code().message();
+            } catch (const std::exception& x) {
+              res.error = x.what();
+            }
+          });
       ioc.run_for(std::chrono::milliseconds(opt_.timeout_ms + 1000));
       {
         std::lock_guard<std::mutex> lock(mu_);

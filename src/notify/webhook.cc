@@ -192,8 +192,7 @@ Status EnqueueQuota(store::Tx& tx, domain::OrgId org, int64_t day, std::string_v
                     {"actor", "system"},
                     {"day", FormatIso8601(day * 24LL * 3600 * 1000).substr(0, 10)}};
   for (const auto& kv : figures) data[kv.key()] = kv.value();
-  const std::string key =
-      std::string(type) + ":" + std::to_string(org) + ":" + std::to_string(day);
+  const std::string key = std::string(type) + ":" + std::to_string(org) + ":" + std::to_string(day);
   return Enqueue(tx, org, type, now, json::serialize(data), key).status();
 }
 
@@ -214,10 +213,9 @@ Status EnqueueQuotaUsed(store::Tx& tx, domain::OrgId org, int64_t day, int64_t u
 Status EnqueueQuotaRefused(store::Tx& tx, domain::OrgId org, int64_t day, int64_t over_quota,
                            int64_t disable_threshold, TimeMs now) {
   if (over_quota != QuotaNearLine(disable_threshold)) return Status::Ok();
-  return EnqueueQuota(tx, org, day, "quota.threshold_near",
-                      json::object{{"overQuotaToday", over_quota},
-                                   {"disableThreshold", disable_threshold}},
-                      now);
+  return EnqueueQuota(
+      tx, org, day, "quota.threshold_near",
+      json::object{{"overQuotaToday", over_quota}, {"disableThreshold", disable_threshold}}, now);
 }
 
 Status EnqueueForAudit(store::Tx& tx, const store::OrgRecord& org, const store::AuditRecord& rec,

@@ -119,8 +119,8 @@ Result<EndpointWithSecret> WebhookService::Create(const service::Actor& a,
 }
 
 Result<store::WebhookEndpoint> WebhookService::Update(const service::Actor& a,
-                                                     std::optional<domain::OrgId> scope,
-                                                     int64_t id, const EndpointPatch& in) {
+                                                      std::optional<domain::OrgId> scope,
+                                                      int64_t id, const EndpointPatch& in) {
   const std::string action = "WEBHOOK_UPDATE";
   if (Status st = CheckAccess(a, scope, true); !st.ok()) return Refuse(a, scope, action, st);
   // Read first: the checks need the current values of the fields not given (the write re-reads).

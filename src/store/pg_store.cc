@@ -1419,12 +1419,11 @@ class PgTx final : public Tx {
   Status ForEachOutbox(const std::function<Status(const OutboxMessage&)>& fn) override {
     static const std::string sql = std::string("SELECT ") + kOutboxCols +
                                    " FROM webhook_outbox WHERE id > $1 ORDER BY id LIMIT 5000";
-    return Pages(sql, "exporting the webhook outbox",
-                 [&](const Rows& r, int i) -> Result<int64_t> {
-                   OutboxMessage m = ReadOutbox(r, i);
-                   if (Status st = fn(m); !st.ok()) return st;
-                   return m.id;
-                 });
+    return Pages(sql, "exporting the webhook outbox", [&](const Rows& r, int i) -> Result<int64_t> {
+      OutboxMessage m = ReadOutbox(r, i);
+      if (Status st = fn(m); !st.ok()) return st;
+      return m.id;
+    });
   }
 
   Status RestoreWebhookEndpoint(const WebhookEndpoint& e) override {

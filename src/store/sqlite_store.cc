@@ -1586,9 +1586,8 @@ class SqliteTx final : public Tx {
   }
 
   Status RestoreWebhookEndpoint(const WebhookEndpoint& e) override {
-    static const std::string sql =
-        std::string("INSERT INTO webhook_endpoints (") + kEndpointCols +
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    static const std::string sql = std::string("INSERT INTO webhook_endpoints (") + kEndpointCols +
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();

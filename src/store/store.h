@@ -356,7 +356,8 @@ class Tx {
   virtual Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) = 0;
   virtual Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) = 0;
   virtual Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) = 0;
-  virtual Status ForEachWebhookEndpoint(const std::function<Status(const WebhookEndpoint&)>& fn) = 0;
+  virtual Status ForEachWebhookEndpoint(
+      const std::function<Status(const WebhookEndpoint&)>& fn) = 0;
   virtual Status ForEachOutbox(const std::function<Status(const OutboxMessage&)>& fn) = 0;
   // Inserts a row keeping its id (later Insert* calls assign ids above it). 409 on duplicates.
   virtual Status RestoreOrg(const OrgRecord& org) = 0;

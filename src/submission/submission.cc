@@ -227,14 +227,13 @@ void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a
     // Several nodes: counted and judged in the store, so the threshold holds for the cluster.
     auto limits = LimitsFor(org);
     const TimeMs now = services_.clock().now();
-    auto c = limits.ok()
-                 ? quota::CountOverQuotaShared(
-                       services_.store(), org, a.day, limits->disable_threshold,
-                       [&](store::Tx& tx, int64_t over_quota) {
-                         return notify::EnqueueQuotaRefused(tx, org, a.day, over_quota,
-                                                            limits->disable_threshold, now);
-                       })
-                 : Result<bool>(limits.status());
+    auto c = limits.ok() ? quota::CountOverQuotaShared(
+                               services_.store(), org, a.day, limits->disable_threshold,
+                               [&](store::Tx& tx, int64_t over_quota) {
+                                 return notify::EnqueueQuotaRefused(tx, org, a.day, over_quota,
+                                                                    limits->disable_threshold, now);
+                               })
+                         : Result<bool>(limits.status());
     crossed = c.ok() && *c;
   } else {
     // quota.threshold_near (issue 20): queued with the count that reaches half the threshold. The
