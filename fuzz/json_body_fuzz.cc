@@ -36,6 +36,7 @@ enum Shape {
   kResetPassword,  // POST /api/v1/provider/orgs/{id}/users/{uid}/password
   kCreateWebhook,  // POST /api/v1/sandbox/webhooks, /api/v1/provider/webhooks
   kLeakReport,     // POST /api/v1/provider/leak-reports (issue 20)
+  kPatchWebhook,   // PATCH /api/v1/sandbox/webhooks/{id}, /api/v1/provider/webhooks/{id}
   kShapeCount
 };
 
@@ -73,6 +74,10 @@ Result<boost::json::object> Parse(int shape, const http::Request& req) {
       return api::ParseBody(
           req,
           {{"token", K::kString, true}, {"url", K::kString, true}, {"source", K::kString, false}});
+    case kPatchWebhook:
+      return api::ParseBody(req, {{"url", K::kString, false},
+                                  {"events", K::kStringArray, false},
+                                  {"description", K::kString, false}});
     default:
       return api::ParseBody(req, {{"password", K::kString, false}});
   }
@@ -131,6 +136,12 @@ void Use(int shape, const boost::json::object& b) {
       (void)str("token");
       (void)str("url");
       opt_str("source");
+      break;
+    case kPatchWebhook:
+      opt_str("url");
+      opt_str("description");
+      if (auto* v = b.if_contains("events"))
+        for (const auto& e : v->as_array()) (void)std::string(e.as_string());
       break;
     default:
       opt_str("password");

@@ -41,6 +41,11 @@ const VERBS = {
   ORG_UPDATE: "changed the organization's settings",
   ORG_CREATE: 'created the organization',
   CSRF_CHECK: 'sent a request without a valid CSRF token',
+  WEBHOOK_CREATE: 'added a webhook endpoint',
+  WEBHOOK_UPDATE: 'edited a webhook endpoint',
+  WEBHOOK_DELETE: 'deleted a webhook endpoint',
+  WEBHOOK_TEST: 'sent a webhook test event',
+  WEBHOOK_SECRET_ROTATE: 'rotated a webhook signing secret',
 };
 
 // What a refused attempt tried to do ("acme-viewer tried to reveal the token").
@@ -53,6 +58,11 @@ const ATTEMPTS = {
   LOGIN: 'sign in',
   CSRF_CHECK: 'make a change without a valid CSRF token',
   PROVIDER_API: 'use the provider API',
+  WEBHOOK_CREATE: 'add a webhook endpoint',
+  WEBHOOK_UPDATE: 'edit a webhook endpoint',
+  WEBHOOK_DELETE: 'delete a webhook endpoint',
+  WEBHOOK_TEST: 'send a webhook test event',
+  WEBHOOK_SECRET_ROTATE: 'rotate a webhook signing secret',
 };
 
 // One audit record as a sentence.

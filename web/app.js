@@ -4,6 +4,7 @@ import { ApiError, del, get, lastActivityAt, onUnauthorized, post, setCsrfToken 
 import { clear, errorBox, h, icon, label, notice, plural, toast } from './dom.js';
 import { renderTokenPage } from './token.js';
 import { renderAuditPage, renderOrgList, renderOrgPage, renderOverview } from './provider.js';
+import { renderWebhooksPage } from './webhooks.js';
 import { renderSettingsPage } from './settings.js';
 
 const TOKEN_PATH = '/admin/sandbox-api-token';
@@ -100,6 +101,7 @@ const routes = [
   { re: /^\/provider\/orgs\/(\d{1,18})\/?$/, page: renderOrgPage, title: 'Organization', nav: 'orgs' },
   { re: /^\/provider\/audit\/?$/, page: renderAuditPage, title: 'Audit log', nav: 'audit' },
   { re: /^\/provider\/settings\/?$/, page: renderSettingsPage, title: 'Settings', nav: 'settings' },
+  { re: /^\/provider\/webhooks\/?$/, page: renderWebhooksPage, title: 'Webhooks', nav: 'webhooks' },
 ];
 
 export function navigate(path, { replace = false } = {}) {
@@ -173,7 +175,7 @@ function renderHeader(active) {
   header.append(brand);
   if (!state.user) return;
   const links = state.user.role === 'PROVIDER_ADMIN'
-    ? [['overview', PROVIDER_PATH, 'Overview'], ['orgs', '/provider/orgs', 'Organizations'], ['audit', '/provider/audit', 'Audit log'], ['settings', '/provider/settings', 'Settings']]
+    ? [['overview', PROVIDER_PATH, 'Overview'], ['orgs', '/provider/orgs', 'Organizations'], ['audit', '/provider/audit', 'Audit log'], ['webhooks', '/provider/webhooks', 'Webhooks'], ['settings', '/provider/settings', 'Settings']]
     : [['token', TOKEN_PATH, 'Sandbox API Token']];
   header.append(
     h('nav', { class: 'topnav', 'aria-label': 'Main' },

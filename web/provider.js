@@ -36,6 +36,7 @@ export const ACTION_WORDS = {
   WEBHOOK_DELETE: 'Deleted a webhook endpoint',
   WEBHOOK_TEST: 'Sent a webhook test event',
   WEBHOOK_SECRET_ROTATE: 'Rotated a webhook secret',
+  WEBHOOK_UPDATE: 'Edited a webhook endpoint',
 };
 const AUDIT_ACTIONS = Object.keys(ACTION_WORDS);
 // "TOKEN_DISABLED" -> "Token disabled" for codes without words of their own.

@@ -7,6 +7,7 @@ import {
 import { takePageNotice } from './app.js';
 import { activitySection } from './activity.js';
 import { usageSection } from './usage.js';
+import { webhooksSection } from './webhooks.js';
 
 const COLUMNS = [
   { key: 'token', title: 'Sandbox API Token', fixed: true },
@@ -413,6 +414,7 @@ export async function renderTokenPage(ctx) {
             iconButton('copy', 'Copy Submission API base URL', onCopyBaseUrl, { 'data-focus-key': 'copy-base-url' })),
           quickStart()),
         v.usage ? usageSection(v, page.usage) : null,
+        webhooks().el,
         activity.el,
       ]);
     });
@@ -427,6 +429,14 @@ export async function renderTokenPage(ctx) {
   // Shown once: e.g. "the regenerate was not done" after signing in again.
   const pageNotice = takePageNotice();
   const activity = activitySection(ctx);
+  // Webhook settings (issue 20), made on the first draw (after the page's own data loaded).
+  let webhookCard = null;
+  const webhooks = () => webhookCard || (webhookCard = webhooksSection(ctx, {
+    base: '/api/v1/sandbox/webhooks',
+    canManage: ctx.user.role === 'ORG_ADMIN',
+    max: 5,
+    intro: 'Your receivers get a signed HTTPS request when the token or the subscription changes, or the daily quota runs low. Up to 5 endpoints; see the README, "Webhooks", to verify the signature.',
+  }));
 
   try {
     await load();

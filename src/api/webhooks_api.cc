@@ -112,7 +112,10 @@ Response WithSecret(int status, const notify::EndpointWithSecret& e) {
 void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& wrap) {
   using Fn = std::function<Response(const Request&, RequestContext&, const service::Actor&,
                                     std::optional<domain::OrgId>, int64_t)>;
-  auto Add = [&](verb v, const char* path, bool provider, Fn fn) {
+  // Create and edit resolve the URL's host (the SSRF check), which may wait for DNS: they run on
+  // the blocking pool, never on an I/O thread.
+  const http::RouteOptions blocking{64 * 1024, true};
+  auto Add = [&](verb v, const char* path, bool provider, Fn fn, http::RouteOptions o = {}) {
     r.Add(v, path,
           wrap(
               [fn, provider](const Request& req, RequestContext& ctx, const auth::Authenticated&,
@@ -123,7 +126,8 @@ void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& 
                 if (ctx.param("id") && !ParseId(ctx.param("id"), &id)) return NotFound();
                 return fn(req, ctx, a, scope, id);
               },
-              provider));
+              provider),
+          o);
   };
   Fn list = [&w](const Request&, RequestContext&, const service::Actor& a,
                  std::optional<domain::OrgId> scope, int64_t) {
@@ -151,6 +155,23 @@ void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& 
     Response res = WithSecret(201, *c);
     Wipe(c->secret);
     return res;
+  };
+  Fn update = [&w](const Request& req, RequestContext&, const service::Actor& a,
+                   std::optional<domain::OrgId> scope, int64_t id) {
+    auto body = ParseBody(req, {{"url", Field::Kind::kString, false},
+                                {"events", Field::Kind::kStringArray, false},
+                                {"description", Field::Kind::kString, false}});
+    if (!body.ok()) return Error(body.status());
+    notify::EndpointPatch in;
+    if (auto* u = body->if_contains("url")) in.url = std::string(u->as_string());
+    if (auto* ev = body->if_contains("events")) {
+      in.events.emplace();
+      for (const auto& e : ev->as_array()) in.events->emplace_back(e.as_string());
+    }
+    if (auto* d = body->if_contains("description")) in.description = std::string(d->as_string());
+    auto e = w.Update(a, scope, id, in);
+    if (!e.ok()) return Error(e.status());
+    return Json(200, EndpointJson(*e));
   };
   Fn remove = [&w](const Request& req, RequestContext&, const service::Actor& a,
                    std::optional<domain::OrgId> scope, int64_t id) {
@@ -187,8 +208,10 @@ void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& 
   };
   Add(verb::get, "/api/v1/sandbox/webhooks", false, list);
   Add(verb::get, "/api/v1/provider/webhooks", true, list);
-  Add(verb::post, "/api/v1/sandbox/webhooks", false, create);
-  Add(verb::post, "/api/v1/provider/webhooks", true, create);
+  Add(verb::post, "/api/v1/sandbox/webhooks", false, create, blocking);
+  Add(verb::post, "/api/v1/provider/webhooks", true, create, blocking);
+  Add(verb::patch, "/api/v1/sandbox/webhooks/{id}", false, update, blocking);
+  Add(verb::patch, "/api/v1/provider/webhooks/{id}", true, update, blocking);
   Add(verb::delete_, "/api/v1/sandbox/webhooks/{id}", false, remove);
   Add(verb::delete_, "/api/v1/provider/webhooks/{id}", true, remove);
   Add(verb::get, "/api/v1/sandbox/webhooks/{id}/deliveries", false, deliveries);

@@ -175,6 +175,8 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
       }
     } else if (k == "metrics_listen") {
       st = str(&cfg->metrics_listen);
+    } else if (k == "webhook_ca_file") {  // --webhook-ca-file
+      st = str(&cfg->webhook_ca_file);
     } else if (k == "metrics_bearer_file") {
       st = str(&cfg->metrics_bearer_file);
     } else if (k == "secret_scanning_keys_file") {

@@ -56,6 +56,9 @@ struct Config {
   // key document format). Neither set: POST /api/v1/secret-scanning/github answers 404.
   std::string secret_scanning_keys_file;
   std::string secret_scanning_keys_url;
+  // A PEM file of extra certificate authorities webhook deliveries over https trust, besides the
+  // system's (e.g. an internal CA); "" = the system's only.
+  std::string webhook_ca_file;
 };
 
 // Reads a TOML config file into `cfg` (only keys present override). 400 CONFIG_INVALID on errors,

@@ -117,6 +117,7 @@ void PrintEffectiveConfig(const app::Config& in, std::ostream& out) {
   for (size_t n = 0; n < cfg.webhook_allow_cidrs.size(); ++n)
     out << (n ? ", " : "") << Quote(cfg.webhook_allow_cidrs[n]);
   out << "]\n";
+  s("webhook_ca_file", cfg.webhook_ca_file);  // --webhook-ca-file
 }
 
 int MigrateDryRun(const std::string& url, const std::function<int(const Status&)>& fail) {

@@ -66,6 +66,7 @@ struct Common {
   std::vector<std::string> trusted_proxies;
   std::vector<std::string> webhook_allow_cidrs;
   std::string secret_scanning_keys_file, secret_scanning_keys_url;
+  std::string webhook_ca_file;
 };
 
 int Fail(const Status& st) {
@@ -206,6 +207,7 @@ Result<app::Config> ResolveConfig(Common& c) {
     cfg.secret_scanning_keys_file = c.secret_scanning_keys_file;
   if (!c.secret_scanning_keys_url.empty())
     cfg.secret_scanning_keys_url = c.secret_scanning_keys_url;
+  if (!c.webhook_ca_file.empty()) cfg.webhook_ca_file = c.webhook_ca_file;
   return cfg;
 }
 
@@ -289,6 +291,10 @@ void AddCommon(CLI::App* cmd, Common& c, bool server_flags) {
               return http::ParseCidr(s) ? std::string() : "not a CIDR (e.g. 10.0.0.0/8): " + s;
             },
             "CIDR"));
+    cmd->add_option("--webhook-ca-file", c.webhook_ca_file,
+                    "PEM file of extra certificate authorities https webhook deliveries trust "
+                    "(besides the system's)")
+        ->check(CLI::ExistingFile);
   }
 }
 
@@ -576,6 +582,8 @@ int Serve(Common& c, ServeFlags& f) {
   apio.scanner_keys = &scanner_keys;
   notify::DeliveryOptions delivery_options;
   delivery_options.allow = webhook_allow;
+  delivery_options.ca_file = inst.config().webhook_ca_file;
+  if (Status st = notify::CheckCaFile(delivery_options.ca_file); !st.ok()) return Fail(st);
   notify::Deliverer deliverer(inst.store(), inst.keys(), inst.services().clock(), delivery_options);
   auto api_state = api::RegisterApi(*router, inst.services(), sessions, apio);
   web::RegisterPortal(*router, cfg.web_dir);

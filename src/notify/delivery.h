@@ -30,6 +30,8 @@ namespace sandgate::notify {
 
 struct DeliveryOptions {
   std::vector<http::Cidr> allow;  // ranges allowed despite the SSRF guard (tests: 127.0.0.0/8)
+  // Extra CAs (PEM) trusted for https deliveries besides the system's (--webhook-ca-file).
+  std::string ca_file;
   int workers = 4;
   TimeMs timeout_ms = 15000;  // connect + TLS + request + answer, per attempt
   TimeMs give_up_after_ms = 24LL * 3600 * 1000;
@@ -76,6 +78,9 @@ class Deliverer {
   std::vector<std::thread> threads_;
   std::set<std::string> fired_;  // scheduler thread only
 };
+
+// 400 CONFIG_INVALID when `ca_file` is set but holds no certificate OpenSSL can load.
+Status CheckCaFile(const std::string& ca_file);
 
 // One attempt's outcome.
 struct AttemptResult {

@@ -5,6 +5,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cctype>
 
+#include "common/no_wait.h"
+
 namespace sandgate::notify {
 
 namespace ip = boost::asio::ip;
@@ -130,6 +132,12 @@ Result<std::vector<ip::address>> ResolveAllowed(const ParsedUrl& u,
   if (!ec) {
     out.push_back(literal);
   } else {
+    // A name lookup may wait for a remote DNS server: never on an I/O thread. Inside a
+    // no_wait::Scope refuse at once, so the server runs the handler again on the blocking pool.
+    if (no_wait::Active()) {
+      no_wait::NoteWouldBlock();
+      return no_wait::WouldBlock();
+    }
     boost::asio::io_context ioc;
     ip::tcp::resolver resolver(ioc);
     auto results = resolver.resolve(u.host, std::to_string(u.port), ec);

@@ -33,7 +33,8 @@ bool ForbiddenAddress(const boost::asio::ip::address& a);
 
 // Resolves the URL's host and returns its addresses, all of them allowed. 400
 // WEBHOOK_URL_FORBIDDEN naming the refused address when any is not; 400 WEBHOOK_URL_UNRESOLVED
-// when the host does not resolve.
+// when the host does not resolve. A host name (not an address literal) inside a no_wait::Scope
+// (an I/O thread) is not looked up: 503 WOULD_BLOCK, and the server retries on the blocking pool.
 Result<std::vector<boost::asio::ip::address>> ResolveAllowed(const ParsedUrl& u,
                                                              const std::vector<http::Cidr>& allow);
 

@@ -174,6 +174,50 @@ Status EnqueueFor(store::Tx& tx, const store::WebhookEndpoint& e, std::string_vi
   return tx.InsertOutbox(Message(e, type, now, data_json, "")).status();
 }
 
+int64_t QuotaWarningLine(int64_t allowance) {
+  return std::max<int64_t>(1, (allowance * 80 + 99) / 100);
+}
+
+int64_t QuotaNearLine(int64_t disable_threshold) {
+  return std::max<int64_t>(1, (disable_threshold + 1) / 2);
+}
+
+namespace {
+
+Status EnqueueQuota(store::Tx& tx, domain::OrgId org, int64_t day, std::string_view type,
+                    json::object figures, TimeMs now) {
+  auto o = tx.GetOrg(org);
+  if (!o.ok()) return o.status().http_status() == 404 ? Status::Ok() : o.status();
+  json::object data{{"organization", json::object{{"id", o->id}, {"name", o->name}}},
+                    {"actor", "system"},
+                    {"day", FormatIso8601(day * 24LL * 3600 * 1000).substr(0, 10)}};
+  for (const auto& kv : figures) data[kv.key()] = kv.value();
+  const std::string key = std::string(type) + ":" + std::to_string(org) + ":" + std::to_string(day);
+  return Enqueue(tx, org, type, now, json::serialize(data), key).status();
+}
+
+}  // namespace
+
+Status EnqueueQuotaUsed(store::Tx& tx, domain::OrgId org, int64_t day, int64_t used,
+                        int64_t allowance, TimeMs now) {
+  if (allowance <= 0) return Status::Ok();
+  json::object figures{{"usedToday", used}, {"dailyAllowance", allowance}};
+  if (used == QuotaWarningLine(allowance))
+    if (Status st = EnqueueQuota(tx, org, day, "quota.warning", figures, now); !st.ok()) return st;
+  if (used == allowance)
+    if (Status st = EnqueueQuota(tx, org, day, "quota.exhausted", figures, now); !st.ok())
+      return st;
+  return Status::Ok();
+}
+
+Status EnqueueQuotaRefused(store::Tx& tx, domain::OrgId org, int64_t day, int64_t over_quota,
+                           int64_t disable_threshold, TimeMs now) {
+  if (over_quota != QuotaNearLine(disable_threshold)) return Status::Ok();
+  return EnqueueQuota(
+      tx, org, day, "quota.threshold_near",
+      json::object{{"overQuotaToday", over_quota}, {"disableThreshold", disable_threshold}}, now);
+}
+
 Status EnqueueForAudit(store::Tx& tx, const store::OrgRecord& org, const store::AuditRecord& rec,
                        TimeMs now) {
   static const std::pair<const char*, const char*> kMap[] = {

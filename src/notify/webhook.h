@@ -72,4 +72,21 @@ Status EnqueueForAudit(store::Tx& tx, const store::OrgRecord& org, const store::
 Status EnqueueLeak(store::Tx& tx, const store::OrgRecord& org, const std::string& actor,
                    const store::LeakRecord& leak, TimeMs now);
 
+// Quota events (issue 20). The lines: quota.warning when the day's accepted calls reach
+// QuotaWarningLine(allowance) (80%, rounded up, at least 1); quota.exhausted when they reach the
+// allowance (the call that uses the last unit); quota.threshold_near when the day's over-quota
+// refusals reach QuotaNearLine(threshold) (half the disable threshold, rounded up, at least 1).
+int64_t QuotaWarningLine(int64_t allowance);
+int64_t QuotaNearLine(int64_t disable_threshold);
+// Call inside the transaction that counted one accepted call, with the day's count after it:
+// queues quota.warning / quota.exhausted when this count is exactly a line (counts change one at a
+// time in serialised transactions, so one transaction reaches it; a failed upload giving its unit
+// back lets the next one reach it again, and the dedupe key "quota.warning:<org>:<day>" keeps it
+// to once per organization, day and endpoint). Reads nothing unless a line is reached.
+Status EnqueueQuotaUsed(store::Tx& tx, domain::OrgId org, int64_t day, int64_t used,
+                        int64_t allowance, TimeMs now);
+// The same for the day's over-quota refusals (quota.threshold_near).
+Status EnqueueQuotaRefused(store::Tx& tx, domain::OrgId org, int64_t day, int64_t over_quota,
+                           int64_t disable_threshold, TimeMs now);
+
 }  // namespace sandgate::notify

@@ -21,6 +21,32 @@ bool PrintableText(const std::string& s) {
 
 }  // namespace
 
+Status WebhookService::Validate(const std::string& url_text,
+                                const std::optional<std::vector<std::string>>& events_in,
+                                const std::string& description, std::string* events,
+                                std::string* host) const {
+  auto url = ParseUrl(url_text);
+  if (!url.ok()) return url.status();
+  if (auto addrs = ResolveAllowed(*url, allow_); !addrs.ok()) return addrs.status();
+  *host = url->host;
+  if (description.size() > 200 || !PrintableText(description))
+    return Status::Invalid("INVALID_DESCRIPTION",
+                           "The description is at most 200 characters without control characters.");
+  events->clear();
+  const auto& wanted = events_in ? *events_in : DefaultEventTypes();
+  if (wanted.empty())
+    return Status::Invalid("INVALID_EVENTS", "Name at least one event, or leave 'events' out.");
+  for (const auto& e : wanted) {
+    if (!KnownEvent(e))
+      return Status::Invalid("INVALID_EVENTS", "Unknown event type '" + e.substr(0, 64) + "'.");
+    store::WebhookEndpoint so_far;
+    so_far.events = *events;
+    if (Subscribed(so_far, e)) continue;  // a duplicate
+    *events += (events->empty() ? "" : ",") + e;
+  }
+  return Status::Ok();
+}
+
 WebhookService::WebhookService(service::Services& services, std::vector<http::Cidr> allow)
     : s_(services), allow_(std::move(allow)) {}
 
@@ -64,24 +90,8 @@ Result<EndpointWithSecret> WebhookService::Create(const service::Actor& a,
                                                   const EndpointInput& in) {
   const std::string action = "WEBHOOK_CREATE";
   if (Status st = CheckAccess(a, scope, true); !st.ok()) return Refuse(a, scope, action, st);
-  auto url = ParseUrl(in.url);
-  if (!url.ok()) return url.status();
-  if (auto addrs = ResolveAllowed(*url, allow_); !addrs.ok()) return addrs.status();
-  if (in.description.size() > 200 || !PrintableText(in.description))
-    return Status::Invalid("INVALID_DESCRIPTION",
-                           "The description is at most 200 characters without control characters.");
-  std::string events;
-  const auto& wanted = in.events ? *in.events : DefaultEventTypes();
-  if (wanted.empty())
-    return Status::Invalid("INVALID_EVENTS", "Name at least one event, or leave 'events' out.");
-  for (const auto& e : wanted) {
-    if (!KnownEvent(e))
-      return Status::Invalid("INVALID_EVENTS", "Unknown event type '" + e.substr(0, 64) + "'.");
-    store::WebhookEndpoint so_far;
-    so_far.events = events;
-    if (Subscribed(so_far, e)) continue;  // a duplicate
-    events += (events.empty() ? "" : ",") + e;
-  }
+  std::string events, host;
+  if (Status st = Validate(in.url, in.events, in.description, &events, &host); !st.ok()) return st;
   const TimeMs now = s_.clock().now();
   store::WebhookEndpoint ep;
   ep.org_id = scope;
@@ -101,11 +111,60 @@ Result<EndpointWithSecret> WebhookService::Create(const service::Actor& a,
     if (!id.ok()) return id.status();
     ep.id = *id;
     store::AuditRecord r = s_.AuditBase(a, scope, action, now);
-    r.detail = "endpoint " + std::to_string(ep.id) + " " + (*url).host;
+    r.detail = "endpoint " + std::to_string(ep.id) + " " + host;
     return tx.AppendAudit(r).status();
   });
   if (!st.ok()) return st;
   return EndpointWithSecret{ep, SecretText(s_.keys(), ep.seed)};
+}
+
+Result<store::WebhookEndpoint> WebhookService::Update(const service::Actor& a,
+                                                      std::optional<domain::OrgId> scope,
+                                                      int64_t id, const EndpointPatch& in) {
+  const std::string action = "WEBHOOK_UPDATE";
+  if (Status st = CheckAccess(a, scope, true); !st.ok()) return Refuse(a, scope, action, st);
+  // Read first: the checks need the current values of the fields not given (the write re-reads).
+  store::WebhookEndpoint cur;
+  Status st = s_.store().Read([&](store::Tx& tx) -> Status {
+    auto e = tx.GetWebhookEndpoint(id);
+    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (e->org_id != scope) return NotFound();
+    cur = std::move(e).value();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  std::optional<std::vector<std::string>> events = in.events;
+  if (!events) {
+    events.emplace();
+    std::string_view rest = cur.events;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      events->emplace_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  const std::string url = in.url.value_or(cur.url);
+  const std::string description = in.description.value_or(cur.description);
+  std::string events_csv, host;
+  if (Status v = Validate(url, events, description, &events_csv, &host); !v.ok()) return v;
+  const TimeMs now = s_.clock().now();
+  store::WebhookEndpoint ep;
+  st = s_.store().Write([&](store::Tx& tx) -> Status {
+    auto e = tx.GetWebhookEndpoint(id);
+    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (e->org_id != scope) return NotFound();
+    ep = std::move(e).value();
+    ep.url = url;
+    ep.events = events_csv;
+    ep.description = description;
+    if (Status u = tx.UpdateWebhookEndpoint(ep); !u.ok()) return u;
+    store::AuditRecord r = s_.AuditBase(a, scope, action, now);
+    r.detail = "endpoint " + std::to_string(id) + " " + host;
+    return tx.AppendAudit(r).status();
+  });
+  if (!st.ok()) return st;
+  return ep;
 }
 
 Status WebhookService::Delete(const service::Actor& a, std::optional<domain::OrgId> scope,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include "common/no_wait.h"
 #include "notify/url_guard.h"
 
 namespace sandgate::notify {
@@ -110,6 +111,41 @@ TEST(UrlGuard, AnAllowedRangeLetsItsAddressesThrough) {
                 .status()
                 .code(),
             "WEBHOOK_URL_FORBIDDEN");
+}
+
+// Issue 20: a host name is never looked up on an I/O thread (inside a no_wait::Scope): the guard
+// refuses at once with WOULD_BLOCK (the server then runs the handler on the blocking pool), and
+// looks it up outside the scope. Address literals need no lookup and are judged in the scope.
+TEST(UrlGuard, NoNameLookupInsideANoWaitScope) {
+  const std::vector<http::Cidr> allow{*http::ParseCidr("127.0.0.0/8")};
+  auto named = ParseUrl("http://localhost:9/hook");
+  ASSERT_TRUE(named.ok());
+  {
+    no_wait::Scope scope;
+    auto r = ResolveAllowed(*named, allow);
+    EXPECT_EQ(r.status().code(), "WOULD_BLOCK");
+    EXPECT_TRUE(no_wait::TakeWouldBlock());
+    auto literal = ResolveAllowed(*ParseUrl("http://127.0.0.1:9/hook"), allow);
+    EXPECT_TRUE(literal.ok());
+    EXPECT_EQ(ResolveAllowed(*ParseUrl("http://10.0.0.1/"), allow).status().code(),
+              "WEBHOOK_URL_FORBIDDEN");
+    EXPECT_FALSE(no_wait::TakeWouldBlock());
+  }
+  auto r = ResolveAllowed(*named, allow);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  for (const auto& a : *r) EXPECT_TRUE(a.is_loopback()) << a.to_string();
+  EXPECT_EQ(ResolveAllowed(*named, {}).status().code(), "WEBHOOK_URL_FORBIDDEN");
+}
+
+TEST(QuotaLines, WarningAtEightyPercentAndNearAtHalfTheThreshold) {
+  EXPECT_EQ(QuotaWarningLine(100), 80);
+  EXPECT_EQ(QuotaWarningLine(5), 4);
+  EXPECT_EQ(QuotaWarningLine(1), 1);
+  EXPECT_EQ(QuotaWarningLine(0), 1);
+  EXPECT_EQ(QuotaNearLine(100), 50);
+  EXPECT_EQ(QuotaNearLine(5), 3);
+  EXPECT_EQ(QuotaNearLine(4), 2);
+  EXPECT_EQ(QuotaNearLine(0), 1);
 }
 
 }  // namespace

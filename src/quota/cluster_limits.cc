@@ -6,7 +6,7 @@
 namespace sandgate::quota {
 
 ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limits& limits,
-                             int64_t day, TimeMs now) {
+                             int64_t day, TimeMs now, const CountHook& on_counted) {
   ClusterAdmission out;
   bool full = false;
   std::optional<store::RateCheck> rate;
@@ -24,7 +24,7 @@ ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limit
       // Rolls back the daily count taken above: a refused request consumes nothing.
       return Status(429, "RATE_LIMITED", "rate window full");
     }
-    return Status::Ok();
+    return on_counted ? on_counted(tx, **used) : Status::Ok();
   });
   if (rate) {
     const int64_t limit = rate->hour ? limits.rate_per_hour : limits.rate_per_second;
@@ -46,7 +46,7 @@ ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limit
 }
 
 Result<bool> CountOverQuotaShared(store::Store& store, domain::OrgId org, int64_t day,
-                                  int64_t threshold) {
+                                  int64_t threshold, const CountHook& on_counted) {
   bool crossed = false;
   Status st = store.Write([&](store::Tx& tx) -> Status {
     if (Status s = tx.AddUsage(org, day, 0, 1, std::nullopt); !s.ok()) return s;
@@ -55,7 +55,7 @@ Result<bool> CountOverQuotaShared(store::Store& store, domain::OrgId org, int64_
     // Writes are serialised: exactly one transaction sees the count go from threshold to
     // threshold + 1.
     crossed = u->over_quota == threshold + 1;
-    return Status::Ok();
+    return on_counted ? on_counted(tx, u->over_quota) : Status::Ok();
   });
   if (!st.ok()) return st;
   return crossed;

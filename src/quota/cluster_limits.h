@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "common/status.h"
 #include "quota/quota.h"
@@ -29,12 +30,16 @@ struct ClusterAdmission {
 
 // Counts one admission for `org` on `day` against the cluster's daily allowance and rates, in one
 // store transaction; nothing is counted unless every limit has room.
+// `on_counted`, when set, runs in that transaction once the call is admitted, with the day's new
+// count (the submission path queues the quota.* webhooks there: notify::EnqueueQuotaUsed).
+using CountHook = std::function<Status(store::Tx&, int64_t count)>;
 ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limits& limits,
-                             int64_t day, TimeMs now);
+                             int64_t day, TimeMs now, const CountHook& on_counted = nullptr);
 
 // Counts one over-quota attempt (a QUOTA_EXCEEDED refusal) in the store and tells whether it is
 // the one, cluster-wide, that took the day's count past `threshold` (true once per day).
+// `on_counted` runs in the same transaction with the day's new over-quota count.
 Result<bool> CountOverQuotaShared(store::Store& store, domain::OrgId org, int64_t day,
-                                  int64_t threshold);
+                                  int64_t threshold, const CountHook& on_counted = nullptr);
 
 }  // namespace sandgate::quota

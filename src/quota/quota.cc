@@ -90,6 +90,14 @@ void QuotaManager::Commit(domain::OrgId org, int64_t day) {
   d.used++;
 }
 
+bool QuotaManager::CommitMayReach(domain::OrgId org, int64_t day, int64_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = orgs_.find(org);
+  if (it == orgs_.end() || it->second.day != day) return true;
+  const Day& d = it->second;
+  return count >= d.used + 1 && count <= d.used + d.reserved;
+}
+
 void QuotaManager::Release(domain::OrgId org, int64_t day) {
   std::lock_guard<std::mutex> lock(mu_);
   Day& d = orgs_[org];

@@ -56,6 +56,12 @@ class QuotaManager {
   // Reserves one submission. On OK the caller must call Commit or Release with the same day.
   Admission Reserve(domain::OrgId org, const Limits& limits, TimeMs now);
   void Commit(domain::OrgId org, int64_t day);
+  // Single node, called in the store transaction that records a reserved submission (before
+  // Commit): whether the store's count after it may equal `count`. The store's count then lies in
+  // [used + 1, used + reserved] as this manager knows them (it counts a commit only after the
+  // store did, and every stored one was reserved first). True when unknown (another day). Lets the
+  // submission path read the stored count only when a webhook line (quota.*) may be reached.
+  bool CommitMayReach(domain::OrgId org, int64_t day, int64_t count);
   void Release(domain::OrgId org, int64_t day);
   // Used today (committed), for the token page and the quota report.
   Result<int64_t> UsedToday(domain::OrgId org, TimeMs now);

@@ -90,6 +90,25 @@ Status CopyStore(Store& from, Store& to,
       });
       if (!st.ok()) return st;
       told("leak_reports", n);
+
+      // Webhooks (issue 20): the endpoints (their secrets' seeds: the same key file signs) and
+      // the whole outbox, so undelivered events are delivered from the target and the delivery
+      // history stays; claims are not carried (nobody is delivering on the target yet).
+      n = 0;
+      st = in.ForEachWebhookEndpoint([&](const WebhookEndpoint& e) {
+        ++n;
+        return out.RestoreWebhookEndpoint(e);
+      });
+      if (!st.ok()) return st;
+      told("webhook_endpoints", n);
+
+      n = 0;
+      st = in.ForEachOutbox([&](const OutboxMessage& m) {
+        ++n;
+        return out.RestoreOutbox(m);
+      });
+      if (!st.ok()) return st;
+      told("webhook_outbox", n);
       return Status::Ok();
     });
   });

@@ -1578,6 +1578,65 @@ class PgTx final : public Tx {
     });
   }
 
+  Status ForEachWebhookEndpoint(const std::function<Status(const WebhookEndpoint&)>& fn) override {
+    return All(std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints ORDER BY id",
+               "exporting webhook endpoints",
+               [&](const Rows& r, int i) { return fn(ReadEndpoint(r, i)); });
+  }
+  Status ForEachOutbox(const std::function<Status(const OutboxMessage&)>& fn) override {
+    static const std::string sql = std::string("SELECT ") + kOutboxCols +
+                                   " FROM webhook_outbox WHERE id > $1 ORDER BY id LIMIT 5000";
+    return Pages(sql, "exporting the webhook outbox", [&](const Rows& r, int i) -> Result<int64_t> {
+      OutboxMessage m = ReadOutbox(r, i);
+      if (Status st = fn(m); !st.ok()) return st;
+      return m.id;
+    });
+  }
+
+  Status RestoreWebhookEndpoint(const WebhookEndpoint& e) override {
+    static const std::string sql =
+        std::string("WITH ins AS (INSERT INTO webhook_endpoints (") + kEndpointCols +
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('webhook_endpoints', 'id'), "
+        "greatest((SELECT id FROM ins), (SELECT last_value FROM webhook_endpoints_id_seq)))";
+    if (Status g = Guard(true); !g.ok()) return g;
+    Params p;
+    p.Int(e.id).OptInt(e.org_id).Text(e.url).Text(e.events).Text(e.description).Bytes(e.seed);
+    OptBytes(p, e.old_seed).OptInt(e.old_until).Int(e.created_at).OptInt(e.failing_since);
+    return Handled(sql, p, "restoring a webhook endpoint",
+                   Status::Conflict("WEBHOOK_EXISTS", "the webhook endpoint already exists"),
+                   OrgNotFound())
+        .status();
+  }
+  Status RestoreOutbox(const OutboxMessage& m) override {
+    static const std::string sql =
+        std::string("WITH ins AS (INSERT INTO webhook_outbox (") + kOutboxCols +
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, $14) RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('webhook_outbox', 'id'), "
+        "greatest((SELECT id FROM ins), (SELECT last_value FROM webhook_outbox_id_seq)))";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Handled(sql,
+                   Params()
+                       .Int(m.id)
+                       .Int(m.endpoint_id)
+                       .Text(m.msg_id)
+                       .Text(m.event)
+                       .Text(m.payload)
+                       .Text(m.dedupe_key)
+                       .Int(m.created_at)
+                       .Text(m.state)
+                       .Int(m.attempts)
+                       .Int(m.next_attempt_at)
+                       .Int(m.last_status)
+                       .Text(m.last_error)
+                       .Int(m.last_latency_ms)
+                       .OptInt(m.delivered_at),
+                   "restoring a webhook message",
+                   Status::Conflict("WEBHOOK_MESSAGE_EXISTS", "the webhook message already exists"),
+                   EndpointNotFound())
+        .status();
+  }
+
   Status RestoreOrg(const OrgRecord& org) override {
     cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =

@@ -1645,6 +1645,71 @@ class SqliteTx final : public Tx {
     return Scan(sql, "exporting the audit trail", [&](const Stmt& s) { return fn(ReadAudit(s)); });
   }
 
+  Status ForEachWebhookEndpoint(const std::function<Status(const WebhookEndpoint&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints ORDER BY id";
+    return Scan(sql, "exporting webhook endpoints",
+                [&](const Stmt& s) { return fn(ReadEndpoint(s)); });
+  }
+  Status ForEachOutbox(const std::function<Status(const OutboxMessage&)>& fn) override {
+    static const std::string sql =
+        std::string("SELECT ") + kOutboxCols + " FROM webhook_outbox ORDER BY id";
+    return Scan(sql, "exporting the webhook outbox",
+                [&](const Stmt& s) { return fn(ReadOutbox(s)); });
+  }
+
+  Status RestoreWebhookEndpoint(const WebhookEndpoint& e) override {
+    static const std::string sql = std::string("INSERT INTO webhook_endpoints (") + kEndpointCols +
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, e.id)
+        .OptInt(2, e.org_id)
+        .Text(3, e.url)
+        .Text(4, e.events)
+        .Text(5, e.description)
+        .Blob(6, e.seed)
+        .BlobOrNull(7, e.old_seed)
+        .OptInt(8, e.old_until)
+        .Int(9, e.created_at)
+        .OptInt(10, e.failing_since);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE)
+      return Fail(rc, "restoring a webhook endpoint",
+                  Status::Conflict("WEBHOOK_EXISTS", "the webhook endpoint already exists"),
+                  OrgNotFound());
+    return Status::Ok();
+  }
+  Status RestoreOutbox(const OutboxMessage& m) override {
+    static const std::string sql =
+        std::string("INSERT INTO webhook_outbox (") + kOutboxCols +
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12, ?13, ?14)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, m.id)
+        .Int(2, m.endpoint_id)
+        .Text(3, m.msg_id)
+        .Text(4, m.event)
+        .Text(5, m.payload)
+        .Text(6, m.dedupe_key)
+        .Int(7, m.created_at)
+        .Text(8, m.state)
+        .Int(9, m.attempts)
+        .Int(10, m.next_attempt_at)
+        .Int(11, m.last_status)
+        .Text(12, m.last_error)
+        .Int(13, m.last_latency_ms)
+        .OptInt(14, m.delivered_at);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE)
+      return Fail(rc, "restoring a webhook message",
+                  Status::Conflict("WEBHOOK_MESSAGE_EXISTS", "the webhook message already exists"),
+                  EndpointNotFound());
+    return Status::Ok();
+  }
+
   Status RestoreOrg(const OrgRecord& org) override {
     static const std::string sql =
         std::string("INSERT INTO orgs (") + kOrgDataCols +

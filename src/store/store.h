@@ -376,11 +376,18 @@ class Tx {
   virtual Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) = 0;
   virtual Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) = 0;
   virtual Status ForEachLeak(const std::function<Status(const LeakRecord&)>& fn) = 0;  // by org
+  virtual Status ForEachWebhookEndpoint(
+      const std::function<Status(const WebhookEndpoint&)>& fn) = 0;
+  virtual Status ForEachOutbox(const std::function<Status(const OutboxMessage&)>& fn) = 0;
   // Inserts a row keeping its id (later Insert* calls assign ids above it). 409 on duplicates.
   virtual Status RestoreOrg(const OrgRecord& org) = 0;
   virtual Status RestoreUser(const UserRecord& u) = 0;
   virtual Status RestoreAudit(const AuditRecord& r) = 0;
   virtual Status RestoreUsage(const UsageRecord& u) = 0;
+  // Webhooks keep their ids too (an outbox message names its endpoint); a message keeps every
+  // column (state, attempts, dedupe key) but its claim (claimed_until 0: nobody delivers it yet).
+  virtual Status RestoreWebhookEndpoint(const WebhookEndpoint& e) = 0;
+  virtual Status RestoreOutbox(const OutboxMessage& m) = 0;
 };
 
 // What a following node is told (Store::Follow). Called on the follower's own thread.

@@ -134,6 +134,15 @@ auto Fields(const LeakRecord& r) {
   return std::make_tuple(r.org_id, r.policy, r.reported_at, r.url, r.source, r.action,
                          r.token_last4);
 }
+auto Fields(const WebhookEndpoint& e) {
+  return std::make_tuple(e.id, e.org_id, e.url, e.events, e.description, e.seed, e.old_seed,
+                         e.old_until, e.created_at, e.failing_since);
+}
+auto Fields(const OutboxMessage& m) {
+  return std::make_tuple(m.id, m.endpoint_id, m.msg_id, m.event, m.payload, m.dedupe_key,
+                         m.created_at, m.state, m.attempts, m.next_attempt_at, m.claimed_until,
+                         m.last_status, m.last_error, m.last_latency_ms, m.delivered_at);
+}
 
 // A 32-byte binary value unique per `n`, including NUL and high bytes.
 std::string Hash(int n) {
@@ -1874,7 +1883,51 @@ void FillForCopy(Store& s) {
       if (!aid.ok()) return aid.status();
     }
     auto admin = tx.InsertUser(MakeUser("provider", Role::kProviderAdmin, std::nullopt));
-    return admin.status();
+    if (!admin.ok()) return admin.status();
+    // Webhooks (issue 20): an organization's endpoint (rotated) and a provider-wide one, with
+    // messages in every state; one is claimed (a claim is not copied).
+    auto orgs = tx.ListOrgs("", 0, 1);
+    if (!orgs.ok()) return orgs.status();
+    for (int i = 0; i < 2; ++i) {
+      WebhookEndpoint e;
+      if (i == 0) e.org_id = orgs->items.front().id;
+      e.url = "https://hooks.example.com/" + std::to_string(i) + "?q=\xc3\xa9";
+      e.events = "token.added,quota.warning";
+      e.description = "d\xc3\xa9" + std::to_string(i);
+      e.seed = Hash(100 + i);
+      if (i == 0) {
+        e.old_seed = Hash(200);
+        e.old_until = kT0 + 7;
+      }
+      e.created_at = kT0 + i;
+      if (i == 1) e.failing_since = kT0 + 9;
+      auto id = tx.InsertWebhookEndpoint(e);
+      if (!id.ok()) return id.status();
+      for (int k = 0; k < 3; ++k) {
+        OutboxMessage m;
+        m.endpoint_id = *id;
+        m.msg_id = "msg_" + std::to_string(i) + std::to_string(k);
+        m.event = "quota.warning";
+        m.payload = "{\"k\":" + std::to_string(k) + "}";
+        m.dedupe_key = k ? "quota.warning:1:" + std::to_string(k) : "";
+        m.created_at = kT0 + k;
+        m.next_attempt_at = kT0 + k;
+        if (Status st = tx.InsertOutbox(m).status(); !st.ok()) return st;
+      }
+    }
+    auto claimed = tx.ClaimOutbox(kT0 + 5, kT0 + 60000, 10);
+    if (!claimed.ok()) return claimed.status();
+    for (OutboxMessage m : *claimed) {
+      if (m.msg_id != "msg_00") continue;  // msg_10 stays claimed
+      m.state = "delivered";
+      m.attempts = 2;
+      m.last_status = 204;
+      m.last_latency_ms = 12;
+      m.delivered_at = kT0 + 8;
+      m.claimed_until = 0;
+      if (Status st = tx.UpdateOutbox(m); !st.ok()) return st;
+    }
+    return Status::Ok();
   }));
   // Gaps in the ids (a rolled-back insert, a deleted row) must survive a copy.
   EXPECT_FALSE(s.Write([&](Tx& tx) -> Status {
@@ -1893,6 +1946,8 @@ struct Dump {
   std::vector<decltype(Fields(ReportRecord{}))> reports;
   std::vector<decltype(Fields(AuditRecord{}))> audit;
   std::vector<decltype(Fields(LeakRecord{}))> leaks;
+  std::vector<decltype(Fields(WebhookEndpoint{}))> endpoints;
+  std::vector<decltype(Fields(OutboxMessage{}))> outbox;
   bool operator==(const Dump&) const = default;
 };
 
@@ -1929,6 +1984,14 @@ Dump DumpAll(Store& s) {
       d.leaks.push_back(Fields(x));
       return Status::Ok();
     }));
+    EXPECT_OK(tx.ForEachWebhookEndpoint([&](const WebhookEndpoint& x) {
+      d.endpoints.push_back(Fields(x));
+      return Status::Ok();
+    }));
+    EXPECT_OK(tx.ForEachOutbox([&](const OutboxMessage& x) {
+      d.outbox.push_back(Fields(x));
+      return Status::Ok();
+    }));
     return Status::Ok();
   }));
   return d;
@@ -1943,8 +2006,19 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   std::vector<std::string> tables;
   ASSERT_OK(
       CopyStore(store(), *other, [&](const std::string& t, int64_t) { tables.push_back(t); }));
-  EXPECT_EQ(tables.size(), 8u);
+  EXPECT_EQ(tables.size(), 10u);
   Dump a = DumpAll(store()), b = DumpAll(*other);
+  EXPECT_EQ(a.endpoints.size(), 2u);
+  ASSERT_EQ(a.outbox.size(), 6u);
+  // A claim is not copied (nobody delivers on the target yet); everything else is.
+  int claimed = 0;
+  for (auto& m : a.outbox) {
+    if (std::get<10>(m) != 0) ++claimed;
+    std::get<10>(m) = 0;
+  }
+  EXPECT_EQ(claimed, 1);
+  EXPECT_TRUE(a.endpoints == b.endpoints);
+  EXPECT_TRUE(a.outbox == b.outbox);
   EXPECT_EQ(a.orgs.size(), 30u);
   EXPECT_EQ(a.tokens.size(), 20u);
   EXPECT_EQ(a.users.size(), 31u);
@@ -1968,6 +2042,14 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   });
   ASSERT_OK(next_user);
   EXPECT_GT(*next_user, std::get<0>(a.users.back()));
+  WebhookEndpoint later;
+  later.url = "https://hooks.example.com/later";
+  later.events = "token.added";
+  later.seed = Hash(300);
+  later.created_at = kT0;
+  auto next_ep = InWrite(*other, [&](Tx& tx) { return tx.InsertWebhookEndpoint(later); });
+  ASSERT_OK(next_ep);
+  EXPECT_GT(*next_ep, std::get<0>(a.endpoints.back()));
 
   // A second copy into the now non-empty target is refused and changes nothing.
   EXPECT_STATUS(CopyStore(store(), *other, nullptr), 409, "STORE_NOT_EMPTY");

@@ -15,6 +15,7 @@
 #include "common/secret.h"
 #include "http/server.h"
 #include "metrics/sandgate_metrics.h"
+#include "notify/webhook.h"
 #include "quota/cluster_limits.h"
 #include "submission/spool.h"
 
@@ -226,13 +227,29 @@ void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a
   if (quota_.shared()) {
     // Several nodes: counted and judged in the store, so the threshold holds for the cluster.
     auto limits = LimitsFor(org);
-    auto c = limits.ok() ? quota::CountOverQuotaShared(services_.store(), org, a.day,
-                                                       limits->disable_threshold)
+    const TimeMs now = services_.clock().now();
+    auto c = limits.ok() ? quota::CountOverQuotaShared(
+                               services_.store(), org, a.day, limits->disable_threshold,
+                               [&](store::Tx& tx, int64_t over_quota) {
+                                 return notify::EnqueueQuotaRefused(tx, org, a.day, over_quota,
+                                                                    limits->disable_threshold, now);
+                               })
                          : Result<bool>(limits.status());
     crossed = c.ok() && *c;
   } else {
-    services_.store().Write(
-        [&](store::Tx& tx) { return tx.AddUsage(org, a.day, 0, 1, std::nullopt); });
+    // quota.threshold_near (issue 20): queued with the count that reaches half the threshold. The
+    // stored count is read only from the in-memory line on (this write happens anyway).
+    auto limits = LimitsFor(org);
+    const TimeMs now = services_.clock().now();
+    services_.store().Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.AddUsage(org, a.day, 0, 1, std::nullopt); !s.ok()) return s;
+      if (!limits.ok() || a.over_quota_today < notify::QuotaNearLine(limits->disable_threshold))
+        return Status::Ok();
+      auto u = tx.GetUsage(org, a.day);
+      if (!u.ok()) return u.status();
+      return notify::EnqueueQuotaRefused(tx, org, a.day, u->over_quota, limits->disable_threshold,
+                                         now);
+    });
   }
   if (!crossed) return;
   // The request whose refusal crossed the threshold is named in the audit record.
@@ -368,7 +385,13 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     co_await asio::co_spawn(
         *ctx.blocking,
         [&]() -> asio::awaitable<void> {
-          cl = quota::AdmitShared(services_.store(), org, limits.value(), adm.day, started);
+          const int64_t allowance = limits.value().daily_allowance;
+          const int64_t day = adm.day;
+          cl = quota::AdmitShared(services_.store(), org, limits.value(), day, started,
+                                  [&](store::Tx& tx, int64_t used) {
+                                    return notify::EnqueueQuotaUsed(tx, org, day, used, allowance,
+                                                                    services_.clock().now());
+                                  });
           co_return;
         },
         asio::use_awaitable);
@@ -488,8 +511,20 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
       [&]() -> asio::awaitable<Response> {
         auto engine = engines_.Get();
         const int64_t day = adm.day;
-        auto record_usage = [&](store::Tx& tx) {
-          return tx.AddUsage(org, day, shared ? 0 : 1, 0, services_.clock().now());
+        auto record_usage = [&](store::Tx& tx) -> Status {
+          const TimeMs at = services_.clock().now();
+          if (Status s = tx.AddUsage(org, day, shared ? 0 : 1, 0, at); !s.ok()) return s;
+          // Several nodes: counted, and the quota.* webhooks queued, at admission (AdmitShared).
+          if (shared) return Status::Ok();
+          // quota.warning / quota.exhausted (issue 20) in this transaction when this call's
+          // count reaches a line; the stored count is read only when it may (CommitMayReach).
+          const int64_t allowance = limits.value().daily_allowance;
+          if (!quota_.CommitMayReach(org, day, notify::QuotaWarningLine(allowance)) &&
+              !quota_.CommitMayReach(org, day, allowance))
+            return Status::Ok();
+          auto u = tx.GetUsage(org, day);
+          if (!u.ok()) return u.status();
+          return notify::EnqueueQuotaUsed(tx, org, day, u->used, allowance, at);
         };
         if (!discan && !force) {
           auto existing = Report(org, md5);

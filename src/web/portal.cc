@@ -72,8 +72,9 @@ void RegisterPortal(http::Router& router, const std::string& web_dir) {
   auto index = [files](const http::Request& req, http::RequestContext&) {
     return Serve(*files, "index.html", req.version());
   };
-  for (const char* p : {"/", "/admin/sandbox-api-token", "/provider", "/provider/audit",
-                        "/provider/orgs", "/provider/orgs/{id}", "/provider/settings"})
+  for (const char* p :
+       {"/", "/admin/sandbox-api-token", "/provider", "/provider/audit", "/provider/orgs",
+        "/provider/orgs/{id}", "/provider/settings", "/provider/webhooks"})
     router.Add(bhttp::verb::get, p, index);
   // The API contract (docs/openapi.yaml as JSON) and its reference page (Swagger UI).
   router.Add(bhttp::verb::get, "/api/v1/openapi.json",

@@ -1,7 +1,9 @@
 """`sandgate backup` / `sandgate restore` (issue 17): online backups of a SQLite installation taken
 while clients regenerate tokens and submit files; every restored copy serves, holds every change
 acknowledged before its backup started, verifies its audit chain, and its tokens verify with the
-original key file. Restore refuses bad input before it writes anything."""
+original key file. Restore refuses bad input before it writes anything. Webhooks (issue 20) come
+along: a restored node delivers the events that were still pending when the backup was taken,
+under their original webhook-id and signed with the endpoint's secret, and not the delivered ones."""
 import hashlib
 import json
 import os
@@ -252,6 +254,61 @@ class RestoreRefusesTest(unittest.TestCase):
         code, out, err = run_cli([BIN, "backup", "--data", self.data, "--to", self.backup])
         self.assertEqual(code, 1)
         self.assertIn("TARGET_NOT_EMPTY", out + err)
+
+
+class WebhookBackupTest(unittest.TestCase):
+    def test_restored_node_delivers_what_was_pending(self):
+        from test_webhooks import ALLOW, Receiver, verify_signature
+        tmp = tempfile.mkdtemp(prefix="sandgate-backup-webhooks-")
+        rec = Receiver()
+        server = Server(extra_args=ALLOW).start()
+        restored = None
+        try:
+            admin = server.login("acme-admin")
+            r = admin.post("/api/v1/sandbox/webhooks", {"url": rec.url, "events": ["token.regenerated"]})
+            self.assertEqual(r.status, 201, r)
+            secret, ep = r.json["secret"], r.json["id"]
+            server.secrets.add(secret)
+            # One event delivered before the backup, one pending (the receiver is down).
+            self.assertEqual(admin.put("/api/v1/sandbox/token").status, 200)
+            self.assertTrue(rec.wait_for(1))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                items = admin.get(f"/api/v1/sandbox/webhooks/{ep}/deliveries").json["items"]
+                if items and items[0]["state"] == "delivered":
+                    break
+                time.sleep(0.05)
+            self.assertEqual(items[0]["state"], "delivered", items)
+            rec.stop()
+            self.assertEqual(admin.put("/api/v1/sandbox/token").status, 200)
+            items = admin.get(f"/api/v1/sandbox/webhooks/{ep}/deliveries").json["items"]
+            pending = items[0]
+            self.assertEqual(pending["state"], "pending")
+            backup = os.path.join(tmp, "backup")
+            code, out, err = run_cli([BIN, "backup", "--data", server.data, "--to", backup, "--include-key"])
+            self.assertEqual(code, 0, out + err)
+            server.stop()
+            target = os.path.join(tmp, "restored")
+            code, out, err = run_cli([BIN, "restore", "--from", backup, "--data", target])
+            self.assertEqual(code, 0, out + err)
+            rec.start()  # the same port: the endpoint's URL
+            restored = Server(data_dir=target, demo=False, extra_args=ALLOW).start()
+            self.assertTrue(rec.wait_for(2, seconds=90), rec.events())
+            time.sleep(1)  # nothing else follows (the delivered one is not sent again)
+            self.assertEqual(len(rec.requests), 2)
+            _, headers, body = rec.requests[1]
+            self.assertEqual(headers["webhook-id"], pending["messageId"])
+            self.assertNotEqual(rec.requests[0][1]["webhook-id"], pending["messageId"])
+            self.assertTrue(verify_signature(secret, headers, body))
+            again = restored.login("acme-admin", server.logins["acme-admin"])
+            items = again.get(f"/api/v1/sandbox/webhooks/{ep}/deliveries").json["items"]
+            self.assertEqual(len(items), 2)
+        finally:
+            if restored:
+                restored.stop()
+            server.cleanup()
+            rec.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """`sandgate migrate` and `sandgate store copy` (issue #5), against a throwaway PostgreSQL cluster.
 
-- 10,000 organizations (with tokens, users, sessions, usage, reports and audit records) copied
-  SQLite -> PostgreSQL -> SQLite come back identical, compared field by field, table by table.
+- 10,000 organizations (with tokens, users, sessions, usage, reports, audit records, webhook
+  endpoints and their outbox) copied SQLite -> PostgreSQL -> SQLite come back identical, compared
+  field by field, table by table (an outbox message's claim is not carried: nobody delivers it on
+  the target yet).
 - A copy into a non-empty store is refused and changes nothing.
 - Nodes refuse a PostgreSQL schema that is older (until `sandgate migrate`) or newer than they know.
 """
@@ -28,7 +30,10 @@ TABLES = {
     "reports": "org_id, md5",
     "audit": "id",
     "leak_reports": "org_id",  # issue 20
+    "webhook_endpoints": "id",
+    "webhook_outbox": "id",
 }
+OUTBOX_CLAIMED_UNTIL = 10  # column index of webhook_outbox.claimed_until
 
 
 def run(*args, timeout=600):
@@ -84,6 +89,24 @@ def seed(db_path):
                         " detail) VALUES (?,?,?,?,?,?,?,?,?)",
                         (1_790_000_000_000 + i, "provider", "PROVIDER_ADMIN", oid if i % 5 else None,
                          "ORG_CREATE", "ALLOWED", "127.0.0.1", "", "org %d" % i))
+            if i % 500 == 0:  # webhook endpoints (issue 20), one provider-wide, with messages
+                cur = con.execute(
+                    "INSERT INTO webhook_endpoints (id, org_id, url, events, description, seed, old_seed,"
+                    " old_until, created_at, failing_since) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (i // 10 + 3, oid if i % 1000 else None, "https://hooks.example.com/%d?a=b" % i,
+                     "token.disabled,quota.warning", "desc é %d" % i, bytes([0, 255]) + rnd.randbytes(30),
+                     rnd.randbytes(32) if i % 1000 else None, 1_790_000_100_000 if i % 1000 else None,
+                     1_790_000_000_000 + i, 1_790_000_200_000 if i % 1500 == 0 else None))
+                for k in range(3):
+                    con.execute(
+                        "INSERT INTO webhook_outbox (endpoint_id, msg_id, event, payload, dedupe_key, created_at,"
+                        " state, attempts, next_attempt_at, claimed_until, last_status, last_error,"
+                        " last_latency_ms, delivered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (cur.lastrowid, "msg_%032x" % (i * 10 + k), "quota.warning",
+                         '{"type":"quota.warning","n":%d,"s":"\u00e9"}' % i, "quota.warning:%d:%d" % (oid, k) if k else "",
+                         1_790_000_000_000 + i, ("pending", "delivered", "failed")[k], k * 3,
+                         1_790_000_000_000 + i + k, 1_790_000_900_000 if k == 0 else 0, (0, 204, 500)[k],
+                         ("", "", "answered 500")[k], (0, 12, 3000)[k], 1_790_000_000_100 if k == 1 else None))
     con.close()
 
 
@@ -137,6 +160,11 @@ class StoreCopyTest(unittest.TestCase):
         code, out, err = run("store", "copy", "--from", pg, "--to", "sqlite:" + back)
         self.assertEqual(code, 0, err)
         a, b = dump(src), dump(back)
+        self.assertGreater(len(a["webhook_outbox"]), 0)
+        # A message's claim is not carried (nobody is delivering it on the target).
+        a["webhook_outbox"] = [r[:OUTBOX_CLAIMED_UNTIL] + (0,) + r[OUTBOX_CLAIMED_UNTIL + 1:]
+                               for r in a["webhook_outbox"]]
+        self.assertIn("webhook_outbox: %d rows" % len(a["webhook_outbox"]), out)
         for table in TABLES:
             self.assertEqual(len(a[table]), len(b[table]), table)
             for ra, rb in zip(a[table], b[table]):

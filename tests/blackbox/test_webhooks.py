@@ -1,6 +1,9 @@
 """Webhooks (issue 20) with a real HTTP receiver (http.server in this process): signed events for
 token changes, delivery after the receiver comes back (in order per endpoint), after a kill -9 of
-the server, a slow receiver that holds neither the API nor another endpoint, and the SSRF guard.
+the server, a slow receiver that holds neither the API nor another endpoint, and the SSRF guard
+(at registration, at an edit and again at delivery); the quota.* events once each per day; HTTPS
+delivery to a receiver whose certificate a CA made by the test signed (trusted with
+--webhook-ca-file; an untrusted one records a TLS error and is retried, never sent in clear).
 
 The server runs with --webhook-allow-cidr 127.0.0.0/8 so that the receivers on loopback are
 allowed; the guard itself is checked against a server without it."""
@@ -10,11 +13,15 @@ import hmac
 import http.server
 import json
 import os
+import shutil
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-from harness import Server, ServerTestCase
+from harness import BIN, Server, ServerTestCase
 
 ALLOW = ["--webhook-allow-cidr", "127.0.0.0/8"]
 
@@ -33,7 +40,8 @@ def verify_signature(secret, headers, body):
 class Receiver:
     """A webhook receiver on 127.0.0.1: records every request; may answer slowly or fail."""
 
-    def __init__(self, port=0, delay=0.0, status=204):
+    def __init__(self, port=0, delay=0.0, status=204, tls=None):
+        self.tls = tls  # an ssl.SSLContext (server side): HTTPS only
         self.delay = delay
         self.status = status
         self.requests = []  # (monotonic arrival, headers dict lower-case, body bytes)
@@ -71,6 +79,8 @@ class Receiver:
             daemon_threads = True
 
         self.httpd = Httpd(("127.0.0.1", self.port), Handler)
+        if self.tls:
+            self.httpd.socket = self.tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -82,7 +92,7 @@ class Receiver:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook"
 
     def events(self):
         with self.lock:
@@ -242,6 +252,38 @@ class WebhookEventsTest(WebhookTestCase):
         self.assertError(admin.post("/api/v1/sandbox/webhooks", {"url": "http://127.0.0.1:9/x"}), 409, "WEBHOOK_LIMIT")
         self.assertEqual(len(admin.get("/api/v1/sandbox/webhooks").json["items"]), 5)
 
+    def test_edit_changes_the_fields_given_with_the_same_checks(self):
+        _, admin, viewer = self.new_org("Hook Edit")
+        rec = self.receiver()
+        ep = self.add_endpoint(admin, "http://127.0.0.1:9/old", events=["token.deleted"])
+        path = f"/api/v1/sandbox/webhooks/{ep['id']}"
+        # Refused edits change nothing, each with its field's code.
+        self.assertError(admin.patch(path, {"url": "http://10.0.0.1/"}), 400, "WEBHOOK_URL_FORBIDDEN")
+        self.assertError(admin.patch(path, {"url": "ftp://x/"}), 400, "WEBHOOK_URL_INVALID")
+        self.assertError(admin.patch(path, {"events": []}), 400, "INVALID_EVENTS")
+        self.assertError(admin.patch(path, {"description": "x" * 201}), 400, "INVALID_DESCRIPTION")
+        self.assertError(admin.patch(path, {"secret": "x"}), 400, "UNKNOWN_FIELD")
+        self.assertError(viewer.patch(path, {"description": "mine"}), 403, "FORBIDDEN")
+        _, other, _ = self.new_org("Hook Edit Other")
+        self.assertError(other.patch(path, {"description": "mine"}), 404, "NOT_FOUND")
+        items = admin.get("/api/v1/sandbox/webhooks").json["items"]
+        self.assertEqual((items[0]["url"], items[0]["events"], items[0]["description"]),
+                         ("http://127.0.0.1:9/old", ["token.deleted"], "test receiver"))
+        # Only the description: the rest stays.
+        r = admin.patch(path, {"description": "renamed"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["url"], r.json["events"], r.json["description"]),
+                         ("http://127.0.0.1:9/old", ["token.deleted"], "renamed"))
+        self.assertNotIn("secret", r.json)
+        # URL and events: the next event goes to the new receiver, signed with the same secret.
+        r = admin.patch(path, {"url": rec.url, "events": ["token.regenerated"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(admin.put("/api/v1/sandbox/token").status, 200)
+        self.assertTrue(rec.wait_for(1))
+        self.assertEqual(rec.events()[0]["type"], "token.regenerated")
+        self.assertTrue(verify_signature(ep["secret"], rec.requests[0][1], rec.requests[0][2]))
+        self.assertIn("WEBHOOK_UPDATE", json.dumps(admin.get("/api/v1/auditLog").json))
+
 
 class WebhookSsrfTest(unittest.TestCase):
     """Without --webhook-allow-cidr, loopback is refused too (the switch the other tests use)."""
@@ -257,6 +299,41 @@ class WebhookSsrfTest(unittest.TestCase):
             self.assertEqual(admin.get("/api/v1/sandbox/webhooks").json["items"], [])
         finally:
             server.cleanup()
+
+
+class WebhookDeliveryGuardTest(unittest.TestCase):
+    """The guard runs again at each delivery: an endpoint registered while a range was allowed
+    gets nothing once the server runs without it (the address is re-resolved and refused)."""
+
+    def test_delivery_refuses_what_the_guard_no_longer_allows(self):
+        rec = Receiver()
+        server = Server(extra_args=ALLOW).start()
+        try:
+            admin = server.login("acme-admin")
+            r = admin.post("/api/v1/sandbox/webhooks", {"url": rec.url, "events": ["token.regenerated"]})
+            self.assertEqual(r.status, 201, r)
+            server.secrets.add(r.json["secret"])
+            ep = r.json["id"]
+            server.stop()
+            server.extra_args = []
+            server.start()
+            admin = server.login("acme-admin")
+            self.assertEqual(admin.put("/api/v1/sandbox/token").status, 200)
+            deadline = time.monotonic() + 60
+            items = []
+            while time.monotonic() < deadline:
+                items = admin.get(f"/api/v1/sandbox/webhooks/{ep}/deliveries").json["items"]
+                if items and items[0]["attempts"] > 0:
+                    break
+                time.sleep(0.1)
+            self.assertTrue(items and items[0]["attempts"] > 0, items)
+            self.assertEqual(items[0]["state"], "pending")
+            self.assertIn("127.0.0.1", items[0]["lastError"])
+            self.assertIn("--webhook-allow-cidr", items[0]["lastError"])
+            self.assertEqual(rec.requests, [])
+        finally:
+            server.cleanup()
+            rec.stop()
 
 
 class WebhookDeliveryTest(WebhookTestCase):
@@ -366,6 +443,159 @@ class WebhookScheduleTest(WebhookTestCase):
         self.assertEqual([e["type"] for e in rec.events()][len(expected):], ["webhook.test"])
         items = admin.get(f"/api/v1/sandbox/webhooks/{ep['id']}/deliveries").json["items"]
         self.assertEqual(len(items), len(expected) + 1)
+
+
+class WebhookQuotaTest(WebhookTestCase):
+    """quota.warning at 80% of the daily allowance, quota.exhausted with the call that uses the
+    last unit, quota.threshold_near when the over-quota refusals reach half the disable threshold:
+    each once per organization, day and endpoint, also when the line is crossed again that day."""
+
+    def submit(self, token, n, tag):
+        c = self.server.client()
+        statuses = []
+        for i in range(n):
+            r = c.request("POST", "/zscsb/submit?api_token=" + token, raw=f"quota {tag} {i} {time.time()}\n".encode())
+            statuses.append(r.status)
+        return statuses
+
+    def test_quota_events_once_each(self):
+        org, admin, _ = self.new_org("Hook Quota")
+        p = self.provider()
+        r = p.patch(f"/api/v1/provider/orgs/{org}", {"dailyAllowance": 5, "disableThreshold": 4,
+                                                     "ratePerSecond": 1000, "ratePerHour": 100000})
+        self.assertEqual(r.status, 200, r)
+        rec = self.receiver()
+        wide = self.receiver()
+        ep = self.add_endpoint(admin, rec.url, events=["quota.warning", "quota.exhausted",
+                                                        "quota.threshold_near", "token.disabled"])
+        wep = self.add_endpoint(p, wide.url, events=["quota.exhausted"], path="/api/v1/provider/webhooks")
+        if admin.get("/api/v1/sandbox/token").json.get("token") is None:
+            self.assertEqual(admin.post("/api/v1/sandbox/token").status, 201)
+        token = self.reveal(admin)
+        # 5 accepted (the 4th reaches 80%, the 5th the allowance), then refusals: the 2nd reaches
+        # half the threshold of 4, the 5th goes past it and disables the token.
+        statuses = self.submit(token, 10, "a")
+        self.assertEqual(statuses[:5], [200] * 5, statuses)
+        self.assertEqual(statuses[5:10], [429] * 5, statuses)
+        want = ["quota.warning", "quota.exhausted", "quota.threshold_near", "token.disabled"]
+        self.assertTrue(rec.wait_for(len(want)), rec.events())
+        got = rec.events()
+        self.assertEqual([e["type"] for e in got], want)
+        for _, headers, body in rec.requests:
+            self.assertTrue(verify_signature(ep["secret"], headers, body))
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        self.assertEqual(got[0]["data"], {"organization": {"id": org, "name": "Hook Quota"}, "actor": "system",
+                                          "day": day, "usedToday": 4, "dailyAllowance": 5})
+        self.assertEqual(got[1]["data"]["usedToday"], 5)
+        self.assertEqual((got[2]["data"]["overQuotaToday"], got[2]["data"]["disableThreshold"]), (2, 4))
+        self.assertTrue(wide.wait_for(1))
+        self.assertEqual([e["type"] for e in wide.events()], ["quota.exhausted"])
+        self.assertEqual(wide.events()[0]["data"]["organization"]["id"], org)
+        # The same day, the lines again (a larger allowance, the token enabled): nothing new is
+        # queued, for either endpoint (the outbox holds exactly what was delivered).
+        self.assertEqual(p.post(f"/api/v1/provider/orgs/{org}/token/enable", {}).status, 200)
+        r = p.patch(f"/api/v1/provider/orgs/{org}", {"dailyAllowance": 10, "disableThreshold": 100})
+        self.assertEqual(r.status, 200, r)
+        statuses = self.submit(token, 5, "b")
+        self.assertEqual(statuses, [200] * 5)
+        items = admin.get(f"/api/v1/sandbox/webhooks/{ep['id']}/deliveries").json["items"]
+        self.assertEqual([i["event"] for i in items], list(reversed(want)), items)
+        witems = p.get(f"/api/v1/provider/webhooks/{wep['id']}/deliveries").json["items"]
+        self.assertEqual([i["event"] for i in witems], ["quota.exhausted"])
+        self.assertEqual(p.delete(f"/api/v1/provider/webhooks/{wep['id']}").status, 204)
+
+
+def openssl(*args, cwd):
+    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError("openssl " + " ".join(args) + ": " + p.stderr)
+
+
+def make_pki(d):
+    """A CA, a server certificate for 127.0.0.1 it signs, and a self-signed one nobody trusts."""
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Sandgate Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1",
+            cwd=d)
+    openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key", "-out", "self.pem", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", cwd=d)
+
+
+def tls_context(d, cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, cert), os.path.join(d, key))
+    return ctx
+
+
+class WebhookHttpsTest(WebhookTestCase):
+    """HTTPS delivery verifies the receiver's certificate: trusted through --webhook-ca-file, it is
+    delivered and signed; a certificate no trusted CA signed is a TLS error, retried, and nothing
+    is ever sent to it in clear."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.mkdtemp(prefix="sandgate-webhook-pki-")
+        make_pki(cls.pki)
+        cls.server = Server(extra_args=ALLOW + ["--webhook-ca-file", os.path.join(cls.pki, "ca.pem")]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def test_trusted_ca_delivers_signed_and_untrusted_is_a_tls_error(self):
+        _, admin, _ = self.new_org("Hook Https")
+        good = self.receiver(tls=tls_context(self.pki, "srv.pem", "srv.key"))
+        bad = self.receiver(tls=tls_context(self.pki, "self.pem", "self.key"))
+        self.assertTrue(good.url.startswith("https://127.0.0.1:"))
+        gep = self.add_endpoint(admin, good.url, events=["token.regenerated"])
+        bep = self.add_endpoint(admin, bad.url, events=["token.regenerated"])
+        self.assertEqual(admin.put("/api/v1/sandbox/token").status, 200)
+        self.assertTrue(good.wait_for(1))
+        self.assertEqual(good.events()[0]["type"], "token.regenerated")
+        self.assertTrue(verify_signature(gep["secret"], good.requests[0][1], good.requests[0][2]))
+        deadline = time.monotonic() + 60
+        items = []
+        while time.monotonic() < deadline:
+            items = admin.get(f"/api/v1/sandbox/webhooks/{bep['id']}/deliveries").json["items"]
+            if items and items[0]["attempts"] > 0:
+                break
+            time.sleep(0.1)
+        self.assertTrue(items and items[0]["attempts"] > 0, items)
+        self.assertEqual(items[0]["state"], "pending")
+        self.assertIsNotNone(items[0]["nextAttemptAt"])
+        self.assertIsNone(items[0]["lastStatus"])
+        self.assertIn("certificate verify failed", items[0]["lastError"])
+        self.assertEqual(bad.requests, [])  # no request reached it, in clear or otherwise
+        # The config file takes the same setting (webhook_ca_file).
+        conf = os.path.join(self.pki, "c.toml")
+        ca = os.path.join(self.pki, "ca.pem")
+        with open(conf, "w") as f:
+            f.write(f'webhook_ca_file = "{ca}"\n')
+        pr = subprocess.run([BIN, "config", "check", conf], capture_output=True, text=True, timeout=60)
+        self.assertEqual(pr.returncode, 0, pr.stderr)
+        self.assertIn(f'webhook_ca_file = "{ca}"', pr.stdout)
+
+
+class WebhookCaFileTest(unittest.TestCase):
+    def test_a_file_without_certificates_is_refused_at_start(self):
+        d = tempfile.mkdtemp(prefix="sandgate-webhook-ca-")
+        try:
+            bad = os.path.join(d, "not-a-ca.pem")
+            with open(bad, "w") as f:
+                f.write("not a certificate\n")
+            server = Server(extra_args=["--webhook-ca-file", bad])
+            with self.assertRaises(RuntimeError) as cm:
+                server.start()
+            self.assertIn("CONFIG_INVALID", str(cm.exception))
+            server.cleanup()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Server {
   // config: text of a TOML config file passed with --config (e.g. the support contact keys).
-  constructor({ config = null } = {}) {
+  // args: more `serve` flags (e.g. --webhook-allow-cidr 127.0.0.1/32).
+  constructor({ config = null, args = [] } = {}) {
     this.config = config;
+    this.args = args;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sandgate-ui-'));
     this.data = path.join(this.dir, 'data');
     this.clockFile = path.join(this.dir, 'clock');
@@ -41,6 +43,7 @@ export class Server {
 
   async start() {
     const args = ['serve', '--demo', '--listen', '127.0.0.1:0', '--data', this.data];
+    args.push(...this.args);
     if (process.env.SANDGATE_WEB_DIR) args.push('--web-dir', path.resolve(REPO, process.env.SANDGATE_WEB_DIR));
     if (this.config !== null) {
       const file = path.join(this.dir, 'sandgate.toml');

@@ -2,13 +2,14 @@
 //   node tests/ui/make-screenshots.js
 // (not a test: the test runner only picks up *.test.js).
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { ApiClient, REPO, Server, launchBrowser, newPage, signIn } from './harness.js';
 
 const OUT = path.join(REPO, 'docs/screenshots');
 fs.mkdirSync(OUT, { recursive: true });
 
-const server = await new Server().start();
+const server = await new Server({ args: ['--webhook-allow-cidr', '127.0.0.1/32'] }).start();
 const browser = await launchBrowser();
 try {
   const provider = await server.api('provider');
@@ -118,19 +119,43 @@ try {
   await consolePage.screenshot({ path: path.join(OUT, 'provider-audit.png') });
   process.stdout.write('wrote docs/screenshots/provider-audit.png\n');
   await consolePage.context().close();
-  const phone = await newPage(browser, server, { viewport: { width: 390, height: 844 } });
-  await signIn(phone, server, 'provider');
-  await phone.getByTestId('days-chart').locator('canvas').waitFor();
-  await shotOf(phone, 'provider-overview-390.png');
-  await phone.goto(`/provider/orgs/${stark}`);
-  await phone.getByRole('region', { name: 'Recent activity' }).waitFor();
-  await phone.getByLabel('Rate per hour').fill('-5');
-  await phone.getByRole('button', { name: 'Save settings' }).click();
-  await phone.getByText('Enter a whole number, 0 or more.').waitFor();
-  await phone.getByLabel('Rate per hour').scrollIntoViewIfNeeded();
-  await phone.screenshot({ path: path.join(OUT, 'provider-org-form-390.png') });
+  const consolePhone = await newPage(browser, server, { viewport: { width: 390, height: 844 } });
+  await signIn(consolePhone, server, 'provider');
+  await consolePhone.getByTestId('days-chart').locator('canvas').waitFor();
+  await shotOf(consolePhone, 'provider-overview-390.png');
+  await consolePhone.goto(`/provider/orgs/${stark}`);
+  await consolePhone.getByRole('region', { name: 'Recent activity' }).waitFor();
+  await consolePhone.getByLabel('Rate per hour').fill('-5');
+  await consolePhone.getByRole('button', { name: 'Save settings' }).click();
+  await consolePhone.getByText('Enter a whole number, 0 or more.').waitFor();
+  await consolePhone.getByLabel('Rate per hour').scrollIntoViewIfNeeded();
+  await consolePhone.screenshot({ path: path.join(OUT, 'provider-org-form-390.png') });
   process.stdout.write('wrote docs/screenshots/provider-org-form-390.png\n');
-  await phone.context().close();
+  await consolePhone.context().close();
+
+  // Webhooks (issue 20): an endpoint with a delivered test event, and one whose receiver is down.
+  const hook = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { res.writeHead(204); res.end(); });
+  });
+  await new Promise((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  const hooks = await server.api('acme-admin');
+  const ep = await hooks.ok('POST', '/api/v1/sandbox/webhooks', {
+    url: `http://127.0.0.1:${hook.address().port}/sandgate`, description: 'On-call pager',
+    events: ['token.disabled', 'token.enabled', 'quota.warning', 'quota.exhausted', 'subscription.expiring'],
+  });
+  await hooks.ok('POST', `/api/v1/sandbox/webhooks/${ep.id}/test`, {});
+  await hooks.ok('POST', '/api/v1/sandbox/webhooks', { url: 'http://127.0.0.1:9/staging', description: 'Staging (offline)', events: ['token.regenerated'] });
+  const hookPage = await newPage(browser, server, { viewport: { width: 1100, height: 700 } });
+  await signIn(hookPage, server, 'acme-admin');
+  const first = hookPage.getByTestId('webhook-endpoint').first();
+  await first.getByRole('button', { name: 'Show deliveries' }).click();
+  await first.locator('[data-testid="delivery-row"][data-state="delivered"]').waitFor();
+  await hookPage.mouse.move(0, 0);
+  await hookPage.getByTestId('webhooks').screenshot({ path: path.join(OUT, 'token-page-webhooks.png') });
+  process.stdout.write('wrote docs/screenshots/token-page-webhooks.png\n');
+  await hookPage.context().close();
+  hook.close();
 } finally {
   await browser.close();
   await server.stop();
