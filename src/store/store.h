@@ -100,6 +100,14 @@ struct UsageRecord {
   std::optional<TimeMs> last_used_at;
 };
 
+// The provider's support contact as saved in the console (Tx::GetSupportContact). Each part may be
+// "" (not shown); validated by the service (domain/support_contact.h), not here.
+struct SupportContactRecord {
+  std::string name, email, url, phone;
+  TimeMs updated_at = 0;
+  std::string updated_by;  // the provider admin who saved it
+};
+
 // The analysis of one file submitted by one organization (an organization sees only its own).
 struct ReportRecord {
   OrgId org_id = 0;
@@ -348,6 +356,14 @@ class Tx {
   virtual Result<bool> OutboxDue(TimeMs now) = 0;
   // Releases every claim (a single node starting: no delivery is in flight). Returns how many.
   virtual Result<int64_t> ReleaseOutboxClaims() = 0;
+
+  // --- Provider settings. ---
+  // The support contact saved in the console; none until one is saved (the config file's
+  // support_* keys apply then). Put inserts or replaces it; Delete removes it (no error if none).
+  // `sandgate store copy` carries it with Get and Put.
+  virtual Result<std::optional<SupportContactRecord>> GetSupportContact() = 0;
+  virtual Status PutSupportContact(const SupportContactRecord& c) = 0;
+  virtual Status DeleteSupportContact() = 0;
 
   // --- Export and restore (`sandgate store copy`), every row in id/key order. ---
   virtual Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) = 0;

@@ -27,6 +27,7 @@ TABLES = {
     "usage": "org_id, day",
     "reports": "org_id, md5",
     "audit": "id",
+    "support_contact": "id",
 }
 
 
@@ -77,6 +78,10 @@ def seed(db_path):
                         " detail) VALUES (?,?,?,?,?,?,?,?,?)",
                         (1_790_000_000_000 + i, "provider", "PROVIDER_ADMIN", oid if i % 5 else None,
                          "ORG_CREATE", "ALLOWED", "127.0.0.1", "", "org %d" % i))
+        # The support contact saved in the console (one row).
+        con.execute("INSERT INTO support_contact VALUES (1,?,?,?,?,?,?)",
+                    ("Support \u00e9quipe '\"", "help@example.com", "https://help.example.com/a?b=c&d=e",
+                     "+1 555 0100", 1_790_000_000_123, "provider"))
     con.close()
 
 
@@ -119,6 +124,7 @@ class StoreCopyTest(unittest.TestCase):
         code, out, err = run("store", "copy", "--from", "sqlite:" + src, "--to", pg)
         self.assertEqual(code, 0, err)
         self.assertIn("orgs: %d rows" % ORGS, out)
+        self.assertIn("support_contact: 1 rows", out)
         self.assertNotIn("password", out + err)
 
         # The PostgreSQL side holds the rows (a spot check there; the full comparison is below).
@@ -135,6 +141,7 @@ class StoreCopyTest(unittest.TestCase):
             for ra, rb in zip(a[table], b[table]):
                 self.assertEqual(ra, rb, "table %s differs after the round trip" % table)
         self.assertEqual(len(a["orgs"]), ORGS)
+        self.assertEqual(len(a["support_contact"]), 1)
 
         # A second copy into the non-empty target is refused and changes nothing.
         code, out, err = run("store", "copy", "--from", "sqlite:" + src, "--to", pg)
