@@ -78,6 +78,11 @@ def seed(db_path):
                         " detail) VALUES (?,?,?,?,?,?,?,?,?)",
                         (1_790_000_000_000 + i, "provider", "PROVIDER_ADMIN", oid if i % 5 else None,
                          "ORG_CREATE", "ALLOWED", "127.0.0.1", "", "org %d" % i))
+        # Each organization's row carries the usage of its latest day (migration 10; the store keeps
+        # it on every usage write): set here as the migration sets it, and recomputed by the copy.
+        con.execute("UPDATE orgs SET (usage_day, used_today, over_quota_today) = (SELECT u.day, u.used,"
+                    " u.over_quota FROM usage u WHERE u.org_id = orgs.id ORDER BY u.day DESC LIMIT 1)"
+                    " WHERE EXISTS (SELECT 1 FROM usage u WHERE u.org_id = orgs.id)")
         # The support contact saved in the console (one row).
         con.execute("INSERT INTO support_contact VALUES (1,?,?,?,?,?,?)",
                     ("Support \u00e9quipe '\"", "help@example.com", "https://help.example.com/a?b=c&d=e",

@@ -90,6 +90,11 @@ class UsageApiTest(ServerTestCase):
 
 
 class SupportContactTest(unittest.TestCase):
+    def assertError(self, r, status, code):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.json["code"], code, r)
+        self.assertTrue(r.json["message"], r)
+
     def test_support_contact_from_the_config_file(self):
         cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
         cfg.write('support_name = "Example Support"\nsupport_email = "help@example.com"\n')
