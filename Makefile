@@ -84,6 +84,19 @@ bench:
 	cmake --build $(BUILD) -j$(JOBS)
 	BUILD=$(BUILD) bash scripts/bench.sh
 
+# `make measure-org-list`: the provider console's organization list, search and overview at
+# MEASURE_ORGS organizations with MEASURE_USAGE_DAYS days of usage each, on MEASURE_STORE (sqlite or
+# postgres), each page MEASURE_REPEAT times; prints server times from the access log
+# (scripts/measure-org-list.py; a measurement, not a test: nothing is asserted).
+MEASURE_ORGS ?= 100000
+MEASURE_USAGE_DAYS ?= 14
+MEASURE_STORE ?= sqlite
+MEASURE_REPEAT ?= 5
+.PHONY: measure-org-list
+measure-org-list: build
+	python3 scripts/measure-org-list.py --build $(BUILD) --orgs $(MEASURE_ORGS) \
+	  --usage-days $(MEASURE_USAGE_DAYS) --store $(MEASURE_STORE) --repeat $(MEASURE_REPEAT)
+
 # `make shutdown-loop`: SHUTDOWN_LOOPS SIGTERMs under load (scripts/shutdown-loop.py) against the
 # ASan+UBSan build (build/asan) and the ThreadSanitizer build (build/tsan), configured as
 # `make test-sanitize` configures them; every stop must exit 0 with no sanitizer report (issue 21:

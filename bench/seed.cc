@@ -3,15 +3,22 @@
 // benchmarks' scale runs. The server must not be running (its token index is loaded at start).
 //
 //   sandgate_bench_seed --data DIR --count N [--prefix NAME] [--batch B] [--print-tokens K]
+//                       [--usage-days D]
 //
 // Rows go through the Store interface (the same records the services write: keyed lookup hash,
 // sealed token, key id), B organizations per transaction, without audit records: this is test
 // data, not an operator's action. Organizations are named "<prefix>-<i>"; the first K tokens are
-// printed, one per line, on standard output (progress goes to standard error).
+// printed, one per line, on standard output (progress goes to standard error). With --usage-days D
+// each organization also gets D days of Submission API usage up to today (UTC): accepted
+// submissions 0 to 100 (the default allowance) and a few over-quota attempts, drawn from a fixed
+// seed, so the provider console's list, search and overview can be measured with usage history
+// (scripts/measure-org-list.sh).
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <random>
 #include <string>
 
 #include "store/store.h"
@@ -24,7 +31,7 @@ namespace {
 
 int Usage() {
   std::cerr << "usage: sandgate_bench_seed --data DIR --count N [--prefix NAME] [--batch B] "
-               "[--print-tokens K]\n";
+               "[--print-tokens K] [--usage-days D]\n";
   return 2;
 }
 
@@ -38,7 +45,7 @@ TimeMs NowMs() {
 
 int main(int argc, char** argv) {
   std::string data, prefix = "bench-seed";
-  long long count = -1, batch = 10000, print = 0;
+  long long count = -1, batch = 10000, print = 0, usage_days = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -48,10 +55,13 @@ int main(int argc, char** argv) {
       data = v;
     } else if (a == "--prefix") {
       prefix = v;
-    } else if (a == "--count" || a == "--batch" || a == "--print-tokens") {
+    } else if (a == "--count" || a == "--batch" || a == "--print-tokens" || a == "--usage-days") {
       long long n = std::strtoll(v.c_str(), &end, 10);
       if (end == v.c_str() || *end != '\0' || n < 0) return Usage();
-      (a == "--count" ? count : a == "--batch" ? batch : print) = n;
+      (a == "--count"          ? count
+       : a == "--batch"        ? batch
+       : a == "--usage-days" ? usage_days
+                               : print) = n;
     } else {
       return Usage();
     }
@@ -71,6 +81,7 @@ int main(int argc, char** argv) {
   const auto& k = *keys.value();
   const auto started = std::chrono::steady_clock::now();
   long long done = 0;
+  std::mt19937_64 rng(20261203);
   while (done < count) {
     const long long upto = std::min(count, done + batch);
     const TimeMs now = NowMs();
@@ -93,6 +104,17 @@ int main(int argc, char** argv) {
         t.last_modified_on = now;
         if (Status s = tx.InsertToken(t); !s.ok()) return s;
         if (i < print) std::cout << text << "\n";
+        const int64_t today = now / 86'400'000;
+        for (long long d = 0; d < usage_days; ++d) {
+          store::UsageRecord u;
+          u.org_id = t.org_id;
+          u.day = today - d;
+          u.used = static_cast<int64_t>(rng() % 101);
+          u.over_quota = rng() % 8 == 0 ? static_cast<int64_t>(rng() % 20) : 0;
+          u.last_used_at = u.day * 86'400'000 + static_cast<int64_t>(rng() % 86'400'000);
+          if (u.day == today) u.last_used_at = std::min(*u.last_used_at, now);
+          if (Status s = tx.RestoreUsage(u); !s.ok()) return s;
+        }
       }
       return Status::Ok();
     });
@@ -106,6 +128,8 @@ int main(int argc, char** argv) {
   std::cout << std::flush;
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cerr << "seeded " << count << " organizations with tokens in " << secs << " s\n";
+  std::cerr << "seeded " << count << " organizations with tokens";
+  if (usage_days > 0) std::cerr << " and " << usage_days << " days of usage each";
+  std::cerr << " in " << secs << " s\n";
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "api/json_body.h"
 #include "common/clock.h"
 #include "domain/model.h"
+#include "domain/support_contact.h"
 
 using namespace sandgate;
 using api::Field;
@@ -25,18 +26,19 @@ void Check(bool ok) {
 }
 
 enum Shape {
-  kEmpty,          // POST|PUT|DELETE /api/v1/sandbox/token, POST .../token/enable
-  kLogin,          // POST /api/v1/authenticatedSession
-  kCreateOrg,      // POST /api/v1/provider/orgs
-  kPatchOrg,       // PATCH /api/v1/provider/orgs/{id}
-  kSubscription,   // POST /api/v1/provider/orgs/{id}/subscription
-  kDisable,        // POST /api/v1/provider/orgs/{id}/token/disable
-  kCreateUser,     // POST /api/v1/provider/orgs/{id}/users
-  kChangeRole,     // PATCH /api/v1/provider/orgs/{id}/users/{uid}
-  kResetPassword,  // POST /api/v1/provider/orgs/{id}/users/{uid}/password
-  kCreateWebhook,  // POST /api/v1/sandbox/webhooks, /api/v1/provider/webhooks
-  kLeakReport,     // POST /api/v1/provider/leak-reports (issue 20)
-  kPatchWebhook,   // PATCH /api/v1/sandbox/webhooks/{id}, /api/v1/provider/webhooks/{id}
+  kEmpty,           // POST|PUT|DELETE /api/v1/sandbox/token, POST .../token/enable
+  kLogin,           // POST /api/v1/authenticatedSession
+  kCreateOrg,       // POST /api/v1/provider/orgs
+  kPatchOrg,        // PATCH /api/v1/provider/orgs/{id}
+  kSubscription,    // POST /api/v1/provider/orgs/{id}/subscription
+  kDisable,         // POST /api/v1/provider/orgs/{id}/token/disable
+  kCreateUser,      // POST /api/v1/provider/orgs/{id}/users
+  kChangeRole,      // PATCH /api/v1/provider/orgs/{id}/users/{uid}
+  kResetPassword,   // POST /api/v1/provider/orgs/{id}/users/{uid}/password
+  kCreateWebhook,   // POST /api/v1/sandbox/webhooks, /api/v1/provider/webhooks
+  kLeakReport,      // POST /api/v1/provider/leak-reports (issue 20)
+  kPatchWebhook,    // PATCH /api/v1/sandbox/webhooks/{id}, /api/v1/provider/webhooks/{id}
+  kSupportContact,  // PUT /api/v1/provider/supportContact
   kShapeCount
 };
 
@@ -78,6 +80,11 @@ Result<boost::json::object> Parse(int shape, const http::Request& req) {
       return api::ParseBody(req, {{"url", K::kString, false},
                                   {"events", K::kStringArray, false},
                                   {"description", K::kString, false}});
+    case kSupportContact:
+      return api::ParseBody(req, {{"name", K::kString, true},
+                                  {"email", K::kString, true},
+                                  {"url", K::kString, true},
+                                  {"phone", K::kString, true}});
     default:
       return api::ParseBody(req, {{"password", K::kString, false}});
   }
@@ -142,6 +149,9 @@ void Use(int shape, const boost::json::object& b) {
       opt_str("description");
       if (auto* v = b.if_contains("events"))
         for (const auto& e : v->as_array()) (void)std::string(e.as_string());
+      break;
+    case kSupportContact:
+      (void)domain::ValidateSupportContact({str("name"), str("email"), str("url"), str("phone")});
       break;
     default:
       opt_str("password");

@@ -10,6 +10,7 @@ export class ApiError extends Error {
     this.handled = false; // true once the 401 handler has taken the user back to sign-in
     this.method = null; // the request that failed (set by api())
     this.path = null;
+    this.fields = null; // [{field, message}] when the server names the refused fields
   }
 }
 
@@ -86,6 +87,7 @@ export async function api(method, path, body, options = {}) {
     const err = new ApiError(res.status, code, message, retry !== null && /^\d+$/.test(retry) ? Number(retry) : null);
     err.method = method;
     err.path = path;
+    if (data && Array.isArray(data.fields)) err.fields = data.fields;
     if (res.status === 401 && !options.quiet401 && unauthorizedHandler) {
       err.handled = true;
       unauthorizedHandler(err);

@@ -25,6 +25,7 @@ export const ACTION_WORDS = {
   SUBSCRIPTION_RENEW: 'Renewed the subscription',
   ORG_CREATE: 'Created the organization',
   ORG_UPDATE: 'Changed the settings',
+  SETTINGS_UPDATE: 'Changed the provider settings',
   USER_CREATE: 'Created a user',
   USER_ROLE_CHANGE: 'Changed a user\u2019s role',
   USER_PASSWORD_RESET: 'Reset a user\u2019s password',

@@ -313,20 +313,48 @@ class Api {
     o["lastUsedOn"] = OptTime(view.last_used);
   }
 
-  // The provider's support contact (config keys support_*): the parts that are set.
-  json::object SupportContactJson() const {
-    const service::Settings& st = s_.settings();
-    json::object c;
-    if (!st.support_name.empty()) c["name"] = st.support_name;
-    if (!st.support_email.empty()) c["email"] = st.support_email;
-    if (!st.support_url.empty()) c["url"] = st.support_url;
-    if (!st.support_phone.empty()) c["phone"] = st.support_phone;
-    return c;
+  // A support contact's parts that are set.
+  static json::object ContactPartsJson(const store::SupportContactRecord& c) {
+    json::object o;
+    if (!c.name.empty()) o["name"] = c.name;
+    if (!c.email.empty()) o["email"] = c.email;
+    if (!c.url.empty()) o["url"] = c.url;
+    if (!c.phone.empty()) o["phone"] = c.phone;
+    return o;
   }
-  // On the organization's token page, when any part is set.
-  void AddSupportContact(json::object& o) {
-    json::object c = SupportContactJson();
+  // The provider's view of the support contact: the one in effect, where it comes from, and the
+  // config file's (GET|PUT|DELETE /api/v1/provider/supportContact).
+  static json::object SupportSettingJson(const service::SupportContactView& v) {
+    json::object o;
+    o["contact"] = ContactPartsJson(v.contact);
+    o["source"] = v.from_console ? "console" : "configFile";
+    o["updatedAt"] = v.from_console ? OptTime(v.contact.updated_at) : json::value(nullptr);
+    o["updatedBy"] = v.from_console ? json::value(v.contact.updated_by) : json::value(nullptr);
+    o["configFile"] = ContactPartsJson(v.config);
+    return o;
+  }
+  // On the organization's token page, when any part of the contact in effect is set.
+  Status AddSupportContact(json::object& o) {
+    auto v = s_.SupportContact();
+    if (!v.ok()) return v.status();
+    json::object c = ContactPartsJson(v->contact);
     if (!c.empty()) o["supportContact"] = std::move(c);
+    return Status::Ok();
+  }
+  // 400 INVALID_SUPPORT_CONTACT names each refused field beside the message.
+  Response SupportSettingResult(const Result<service::SupportContactView>& r,
+                                const std::vector<domain::FieldError>& refused = {}) {
+    if (!r.ok()) {
+      if (refused.empty()) return Error(r.status());
+      json::array fields;
+      for (const auto& f : refused)
+        fields.push_back(json::object{{"field", f.field}, {"message", f.message}});
+      json::object e{{"code", r.status().code()},
+                     {"message", r.status().message()},
+                     {"fields", std::move(fields)}};
+      return JsonResponse(r.status().http_status(), e);
+    }
+    return JsonResponse(200, SupportSettingJson(r.value()));
   }
 
   // GET /api/v1/sandbox/usage: the last 30 UTC days (oldest first, today last), today's refusals
@@ -383,7 +411,7 @@ class Api {
     json::object o =
         TokenViewJson(r.value(), s_.settings().base_url, a.caller.role == Role::kProviderAdmin);
     AddUsage(o, r.value());
-    AddSupportContact(o);
+    if (Status st = AddSupportContact(o); !st.ok()) return Error(st);
     return JsonResponse(ok_status, o);
   }
 
@@ -621,9 +649,32 @@ class Api {
           }));
 
     // --- Provider.
-    r.Add(verb::get, "/api/v1/provider/supportContact",
+    r.Add(
+        verb::get, "/api/v1/provider/supportContact",
+        WithSession([this](auto&, auto&, auto&,
+                           auto& a) { return SupportSettingResult(s_.ProviderSupportContact(a)); },
+                    true));
+    r.Add(verb::put, "/api/v1/provider/supportContact",
+          WithSession(
+              [this](const Request& req, RequestContext&, auto&, auto& a) {
+                auto body = ParseBody(req, {{"name", Field::Kind::kString, true},
+                                            {"email", Field::Kind::kString, true},
+                                            {"url", Field::Kind::kString, true},
+                                            {"phone", Field::Kind::kString, true}});
+                if (!body.ok()) return Error(body.status());
+                domain::SupportContactFields c;
+                c.name = std::string(body->at("name").as_string());
+                c.email = std::string(body->at("email").as_string());
+                c.url = std::string(body->at("url").as_string());
+                c.phone = std::string(body->at("phone").as_string());
+                std::vector<domain::FieldError> refused;
+                auto r = s_.UpdateSupportContact(a, c, &refused);
+                return SupportSettingResult(r, refused);
+              },
+              true));
+    r.Add(verb::delete_, "/api/v1/provider/supportContact",
           WithSession([this](auto&, auto&, auto&,
-                             auto&) { return JsonResponse(200, SupportContactJson()); },
+                             auto& a) { return SupportSettingResult(s_.ResetSupportContact(a)); },
                       true));
     r.Add(
         verb::get, "/api/v1/provider/orgs",

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "domain/decision.h"
+#include "domain/support_contact.h"
 #include "store/stamped_cache.h"
 #include "store/store.h"
 #include "token/keyring.h"
@@ -98,6 +99,15 @@ struct Settings {
   // The provider's support contact, shown to organizations in disabled and expired notices
   // (config keys support_name, support_email, support_url, support_phone; each may be empty).
   std::string support_name, support_email, support_url, support_phone;
+};
+
+// The support contact organizations see (issue 18, item 5). Precedence: one saved in the provider
+// console replaces the config file's support_* keys as a whole (every part, empty ones included)
+// until it is reset; the config file's applies before any save and after a reset.
+struct SupportContactView {
+  store::SupportContactRecord contact;  // in effect; updated_* only when from the console
+  bool from_console = false;
+  store::SupportContactRecord config;  // the config file's (shown to the provider)
 };
 
 class Services {
@@ -183,6 +193,20 @@ class Services {
   // How many tokens are sealed under each key id.
   Result<std::map<std::string, int64_t>> TokensPerKey();
 
+  // --- Provider: the support contact (SupportContactView). ---
+  // The contact in effect, for any signed-in caller (the token page's notices).
+  Result<SupportContactView> SupportContact();
+  // For provider admins only (404 otherwise).
+  Result<SupportContactView> ProviderSupportContact(const Actor& a);
+  // Saves it in the store (validated: 400 INVALID_SUPPORT_CONTACT with each refused field in
+  // *field_errors), audited SETTINGS_UPDATE with each change as "key: old → new", in one
+  // transaction. Nothing changes when refused.
+  Result<SupportContactView> UpdateSupportContact(const Actor& a,
+                                                  const domain::SupportContactFields& c,
+                                                  std::vector<domain::FieldError>* field_errors);
+  // Removes the saved one: the config file's applies again (audited SETTINGS_UPDATE).
+  Result<SupportContactView> ResetSupportContact(const Actor& a);
+
   // --- Audit. Organization users see their own organization only. ---
   Result<std::vector<store::AuditRecord>> ListAudit(const Actor& a, store::AuditFilter f);
 
@@ -249,6 +273,10 @@ class Services {
   std::mutex write_mu_;  // serialises changes with their index updates
   // ReadToken's reads, per organization, while the store is unchanged (Store::ChangeStamp).
   store::StampedCache<OrgId, OrgSnapshot> read_cache_{65536};
+  // The saved support contact (key 0; an empty optional when none), while the store is unchanged.
+  store::StampedCache<int, std::optional<store::SupportContactRecord>> contact_cache_{1};
+  Result<SupportContactView> ContactView(
+      const std::optional<store::SupportContactRecord>& saved) const;
 };
 
 }  // namespace sandgate::service

@@ -109,6 +109,13 @@ Status CopyStore(Store& from, Store& to,
       });
       if (!st.ok()) return st;
       told("webhook_outbox", n);
+
+      auto contact = in.GetSupportContact();
+      if (!contact.ok()) return contact.status();
+      if (contact->has_value()) {
+        if (Status s = out.PutSupportContact(**contact); !s.ok()) return s;
+      }
+      told("support_contact", contact->has_value() ? 1 : 0);
       return Status::Ok();
     });
   });

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,22 @@ struct Statement {
   std::vector<Param> params;
 };
 
-// Both select kOrgCols, then has_token, used_today, over_quota_today (the page) or count(*).
-struct ListStatements {
-  Statement count;
-  Statement page;
-};
-ListStatements BuildList(const OrgQuery& q, Dialect d);
+// Today's usage is read from the organization's row (orgs.usage_day, used_today,
+// over_quota_today: the usage row of its latest day, kept by every usage write in the same
+// statement or transaction), so the list and the overview never look up usage per organization.
+
+// The list's count(*) (search and filter, no paging).
+Statement BuildListCount(const OrgQuery& q, Dialect d);
+// Runs a statement and answers the first column of its rows (ids in order, or one count).
+using IdRunner = std::function<Result<std::vector<int64_t>>(const Statement&)>;
+// The ids of the page, in page order. `total` is BuildListCount's answer. Name, id and end-date
+// sorts are one statement (the sort key's index walked, then cut); the usage sort is two parts,
+// each an index walk: the organizations used on q.day by accepted submissions (orgs_by_usage), and
+// the others by id.
+Result<std::vector<int64_t>> PageIds(const OrgQuery& q, Dialect d, int64_t total,
+                                     const IdRunner& run);
+// kOrgCols, has_token, used_today, over_quota_today of these organizations on `day`, in no order.
+Statement BuildRows(const std::vector<int64_t>& ids, int64_t day, Dialect d);
 
 // Counts: orgs, enabled, no_subscription, expired, disabled QUOTA_THRESHOLD, TERMS_VIOLATION,
 // OTHER, no_token, expiring.

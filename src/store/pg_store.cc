@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -241,8 +242,40 @@ CREATE TABLE leak_reports (
   token_last4 text NOT NULL DEFAULT ''
 );
 )sql",
+    // 10: the provider's support contact as saved in the console (one row; none until saved,
+    // when the config file's support_* keys apply).
+    R"sql(
+CREATE TABLE support_contact (
+  id         integer PRIMARY KEY CHECK (id = 1),
+  name       text NOT NULL,
+  email      text NOT NULL,
+  url        text NOT NULL,
+  phone      text NOT NULL,
+  updated_at bigint NOT NULL,
+  updated_by text NOT NULL
+);
+
+-- The provider console at 100,000 organizations (issue 18, item 12): each organization's usage
+-- of its latest day, kept on its row by every usage write in the same statement, so the list,
+-- its usage sort and filters and the overview read no usage row per organization. orgs_by_usage
+-- walks one day's users by usage (most first) for the usage sort and the overview's top list.
+ALTER TABLE orgs ADD COLUMN usage_day bigint NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN used_today bigint NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN over_quota_today bigint NOT NULL DEFAULT 0;
+UPDATE orgs o SET usage_day = l.day, used_today = l.used, over_quota_today = l.over_quota
+  FROM (SELECT DISTINCT ON (org_id) org_id, day, used, over_quota FROM usage
+        ORDER BY org_id, day DESC) l
+  WHERE o.id = l.org_id;
+CREATE INDEX orgs_by_usage ON orgs(usage_day, used_today DESC, id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// After a usage write (a CTE `u` RETURNING org_id, day, used, over_quota): the organization's row
+// keeps the usage of its latest day (migration 10), in the same statement.
+constexpr const char* kSyncLatestUsage =
+    "UPDATE orgs o SET usage_day = u.day, used_today = u.used, over_quota_today = u.over_quota "
+    "FROM u WHERE o.id = u.org_id AND o.usage_day <= u.day";
 
 // Every write transaction starts by taking the cluster-wide write lock (see the header).
 constexpr const char* kBeginWriteTx = "BEGIN ISOLATION LEVEL READ COMMITTED";
@@ -763,17 +796,32 @@ class PgTx final : public Tx {
 
   Result<OrgRowPage> QueryOrgs(const OrgQuery& q) override {
     if (Status g = Guard(false); !g.ok()) return g;
-    auto st = orgsql::BuildList(q, orgsql::Dialect::kPostgres);
+    constexpr auto kDialect = orgsql::Dialect::kPostgres;
     OrgRowPage page;
-    auto n = RunBuilt(st.count, "counting organizations");
+    auto run = [&](const orgsql::Statement& st) -> Result<std::vector<int64_t>> {
+      auto r = RunBuilt(st, "listing organizations");
+      if (!r.ok()) return r.status();
+      std::vector<int64_t> out;
+      for (int i = 0; i < r->size(); ++i) out.push_back(r->Int(i, 0));
+      return out;
+    };
+    auto n = run(orgsql::BuildListCount(q, kDialect));
     if (!n.ok()) return n.status();
-    page.total = n->Int(0, 0);
-    auto r = RunBuilt(st.page, "listing organizations");
+    page.total = n->empty() ? 0 : n->front();
+    auto ids = orgsql::PageIds(q, kDialect, page.total, run);
+    if (!ids.ok()) return ids.status();
+    if (ids->empty()) return page;
+    auto r = RunBuilt(orgsql::BuildRows(*ids, q.day, kDialect), "listing organizations");
     if (!r.ok()) return r.status();
+    std::map<OrgId, OrgRow> rows;
     for (int i = 0; i < r->size(); ++i) {
       auto row = ReadOrgRow(*r, i);
       if (!row.ok()) return row.status();
-      page.items.push_back(std::move(row).value());
+      rows.emplace(row->org.id, std::move(row).value());
+    }
+    for (OrgId id : *ids) {
+      auto it = rows.find(id);
+      if (it != rows.end()) page.items.push_back(std::move(it->second));
     }
     return page;
   }
@@ -1028,10 +1076,12 @@ class PgTx final : public Tx {
                   std::optional<TimeMs> last_used_at) override {
     cache_change_ = true;  // the token page's usage and last use
     static const std::string sql =
-        std::string("INSERT INTO usage (") + kUsageCols +
+        std::string("WITH u AS (INSERT INTO usage (") + kUsageCols +
         ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, day) DO UPDATE SET "
         "used = usage.used + excluded.used, over_quota = usage.over_quota + excluded.over_quota, "
-        "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at)";
+        "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at) "
+        "RETURNING org_id, day, used, over_quota) " +
+        kSyncLatestUsage;
     if (Status g = Guard(true); !g.ok()) return g;
     return Handled(sql,
                    Params()
@@ -1132,9 +1182,10 @@ class PgTx final : public Tx {
 
   Result<std::optional<int64_t>> ConsumeUsage(OrgId org, int64_t day, int64_t limit) override {
     static const std::string sql =
-        "INSERT INTO usage (org_id, day, used, over_quota) VALUES ($1, $2, 1, 0) "
-        "ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 WHERE usage.used < $3 "
-        "RETURNING used";
+        std::string("WITH u AS (INSERT INTO usage (org_id, day, used, over_quota) ") +
+        "VALUES ($1, $2, 1, 0) ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 "
+        "WHERE usage.used < $3 RETURNING org_id, day, used, over_quota), s AS (" +
+        kSyncLatestUsage + ") SELECT used FROM u";
     if (Status g = Guard(true); !g.ok()) return g;
     if (limit <= 0) return std::optional<int64_t>();
     auto r = Handled(sql, Params().Int(org).Int(day).Int(limit), "counting usage", std::nullopt,
@@ -1680,10 +1731,53 @@ class PgTx final : public Tx {
                    Status::Conflict("AUDIT_EXISTS", "the audit record already exists"))
         .status();
   }
+  Result<std::optional<SupportContactRecord>> GetSupportContact() override {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(
+        "SELECT name, email, url, phone, updated_at, updated_by FROM support_contact WHERE id = 1",
+        Params(), "reading the support contact");
+    if (!r.ok()) return r.status();
+    if (r->size() == 0) return std::optional<SupportContactRecord>();
+    SupportContactRecord c;
+    c.name = r->Text(0, 0);
+    c.email = r->Text(0, 1);
+    c.url = r->Text(0, 2);
+    c.phone = r->Text(0, 3);
+    c.updated_at = r->Int(0, 4);
+    c.updated_by = r->Text(0, 5);
+    return std::optional<SupportContactRecord>(std::move(c));
+  }
+  Status PutSupportContact(const SupportContactRecord& c) override {
+    cache_change_ = true;  // the token page shows it
+    static const std::string sql =
+        "INSERT INTO support_contact (id, name, email, url, phone, updated_at, updated_by) "
+        "VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+        "email = excluded.email, url = excluded.url, phone = excluded.phone, "
+        "updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Run(sql,
+               Params()
+                   .Text(c.name)
+                   .Text(c.email)
+                   .Text(c.url)
+                   .Text(c.phone)
+                   .Int(c.updated_at)
+                   .Text(c.updated_by),
+               "saving the support contact")
+        .status();
+  }
+  Status DeleteSupportContact() override {
+    cache_change_ = true;  // the token page shows it
+    if (Status g = Guard(true); !g.ok()) return g;
+    return Run("DELETE FROM support_contact", Params(), "removing the support contact").status();
+  }
+
   Status RestoreUsage(const UsageRecord& u) override {
     cache_change_ = true;  // read by the per-node caches (ChangeStamp)
     static const std::string sql =
-        std::string("INSERT INTO usage (") + kUsageCols + ") VALUES ($1, $2, $3, $4, $5)";
+        std::string("WITH u AS (INSERT INTO usage (") + kUsageCols +
+        ") VALUES ($1, $2, $3, $4, $5) RETURNING org_id, day, used, over_quota) " +
+        kSyncLatestUsage;
     if (Status g = Guard(true); !g.ok()) return g;
     return Handled(sql,
                    Params()

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -241,6 +242,32 @@ CREATE TABLE leak_reports (
   action      TEXT NOT NULL DEFAULT '',
   token_last4 TEXT NOT NULL DEFAULT ''
 );
+)sql",
+    // 10: the provider's support contact as saved in the console (one row; none until saved,
+    // when the config file's support_* keys apply).
+    R"sql(
+CREATE TABLE support_contact (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  name       TEXT NOT NULL,
+  email      TEXT NOT NULL,
+  url        TEXT NOT NULL,
+  phone      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT NOT NULL
+);
+
+-- The provider console at 100,000 organizations (issue 18, item 12): each organization's usage
+-- of its latest day, kept on its row by every usage write in the same transaction, so the list,
+-- its usage sort and filters and the overview read no usage row per organization. orgs_by_usage
+-- walks one day's users by usage (most first) for the usage sort and the overview's top list.
+ALTER TABLE orgs ADD COLUMN usage_day INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN used_today INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN over_quota_today INTEGER NOT NULL DEFAULT 0;
+UPDATE orgs SET (usage_day, used_today, over_quota_today) =
+  (SELECT u.day, u.used, u.over_quota FROM usage u WHERE u.org_id = orgs.id
+   ORDER BY u.day DESC LIMIT 1)
+  WHERE EXISTS (SELECT 1 FROM usage u WHERE u.org_id = orgs.id);
+CREATE INDEX orgs_by_usage ON orgs(usage_day, used_today DESC, id);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -715,24 +742,37 @@ class SqliteTx final : public Tx {
 
   Result<OrgRowPage> QueryOrgs(const OrgQuery& q) override {
     if (Status g = Guard(false); !g.ok()) return g;
-    auto st = orgsql::BuildList(q, orgsql::Dialect::kSqlite);
+    constexpr auto kDialect = orgsql::Dialect::kSqlite;
     OrgRowPage page;
-    {
-      auto s = Bound(st.count);
+    auto run = [&](const orgsql::Statement& st) -> Result<std::vector<int64_t>> {
+      auto s = Bound(st);
       if (!s.ok()) return s.status();
-      int rc = s->Step();
-      if (rc != SQLITE_ROW) return Fail(rc, "counting organizations");
-      page.total = s->ColInt(0);
-    }
-    auto s = Bound(st.page);
+      std::vector<int64_t> out;
+      int rc;
+      while ((rc = s->Step()) == SQLITE_ROW) out.push_back(s->ColInt(0));
+      if (rc != SQLITE_DONE) return Fail(rc, "listing organizations");
+      return out;
+    };
+    auto n = run(orgsql::BuildListCount(q, kDialect));
+    if (!n.ok()) return n.status();
+    page.total = n->empty() ? 0 : n->front();
+    auto ids = orgsql::PageIds(q, kDialect, page.total, run);
+    if (!ids.ok()) return ids.status();
+    if (ids->empty()) return page;
+    auto s = Bound(orgsql::BuildRows(*ids, q.day, kDialect));
     if (!s.ok()) return s.status();
+    std::map<OrgId, OrgRow> rows;
     int rc;
     while ((rc = s->Step()) == SQLITE_ROW) {
       auto row = ReadOrgRow(*s);
       if (!row.ok()) return row.status();
-      page.items.push_back(std::move(row).value());
+      rows.emplace(row->org.id, std::move(row).value());
     }
     if (rc != SQLITE_DONE) return Fail(rc, "listing organizations");
+    for (OrgId id : *ids) {
+      auto it = rows.find(id);
+      if (it != rows.end()) page.items.push_back(std::move(it->second));
+    }
     return page;
   }
 
@@ -1042,6 +1082,20 @@ class SqliteTx final : public Tx {
     s->Int(1, org).Int(2, day).Int(3, used_delta).Int(4, over_quota_delta).OptInt(5, last_used_at);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "adding usage", std::nullopt, OrgNotFound());
+    return SyncLatestUsage(org, day);
+  }
+
+  // orgs.usage_day/used_today/over_quota_today: the usage row of the organization's latest day
+  // (migration 10), after a write to its row of `day`.
+  Status SyncLatestUsage(OrgId org, int64_t day) {
+    static const std::string sql =
+        "UPDATE orgs SET (usage_day, used_today, over_quota_today) = (SELECT day, used, over_quota "
+        "FROM usage WHERE org_id = ?1 AND day = ?2) WHERE id = ?1 AND usage_day <= ?2";
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Int(1, org).Int(2, day);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "adding usage");
     return Status::Ok();
   }
 
@@ -1179,6 +1233,7 @@ class SqliteTx final : public Tx {
     if (rc != SQLITE_ROW) return Fail(rc, "counting usage", std::nullopt, OrgNotFound());
     std::optional<int64_t> used = s->ColInt(0);
     if ((rc = s->Step()) != SQLITE_DONE) return Fail(rc, "counting usage");
+    if (Status st = SyncLatestUsage(org, day); !st.ok()) return st;
     return used;
   }
 
@@ -1710,6 +1765,46 @@ class SqliteTx final : public Tx {
     return Status::Ok();
   }
 
+  Result<std::optional<SupportContactRecord>> GetSupportContact() override {
+    static const std::string sql =
+        "SELECT name, email, url, phone, updated_at, updated_by FROM support_contact WHERE id = 1";
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    int rc = s->Step();
+    if (rc == SQLITE_DONE) return std::optional<SupportContactRecord>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading the support contact");
+    SupportContactRecord c;
+    c.name = s->ColText(0);
+    c.email = s->ColText(1);
+    c.url = s->ColText(2);
+    c.phone = s->ColText(3);
+    c.updated_at = s->ColInt(4);
+    c.updated_by = s->ColText(5);
+    return std::optional<SupportContactRecord>(std::move(c));
+  }
+  Status PutSupportContact(const SupportContactRecord& c) override {
+    static const std::string sql =
+        "INSERT OR REPLACE INTO support_contact (id, name, email, url, phone, updated_at, "
+        "updated_by) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
+    if (Status g = Guard(true); !g.ok()) return g;
+    auto s = Prep(sql);
+    if (!s.ok()) return s.status();
+    s->Text(1, c.name)
+        .Text(2, c.email)
+        .Text(3, c.url)
+        .Text(4, c.phone)
+        .Int(5, c.updated_at)
+        .Text(6, c.updated_by);
+    int rc = s->Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "saving the support contact");
+    return Status::Ok();
+  }
+  Status DeleteSupportContact() override {
+    static const std::string sql = "DELETE FROM support_contact";
+    return Delete(sql, "removing the support contact", [](Stmt&) {});
+  }
+
   Status RestoreOrg(const OrgRecord& org) override {
     static const std::string sql =
         std::string("INSERT INTO orgs (") + kOrgDataCols +
@@ -1763,7 +1858,7 @@ class SqliteTx final : public Tx {
       return Fail(rc, "restoring usage",
                   Status::Conflict("USAGE_EXISTS", "the usage row already exists"), OrgNotFound());
     }
-    return Status::Ok();
+    return SyncLatestUsage(u.org_id, u.day);
   }
 
  private:

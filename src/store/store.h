@@ -100,6 +100,14 @@ struct UsageRecord {
   std::optional<TimeMs> last_used_at;
 };
 
+// The provider's support contact as saved in the console (Tx::GetSupportContact). Each part may be
+// "" (not shown); validated by the service (domain/support_contact.h), not here.
+struct SupportContactRecord {
+  std::string name, email, url, phone;
+  TimeMs updated_at = 0;
+  std::string updated_by;  // the provider admin who saved it
+};
+
 // The analysis of one file submitted by one organization (an organization sees only its own).
 struct ReportRecord {
   OrgId org_id = 0;
@@ -367,6 +375,14 @@ class Tx {
   virtual Result<LeakRecord> GetLeak(OrgId org) = 0;
   // Inserts or replaces the organization's row. 404 NOT_FOUND when the organization is gone.
   virtual Status PutLeak(const LeakRecord& r) = 0;
+
+  // --- Provider settings. ---
+  // The support contact saved in the console; none until one is saved (the config file's
+  // support_* keys apply then). Put inserts or replaces it; Delete removes it (no error if none).
+  // `sandgate store copy` carries it with Get and Put.
+  virtual Result<std::optional<SupportContactRecord>> GetSupportContact() = 0;
+  virtual Status PutSupportContact(const SupportContactRecord& c) = 0;
+  virtual Status DeleteSupportContact() = 0;
 
   // --- Export and restore (`sandgate store copy`), every row in id/key order. ---
   virtual Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) = 0;

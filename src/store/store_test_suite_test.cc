@@ -2,8 +2,10 @@
 // StoreSuite in its own test file.
 #include "store/store_test_suite.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <optional>
 #include <thread>
@@ -500,6 +502,116 @@ TEST_P(StoreSuite, QueryOrgsFiltersSortsAndOverviewCounts) {
 
 // ---------------------------------------------------------------------------------------------
 // Tokens
+
+// The usage sort reads each organization's latest day from its row (orgs.usage_day, kept by every
+// usage write) and pages in two parts, the organizations used that day and the others: every page
+// size and offset must stitch into the one order (usage, ties by id ascending), in both directions,
+// with a search and a filter, whichever write (AddUsage, ConsumeUsage, RestoreUsage) set the usage.
+TEST_P(StoreSuite, QueryOrgsUsageSortPagesAcrossUsedAndUnusedOrganizations) {
+  const TimeMs now = kT0;
+  std::vector<OrgId> ids;
+  for (int i = 0; i < 12; ++i) {
+    OrgRecord o = MakeOrg("U" + std::to_string(i));
+    o.subscription = Subscription::kActive;
+    o.daily_allowance = 10;
+    auto id = InWrite(store(), [&](Tx& tx) { return tx.InsertOrg(o); });
+    ASSERT_OK(id);
+    ids.push_back(*id);
+  }
+  auto add = [&](int i, int64_t day, int64_t used, int64_t over) {
+    EXPECT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(ids[i], day, used, over, now); }));
+  };
+  add(0, kDay, 5, 0);
+  add(2, kDay, 5, 1);
+  add(3, kDay, 3, 0);
+  add(4, kDay, 0, 2);  // a row today, no accepted submission
+  add(5, kDay - 1, 1, 0);
+  add(5, kDay, 8, 0);
+  add(5, kDay, -1, 0);  // a reservation released: 7
+  add(7, kDay, 3, 0);
+  for (int n = 0; n < 2; ++n) {
+    auto c = InWrite(store(), [&](Tx& tx) { return tx.ConsumeUsage(ids[8], kDay, 10); });
+    ASSERT_OK(c);
+  }
+  UsageRecord restored;
+  restored.org_id = ids[9];
+  restored.day = kDay;
+  restored.used = 4;
+  ASSERT_OK(store().Write([&](Tx& tx) { return tx.RestoreUsage(restored); }));
+  add(10, kDay - 1, 9, 0);  // yesterday only: 0 today
+  add(11, kDay, 2, 0);
+  add(11, kDay - 1, 50, 0);  // a late write to an earlier day changes nothing today
+  add(6, kDay + 1, 6, 0);    // a day after the one asked for: 0 on kDay
+  std::vector<int64_t> used = {5, 0, 5, 3, 0, 7, 0, 3, 2, 4, 0, 2};
+
+  auto order = [&](bool desc, const std::function<bool(int)>& keep) {
+    std::vector<int> idx;
+    for (int i = 0; i < 12; ++i)
+      if (keep(i)) idx.push_back(i);
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](int a, int b) { return desc ? used[a] > used[b] : used[a] < used[b]; });
+    std::vector<OrgId> out;
+    for (int i : idx) out.push_back(ids[i]);
+    return out;
+  };
+  auto pages = [&](bool desc, const std::string& search, OrgFilter filter, int64_t size,
+                   int64_t* total) {
+    std::vector<OrgId> all;
+    for (int64_t offset = 0; offset < 20; offset += size) {
+      OrgQuery q;
+      q.sort = OrgSort::kUsage;
+      q.descending = desc;
+      q.search = search;
+      q.filter = filter;
+      q.now = now;
+      q.day = kDay;
+      q.offset = offset;
+      q.limit = size;
+      auto r = InRead(store(), [&](Tx& tx) { return tx.QueryOrgs(q); });
+      EXPECT_OK(r);
+      if (!r.ok()) return all;
+      *total = r->total;
+      EXPECT_LE(static_cast<int64_t>(r->items.size()), size);
+      for (const auto& row : r->items) {
+        all.push_back(row.org.id);
+        const auto at = std::find(ids.begin(), ids.end(), row.org.id) - ids.begin();
+        EXPECT_EQ(row.used_today, used[static_cast<size_t>(at)]) << row.org.name;
+      }
+    }
+    return all;
+  };
+  for (bool desc : {true, false}) {
+    for (int64_t size : {1, 2, 3, 5, 12, 25}) {
+      int64_t total = -1;
+      EXPECT_EQ(pages(desc, "", OrgFilter::kAll, size, &total),
+                order(desc, [](int) { return true; }))
+          << "desc " << desc << " size " << size;
+      EXPECT_EQ(total, 12);
+      // "U1", "U10", "U11".
+      EXPECT_EQ(pages(desc, "u1", OrgFilter::kAll, size, &total),
+                order(desc, [](int i) { return i == 1 || i == 10 || i == 11; }))
+          << "search, desc " << desc << " size " << size;
+      EXPECT_EQ(total, 3);
+      // At 80% of the allowance (8 of 10): none yet.
+      EXPECT_TRUE(pages(desc, "", OrgFilter::kOver80, size, &total).empty());
+      EXPECT_EQ(total, 0);
+    }
+  }
+  // Organization 5 reaches 80% (8 of 10): the filter, the overview and its top list follow.
+  add(5, kDay, 1, 0);
+  used[5] = 8;
+  int64_t total = -1;
+  EXPECT_EQ(pages(true, "", OrgFilter::kOver80, 2, &total), std::vector<OrgId>{ids[5]});
+  auto ov = InRead(store(), [&](Tx& tx) { return tx.OrgOverview(now, kDay, now, 1, 3); });
+  ASSERT_OK(ov);
+  EXPECT_EQ(ov->over80, 1);
+  ASSERT_EQ(ov->top.size(), 3u);
+  EXPECT_EQ(ov->top[0].org.id, ids[5]);
+  EXPECT_EQ(ov->top[0].used_today, 8);
+  EXPECT_EQ(ov->top[1].org.id, ids[0]);  // 5, before ids[2] (5) by id
+  EXPECT_EQ(ov->top[2].org.id, ids[2]);
+  EXPECT_EQ(ov->no_token, 12);
+}
 
 TEST_P(StoreSuite, TokenRoundTripsBinaryValues) {
   auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
@@ -1207,6 +1319,58 @@ TEST_P(StoreSuite, UsageAndReportsRollBackWhenFnFails) {
     EXPECT_TRUE(b.ok() && !b->has_value());
     return Status::Ok();
   }));
+}
+
+TEST_P(StoreSuite, SupportContactIsNoneUntilPutThenReplacedAndDeleted) {
+  auto none = InRead(store(), [](Tx& tx) { return tx.GetSupportContact(); });
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+  // Deleting when there is none is no error.
+  ASSERT_OK(store().Write([](Tx& tx) { return tx.DeleteSupportContact(); }));
+
+  const SupportContactRecord first{"Example Support", "help@example.com", "", "", kT0, "prov"};
+  ASSERT_OK(store().Write([&](Tx& tx) { return tx.PutSupportContact(first); }));
+  auto got = InRead(store(), [](Tx& tx) { return tx.GetSupportContact(); });
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->name, "Example Support");
+  EXPECT_EQ((*got)->email, "help@example.com");
+  EXPECT_EQ((*got)->url, "");
+  EXPECT_EQ((*got)->phone, "");
+  EXPECT_EQ((*got)->updated_at, kT0);
+  EXPECT_EQ((*got)->updated_by, "prov");
+
+  // Put replaces every part (one row, never two).
+  const SupportContactRecord second{
+      "", "", "https://support.example.com/a?b=c&d", "+44 20 7946 0000", kT0 + 5, "other"};
+  ASSERT_OK(store().Write([&](Tx& tx) { return tx.PutSupportContact(second); }));
+  got = InRead(store(), [](Tx& tx) { return tx.GetSupportContact(); });
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->name, "");
+  EXPECT_EQ((*got)->email, "");
+  EXPECT_EQ((*got)->url, "https://support.example.com/a?b=c&d");
+  EXPECT_EQ((*got)->phone, "+44 20 7946 0000");
+  EXPECT_EQ((*got)->updated_at, kT0 + 5);
+  EXPECT_EQ((*got)->updated_by, "other");
+
+  // A rolled-back Put changes nothing.
+  EXPECT_EQ(store()
+                .Write([&](Tx& tx) -> Status {
+                  if (Status s = tx.PutSupportContact(first); !s.ok()) return s;
+                  return Status::Invalid("CHANGED_MIND", "roll back");
+                })
+                .code(),
+            "CHANGED_MIND");
+  got = InRead(store(), [](Tx& tx) { return tx.GetSupportContact(); });
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->updated_by, "other");
+
+  ASSERT_OK(store().Write([](Tx& tx) { return tx.DeleteSupportContact(); }));
+  got = InRead(store(), [](Tx& tx) { return tx.GetSupportContact(); });
+  ASSERT_OK(got);
+  EXPECT_FALSE(got->has_value());
 }
 
 TEST_P(StoreSuite, ConcurrentAddUsageLosesNoUpdate) {
@@ -1927,7 +2091,9 @@ void FillForCopy(Store& s) {
       m.claimed_until = 0;
       if (Status st = tx.UpdateOutbox(m); !st.ok()) return st;
     }
-    return Status::Ok();
+    return tx.PutSupportContact({"Support \u00e9quipe", "help@example.com",
+                                 "https://help.example.com/x?y=1", "+1 555 0100", kT0 + 99,
+                                 "provider"});
   }));
   // Gaps in the ids (a rolled-back insert, a deleted row) must survive a copy.
   EXPECT_FALSE(s.Write([&](Tx& tx) -> Status {
@@ -1948,6 +2114,8 @@ struct Dump {
   std::vector<decltype(Fields(LeakRecord{}))> leaks;
   std::vector<decltype(Fields(WebhookEndpoint{}))> endpoints;
   std::vector<decltype(Fields(OutboxMessage{}))> outbox;
+  std::optional<std::tuple<std::string, std::string, std::string, std::string, TimeMs, std::string>>
+      support_contact;
   bool operator==(const Dump&) const = default;
 };
 
@@ -1992,6 +2160,13 @@ Dump DumpAll(Store& s) {
       d.outbox.push_back(Fields(x));
       return Status::Ok();
     }));
+    auto c = tx.GetSupportContact();
+    EXPECT_OK(c);
+    if (c.ok() && c->has_value()) {
+      const SupportContactRecord& r = **c;
+      d.support_contact =
+          std::make_tuple(r.name, r.email, r.url, r.phone, r.updated_at, r.updated_by);
+    }
     return Status::Ok();
   }));
   return d;
@@ -2006,7 +2181,7 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   std::vector<std::string> tables;
   ASSERT_OK(
       CopyStore(store(), *other, [&](const std::string& t, int64_t) { tables.push_back(t); }));
-  EXPECT_EQ(tables.size(), 10u);
+  EXPECT_EQ(tables.size(), 11u);
   Dump a = DumpAll(store()), b = DumpAll(*other);
   EXPECT_EQ(a.endpoints.size(), 2u);
   ASSERT_EQ(a.outbox.size(), 6u);
@@ -2019,6 +2194,8 @@ TEST_P(StoreSuite, CopyStoreCopiesEveryRowAndRefusesANonEmptyTarget) {
   EXPECT_EQ(claimed, 1);
   EXPECT_TRUE(a.endpoints == b.endpoints);
   EXPECT_TRUE(a.outbox == b.outbox);
+  ASSERT_TRUE(a.support_contact.has_value());
+  EXPECT_EQ(std::get<1>(*a.support_contact), "help@example.com");
   EXPECT_EQ(a.orgs.size(), 30u);
   EXPECT_EQ(a.tokens.size(), 20u);
   EXPECT_EQ(a.users.size(), 31u);

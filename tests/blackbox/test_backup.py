@@ -46,6 +46,11 @@ class BackupUnderLoadTest(ServerTestCase):
                          "disableThreshold": 1000000})
             self.assertEqual(r.status, 200, r)
             orgs.append((org, admin))
+        # The support contact saved in the console (its own table) travels with the backup.
+        contact = {"name": "Backup Support", "email": "backup@example.com", "url": "https://help.example.com/b",
+                   "phone": "+1 555 0199"}
+        r = p.put("/api/v1/provider/supportContact", contact)
+        self.assertEqual(r.status, 200, r)
         # Per organization: [(monotonic time acknowledged, token)] and [(time, md5)] of submissions.
         tokens = {org: [] for org, _ in orgs}
         files = {org: [] for org, _ in orgs}
@@ -142,6 +147,12 @@ class BackupUnderLoadTest(ServerTestCase):
                                   headers={"Content-Type": "application/octet-stream"})
                     self.assertEqual(r.status, 200, r)
                     c.close()
+                c = restored.client()
+                c.cookie, c.csrf = p.cookie, p.csrf
+                r = c.get("/api/v1/provider/supportContact")
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual((r.json["source"], r.json["contact"]), ("console", contact))
+                c.close()
                 restored.secrets |= self.server.secrets
                 restored.assert_no_secrets_in_log(self)
             finally:

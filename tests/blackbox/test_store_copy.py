@@ -32,6 +32,7 @@ TABLES = {
     "leak_reports": "org_id",  # issue 20
     "webhook_endpoints": "id",
     "webhook_outbox": "id",
+    "support_contact": "id",
 }
 OUTBOX_CLAIMED_UNTIL = 10  # column index of webhook_outbox.claimed_until
 
@@ -107,6 +108,15 @@ def seed(db_path):
                          1_790_000_000_000 + i, ("pending", "delivered", "failed")[k], k * 3,
                          1_790_000_000_000 + i + k, 1_790_000_900_000 if k == 0 else 0, (0, 204, 500)[k],
                          ("", "", "answered 500")[k], (0, 12, 3000)[k], 1_790_000_000_100 if k == 1 else None))
+        # Each organization's row carries the usage of its latest day (migration 10; the store keeps
+        # it on every usage write): set here as the migration sets it, and recomputed by the copy.
+        con.execute("UPDATE orgs SET (usage_day, used_today, over_quota_today) = (SELECT u.day, u.used,"
+                    " u.over_quota FROM usage u WHERE u.org_id = orgs.id ORDER BY u.day DESC LIMIT 1)"
+                    " WHERE EXISTS (SELECT 1 FROM usage u WHERE u.org_id = orgs.id)")
+        # The support contact saved in the console (one row).
+        con.execute("INSERT INTO support_contact VALUES (1,?,?,?,?,?,?)",
+                    ("Support \u00e9quipe '\"", "help@example.com", "https://help.example.com/a?b=c&d=e",
+                     "+1 555 0100", 1_790_000_000_123, "provider"))
     con.close()
 
 
@@ -149,6 +159,7 @@ class StoreCopyTest(unittest.TestCase):
         code, out, err = run("store", "copy", "--from", "sqlite:" + src, "--to", pg)
         self.assertEqual(code, 0, err)
         self.assertIn("orgs: %d rows" % ORGS, out)
+        self.assertIn("support_contact: 1 rows", out)
         self.assertNotIn("password", out + err)
 
         # The PostgreSQL side holds the rows (a spot check there; the full comparison is below).
@@ -170,6 +181,7 @@ class StoreCopyTest(unittest.TestCase):
             for ra, rb in zip(a[table], b[table]):
                 self.assertEqual(ra, rb, "table %s differs after the round trip" % table)
         self.assertEqual(len(a["orgs"]), ORGS)
+        self.assertEqual(len(a["support_contact"]), 1)
 
         # A second copy into the non-empty target is refused and changes nothing.
         code, out, err = run("store", "copy", "--from", "sqlite:" + src, "--to", pg)

@@ -90,6 +90,11 @@ class UsageApiTest(ServerTestCase):
 
 
 class SupportContactTest(unittest.TestCase):
+    def assertError(self, r, status, code):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.json["code"], code, r)
+        self.assertTrue(r.json["message"], r)
+
     def test_support_contact_from_the_config_file(self):
         cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
         cfg.write('support_name = "Example Support"\nsupport_email = "help@example.com"\n')
@@ -106,7 +111,9 @@ class SupportContactTest(unittest.TestCase):
             self.assertNotIn("supportContact", provider.get("/api/v1/provider/orgs/1").json)
             r = provider.get("/api/v1/provider/supportContact")
             self.assertEqual(r.status, 200, r)
-            self.assertEqual(r.json, {"name": "Example Support", "email": "help@example.com"})
+            self.assertEqual(r.json, {"contact": {"name": "Example Support", "email": "help@example.com"},
+                                      "source": "configFile", "updatedAt": None, "updatedBy": None,
+                                      "configFile": {"name": "Example Support", "email": "help@example.com"}})
             # Organization users get 404 for the provider API.
             self.assertEqual(server.login("acme-admin").get("/api/v1/provider/supportContact").status, 404)
             p = subprocess.run([BIN, "config", "check", path], capture_output=True, text=True, timeout=120)
@@ -122,7 +129,98 @@ class SupportContactTest(unittest.TestCase):
         try:
             v = server.login("acme-admin").get("/api/v1/sandbox/token").json
             self.assertNotIn("supportContact", v)
-            self.assertEqual(server.login("provider").get("/api/v1/provider/supportContact").json, {})
+            self.assertEqual(server.login("provider").get("/api/v1/provider/supportContact").json,
+                             {"contact": {}, "source": "configFile", "updatedAt": None, "updatedBy": None,
+                              "configFile": {}})
+        finally:
+            server.cleanup()
+
+    def test_console_contact_overrides_the_config_file_until_reset(self):
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        cfg.write('support_name = "Config Support"\nsupport_phone = "+1 555 0100"\n')
+        cfg.close()
+        self.addCleanup(os.unlink, cfg.name)
+        server = Server(extra_args=["--config", cfg.name])
+        try:
+            server.start()
+            provider = server.login("provider")
+            org_admin = server.login("acme-admin")
+            url = "/api/v1/provider/supportContact"
+            body = {"name": "Console Desk", "email": "desk@example.com",
+                    "url": "https://desk.example.com/help?x=1", "phone": ""}
+
+            # Organization users: 404 for every method; no CSRF token: 403; nothing changes.
+            for m in ("GET", "PUT", "DELETE"):
+                self.assertError(org_admin.request(m, url, body if m == "PUT" else None), 404, "NOT_FOUND")
+            self.assertError(provider.put(url, body, csrf=False), 403, "CSRF_INVALID")
+            # Strict body: every field, strings only, nothing else.
+            self.assertError(provider.put(url, {"name": "x"}), 400, "MISSING_FIELD")
+            self.assertError(provider.put(url, dict(body, colour="red")), 400, "UNKNOWN_FIELD")
+            self.assertError(provider.put(url, dict(body, phone=5)), 400, "INVALID_FIELD")
+            # Field-level refusals: each refused field named, nothing saved, nothing audited.
+            r = provider.put(url, {"name": " lead", "email": "desk@", "url": "ftp://desk.example.com",
+                                   "phone": "call me"})
+            self.assertError(r, 400, "INVALID_SUPPORT_CONTACT")
+            self.assertEqual([f["field"] for f in r.json["fields"]], ["name", "email", "url", "phone"])
+            self.assertTrue(all(f["message"] for f in r.json["fields"]))
+            for bad in ({"url": "javascript:alert(1)"}, {"url": "https://user@evil.example/"},
+                        {"email": "a" * 250 + "@example.com"}, {"name": "n" * 101},
+                        {"name": "rtl\u202eoverride"}, {"phone": "1" * 41}):
+                r = provider.put(url, dict(body, **bad))
+                self.assertError(r, 400, "INVALID_SUPPORT_CONTACT")
+                self.assertEqual([f["field"] for f in r.json["fields"]], list(bad), bad)
+            self.assertEqual(provider.get(url).json["source"], "configFile")
+            audit = lambda: provider.get("/api/v1/provider/auditLog?action=SETTINGS_UPDATE").json["items"]
+            self.assertEqual(audit(), [])
+
+            # Saved: in effect (as a whole: the config file's phone does not show through).
+            r = provider.put(url, body)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["source"], "console")
+            self.assertEqual(r.json["updatedBy"], "provider")
+            self.assertTrue(r.json["updatedAt"])
+            self.assertEqual(r.json["contact"], {"name": "Console Desk", "email": "desk@example.com",
+                                                 "url": "https://desk.example.com/help?x=1"})
+            self.assertEqual(r.json["configFile"], {"name": "Config Support", "phone": "+1 555 0100"})
+            self.assertEqual(provider.get(url).json, r.json)
+            self.assertEqual(org_admin.get("/api/v1/sandbox/token").json["supportContact"], r.json["contact"])
+            items = audit()
+            self.assertEqual(len(items), 1)
+            self.assertEqual(items[0]["actor"], "provider")
+            self.assertEqual(items[0]["detail"],
+                             "support contact saved in the console (was the config file's): "
+                             "supportName: Config Support \u2192 Console Desk; "
+                             "supportEmail: (not set) \u2192 desk@example.com; "
+                             "supportUrl: (not set) \u2192 https://desk.example.com/help?x=1; "
+                             "supportPhone: +1 555 0100 \u2192 (not set)")
+
+            # A second save records only what changed; an all-empty contact shows none.
+            r = provider.put(url, {"name": "", "email": "", "url": "", "phone": ""})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["contact"], {})
+            self.assertNotIn("supportContact", org_admin.get("/api/v1/sandbox/token").json)
+            self.assertEqual(audit()[0]["detail"],
+                             "support contact saved in the console: supportName: Console Desk \u2192 (not set); "
+                             "supportEmail: desk@example.com \u2192 (not set); "
+                             "supportUrl: https://desk.example.com/help?x=1 \u2192 (not set)")
+
+            # It outlives a restart (stored, not in memory).
+            server.stop()
+            server.start()
+            provider = server.login("provider")
+            self.assertEqual(provider.get(url).json["source"], "console")
+
+            # Reset: the config file's again; a second reset changes and audits nothing.
+            r = provider.delete(url)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["source"], "configFile")
+            self.assertEqual(r.json["contact"], {"name": "Config Support", "phone": "+1 555 0100"})
+            self.assertEqual(server.login("acme-admin").get("/api/v1/sandbox/token").json["supportContact"],
+                             {"name": "Config Support", "phone": "+1 555 0100"})
+            self.assertEqual(len(audit()), 3)
+            self.assertTrue(audit()[0]["detail"].startswith("support contact reset to the config file's: "))
+            self.assertEqual(provider.delete(url).status, 200)
+            self.assertEqual(len(audit()), 3)
         finally:
             server.cleanup()
 

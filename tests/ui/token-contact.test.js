@@ -2,7 +2,7 @@
 // automatic disable by the over-quota threshold says so (issue 18, item 5). Every org-side page
 // fits a 390 px screen.
 import assert from 'node:assert/strict';
-import { assertNoOverflow, signIn, suite, uiTest } from './harness.js';
+import { assertNoOverflow, newPage, signIn, suite, uiTest } from './harness.js';
 
 const env = suite({
   config: [
@@ -89,16 +89,82 @@ uiTest(env, 'no horizontal overflow at 390 px on every organization page and sta
   await assertNoOverflow(viewer, 'read-only user');
 });
 
-uiTest(env, 'item 5: the provider console shows the support contact organizations see', async (page) => {
+uiTest(env, 'item 5: the provider edits the support contact in the console; it overrides the config file until reset', async (page) => {
   await signIn(page, env.server, 'provider');
   await page.getByRole('link', { name: 'Settings', exact: true }).click();
   await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
   const card = page.getByTestId('support-settings');
   await card.waitFor();
-  assert.equal(await card.locator('dd[data-field="name"]').textContent(), 'Example Sandbox Support');
+  // Before any save: the config file's, said so, in the form.
+  assert.match(await page.getByTestId('support-source').textContent(), /^In effect: the config file’s \(keys support_name, support_email, support_url, support_phone\)/);
+  assert.equal(await page.getByLabel('Name').inputValue(), 'Example Sandbox Support');
+  assert.equal(await page.getByLabel('Email').inputValue(), 'sandbox-support@example.com');
+  assert.equal(await page.getByLabel('Web page').inputValue(), 'https://support.example.com/sandbox');
+  assert.equal(await page.getByLabel('Phone').inputValue(), '+1 555 0100');
+  await page.getByText('The config file’s support contact').click();
   assert.equal(await card.locator('dd[data-field="email"]').textContent(), 'sandbox-support@example.com');
-  assert.equal(await card.locator('dd[data-field="url"]').textContent(), 'https://support.example.com/sandbox');
-  assert.equal(await card.locator('dd[data-field="phone"]').textContent(), '+1 555 0100');
+
+  // Checked at the field, the message beside it; nothing is sent.
+  const provider = await env.server.api('provider');
+  const auditBefore = (await provider.ok('GET', '/api/v1/provider/auditLog?action=SETTINGS_UPDATE')).items.length;
+  await page.getByLabel('Email').fill('help at example');
+  await page.getByLabel('Web page').fill('javascript:alert(1)');
+  await page.getByRole('button', { name: 'Save contact' }).click();
+  assert.equal(await page.locator('#support-email-msg').textContent(), 'Enter an email address such as support@example.com.');
+  assert.equal(await page.locator('#support-url-msg').textContent(), 'Enter a web address that starts with https:// or http://, without spaces.');
+  assert.equal(await page.getByLabel('Email').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'support-email');
   await page.setViewportSize(PHONE);
-  await assertNoOverflow(page, 'provider settings at 390 px');
+  await assertNoOverflow(page, 'support contact form with errors at 390 px');
+  await page.setViewportSize({ width: 1280, height: 860 });
+
+  // The server's own refusal (a port out of range passes the browser's check) lands beside the field too.
+  await page.getByLabel('Email').fill('help@example.org');
+  await page.getByLabel('Web page').fill('https://help.example.org:999999/');
+  await page.getByRole('button', { name: 'Save contact' }).click();
+  await page.locator('#support-url-msg').getByText('Enter a web address that starts with https:// or http://').waitFor();
+  assert.equal(await page.locator('#support-email-msg').textContent(), '');
+  const refused = await provider.request('PUT', '/api/v1/provider/supportContact', { name: '', email: 'x', url: '', phone: '12' });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.json.code, 'INVALID_SUPPORT_CONTACT');
+  assert.deepEqual(refused.json.fields.map((f) => f.field), ['email', 'phone']);
+  assert.equal((await provider.ok('GET', '/api/v1/provider/auditLog?action=SETTINGS_UPDATE')).items.length, auditBefore, 'refusals change nothing');
+
+  // A valid save: stored, audited old → new, shown as the source, and on the organization's notices.
+  await page.getByLabel('Name').fill('Console Support Desk');
+  await page.getByLabel('Web page').fill('');
+  await page.getByLabel('Phone').fill('+44 20 7946 0000');
+  await page.getByRole('button', { name: 'Save contact' }).click();
+  await page.getByTestId('support-source').getByText('In effect: saved here').waitFor();
+  assert.match(await page.getByTestId('support-source').textContent(), /^In effect: saved here by provider on .+\. It overrides the config file’s support contact until you reset it\.$/);
+  const audit = (await provider.ok('GET', '/api/v1/provider/auditLog?action=SETTINGS_UPDATE')).items[0];
+  assert.equal(audit.detail, 'support contact saved in the console (was the config file\'s): supportName: Example Sandbox Support \u2192 Console Support Desk; '
+    + 'supportEmail: sandbox-support@example.com \u2192 help@example.org; supportUrl: https://support.example.com/sandbox \u2192 (not set); supportPhone: +1 555 0100 \u2192 +44 20 7946 0000');
+  await page.setViewportSize(PHONE);
+  await assertNoOverflow(page, 'support contact saved at 390 px');
+  await page.setViewportSize({ width: 1280, height: 860 });
+
+  await provider.ok('POST', '/api/v1/provider/orgs/1/token/disable', { reason: 'OTHER' });
+  const orgPage = await newPage(env.browser, env.server, { viewport: PHONE });
+  try {
+    await signIn(orgPage, env.server, 'acme-admin');
+    await orgPage.getByText('Disabled by your service provider').waitFor();
+    assert.equal(await orgPage.getByTestId('support-contact').textContent(),
+      'Contact your service provider: Console Support Desk (help@example.org, +44 20 7946 0000).');
+    await assertNoOverflow(orgPage, 'disabled notice with the console contact at 390 px');
+    assert.deepEqual(orgPage.problems, []);
+  } finally {
+    await orgPage.context().close();
+    await provider.ok('POST', '/api/v1/provider/orgs/1/token/enable', {});
+  }
+
+  // Reset: the config file's applies again.
+  await page.getByRole('button', { name: 'Use the config file’s' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Ok' }).click();
+  await page.getByTestId('support-source').getByText('In effect: the config file’s').waitFor();
+  assert.equal(await page.getByLabel('Name').inputValue(), 'Example Sandbox Support');
+  assert.equal(await page.getByRole('button', { name: 'Use the config file’s' }).isVisible(), false);
+  const now = await provider.ok('GET', '/api/v1/provider/supportContact');
+  assert.equal(now.source, 'configFile');
+  assert.equal(now.contact.phone, '+1 555 0100');
 });
