@@ -29,6 +29,11 @@ NEVER_SHIPPED = {5, 7, 9}
 PG_SCRIPT = os.path.join(ROOT, "scripts", "pg-test-cluster.sh")
 
 
+def fixture_version(path):
+    """The schema version in a fixture's name (sqlite-v10 -> 10): fixtures go oldest first."""
+    return int(os.path.basename(path).rsplit("-v", 1)[1])
+
+
 def run(*args, input=None):
     p = subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=300, input=input)
     return p.returncode, p.stdout + p.stderr
@@ -108,7 +113,8 @@ class SqliteUpgradeTest(unittest.TestCase, UpgradeChecks):
             return data, json.load(f)
 
     def test_every_shipped_schema_version(self):
-        fixtures = sorted(os.path.basename(d) for d in glob.glob(os.path.join(FIXTURES, "sqlite-v*")))
+        fixtures = sorted((os.path.basename(d) for d in glob.glob(os.path.join(FIXTURES, "sqlite-v*"))),
+                          key=fixture_version)
         newest = current_version("sqlite")
         # A fixture for every version from 1 to this build's: a new migration needs a new fixture.
         self.assertEqual(fixtures, [f"sqlite-v{v}" for v in range(1, newest + 1) if v not in NEVER_SHIPPED])
@@ -186,7 +192,7 @@ class PostgresUpgradeAndBackupTest(unittest.TestCase, UpgradeChecks):
 
     def test_dumps_of_every_shipped_schema_version_then_pg_dump_backup(self):
         admin = self.cluster()
-        fixtures = sorted(glob.glob(os.path.join(FIXTURES, "pg-v*")))
+        fixtures = sorted(glob.glob(os.path.join(FIXTURES, "pg-v*")), key=fixture_version)
         self.assertTrue(fixtures)
         for fx in fixtures:
             name = os.path.basename(fx)
