@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace sandgate::domain {
 namespace {
 
@@ -12,29 +14,8 @@ bool Forbidden(uint32_t cp) {
          (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
 }
 
-// Valid UTF-8 (no overlong forms, no surrogates) without Forbidden code points.
-bool PrintableUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    const size_t n = b0 < 0x80             ? 1
-                     : (b0 & 0xe0) == 0xc0 ? 2
-                     : (b0 & 0xf0) == 0xe0 ? 3
-                     : (b0 & 0xf8) == 0xf0 ? 4
-                                           : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    uint32_t cp = n == 1 ? b0 : b0 & (0x7f >> n);
-    for (size_t k = 1; k < n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || Forbidden(cp))
-      return false;
-    i += n;
-  }
-  return true;
-}
+// Valid UTF-8 without Forbidden code points.
+bool PrintableUtf8(std::string_view s) { return ValidUtf8Without(s, Forbidden); }
 
 bool Alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool Digit(char c) { return c >= '0' && c <= '9'; }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "auth/password.h"
+#include "common/utf8.h"
 #include "metrics/sandgate_metrics.h"
 #include "notify/webhook.h"
 #include "token/token_format.h"
@@ -33,29 +34,8 @@ bool ForbiddenInName(uint32_t cp) {
          (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
 }
 
-// Valid UTF-8 (no overlong forms, no surrogates) without ForbiddenInName code points.
-bool ValidNameText(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    size_t n = b0 < 0x80             ? 1
-               : (b0 & 0xe0) == 0xc0 ? 2
-               : (b0 & 0xf0) == 0xe0 ? 3
-               : (b0 & 0xf8) == 0xf0 ? 4
-                                     : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    uint32_t cp = n == 1 ? b0 : b0 & (0x7f >> n);
-    for (size_t k = 1; k < n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    if (ForbiddenInName(cp)) return false;
-    i += n;
-  }
-  return true;
-}
+// Valid UTF-8 without ForbiddenInName code points.
+bool ValidNameText(const std::string& s) { return ValidUtf8Without(s, ForbiddenInName); }
 
 bool ValidName(const std::string& name) {
   if (name.empty() || static_cast<int64_t>(name.size()) > kMaxNameLength) return false;
