@@ -186,6 +186,12 @@ uiTest(env, 'item 3: the activity view says who did what, with filters and pagin
   assert.ok(all.some((t) => /^acme-viewer tried to reveal the token \(refused: [a-z ]+\)$/.test(t)), all.join('; '));
   // Filter: reveals only, then page through them.
   await activity.getByLabel('Show').selectOption({ label: 'Token revealed or copied' });
+  // The unfiltered list had a "Show older" too: wait for the filtered entries themselves.
+  await page.waitForFunction(() => {
+    const texts = [...document.querySelectorAll('[data-testid="activity"] [data-testid="activity-item"] .activity-text')]
+      .map((e) => e.textContent);
+    return texts.length > 0 && texts.every((t) => /revealed the token|tried to reveal the token/.test(t));
+  });
   await activity.getByRole('button', { name: 'Show older' }).waitFor();
   const first = await items();
   assert.equal(first.length, 10);
