@@ -3,20 +3,18 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <sstream>
 
+#include "notify/http_client.h"
 #include "notify/url_guard.h"
 
 namespace sandgate::auth {
@@ -55,48 +53,18 @@ std::shared_ptr<void> ReadKey(std::string_view pem) {
   return key;
 }
 
-template <typename Stream>
-asio::awaitable<std::pair<int, std::string>> Get(Stream& stream, const notify::ParsedUrl& u) {
-  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, u.target, 11};
-  const bool default_port = u.port == (u.tls ? 443 : 80);
-  std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-  if (!default_port) host += ":" + std::to_string(u.port);
-  req.set(bhttp::field::host, host);
+asio::awaitable<std::pair<int, std::string>> Fetch(notify::ParsedUrl u, TimeMs timeout_ms) {
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  auto resolved =
+      co_await resolver.async_resolve(u.host, std::to_string(u.port), asio::use_awaitable);
+  std::vector<tcp::endpoint> eps(resolved.begin(), resolved.end());
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, u.target, 11};
   req.set(bhttp::field::user_agent, "Sandgate-SecretScanning/1");
   req.set(bhttp::field::accept, "application/json");
-  req.set(bhttp::field::connection, "close");
-  co_await bhttp::async_write(stream, req, asio::use_awaitable);
-  beast::flat_buffer buffer;
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.header_limit(16 * 1024);
-  parser.body_limit(kMaxDocument);
-  co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
-  co_return std::make_pair(static_cast<int>(parser.get().result_int()), parser.get().body());
-}
-
-asio::awaitable<std::pair<int, std::string>> Fetch(notify::ParsedUrl u, TimeMs timeout_ms) {
-  auto ex = co_await asio::this_coro::executor;
-  const auto timeout = std::chrono::milliseconds(timeout_ms);
-  tcp::resolver resolver(ex);
-  auto eps = co_await resolver.async_resolve(u.host, std::to_string(u.port), asio::use_awaitable);
-  if (!u.tls) {
-    beast::tcp_stream stream(ex);
-    stream.expires_after(timeout);
-    co_await stream.async_connect(eps, asio::use_awaitable);
-    co_return co_await Get(stream, u);
-  }
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.set_default_verify_paths();
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  beast::ssl_stream<beast::tcp_stream> stream(ex, ctx);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str()))
-    throw boost::system::system_error(asio::error::invalid_argument);
-  stream.set_verify_callback(asio::ssl::host_name_verification(u.host));
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  co_await beast::get_lowest_layer(stream).async_connect(eps, asio::use_awaitable);
-  co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-  co_return co_await Get(stream, u);
+  notify::HttpAnswer a =
+      co_await notify::Exchange(u, eps, std::move(req), kMaxDocument, timeout_ms);
+  if (a.read_error) throw boost::system::system_error(a.read_error);  // only a whole document
+  co_return std::make_pair(a.status, std::move(a.body));
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "notify/delivery.h"
 
-#include <openssl/ssl.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -9,10 +8,10 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "notify/http_client.h"
 #include "notify/url_guard.h"
 #include "notify/webhook.h"
 
@@ -38,62 +37,20 @@ struct Request {
   std::string body;
 };
 
-template <typename Stream>
-asio::awaitable<int> Exchange(Stream& stream, const Request& r) {
+asio::awaitable<int> Attempt(const Request& r, TimeMs timeout_ms, const std::string& ca_file) {
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, r.url.target, 11};
-  const bool default_port = r.url.port == (r.url.tls ? 443 : 80);
-  std::string host =
-      r.url.host.find(':') != std::string::npos ? "[" + r.url.host + "]" : r.url.host;
-  if (!default_port) host += ":" + std::to_string(r.url.port);
-  req.set(bhttp::field::host, host);
   req.set(bhttp::field::user_agent, "Sandgate-Webhooks/1");
   req.set(bhttp::field::content_type, "application/json");
-  req.set(bhttp::field::connection, "close");
   req.set("webhook-id", r.msg_id);
   req.set("webhook-timestamp", std::to_string(r.timestamp_s));
   req.set("webhook-signature", r.signature);
   req.body() = r.body;
-  req.prepare_payload();
-  co_await bhttp::async_write(stream, req, asio::use_awaitable);
-  beast::flat_buffer buffer(16 * 1024 + kMaxAnswerBody);
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.header_limit(16 * 1024);
-  parser.body_limit(kMaxAnswerBody);
-  boost::system::error_code ec;
-  co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  // A status line is enough: an answer cut short or too long still tells what the receiver said.
-  if (parser.is_header_done()) co_return static_cast<int>(parser.get().result_int());
-  throw boost::system::system_error(ec);
-}
-
-std::vector<tcp::endpoint> Endpoints(const Request& r) {
   std::vector<tcp::endpoint> eps;
   for (const auto& a : r.addresses) eps.emplace_back(a, r.url.port);
-  return eps;
-}
-
-asio::awaitable<int> Attempt(const Request& r, TimeMs timeout_ms, const std::string& ca_file) {
-  auto ex = co_await asio::this_coro::executor;
-  const auto timeout = std::chrono::milliseconds(timeout_ms);
-  if (!r.url.tls) {
-    beast::tcp_stream stream(ex);
-    stream.expires_after(timeout);
-    co_await stream.async_connect(Endpoints(r), asio::use_awaitable);
-    co_return co_await Exchange(stream, r);
-  }
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.set_default_verify_paths();
-  if (!ca_file.empty()) ctx.load_verify_file(ca_file);  // checked at start (CheckCaFile)
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  beast::ssl_stream<beast::tcp_stream> stream(ex, ctx);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), r.url.host.c_str()))
-    throw boost::system::system_error(asio::error::invalid_argument);
-  stream.set_verify_callback(asio::ssl::host_name_verification(r.url.host));
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  co_await beast::get_lowest_layer(stream).async_connect(Endpoints(r), asio::use_awaitable);
-  co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-  co_return co_await Exchange(stream, r);
+  // A status line is enough: an answer cut short or too long still tells what the receiver said.
+  HttpAnswer answer =
+      co_await Exchange(r.url, eps, std::move(req), kMaxAnswerBody, timeout_ms, ca_file);
+  co_return answer.status;
 }
 
 TimeMs Backoff(int64_t attempts) {
