@@ -37,6 +37,19 @@ def verify_signature(secret, headers, body):
     return any(hmac.compare_digest(expected, s) for s in sigs)
 
 
+def attempted_deliveries(client, endpoint_id, timeout=60):
+    """The endpoint's deliveries once its newest has been attempted (polled at most `timeout` s);
+    the last list read otherwise."""
+    deadline = time.monotonic() + timeout
+    items = []
+    while time.monotonic() < deadline:
+        items = client.get(f"/api/v1/sandbox/webhooks/{endpoint_id}/deliveries").json["items"]
+        if items and items[0]["attempts"] > 0:
+            break
+        time.sleep(0.1)
+    return items
+
+
 class Receiver:
     """A webhook receiver on 127.0.0.1: records every request; may answer slowly or fail."""
 
@@ -319,13 +332,7 @@ class WebhookDeliveryGuardTest(unittest.TestCase):
             server.start()
             admin = server.login("acme-admin")
             self.assertEqual(admin.put("/api/v1/sandbox/token").status, 200)
-            deadline = time.monotonic() + 60
-            items = []
-            while time.monotonic() < deadline:
-                items = admin.get(f"/api/v1/sandbox/webhooks/{ep}/deliveries").json["items"]
-                if items and items[0]["attempts"] > 0:
-                    break
-                time.sleep(0.1)
+            items = attempted_deliveries(admin, ep)
             self.assertTrue(items and items[0]["attempts"] > 0, items)
             self.assertEqual(items[0]["state"], "pending")
             self.assertIn("127.0.0.1", items[0]["lastError"])
@@ -559,13 +566,7 @@ class WebhookHttpsTest(WebhookTestCase):
         self.assertTrue(good.wait_for(1))
         self.assertEqual(good.events()[0]["type"], "token.regenerated")
         self.assertTrue(verify_signature(gep["secret"], good.requests[0][1], good.requests[0][2]))
-        deadline = time.monotonic() + 60
-        items = []
-        while time.monotonic() < deadline:
-            items = admin.get(f"/api/v1/sandbox/webhooks/{bep['id']}/deliveries").json["items"]
-            if items and items[0]["attempts"] > 0:
-                break
-            time.sleep(0.1)
+        items = attempted_deliveries(admin, bep["id"])
         self.assertTrue(items and items[0]["attempts"] > 0, items)
         self.assertEqual(items[0]["state"], "pending")
         self.assertIsNotNone(items[0]["nextAttemptAt"])
