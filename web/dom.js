@@ -218,6 +218,29 @@ export function confirmDialog({ title, message, ok = 'Ok', danger = false }) {
   }).then((v) => v === true);
 }
 
+// A secret shown once (a generated password, a webhook signing secret): the intro, the value with
+// a Copy button, and Done. `noun` names it in the button and the messages ("password").
+export function showOnceDialog({ title, intro, value, noun, testId }) {
+  return openDialog({
+    title,
+    build(body, close) {
+      append(body, [
+        h('p', null, ...(Array.isArray(intro) ? intro : [intro])),
+        h('div', { class: 'copy-line' }, h('code', { class: 'password-once', 'data-testid': testId }, value),
+          h('button', { type: 'button', class: 'btn', onclick: async () => {
+            try {
+              await copyText(value);
+              toast(`The ${noun} was copied to the clipboard.`);
+            } catch {
+              toast(`The ${noun} could not be copied; select it and copy it by hand.`, 'error');
+            }
+          } }, `Copy ${noun}`)),
+        h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn btn-primary', autofocus: true, onclick: () => close(true) }, 'Done')),
+      ]);
+    },
+  });
+}
+
 // After a re-render the old element is gone; focus its replacement (same data-focus-key).
 export function restoreFocusByKey(el) {
   const key = el && el.dataset ? el.dataset.focusKey : null;

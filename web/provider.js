@@ -2,7 +2,7 @@
 // global audit log (/provider/audit). Controls follow the organization's `allowedActions`.
 import { del, get, patch, post, query } from './api.js';
 import {
-  append, clear, confirmDialog, copyText, debounce, errorBox, h, label, notice, openDialog, rerender, timeEl, toast,
+  append, clear, confirmDialog, debounce, errorBox, h, label, notice, openDialog, rerender, showOnceDialog, timeEl, toast,
 } from './dom.js';
 
 const PAGE_SIZES = [25, 50, 100];
@@ -708,23 +708,12 @@ export async function renderOrgPage(ctx) {
   }
 
   function showPassword(username, password) {
-    return openDialog({
+    return showOnceDialog({
       title: `Password for ${username}`,
-      build(body, close) {
-        append(body, [
-          h('p', null, 'This password is shown once. Copy it now and give it to the user over a secure channel.'),
-          h('div', { class: 'copy-line' }, h('code', { class: 'password-once', 'data-testid': 'new-password' }, password),
-            h('button', { type: 'button', class: 'btn', onclick: async () => {
-              try {
-                await copyText(password);
-                toast('The password was copied to the clipboard.');
-              } catch {
-                toast('The password could not be copied; select it and copy it by hand.', 'error');
-              }
-            } }, 'Copy password')),
-          h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn btn-primary', autofocus: true, onclick: () => close(true) }, 'Done')),
-        ]);
-      },
+      intro: 'This password is shown once. Copy it now and give it to the user over a secure channel.',
+      value: password,
+      noun: 'password',
+      testId: 'new-password',
     });
   }
 

@@ -5,7 +5,7 @@
 // each endpoint's recent deliveries; read-only users see the same without the controls.
 import { del, get, patch, post } from './api.js';
 import {
-  append, confirmDialog, copyText, errorBox, h, icon, notice, openDialog, plural, timeEl, toast,
+  append, confirmDialog, errorBox, h, icon, notice, openDialog, plural, showOnceDialog, timeEl, toast,
 } from './dom.js';
 
 // docs/openapi.yaml, WebhookEventType, in its order.
@@ -115,24 +115,13 @@ function endpointForm(base, existing) {
 
 // The signing secret, shown once (the same pattern as a generated password).
 function showSecret(endpoint, secret) {
-  return openDialog({
+  return showOnceDialog({
     title: 'Signing secret',
-    build(body, close) {
-      append(body, [
-        h('p', null, 'This secret is shown once. Copy it now and keep it with your receiver: it verifies the ',
-          h('code', null, 'webhook-signature'), ' header of every request to ', h('code', { class: 'wrap-anywhere' }, endpoint.url), '.'),
-        h('div', { class: 'copy-line' }, h('code', { class: 'password-once', 'data-testid': 'webhook-secret' }, secret),
-          h('button', { type: 'button', class: 'btn', onclick: async () => {
-            try {
-              await copyText(secret);
-              toast('The secret was copied to the clipboard.');
-            } catch {
-              toast('The secret could not be copied; select it and copy it by hand.', 'error');
-            }
-          } }, 'Copy secret')),
-        h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn btn-primary', autofocus: true, onclick: () => close(true) }, 'Done')),
-      ]);
-    },
+    intro: ['This secret is shown once. Copy it now and keep it with your receiver: it verifies the ',
+      h('code', null, 'webhook-signature'), ' header of every request to ', h('code', { class: 'wrap-anywhere' }, endpoint.url), '.'],
+    value: secret,
+    noun: 'secret',
+    testId: 'webhook-secret',
   });
 }
 
