@@ -28,7 +28,7 @@ class Builder {
     params_.push_back(Param{true, 0, std::move(v)});
     return Placeholder();
   }
-  Statement Done(std::string sql) { return Statement{std::move(sql), params_}; }
+  Statement Done(std::string sql) { return Statement{std::move(sql), params_, 1}; }
   Dialect dialect() const { return d_; }
 
  private:
@@ -144,7 +144,6 @@ std::string ListConds(const OrgQuery& q, Builder& b) {
 }
 
 std::string Where(const std::string& conds) { return conds.empty() ? "" : " WHERE " + conds; }
-std::string And(const std::string& conds) { return conds.empty() ? "" : " AND " + conds; }
 
 // SQLite: "NOT INDEXED" makes a statement read the table in id order. With a search or filter, the
 // usage sort's counts and deep pages must: walking orgs_by_usage looks each row up in usage order,
@@ -175,15 +174,59 @@ Result<std::vector<int64_t>> Ids(const OrgQuery& q, Dialect d, const std::string
 
 }  // namespace
 
-Statement BuildListCount(const OrgQuery& q, Dialect d) {
+namespace {
+
+// Used on q.day by accepted submissions, counted over the whole table (the index alone).
+Result<int64_t> CountUsed(const OrgQuery& q, Dialect d, const IdRunner& run) {
+  Builder b(d);
+  const std::string day = b.Int(q.day);
+  auto n = run(b.Done(Cat({"SELECT count(*) FROM orgs o WHERE ", UsedToday(day)})));
+  if (!n.ok()) return n.status();
+  return n->empty() ? int64_t{0} : n->front();
+}
+
+}  // namespace
+
+Result<ListCounts> CountList(const OrgQuery& q, Dialect d, const IdRunner& run) {
+  const bool filtered = !q.search.empty() || q.filter != OrgFilter::kAll;
+  ListCounts c;
+  if (q.sort == OrgSort::kUsage && filtered) {
+    // One pass in id order (see From) counts the listed and, of them, the used; the search and
+    // filter are evaluated once per row. All used: the index alone.
+    Builder b(d);
+    const std::string conds = ListConds(q, b);
+    const std::string used = UsedToday(b.Int(q.day));
+    Statement st = b.Done(Cat({"SELECT count(*), ", Count(used), From(d, true), Where(conds)}));
+    st.columns = 2;
+    auto n = run(st);
+    if (!n.ok()) return n.status();
+    if (n->size() == 2) {
+      c.total = (*n)[0];
+      c.in_used = (*n)[1];
+    }
+    auto all = CountUsed(q, d, run);
+    if (!all.ok()) return all.status();
+    c.all_used = *all;
+    return c;
+  }
   Builder b(d);
   std::string conds = ListConds(q, b);
   // A filter reads the rows in id order (see From); a search alone reads the name index.
-  return b.Done(Cat({"SELECT count(*)", From(d, q.filter != OrgFilter::kAll), Where(conds)}));
+  auto n =
+      run(b.Done(Cat({"SELECT count(*)", From(d, q.filter != OrgFilter::kAll), Where(conds)})));
+  if (!n.ok()) return n.status();
+  c.total = n->empty() ? 0 : n->front();
+  if (q.sort == OrgSort::kUsage) {
+    auto used = CountUsed(q, d, run);
+    if (!used.ok()) return used.status();
+    c.in_used = c.all_used = *used;
+  }
+  return c;
 }
 
-Result<std::vector<int64_t>> PageIds(const OrgQuery& q, Dialect d, int64_t total,
+Result<std::vector<int64_t>> PageIds(const OrgQuery& q, Dialect d, const ListCounts& counts,
                                      const IdRunner& run) {
+  const int64_t total = counts.total;
   const int64_t limit = std::clamp<int64_t>(q.limit, 1, layout::kMaxPageLimit);
   const int64_t offset = std::max<int64_t>(q.offset, 0);
   if (offset >= total) return std::vector<int64_t>();
@@ -211,24 +254,8 @@ Result<std::vector<int64_t>> PageIds(const OrgQuery& q, Dialect d, int64_t total
   const bool filtered = !q.search.empty() || q.filter != OrgFilter::kAll;
   // How many of the listed organizations were used that day, and how many in all (the index
   // alone): a page of the used part walks the index only while that costs few look-ups.
-  auto count_used = [&](bool with_conds) -> Result<int64_t> {
-    Builder b(d);
-    std::string conds = with_conds ? ListConds(q, b) : "";
-    const std::string day = b.Int(q.day);
-    auto n = run(b.Done(Cat({"SELECT count(*)", From(d, with_conds && filtered), " WHERE ",
-                             UsedToday(day), And(conds)})));
-    if (!n.ok()) return n.status();
-    return n->empty() ? int64_t{0} : n->front();
-  };
-  auto in_used_r = count_used(true);
-  if (!in_used_r.ok()) return in_used_r.status();
-  const int64_t in_used = *in_used_r;
-  int64_t all_used = in_used;
-  if (filtered) {
-    auto all = count_used(false);
-    if (!all.ok()) return all.status();
-    all_used = *all;
-  }
+  const int64_t in_used = counts.in_used;
+  const int64_t all_used = counts.all_used;
   // Rows the index walk looks up to find the page: about (its end) * all_used / in_used.
   auto walk_index = [&](int64_t end) {
     return !filtered || end * all_used <= 2000 * std::max<int64_t>(1, in_used);

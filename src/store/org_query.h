@@ -25,21 +25,31 @@ struct Param {
 struct Statement {
   std::string sql;
   std::vector<Param> params;
+  int columns = 1;  // integer columns per row that the IdRunner reads
 };
 
 // Today's usage is read from the organization's row (orgs.usage_day, used_today,
 // over_quota_today: the usage row of its latest day, kept by every usage write in the same
 // statement or transaction), so the list and the overview never look up usage per organization.
 
-// The list's count(*) (search and filter, no paging).
-Statement BuildListCount(const OrgQuery& q, Dialect d);
-// Runs a statement and answers the first column of its rows (ids in order, or one count).
+// Runs a statement and answers its integer columns (Statement::columns of them), row after row:
+// the ids of a page in order, or one row of counts.
 using IdRunner = std::function<Result<std::vector<int64_t>>(const Statement&)>;
-// The ids of the page, in page order. `total` is BuildListCount's answer. Name, id and end-date
-// sorts are one statement (the sort key's index walked, then cut); the usage sort is two parts,
-// each an index walk: the organizations used on q.day by accepted submissions (orgs_by_usage), and
-// the others by id.
-Result<std::vector<int64_t>> PageIds(const OrgQuery& q, Dialect d, int64_t total,
+// The list's counts (search and filter, no paging). `total`: the listed organizations. For the
+// usage sort also `in_used`: those of them used on q.day by accepted submissions, and `all_used`:
+// every organization used that day. With a search or filter, one scan of the table answers the
+// first two (they were two scans: issue 18, PostgreSQL at 100,000 organizations).
+struct ListCounts {
+  int64_t total = 0;
+  int64_t in_used = 0;
+  int64_t all_used = 0;
+};
+Result<ListCounts> CountList(const OrgQuery& q, Dialect d, const IdRunner& run);
+// The ids of the page, in page order, given CountList's answer. Name, id and end-date sorts are
+// one statement (the sort key's index walked, then cut); the usage sort is two parts, each an index
+// walk: the organizations used on q.day by accepted submissions (orgs_by_usage), and the others by
+// id.
+Result<std::vector<int64_t>> PageIds(const OrgQuery& q, Dialect d, const ListCounts& counts,
                                      const IdRunner& run);
 // kOrgCols, has_token, used_today, over_quota_today of these organizations on `day`, in no order.
 Statement BuildRows(const std::vector<int64_t>& ids, int64_t day, Dialect d);

@@ -802,13 +802,15 @@ class PgTx final : public Tx {
       auto r = RunBuilt(st, "listing organizations");
       if (!r.ok()) return r.status();
       std::vector<int64_t> out;
-      for (int i = 0; i < r->size(); ++i) out.push_back(r->Int(i, 0));
+      for (int i = 0; i < r->size(); ++i) {
+        for (int c = 0; c < st.columns; ++c) out.push_back(r->Int(i, c));
+      }
       return out;
     };
-    auto n = run(orgsql::BuildListCount(q, kDialect));
-    if (!n.ok()) return n.status();
-    page.total = n->empty() ? 0 : n->front();
-    auto ids = orgsql::PageIds(q, kDialect, page.total, run);
+    auto counts = orgsql::CountList(q, kDialect, run);
+    if (!counts.ok()) return counts.status();
+    page.total = counts->total;
+    auto ids = orgsql::PageIds(q, kDialect, *counts, run);
     if (!ids.ok()) return ids.status();
     if (ids->empty()) return page;
     auto r = RunBuilt(orgsql::BuildRows(*ids, q.day, kDialect), "listing organizations");
@@ -1555,7 +1557,7 @@ class PgTx final : public Tx {
                "exporting sessions", [&](const Rows& r, int i) { return fn(ReadSession(r, i)); });
   }
   Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) override {
-    return All(std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id, day",
+    return All(std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id DESC, day DESC",
                "exporting usage", [&](const Rows& r, int i) { return fn(ReadUsage(r, i)); });
   }
   Result<LeakRecord> GetLeak(OrgId org) override {

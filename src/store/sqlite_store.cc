@@ -749,14 +749,16 @@ class SqliteTx final : public Tx {
       if (!s.ok()) return s.status();
       std::vector<int64_t> out;
       int rc;
-      while ((rc = s->Step()) == SQLITE_ROW) out.push_back(s->ColInt(0));
+      while ((rc = s->Step()) == SQLITE_ROW) {
+        for (int c = 0; c < st.columns; ++c) out.push_back(s->ColInt(c));
+      }
       if (rc != SQLITE_DONE) return Fail(rc, "listing organizations");
       return out;
     };
-    auto n = run(orgsql::BuildListCount(q, kDialect));
-    if (!n.ok()) return n.status();
-    page.total = n->empty() ? 0 : n->front();
-    auto ids = orgsql::PageIds(q, kDialect, page.total, run);
+    auto counts = orgsql::CountList(q, kDialect, run);
+    if (!counts.ok()) return counts.status();
+    page.total = counts->total;
+    auto ids = orgsql::PageIds(q, kDialect, *counts, run);
     if (!ids.ok()) return ids.status();
     if (ids->empty()) return page;
     auto s = Bound(orgsql::BuildRows(*ids, q.day, kDialect));
@@ -1687,7 +1689,7 @@ class SqliteTx final : public Tx {
   }
   Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) override {
     static const std::string sql =
-        std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id, day";
+        std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id DESC, day DESC";
     return Scan(sql, "exporting usage", [&](const Stmt& s) { return fn(ReadUsage(s)); });
   }
   Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) override {
