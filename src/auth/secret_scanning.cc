@@ -10,7 +10,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -53,7 +52,7 @@ std::shared_ptr<void> ReadKey(std::string_view pem) {
   return key;
 }
 
-asio::awaitable<std::pair<int, std::string>> Fetch(notify::ParsedUrl u, TimeMs timeout_ms) {
+asio::awaitable<notify::HttpAnswer> Fetch(notify::ParsedUrl u, TimeMs timeout_ms) {
   tcp::resolver resolver(co_await asio::this_coro::executor);
   auto resolved =
       co_await resolver.async_resolve(u.host, std::to_string(u.port), asio::use_awaitable);
@@ -64,7 +63,7 @@ asio::awaitable<std::pair<int, std::string>> Fetch(notify::ParsedUrl u, TimeMs t
   notify::HttpAnswer a =
       co_await notify::Exchange(u, eps, std::move(req), kMaxDocument, timeout_ms);
   if (a.read_error) throw boost::system::system_error(a.read_error);  // only a whole document
-  co_return std::make_pair(a.status, std::move(a.body));
+  co_return a;
 }
 
 }  // namespace
@@ -119,32 +118,11 @@ Result<std::string> FetchKeyDocument(const std::string& url, TimeMs timeout_ms) 
     return Status(502, "SCANNER_KEYS_UNAVAILABLE",
                   "secret_scanning_keys_url is not an absolute http(s) URL");
   asio::io_context ioc(1);
-  std::string error;
-  std::pair<int, std::string> answer{0, ""};
-  bool done = false;
-  asio::co_spawn(ioc, Fetch(*u, timeout_ms),
-                 [&](std::exception_ptr e, std::pair<int, std::string> r) {
-                   done = true;
-                   if (!e) {
-                     answer = std::move(r);
-                     return;
-                   }
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const boost::system::system_error& se) {
-                     error = se.code() == beast::error::timeout ? "timed out" : se.code().message();
-                   } catch (const std::exception& x) {
-                     error = x.what();
-                   }
-                 });
-  ioc.run_for(std::chrono::milliseconds(timeout_ms + 1000));
-  if (!done) error = "timed out";
-  if (error.empty() && (answer.first < 200 || answer.first > 299))
-    error = "answered " + std::to_string(answer.first);
-  if (!error.empty())
+  notify::ExchangeOutcome out = notify::RunExchange(ioc, Fetch(*u, timeout_ms), timeout_ms);
+  if (!out.error.empty())
     return Status(502, "SCANNER_KEYS_UNAVAILABLE",
-                  "Fetching the secret scanning keys from " + u->host + " failed: " + error);
-  return std::move(answer.second);
+                  "Fetching the secret scanning keys from " + u->host + " failed: " + out.error);
+  return std::move(out.answer.body);
 }
 
 ScannerKeys::ScannerKeys(ScannerKeysOptions options, const Clock& clock)

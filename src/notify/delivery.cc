@@ -37,7 +37,8 @@ struct Request {
   std::string body;
 };
 
-asio::awaitable<int> Attempt(const Request& r, TimeMs timeout_ms, const std::string& ca_file) {
+asio::awaitable<HttpAnswer> Attempt(const Request& r, TimeMs timeout_ms,
+                                    const std::string& ca_file) {
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, r.url.target, 11};
   req.set(bhttp::field::user_agent, "Sandgate-Webhooks/1");
   req.set(bhttp::field::content_type, "application/json");
@@ -48,9 +49,7 @@ asio::awaitable<int> Attempt(const Request& r, TimeMs timeout_ms, const std::str
   std::vector<tcp::endpoint> eps;
   for (const auto& a : r.addresses) eps.emplace_back(a, r.url.port);
   // A status line is enough: an answer cut short or too long still tells what the receiver said.
-  HttpAnswer answer =
-      co_await Exchange(r.url, eps, std::move(req), kMaxAnswerBody, timeout_ms, ca_file);
-  co_return answer.status;
+  co_return co_await Exchange(r.url, eps, std::move(req), kMaxAnswerBody, timeout_ms, ca_file);
 }
 
 TimeMs Backoff(int64_t attempts) {
@@ -250,31 +249,15 @@ void Deliverer::DeliverOne(size_t worker, store::OutboxMessage m) {
         if (stopping_) return;  // stays claimed until the claim runs out or the next start
         current_[worker] = &ioc;
       }
-      bool done = false;
-      asio::co_spawn(
-          ioc, Attempt(req, opt_.timeout_ms, opt_.ca_file), [&](std::exception_ptr e, int status) {
-            done = true;
-            if (!e) {
-              res.status = status;
-              return;
-            }
-            try {
-              std::rethrow_exception(e);
-            } catch (const boost::system::system_error& se) {
-              res.error = se.code() == beast::error::timeout ? "timed out" : se.code().message();
-            } catch (const std::exception& x) {
-              res.error = x.what();
-            }
-          });
-      ioc.run_for(std::chrono::milliseconds(opt_.timeout_ms + 1000));
+      const ExchangeOutcome out =
+          RunExchange(ioc, Attempt(req, opt_.timeout_ms, opt_.ca_file), opt_.timeout_ms);
       {
         std::lock_guard<std::mutex> lock(mu_);
         current_[worker] = nullptr;
-        if (stopping_ && !done) return;  // cut short by Stop: stays pending
+        if (stopping_ && !out.finished) return;  // cut short by Stop: stays pending
       }
-      if (!done) res.error = "timed out";
-      if (res.error.empty() && (res.status < 200 || res.status > 299))
-        res.error = "answered " + std::to_string(res.status);
+      res.status = out.answer.status;
+      res.error = out.error;
     }
   }
   res.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

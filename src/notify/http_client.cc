@@ -72,4 +72,28 @@ asio::awaitable<HttpAnswer> Exchange(const ParsedUrl& url,
   co_return co_await WriteAndRead(stream, req, body_limit);
 }
 
+ExchangeOutcome RunExchange(asio::io_context& ioc, asio::awaitable<HttpAnswer> exchange,
+                            TimeMs timeout_ms) {
+  ExchangeOutcome out;
+  asio::co_spawn(ioc, std::move(exchange), [&](std::exception_ptr e, HttpAnswer answer) {
+    out.finished = true;
+    if (!e) {
+      out.answer = std::move(answer);
+      return;
+    }
+    try {
+      std::rethrow_exception(e);
+    } catch (const boost::system::system_error& se) {
+      out.error = se.code() == beast::error::timeout ? "timed out" : se.code().message();
+    } catch (const std::exception& x) {
+      out.error = x.what();
+    }
+  });
+  ioc.run_for(std::chrono::milliseconds(timeout_ms + 1000));
+  if (!out.finished) out.error = "timed out";
+  if (out.error.empty() && (out.answer.status < 200 || out.answer.status > 299))
+    out.error = "answered " + std::to_string(out.answer.status);
+  return out;
+}
+
 }  // namespace sandgate::notify

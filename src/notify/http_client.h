@@ -30,4 +30,20 @@ boost::asio::awaitable<HttpAnswer> Exchange(
     boost::beast::http::request<boost::beast::http::string_body> req, size_t body_limit,
     TimeMs timeout_ms, const std::string& ca_file = "");
 
+// What RunExchange saw: the answer, or why there is none.
+struct ExchangeOutcome {
+  HttpAnswer answer;
+  // Empty on a 2xx answer; otherwise "timed out", the socket or TLS error's message, or
+  // "answered N" for another status.
+  std::string error;
+  // False when `ioc` stopped (run out, or stopped by another thread) before the exchange ended.
+  bool finished = false;
+};
+
+// Runs `exchange` (an Exchange, possibly behind a name lookup) on `ioc`, which the caller owns and
+// may stop from another thread, for at most `timeout_ms` plus one second. Blocks the calling
+// thread.
+ExchangeOutcome RunExchange(boost::asio::io_context& ioc,
+                            boost::asio::awaitable<HttpAnswer> exchange, TimeMs timeout_ms);
+
 }  // namespace sandgate::notify
