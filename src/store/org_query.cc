@@ -172,10 +172,6 @@ Result<std::vector<int64_t>> Ids(const OrgQuery& q, Dialect d, const std::string
                          " LIMIT ", lim, " OFFSET ", off})));
 }
 
-}  // namespace
-
-namespace {
-
 // Used on q.day by accepted submissions, counted over the whole table (the index alone).
 Result<int64_t> CountUsed(const OrgQuery& q, Dialect d, const IdRunner& run) {
   Builder b(d);
@@ -185,12 +181,14 @@ Result<int64_t> CountUsed(const OrgQuery& q, Dialect d, const IdRunner& run) {
   return n->empty() ? int64_t{0} : n->front();
 }
 
+// A search or a filter narrows the list.
+bool Filtered(const OrgQuery& q) { return !q.search.empty() || q.filter != OrgFilter::kAll; }
+
 }  // namespace
 
 Result<ListCounts> CountList(const OrgQuery& q, Dialect d, const IdRunner& run) {
-  const bool filtered = !q.search.empty() || q.filter != OrgFilter::kAll;
   ListCounts c;
-  if (q.sort == OrgSort::kUsage && filtered) {
+  if (q.sort == OrgSort::kUsage && Filtered(q)) {
     // One pass in id order (see From) counts the listed and, of them, the used; the search and
     // filter are evaluated once per row. All used: the index alone.
     Builder b(d);
@@ -251,9 +249,9 @@ Result<std::vector<int64_t>> PageIds(const OrgQuery& q, Dialect d, const ListCou
   // walk; only the part(s) the page touches are read.
   const std::string used = "(o.usage_day = {day} AND o.used_today > 0)";
   const std::string unused = "NOT (o.usage_day = {day} AND o.used_today > 0)";
-  const bool filtered = !q.search.empty() || q.filter != OrgFilter::kAll;
-  // How many of the listed organizations were used that day, and how many in all (the index
-  // alone): a page of the used part walks the index only while that costs few look-ups.
+  const bool filtered = Filtered(q);
+  // How many of the listed organizations were used that day, and how many in all (CountList): a
+  // page of the used part walks the index only while that costs few look-ups.
   const int64_t in_used = counts.in_used;
   const int64_t all_used = counts.all_used;
   // Rows the index walk looks up to find the page: about (its end) * all_used / in_used.
