@@ -27,9 +27,9 @@ test: build
 	$(MAKE) --no-print-directory fuzz-smoke
 
 # The sanitizer run skips what runs no C++ of ours: the browser tests (the portal's JavaScript; the
-# server paths they drive are the API's, run here by the black-box tests), the OpenAPI lint and the
-# Prometheus rule tests. It builds only the server and the unit tests (not the benchmarks).
-SANITIZE_SKIP = ui\.playwright|openapi\.lint|prometheus\.
+# server paths they drive are the API's, run here by the black-box tests), the OpenAPI lint, the
+# Prometheus rule tests and the layer check. It builds only the server and the unit tests (not the benchmarks).
+SANITIZE_SKIP = ui\.playwright|openapi\.lint|prometheus\.|layers\.
 test-sanitize: deps
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSANDGATE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build/asan -j$(JOBS) --target sandgate sandgate_unit_tests

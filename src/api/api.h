@@ -10,8 +10,8 @@
 #include "auth/secret_scanning.h"
 #include "auth/sessions.h"
 #include "http/router.h"
-#include "notify/webhook_service.h"
 #include "service/services.h"
+#include "service/webhook_service.h"
 #include "submission/submission.h"
 
 namespace sandgate::api {
@@ -23,7 +23,7 @@ struct ApiOptions {
   // When set: /readyz's "analysis" detail (rules loaded, rule files skipped and why, ...).
   std::function<boost::json::object()> analysis_status;
   // When set: the webhook routes (src/api/webhooks_api.h).
-  notify::WebhookService* webhooks = nullptr;
+  service::WebhookService* webhooks = nullptr;
   // The secret scanner's public keys (issue 20). Null or not configured: POST
   // /api/v1/secret-scanning/github answers 404 NOT_CONFIGURED.
   auth::ScannerKeys* scanner_keys = nullptr;

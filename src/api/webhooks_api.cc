@@ -98,7 +98,7 @@ Status ScopeOf(const service::Actor& a, bool provider, std::optional<domain::Org
   return Status::Ok();
 }
 
-Response WithSecret(int status, const notify::EndpointWithSecret& e) {
+Response WithSecret(int status, const service::EndpointWithSecret& e) {
   json::object o = EndpointJson(e.endpoint);
   o["secret"] = e.secret;
   Response res = Json(status, o);
@@ -109,7 +109,7 @@ Response WithSecret(int status, const notify::EndpointWithSecret& e) {
 // Both scopes answer the same handlers: the organization's routes act on the caller's
 // organization, the provider's on the provider-wide endpoints. Each route is written out in full
 // (tests/blackbox/test_openapi.py finds the registrations in the source).
-void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& wrap) {
+void RegisterAll(http::Router& r, service::WebhookService& w, const SessionWrap& wrap) {
   using Fn = std::function<Response(const Request&, RequestContext&, const service::Actor&,
                                     std::optional<domain::OrgId>, int64_t)>;
   // Create and edit resolve the URL's host (the SSRF check), which may wait for DNS: they run on
@@ -143,7 +143,7 @@ void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& 
                                 {"events", Field::Kind::kStringArray, false},
                                 {"description", Field::Kind::kString, false}});
     if (!body.ok()) return Error(body.status());
-    notify::EndpointInput in;
+    service::EndpointInput in;
     in.url = std::string(body->at("url").as_string());
     if (auto* ev = body->if_contains("events")) {
       in.events.emplace();
@@ -162,7 +162,7 @@ void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& 
                                 {"events", Field::Kind::kStringArray, false},
                                 {"description", Field::Kind::kString, false}});
     if (!body.ok()) return Error(body.status());
-    notify::EndpointPatch in;
+    service::EndpointPatch in;
     if (auto* u = body->if_contains("url")) in.url = std::string(u->as_string());
     if (auto* ev = body->if_contains("events")) {
       in.events.emplace();
@@ -224,7 +224,7 @@ void RegisterAll(http::Router& r, notify::WebhookService& w, const SessionWrap& 
 
 }  // namespace
 
-void RegisterWebhookRoutes(http::Router& r, notify::WebhookService& w, const SessionWrap& wrap) {
+void RegisterWebhookRoutes(http::Router& r, service::WebhookService& w, const SessionWrap& wrap) {
   RegisterAll(r, w, wrap);
 }
 

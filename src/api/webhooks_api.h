@@ -10,7 +10,7 @@
 
 #include "auth/sessions.h"
 #include "http/router.h"
-#include "notify/webhook_service.h"
+#include "service/webhook_service.h"
 
 namespace sandgate::api {
 
@@ -20,6 +20,6 @@ using AuthedHandler =
 // Wraps a handler with the session and CSRF checks (Api::WithSession); provider_only hides it.
 using SessionWrap = std::function<http::Handler(AuthedHandler, bool provider_only)>;
 
-void RegisterWebhookRoutes(http::Router& r, notify::WebhookService& w, const SessionWrap& wrap);
+void RegisterWebhookRoutes(http::Router& r, service::WebhookService& w, const SessionWrap& wrap);
 
 }  // namespace sandgate::api

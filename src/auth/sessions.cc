@@ -7,8 +7,8 @@
 #include <cstring>
 #include <vector>
 
-#include "auth/password.h"
 #include "common/secret.h"
+#include "token/password.h"
 
 namespace sandgate::auth {
 namespace {
@@ -146,8 +146,8 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   });
   if (!found.ok() && found.http_status() != 404) return found;
   // Verify against a dummy hash for unknown users so timing does not reveal which names exist.
-  static const std::string kDummy = HashPassword("dummy-password-for-timing");
-  bool ok = VerifyPassword(found.ok() ? user.password_hash : kDummy, password) && found.ok();
+  static const std::string kDummy = token::HashPassword("dummy-password-for-timing");
+  bool ok = token::VerifyPassword(found.ok() ? user.password_hash : kDummy, password) && found.ok();
   if (!ok) {
     // Already counted by Begin.
     services_.Audit(anon, std::nullopt, "LOGIN", "INVALID_CREDENTIALS");

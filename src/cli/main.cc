@@ -33,12 +33,12 @@
 #include "cli/lifecycle.h"
 #include "common/log_format.h"
 #include "common/secret.h"
+#include "http/metrics_endpoint.h"
 #include "http/server.h"
-#include "metrics/endpoint.h"
 #include "metrics/process_metrics.h"
 #include "metrics/sandgate_metrics.h"
 #include "notify/delivery.h"
-#include "notify/webhook_service.h"
+#include "service/webhook_service.h"
 #include "store/audit_chain.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
@@ -570,7 +570,7 @@ int Serve(Common& c, ServeFlags& f) {
   apio.submissions = &submissions;
   apio.analysis_status = [&engines] { return AnalysisStatus(*engines.value()->Get()); };
   // Webhooks (issue 20): the routes, and the delivery workers started once listening.
-  notify::WebhookService webhooks(inst.services(), webhook_allow);
+  service::WebhookService webhooks(inst.services(), webhook_allow);
   apio.webhooks = &webhooks;
   // Leaked-token reports (issue 20): the secret scanner's keys, read (and fetched) before serving.
   auth::ScannerKeys scanner_keys(
@@ -624,9 +624,9 @@ int Serve(Common& c, ServeFlags& f) {
   std::unique_ptr<http::Server> metrics_server;
   if (cfg.metrics) {
     if (cfg.metrics_listen.empty()) {
-      metrics::RegisterEndpoint(*router, metrics::Global(), metrics_bearer);
+      http::RegisterMetricsEndpoint(*router, metrics::Global(), metrics_bearer);
     } else {
-      metrics::RegisterEndpoint(*metrics_router, metrics::Global(), metrics_bearer);
+      http::RegisterMetricsEndpoint(*metrics_router, metrics::Global(), metrics_bearer);
       http::ServerOptions mo = server_options(cfg.metrics_listen);
       mo.handle_signals = false;
       mo.threads = 1;

@@ -13,18 +13,14 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cidr.h"
+
 namespace sandgate::http {
 
-struct Cidr {
-  boost::asio::ip::address network;
-  int prefix = 0;
-  bool Contains(const boost::asio::ip::address& a) const;
-};
-
-// "10.0.0.0/8", "::1/128", "192.0.2.7" (a single address). nullopt when malformed or when the
-// host bits are not zero.
-std::optional<Cidr> ParseCidr(std::string_view text);
-bool AnyContains(const std::vector<Cidr>& nets, const boost::asio::ip::address& a);
+// The CIDR helpers live in common/cidr.h; these names keep the http:: spelling working.
+using sandgate::AnyContains;
+using sandgate::Cidr;
+using sandgate::ParseCidr;
 
 // 24 hex characters: a random per-thread prefix and a per-thread counter (unique, unguessable
 // enough for correlation; not a secret).

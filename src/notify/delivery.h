@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/cidr.h"
 #include "common/clock.h"
-#include "http/request_id.h"
 #include "store/store.h"
 #include "token/keyring.h"
 
@@ -29,7 +29,7 @@ class io_context;
 namespace sandgate::notify {
 
 struct DeliveryOptions {
-  std::vector<http::Cidr> allow;  // ranges allowed despite the SSRF guard (tests: 127.0.0.0/8)
+  std::vector<Cidr> allow;  // ranges allowed despite the SSRF guard (tests: 127.0.0.0/8)
   // Extra CAs (PEM) trusted for https deliveries besides the system's (--webhook-ca-file).
   std::string ca_file;
   int workers = 4;

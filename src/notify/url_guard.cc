@@ -125,7 +125,7 @@ Result<ParsedUrl> ParseUrl(std::string_view url) {
 }
 
 Result<std::vector<ip::address>> ResolveAllowed(const ParsedUrl& u,
-                                                const std::vector<http::Cidr>& allow) {
+                                                const std::vector<Cidr>& allow) {
   std::vector<ip::address> out;
   boost::system::error_code ec;
   ip::address literal = ip::make_address(u.host, ec);
@@ -150,7 +150,7 @@ Result<std::vector<ip::address>> ResolveAllowed(const ParsedUrl& u,
     }
   }
   for (const auto& a : out) {
-    if (ForbiddenAddress(a) && !http::AnyContains(allow, a))
+    if (ForbiddenAddress(a) && !AnyContains(allow, a))
       return Status::Invalid("WEBHOOK_URL_FORBIDDEN",
                              "The webhook URL resolves to " + a.to_string() +
                                  ", a loopback, private, link-local or reserved address; the "

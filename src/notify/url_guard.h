@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cidr.h"
 #include "common/status.h"
-#include "http/request_id.h"
 
 namespace sandgate::notify {
 
@@ -36,6 +36,6 @@ bool ForbiddenAddress(const boost::asio::ip::address& a);
 // when the host does not resolve. A host name (not an address literal) inside a no_wait::Scope
 // (an I/O thread) is not looked up: 503 WOULD_BLOCK, and the server retries on the blocking pool.
 Result<std::vector<boost::asio::ip::address>> ResolveAllowed(const ParsedUrl& u,
-                                                             const std::vector<http::Cidr>& allow);
+                                                             const std::vector<Cidr>& allow);
 
 }  // namespace sandgate::notify

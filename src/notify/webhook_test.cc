@@ -103,21 +103,20 @@ TEST(UrlGuard, AnAllowedRangeLetsItsAddressesThrough) {
   auto u = ParseUrl("http://127.0.0.1:9/hook");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(ResolveAllowed(*u, {}).status().code(), "WEBHOOK_URL_FORBIDDEN");
-  auto ok = ResolveAllowed(*u, {*http::ParseCidr("127.0.0.0/8")});
+  auto ok = ResolveAllowed(*u, {*ParseCidr("127.0.0.0/8")});
   ASSERT_TRUE(ok.ok());
   ASSERT_EQ(ok->size(), 1u);
   EXPECT_EQ(ok->front().to_string(), "127.0.0.1");
-  EXPECT_EQ(ResolveAllowed(*ParseUrl("http://10.0.0.1/"), {*http::ParseCidr("127.0.0.0/8")})
-                .status()
-                .code(),
-            "WEBHOOK_URL_FORBIDDEN");
+  EXPECT_EQ(
+      ResolveAllowed(*ParseUrl("http://10.0.0.1/"), {*ParseCidr("127.0.0.0/8")}).status().code(),
+      "WEBHOOK_URL_FORBIDDEN");
 }
 
 // Issue 20: a host name is never looked up on an I/O thread (inside a no_wait::Scope): the guard
 // refuses at once with WOULD_BLOCK (the server then runs the handler on the blocking pool), and
 // looks it up outside the scope. Address literals need no lookup and are judged in the scope.
 TEST(UrlGuard, NoNameLookupInsideANoWaitScope) {
-  const std::vector<http::Cidr> allow{*http::ParseCidr("127.0.0.0/8")};
+  const std::vector<Cidr> allow{*ParseCidr("127.0.0.0/8")};
   auto named = ParseUrl("http://localhost:9/hook");
   ASSERT_TRUE(named.ok());
   {

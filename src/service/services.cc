@@ -6,10 +6,10 @@
 #include <cctype>
 #include <optional>
 
-#include "auth/password.h"
 #include "common/utf8.h"
 #include "metrics/sandgate_metrics.h"
 #include "notify/webhook.h"
+#include "token/password.h"
 #include "token/token_format.h"
 
 namespace sandgate::service {
@@ -909,12 +909,12 @@ Result<std::pair<store::UserRecord, std::string>> Services::CreateUser(const Act
     return Status::Invalid("INVALID_ROLE",
                            "Organization users are ORG_ADMIN or ORG_READONLY; provider admins "
                            "belong to no organization.");
-  std::string password = nu.password.empty() ? auth::RandomPassword() : nu.password;
+  std::string password = nu.password.empty() ? token::RandomPassword() : nu.password;
   std::string why;
-  if (!auth::PasswordAcceptable(password, &why)) return Status::Invalid("WEAK_PASSWORD", why);
+  if (!token::PasswordAcceptable(password, &why)) return Status::Invalid("WEAK_PASSWORD", why);
   store::UserRecord u;
   u.username = nu.username;
-  u.password_hash = auth::HashPassword(password);  // slow (argon2id): outside the lock
+  u.password_hash = token::HashPassword(password);  // slow (argon2id): outside the lock
   u.role = nu.role;
   u.org_id = nu.org;
   std::lock_guard<std::mutex> lock(write_mu_);
@@ -974,10 +974,10 @@ Result<store::UserRecord> Services::ChangeRole(const Actor& a, std::optional<Org
 
 Result<std::string> Services::ResetPassword(const Actor& a, std::optional<OrgId> org, UserId user,
                                             const std::string& pw) {
-  std::string password = pw.empty() ? auth::RandomPassword() : pw;
+  std::string password = pw.empty() ? token::RandomPassword() : pw;
   std::string why;
-  if (!auth::PasswordAcceptable(password, &why)) return Status::Invalid("WEAK_PASSWORD", why);
-  std::string hash = auth::HashPassword(password);
+  if (!token::PasswordAcceptable(password, &why)) return Status::Invalid("WEAK_PASSWORD", why);
+  std::string hash = token::HashPassword(password);
   std::lock_guard<std::mutex> lock(write_mu_);
   Status st = store_->Write([&](Tx& tx) -> Status {
     store::UserRecord u;

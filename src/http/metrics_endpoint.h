@@ -7,9 +7,9 @@
 #include "http/router.h"
 #include "metrics/registry.h"
 
-namespace sandgate::metrics {
+namespace sandgate::http {
 
 // `bearer`: empty for no authentication. Registers GET /metrics on `router`.
-void RegisterEndpoint(http::Router& router, Registry& registry, std::string bearer);
+void RegisterMetricsEndpoint(Router& router, metrics::Registry& registry, std::string bearer);
 
-}  // namespace sandgate::metrics
+}  // namespace sandgate::http

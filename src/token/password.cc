@@ -1,10 +1,10 @@
-#include "auth/password.h"
+#include "token/password.h"
 
 #include <sodium.h>
 
 #include "token/sodium_init.h"
 
-namespace sandgate::auth {
+namespace sandgate::token {
 namespace {
 
 constexpr size_t kMinBytes = 12;
@@ -60,4 +60,4 @@ bool PasswordAcceptable(std::string_view pw, std::string* why) {
   return false;
 }
 
-}  // namespace sandgate::auth
+}  // namespace sandgate::token

@@ -1,4 +1,4 @@
-#include "auth/password.h"
+#include "token/password.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-namespace sandgate::auth {
+namespace sandgate::token {
 namespace {
 
 TEST(Password, HashVerifies) {
@@ -70,4 +70,4 @@ TEST(Password, Policy) {
 }
 
 }  // namespace
-}  // namespace sandgate::auth
+}  // namespace sandgate::token

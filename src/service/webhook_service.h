@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "http/request_id.h"
+#include "common/cidr.h"
 #include "service/services.h"
 #include "store/store.h"
 
-namespace sandgate::notify {
+namespace sandgate::service {
 
 constexpr int kMaxEndpointsPerOrg = 5;
 constexpr int kMaxProviderEndpoints = 20;
@@ -44,7 +44,7 @@ struct EndpointWithSecret {
 class WebhookService {
  public:
   // `allow`: ranges the SSRF guard lets through (--webhook-allow-cidr).
-  WebhookService(service::Services& services, std::vector<http::Cidr> allow);
+  WebhookService(service::Services& services, std::vector<Cidr> allow);
 
   // scope: the organization's endpoints, or nullopt for the provider-wide ones.
   Result<std::vector<store::WebhookEndpoint>> List(const service::Actor& a,
@@ -78,7 +78,7 @@ class WebhookService {
                 const std::string& action, Status st);
 
   service::Services& s_;
-  std::vector<http::Cidr> allow_;
+  std::vector<Cidr> allow_;
 };
 
-}  // namespace sandgate::notify
+}  // namespace sandgate::service

@@ -1,12 +1,12 @@
-#include "metrics/endpoint.h"
+#include "http/metrics_endpoint.h"
 
 #include <sodium.h>
 
 #include "http/server.h"
 
-namespace sandgate::metrics {
+namespace sandgate::http {
 
-void RegisterEndpoint(http::Router& router, Registry& registry, std::string bearer) {
+void RegisterMetricsEndpoint(Router& router, metrics::Registry& registry, std::string bearer) {
   router.Add(
       http::bhttp::verb::get, "/metrics",
       [&registry, bearer = std::move(bearer)](const http::Request& req, http::RequestContext&) {
@@ -31,4 +31,4 @@ void RegisterEndpoint(http::Router& router, Registry& registry, std::string bear
       http::RouteOptions{64 * 1024, true});
 }
 
-}  // namespace sandgate::metrics
+}  // namespace sandgate::http

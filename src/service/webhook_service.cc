@@ -1,13 +1,21 @@
-#include "notify/webhook_service.h"
+#include "service/webhook_service.h"
 
 #include <boost/json.hpp>
 
 #include "notify/url_guard.h"
 #include "notify/webhook.h"
 
-namespace sandgate::notify {
+namespace sandgate::service {
 
 using domain::Role;
+using notify::DefaultEventTypes;
+using notify::EnqueueFor;
+using notify::KnownEvent;
+using notify::NewSeed;
+using notify::ParseUrl;
+using notify::ResolveAllowed;
+using notify::SecretText;
+using notify::Subscribed;
 
 namespace {
 
@@ -47,7 +55,7 @@ Status WebhookService::Validate(const std::string& url_text,
   return Status::Ok();
 }
 
-WebhookService::WebhookService(service::Services& services, std::vector<http::Cidr> allow)
+WebhookService::WebhookService(service::Services& services, std::vector<Cidr> allow)
     : s_(services), allow_(std::move(allow)) {}
 
 Status WebhookService::CheckAccess(const service::Actor& a, std::optional<domain::OrgId> scope,
@@ -249,4 +257,4 @@ Result<EndpointWithSecret> WebhookService::RotateSecret(const service::Actor& a,
   return EndpointWithSecret{ep, SecretText(s_.keys(), ep.seed)};
 }
 
-}  // namespace sandgate::notify
+}  // namespace sandgate::service

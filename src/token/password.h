@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace sandgate::auth {
+namespace sandgate::token {
 
 // The PHC string "$argon2id$v=19$m=...,t=...,p=1$<salt>$<hash>" with a fresh random salt.
 // Empty only when libsodium cannot allocate the memory (VerifyPassword never accepts "").
@@ -23,4 +23,4 @@ std::string RandomPassword();
 // says what is wrong in a sentence for a person; the password itself is never echoed.
 bool PasswordAcceptable(std::string_view pw, std::string* why);
 
-}  // namespace sandgate::auth
+}  // namespace sandgate::token
