@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 
+#include "api/audit_actions_api.h"
 #include "api/json_body.h"
 #include "api/webhooks_api.h"
 #include "common/secret.h"
@@ -504,6 +505,7 @@ class Api {
   }
 
   void Register(http::Router& r) {
+    RegisterAuditActionRoutes(r);
     r.Add(verb::get, "/healthz", [](const Request&, RequestContext&) {
       return JsonResponse(200, json::object{{"status", "ok"}});
     });

@@ -162,15 +162,9 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   sodium_memzero(raw, sizeof raw);
   out.csrf_token = CsrfFor(out.session_id);
   store::SessionRecord rec{services_.keys().Mac("session", out.session_id), user.id, now, now};
-  store::AuditRecord audit;
-  audit.ts = now;
-  audit.actor = user.username;
-  audit.actor_role = std::string(domain::ToString(user.role));
-  audit.org_id = user.org_id;
-  audit.action = "LOGIN";
-  audit.outcome = "ALLOWED";
-  audit.client_addr = client_addr;
-  audit.request_id = request_id;
+  service::Actor who{user.username, domain::Caller{user.role, user.org_id}, client_addr};
+  who.request_id = request_id;
+  const store::AuditRecord audit = services_.AuditBase(who, user.org_id, "LOGIN", now);
   Status st = services_.store().Write([&](store::Tx& tx) -> Status {
     Status s = tx.InsertSession(rec);
     if (!s.ok()) return s;

@@ -3,10 +3,12 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <optional>
 
 #include "common/utf8.h"
+#include "domain/audit_actions.h"
 #include "metrics/sandgate_metrics.h"
 #include "notify/webhook.h"
 #include "token/password.h"
@@ -157,6 +159,8 @@ Status Services::RefreshIndex(const std::vector<OrgId>& orgs) {
 
 AuditRecord Services::AuditBase(const Actor& a, std::optional<OrgId> org, const std::string& action,
                                 TimeMs now) const {
+  // Every action is in the one table the portal reads (domain/audit_actions.h).
+  assert(domain::FindAuditAction(action) != nullptr);
   AuditRecord r;
   r.ts = now;
   r.actor = a.name;
