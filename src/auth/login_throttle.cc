@@ -104,7 +104,7 @@ std::optional<int64_t> LoginThrottle::SharedAttempt(const std::string& username,
 std::optional<int64_t> LoginThrottle::RetryAfter(const std::string& username,
                                                  const std::string& address, TimeMs now) {
   if (shared()) return SharedAttempt(username, address, now, false, nullptr);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto w = RetryAfterLocked(username, address, now);
   return w ? std::optional<int64_t>(w->seconds) : std::nullopt;
 }
@@ -135,7 +135,7 @@ void LoginThrottle::RecordFailure(const std::string& username, const std::string
     }
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   RecordFailureLocked(username, address, now);
 }
 
@@ -150,7 +150,7 @@ void LoginThrottle::Succeeded(const std::string& username, const std::string& ad
     shared_address_->Forgive(AddressKey(address));
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   counts_->Clear(PairKey(username, address));
   counts_->Forgive(AddressKey(address));
 }
@@ -159,7 +159,7 @@ std::optional<int64_t> LoginThrottle::Attempt(const std::string& username,
                                               const std::string& address, TimeMs now, bool failed,
                                               Limit* which) {
   if (shared()) return SharedAttempt(username, address, now, failed, which);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto wait = RetryAfterLocked(username, address, now);
   if (!wait && failed) RecordFailureLocked(username, address, now);
   if (!wait) return std::nullopt;
@@ -178,7 +178,7 @@ void LoginThrottle::RecordSuccess(const std::string& username, const std::string
     shared_pair_->Clear(PairKey(username, address));
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   counts_->Clear(PairKey(username, address));
 }
 

@@ -23,6 +23,7 @@
 
 #include "auth/shared_throttle.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace sandgate::auth {
 
@@ -111,14 +112,15 @@ class LoginThrottle {
                                        TimeMs now, bool failed, Limit* which);
   std::optional<int64_t> Check(const FailureCounts::Entry& e, int free, TimeMs now) const;
   std::optional<Wait> RetryAfterLocked(const std::string& username, const std::string& address,
-                                       TimeMs now);
-  void RecordFailureLocked(const std::string& username, const std::string& address, TimeMs now);
+                                       TimeMs now) REQUIRES(mu_);
+  void RecordFailureLocked(const std::string& username, const std::string& address, TimeMs now)
+      REQUIRES(mu_);
   static std::string PairKey(const std::string& username, const std::string& address);
   static std::string AddressKey(const std::string& address) { return "a\n" + address; }
 
   Policy policy_;
-  std::mutex mu_;
-  std::unique_ptr<FailureCounts> counts_;
+  Mutex mu_;
+  std::unique_ptr<FailureCounts> counts_ PT_GUARDED_BY(mu_);
   std::unique_ptr<SharedThrottle> shared_pair_, shared_address_;  // set by ShareThrough
 };
 

@@ -129,7 +129,7 @@ ScannerKeys::ScannerKeys(ScannerKeysOptions options, const Clock& clock)
     : opt_(std::move(options)), clock_(clock) {}
 
 Status ScannerKeys::Load() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (!opt_.file.empty()) {
     std::ifstream in(opt_.file, std::ios::binary);
     if (!in)
@@ -175,7 +175,7 @@ Status ScannerKeys::Verify(std::string_view key_id, std::string_view signature_b
     return Unsigned(
         "The report is not signed: Github-Public-Key-Identifier and "
         "Github-Public-Key-Signature are required.");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const ScannerKey* key = FindLocked(key_id);
   if (!key && !opt_.url.empty()) {
     // A key GitHub started using since the last fetch: fetch again. Unknown key ids fetch at
@@ -197,7 +197,7 @@ Status ScannerKeys::Verify(std::string_view key_id, std::string_view signature_b
 }
 
 int ScannerKeys::fetches() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return fetches_;
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace sandgate::auth {
@@ -67,16 +68,16 @@ class ScannerKeys {
   int fetches() const;
 
  private:
-  Status FetchLocked();  // mu_ held
-  const ScannerKey* FindLocked(std::string_view key_id) const;
+  Status FetchLocked() REQUIRES(mu_);
+  const ScannerKey* FindLocked(std::string_view key_id) const REQUIRES(mu_);
 
   ScannerKeysOptions opt_;
   const Clock& clock_;
-  mutable std::mutex mu_;
-  std::vector<ScannerKey> file_keys_, url_keys_;
-  TimeMs last_fetch_ = 0;      // the last refetch for an unknown key id
-  bool fetched_once_ = false;  // whether there was one
-  int fetches_ = 0;
+  mutable Mutex mu_;
+  std::vector<ScannerKey> file_keys_ GUARDED_BY(mu_), url_keys_ GUARDED_BY(mu_);
+  TimeMs last_fetch_ GUARDED_BY(mu_) = 0;      // the last refetch for an unknown key id
+  bool fetched_once_ GUARDED_BY(mu_) = false;  // whether there was one
+  int fetches_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sandgate::auth

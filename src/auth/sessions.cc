@@ -55,7 +55,7 @@ void SessionManager::NoteRefusal(const std::string& actor, const std::string& cl
                                  const std::string& addr_key, TimeMs now) {
   std::vector<PendingAudit> out;
   {
-    std::lock_guard<std::mutex> lock(refusals_mu_);
+    MutexLock lock(refusals_mu_);
     const std::string key = actor + '\n' + addr_key;
     auto it = refusals_.find(key);
     if (it != refusals_.end() && now - it->second.start < kRefusalWindow) {
@@ -87,7 +87,7 @@ void SessionManager::NoteRefusal(const std::string& actor, const std::string& cl
 void SessionManager::FlushRefusals(TimeMs now, bool all) {
   std::vector<PendingAudit> out;
   {
-    std::lock_guard<std::mutex> lock(refusals_mu_);
+    MutexLock lock(refusals_mu_);
     if (!all && now - refusals_flushed_ < 1000) return;  // at most once a second
     refusals_flushed_ = now;
     for (auto it = refusals_.begin(); it != refusals_.end();) {

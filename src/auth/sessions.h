@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "auth/login_throttle.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "service/services.h"
 #include "store/stamped_cache.h"
@@ -88,10 +89,10 @@ class SessionManager {
   service::Services& services_;
   SessionPolicy policy_;
   LoginThrottle throttle_;
-  std::mutex refusals_mu_;
-  std::unordered_map<std::string, RefusalWindow> refusals_;
-  int64_t refusals_overflow_ = 0;
-  TimeMs refusals_flushed_ = 0;
+  Mutex refusals_mu_;
+  std::unordered_map<std::string, RefusalWindow> refusals_ GUARDED_BY(refusals_mu_);
+  int64_t refusals_overflow_ GUARDED_BY(refusals_mu_) = 0;
+  TimeMs refusals_flushed_ GUARDED_BY(refusals_mu_) = 0;
   // Authenticate's reads by session hash, while the store is unchanged (Store::ChangeStamp): a
   // sign-out, a touch or a user change anywhere empties it.
   store::StampedCache<std::string, SessionEntry> cache_{65536};

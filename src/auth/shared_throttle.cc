@@ -14,21 +14,24 @@ SharedThrottle::SharedThrottle(store::Store& store, std::string scope, Policy po
 
 SharedThrottle::~SharedThrottle() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void SharedThrottle::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(policy_.exchange_ms), [&] { return stop_; });
-    if (stop_) break;
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(mu_);
+      const auto due =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(policy_.exchange_ms);
+      while (!stop_ && std::chrono::steady_clock::now() < due)
+        cv_.WaitFor(due - std::chrono::steady_clock::now());
+      if (stop_) return;
+    }
     (void)Exchange();  // on failure the counts stay with the node and the next round retries
-    lock.lock();
   }
 }
 
@@ -39,7 +42,7 @@ TimeMs SharedThrottle::Delay(int64_t count) const {
 
 std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs now, bool failed,
                                                bool* exchange_first) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // A slice is the store's permission, given under its lock (past the limit: after the wait).
   // While this node holds some, the key does not wait here (the store's count includes them).
   if (auto s = slices_.find(key);
@@ -73,7 +76,7 @@ std::optional<int64_t> SharedThrottle::Attempt(const std::string& key, TimeMs no
 }
 
 void SharedThrottle::Forgive(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = credits_.find(key); it != credits_.end() && it->second.count > 0) {
     if (--it->second.count == 0) credits_.erase(it);
     return;
@@ -88,7 +91,7 @@ void SharedThrottle::Forgive(const std::string& key) {
 }
 
 void SharedThrottle::Clear(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   credits_.erase(key);
   slices_.erase(key);
   known_.erase(key);
@@ -112,7 +115,7 @@ Status SharedThrottle::Exchange() {
   std::unordered_map<std::string, bool> wanted;
   std::unordered_map<std::string, int64_t> adjusting;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!policy_.exchange_when_idle && credits_.empty() && want_.empty() && adjust_.empty() &&
         known_.empty() && slices_.empty())
       return Status::Ok();
@@ -158,7 +161,7 @@ Status SharedThrottle::Exchange() {
     rows = std::move(r).value();
     return Status::Ok();
   });
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (!st.ok()) {
     // Nothing was sent or taken: the counts stay with this node.
     for (const auto& [key, c] : sending) {

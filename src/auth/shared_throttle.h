@@ -37,6 +37,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -91,17 +92,22 @@ class SharedThrottle {
   const std::string scope_;
   const Policy policy_;
   const std::function<TimeMs()> now_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Known> known_;         // the store's counts at the last exchange
-  std::unordered_map<std::string, Slice> slices_;        // held by this node (counted in the store)
-  std::unordered_map<std::string, Known> credits_;       // failures on credit, not yet reported
-  std::unordered_map<std::string, TimeMs> credit_used_;  // when a key last used its credit
-  std::unordered_map<std::string, bool> want_;           // keys that need a new slice
-  std::unordered_map<std::string, int64_t> adjust_;      // forgiven/cleared, not yet reported
-  std::mutex exchange_mu_;                               // one exchange at a time
+  Mutex mu_;
+  // the store's counts at the last exchange
+  std::unordered_map<std::string, Known> known_ GUARDED_BY(mu_);
+  // held by this node (counted in the store)
+  std::unordered_map<std::string, Slice> slices_ GUARDED_BY(mu_);
+  // failures on credit, not yet reported
+  std::unordered_map<std::string, Known> credits_ GUARDED_BY(mu_);
+  // when a key last used its credit
+  std::unordered_map<std::string, TimeMs> credit_used_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, bool> want_ GUARDED_BY(mu_);  // keys that need a new slice
+  // forgiven/cleared, not yet reported
+  std::unordered_map<std::string, int64_t> adjust_ GUARDED_BY(mu_);
+  std::mutex exchange_mu_;  // one exchange at a time (guards no state: it orders exchanges)
   std::atomic<uint64_t> exchanges_started_{0};
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  CondVar cv_{&mu_};
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -24,7 +24,7 @@ Status QuotaManager::Load(domain::OrgId org, int64_t day, Day* d) {
 Admission QuotaManager::Reserve(domain::OrgId org, const Limits& limits, TimeMs now) {
   Admission a;
   a.day = UtcDay(now);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Day& d = orgs_[org];
   if (Status st = Load(org, a.day, &d); !st.ok()) {
     a.status = st;
@@ -83,7 +83,7 @@ void QuotaManager::Refuse(Day& d, const Limits& limits, Status st, int64_t limit
 }
 
 void QuotaManager::Commit(domain::OrgId org, int64_t day) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Day& d = orgs_[org];
   if (d.day != day) return;  // the day rolled over; the store holds the count
   if (d.reserved > 0) d.reserved--;
@@ -91,7 +91,7 @@ void QuotaManager::Commit(domain::OrgId org, int64_t day) {
 }
 
 bool QuotaManager::CommitMayReach(domain::OrgId org, int64_t day, int64_t count) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = orgs_.find(org);
   if (it == orgs_.end() || it->second.day != day) return true;
   const Day& d = it->second;
@@ -99,7 +99,7 @@ bool QuotaManager::CommitMayReach(domain::OrgId org, int64_t day, int64_t count)
 }
 
 void QuotaManager::Release(domain::OrgId org, int64_t day) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Day& d = orgs_[org];
   if (d.day == day && d.reserved > 0) d.reserved--;
 }
@@ -108,7 +108,7 @@ Admission QuotaManager::RefuseShared(domain::OrgId org, const Limits& limits,
                                      const Admission& granted, TimeMs now) {
   Admission a;
   a.day = granted.day;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Day& d = orgs_[org];
   if (d.day == a.day && d.reserved > 0) d.reserved--;
   if (d.day == a.day) d.used = std::max(d.used, limits.daily_allowance);  // known full now
@@ -118,7 +118,7 @@ Admission QuotaManager::RefuseShared(domain::OrgId org, const Limits& limits,
 }
 
 int64_t QuotaManager::RateLimitedToday(domain::OrgId org, TimeMs now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = orgs_.find(org);
   return it != orgs_.end() && it->second.day == UtcDay(now) ? it->second.rate_limited : 0;
 }
@@ -129,7 +129,7 @@ Result<int64_t> QuotaManager::UsedToday(domain::OrgId org, TimeMs now) {
     if (!loaded.ok()) return loaded.status();
     return loaded->first;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Day& d = orgs_[org];
   if (Status st = Load(org, UtcDay(now), &d); !st.ok()) return st;
   return d.used;

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "domain/model.h"
 
@@ -90,7 +91,7 @@ class QuotaManager {
     int64_t second = -1, in_second = 0;
     int64_t hour = -1, in_hour = 0;
   };
-  Status Load(domain::OrgId org, int64_t day, Day* d);  // under mu_
+  Status Load(domain::OrgId org, int64_t day, Day* d) REQUIRES(mu_);
   // Fills *a as a refusal (429 `st`, `limit`, retry after `reset` seconds). A quota refusal
   // (`over_quota`) counts an over-quota attempt on d, reporting the threshold crossing once per
   // day; a rate refusal counts only in d.rate_limited. Under mu_.
@@ -99,8 +100,8 @@ class QuotaManager {
 
   UsageLoader loader_;
   bool shared_ = false;
-  std::mutex mu_;
-  std::unordered_map<domain::OrgId, Day> orgs_;
+  Mutex mu_;
+  std::unordered_map<domain::OrgId, Day> orgs_ GUARDED_BY(mu_);
 };
 
 }  // namespace sandgate::quota

@@ -15,6 +15,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace sandgate::store {
@@ -26,7 +27,7 @@ class StampedCache {
 
   // The value put under `stamp` for `key`, or null.
   std::shared_ptr<const Value> Get(uint64_t stamp, const Key& key) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!Advance(stamp)) return nullptr;
     auto it = entries_.find(key);
     return it == entries_.end() ? nullptr : it->second;
@@ -35,7 +36,7 @@ class StampedCache {
   // Keeps `value`, read after `stamp` was taken, for `key`. Ignored when the cache has already
   // moved past `stamp` (the value may be stale) or is full.
   void Put(uint64_t stamp, const Key& key, std::shared_ptr<const Value> value) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!Advance(stamp)) return;
     if (entries_.size() >= capacity_ && entries_.find(key) == entries_.end()) return;
     entries_.insert_or_assign(key, std::move(value));
@@ -56,13 +57,13 @@ class StampedCache {
   }
 
   size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return entries_.size();
   }
 
  private:
   // Moves the cache to `stamp` when it is newer (emptying it); false when it is older.
-  bool Advance(uint64_t stamp) {
+  bool Advance(uint64_t stamp) REQUIRES(mu_) {
     if (stamp < stamp_) return false;
     if (stamp > stamp_) {
       entries_.clear();
@@ -72,9 +73,9 @@ class StampedCache {
   }
 
   const size_t capacity_;
-  mutable std::mutex mu_;
-  uint64_t stamp_ = 0;                                                   // guarded by mu_
-  std::unordered_map<Key, std::shared_ptr<const Value>, Hash> entries_;  // guarded by mu_
+  mutable Mutex mu_;
+  uint64_t stamp_ GUARDED_BY(mu_) = 0;
+  std::unordered_map<Key, std::shared_ptr<const Value>, Hash> entries_ GUARDED_BY(mu_);
 };
 
 }  // namespace sandgate::store

@@ -212,7 +212,10 @@ std::shared_ptr<Keyring> Keyring::Ephemeral() {
   auto s = std::make_unique<SealKey>();
   randombytes_buf(s->key, kKeyBytes);
   s->Freeze();
-  k->seal_keys_.push_back(std::move(s));
+  {
+    WriterLock lock(k->mu_);  // not shared yet; the lock is for the analysis
+    k->seal_keys_.push_back(std::move(s));
+  }
   return k;
 }
 
@@ -299,8 +302,11 @@ Result<std::shared_ptr<Keyring>> Keyring::Load(const std::string& path) {
   std::memcpy(k->lookup_key_, f->lookup->key, kKeyBytes);
   sodium_mprotect_readonly(k->lookup_key_);
   k->path_ = path;
-  k->seal_keys_ = std::move(f->seal);
-  k->current_ = 0;
+  {
+    WriterLock lock(k->mu_);  // not shared yet; the lock is for the analysis
+    k->seal_keys_ = std::move(f->seal);
+    k->current_ = 0;
+  }
   return k;
 }
 
@@ -387,12 +393,12 @@ std::string Keyring::Mac(std::string_view purpose, std::string_view data) const 
 }
 
 std::string Keyring::key_id() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return seal_keys_[current_]->id;
 }
 
 std::vector<std::string> Keyring::key_ids() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<std::string> ids{seal_keys_[current_]->id};
   for (size_t i = 0; i < seal_keys_.size(); ++i)
     if (i != current_) ids.push_back(seal_keys_[i]->id);
@@ -404,7 +410,7 @@ std::string Keyring::Seal(std::string_view plaintext, std::string* key_id) const
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   randombytes_buf(o, kNonceBytes);
   unsigned long long clen = 0;
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   const SealKey& k = *seal_keys_[current_];
   crypto_aead_xchacha20poly1305_ietf_encrypt(o + kNonceBytes, &clen, Bytes(plaintext),
                                              plaintext.size(), nullptr, 0, nullptr, o, k.key);
@@ -433,7 +439,7 @@ Result<std::string> Keyring::Unseal(std::string_view sealed, const std::string& 
   };
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
-      std::shared_lock lock(mu_);
+      ReaderLock lock(mu_);
       for (const auto& k : seal_keys_)
         if (k->id == key_id) return open(k->key);
     }
@@ -454,7 +460,7 @@ Status Keyring::Reload() const {
     return KeyfileError("KEYFILE_MISMATCH", path_,
                         "its lookup key differs from the one in use (a different installation's "
                         "key file?); not reloaded");
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   MergeLocked(*f);
   return Status::Ok();
 }
@@ -514,7 +520,7 @@ Result<std::string> Keyring::Rotate() {
   // Start from the file as it is now (another rotation may have written it since it was read).
   if (Status s = Reload(); !s.ok()) return s;
   auto fresh = std::make_unique<SealKey>();
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   for (;;) {  // a new key whose id no known key has (ids are 32 bits)
     sodium_mprotect_readwrite(fresh->key);
     randombytes_buf(fresh->key, kKeyBytes);
@@ -555,7 +561,7 @@ Result<std::vector<std::string>> Keyring::RetireOld(const std::set<std::string>&
   }
   if (retired.empty()) return retired;
   if (Status s = WriteFileLocked({f->seal.front()->key}); !s.ok()) return s;
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   MergeLocked(*f);
   return retired;
 }

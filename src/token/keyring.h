@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace sandgate::token {
@@ -105,16 +106,16 @@ class Keyring {
   struct FileKeys;
   Keyring();
   static Result<FileKeys> ReadKeyFile(const std::string& path);
-  // Adds the keys not known yet and makes `current_id` current. Caller holds mu_ exclusively.
-  void MergeLocked(FileKeys& f) const;
+  // Adds the keys not known yet and makes `current_id` current.
+  void MergeLocked(FileKeys& f) const REQUIRES(mu_);
   // Writes a version 2 file at path_ (atomic replace). Caller holds the rotation lock.
   Status WriteFileLocked(const std::vector<const unsigned char*>& seal_keys) const;
 
   unsigned char* lookup_key_;  // 32 bytes, sodium_malloc, read-only; never changes
   std::string path_;           // "" for an ephemeral keyring
-  mutable std::shared_mutex mu_;
-  mutable std::vector<std::unique_ptr<SealKey>> seal_keys_;  // guarded by mu_; only grows
-  mutable size_t current_ = 0;                               // index into seal_keys_
+  mutable SharedMutex mu_;
+  mutable std::vector<std::unique_ptr<SealKey>> seal_keys_ GUARDED_BY(mu_);  // only grows
+  mutable size_t current_ GUARDED_BY(mu_) = 0;  // index into seal_keys_
   mutable std::mutex reload_mu_;  // one reload at a time (a burst of unknown ids reads once)
 };
 
