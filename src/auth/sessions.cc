@@ -144,7 +144,7 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
     user = u.value();
     return Status::Ok();
   });
-  if (!found.ok() && found.http_status() != 404) return found;
+  if (!found.ok() && !found.IsNotFound()) return found;
   // Verify against a dummy hash for unknown users so timing does not reveal which names exist.
   static const std::string kDummy = token::HashPassword("dummy-password-for-timing");
   bool ok = token::VerifyPassword(found.ok() ? user.password_hash : kDummy, password) && found.ok();
@@ -200,7 +200,7 @@ Result<Authenticated> SessionManager::Authenticate(const std::string& session_id
         fresh->user.password_hash.clear();
         return std::shared_ptr<const SessionEntry>(std::move(fresh));
       });
-  if (entry.status().http_status() == 404) return Unauthenticated();
+  if (entry.status().IsNotFound()) return Unauthenticated();
   if (!entry.ok()) return entry.status();
   const store::SessionRecord& s = entry.value()->session;
   Authenticated out;

@@ -35,6 +35,16 @@ class Status {
 
   bool ok() const { return http_ == 0; }
   int http_status() const { return ok() ? 200 : http_; }
+  // What kind of failure, without comparing numbers or code strings.
+  bool IsInvalid() const { return http_ == 400; }
+  bool IsUnauthenticated() const { return http_ == 401; }
+  bool IsForbidden() const { return http_ == 403; }
+  bool IsNotFound() const { return http_ == 404; }
+  bool IsConflict() const { return http_ == 409; }
+  bool IsTooLarge() const { return http_ == 413; }
+  bool IsRateLimited() const { return http_ == 429; }  // quota, rate or throttle refusals
+  bool IsClientGone() const { return http_ == 499; }   // the peer left before the answer
+  bool IsUnavailable() const { return http_ == 503; }  // the store (or a dependency) is away
   const std::string& code() const { return code_; }
   const std::string& message() const { return message_; }
 

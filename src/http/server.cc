@@ -496,7 +496,7 @@ struct Server::Impl {
       first = false;
       if (st.ok()) st = CheckFraming(head.get());
       if (!st.ok()) {
-        if (st.http_status() != 499) {
+        if (!st.IsClientGone()) {
           co_await WriteError(stream, 11, st.http_status(), st.code(), st.message());
           spdlog::info("{} - - {} refused: {}", client.addr, st.http_status(), st.message());
         }

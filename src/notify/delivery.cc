@@ -134,7 +134,7 @@ void Deliverer::SchedulePass() {
   for (const Due& d : due) {
     st = store_->Write([&](store::Tx& tx) -> Status {
       auto org = tx.GetOrg(d.org);
-      if (!org.ok()) return org.status().http_status() == 404 ? Status::Ok() : org.status();
+      if (!org.ok()) return org.status().IsNotFound() ? Status::Ok() : org.status();
       if (org->subscription != domain::Subscription::kActive || org->ends_at != d.ends_at)
         return Status::Ok();  // changed meanwhile: the next pass sees the new state
       boost::json::object data{
@@ -281,10 +281,10 @@ void Deliverer::DeliverOne(size_t worker, store::OutboxMessage m) {
   }
   st = store_->Write([&](store::Tx& tx) -> Status {
     Status u = tx.UpdateOutbox(m);
-    if (u.http_status() == 404) return Status::Ok();  // the endpoint was deleted meanwhile
+    if (u.IsNotFound()) return Status::Ok();  // the endpoint was deleted meanwhile
     if (!u.ok()) return u;
     auto e = tx.GetWebhookEndpoint(m.endpoint_id);
-    if (!e.ok()) return e.status().http_status() == 404 ? Status::Ok() : e.status();
+    if (!e.ok()) return e.status().IsNotFound() ? Status::Ok() : e.status();
     if (gave_up && !e->failing_since) {
       e->failing_since = now;
       return tx.UpdateWebhookEndpoint(*e);

@@ -187,7 +187,7 @@ namespace {
 Status EnqueueQuota(store::Tx& tx, domain::OrgId org, int64_t day, std::string_view type,
                     json::object figures, TimeMs now) {
   auto o = tx.GetOrg(org);
-  if (!o.ok()) return o.status().http_status() == 404 ? Status::Ok() : o.status();
+  if (!o.ok()) return o.status().IsNotFound() ? Status::Ok() : o.status();
   json::object data{{"organization", json::object{{"id", o->id}, {"name", o->name}}},
                     {"actor", "system"},
                     {"day", FormatIso8601(day * 24LL * 3600 * 1000).substr(0, 10)}};

@@ -135,7 +135,7 @@ Result<store::WebhookEndpoint> WebhookService::Update(const service::Actor& a,
   store::WebhookEndpoint cur;
   Status st = s_.store().Read([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
     if (e->org_id != scope) return NotFound();
     cur = std::move(e).value();
     return Status::Ok();
@@ -160,7 +160,7 @@ Result<store::WebhookEndpoint> WebhookService::Update(const service::Actor& a,
   store::WebhookEndpoint ep;
   st = s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
     if (e->org_id != scope) return NotFound();
     ep = std::move(e).value();
     ep.url = url;
@@ -182,7 +182,7 @@ Status WebhookService::Delete(const service::Actor& a, std::optional<domain::Org
   const TimeMs now = s_.clock().now();
   return s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
     if (e->org_id != scope) return NotFound();
     if (Status st = tx.DeleteWebhookEndpoint(id); !st.ok()) return st;
     store::AuditRecord r = s_.AuditBase(a, scope, action, now);
@@ -197,7 +197,7 @@ Result<std::vector<store::OutboxMessage>> WebhookService::Deliveries(
   std::vector<store::OutboxMessage> out;
   Status st = s_.store().Read([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
     if (e->org_id != scope) return NotFound();
     auto l = tx.ListOutbox(id, limit);
     if (!l.ok()) return l.status();
@@ -217,7 +217,7 @@ Result<store::OutboxMessage> WebhookService::SendTest(const service::Actor& a,
   store::OutboxMessage sent;
   Status st = s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
     if (e->org_id != scope) return NotFound();
     boost::json::object data{{"endpointId", id}, {"actor", a.name}};
     if (Status q = EnqueueFor(tx, *e, "webhook.test", now, boost::json::serialize(data)); !q.ok())
@@ -242,7 +242,7 @@ Result<EndpointWithSecret> WebhookService::RotateSecret(const service::Actor& a,
   store::WebhookEndpoint ep;
   Status st = s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().http_status() == 404 ? NotFound() : e.status();
+    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
     if (e->org_id != scope) return NotFound();
     ep = std::move(e).value();
     ep.old_seed = ep.seed;

@@ -302,7 +302,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   token::Verification v =
       services_.index().Verify(tokens_given == 1 ? token.value_or("") : std::string(), started);
   if (token) Wipe(*token);
-  const bool invalid = tokens_given > 1 || v.status.http_status() == 401;
+  const bool invalid = tokens_given > 1 || v.status.IsUnauthenticated();
   // The per-address check and the count of this failure happen in one step (no window for many
   // connections at once); once an address waits, even a valid token waits.
   const std::string& addr_key = ctx.client_key.empty() ? ctx.client_addr : ctx.client_key;
@@ -347,7 +347,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
                                       : metrics::TokenOutcome::kExpired);
   if (v.org) ctx.org_id = *v.org;
   if (!v.status.ok()) {
-    if (v.status.http_status() == 401) co_return ZError(401, "Invalid API token");
+    if (v.status.IsUnauthenticated()) co_return ZError(401, "Invalid API token");
     co_return ZError(v.status.http_status(), v.status.message());
   }
   const domain::OrgId org = *v.org;
@@ -372,7 +372,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   if (!limits.ok()) co_return ZError(503, "The service is temporarily unavailable");
   quota::Admission adm = quota_.Reserve(org, limits.value(), started);
   if (!adm.status.ok()) {
-    if (adm.status.http_status() != 429)
+    if (!adm.status.IsRateLimited())
       co_return ZError(503, "The service is temporarily unavailable");
     co_return co_await OverQuota(*ctx.blocking, org, adm, ctx.request_id);
   }
@@ -479,14 +479,14 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   for (;;) {
     auto got = co_await body.Read(buf.data(), buf.size());
     if (!got.ok()) {
-      if (got.status().http_status() == 413) co_return ZError(413, "File too large");
-      if (got.status().http_status() == 400) co_return ZError(400, got.status().message());
+      if (got.status().IsTooLarge()) co_return ZError(413, "File too large");
+      if (got.status().IsInvalid()) co_return ZError(400, got.status().message());
       co_return ZError(499, "Client closed the request");  // nobody reads this
     }
     if (*got == 0) break;
     Status st = inflater ? inflater->Feed(buf.data(), *got, sink) : sink(buf.data(), *got);
     if (!st.ok())
-      co_return ZError(st.http_status(), st.http_status() == 413 ? "File too large" : st.message());
+      co_return ZError(st.http_status(), st.IsTooLarge() ? "File too large" : st.message());
   }
   // A gzip body must end exactly where its stream ends: a cut-short stream is not the file.
   if (inflater && !inflater->finished())
