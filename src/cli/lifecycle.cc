@@ -189,47 +189,128 @@ int MigrateDryRun(const std::string& url, const std::function<int(const Status&)
   return 0;
 }
 
-void AddLifecycleCommands(CLI::App& app, int* rc, LifecycleHooks hooks) {
+namespace {
+
+struct InitOptions {
+  std::string admin_name = "admin";
+};
+
+struct MigrateOptions {
+  bool dry_run = false;
+};
+
+struct LifecycleOptions {
+  std::string check_file;
+  std::string backup_to;
+  bool include_key = false;
+  std::string restore_from, restore_data, restore_key;
+};
+
+}  // namespace
+
+void AddInitCommand(CLI::App& app, const Context& ctx) {
+  auto o = std::make_shared<InitOptions>();
+  auto* init = app.add_subcommand(
+      "init", "Create the data directory, the key file and the first provider admin");
+  AddCommon(init, *ctx.flags, false);
+  init->add_option("--admin", o->admin_name, "Username of the first provider admin");
+  init->callback([ctx, o] {
+    int& rc = *ctx.rc;
+    auto opened = OpenInstance(*ctx.flags, true);
+    if (!opened.ok()) {
+      rc = Fail(opened.status());
+      return;
+    }
+    auto empty = (*opened)->Empty();
+    if (!empty.ok()) {
+      rc = Fail(empty.status());
+      return;
+    }
+    if (!empty.value()) {
+      rc = Fail(Status::Conflict("ALREADY_INITIALIZED", "The data directory already has users."));
+      return;
+    }
+    auto pw = (*opened)->CreateFirstAdmin(o->admin_name);
+    if (!pw.ok()) {
+      rc = Fail(pw.status());
+      return;
+    }
+    std::cout << "Initialized " << (*opened)->config().data_dir << ".\nProvider admin '"
+              << o->admin_name << "' password (shown once): " << pw.value() << "\n";
+  });
+}
+
+void AddMigrateCommand(CLI::App& app, const Context& ctx) {
+  auto o = std::make_shared<MigrateOptions>();
+  auto* migrate = app.add_subcommand(
+      "migrate",
+      "Apply pending schema migrations to the store (required before serving a new "
+      "version on PostgreSQL; SQLite migrates by itself)");
+  AddCommon(migrate, *ctx.flags, false);
+  migrate->add_flag("--dry-run", o->dry_run, "Print the pending migrations without applying them");
+  migrate->callback([ctx, o] {
+    int& rc = *ctx.rc;
+    auto cfg = ResolveConfig(*ctx.flags);
+    if (!cfg.ok()) {
+      rc = Fail(cfg.status());
+      return;
+    }
+    const std::string url = cfg->store.empty() ? cfg->data_dir + "/sandgate.db" : cfg->store;
+    if (o->dry_run) {
+      rc = MigrateDryRun(url, Fail);
+      return;
+    }
+    auto st = app::OpenStoreUrl(url, /*migrate=*/true);
+    if (!st.ok()) {
+      rc = Fail(st.status());
+      return;
+    }
+    std::cout << "schema of " << (*st)->Describe() << " is up to date (version "
+              << (app::IsPostgresUrl(url) ? store::PgSchemaVersion() : store::SqliteSchemaVersion())
+              << ")\n";
+  });
+}
+
+void AddLifecycleCommands(CLI::App& app, const Context& ctx) {
+  auto o = std::make_shared<LifecycleOptions>();
+  int* rc = ctx.rc;
   // config check
   auto* config = app.add_subcommand("config", "The configuration file");
   config->require_subcommand(1);
-  static std::string check_file;
   auto* check = config->add_subcommand(
       "check", "Validate a config file and print the effective settings (secrets masked)");
-  check->add_option("FILE", check_file, "TOML config file")->required();
-  check->callback([rc, hooks] {
+  check->add_option("FILE", o->check_file, "TOML config file")->required();
+  check->callback([rc, o] {
     app::Config cfg;
-    Status st = app::LoadConfigFile(check_file, &cfg);
+    Status st = app::LoadConfigFile(o->check_file, &cfg);
     if (st.ok()) st = Validate(cfg);
     if (!st.ok()) {
-      *rc = hooks.fail(st);
+      *rc = Fail(st);
       return;
     }
-    std::cout << "# " << check_file << ": valid; effective settings:\n";
+    std::cout << "# " << o->check_file << ": valid; effective settings:\n";
     PrintEffectiveConfig(cfg, std::cout);
   });
 
   // backup
-  static std::string backup_to;
-  static bool include_key = false;
   auto* backup = app.add_subcommand(
       "backup",
       "Take a consistent snapshot of a SQLite installation while it serves, with a manifest "
       "(the key file only with --include-key)");
-  hooks.add_common(backup);
-  backup->add_option("--to", backup_to, "Backup directory (new or empty)")->required();
-  backup->add_flag("--include-key", include_key,
+  AddCommon(backup, *ctx.flags, false);
+  backup->add_option("--to", o->backup_to, "Backup directory (new or empty)")->required();
+  backup->add_flag("--include-key", o->include_key,
                    "Also copy the key file (without it the backup reveals no token; keep the "
                    "key apart)");
-  backup->callback([rc, hooks] {
-    auto cfg = hooks.resolve();
+  backup->callback([ctx, rc, o] {
+    auto cfg = ResolveConfig(*ctx.flags);
     if (!cfg.ok()) {
-      *rc = hooks.fail(cfg.status());
+      *rc = Fail(cfg.status());
       return;
     }
-    auto r = app::Backup(*cfg, backup_to, include_key);
+    auto r = app::Backup(*cfg, o->backup_to, o->include_key);
     if (!r.ok()) {
-      *rc = hooks.fail(r.status());
+      *rc = Fail(r.status());
       return;
     }
     std::cout << "backup in " << r->dir << ": schema version " << r->schema_version << ", "
@@ -240,19 +321,19 @@ void AddLifecycleCommands(CLI::App& app, int* rc, LifecycleHooks hooks) {
   });
 
   // restore
-  static std::string restore_from, restore_data, restore_key;
   auto* restore = app.add_subcommand(
       "restore",
       "Restore a backup into a new data directory, after checking its manifest, checksums, "
       "audit chain and tokens");
-  restore->add_option("--from", restore_from, "Backup directory")->required();
-  restore->add_option("--data", restore_data, "New data directory (absent or empty)")->required();
-  restore->add_option("--key-file", restore_key,
+  restore->add_option("--from", o->restore_from, "Backup directory")->required();
+  restore->add_option("--data", o->restore_data, "New data directory (absent or empty)")
+      ->required();
+  restore->add_option("--key-file", o->restore_key,
                       "The installation's key file, when the backup has none");
-  restore->callback([rc, hooks] {
-    auto r = app::Restore(restore_from, restore_data, restore_key);
+  restore->callback([rc, o] {
+    auto r = app::Restore(o->restore_from, o->restore_data, o->restore_key);
     if (!r.ok()) {
-      *rc = hooks.fail(r.status());
+      *rc = Fail(r.status());
       return;
     }
     std::cout << "restored into " << r->dir << ": schema version " << r->schema_version << ", "

@@ -1,5 +1,5 @@
-// The CLI's lifecycle subcommands (issue 17): `config check`, `backup`, `restore`, and the
-// `migrate --dry-run` report. Registered by main.cc; they use its flag handling through the hooks.
+// The CLI's lifecycle subcommands (issue 17): `init`, `migrate` (and its `--dry-run` report),
+// `config check`, `backup`, `restore`. Registered by main.cc.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -7,17 +7,19 @@
 #include <string>
 
 #include "app/instance.h"
+#include "cli/common.h"
 #include "common/status.h"
 
 namespace sandgate::cli {
 
-struct LifecycleHooks {
-  std::function<void(CLI::App*)> add_common;     // --config, --data, --key-file, --store
-  std::function<Result<app::Config>()> resolve;  // flags over the config file
-  std::function<int(const Status&)> fail;        // prints the error, returns 1
-};
+// init: the data directory, the key file and the first provider admin.
+void AddInitCommand(CLI::App& app, const Context& ctx);
 
-void AddLifecycleCommands(CLI::App& app, int* rc, LifecycleHooks hooks);
+// migrate [--dry-run].
+void AddMigrateCommand(CLI::App& app, const Context& ctx);
+
+// config check, backup, restore.
+void AddLifecycleCommands(CLI::App& app, const Context& ctx);
 
 // Prints each effective setting of `cfg` as `key = value` (TOML), secrets masked.
 void PrintEffectiveConfig(const app::Config& cfg, std::ostream& out);

@@ -3,7 +3,9 @@
 // refusal is audited in its own transaction. After a change commits, the token index is updated
 // while the service's write lock is still held, so index order equals commit order and a change is
 // visible to verify() before the call returns.
-// Thread-safe.
+// Thread-safe. Defined by concern: services.cc (index, audit, views, Mutate, the audit log),
+// services_token.cc (token, leak reports), services_org.cc, services_user.cc, services_keys.cc,
+// services_contact.cc.
 #pragma once
 
 #include <functional>
