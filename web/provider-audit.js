@@ -1,47 +1,15 @@
 // The provider's audit log (/provider/audit) and the audit table the organization page shows too.
 import { get, query } from './api.js';
+import { actionLabel, auditActionCodes, loadAuditActions } from './audit-actions.js';
 import { errorBox, h, label, rerender, timeEl } from './dom.js';
 import { fieldError, providerBreadcrumb, refusal } from './provider-common.js';
 
 const AUDIT_PAGE = 50;
-// Audit actions in words (the code stays in the filter's value and the API).
-export const ACTION_WORDS = {
-  LOGIN: 'Signed in',
-  LOGOUT: 'Signed out',
-  TOKEN_READ: 'Viewed the token',
-  TOKEN_REVEAL: 'Revealed the token',
-  TOKEN_ADD: 'Added the token',
-  TOKEN_REGENERATE: 'Regenerated the token',
-  TOKEN_DELETE: 'Deleted the token',
-  TOKEN_PROVISION: 'Provisioned the token',
-  TOKEN_DISABLE: 'Disabled the token',
-  TOKEN_ENABLE: 'Enabled the token',
-  SUBSCRIPTION_ACTIVATE: 'Activated the subscription',
-  SUBSCRIPTION_EXPIRE: 'Expired the subscription',
-  SUBSCRIPTION_RENEW: 'Renewed the subscription',
-  ORG_CREATE: 'Created the organization',
-  ORG_UPDATE: 'Changed the settings',
-  SETTINGS_UPDATE: 'Changed the provider settings',
-  USER_CREATE: 'Created a user',
-  USER_ROLE_CHANGE: 'Changed a user\u2019s role',
-  USER_PASSWORD_RESET: 'Reset a user\u2019s password',
-  USER_DELETE: 'Deleted a user',
-  AUDIT_READ: 'Read the audit log',
-  PROVIDER_API: 'Used the provider console',
-  CSRF_CHECK: 'Failed the request check (CSRF)',
-  WEBHOOK_CREATE: 'Added a webhook endpoint',
-  WEBHOOK_DELETE: 'Deleted a webhook endpoint',
-  WEBHOOK_TEST: 'Sent a webhook test event',
-  WEBHOOK_SECRET_ROTATE: 'Rotated a webhook secret',
-  WEBHOOK_UPDATE: 'Edited a webhook endpoint',
-};
-const AUDIT_ACTIONS = Object.keys(ACTION_WORDS);
-// "TOKEN_DISABLED" -> "Token disabled" for codes without words of their own.
+// "INVALID_CREDENTIALS" -> "Invalid credentials" (a refusal's outcome code).
 const codeWords = (code) => {
   const t = String(code || '').toLowerCase().replace(/_/g, ' ');
   return t ? t[0].toUpperCase() + t.slice(1) : '\u2014';
 };
-const actionWords = (a) => ACTION_WORDS[a] || codeWords(a);
 
 function roleWords(role) {
   if (!role) return '';
@@ -66,7 +34,7 @@ export function auditTable(items, { showOrg = true } = {}) {
         : '\u2014') : null,
       h('td', { 'data-label': 'Who' }, h('span', null, h('span', { class: 'actor' }, r.actor),
         r.actorRole ? h('span', { class: 'actor-role' }, roleWords(r.actorRole)) : null)),
-      h('td', { 'data-label': 'What', title: r.action }, actionWords(r.action)),
+      h('td', { 'data-label': 'What', title: r.action }, actionLabel(r.action)),
       h('td', { 'data-label': 'Outcome' }, outcomeCell(r.outcome)),
       h('td', { 'data-label': 'Details', class: 'detail' }, [r.detail, r.tokenFingerprint ? `token \u2026${r.tokenFingerprint}` : '', r.clientAddress ? `from ${r.clientAddress}` : ''].filter(Boolean).join(' \u00b7 ') || '\u2014'))))));
 }
@@ -75,6 +43,8 @@ export function auditTable(items, { showOrg = true } = {}) {
 // id, so a page holds however long the log grows).
 export async function renderAuditPage(ctx) {
   const { main, search } = ctx;
+  await loadAuditActions();  // the action filter's choices and the rows' words (the server's table)
+  const actions = auditActionCodes();
   // cursors: the beforeId of each page shown so far (page 1 has none).
   const st = { items: [], more: false, cursors: [''], seq: 0 };
   const toLocalInput = (iso) => (iso && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(iso) ? iso.slice(0, 16) : '');
@@ -83,8 +53,8 @@ export async function renderAuditPage(ctx) {
     orgId: h('input', { id: 'f-org', type: 'text', inputmode: 'numeric', pattern: '[0-9]*', value: search.get('orgId') || '', autocomplete: 'off', 'aria-describedby': 'f-org-msg' }),
     actor: h('input', { id: 'f-actor', type: 'text', value: search.get('actor') || '', autocomplete: 'off' }),
     action: h('select', { id: 'f-action' }, h('option', { value: '' }, 'Any action'),
-      AUDIT_ACTIONS.concat(AUDIT_ACTIONS.includes(initialAction) || !initialAction ? [] : [initialAction])
-        .map((a) => h('option', { value: a, selected: a === initialAction }, actionWords(a)))),
+      actions.concat(actions.includes(initialAction) || !initialAction ? [] : [initialAction])
+        .map((a) => h('option', { value: a, selected: a === initialAction }, actionLabel(a)))),
     from: h('input', { id: 'f-from', type: 'datetime-local', value: toLocalInput(search.get('from')) }),
     to: h('input', { id: 'f-to', type: 'datetime-local', value: toLocalInput(search.get('to')) }),
   };

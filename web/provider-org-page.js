@@ -1,6 +1,7 @@
 // The provider console's page of one organization (/provider/orgs/{id}): loads it, its users and
 // its recent audit entries, runs changes (act) and redraws; each section is its own module.
 import { get, query } from './api.js';
+import { loadAuditActions } from './audit-actions.js';
 import { append, clear, errorBox, h, rerender, timeEl, toast } from './dom.js';
 import { auditTable } from './provider-audit.js';
 import { providerBreadcrumb, refusal } from './provider-common.js';
@@ -26,7 +27,8 @@ export async function renderOrgPage(ctx) {
   // The few most recent entries; the full, paged log is on the audit page.
   async function loadAudit() {
     try {
-      const r = await get('/api/v1/provider/auditLog' + query({ orgId: id, limit: ORG_AUDIT_RECENT }));
+      const [r] = await Promise.all([
+        get('/api/v1/provider/auditLog' + query({ orgId: id, limit: ORG_AUDIT_RECENT })), loadAuditActions()]);
       st.audit = r.items;
       st.auditError = null;
     } catch (err) {

@@ -87,7 +87,7 @@ Status Services::RefreshIndex(const std::vector<OrgId>& orgs) {
     for (OrgId id : orgs) {
       Entry e{id, std::nullopt, std::nullopt};
       auto o = tx.GetOrg(id);
-      if (!o.ok() && o.status().http_status() != 404) return o.status();
+      if (!o.ok() && !o.status().IsNotFound()) return o.status();
       if (o.ok()) {
         e.org = *o;
         auto t = tx.GetToken(id);
@@ -215,8 +215,8 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
   Status st = store_->Write([&](Tx& tx) -> Status {
     auto org = tx.GetOrg(org_id);
     if (!org.ok()) {
-      if (org.status().http_status() == 404) refusal = NotFound();
-      return org.status().http_status() == 404 ? NotFound() : org.status();
+      if (org.status().IsNotFound()) refusal = NotFound();
+      return org.status().IsNotFound() ? NotFound() : org.status();
     }
     org_exists = true;
     auto tok = tx.GetToken(org_id);

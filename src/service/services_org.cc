@@ -106,7 +106,7 @@ Result<std::map<OrgId, std::string>> Services::OrgNames(const Actor& a,
       auto org = tx.GetOrg(id);
       if (org.ok())
         out[id] = org->name;
-      else if (org.status().http_status() != 404)
+      else if (!org.status().IsNotFound())
         return org.status();
     }
     return Status::Ok();

@@ -51,7 +51,7 @@ Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
         auto fresh = std::make_shared<OrgSnapshot>();
         Status st = store_->Read([&](Tx& tx) -> Status {
           auto org = tx.GetOrg(org_id);
-          if (!org.ok()) return org.status().http_status() == 404 ? NotFound() : org.status();
+          if (!org.ok()) return org.status().IsNotFound() ? NotFound() : org.status();
           auto tok = tx.GetToken(org_id);
           if (!tok.ok()) return tok.status();
           auto last = tx.LastUsed(org_id);

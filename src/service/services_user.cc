@@ -44,11 +44,11 @@ Status Services::CheckUserAccess(const Actor& a, std::optional<OrgId> org, Tx& t
   if (a.caller.role != Role::kProviderAdmin) return NotFound();
   if (org) {
     auto o = tx.GetOrg(*org);
-    if (!o.ok()) return o.status().http_status() == 404 ? NotFound() : o.status();
+    if (!o.ok()) return o.status().IsNotFound() ? NotFound() : o.status();
   }
   if (user) {
     auto u = tx.GetUser(*user);
-    if (!u.ok()) return u.status().http_status() == 404 ? NotFound() : u.status();
+    if (!u.ok()) return u.status().IsNotFound() ? NotFound() : u.status();
     if (u->org_id != org) return NotFound();
     if (out) *out = u.value();
   }
