@@ -26,11 +26,14 @@
 #include "store/change_log.h"
 #include "store/org_query.h"
 #include "store/row_layout.h"
+#include "store/row_mapping.h"
+#include "store/store_errors.h"
 
 namespace sandgate::store {
 namespace {
 
 using namespace layout;  // column lists and value parsing shared with the other backend
+using namespace errors;  // the statuses both backends answer
 
 using domain::Subscription;
 using SteadyClock = std::chrono::steady_clock;
@@ -340,6 +343,22 @@ class Rows {
     return out;
   }
 
+  // Row `i` as a rows::RowReader (store/row_mapping.h).
+  class RowView {
+   public:
+    RowView(const Rows& r, int i) : r_(r), i_(i) {}
+    int64_t Int(int c) const { return r_.Int(i_, c); }
+    std::optional<int64_t> OptInt(int c) const { return r_.OptInt(i_, c); }
+    std::string Text(int c) const { return r_.Text(i_, c); }
+    std::string Blob(int c) const { return r_.Bytes(i_, c); }
+    bool Bool(int c) const { return r_.Bool(i_, c); }
+
+   private:
+    const Rows& r_;
+    int i_;
+  };
+  RowView Row(int i) const { return RowView(*this, i); }
+
  private:
   ResultPtr r_;
 };
@@ -355,6 +374,11 @@ class Params {
   Params& Bool(bool v) { return Add(v ? "t" : "f", 0, false); }
   Params& Bytes(std::string_view v) { return Add(std::string(v), 1, false); }
   Params& Null() { return Add(std::string(), 0, true); }
+  // This list as an lvalue, so that a temporary can go through the rows:: binders.
+  Params& Ref() { return *this; }
+  // As a rows::ParamSink (store/row_mapping.h): OptBlob binds NULL when empty.
+  Params& Blob(std::string_view v) { return Bytes(v); }
+  Params& OptBlob(std::string_view v) { return v.empty() ? Null() : Bytes(v); }
 
   int count() const { return static_cast<int>(values_.size()); }
   // Pointers valid while this object lives and is not modified.
@@ -570,147 +594,7 @@ class Conn {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Row mapping (column orders: store/row_layout.h)
-
-Result<OrgRecord> ReadOrg(const Rows& r, int i, int c) {
-  OrgRecord o;
-  o.id = r.Int(i, c + 0);
-  o.name = r.Text(i, c + 1);
-  o.created_at = r.Int(i, c + 2);
-  auto sub = ParseSubscription(r.Text(i, c + 3));
-  if (!sub) return BadValue("orgs.subscription");
-  o.subscription = *sub;
-  o.ends_at = r.OptInt(i, c + 4);
-  o.provider_disabled = r.Bool(i, c + 5);
-  auto reason = domain::ParseDisableReason(r.Text(i, c + 6));
-  if (!reason) return BadValue("orgs.disable_reason");
-  o.disable_reason = *reason;
-  o.disable_note = r.Text(i, c + 7);
-  o.disabled_at = r.OptInt(i, c + 8);
-  o.disabled_by = r.Text(i, c + 9);
-  o.daily_allowance = r.Int(i, c + 10);
-  o.rate_per_second = r.Int(i, c + 11);
-  o.rate_per_hour = r.Int(i, c + 12);
-  o.disable_threshold = r.Int(i, c + 13);
-  return o;
-}
-
-// Every OrgRecord field but the id, in kOrgDataCols order ($1..$13).
-Params OrgParams(const OrgRecord& o) {
-  Params p;
-  p.Text(o.name)
-      .Int(o.created_at)
-      .Text(domain::ToString(o.subscription))
-      .OptInt(o.ends_at)
-      .Bool(o.provider_disabled)
-      .Text(domain::ToString(o.disable_reason))
-      .Text(o.disable_note)
-      .OptInt(o.disabled_at)
-      .Text(o.disabled_by)
-      .Int(o.daily_allowance)
-      .Int(o.rate_per_second)
-      .Int(o.rate_per_hour)
-      .Int(o.disable_threshold);
-  return p;
-}
-
-TokenRecord ReadToken(const Rows& r, int i, int c) {
-  TokenRecord t;
-  t.org_id = r.Int(i, c + 0);
-  t.lookup_hash = r.Bytes(i, c + 1);
-  t.sealed = r.Bytes(i, c + 2);
-  t.key_id = r.Text(i, c + 3);
-  t.last4 = r.Text(i, c + 4);
-  t.created_at = r.Int(i, c + 5);
-  t.last_modified_by = r.Text(i, c + 6);
-  t.last_modified_on = r.Int(i, c + 7);
-  return t;
-}
-
-Params TokenParams(const TokenRecord& t) {
-  Params p;
-  p.Int(t.org_id)
-      .Bytes(t.lookup_hash)
-      .Bytes(t.sealed)
-      .Text(t.key_id)
-      .Text(t.last4)
-      .Int(t.created_at)
-      .Text(t.last_modified_by)
-      .Int(t.last_modified_on);
-  return p;
-}
-
-Result<UserRecord> ReadUser(const Rows& r, int i) {
-  UserRecord u;
-  u.id = r.Int(i, 0);
-  u.username = r.Text(i, 1);
-  u.password_hash = r.Text(i, 2);
-  auto role = domain::ParseRole(r.Text(i, 3));
-  if (!role) return BadValue("users.role");
-  u.role = *role;
-  u.org_id = r.OptInt(i, 4);
-  u.created_at = r.Int(i, 5);
-  return u;
-}
-
-Params UserParams(const UserRecord& u) {
-  Params p;
-  p.Text(u.username)
-      .Text(u.password_hash)
-      .Text(domain::ToString(u.role))
-      .OptInt(u.org_id)
-      .Int(u.created_at);
-  return p;
-}
-
-SessionRecord ReadSession(const Rows& r, int i) {
-  SessionRecord s;
-  s.id_hash = r.Bytes(i, 0);
-  s.user_id = r.Int(i, 1);
-  s.created_at = r.Int(i, 2);
-  s.last_seen_at = r.Int(i, 3);
-  return s;
-}
-
-AuditRecord ReadAudit(const Rows& r, int i) {
-  AuditRecord a;
-  a.id = r.Int(i, 0);
-  a.ts = r.Int(i, 1);
-  a.actor = r.Text(i, 2);
-  a.actor_role = r.Text(i, 3);
-  a.org_id = r.OptInt(i, 4);
-  a.action = r.Text(i, 5);
-  a.outcome = r.Text(i, 6);
-  a.client_addr = r.Text(i, 7);
-  a.token_fp = r.Text(i, 8);
-  a.detail = r.Text(i, 9);
-  a.prev_chain = r.Bytes(i, 10);
-  a.chain = r.Bytes(i, 11);
-  a.request_id = r.Text(i, 12);
-  return a;
-}
-
-UsageRecord ReadUsage(const Rows& r, int i) {
-  UsageRecord u;
-  u.org_id = r.Int(i, 0);
-  u.day = r.Int(i, 1);
-  u.used = r.Int(i, 2);
-  u.over_quota = r.Int(i, 3);
-  u.last_used_at = r.OptInt(i, 4);
-  return u;
-}
-
-ReportRecord ReadReport(const Rows& r, int i) {
-  ReportRecord x;
-  x.org_id = r.Int(i, 0);
-  x.md5 = r.Text(i, 1);
-  x.sha256 = r.Text(i, 2);
-  x.status = r.Text(i, 3);
-  x.report_json = r.Text(i, 4);
-  x.created_at = r.Int(i, 5);
-  x.updated_at = r.Int(i, 6);
-  return x;
-}
+// Record <-> row: store/row_mapping.h, over Rows::RowView and Params.
 
 // ---------------------------------------------------------------------------------------------
 // Transactions
@@ -747,7 +631,8 @@ class PgTx final : public Tx {
         std::string("INSERT INTO orgs (") + kOrgDataCols +
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Handled(sql, OrgParams(org), "inserting an organization", OrgExists());
+    auto r = Handled(sql, rows::BindOrgData(Params().Ref(), org), "inserting an organization",
+                     OrgExists());
     if (!r.ok()) return r.status();
     return r->Int(0, 0);
   }
@@ -760,7 +645,8 @@ class PgTx final : public Tx {
         "disabled_by = $9, daily_allowance = $10, rate_per_second = $11, rate_per_hour = $12, "
         "disable_threshold = $13 WHERE id = $14";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Handled(sql, OrgParams(org).Int(org.id), "updating an organization", OrgExists());
+    auto r = Handled(sql, rows::BindOrgData(Params().Ref(), org).Int(org.id),
+                     "updating an organization", OrgExists());
     if (!r.ok()) return r.status();
     if (r->affected() == 0) return OrgNotFound();
     return Status::Ok();
@@ -787,7 +673,7 @@ class PgTx final : public Tx {
                  "listing organizations");
     if (!r.ok()) return r.status();
     for (int i = 0; i < r->size(); ++i) {
-      auto o = ReadOrg(*r, i, 0);
+      auto o = rows::ReadOrg(r->Row(i), 0);
       if (!o.ok()) return o.status();
       page.items.push_back(std::move(o).value());
     }
@@ -817,7 +703,7 @@ class PgTx final : public Tx {
     if (!r.ok()) return r.status();
     std::map<OrgId, OrgRow> rows;
     for (int i = 0; i < r->size(); ++i) {
-      auto row = ReadOrgRow(*r, i);
+      auto row = rows::ReadOrgRow(r->Row(i));
       if (!row.ok()) return row.status();
       rows.emplace(row->org.id, std::move(row).value());
     }
@@ -862,7 +748,7 @@ class PgTx final : public Tx {
         RunBuilt(orgsql::BuildOverviewTop(day, top_n, kPg), "listing the busiest organizations");
     if (!t.ok()) return t.status();
     for (int i = 0; i < t->size(); ++i) {
-      auto row = ReadOrgRow(*t, i);
+      auto row = rows::ReadOrgRow(t->Row(i));
       if (!row.ok()) return row.status();
       o.top.push_back(std::move(row).value());
     }
@@ -876,7 +762,7 @@ class PgTx final : public Tx {
     auto r = Run(sql, Params().Int(org), "reading a token");
     if (!r.ok()) return r.status();
     if (r->size() == 0) return std::optional<TokenRecord>();
-    return std::optional<TokenRecord>(ReadToken(*r, 0, 0));
+    return std::optional<TokenRecord>(rows::ReadToken(r->Row(0), 0));
   }
 
   Status InsertToken(const TokenRecord& t) override {
@@ -885,10 +771,10 @@ class PgTx final : public Tx {
                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     if (Status g = Guard(true); !g.ok()) return g;
     std::string constraint;
-    auto r = Handled(sql, TokenParams(t), "inserting a token", TokenHashExists(), OrgNotFound(),
-                     &constraint);
+    auto r = Handled(sql, rows::BindToken(Params().Ref(), t), "inserting a token",
+                     TokenHashExists(), OrgNotFound(), &constraint);
     if (!r.ok() && r.status().code() == "TOKEN_HASH_EXISTS" && constraint == "tokens_pkey") {
-      return Status::Conflict("TOKEN_EXISTS", "the organization already has a token");
+      return TokenExists();
     }
     return r.status();
   }
@@ -899,7 +785,8 @@ class PgTx final : public Tx {
         "UPDATE tokens SET lookup_hash = $2, sealed = $3, key_id = $4, last4 = $5, "
         "created_at = $6, last_modified_by = $7, last_modified_on = $8 WHERE org_id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Handled(sql, TokenParams(t), "replacing a token", TokenHashExists());
+    auto r =
+        Handled(sql, rows::BindToken(Params().Ref(), t), "replacing a token", TokenHashExists());
     if (!r.ok()) return r.status();
     if (r->affected() == 0) return TokenNotFound();
     return Status::Ok();
@@ -932,8 +819,8 @@ class PgTx final : public Tx {
       auto r = Run(sql, Params().Int(after), "listing tokens");
       if (!r.ok()) return r.status();
       for (int i = 0; i < r->size(); ++i) {
-        TokenRecord t = ReadToken(*r, i, 0);
-        auto o = ReadOrg(*r, i, 8);
+        TokenRecord t = rows::ReadToken(r->Row(i), 0);
+        auto o = rows::ReadOrg(r->Row(i), 8);
         if (!o.ok()) return o.status();
         after = t.org_id;
         fn(t, *o);
@@ -959,7 +846,8 @@ class PgTx final : public Tx {
     static const std::string sql = std::string("INSERT INTO users (") + kUserDataCols +
                                    ") VALUES ($1, $2, $3, $4, $5) RETURNING id";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Handled(sql, UserParams(u), "inserting a user", UserExists(), OrgNotFound());
+    auto r = Handled(sql, rows::BindUserData(Params().Ref(), u), "inserting a user", UserExists(),
+                     OrgNotFound());
     if (!r.ok()) return r.status();
     return r->Int(0, 0);
   }
@@ -970,7 +858,8 @@ class PgTx final : public Tx {
         "UPDATE users SET username = $1, password_hash = $2, role = $3, org_id = $4, "
         "created_at = $5 WHERE id = $6";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Handled(sql, UserParams(u).Int(u.id), "updating a user", UserExists(), OrgNotFound());
+    auto r = Handled(sql, rows::BindUserData(Params().Ref(), u).Int(u.id), "updating a user",
+                     UserExists(), OrgNotFound());
     if (!r.ok()) return r.status();
     if (r->affected() == 0) return UserNotFound();
     return Status::Ok();
@@ -998,7 +887,7 @@ class PgTx final : public Tx {
     if (!r.ok()) return r.status();
     std::vector<UserRecord> users;
     for (int i = 0; i < r->size(); ++i) {
-      auto u = ReadUser(*r, i);
+      auto u = rows::ReadUser(r->Row(i));
       if (!u.ok()) return u.status();
       users.push_back(std::move(u).value());
     }
@@ -1016,10 +905,8 @@ class PgTx final : public Tx {
     static const std::string sql =
         std::string("INSERT INTO sessions (") + kSessionCols + ") VALUES ($1, $2, $3, $4)";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql,
-                   Params().Bytes(s.id_hash).Int(s.user_id).Int(s.created_at).Int(s.last_seen_at),
-                   "inserting a session",
-                   Status::Conflict("SESSION_EXISTS", "the session already exists"), UserNotFound())
+    return Handled(sql, rows::BindSession(Params().Ref(), s), "inserting a session",
+                   SessionExists(), UserNotFound())
         .status();
   }
 
@@ -1030,7 +917,7 @@ class PgTx final : public Tx {
     auto r = Run(sql, Params().Bytes(id_hash), "reading a session");
     if (!r.ok()) return r.status();
     if (r->size() == 0) return SessionNotFound();
-    return ReadSession(*r, 0);
+    return rows::ReadSession(r->Row(0));
   }
 
   Status TouchSession(const std::string& id_hash, TimeMs last_seen) override {
@@ -1071,7 +958,7 @@ class PgTx final : public Tx {
       zero.day = day;
       return zero;
     }
-    return ReadUsage(*r, 0);
+    return rows::ReadUsage(r->Row(0));
   }
 
   Status AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
@@ -1111,7 +998,7 @@ class PgTx final : public Tx {
     auto r = Run(sql, Params().Int(org).Text(md5), "reading a report");
     if (!r.ok()) return r.status();
     if (r->size() == 0) return std::optional<ReportRecord>();
-    return std::optional<ReportRecord>(ReadReport(*r, 0));
+    return std::optional<ReportRecord>(rows::ReadReport(r->Row(0)));
   }
 
   Status PutReport(const ReportRecord& x) override {
@@ -1121,16 +1008,8 @@ class PgTx final : public Tx {
         "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
         "created_at = excluded.created_at, updated_at = excluded.updated_at";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql,
-                   Params()
-                       .Int(x.org_id)
-                       .Text(x.md5)
-                       .Text(x.sha256)
-                       .Text(x.status)
-                       .Text(x.report_json)
-                       .Int(x.created_at)
-                       .Int(x.updated_at),
-                   "storing a report", std::nullopt, OrgNotFound())
+    return Handled(sql, rows::BindReport(Params().Ref(), x), "storing a report", std::nullopt,
+                   OrgNotFound())
         .status();
   }
 
@@ -1141,19 +1020,22 @@ class PgTx final : public Tx {
         ", prev_chain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
     static const std::string chain_sql = "UPDATE audit SET chain = $2 WHERE id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
-    AuditRecord rec = a;
-    auto last = Run(last_sql, Params(), "reading the audit chain");
-    if (!last.ok()) return last.status();
-    rec.prev_chain = last->size() > 0 ? last->Bytes(0, 0) : std::string();
-    if (rec.prev_chain.empty()) rec.prev_chain = AuditChainGenesis();
-    auto r = Run(sql, AuditParams(a, false).Bytes(rec.prev_chain), "appending to the audit trail");
-    if (!r.ok()) return r.status();
-    rec.id = r->Int(0, 0);
-    auto c =
-        Run(chain_sql, Params().Int(rec.id).Bytes(AuditChainHash(audit_key_, rec.prev_chain, rec)),
-            "chaining the audit record");
-    if (!c.ok()) return c.status();
-    return rec.id;
+    AuditAppendSteps steps;
+    steps.read_last_chain = [&]() -> Result<std::string> {
+      auto last = Run(last_sql, Params(), "reading the audit chain");
+      if (!last.ok()) return last.status();
+      return last->size() > 0 ? last->Bytes(0, 0) : std::string();
+    };
+    steps.insert = [&](const AuditRecord& rec) -> Result<int64_t> {
+      auto r = Run(sql, rows::BindAuditData(Params().Ref(), rec).Bytes(rec.prev_chain),
+                   "appending to the audit trail");
+      if (!r.ok()) return r.status();
+      return r->Int(0, 0);
+    };
+    steps.set_chain = [&](int64_t id, const std::string& chain) -> Status {
+      return Run(chain_sql, Params().Int(id).Bytes(chain), "chaining the audit record").status();
+    };
+    return AppendChainedAudit(a, audit_key_, steps);
   }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
@@ -1178,7 +1060,7 @@ class PgTx final : public Tx {
     auto r = Run(sql, p, "listing the audit trail");
     if (!r.ok()) return r.status();
     std::vector<AuditRecord> out;
-    for (int i = 0; i < r->size(); ++i) out.push_back(ReadAudit(*r, i));
+    for (int i = 0; i < r->size(); ++i) out.push_back(rows::ReadAudit(r->Row(i)));
     return out;
   }
 
@@ -1322,52 +1204,6 @@ class PgTx final : public Tx {
   }
 
   // --- Webhooks ---
-  static constexpr const char* kEndpointCols =
-      "id, org_id, url, events, description, seed, old_seed, old_until, created_at, "
-      "failing_since";
-  static constexpr const char* kOutboxCols =
-      "id, endpoint_id, msg_id, event, payload, dedupe_key, created_at, state, attempts, "
-      "next_attempt_at, claimed_until, last_status, last_error, last_latency_ms, delivered_at";
-  static WebhookEndpoint ReadEndpoint(const Rows& r, int i) {
-    WebhookEndpoint e;
-    e.id = r.Int(i, 0);
-    e.org_id = r.OptInt(i, 1);
-    e.url = r.Text(i, 2);
-    e.events = r.Text(i, 3);
-    e.description = r.Text(i, 4);
-    e.seed = r.Bytes(i, 5);
-    if (!r.Null(i, 6)) e.old_seed = r.Bytes(i, 6);
-    e.old_until = r.OptInt(i, 7);
-    e.created_at = r.Int(i, 8);
-    e.failing_since = r.OptInt(i, 9);
-    return e;
-  }
-  static OutboxMessage ReadOutbox(const Rows& r, int i) {
-    OutboxMessage m;
-    m.id = r.Int(i, 0);
-    m.endpoint_id = r.Int(i, 1);
-    m.msg_id = r.Text(i, 2);
-    m.event = r.Text(i, 3);
-    m.payload = r.Text(i, 4);
-    m.dedupe_key = r.Text(i, 5);
-    m.created_at = r.Int(i, 6);
-    m.state = r.Text(i, 7);
-    m.attempts = r.Int(i, 8);
-    m.next_attempt_at = r.Int(i, 9);
-    m.claimed_until = r.Int(i, 10);
-    m.last_status = r.Int(i, 11);
-    m.last_error = r.Text(i, 12);
-    m.last_latency_ms = r.Int(i, 13);
-    m.delivered_at = r.OptInt(i, 14);
-    return m;
-  }
-  static Status EndpointNotFound() {
-    return Status::NotFound("NOT_FOUND", "No such webhook endpoint.");
-  }
-  static Params& OptBytes(Params& p, const std::string& v) {
-    return v.empty() ? p.Null() : p.Bytes(v);
-  }
-
   Result<int64_t> InsertWebhookEndpoint(const WebhookEndpoint& e) override {
     static const std::string sql =
         "INSERT INTO webhook_endpoints (org_id, url, events, description, seed, old_seed, "
@@ -1375,8 +1211,7 @@ class PgTx final : public Tx {
         "RETURNING id";
     if (Status g = Guard(true); !g.ok()) return g;
     Params p;
-    p.OptInt(e.org_id).Text(e.url).Text(e.events).Text(e.description).Bytes(e.seed);
-    OptBytes(p, e.old_seed).OptInt(e.old_until).Int(e.created_at).OptInt(e.failing_since);
+    rows::BindEndpointData(p, e);
     auto r = Handled(sql, p, "inserting a webhook endpoint", std::nullopt, OrgNotFound());
     if (!r.ok()) return r.status();
     return r->Int(0, 0);
@@ -1389,7 +1224,7 @@ class PgTx final : public Tx {
     auto r = Run(sql, Params().Int(id), "reading a webhook endpoint");
     if (!r.ok()) return r.status();
     if (r->size() == 0) return EndpointNotFound();
-    return ReadEndpoint(*r, 0);
+    return rows::ReadEndpoint(r->Row(0));
   }
 
   Result<std::vector<WebhookEndpoint>> ListWebhookEndpoints(std::optional<OrgId> org) override {
@@ -1402,7 +1237,7 @@ class PgTx final : public Tx {
                  : Run(wide, Params(), "listing webhook endpoints");
     if (!r.ok()) return r.status();
     std::vector<WebhookEndpoint> out;
-    for (int i = 0; i < r->size(); ++i) out.push_back(ReadEndpoint(*r, i));
+    for (int i = 0; i < r->size(); ++i) out.push_back(rows::ReadEndpoint(r->Row(i)));
     return out;
   }
 
@@ -1412,8 +1247,7 @@ class PgTx final : public Tx {
         "old_seed = $6, old_until = $7, failing_since = $8 WHERE id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
     Params p;
-    p.Int(e.id).Text(e.url).Text(e.events).Text(e.description).Bytes(e.seed);
-    OptBytes(p, e.old_seed).OptInt(e.old_until).OptInt(e.failing_since);
+    rows::BindEndpointUpdate(p, e);
     auto r = Run(sql, p, "updating a webhook endpoint");
     if (!r.ok()) return r.status();
     if (r->affected() == 0) return EndpointNotFound();
@@ -1438,18 +1272,8 @@ class PgTx final : public Tx {
         "created_at, state, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "$9) ON CONFLICT (endpoint_id, dedupe_key) WHERE dedupe_key <> '' DO NOTHING";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Handled(sql,
-                     Params()
-                         .Int(m.endpoint_id)
-                         .Text(m.msg_id)
-                         .Text(m.event)
-                         .Text(m.payload)
-                         .Text(m.dedupe_key)
-                         .Int(m.created_at)
-                         .Text(m.state)
-                         .Int(m.attempts)
-                         .Int(m.next_attempt_at),
-                     "queueing a webhook message", std::nullopt, EndpointNotFound());
+    auto r = Handled(sql, rows::BindOutboxNew(Params().Ref(), m), "queueing a webhook message",
+                     std::nullopt, EndpointNotFound());
     if (!r.ok()) return r.status();
     return r->affected() > 0;
   }
@@ -1470,7 +1294,7 @@ class PgTx final : public Tx {
                  "claiming webhook messages");
     if (!r.ok()) return r.status();
     std::vector<OutboxMessage> out;
-    for (int i = 0; i < r->size(); ++i) out.push_back(ReadOutbox(*r, i));
+    for (int i = 0; i < r->size(); ++i) out.push_back(rows::ReadOutbox(r->Row(i)));
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
   }
@@ -1481,20 +1305,9 @@ class PgTx final : public Tx {
         "claimed_until = $5, last_status = $6, last_error = $7, last_latency_ms = $8, "
         "delivered_at = $9 WHERE id = $1";
     if (Status g = Guard(true); !g.ok()) return g;
-    auto r = Run(sql,
-                 Params()
-                     .Int(m.id)
-                     .Text(m.state)
-                     .Int(m.attempts)
-                     .Int(m.next_attempt_at)
-                     .Int(m.claimed_until)
-                     .Int(m.last_status)
-                     .Text(m.last_error)
-                     .Int(m.last_latency_ms)
-                     .OptInt(m.delivered_at),
-                 "updating a webhook message");
+    auto r = Run(sql, rows::BindOutboxUpdate(Params().Ref(), m), "updating a webhook message");
     if (!r.ok()) return r.status();
-    if (r->affected() == 0) return Status::NotFound("NOT_FOUND", "No such webhook message.");
+    if (r->affected() == 0) return OutboxNotFound();
     return Status::Ok();
   }
 
@@ -1507,7 +1320,7 @@ class PgTx final : public Tx {
         Run(sql, Params().Int(endpoint_id).Int(std::max(1, limit)), "listing webhook messages");
     if (!r.ok()) return r.status();
     std::vector<OutboxMessage> out;
-    for (int i = 0; i < r->size(); ++i) out.push_back(ReadOutbox(*r, i));
+    for (int i = 0; i < r->size(); ++i) out.push_back(rows::ReadOutbox(r->Row(i)));
     return out;
   }
 
@@ -1536,7 +1349,7 @@ class PgTx final : public Tx {
     static const std::string sql =
         std::string("SELECT ") + kOrgCols + " FROM orgs WHERE id > $1 ORDER BY id LIMIT 5000";
     return Pages(sql, "exporting organizations", [&](const Rows& r, int i) -> Result<int64_t> {
-      auto o = ReadOrg(r, i, 0);
+      auto o = rows::ReadOrg(r.Row(i), 0);
       if (!o.ok()) return o.status();
       if (Status st = fn(*o); !st.ok()) return st;
       return o->id;
@@ -1546,7 +1359,7 @@ class PgTx final : public Tx {
     static const std::string sql =
         std::string("SELECT ") + kUserCols + " FROM users WHERE id > $1 ORDER BY id LIMIT 5000";
     return Pages(sql, "exporting users", [&](const Rows& r, int i) -> Result<int64_t> {
-      auto u = ReadUser(r, i);
+      auto u = rows::ReadUser(r.Row(i));
       if (!u.ok()) return u.status();
       if (Status st = fn(*u); !st.ok()) return st;
       return u->id;
@@ -1554,11 +1367,13 @@ class PgTx final : public Tx {
   }
   Status ForEachSession(const std::function<Status(const SessionRecord&)>& fn) override {
     return All(std::string("SELECT ") + kSessionCols + " FROM sessions ORDER BY id_hash",
-               "exporting sessions", [&](const Rows& r, int i) { return fn(ReadSession(r, i)); });
+               "exporting sessions",
+               [&](const Rows& r, int i) { return fn(rows::ReadSession(r.Row(i))); });
   }
   Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) override {
     return All(std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id DESC, day DESC",
-               "exporting usage", [&](const Rows& r, int i) { return fn(ReadUsage(r, i)); });
+               "exporting usage",
+               [&](const Rows& r, int i) { return fn(rows::ReadUsage(r.Row(i))); });
   }
   Result<LeakRecord> GetLeak(OrgId org) override {
     static const std::string sql =
@@ -1571,7 +1386,7 @@ class PgTx final : public Tx {
       none.org_id = org;
       return none;
     }
-    return ReadLeak(*r, 0);
+    return rows::ReadLeak(r->Row(0));
   }
 
   Status PutLeak(const LeakRecord& x) override {
@@ -1582,50 +1397,29 @@ class PgTx final : public Tx {
         "policy = excluded.policy, reported_at = excluded.reported_at, url = excluded.url, "
         "source = excluded.source, action = excluded.action, token_last4 = excluded.token_last4";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql,
-                   Params()
-                       .Int(x.org_id)
-                       .Text(domain::ToString(x.policy))
-                       .OptInt(x.reported_at)
-                       .Text(x.url)
-                       .Text(x.source)
-                       .Text(x.action)
-                       .Text(x.token_last4),
-                   "storing the leak policy", std::nullopt, OrgNotFound())
+    return Handled(sql, rows::BindLeak(Params().Ref(), x), "storing the leak policy", std::nullopt,
+                   OrgNotFound())
         .status();
   }
 
   Status ForEachLeak(const std::function<Status(const LeakRecord&)>& fn) override {
     return All(std::string("SELECT ") + kLeakCols + " FROM leak_reports ORDER BY org_id",
                "exporting leak reports", [&](const Rows& r, int i) -> Status {
-                 auto x = ReadLeak(r, i);
+                 auto x = rows::ReadLeak(r.Row(i));
                  return x.ok() ? fn(*x) : x.status();
                });
   }
 
-  static Result<LeakRecord> ReadLeak(const Rows& r, int i) {
-    LeakRecord x;
-    x.org_id = r.Int(i, 0);
-    auto p = domain::ParseLeakPolicy(r.Text(i, 1));
-    if (!p) return layout::BadValue("leak_reports.policy");
-    x.policy = *p;
-    x.reported_at = r.OptInt(i, 2);
-    x.url = r.Text(i, 3);
-    x.source = r.Text(i, 4);
-    x.action = r.Text(i, 5);
-    x.token_last4 = r.Text(i, 6);
-    return x;
-  }
-
   Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) override {
     return All(std::string("SELECT ") + kReportCols + " FROM reports ORDER BY org_id, md5",
-               "exporting reports", [&](const Rows& r, int i) { return fn(ReadReport(r, i)); });
+               "exporting reports",
+               [&](const Rows& r, int i) { return fn(rows::ReadReport(r.Row(i))); });
   }
   Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) override {
     static const std::string sql =
         std::string("SELECT ") + kAuditCols + " FROM audit WHERE id > $1 ORDER BY id LIMIT 5000";
     return Pages(sql, "exporting the audit trail", [&](const Rows& r, int i) -> Result<int64_t> {
-      AuditRecord a = ReadAudit(r, i);
+      AuditRecord a = rows::ReadAudit(r.Row(i));
       if (Status st = fn(a); !st.ok()) return st;
       return a.id;
     });
@@ -1634,13 +1428,13 @@ class PgTx final : public Tx {
   Status ForEachWebhookEndpoint(const std::function<Status(const WebhookEndpoint&)>& fn) override {
     return All(std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints ORDER BY id",
                "exporting webhook endpoints",
-               [&](const Rows& r, int i) { return fn(ReadEndpoint(r, i)); });
+               [&](const Rows& r, int i) { return fn(rows::ReadEndpoint(r.Row(i))); });
   }
   Status ForEachOutbox(const std::function<Status(const OutboxMessage&)>& fn) override {
     static const std::string sql = std::string("SELECT ") + kOutboxCols +
                                    " FROM webhook_outbox WHERE id > $1 ORDER BY id LIMIT 5000";
     return Pages(sql, "exporting the webhook outbox", [&](const Rows& r, int i) -> Result<int64_t> {
-      OutboxMessage m = ReadOutbox(r, i);
+      OutboxMessage m = rows::ReadOutbox(r.Row(i));
       if (Status st = fn(m); !st.ok()) return st;
       return m.id;
     });
@@ -1654,11 +1448,8 @@ class PgTx final : public Tx {
         "greatest((SELECT id FROM ins), (SELECT last_value FROM webhook_endpoints_id_seq)))";
     if (Status g = Guard(true); !g.ok()) return g;
     Params p;
-    p.Int(e.id).OptInt(e.org_id).Text(e.url).Text(e.events).Text(e.description).Bytes(e.seed);
-    OptBytes(p, e.old_seed).OptInt(e.old_until).Int(e.created_at).OptInt(e.failing_since);
-    return Handled(sql, p, "restoring a webhook endpoint",
-                   Status::Conflict("WEBHOOK_EXISTS", "the webhook endpoint already exists"),
-                   OrgNotFound())
+    rows::BindEndpointData(p.Int(e.id), e);
+    return Handled(sql, p, "restoring a webhook endpoint", EndpointExists(), OrgNotFound())
         .status();
   }
   Status RestoreOutbox(const OutboxMessage& m) override {
@@ -1668,25 +1459,8 @@ class PgTx final : public Tx {
         "SELECT setval(pg_get_serial_sequence('webhook_outbox', 'id'), "
         "greatest((SELECT id FROM ins), (SELECT last_value FROM webhook_outbox_id_seq)))";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql,
-                   Params()
-                       .Int(m.id)
-                       .Int(m.endpoint_id)
-                       .Text(m.msg_id)
-                       .Text(m.event)
-                       .Text(m.payload)
-                       .Text(m.dedupe_key)
-                       .Int(m.created_at)
-                       .Text(m.state)
-                       .Int(m.attempts)
-                       .Int(m.next_attempt_at)
-                       .Int(m.last_status)
-                       .Text(m.last_error)
-                       .Int(m.last_latency_ms)
-                       .OptInt(m.delivered_at),
-                   "restoring a webhook message",
-                   Status::Conflict("WEBHOOK_MESSAGE_EXISTS", "the webhook message already exists"),
-                   EndpointNotFound())
+    return Handled(sql, rows::BindOutboxOutcome(rows::BindOutboxNew(Params().Int(m.id), m), m),
+                   "restoring a webhook message", OutboxExists(), EndpointNotFound())
         .status();
   }
 
@@ -1698,7 +1472,8 @@ class PgTx final : public Tx {
         "SELECT setval(pg_get_serial_sequence('orgs', 'id'), "
         "greatest((SELECT id FROM ins), (SELECT last_value FROM orgs_id_seq)))";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql, OrgParams(org).Int(org.id), "restoring an organization", OrgExists())
+    return Handled(sql, rows::BindOrgData(Params().Ref(), org).Int(org.id),
+                   "restoring an organization", OrgExists())
         .status();
   }
   Status RestoreUser(const UserRecord& u) override {
@@ -1709,7 +1484,8 @@ class PgTx final : public Tx {
         "SELECT setval(pg_get_serial_sequence('users', 'id'), "
         "greatest((SELECT id FROM ins), (SELECT last_value FROM users_id_seq)))";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql, UserParams(u).Int(u.id), "restoring a user", UserExists(), OrgNotFound())
+    return Handled(sql, rows::BindUserData(Params().Ref(), u).Int(u.id), "restoring a user",
+                   UserExists(), OrgNotFound())
         .status();
   }
   Status RestoreAudit(const AuditRecord& a) override {
@@ -1720,34 +1496,18 @@ class PgTx final : public Tx {
         "SELECT setval(pg_get_serial_sequence('audit', 'id'), "
         "greatest((SELECT id FROM ins), (SELECT last_value FROM audit_id_seq)))";
     if (Status g = Guard(true); !g.ok()) return g;
-    Params p = AuditParams(a, true);
-    if (a.prev_chain.empty())
-      p.Null();
-    else
-      p.Bytes(a.prev_chain);
-    if (a.chain.empty())
-      p.Null();
-    else
-      p.Bytes(a.chain);
-    return Handled(sql, p, "restoring an audit record",
-                   Status::Conflict("AUDIT_EXISTS", "the audit record already exists"))
-        .status();
+    Params p;
+    rows::BindAuditData(p, a).Int(a.id).OptBlob(a.prev_chain).OptBlob(a.chain);
+    return Handled(sql, p, "restoring an audit record", AuditExists()).status();
   }
   Result<std::optional<SupportContactRecord>> GetSupportContact() override {
     if (Status g = Guard(false); !g.ok()) return g;
-    auto r = Run(
-        "SELECT name, email, url, phone, updated_at, updated_by FROM support_contact WHERE id = 1",
-        Params(), "reading the support contact");
+    auto r =
+        Run(std::string("SELECT ") + kSupportContactCols + " FROM support_contact WHERE id = 1",
+            Params(), "reading the support contact");
     if (!r.ok()) return r.status();
     if (r->size() == 0) return std::optional<SupportContactRecord>();
-    SupportContactRecord c;
-    c.name = r->Text(0, 0);
-    c.email = r->Text(0, 1);
-    c.url = r->Text(0, 2);
-    c.phone = r->Text(0, 3);
-    c.updated_at = r->Int(0, 4);
-    c.updated_by = r->Text(0, 5);
-    return std::optional<SupportContactRecord>(std::move(c));
+    return std::optional<SupportContactRecord>(rows::ReadSupportContact(r->Row(0)));
   }
   Status PutSupportContact(const SupportContactRecord& c) override {
     cache_change_ = true;  // the token page shows it
@@ -1757,15 +1517,7 @@ class PgTx final : public Tx {
         "email = excluded.email, url = excluded.url, phone = excluded.phone, "
         "updated_at = excluded.updated_at, updated_by = excluded.updated_by";
     if (Status g = Guard(true); !g.ok()) return g;
-    return Run(sql,
-               Params()
-                   .Text(c.name)
-                   .Text(c.email)
-                   .Text(c.url)
-                   .Text(c.phone)
-                   .Int(c.updated_at)
-                   .Text(c.updated_by),
-               "saving the support contact")
+    return Run(sql, rows::BindSupportContact(Params().Ref(), c), "saving the support contact")
         .status();
   }
   Status DeleteSupportContact() override {
@@ -1781,55 +1533,16 @@ class PgTx final : public Tx {
         ") VALUES ($1, $2, $3, $4, $5) RETURNING org_id, day, used, over_quota) " +
         kSyncLatestUsage;
     if (Status g = Guard(true); !g.ok()) return g;
-    return Handled(sql,
-                   Params()
-                       .Int(u.org_id)
-                       .Int(u.day)
-                       .Int(u.used)
-                       .Int(u.over_quota)
-                       .OptInt(u.last_used_at),
-                   "restoring usage",
-                   Status::Conflict("USAGE_EXISTS", "the usage row already exists"), OrgNotFound())
+    return Handled(sql, rows::BindUsage(Params().Ref(), u), "restoring usage", UsageExists(),
+                   OrgNotFound())
         .status();
   }
 
  private:
-  static Status OrgExists() {
-    return Status::Conflict("ORG_EXISTS", "an organization with that name already exists");
-  }
-  static Status OrgNotFound() { return Status::NotFound("NOT_FOUND", "organization not found"); }
-  static Status UserExists() {
-    return Status::Conflict("USER_EXISTS", "a user with that name already exists");
-  }
-  static Status UserNotFound() { return Status::NotFound("NOT_FOUND", "user not found"); }
-  static Status SessionNotFound() { return Status::NotFound("NOT_FOUND", "session not found"); }
-  static Status TokenNotFound() {
-    return Status::NotFound("TOKEN_NOT_FOUND", "the organization has no token");
-  }
-  static Status TokenHashExists() {
-    return Status::Conflict("TOKEN_HASH_EXISTS", "another organization holds the same token");
-  }
-
-  static Params AuditParams(const AuditRecord& a, bool with_id) {
-    Params p;
-    p.Int(a.ts)
-        .Text(a.actor)
-        .Text(a.actor_role)
-        .OptInt(a.org_id)
-        .Text(a.action)
-        .Text(a.outcome)
-        .Text(a.client_addr)
-        .Text(a.token_fp)
-        .Text(a.detail)
-        .Text(a.request_id);
-    if (with_id) p.Int(a.id);
-    return p;
-  }
-
   Status Guard(bool mutating) {
     if (!poison_.ok()) return poison_;
     if (mutating && !writable_) {
-      poison_ = Status::Internal("store: a mutating call was made inside Read()");
+      poison_ = MutatingInRead();
       return poison_;
     }
     return Status::Ok();
@@ -1846,18 +1559,6 @@ class PgTx final : public Tx {
     }
     return Run(st.sql, p, what);
   }
-  // kOrgCols, has_token, used, over_quota.
-  static Result<OrgRow> ReadOrgRow(const Rows& r, int i) {
-    auto org = ReadOrg(r, i, 0);
-    if (!org.ok()) return org.status();
-    OrgRow row;
-    row.org = std::move(org).value();
-    row.has_token = r.Bool(i, 14);
-    row.used_today = r.Int(i, 15);
-    row.over_quota_today = r.Int(i, 16);
-    return row;
-  }
-
   // A statement whose every failure poisons the Tx.
   Result<Rows> Run(const std::string& sql, const Params& p, std::string_view what) {
     if (!poison_.ok()) return poison_;
@@ -1930,7 +1631,7 @@ class PgTx final : public Tx {
     auto r = Run(sql, p, "reading an organization");
     if (!r.ok()) return r.status();
     if (r->size() == 0) return OrgNotFound();
-    return ReadOrg(*r, 0, 0);
+    return rows::ReadOrg(r->Row(0), 0);
   }
 
   Result<UserRecord> OneUser(const std::string& sql, const Params& p) {
@@ -1938,7 +1639,7 @@ class PgTx final : public Tx {
     auto r = Run(sql, p, "reading a user");
     if (!r.ok()) return r.status();
     if (r->size() == 0) return UserNotFound();
-    return ReadUser(*r, 0);
+    return rows::ReadUser(r->Row(0));
   }
 
   Conn& c_;
@@ -2028,10 +1729,7 @@ Status Migrate(Conn& c, int target) {
     if (!cur.ok()) return cur.status();
     const int64_t current = cur->Int(0, 0);
     if (current > kSchemaVersion) {
-      return Status(500, "SCHEMA_TOO_NEW",
-                    "store: the database has schema version " + std::to_string(current) +
-                        " but this build knows only up to version " +
-                        std::to_string(kSchemaVersion));
+      return SchemaTooNew(current, kSchemaVersion);
     }
     if (current >= target) {
       guard.done = true;
@@ -2284,7 +1982,7 @@ class PgStore final : public Store {
   }
 
   Status Follow(const std::string& node_id, int64_t from_seq, FollowHooks hooks) override {
-    if (follower_) return Status::Internal("store: already following");
+    if (follower_) return AlreadyFollowing();
     node_id_ = node_id;
     follower_ = std::make_unique<Follower>(url_, options_, node_id, from_seq, std::move(hooks));
     return Status::Ok();
@@ -2345,10 +2043,7 @@ class PgStore final : public Store {
     lease->broken = c.broken();
     if (!v.ok()) return v.status();
     if (*v > kSchemaVersion) {
-      return Status(500, "SCHEMA_TOO_NEW",
-                    "store: the database has schema version " + std::to_string(*v) +
-                        " but this build knows only up to version " +
-                        std::to_string(kSchemaVersion));
+      return SchemaTooNew(*v, kSchemaVersion);
     }
     if (*v < kSchemaVersion) {
       return Status(503, "SCHEMA_OUTDATED",
@@ -2374,7 +2069,7 @@ class PgStore final : public Store {
 
   Status Transact(bool writable, const std::function<Status(Tx&)>& fn) {
     if (t_active_store == this) {
-      return Status::Internal("store: Write/Read called inside a transaction of the same store");
+      return NestedTransaction();
     }
     const void* prev = t_active_store;
     t_active_store = this;

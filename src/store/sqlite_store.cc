@@ -26,12 +26,15 @@
 #include "store/change_log.h"
 #include "store/org_query.h"
 #include "store/row_layout.h"
+#include "store/row_mapping.h"
 #include "store/sqlite_fault_vfs.h"
+#include "store/store_errors.h"
 
 namespace sandgate::store {
 namespace {
 
 using namespace layout;  // column lists and value parsing shared with the other backend
+using namespace errors;  // the statuses both backends answer
 
 using domain::DisableReason;
 using domain::Role;
@@ -377,6 +380,42 @@ class Stmt {
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : "";
   }
 
+  // The current row as a rows::RowReader (store/row_mapping.h).
+  class Row {
+   public:
+    explicit Row(const Stmt& s) : s_(s) {}
+    int64_t Int(int c) const { return s_.ColInt(c); }
+    std::optional<int64_t> OptInt(int c) const { return s_.ColOptInt(c); }
+    std::string Text(int c) const { return s_.ColText(c); }
+    std::string Blob(int c) const { return s_.ColBlob(c); }
+    bool Bool(int c) const { return s_.ColInt(c) != 0; }
+
+   private:
+    const Stmt& s_;
+  };
+  Row row() const { return Row(*this); }
+
+  // Binds parameters in order from `first` on: a rows::ParamSink (store/row_mapping.h).
+  class Binder {
+   public:
+    Binder(Stmt& s, int first) : s_(s), n_(first) {}
+    Binder& Int(int64_t v) { return Did(s_.Int(n_, v)); }
+    Binder& OptInt(const std::optional<int64_t>& v) { return Did(s_.OptInt(n_, v)); }
+    Binder& Text(std::string_view v) { return Did(s_.Text(n_, v)); }
+    Binder& Blob(std::string_view v) { return Did(s_.Blob(n_, v)); }
+    Binder& OptBlob(std::string_view v) { return Did(s_.BlobOrNull(n_, v)); }
+    Binder& Bool(bool v) { return Did(s_.Int(n_, v ? 1 : 0)); }
+
+   private:
+    Binder& Did(Stmt&) {
+      ++n_;
+      return *this;
+    }
+    Stmt& s_;
+    int n_;
+  };
+  Binder Params(int first = 1) { return Binder(*this, first); }
+
  private:
   Stmt& Note(int rc) {
     if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
@@ -508,144 +547,7 @@ void RollbackIfOpen(Conn& c) {
 // ---------------------------------------------------------------------------------------------
 // Row mapping
 
-// Column lists are in store/row_layout.h; the Bind* and Read* functions below follow them.
-
-// Reads kOrgCols starting at column `c`.
-Result<OrgRecord> ReadOrg(const Stmt& s, int c) {
-  OrgRecord o;
-  o.id = s.ColInt(c + 0);
-  o.name = s.ColText(c + 1);
-  o.created_at = s.ColInt(c + 2);
-  auto sub = ParseSubscription(s.ColText(c + 3));
-  if (!sub) return BadValue("orgs.subscription");
-  o.subscription = *sub;
-  o.ends_at = s.ColOptInt(c + 4);
-  o.provider_disabled = s.ColInt(c + 5) != 0;
-  auto reason = domain::ParseDisableReason(s.ColText(c + 6));
-  if (!reason) return BadValue("orgs.disable_reason");
-  o.disable_reason = *reason;
-  o.disable_note = s.ColText(c + 7);
-  o.disabled_at = s.ColOptInt(c + 8);
-  o.disabled_by = s.ColText(c + 9);
-  o.daily_allowance = s.ColInt(c + 10);
-  o.rate_per_second = s.ColInt(c + 11);
-  o.rate_per_hour = s.ColInt(c + 12);
-  o.disable_threshold = s.ColInt(c + 13);
-  return o;
-}
-
-// Binds every OrgRecord field but the id to ?1..?13, in kOrgCols order.
-void BindOrg(Stmt& s, const OrgRecord& o) {
-  s.Text(1, o.name)
-      .Int(2, o.created_at)
-      .Text(3, domain::ToString(o.subscription))
-      .OptInt(4, o.ends_at)
-      .Int(5, o.provider_disabled ? 1 : 0)
-      .Text(6, domain::ToString(o.disable_reason))
-      .Text(7, o.disable_note)
-      .OptInt(8, o.disabled_at)
-      .Text(9, o.disabled_by)
-      .Int(10, o.daily_allowance)
-      .Int(11, o.rate_per_second)
-      .Int(12, o.rate_per_hour)
-      .Int(13, o.disable_threshold);
-}
-
-TokenRecord ReadToken(const Stmt& s, int c) {
-  TokenRecord t;
-  t.org_id = s.ColInt(c + 0);
-  t.lookup_hash = s.ColBlob(c + 1);
-  t.sealed = s.ColBlob(c + 2);
-  t.key_id = s.ColText(c + 3);
-  t.last4 = s.ColText(c + 4);
-  t.created_at = s.ColInt(c + 5);
-  t.last_modified_by = s.ColText(c + 6);
-  t.last_modified_on = s.ColInt(c + 7);
-  return t;
-}
-
-// Binds a TokenRecord to ?1..?8 in kTokenCols order.
-void BindToken(Stmt& s, const TokenRecord& t) {
-  s.Int(1, t.org_id)
-      .Blob(2, t.lookup_hash)
-      .Blob(3, t.sealed)
-      .Text(4, t.key_id)
-      .Text(5, t.last4)
-      .Int(6, t.created_at)
-      .Text(7, t.last_modified_by)
-      .Int(8, t.last_modified_on);
-}
-
-Result<UserRecord> ReadUser(const Stmt& s) {
-  UserRecord u;
-  u.id = s.ColInt(0);
-  u.username = s.ColText(1);
-  u.password_hash = s.ColText(2);
-  auto role = domain::ParseRole(s.ColText(3));
-  if (!role) return BadValue("users.role");
-  u.role = *role;
-  u.org_id = s.ColOptInt(4);
-  u.created_at = s.ColInt(5);
-  return u;
-}
-
-// Binds every UserRecord field but the id to ?1..?5, in kUserCols order.
-void BindUser(Stmt& s, const UserRecord& u) {
-  s.Text(1, u.username)
-      .Text(2, u.password_hash)
-      .Text(3, domain::ToString(u.role))
-      .OptInt(4, u.org_id)
-      .Int(5, u.created_at);
-}
-
-SessionRecord ReadSession(const Stmt& s) {
-  SessionRecord r;
-  r.id_hash = s.ColBlob(0);
-  r.user_id = s.ColInt(1);
-  r.created_at = s.ColInt(2);
-  r.last_seen_at = s.ColInt(3);
-  return r;
-}
-
-AuditRecord ReadAudit(const Stmt& s) {
-  AuditRecord r;
-  r.id = s.ColInt(0);
-  r.ts = s.ColInt(1);
-  r.actor = s.ColText(2);
-  r.actor_role = s.ColText(3);
-  r.org_id = s.ColOptInt(4);
-  r.action = s.ColText(5);
-  r.outcome = s.ColText(6);
-  r.client_addr = s.ColText(7);
-  r.token_fp = s.ColText(8);
-  r.detail = s.ColText(9);
-  r.prev_chain = s.ColBlob(10);
-  r.chain = s.ColBlob(11);
-  r.request_id = s.ColText(12);
-  return r;
-}
-
-UsageRecord ReadUsage(const Stmt& s) {
-  UsageRecord u;
-  u.org_id = s.ColInt(0);
-  u.day = s.ColInt(1);
-  u.used = s.ColInt(2);
-  u.over_quota = s.ColInt(3);
-  u.last_used_at = s.ColOptInt(4);
-  return u;
-}
-
-ReportRecord ReadReport(const Stmt& s) {
-  ReportRecord r;
-  r.org_id = s.ColInt(0);
-  r.md5 = s.ColText(1);
-  r.sha256 = s.ColText(2);
-  r.status = s.ColText(3);
-  r.report_json = s.ColText(4);
-  r.created_at = s.ColInt(5);
-  r.updated_at = s.ColInt(6);
-  return r;
-}
+// Record <-> row: store/row_mapping.h, over Stmt::Row and Stmt::Binder.
 
 bool IsUniqueViolation(int rc) {
   return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
@@ -686,7 +588,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    BindOrg(*s, org);
+    auto p = s->Params();
+    rows::BindOrgData(p, org);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "inserting an organization", OrgExists());
     return static_cast<OrgId>(sqlite3_last_insert_rowid(c_.db()));
@@ -701,8 +604,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    BindOrg(*s, org);
-    s->Int(14, org.id);
+    auto p = s->Params();
+    rows::BindOrgData(p, org).Int(org.id);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "updating an organization", OrgExists());
     if (sqlite3_changes(c_.db()) == 0) return OrgNotFound();
@@ -732,7 +635,7 @@ class SqliteTx final : public Tx {
         .Int(3, std::max<int64_t>(offset, 0));
     int rc;
     while ((rc = s->Step()) == SQLITE_ROW) {
-      auto org = ReadOrg(*s, 0);
+      auto org = rows::ReadOrg(s->row(), 0);
       if (!org.ok()) return org.status();
       page.items.push_back(std::move(org).value());
     }
@@ -766,7 +669,7 @@ class SqliteTx final : public Tx {
     std::map<OrgId, OrgRow> rows;
     int rc;
     while ((rc = s->Step()) == SQLITE_ROW) {
-      auto row = ReadOrgRow(*s);
+      auto row = rows::ReadOrgRow(s->row());
       if (!row.ok()) return row.status();
       rows.emplace(row->org.id, std::move(row).value());
     }
@@ -822,7 +725,7 @@ class SqliteTx final : public Tx {
     if (!s.ok()) return s.status();
     int rc;
     while ((rc = s->Step()) == SQLITE_ROW) {
-      auto row = ReadOrgRow(*s);
+      auto row = rows::ReadOrgRow(s->row());
       if (!row.ok()) return row.status();
       o.top.push_back(std::move(row).value());
     }
@@ -840,7 +743,7 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc == SQLITE_DONE) return std::optional<TokenRecord>();
     if (rc != SQLITE_ROW) return Fail(rc, "reading a token");
-    return std::optional<TokenRecord>(ReadToken(*s, 0));
+    return std::optional<TokenRecord>(rows::ReadToken(s->row(), 0));
   }
 
   Status InsertToken(const TokenRecord& t) override {
@@ -851,7 +754,8 @@ class SqliteTx final : public Tx {
     {
       auto s = Prep(sql);
       if (!s.ok()) return s.status();
-      BindToken(*s, t);
+      auto p = s->Params();
+      rows::BindToken(p, t);
       rc = s->Step();
     }
     if (rc == SQLITE_DONE) return Status::Ok();
@@ -860,7 +764,7 @@ class SqliteTx final : public Tx {
       auto existing = GetToken(t.org_id);
       if (!existing.ok()) return existing.status();
       if (existing->has_value()) {
-        return Status::Conflict("TOKEN_EXISTS", "the organization already has a token");
+        return TokenExists();
       }
       return TokenHashExists();
     }
@@ -874,7 +778,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    BindToken(*s, t);
+    auto p = s->Params();
+    rows::BindToken(p, t);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "replacing a token", TokenHashExists());
     if (sqlite3_changes(c_.db()) == 0) return TokenNotFound();
@@ -907,8 +812,8 @@ class SqliteTx final : public Tx {
     if (!s.ok()) return s.status();
     int rc;
     while ((rc = s->Step()) == SQLITE_ROW) {
-      TokenRecord token = ReadToken(*s, 0);
-      auto org = ReadOrg(*s, 8);
+      TokenRecord token = rows::ReadToken(s->row(), 0);
+      auto org = rows::ReadOrg(s->row(), 8);
       if (!org.ok()) return org.status();
       fn(token, *org);
     }
@@ -933,7 +838,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    BindUser(*s, u);
+    auto p = s->Params();
+    rows::BindUserData(p, u);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "inserting a user", UserExists(), OrgNotFound());
     return static_cast<UserId>(sqlite3_last_insert_rowid(c_.db()));
@@ -946,8 +852,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    BindUser(*s, u);
-    s->Int(6, u.id);
+    auto p = s->Params();
+    rows::BindUserData(p, u).Int(u.id);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "updating a user", UserExists(), OrgNotFound());
     if (sqlite3_changes(c_.db()) == 0) return UserNotFound();
@@ -979,7 +885,7 @@ class SqliteTx final : public Tx {
     std::vector<UserRecord> users;
     int rc;
     while ((rc = s->Step()) == SQLITE_ROW) {
-      auto u = ReadUser(*s);
+      auto u = rows::ReadUser(s->row());
       if (!u.ok()) return u.status();
       users.push_back(std::move(u).value());
     }
@@ -1003,11 +909,11 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Blob(1, r.id_hash).Int(2, r.user_id).Int(3, r.created_at).Int(4, r.last_seen_at);
+    auto p = s->Params();
+    rows::BindSession(p, r);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
-      return Fail(rc, "inserting a session",
-                  Status::Conflict("SESSION_EXISTS", "the session already exists"), UserNotFound());
+      return Fail(rc, "inserting a session", SessionExists(), UserNotFound());
     }
     return Status::Ok();
   }
@@ -1022,7 +928,7 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc == SQLITE_DONE) return SessionNotFound();
     if (rc != SQLITE_ROW) return Fail(rc, "reading a session");
-    return ReadSession(*s);
+    return rows::ReadSession(s->row());
   }
 
   Status TouchSession(const std::string& id_hash, TimeMs last_seen) override {
@@ -1067,7 +973,7 @@ class SqliteTx final : public Tx {
       return zero;
     }
     if (rc != SQLITE_ROW) return Fail(rc, "reading usage");
-    return ReadUsage(*s);
+    return rows::ReadUsage(s->row());
   }
 
   Status AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
@@ -1122,7 +1028,7 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc == SQLITE_DONE) return std::optional<ReportRecord>();
     if (rc != SQLITE_ROW) return Fail(rc, "reading a report");
-    return std::optional<ReportRecord>(ReadReport(*s));
+    return std::optional<ReportRecord>(rows::ReadReport(s->row()));
   }
 
   Status PutReport(const ReportRecord& r) override {
@@ -1135,30 +1041,11 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, r.org_id)
-        .Text(2, r.md5)
-        .Text(3, r.sha256)
-        .Text(4, r.status)
-        .Text(5, r.report_json)
-        .Int(6, r.created_at)
-        .Int(7, r.updated_at);
+    auto p = s->Params();
+    rows::BindReport(p, r);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "storing a report", std::nullopt, OrgNotFound());
     return Status::Ok();
-  }
-
-  // Binds the record's data columns (kAuditDataCols, ten of them) from parameter `first` on.
-  static Stmt& BindAuditData(Stmt& s, int first, const AuditRecord& r) {
-    return s.Int(first, r.ts)
-        .Text(first + 1, r.actor)
-        .Text(first + 2, r.actor_role)
-        .OptInt(first + 3, r.org_id)
-        .Text(first + 4, r.action)
-        .Text(first + 5, r.outcome)
-        .Text(first + 6, r.client_addr)
-        .Text(first + 7, r.token_fp)
-        .Text(first + 8, r.detail)
-        .Text(first + 9, r.request_id);
   }
 
   Result<int64_t> AppendAudit(const AuditRecord& r) override {
@@ -1168,29 +1055,30 @@ class SqliteTx final : public Tx {
         ", prev_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     static const std::string chain_sql = "UPDATE audit SET chain = ?2 WHERE id = ?1";
     if (Status g = Guard(true); !g.ok()) return g;
-    AuditRecord rec = r;
-    {
+    AuditAppendSteps steps;
+    steps.read_last_chain = [&]() -> Result<std::string> {
       auto s = Prep(last_sql);
       if (!s.ok()) return s.status();
       int rc = s->Step();
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(rc, "reading the audit chain");
-      rec.prev_chain = rc == SQLITE_ROW ? s->ColBlob(0) : std::string();
-      if (rec.prev_chain.empty()) rec.prev_chain = AuditChainGenesis();
-    }
-    {
+      return rc == SQLITE_ROW ? s->ColBlob(0) : std::string();
+    };
+    steps.insert = [&](const AuditRecord& rec) -> Result<int64_t> {
       auto s = Prep(sql);
       if (!s.ok()) return s.status();
-      BindAuditData(*s, 1, r).Blob(11, rec.prev_chain);
-      int rc = s->Step();
-      if (rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
-    }
-    rec.id = static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
-    auto s = Prep(chain_sql);
-    if (!s.ok()) return s.status();
-    s->Int(1, rec.id).Blob(2, AuditChainHash(audit_key_, rec.prev_chain, rec));
-    int rc = s->Step();
-    if (rc != SQLITE_DONE) return Fail(rc, "chaining the audit record");
-    return rec.id;
+      auto p = s->Params();
+      rows::BindAuditData(p, rec).Blob(rec.prev_chain);
+      if (int rc = s->Step(); rc != SQLITE_DONE) return Fail(rc, "appending to the audit trail");
+      return static_cast<int64_t>(sqlite3_last_insert_rowid(c_.db()));
+    };
+    steps.set_chain = [&](int64_t id, const std::string& chain) -> Status {
+      auto s = Prep(chain_sql);
+      if (!s.ok()) return s.status();
+      s->Int(1, id).Blob(2, chain);
+      if (int rc = s->Step(); rc != SQLITE_DONE) return Fail(rc, "chaining the audit record");
+      return Status::Ok();
+    };
+    return AppendChainedAudit(r, audit_key_, steps);
   }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditFilter& f) override {
@@ -1216,7 +1104,7 @@ class SqliteTx final : public Tx {
     s->Int(7, std::clamp<int64_t>(f.limit, 1, kMaxPageLimit));
     std::vector<AuditRecord> out;
     int rc;
-    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadAudit(*s));
+    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(rows::ReadAudit(s->row()));
     if (rc != SQLITE_DONE) return Fail(rc, "listing the audit trail");
     return out;
   }
@@ -1357,49 +1245,6 @@ class SqliteTx final : public Tx {
   }
 
   // --- Webhooks ---
-  static constexpr const char* kEndpointCols =
-      "id, org_id, url, events, description, seed, old_seed, old_until, created_at, "
-      "failing_since";
-  static constexpr const char* kOutboxCols =
-      "id, endpoint_id, msg_id, event, payload, dedupe_key, created_at, state, attempts, "
-      "next_attempt_at, claimed_until, last_status, last_error, last_latency_ms, delivered_at";
-  static WebhookEndpoint ReadEndpoint(const Stmt& s) {
-    WebhookEndpoint e;
-    e.id = s.ColInt(0);
-    e.org_id = s.ColOptInt(1);
-    e.url = s.ColText(2);
-    e.events = s.ColText(3);
-    e.description = s.ColText(4);
-    e.seed = s.ColBlob(5);
-    e.old_seed = s.ColBlob(6);
-    e.old_until = s.ColOptInt(7);
-    e.created_at = s.ColInt(8);
-    e.failing_since = s.ColOptInt(9);
-    return e;
-  }
-  static OutboxMessage ReadOutbox(const Stmt& s) {
-    OutboxMessage m;
-    m.id = s.ColInt(0);
-    m.endpoint_id = s.ColInt(1);
-    m.msg_id = s.ColText(2);
-    m.event = s.ColText(3);
-    m.payload = s.ColText(4);
-    m.dedupe_key = s.ColText(5);
-    m.created_at = s.ColInt(6);
-    m.state = s.ColText(7);
-    m.attempts = s.ColInt(8);
-    m.next_attempt_at = s.ColInt(9);
-    m.claimed_until = s.ColInt(10);
-    m.last_status = s.ColInt(11);
-    m.last_error = s.ColText(12);
-    m.last_latency_ms = s.ColInt(13);
-    m.delivered_at = s.ColOptInt(14);
-    return m;
-  }
-  static Status EndpointNotFound() {
-    return Status::NotFound("NOT_FOUND", "No such webhook endpoint.");
-  }
-
   Result<int64_t> InsertWebhookEndpoint(const WebhookEndpoint& e) override {
     static const std::string sql =
         "INSERT INTO webhook_endpoints (org_id, url, events, description, seed, old_seed, "
@@ -1407,15 +1252,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->OptInt(1, e.org_id)
-        .Text(2, e.url)
-        .Text(3, e.events)
-        .Text(4, e.description)
-        .Blob(5, e.seed)
-        .BlobOrNull(6, e.old_seed)
-        .OptInt(7, e.old_until)
-        .Int(8, e.created_at)
-        .OptInt(9, e.failing_since);
+    auto p = s->Params();
+    rows::BindEndpointData(p, e);
     int rc = s->Step();
     if (rc != SQLITE_DONE)
       return Fail(rc, "inserting a webhook endpoint", std::nullopt, OrgNotFound());
@@ -1432,7 +1270,7 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc == SQLITE_DONE) return EndpointNotFound();
     if (rc != SQLITE_ROW) return Fail(rc, "reading a webhook endpoint");
-    return ReadEndpoint(*s);
+    return rows::ReadEndpoint(s->row());
   }
 
   Result<std::vector<WebhookEndpoint>> ListWebhookEndpoints(std::optional<OrgId> org) override {
@@ -1446,7 +1284,7 @@ class SqliteTx final : public Tx {
     if (org) s->Int(1, *org);
     std::vector<WebhookEndpoint> out;
     int rc;
-    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadEndpoint(*s));
+    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(rows::ReadEndpoint(s->row()));
     if (rc != SQLITE_DONE) return Fail(rc, "listing webhook endpoints");
     return out;
   }
@@ -1458,14 +1296,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, e.id)
-        .Text(2, e.url)
-        .Text(3, e.events)
-        .Text(4, e.description)
-        .Blob(5, e.seed)
-        .BlobOrNull(6, e.old_seed)
-        .OptInt(7, e.old_until)
-        .OptInt(8, e.failing_since);
+    auto p = s->Params();
+    rows::BindEndpointUpdate(p, e);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "updating a webhook endpoint");
     if (sqlite3_changes(c_.db()) == 0) return EndpointNotFound();
@@ -1499,15 +1331,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, m.endpoint_id)
-        .Text(2, m.msg_id)
-        .Text(3, m.event)
-        .Text(4, m.payload)
-        .Text(5, m.dedupe_key)
-        .Int(6, m.created_at)
-        .Text(7, m.state)
-        .Int(8, m.attempts)
-        .Int(9, m.next_attempt_at);
+    auto p = s->Params();
+    rows::BindOutboxNew(p, m);
     int rc = s->Step();
     if (rc != SQLITE_DONE)
       return Fail(rc, "queueing a webhook message", std::nullopt, EndpointNotFound());
@@ -1529,7 +1354,7 @@ class SqliteTx final : public Tx {
       if (!s.ok()) return s.status();
       s->Int(1, now).Int(2, std::max(1, limit));
       int rc;
-      while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadOutbox(*s));
+      while ((rc = s->Step()) == SQLITE_ROW) out.push_back(rows::ReadOutbox(s->row()));
       if (rc != SQLITE_DONE) return Fail(rc, "claiming webhook messages");
     }
     for (OutboxMessage& m : out) {
@@ -1550,19 +1375,11 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, m.id)
-        .Text(2, m.state)
-        .Int(3, m.attempts)
-        .Int(4, m.next_attempt_at)
-        .Int(5, m.claimed_until)
-        .Int(6, m.last_status)
-        .Text(7, m.last_error)
-        .Int(8, m.last_latency_ms)
-        .OptInt(9, m.delivered_at);
+    auto p = s->Params();
+    rows::BindOutboxUpdate(p, m);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "updating a webhook message");
-    if (sqlite3_changes(c_.db()) == 0)
-      return Status::NotFound("NOT_FOUND", "No such webhook message.");
+    if (sqlite3_changes(c_.db()) == 0) return OutboxNotFound();
     return Status::Ok();
   }
 
@@ -1576,7 +1393,7 @@ class SqliteTx final : public Tx {
     s->Int(1, endpoint_id).Int(2, std::max(1, limit));
     std::vector<OutboxMessage> out;
     int rc;
-    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(ReadOutbox(*s));
+    while ((rc = s->Step()) == SQLITE_ROW) out.push_back(rows::ReadOutbox(s->row()));
     if (rc != SQLITE_DONE) return Fail(rc, "listing webhook messages");
     return out;
   }
@@ -1621,7 +1438,7 @@ class SqliteTx final : public Tx {
       return none;
     }
     if (rc != SQLITE_ROW) return Fail(rc, "reading the leak policy");
-    return ReadLeak(*s);
+    return rows::ReadLeak(s->row());
   }
 
   Status PutLeak(const LeakRecord& r) override {
@@ -1633,13 +1450,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, r.org_id)
-        .Text(2, domain::ToString(r.policy))
-        .OptInt(3, r.reported_at)
-        .Text(4, r.url)
-        .Text(5, r.source)
-        .Text(6, r.action)
-        .Text(7, r.token_last4);
+    auto p = s->Params();
+    rows::BindLeak(p, r);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "storing the leak policy", std::nullopt, OrgNotFound());
     return Status::Ok();
@@ -1649,70 +1461,60 @@ class SqliteTx final : public Tx {
     static const std::string sql =
         std::string("SELECT ") + kLeakCols + " FROM leak_reports ORDER BY org_id";
     return Scan(sql, "exporting leak reports", [&](const Stmt& s) -> Status {
-      auto r = ReadLeak(s);
+      auto r = rows::ReadLeak(s.row());
       return r.ok() ? fn(*r) : r.status();
     });
-  }
-
-  static Result<LeakRecord> ReadLeak(const Stmt& s) {
-    LeakRecord r;
-    r.org_id = s.ColInt(0);
-    auto p = domain::ParseLeakPolicy(s.ColText(1));
-    if (!p) return layout::BadValue("leak_reports.policy");
-    r.policy = *p;
-    r.reported_at = s.ColOptInt(2);
-    r.url = s.ColText(3);
-    r.source = s.ColText(4);
-    r.action = s.ColText(5);
-    r.token_last4 = s.ColText(6);
-    return r;
   }
 
   Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override {
     static const std::string sql = std::string("SELECT ") + kOrgCols + " FROM orgs ORDER BY id";
     return Scan(sql, "exporting organizations", [&](const Stmt& s) -> Status {
-      auto o = ReadOrg(s, 0);
+      auto o = rows::ReadOrg(s.row(), 0);
       return o.ok() ? fn(*o) : o.status();
     });
   }
   Status ForEachUser(const std::function<Status(const UserRecord&)>& fn) override {
     static const std::string sql = std::string("SELECT ") + kUserCols + " FROM users ORDER BY id";
     return Scan(sql, "exporting users", [&](const Stmt& s) -> Status {
-      auto u = ReadUser(s);
+      auto u = rows::ReadUser(s.row());
       return u.ok() ? fn(*u) : u.status();
     });
   }
   Status ForEachSession(const std::function<Status(const SessionRecord&)>& fn) override {
     static const std::string sql =
         std::string("SELECT ") + kSessionCols + " FROM sessions ORDER BY id_hash";
-    return Scan(sql, "exporting sessions", [&](const Stmt& s) { return fn(ReadSession(s)); });
+    return Scan(sql, "exporting sessions",
+                [&](const Stmt& s) { return fn(rows::ReadSession(s.row())); });
   }
   Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) override {
     static const std::string sql =
         std::string("SELECT ") + kUsageCols + " FROM usage ORDER BY org_id DESC, day DESC";
-    return Scan(sql, "exporting usage", [&](const Stmt& s) { return fn(ReadUsage(s)); });
+    return Scan(sql, "exporting usage",
+                [&](const Stmt& s) { return fn(rows::ReadUsage(s.row())); });
   }
   Status ForEachReport(const std::function<Status(const ReportRecord&)>& fn) override {
     static const std::string sql =
         std::string("SELECT ") + kReportCols + " FROM reports ORDER BY org_id, md5";
-    return Scan(sql, "exporting reports", [&](const Stmt& s) { return fn(ReadReport(s)); });
+    return Scan(sql, "exporting reports",
+                [&](const Stmt& s) { return fn(rows::ReadReport(s.row())); });
   }
   Status ForEachAudit(const std::function<Status(const AuditRecord&)>& fn) override {
     static const std::string sql = std::string("SELECT ") + kAuditCols + " FROM audit ORDER BY id";
-    return Scan(sql, "exporting the audit trail", [&](const Stmt& s) { return fn(ReadAudit(s)); });
+    return Scan(sql, "exporting the audit trail",
+                [&](const Stmt& s) { return fn(rows::ReadAudit(s.row())); });
   }
 
   Status ForEachWebhookEndpoint(const std::function<Status(const WebhookEndpoint&)>& fn) override {
     static const std::string sql =
         std::string("SELECT ") + kEndpointCols + " FROM webhook_endpoints ORDER BY id";
     return Scan(sql, "exporting webhook endpoints",
-                [&](const Stmt& s) { return fn(ReadEndpoint(s)); });
+                [&](const Stmt& s) { return fn(rows::ReadEndpoint(s.row())); });
   }
   Status ForEachOutbox(const std::function<Status(const OutboxMessage&)>& fn) override {
     static const std::string sql =
         std::string("SELECT ") + kOutboxCols + " FROM webhook_outbox ORDER BY id";
     return Scan(sql, "exporting the webhook outbox",
-                [&](const Stmt& s) { return fn(ReadOutbox(s)); });
+                [&](const Stmt& s) { return fn(rows::ReadOutbox(s.row())); });
   }
 
   Status RestoreWebhookEndpoint(const WebhookEndpoint& e) override {
@@ -1721,21 +1523,11 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, e.id)
-        .OptInt(2, e.org_id)
-        .Text(3, e.url)
-        .Text(4, e.events)
-        .Text(5, e.description)
-        .Blob(6, e.seed)
-        .BlobOrNull(7, e.old_seed)
-        .OptInt(8, e.old_until)
-        .Int(9, e.created_at)
-        .OptInt(10, e.failing_since);
+    auto p = s->Params();
+    rows::BindEndpointData(p.Int(e.id), e);
     int rc = s->Step();
     if (rc != SQLITE_DONE)
-      return Fail(rc, "restoring a webhook endpoint",
-                  Status::Conflict("WEBHOOK_EXISTS", "the webhook endpoint already exists"),
-                  OrgNotFound());
+      return Fail(rc, "restoring a webhook endpoint", EndpointExists(), OrgNotFound());
     return Status::Ok();
   }
   Status RestoreOutbox(const OutboxMessage& m) override {
@@ -1745,45 +1537,25 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, m.id)
-        .Int(2, m.endpoint_id)
-        .Text(3, m.msg_id)
-        .Text(4, m.event)
-        .Text(5, m.payload)
-        .Text(6, m.dedupe_key)
-        .Int(7, m.created_at)
-        .Text(8, m.state)
-        .Int(9, m.attempts)
-        .Int(10, m.next_attempt_at)
-        .Int(11, m.last_status)
-        .Text(12, m.last_error)
-        .Int(13, m.last_latency_ms)
-        .OptInt(14, m.delivered_at);
+    auto p = s->Params();
+    rows::BindOutboxNew(p.Int(m.id), m);
+    rows::BindOutboxOutcome(p, m);
     int rc = s->Step();
     if (rc != SQLITE_DONE)
-      return Fail(rc, "restoring a webhook message",
-                  Status::Conflict("WEBHOOK_MESSAGE_EXISTS", "the webhook message already exists"),
-                  EndpointNotFound());
+      return Fail(rc, "restoring a webhook message", OutboxExists(), EndpointNotFound());
     return Status::Ok();
   }
 
   Result<std::optional<SupportContactRecord>> GetSupportContact() override {
     static const std::string sql =
-        "SELECT name, email, url, phone, updated_at, updated_by FROM support_contact WHERE id = 1";
+        std::string("SELECT ") + kSupportContactCols + " FROM support_contact WHERE id = 1";
     if (Status g = Guard(false); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
     int rc = s->Step();
     if (rc == SQLITE_DONE) return std::optional<SupportContactRecord>();
     if (rc != SQLITE_ROW) return Fail(rc, "reading the support contact");
-    SupportContactRecord c;
-    c.name = s->ColText(0);
-    c.email = s->ColText(1);
-    c.url = s->ColText(2);
-    c.phone = s->ColText(3);
-    c.updated_at = s->ColInt(4);
-    c.updated_by = s->ColText(5);
-    return std::optional<SupportContactRecord>(std::move(c));
+    return std::optional<SupportContactRecord>(rows::ReadSupportContact(s->row()));
   }
   Status PutSupportContact(const SupportContactRecord& c) override {
     static const std::string sql =
@@ -1792,12 +1564,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Text(1, c.name)
-        .Text(2, c.email)
-        .Text(3, c.url)
-        .Text(4, c.phone)
-        .Int(5, c.updated_at)
-        .Text(6, c.updated_by);
+    auto p = s->Params();
+    rows::BindSupportContact(p, c);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "saving the support contact");
     return Status::Ok();
@@ -1814,8 +1582,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    BindOrg(*s, org);
-    s->Int(14, org.id);
+    auto p = s->Params();
+    rows::BindOrgData(p, org).Int(org.id);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "restoring an organization", OrgExists());
     return Status::Ok();
@@ -1826,8 +1594,8 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    BindUser(*s, u);
-    s->Int(6, u.id);
+    auto p = s->Params();
+    rows::BindUserData(p, u).Int(u.id);
     int rc = s->Step();
     if (rc != SQLITE_DONE) return Fail(rc, "restoring a user", UserExists(), OrgNotFound());
     return Status::Ok();
@@ -1839,12 +1607,11 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, r.id);
-    BindAuditData(*s, 2, r).BlobOrNull(12, r.prev_chain).BlobOrNull(13, r.chain);
+    auto p = s->Params();
+    rows::BindAuditData(p.Int(r.id), r).OptBlob(r.prev_chain).OptBlob(r.chain);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
-      return Fail(rc, "restoring an audit record",
-                  Status::Conflict("AUDIT_EXISTS", "the audit record already exists"));
+      return Fail(rc, "restoring an audit record", AuditExists());
     }
     return Status::Ok();
   }
@@ -1854,37 +1621,21 @@ class SqliteTx final : public Tx {
     if (Status g = Guard(true); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
-    s->Int(1, u.org_id).Int(2, u.day).Int(3, u.used).Int(4, u.over_quota).OptInt(5, u.last_used_at);
+    auto p = s->Params();
+    rows::BindUsage(p, u);
     int rc = s->Step();
     if (rc != SQLITE_DONE) {
-      return Fail(rc, "restoring usage",
-                  Status::Conflict("USAGE_EXISTS", "the usage row already exists"), OrgNotFound());
+      return Fail(rc, "restoring usage", UsageExists(), OrgNotFound());
     }
     return SyncLatestUsage(u.org_id, u.day);
   }
 
  private:
-  static Status OrgExists() {
-    return Status::Conflict("ORG_EXISTS", "an organization with that name already exists");
-  }
-  static Status OrgNotFound() { return Status::NotFound("NOT_FOUND", "organization not found"); }
-  static Status UserExists() {
-    return Status::Conflict("USER_EXISTS", "a user with that name already exists");
-  }
-  static Status UserNotFound() { return Status::NotFound("NOT_FOUND", "user not found"); }
-  static Status SessionNotFound() { return Status::NotFound("NOT_FOUND", "session not found"); }
-  static Status TokenNotFound() {
-    return Status::NotFound("TOKEN_NOT_FOUND", "the organization has no token");
-  }
-  static Status TokenHashExists() {
-    return Status::Conflict("TOKEN_HASH_EXISTS", "another organization holds the same token");
-  }
-
   // Checks that the Tx may run a statement now.
   Status Guard(bool mutating) {
     if (!poison_.ok()) return poison_;
     if (mutating && !writable_) {
-      poison_ = Status::Internal("store: a mutating call was made inside Read()");
+      poison_ = MutatingInRead();
       return poison_;
     }
     return Status::Ok();
@@ -1903,18 +1654,6 @@ class SqliteTx final : public Tx {
     }
     return s;
   }
-  // kOrgCols, has_token, used, over_quota.
-  static Result<OrgRow> ReadOrgRow(const Stmt& s) {
-    auto org = ReadOrg(s, 0);
-    if (!org.ok()) return org.status();
-    OrgRow row;
-    row.org = std::move(org).value();
-    row.has_token = s.ColInt(14) != 0;
-    row.used_today = s.ColInt(15);
-    row.over_quota_today = s.ColInt(16);
-    return row;
-  }
-
   Result<Stmt> Prep(const std::string& sql) {
     auto s = c_.Prepare(sql);
     if (!s.ok()) poison_ = s.status();
@@ -1947,7 +1686,7 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc == SQLITE_DONE) return OrgNotFound();
     if (rc != SQLITE_ROW) return Fail(rc, "reading an organization");
-    return ReadOrg(*s, 0);
+    return rows::ReadOrg(s->row(), 0);
   }
 
   template <typename BindFn>
@@ -1959,7 +1698,7 @@ class SqliteTx final : public Tx {
     int rc = s->Step();
     if (rc == SQLITE_DONE) return UserNotFound();
     if (rc != SQLITE_ROW) return Fail(rc, "reading a user");
-    return ReadUser(*s);
+    return rows::ReadUser(s->row());
   }
 
   // Runs a read-only query and calls fn for each row; stops at fn's first error.
@@ -2048,10 +1787,6 @@ class ActiveStoreScope {
   bool nested_;
 };
 
-Status NestedError() {
-  return Status::Internal("store: Write/Read called inside a transaction of the same store");
-}
-
 // The database's change counter: 8 bytes in the file `<database>-stamp`, mapped shared by every
 // process that opens the database through this store (server, CLI), and bumped by each of them
 // after every write transaction. Loading it costs nanoseconds, where asking SQLite (PRAGMA
@@ -2116,7 +1851,7 @@ class SqliteStore final : public Store {
 
   Status Write(const std::function<Status(Tx&)>& fn) override {
     ActiveStoreScope scope(this);
-    if (scope.nested()) return NestedError();
+    if (scope.nested()) return NestedTransaction();
     std::lock_guard<std::mutex> lock(write_mu_);
     metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kWrite));
     Status st = RunTx(*writer_, /*writable=*/true, audit_key(), fn);
@@ -2129,7 +1864,7 @@ class SqliteStore final : public Store {
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
     ActiveStoreScope scope(this);
-    if (scope.nested()) return NestedError();
+    if (scope.nested()) return NestedTransaction();
     metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kRead));
     auto lease = LeaseReader();
     Status st =
@@ -2148,7 +1883,7 @@ class SqliteStore final : public Store {
   }
 
   Result<int64_t> ChangeHorizon() override {
-    if (t_active_store == this) return NestedError();
+    if (t_active_store == this) return NestedTransaction();
     auto lease = LeaseReader();
     if (!lease.ok()) return lease.status();
     return QueryInt(*lease->conn, kChangeHorizonSql, "reading the change log");
@@ -2157,7 +1892,7 @@ class SqliteStore final : public Store {
   // Only this process's catch-up follows a SQLite file: what it applied can go.
   Result<int64_t> PruneChangeLog() override {
     if (!following_.load()) return int64_t{0};
-    if (t_active_store == this) return NestedError();
+    if (t_active_store == this) return NestedTransaction();
     std::lock_guard<std::mutex> lock(follow_mu_);
     const int64_t through = applied_seq_;
     int64_t removed = 0;
@@ -2174,7 +1909,7 @@ class SqliteStore final : public Store {
   // No thread: CatchUp applies what other processes recorded, when the change counter moved.
   Status Follow(const std::string&, int64_t from_seq, FollowHooks hooks) override {
     std::lock_guard<std::mutex> lock(follow_mu_);
-    if (following_.load()) return Status::Internal("store: already following");
+    if (following_.load()) return AlreadyFollowing();
     hooks_ = std::move(hooks);
     applied_seq_ = from_seq;
     // The index was loaded after from_seq was read: anything later is in the log.
@@ -2186,7 +1921,7 @@ class SqliteStore final : public Store {
   Status CatchUp() override {
     if (!following_.load(std::memory_order_acquire)) return Status::Ok();
     if (counter_.Load() == caught_up_at_.load(std::memory_order_acquire)) return Status::Ok();
-    if (t_active_store == this) return NestedError();
+    if (t_active_store == this) return NestedTransaction();
     std::unique_lock<std::mutex> lock(follow_mu_);
     const uint64_t counter = counter_.Load();  // before reading the log it vouches for
     if (counter == caught_up_at_.load()) return Status::Ok();  // another caller just did it
@@ -2230,7 +1965,7 @@ class SqliteStore final : public Store {
   }
 
   Status Ping() override {
-    if (t_active_store == this) return NestedError();  // could wait forever for a reader
+    if (t_active_store == this) return NestedTransaction();  // could wait forever for a reader
     auto lease = LeaseReader();
     if (!lease.ok()) return lease.status();
     auto v = QueryInt(*lease->conn, "SELECT max(version) FROM schema_version", "ping");
@@ -2350,11 +2085,8 @@ Status Migrate(Conn& c, int target) {
                             "reading the schema version");
     if (!current.ok()) return current.status();
     if (*current > kSchemaVersion) {
-      return Status(500, "SCHEMA_TOO_NEW",
-                    "store: the database has schema version " + std::to_string(*current) +
-                        " but this build knows only up to version " +
-                        std::to_string(kSchemaVersion) +
-                        "; run a newer build or restore a backup made by this one");
+      return SchemaTooNew(*current, kSchemaVersion,
+                          "; run a newer build or restore a backup made by this one");
     }
     if (*current >= target) return c.Exec("COMMIT", "reading the schema version");
     const int next = static_cast<int>(*current) + 1;
