@@ -338,4 +338,17 @@ Statement BuildOverviewTop(int64_t day, int top_n, Dialect d) {
                      " ORDER BY o.used_today DESC, o.id LIMIT ", n}));
 }
 
+Statement BuildThrottleExpire(const std::string& scope, TimeMs stale, Dialect d) {
+  Builder b(d);
+  const std::string s = b.Text(scope), t = b.Int(stale);
+  return b.Done(Cat({"DELETE FROM throttle_counts WHERE scope = ", s, " AND last <= ", t}));
+}
+
+Statement BuildThrottleLive(const std::string& scope, int max_rows, Dialect d) {
+  Builder b(d);
+  const std::string s = b.Text(scope), n = b.Int(std::max(1, max_rows));
+  return b.Done(Cat({"SELECT key, count, last FROM throttle_counts WHERE scope = ", s,
+                     " ORDER BY count DESC LIMIT ", n}));
+}
+
 }  // namespace sandgate::store::orgsql
