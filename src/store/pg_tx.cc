@@ -433,24 +433,8 @@ Result<int64_t> PgTx::AppendAudit(const AuditRecord& a) {
 
 Result<std::vector<AuditRecord>> PgTx::ListAudit(const AuditFilter& f) {
   if (Status g = Guard(false); !g.ok()) return g;
-  // Fixed fragments only; values are bound, numbered in the order they are added.
-  std::string sql = std::string("SELECT ") + kAuditCols + " FROM audit WHERE true";
-  Params p;
-  int n = 0;
-  auto arg = [&] {
-    std::string a = "$";
-    a.append(std::to_string(++n));
-    return a;
-  };
-  if (f.org_id) sql += " AND org_id = " + arg(), p.Int(*f.org_id);
-  if (f.actor) sql += " AND actor = " + arg(), p.Text(*f.actor);
-  if (f.action) sql += " AND action = " + arg(), p.Text(*f.action);
-  if (f.from) sql += " AND ts >= " + arg(), p.Int(*f.from);
-  if (f.to) sql += " AND ts < " + arg(), p.Int(*f.to);
-  if (f.before_id) sql += " AND id < " + arg(), p.Int(*f.before_id);
-  sql += " ORDER BY id DESC LIMIT " + arg();
-  p.Int(std::clamp<int64_t>(f.limit, 1, kMaxPageLimit));
-  auto r = Run(sql, p, "listing the audit trail");
+  auto r =
+      RunBuilt(orgsql::BuildAuditList(f, orgsql::Dialect::kPostgres), "listing the audit trail");
   if (!r.ok()) return r.status();
   std::vector<AuditRecord> out;
   for (int i = 0; i < r->size(); ++i) out.push_back(rows::ReadAudit(r->Row(i)));

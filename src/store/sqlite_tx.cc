@@ -522,25 +522,8 @@ Result<int64_t> SqliteTx::AppendAudit(const AuditRecord& r) {
 
 Result<std::vector<AuditRecord>> SqliteTx::ListAudit(const AuditFilter& f) {
   if (Status g = Guard(false); !g.ok()) return g;
-  // Only fixed fragments go into the SQL text (at most 2^6 variants, each cached); values are
-  // bound. Parameter numbers are fixed so every variant binds the same way.
-  std::string sql = std::string("SELECT ") + kAuditCols + " FROM audit WHERE 1";
-  if (f.org_id) sql += " AND org_id = ?1";
-  if (f.actor) sql += " AND actor = ?2";
-  if (f.action) sql += " AND action = ?3";
-  if (f.from) sql += " AND ts >= ?4";
-  if (f.to) sql += " AND ts < ?5";
-  if (f.before_id) sql += " AND id < ?6";
-  sql += " ORDER BY id DESC LIMIT ?7";
-  auto s = Prep(sql);
+  auto s = Bound(orgsql::BuildAuditList(f, orgsql::Dialect::kSqlite));
   if (!s.ok()) return s.status();
-  if (f.org_id) s->Int(1, *f.org_id);
-  if (f.actor) s->Text(2, *f.actor);
-  if (f.action) s->Text(3, *f.action);
-  if (f.from) s->Int(4, *f.from);
-  if (f.to) s->Int(5, *f.to);
-  if (f.before_id) s->Int(6, *f.before_id);
-  s->Int(7, std::clamp<int64_t>(f.limit, 1, kMaxPageLimit));
   std::vector<AuditRecord> out;
   int rc;
   while ((rc = s->Step()) == SQLITE_ROW) out.push_back(rows::ReadAudit(s->row()));
