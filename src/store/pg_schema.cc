@@ -3,6 +3,7 @@
 #include <iterator>
 #include <string>
 
+#include "store/migration_runner.h"
 #include "store/store_errors.h"
 
 namespace sandgate::store::pgdb {
@@ -252,42 +253,32 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 int KnownSchemaVersion() { return kSchemaVersion; }
 
 Status Migrate(Conn& c, int target) {
-  for (;;) {
-    if (Status st = c.Exec("BEGIN", "starting a migration"); !st.ok()) return st;
-    struct RollbackUnlessCommitted {
-      Conn& c;
-      bool done = false;
-      ~RollbackUnlessCommitted() {
-        if (!done) (void)c.Exec("ROLLBACK", "rolling back a migration");
-      }
-    } guard{c};
+  MigrationSteps steps;
+  steps.begin = [&] { return c.Exec("BEGIN", "starting a migration"); };
+  steps.prepare = [&]() -> Status {
     if (Status st = c.Exec(kMigrateLock, "locking the schema"); !st.ok()) return st;
-    if (Status st = c.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
-                           "version integer PRIMARY KEY, applied_at bigint NOT NULL)",
-                           "creating the schema_version table");
-        !st.ok()) {
-      return st;
-    }
+    return c.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at "
+        "bigint NOT NULL)",
+        "creating the schema_version table");
+  };
+  steps.current = [&]() -> Result<int64_t> {
     auto cur = c.Query("SELECT coalesce(max(version), 0) FROM schema_version", Params(),
                        "reading the schema version");
     if (!cur.ok()) return cur.status();
-    const int64_t current = cur->Int(0, 0);
-    if (current > kSchemaVersion) {
-      return SchemaTooNew(current, kSchemaVersion);
-    }
-    if (current >= target) {
-      guard.done = true;
-      return c.Exec("COMMIT", "reading the schema version");
-    }
-    const int next = static_cast<int>(current) + 1;
-    const std::string what = "migrating to schema version " + std::to_string(next);
-    if (Status st = c.Exec(kMigrations[next - 1], what); !st.ok()) return st;
-    auto ins = c.Query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-                       Params().Int(next).Int(SystemClock()->now()), what);
-    if (!ins.ok()) return ins.status();
-    guard.done = true;
-    if (Status st = c.Exec("COMMIT", what); !st.ok()) return st;
-  }
+    return cur->Int(0, 0);
+  };
+  steps.apply = [&](int version) -> Status {
+    const std::string what = "migrating to schema version " + std::to_string(version);
+    if (Status st = c.Exec(kMigrations[version - 1], what); !st.ok()) return st;
+    return c
+        .Query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+               Params().Int(version).Int(SystemClock()->now()), what)
+        .status();
+  };
+  steps.commit = [&](std::string_view what) { return c.Exec("COMMIT", what); };
+  steps.rollback = [&] { (void)c.Exec("ROLLBACK", "rolling back a migration"); };
+  return RunMigrations(target, kSchemaVersion, "", steps);
 }
 
 // The schema version, 0 when there is no schema yet.

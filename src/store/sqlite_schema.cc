@@ -3,6 +3,7 @@
 #include <iterator>
 #include <string>
 
+#include "store/migration_runner.h"
 #include "store/store_errors.h"
 
 namespace sandgate::store::sqlitedb {
@@ -254,38 +255,36 @@ int SchemaVersion() { return kSchemaVersion; }
 // against another process migrating at the same time: the version is re-read under the write lock
 // each step. A database already past `target` (but not past kSchemaVersion) is left as it is.
 Status Migrate(Conn& c, int target) {
-  for (;;) {
-    if (Status st = c.Exec("BEGIN IMMEDIATE", "starting a migration"); !st.ok()) return st;
-    struct RollbackUnlessCommitted {
-      Conn& c;
-      ~RollbackUnlessCommitted() { RollbackIfOpen(c); }
-    } guard{c};
-    if (Status st = c.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
-                           "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-                           "creating the schema_version table");
-        !st.ok()) {
-      return st;
-    }
-    auto current = QueryInt(c, "SELECT coalesce(max(version), 0) FROM schema_version",
-                            "reading the schema version");
-    if (!current.ok()) return current.status();
-    if (*current > kSchemaVersion) {
-      return SchemaTooNew(*current, kSchemaVersion,
-                          "; run a newer build or restore a backup made by this one");
-    }
-    if (*current >= target) return c.Exec("COMMIT", "reading the schema version");
-    const int next = static_cast<int>(*current) + 1;
-    const std::string what = "migrating to schema version " + std::to_string(next);
-    if (Status st = c.Exec(kMigrations[next - 1], what); !st.ok()) return st;
-    {
-      auto s = c.Prepare("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)");
-      if (!s.ok()) return s.status();
-      s->Int(1, next).Int(2, SystemClock()->now());
-      int rc = s->Step();
-      if (rc != SQLITE_DONE) return SqlError(c.db(), rc, what);
-    }
-    if (Status st = c.Exec("COMMIT", what); !st.ok()) return st;
-  }
+  MigrationSteps steps;
+  steps.begin = [&] { return c.Exec("BEGIN IMMEDIATE", "starting a migration"); };
+  steps.prepare = [&] {
+    return c.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at "
+        "INTEGER NOT NULL)",
+        "creating the schema_version table");
+  };
+  steps.current = [&] {
+    return QueryInt(c, "SELECT coalesce(max(version), 0) FROM schema_version",
+                    "reading the schema version");
+  };
+  steps.apply = [&](int version) -> Status {
+    const std::string what = "migrating to schema version " + std::to_string(version);
+    if (Status st = c.Exec(kMigrations[version - 1], what); !st.ok()) return st;
+    auto s = c.Prepare("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)");
+    if (!s.ok()) return s.status();
+    s->Int(1, version).Int(2, SystemClock()->now());
+    int rc = s->Step();
+    return rc == SQLITE_DONE ? Status::Ok() : SqlError(c.db(), rc, what);
+  };
+  // A COMMIT that failed is rolled back.
+  steps.commit = [&](std::string_view what) {
+    Status st = c.Exec("COMMIT", what);
+    RollbackIfOpen(c);
+    return st;
+  };
+  steps.rollback = [&] { RollbackIfOpen(c); };
+  return RunMigrations(target, kSchemaVersion,
+                       "; run a newer build or restore a backup made by this one", steps);
 }
 
 }  // namespace sandgate::store::sqlitedb
