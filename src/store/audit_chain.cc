@@ -57,6 +57,20 @@ std::string AuditChainHash(std::string_view key, std::string_view prev_chain,
   return out;
 }
 
+Result<int64_t> AppendChainedAudit(const AuditRecord& r, std::string_view key,
+                                   const AuditAppendSteps& steps) {
+  AuditRecord rec = r;
+  auto last = steps.read_last_chain();
+  if (!last.ok()) return last.status();
+  rec.prev_chain = last->empty() ? AuditChainGenesis() : *std::move(last);
+  auto id = steps.insert(rec);
+  if (!id.ok()) return id.status();
+  rec.id = *id;
+  if (Status st = steps.set_chain(rec.id, AuditChainHash(key, rec.prev_chain, rec)); !st.ok())
+    return st;
+  return rec.id;
+}
+
 Result<AuditChainReport> VerifyAuditChain(Store& store, std::string_view key) {
   AuditChainReport rep;
   std::string prev;  // the stored chain of the previous record ("" before the first chained one)

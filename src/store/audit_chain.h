@@ -9,6 +9,7 @@
 // leaves a consistent shorter chain: compare the printed head with one recorded elsewhere.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,19 @@ std::string AuditChainHash(std::string_view key, std::string_view prev_chain, co
 
 // The chain value before the first record.
 std::string AuditChainGenesis();
+
+// Tx::AppendAudit, the same steps on both backends (inside the write transaction).
+// `read_last_chain`: the newest record's chain ("" when there is none or it is unchained).
+// `insert`: stores the record's data columns and its prev_chain, answers the id assigned.
+// `set_chain`: stores the chain value of record `id`.
+struct AuditAppendSteps {
+  std::function<Result<std::string>()> read_last_chain;
+  std::function<Result<int64_t>(const AuditRecord& with_prev_chain)> insert;
+  std::function<Status(int64_t id, const std::string& chain)> set_chain;
+};
+// Appends `r` after the newest record, chained under `key`; answers its id or the first error.
+Result<int64_t> AppendChainedAudit(const AuditRecord& r, std::string_view key,
+                                   const AuditAppendSteps& steps);
 
 struct AuditChainReport {
   int64_t records = 0;    // records read

@@ -338,4 +338,32 @@ Statement BuildOverviewTop(int64_t day, int top_n, Dialect d) {
                      " ORDER BY o.used_today DESC, o.id LIMIT ", n}));
 }
 
+Statement BuildAuditList(const AuditFilter& f, Dialect d) {
+  Builder b(d);
+  std::string sql = Cat(
+      {"SELECT ", layout::kAuditCols, " FROM audit WHERE ", d == Dialect::kSqlite ? "1" : "true"});
+  if (f.org_id) sql += Cat({" AND org_id = ", b.Int(*f.org_id)});
+  if (f.actor) sql += Cat({" AND actor = ", b.Text(*f.actor)});
+  if (f.action) sql += Cat({" AND action = ", b.Text(*f.action)});
+  if (f.from) sql += Cat({" AND ts >= ", b.Int(*f.from)});
+  if (f.to) sql += Cat({" AND ts < ", b.Int(*f.to)});
+  if (f.before_id) sql += Cat({" AND id < ", b.Int(*f.before_id)});
+  const int64_t limit = std::clamp<int64_t>(f.limit, 1, layout::kMaxPageLimit);
+  sql += Cat({" ORDER BY id DESC LIMIT ", b.Int(limit)});
+  return b.Done(std::move(sql));
+}
+
+Statement BuildThrottleExpire(const std::string& scope, TimeMs stale, Dialect d) {
+  Builder b(d);
+  const std::string s = b.Text(scope), t = b.Int(stale);
+  return b.Done(Cat({"DELETE FROM throttle_counts WHERE scope = ", s, " AND last <= ", t}));
+}
+
+Statement BuildThrottleLive(const std::string& scope, int max_rows, Dialect d) {
+  Builder b(d);
+  const std::string s = b.Text(scope), n = b.Int(std::max(1, max_rows));
+  return b.Done(Cat({"SELECT key, count, last FROM throttle_counts WHERE scope = ", s,
+                     " ORDER BY count DESC LIMIT ", n}));
+}
+
 }  // namespace sandgate::store::orgsql

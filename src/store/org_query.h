@@ -1,6 +1,7 @@
 // Internal to the store backends: the SQL of the provider console's organization list and overview
 // (Tx::QueryOrgs, Tx::OrgOverview), built once for both dialects so they cannot drift apart. Only
-// the placeholders ("?N" / "$N") and the name search differ.
+// the placeholders ("?N" / "$N") and the name search differ. Also the audit trail's filtered list
+// and the throttle statements, which differ only in their placeholders.
 #pragma once
 
 #include <cstdint>
@@ -63,5 +64,15 @@ Statement BuildOverviewUsage(TimeMs now, int64_t day, Dialect d);
 Statement BuildOverviewDays(int64_t first_day_exclusive, int64_t day, Dialect d);
 // kOrgCols, has_token, used, over_quota: the busiest organizations on `day`.
 Statement BuildOverviewTop(int64_t day, int top_n, Dialect d);
+
+// Tx::ListAudit: the records matching the filter, newest first (kAuditCols). Only fixed fragments
+// go into the SQL text (at most 2^6 variants, each prepared once); values are bound.
+Statement BuildAuditList(const AuditFilter& f, Dialect d);
+
+// Tx::ExchangeThrottle's statements that differ only in their placeholders: deletes the counts
+// of `scope` last counted at or before `stale`; key, count, last of the scope's counts, the
+// largest first (at most max_rows, at least 1).
+Statement BuildThrottleExpire(const std::string& scope, TimeMs stale, Dialect d);
+Statement BuildThrottleLive(const std::string& scope, int max_rows, Dialect d);
 
 }  // namespace sandgate::store::orgsql

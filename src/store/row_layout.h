@@ -37,6 +37,12 @@ inline constexpr char kAuditDataCols[] =
     "ts, actor, actor_role, org_id, action, outcome, client_addr, token_fp, detail, request_id";
 
 inline constexpr char kLeakCols[] = "org_id, policy, reported_at, url, source, action, token_last4";
+inline constexpr char kSupportContactCols[] = "name, email, url, phone, updated_at, updated_by";
+inline constexpr char kEndpointCols[] =
+    "id, org_id, url, events, description, seed, old_seed, old_until, created_at, failing_since";
+inline constexpr char kOutboxCols[] =
+    "id, endpoint_id, msg_id, event, payload, dedupe_key, created_at, state, attempts, "
+    "next_attempt_at, claimed_until, last_status, last_error, last_latency_ms, delivered_at";
 
 inline std::optional<domain::Subscription> ParseSubscription(std::string_view s) {
   using domain::Subscription;

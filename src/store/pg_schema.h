@@ -1,0 +1,42 @@
+// Internal to the PostgreSQL backend: the schema's migrations (pg_schema.cc) and the SQL that
+// the store, its transactions and the follower share.
+#pragma once
+
+#include "store/pg_conn.h"
+
+namespace sandgate::store::pgdb {
+
+// The newest schema version this build knows (PgSchemaVersion()).
+int KnownSchemaVersion();
+
+Status Migrate(Conn& c, int target);
+
+// The schema version, 0 when there is no schema yet.
+Result<int64_t> SchemaVersion(Conn& c);
+
+// After a usage write (a CTE `u` RETURNING org_id, day, used, over_quota): the organization's row
+// keeps the usage of its latest day (migration 10), in the same statement.
+constexpr const char* kSyncLatestUsage =
+    "UPDATE orgs o SET usage_day = u.day, used_today = u.used, over_quota_today = u.over_quota "
+    "FROM u WHERE o.id = u.org_id AND o.usage_day <= u.day";
+
+// Every write transaction starts by taking the cluster-wide write lock (see pg_store.h).
+constexpr const char* kBeginWriteTx = "BEGIN ISOLATION LEVEL READ COMMITTED";
+constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(74110001)";
+constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
+constexpr const char* kChangesChannel = "sandgate_changes";
+// The change log's horizon: its newest entry, or how far it was pruned if that is more.
+constexpr const char* kChangeHorizonSql =
+    "SELECT greatest(coalesce(max(seq), 0), (SELECT pruned_through FROM change_floor)) FROM "
+    "changes";
+constexpr const char* kChangeFloorSql = "SELECT pruned_through FROM change_floor";
+// Removes what every node holding a live lease has applied and raises the floor; one statement,
+// so the floor and the deletion commit together. Returns the number of entries removed.
+constexpr const char* kPruneChangesSql =
+    "WITH m AS (SELECT min(applied_seq) AS s FROM nodes WHERE lease_until > now()), "
+    "d AS (DELETE FROM changes WHERE seq <= (SELECT s FROM m) RETURNING seq) "
+    "UPDATE change_floor SET pruned_through = greatest(pruned_through, "
+    "coalesce((SELECT max(seq) FROM d), 0)) RETURNING (SELECT count(*) FROM d)";
+constexpr int kPruneEveryMs = 5000;
+
+}  // namespace sandgate::store::pgdb

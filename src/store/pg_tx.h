@@ -1,0 +1,114 @@
+// Internal to the PostgreSQL backend: the transaction (pg_tx.cc; webhooks, leak reports, the
+// support contact, export and restore in pg_tx_data.cc).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/org_query.h"
+#include "store/pg_conn.h"
+#include "store/row_layout.h"
+#include "store/row_mapping.h"
+#include "store/store.h"
+#include "store/store_errors.h"
+#include "store/tx_methods.h"
+
+namespace sandgate::store::pgdb {
+
+using namespace layout;  // column lists and value parsing shared with the other backend
+using namespace errors;  // the statuses both backends answer
+
+// A Tx on one connection with an open transaction; semantics as the SQLite backend's (a failed
+// statement other than a handled constraint violation poisons the Tx; a mutating call in a read
+// transaction fails). Statements whose constraint violations are answered (409/404) run inside a
+// savepoint, because PostgreSQL aborts the whole transaction on any error.
+class PgTx final : public Tx {
+ public:
+  PgTx(Conn& c, bool writable, const std::string& audit_key)
+      : c_(c), writable_(writable), audit_key_(audit_key) {}
+  const Status& poison() const { return poison_; }
+  // Whether this transaction changed something the per-node read caches hold (sessions, users,
+  // organizations, tokens, a last use), and the change it recorded itself (0: none).
+  bool cache_change() const { return cache_change_; }
+  int64_t recorded_change() const { return recorded_change_; }
+
+  SANDGATE_STORE_TX_METHODS;  // tx_methods.h
+  Result<int64_t> LiveNodes() override;
+
+  // RunTx's cache-only entry (organization 0) and the COMMIT in one round trip. On success the
+  // transaction is committed; on failure the caller rolls back (a no-op when COMMIT itself
+  // failed) and answers 503, as for any failed COMMIT.
+  Result<int64_t> RecordCacheChangeAndCommit();
+
+ private:
+  Status Guard(bool mutating);
+
+  // An orgsql statement.
+  Result<Rows> RunBuilt(const orgsql::Statement& st, std::string_view what);
+  // A statement whose every failure poisons the Tx.
+  Result<Rows> Run(const std::string& sql, const Params& p, std::string_view what);
+
+  // A statement whose unique (23505) or foreign key (23503) violation is answered with the given
+  // status instead of poisoning the Tx; it runs in a savepoint so the transaction survives.
+  Result<Rows> Handled(const std::string& sql, const Params& p, std::string_view what,
+                       std::optional<Status> on_unique, std::optional<Status> on_fk = std::nullopt,
+                       std::string* constraint = nullptr);
+  Status Mutation(const std::string& sql, const Params& p, std::string_view what);
+
+  // Keyset-paged scan: `sql` takes the last key as $1; fn returns each row's key.
+  template <typename RowFn>
+  Status Pages(const std::string& sql, std::string_view what, RowFn fn) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    int64_t after = std::numeric_limits<int64_t>::min();
+    for (;;) {
+      auto r = Run(sql, Params().Int(after), what);
+      if (!r.ok()) return r.status();
+      for (int i = 0; i < r->size(); ++i) {
+        auto key = fn(*r, i);
+        if (!key.ok()) return key.status();
+        after = *key;
+      }
+      if (r->size() < 5000) return Status::Ok();
+    }
+  }
+
+  template <typename RowFn>
+  Status All(const std::string& sql, std::string_view what, RowFn fn) {
+    if (Status g = Guard(false); !g.ok()) return g;
+    auto r = Run(sql, Params(), what);
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r->size(); ++i) {
+      if (Status st = fn(*r, i); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  Result<OrgRecord> OneOrg(const std::string& sql, const Params& p);
+  Result<UserRecord> OneUser(const std::string& sql, const Params& p);
+  Conn& c_;
+  const bool writable_;
+  const std::string& audit_key_;
+  Status poison_;
+  bool cache_change_ = false;
+  int64_t recorded_change_ = 0;
+};
+
+// What a committed write tells the node's read caches (PgStore::ChangeStamp).
+struct CacheEffect {
+  bool changed = false;    // it changed cached data
+  int64_t own_change = 0;  // the change RunTx recorded for it (the caller recorded none)
+};
+
+// Runs fn in one transaction on `c`. Write: BEGIN + the cluster-wide write lock. Read: a
+// read-only snapshot. Commits only when fn returned OK and nothing poisoned the Tx. A failed
+// COMMIT answers 503; if the connection broke during COMMIT the outcome is unknown to us (the
+// one case where PostgreSQL cannot say) and the caller is told 503 all the same.
+Status RunTx(Conn& c, bool writable, const std::string& audit_key,
+             const std::function<Status(Tx&)>& fn, CacheEffect* effect = nullptr);
+
+}  // namespace sandgate::store::pgdb
