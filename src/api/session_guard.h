@@ -73,7 +73,9 @@ class SessionGuard {
   bool secure_cookies_;
 };
 
-// Routes sharing one audience: Add wraps each handler with SessionGuard::WithSession.
+// Routes sharing one audience: Add wraps each handler with SessionGuard::WithSession. Call Add with
+// the verb and a literal pattern (`g.Add(verb::get, "/api/v1/...", ...)`):
+// tests/blackbox/test_openapi.py finds the server's routes in the source by that shape.
 class RouteGroup {
  public:
   RouteGroup(http::Router& r, const SessionGuard& guard, Audience audience)
