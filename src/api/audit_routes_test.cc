@@ -59,5 +59,15 @@ TEST_F(AuditRoutesTest, TheProviderLogDoesNotExistForOrganizationUsers) {
   EXPECT_EQ(Audited("PROVIDER_API", "NOT_FOUND"), before + 1);
 }
 
+TEST_F(AuditRoutesTest, TheAuditActionsInWordsArePublic) {
+  Answer a = Call(verb::get, "/api/v1/auditActions", nullptr);
+  ASSERT_EQ(a.status, 200) << a.res.body();
+  const auto& actions = a.obj().at("actions").as_array();
+  ASSERT_FALSE(actions.empty());
+  bool logout = false;
+  for (const auto& x : actions) logout = logout || x.at("action") == "LOGOUT";
+  EXPECT_TRUE(logout);
+}
+
 }  // namespace
 }  // namespace sandgate::api::testing

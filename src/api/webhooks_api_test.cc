@@ -1,7 +1,7 @@
 // The webhook routes (api/webhooks_api.cc) through the router: the organization's through the
 // signed-in group, the provider's through the provider group.
 #include "api/route_test_fixture.h"
-#include "notify/webhook_service.h"
+#include "service/webhook_service.h"
 
 namespace sandgate::api::testing {
 namespace {
@@ -9,11 +9,11 @@ namespace {
 class WebhookRoutesTest : public RouteTest {
  protected:
   void Configure(ApiOptions& o) override {
-    webhooks_.reset(new notify::WebhookService(*services_, {}));
+    webhooks_.reset(new service::WebhookService(*services_, {}));
     o.webhooks = webhooks_.get();
   }
   void BeforeServicesGo() override { webhooks_.reset(); }
-  std::unique_ptr<notify::WebhookService> webhooks_;
+  std::unique_ptr<service::WebhookService> webhooks_;
 };
 
 TEST_F(WebhookRoutesTest, EachScopeListsItsOwnEndpoints) {
