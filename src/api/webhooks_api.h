@@ -6,20 +6,13 @@
 // secret).
 #pragma once
 
-#include <functional>
-
-#include "auth/sessions.h"
+#include "api/session_guard.h"
 #include "http/router.h"
 #include "service/webhook_service.h"
 
 namespace sandgate::api {
 
-using AuthedHandler =
-    std::function<http::Response(const http::Request&, http::RequestContext&,
-                                 const auth::Authenticated&, const service::Actor&)>;
-// Wraps a handler with the session and CSRF checks (Api::WithSession); provider_only hides it.
-using SessionWrap = std::function<http::Handler(AuthedHandler, bool provider_only)>;
-
-void RegisterWebhookRoutes(http::Router& r, service::WebhookService& w, const SessionWrap& wrap);
+// The organization's routes through guard.SignedIn, the provider's through guard.Provider.
+void RegisterWebhookRoutes(http::Router& r, service::WebhookService& w, const SessionGuard& guard);
 
 }  // namespace sandgate::api
