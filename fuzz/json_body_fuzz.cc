@@ -1,9 +1,9 @@
 // libFuzzer target: the strict JSON request bodies (src/api/json_body) with every body shape the
-// API accepts, followed by what each caller in src/api/api.cc does with an accepted body (as_string
-// on the fields, to_number<int64_t>, ParseIso8601, ParseRole, ParseDisableReason). Those accessors
-// throw or abort if ParseBody accepted a body its caller cannot use; that is the bug this finds.
-// Input: first byte picks the shape (and the Content-Type variant), the rest is the body.
-// Keep kShapes in step with the ParseBody calls in src/api/api.cc.
+// API accepts, followed by what each caller in src/api/*_routes.cc does with an accepted body
+// (as_string on the fields, to_number<int64_t>, ParseIso8601, ParseRole, ParseDisableReason). Those
+// accessors throw or abort if ParseBody accepted a body its caller cannot use; that is the bug this
+// finds. Input: first byte picks the shape (and the Content-Type variant), the rest is the body.
+// Keep kShapes in step with the ParseBody calls in src/api/*_routes.cc.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

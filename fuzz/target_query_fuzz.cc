@@ -19,7 +19,7 @@ void Check(bool ok) {
   if (!ok) std::abort();
 }
 
-// Every route pattern Sandgate registers (src/api/api.cc, src/submission, src/web/portal.cc).
+// Every route pattern Sandgate registers (src/api/*_routes.cc, src/submission, src/web/portal.cc).
 constexpr struct {
   bhttp::verb method;
   const char* pattern;

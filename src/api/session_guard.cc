@@ -92,15 +92,19 @@ http::Handler SessionGuard::WithSession(AuthedHandler h, Audience audience) cons
     if (changes) presented = std::string(req["X-CSRF-Token"]);
     WipeOnExit wipe_presented(presented);
     if (changes && !sessions_.CsrfValid(sid, presented)) {
-      services_.Audit(actor, actor.caller.org_id, "CSRF_CHECK", "CSRF_INVALID",
-                      token::RedactTokens(ctx.path));
+      services_
+          .Audit(actor, actor.caller.org_id, "CSRF_CHECK", "CSRF_INVALID",
+                 token::RedactTokens(ctx.path))
+          .IgnoreError();
       return Error(Status::Forbidden("CSRF_INVALID",
                                      "The request lacks a valid X-CSRF-Token header; reload the "
                                      "page and try again."));
     }
     if (audience == Audience::kProvider && actor.caller.role != Role::kProviderAdmin) {
-      services_.Audit(actor, actor.caller.org_id, "PROVIDER_API", "NOT_FOUND",
-                      token::RedactTokens(ctx.path));
+      services_
+          .Audit(actor, actor.caller.org_id, "PROVIDER_API", "NOT_FOUND",
+                 token::RedactTokens(ctx.path))
+          .IgnoreError();
       return NotFoundResponse();
     }
     return h(req, ctx, who.value(), actor);

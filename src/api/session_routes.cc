@@ -33,7 +33,7 @@ Response Login(const Routes& api, const Request& req, RequestContext& ctx) {
                               ctx.request_id);
   if (!r.ok()) {
     Response res = Error(r.status());
-    if (r.status().http_status() == 429)
+    if (r.status().IsRateLimited())
       res.set(http::bhttp::field::retry_after, std::to_string(retry_after));
     return res;
   }
@@ -77,7 +77,7 @@ void RegisterSessionRoutes(http::Router& r, const Routes& api) {
                   WipeOnExit wipe_sid(sid);
                   Status st = api.sessions.Logout(sid);
                   if (!st.ok()) return Error(st);
-                  api.services.Audit(a, a.caller.org_id, "LOGOUT", "ALLOWED");
+                  api.services.Audit(a, a.caller.org_id, "LOGOUT", "ALLOWED").IgnoreError();
                   Response res{http::bhttp::status::no_content, 11};
                   res.set(http::bhttp::field::set_cookie, api.guard.ClearCookie());
                   return res;

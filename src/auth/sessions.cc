@@ -80,8 +80,10 @@ void SessionManager::NoteRefusal(const std::string& actor, const std::string& cl
                        " throttle; further refusals within 60 s are counted in one record"});
   }
   for (const auto& p : out)
-    services_.Audit(service::Actor{p.actor, domain::Caller{}, p.client_addr, true}, std::nullopt,
-                    "LOGIN", "TOO_MANY_ATTEMPTS", p.detail);
+    services_
+        .Audit(service::Actor{p.actor, domain::Caller{}, p.client_addr, true}, std::nullopt,
+               "LOGIN", "TOO_MANY_ATTEMPTS", p.detail)
+        .IgnoreError();
 }
 
 void SessionManager::FlushRefusals(TimeMs now, bool all) {
@@ -150,7 +152,7 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
   bool ok = token::VerifyPassword(found.ok() ? user.password_hash : kDummy, password) && found.ok();
   if (!ok) {
     // Already counted by Begin.
-    services_.Audit(anon, std::nullopt, "LOGIN", "INVALID_CREDENTIALS");
+    services_.Audit(anon, std::nullopt, "LOGIN", "INVALID_CREDENTIALS").IgnoreError();
     return Status(401, "INVALID_CREDENTIALS", "The username or password is not correct.");
   }
   throttle_.Succeeded(username, addr_key);
@@ -207,13 +209,15 @@ Result<Authenticated> SessionManager::Authenticate(const std::string& session_id
   out.user = entry.value()->user;
   if (now - s.last_seen_at >= policy_.idle_timeout ||
       now - s.created_at >= policy_.absolute_timeout) {
-    services_.store().Write([&](store::Tx& tx) { return tx.DeleteSession(hash); });
+    services_.store().Write([&](store::Tx& tx) { return tx.DeleteSession(hash); }).IgnoreError();
     return Status(401, "SESSION_EXPIRED", "Your session has expired; sign in again.");
   }
   if (touch && now - s.last_seen_at >= policy_.touch_interval) {
     // Best effort: a store that cannot write (disk full, I/O error) must not stop signed-in users
     // from reading; the touch is retried on the next request.
-    services_.store().Write([&](store::Tx& tx) { return tx.TouchSession(hash, now); });
+    services_.store()
+        .Write([&](store::Tx& tx) { return tx.TouchSession(hash, now); })
+        .IgnoreError();
   }
   out.session_hash = hash;
   return out;

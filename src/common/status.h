@@ -10,7 +10,7 @@
 
 namespace sandgate {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
   Status(int http_status, std::string code, std::string message)
@@ -47,6 +47,9 @@ class Status {
   bool IsUnavailable() const { return http_ == 503; }  // the store (or a dependency) is away
   const std::string& code() const { return code_; }
   const std::string& message() const { return message_; }
+  // Says, at a call whose failure changes nothing (a best-effort audit of a refusal, a session
+  // touch retried on the next request), that the status is dropped on purpose.
+  void IgnoreError() const {}
 
  private:
   int http_ = 0;
@@ -56,7 +59,7 @@ class Status {
 
 // Result<T>: a value or a non-OK Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status st) : v_(std::move(st)) {}   // NOLINT: implicit by design
@@ -72,6 +75,7 @@ class Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() { return value(); }
+  void IgnoreError() const {}  // as Status::IgnoreError
 
  private:
   std::variant<T, Status> v_;

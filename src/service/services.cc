@@ -267,7 +267,7 @@ Result<TokenView> Services::Mutate(const Actor& a, OrgId org_id, Action action,
     rec.outcome = refusal.code();
     rec.token_fp = refused_fp;
     if (!org_exists) rec.detail = "org " + std::to_string(org_id);
-    store_->Write([&](Tx& tx) { return tx.AppendAudit(rec).status(); });
+    store_->Write([&](Tx& tx) { return tx.AppendAudit(rec).status(); }).IgnoreError();
   }
   return st;
 }
@@ -282,7 +282,7 @@ Result<std::vector<AuditRecord>> Services::ListAudit(const Actor& a, store::Audi
     st.org_id = *a.caller.org_id;
     domain::Decision d = domain::Decide(st, a.caller, domain::Action::kReadAudit, clock_->now());
     if (!d.allowed()) {
-      Audit(a, a.caller.org_id, "AUDIT_READ", d.status.code());
+      Audit(a, a.caller.org_id, "AUDIT_READ", d.status.code()).IgnoreError();
       return d.status;
     }
   }

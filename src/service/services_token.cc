@@ -73,7 +73,8 @@ Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
   domain::Decision d =
       domain::Decide(StateOf(read.org, read.token.has_value()), a.caller, Action::kRead, now);
   if (!d.allowed()) {
-    Audit(a, std::nullopt, "TOKEN_READ", d.status.code(), "org " + std::to_string(org_id));
+    Audit(a, std::nullopt, "TOKEN_READ", d.status.code(), "org " + std::to_string(org_id))
+        .IgnoreError();
     return d.status;
   }
   TokenView view;

@@ -75,7 +75,7 @@ Status WebhookService::Refuse(const service::Actor& a, std::optional<domain::Org
                               const std::string& action, Status st) {
   store::AuditRecord r = s_.AuditBase(a, scope, action, s_.clock().now());
   r.outcome = st.code();
-  s_.store().Write([&](store::Tx& tx) { return tx.AppendAudit(r).status(); });
+  s_.store().Write([&](store::Tx& tx) { return tx.AppendAudit(r).status(); }).IgnoreError();
   return st;
 }
 

@@ -673,7 +673,7 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
     auto seq = tx.RecordCacheChangeAndCommit();
     if (!seq.ok()) {
       (void)c.Exec("ROLLBACK", "rolling back");
-      if (seq.status().http_status() == 503) return seq.status();
+      if (seq.status().IsUnavailable()) return seq.status();
       return Status::Unavailable("store: commit failed: " + seq.status().message());
     }
     own_change = *seq;

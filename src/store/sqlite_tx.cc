@@ -689,7 +689,7 @@ Status SqliteTx::Fail(int rc, std::string_view what, std::optional<Status> on_un
   if (tx_open && on_unique && IsUniqueViolation(rc)) return *on_unique;
   if (tx_open && on_fk && rc == SQLITE_CONSTRAINT_FOREIGNKEY) return *on_fk;
   Status st = SqlError(c_.db(), rc, what);
-  if (!tx_open && st.http_status() != 503) {
+  if (!tx_open && !st.IsUnavailable()) {
     st = Status::Unavailable("store: " + std::string(what) +
                              " failed and the transaction was rolled back");
   }

@@ -24,7 +24,7 @@ Status SpoolError(int err) {
 class FdWriter final : public FileWriter {
  public:
   explicit FdWriter(int fd) : fd_(fd) {}
-  ~FdWriter() override { Close(); }
+  ~FdWriter() override { Close().IgnoreError(); }
   Status Append(const char* data, size_t n) override {
     if (fd_ < 0) return SpoolError(EBADF);
     if (int err = fault::Errno(fault::At(fault::Site::kSpoolWrite)); err != 0)
@@ -133,7 +133,7 @@ Status SpoolFile::Write(const char* data, size_t n) {
 Status SpoolFile::Close() { return writer_ ? writer_->Close() : Status::Ok(); }
 
 std::string SpoolFile::Release() {
-  Close();
+  Close().IgnoreError();
   std::string p = std::move(path_);
   path_.clear();
   return p;

@@ -241,15 +241,17 @@ void SubmissionService::OnOverQuota(domain::OrgId org, const quota::Admission& a
     // stored count is read only from the in-memory line on (this write happens anyway).
     auto limits = LimitsFor(org);
     const TimeMs now = services_.clock().now();
-    services_.store().Write([&](store::Tx& tx) -> Status {
-      if (Status s = tx.AddUsage(org, a.day, 0, 1, std::nullopt); !s.ok()) return s;
-      if (!limits.ok() || a.over_quota_today < notify::QuotaNearLine(limits->disable_threshold))
-        return Status::Ok();
-      auto u = tx.GetUsage(org, a.day);
-      if (!u.ok()) return u.status();
-      return notify::EnqueueQuotaRefused(tx, org, a.day, u->over_quota, limits->disable_threshold,
-                                         now);
-    });
+    services_.store()
+        .Write([&](store::Tx& tx) -> Status {
+          if (Status s = tx.AddUsage(org, a.day, 0, 1, std::nullopt); !s.ok()) return s;
+          if (!limits.ok() || a.over_quota_today < notify::QuotaNearLine(limits->disable_threshold))
+            return Status::Ok();
+          auto u = tx.GetUsage(org, a.day);
+          if (!u.ok()) return u.status();
+          return notify::EnqueueQuotaRefused(tx, org, a.day, u->over_quota,
+                                             limits->disable_threshold, now);
+        })
+        .IgnoreError();
   }
   if (!crossed) return;
   // The request whose refusal crossed the threshold is named in the audit record.
