@@ -269,8 +269,22 @@ TEST_F(EngineTest, BinLsIsABenignElf) {
 
 // This test binary is a normal g++-built, dynamically linked ELF like `sandgate` itself, and it
 // even quotes PowerShell/JavaScript markers and the EICAR halves: it must stay clean.
+// A sanitizer build of it is some 370 MB; what ClamAV reads of it (the file and what it unpacks)
+// then passes the default 512 MiB scan limit, and the limit heuristic would flag it. Such a binary
+// is scanned by an engine whose limit fits it: the test is about the signatures, not the limit.
 TEST_F(EngineTest, OwnBinaryIsBenign) {
-  const Analysis a = Analyze("/proc/self/exe");
+  const uint64_t size = std::filesystem::file_size("/proc/self/exe");
+  std::shared_ptr<Engine> engine = engine_;
+  EngineConfig roomy;
+  if (4 * size > roomy.av_scan_limit) {
+    roomy.av_scan_limit = 4 * size;
+    Result<std::shared_ptr<Engine>> e = Engine::Load(roomy);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    engine = std::move(e).value();
+  }
+  Result<Analysis> scanned = engine->AnalyzeFile("/proc/self/exe");
+  ASSERT_TRUE(scanned.ok()) << scanned.status().message();
+  const Analysis& a = scanned.value();
   EXPECT_EQ(a.quick.file_type, "elf");
   EXPECT_TRUE(a.quick.virus_name.empty()) << a.quick.virus_name;
   EXPECT_EQ(a.verdict.type, VerdictType::kBenign);
