@@ -17,7 +17,8 @@ export function loadAuditActions() {
   return loading || Promise.resolve();
 }
 
-const codeWords = (code) => {
+// "INVALID_CREDENTIALS" -> "Invalid credentials": a code without words of its own.
+export const codeWords = (code) => {
   const t = String(code || '').toLowerCase().replace(/_/g, ' ');
   return t ? t[0].toUpperCase() + t.slice(1) : '\u2014';
 };

@@ -1,15 +1,10 @@
 // The provider's audit log (/provider/audit) and the audit table the organization page shows too.
 import { get, query } from './api.js';
-import { actionLabel, auditActionCodes, loadAuditActions } from './audit-actions.js';
+import { actionLabel, auditActionCodes, codeWords, loadAuditActions } from './audit-actions.js';
 import { errorBox, h, label, rerender, timeEl } from './dom.js';
 import { fieldError, providerBreadcrumb, refusal } from './provider-common.js';
 
 const AUDIT_PAGE = 50;
-// "INVALID_CREDENTIALS" -> "Invalid credentials" (a refusal's outcome code).
-const codeWords = (code) => {
-  const t = String(code || '').toLowerCase().replace(/_/g, ' ');
-  return t ? t[0].toUpperCase() + t.slice(1) : '\u2014';
-};
 
 function roleWords(role) {
   if (!role) return '';
