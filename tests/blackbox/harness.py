@@ -87,7 +87,12 @@ class Client:
         for attempt in range(2):
             conn = self._connect()
             try:
-                conn.request(method, path, body=data, headers=h)
+                try:
+                    conn.request(method, path, body=data, headers=h)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The server may answer (413, 400) and close before the whole body is sent;
+                    # its answer is still in our receive buffer, so read it before giving up.
+                    pass
                 r = conn.getresponse()
                 payload = r.read()
                 hdrs = {k.lower(): v for k, v in r.getheaders()}
