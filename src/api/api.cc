@@ -14,8 +14,9 @@ namespace sandgate::api {
 void AddUsage(const Routes& api, boost::json::object& o, const service::TokenView& view) {
   if (!api.options.submissions) return;
   auto used = api.options.submissions->quota().UsedToday(view.org.id, api.services.clock().now());
-  o["usage"] = UsageSummaryJson(used.ok() ? used.value() : 0, view.org.daily_allowance);
-  o["lastUsedOn"] = OptTime(view.last_used);
+  o["usage"] =
+      UsageSummaryJson(used.ok() ? used.value() : 0, view.org.daily_allowance, o.storage());
+  o["lastUsedOn"] = OptTime(view.last_used, o.storage());
 }
 
 namespace {

@@ -12,12 +12,21 @@ namespace json = boost::json;
 using http::RequestContext;
 using http::Response;
 
-Response JsonResponse(int status, const json::value& v) {
+namespace {
+
+template <class Json>
+Response Serialized(int status, const Json& v) {
   Response res{static_cast<http::bhttp::status>(status), 11};
   res.set(http::bhttp::field::content_type, "application/json");
   res.body() = json::serialize(v);
   return res;
 }
+
+}  // namespace
+
+Response JsonResponse(int status, const json::value& v) { return Serialized(status, v); }
+Response JsonResponse(int status, const json::object& v) { return Serialized(status, v); }
+Response JsonResponse(int status, const json::array& v) { return Serialized(status, v); }
 
 Response JsonResponseWiping(int status, json::object& v,
                             std::initializer_list<const char*> secret_keys) {

@@ -2,6 +2,7 @@
 // status from the Status) and the parsing of path ids and query parameters. Thread-safe (pure).
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -16,6 +17,9 @@
 namespace sandgate::api {
 
 http::Response JsonResponse(int status, const boost::json::value& v);
+// The same, serialized straight from an object or an array (no copy into a json::value).
+http::Response JsonResponse(int status, const boost::json::object& v);
+http::Response JsonResponse(int status, const boost::json::array& v);
 // A JSON response from `v`, then wipes the secret string fields `secret_keys` of the object `v`
 // (the serialized copy lives in the response body, which the server wipes after sending it).
 http::Response JsonResponseWiping(int status, boost::json::object& v,

@@ -10,25 +10,26 @@ namespace sandgate::api {
 
 namespace json = boost::json;
 
-json::value OptTime(const std::optional<TimeMs>& t) {
-  if (!t) return nullptr;
-  return json::value(FormatIso8601(*t));
+json::value OptTime(const std::optional<TimeMs>& t, json::storage_ptr sp) {
+  if (!t) return json::value(nullptr, std::move(sp));
+  return json::value(FormatIso8601(*t), std::move(sp));
 }
 
-json::array ActionNames(const std::vector<domain::Action>& actions) {
-  json::array a;
-  for (domain::Action x : actions) a.emplace_back(std::string(domain::ToString(x)));
+json::array ActionNames(const std::vector<domain::Action>& actions, json::storage_ptr sp) {
+  json::array a(std::move(sp));
+  a.reserve(actions.size());
+  for (domain::Action x : actions) a.emplace_back(domain::ToString(x));
   return a;
 }
 
 json::object TokenViewJson(const service::TokenView& v, const std::string& base_url,
-                           bool provider) {
-  json::object o;
+                           bool provider, json::storage_ptr sp) {
+  json::object o(24, sp);  // room for every key: no rehash while filling
   o["orgId"] = v.org.id;
   o["orgName"] = v.org.name;
   o["baseUrl"] = base_url;
   if (v.token) {
-    json::object t;
+    json::object t(sp);
     t["masked"] = token::Mask(v.token->last4);
     t["last4"] = v.token->last4;
     t["createdOn"] = FormatIso8601(v.token->created_at);
@@ -47,7 +48,7 @@ json::object TokenViewJson(const service::TokenView& v, const std::string& base_
   o["disabledByProvider"] = v.org.provider_disabled;
   if (v.org.provider_disabled) {
     o["disableReason"] = std::string(domain::ToString(v.org.disable_reason));
-    o["disabledOn"] = OptTime(v.org.disabled_at);
+    o["disabledOn"] = OptTime(v.org.disabled_at, sp);
     // By the over-quota threshold (the "system" actor, submission/submission.cc), not a person.
     o["disabledAutomatically"] = v.org.disabled_by == "system";
     if (provider) {
@@ -57,20 +58,21 @@ json::object TokenViewJson(const service::TokenView& v, const std::string& base_
   } else {
     o["disableReason"] = nullptr;
   }
-  json::object sub;
+  json::object sub(sp);
   sub["state"] = std::string(domain::ToString(v.subscription));
-  sub["endsAt"] = OptTime(v.org.ends_at);
+  sub["endsAt"] = OptTime(v.org.ends_at, sp);
   o["subscription"] = std::move(sub);
-  o["allowedActions"] = ActionNames(v.allowed);
+  o["allowedActions"] = ActionNames(v.allowed, sp);
   // Issue 20: the organization's leak policy, and the last report of its token found in public
   // (cleared when a new token is added). The URL is the scanner's text: clients show it as text.
   o["leakPolicy"] = std::string(domain::ToString(v.leak.policy));
   if (v.leak.reported_at) {
-    o["leakReport"] = json::object{{"foundAt", FormatIso8601(*v.leak.reported_at)},
-                                   {"url", v.leak.url},
-                                   {"source", v.leak.source},
-                                   {"action", v.leak.action},
-                                   {"tokenLast4", v.leak.token_last4}};
+    o["leakReport"] = json::object({{"foundAt", FormatIso8601(*v.leak.reported_at)},
+                                    {"url", v.leak.url},
+                                    {"source", v.leak.source},
+                                    {"action", v.leak.action},
+                                    {"tokenLast4", v.leak.token_last4}},
+                                   sp);
   } else {
     o["leakReport"] = nullptr;
   }
@@ -91,8 +93,8 @@ json::object OrgJson(const service::TokenView& v, const std::string& base_url) {
   return o;
 }
 
-json::object UsageSummaryJson(int64_t used, int64_t allowed) {
-  return json::object{{"used", used}, {"allowed", allowed}};
+json::object UsageSummaryJson(int64_t used, int64_t allowed, json::storage_ptr sp) {
+  return json::object({{"used", used}, {"allowed", allowed}}, std::move(sp));
 }
 
 json::object OrgRowJson(const store::OrgRow& row, TimeMs now) {

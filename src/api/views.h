@@ -18,18 +18,23 @@
 
 namespace sandgate::api {
 
+// Views take an optional storage (e.g. a json::monotonic_resource for the life of one answer):
+// everything they build lives there, so nothing is copied between storages.
+
 // An ISO-8601 time, or null.
-boost::json::value OptTime(const std::optional<TimeMs>& t);
+boost::json::value OptTime(const std::optional<TimeMs>& t, boost::json::storage_ptr sp = {});
 // The actions' names, in order.
-boost::json::array ActionNames(const std::vector<domain::Action>& actions);
+boost::json::array ActionNames(const std::vector<domain::Action>& actions,
+                               boost::json::storage_ptr sp = {});
 
 // The token page's read model. `provider`: the provider's note and who disabled the token, too.
 boost::json::object TokenViewJson(const service::TokenView& v, const std::string& base_url,
-                                  bool provider);
+                                  bool provider, boost::json::storage_ptr sp = {});
 // The provider's organization: the token page's model plus id, name, creation time and settings.
 boost::json::object OrgJson(const service::TokenView& v, const std::string& base_url);
 // {"used", "allowed"}: today's accepted submissions against the daily allowance.
-boost::json::object UsageSummaryJson(int64_t used, int64_t allowed);
+boost::json::object UsageSummaryJson(int64_t used, int64_t allowed,
+                                     boost::json::storage_ptr sp = {});
 // One row of the provider's organization list, its state at `now`.
 boost::json::object OrgRowJson(const store::OrgRow& row, TimeMs now);
 // The provider's overview at `now`; `top` is the already rendered rows of v.top.

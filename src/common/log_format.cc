@@ -112,8 +112,15 @@ void AppendJsonString(std::string& out, std::string_view s) {
       out += kHex[c & 15];
       ++i;
     } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
+      // A run of plain ASCII goes in whole.
+      size_t end = i + 1;
+      while (end < s.size()) {
+        const auto d = static_cast<unsigned char>(s[end]);
+        if (d < 0x20 || d >= 0x7f || d == '"' || d == '\\') break;
+        ++end;
+      }
+      out.append(s.data() + i, end - i);
+      i = end;
     } else if (size_t n = Utf8Len(s, i); n > 0) {
       out.append(s.substr(i, n));
       i += n;

@@ -28,6 +28,18 @@ Status CheckRawHeader(std::string_view header) {
   bool first_line = true;
   for (size_t i = 0; i < header.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(header[i]);
+    if (c > 0x20 && c != 0x7f) {
+      // The common case: a run of visible characters (and spaces inside it), skipped in one go.
+      size_t end = i + 1;
+      while (end < header.size()) {
+        const unsigned char d = static_cast<unsigned char>(header[end]);
+        if (d < 0x20 || d == 0x7f) break;
+        ++end;
+      }
+      line_start = false;
+      i = end - 1;
+      continue;
+    }
     if (c == '\r') {
       if (i + 1 >= header.size() || header[i + 1] != '\n')
         return Bad("A bare CR is not a line ending.");

@@ -29,9 +29,16 @@ int HexValue(char c) {
 }
 
 bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
-  out->clear();
+  // Most text has nothing to decode: copied whole up to the first '%' (or '+').
+  size_t first = 0;
+  while (first < in.size() && in[first] != '%' && !(plus_is_space && in[first] == '+')) ++first;
+  if (first == in.size()) {
+    out->assign(in);
+    return true;
+  }
   out->reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
+  out->assign(in.substr(0, first));
+  for (size_t i = first; i < in.size(); ++i) {
     char c = in[i];
     if (c == '%') {
       if (i + 2 >= in.size()) return false;
@@ -46,6 +53,16 @@ bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
     }
   }
   return true;
+}
+
+// Whether a query parameter's key, percent-decoded (+ is a space), is `name`: compared in place
+// when it has nothing to decode.
+bool KeyIs(std::string_view raw_key, std::string_view name) {
+  bool plain = true;
+  for (char c : raw_key) plain = plain && c != '%' && c != '+';
+  if (plain) return raw_key == name;
+  std::string decoded;
+  return PercentDecode(raw_key, &decoded, true) && decoded == name;
 }
 
 }  // namespace
@@ -111,9 +128,7 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
     if (amp == std::string_view::npos) amp = query.size();
     std::string_view pair = query.substr(i, amp - i);
     size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    std::string decoded_key;
-    if (PercentDecode(key, &decoded_key, true) && decoded_key == name) {
+    if (KeyIs(pair.substr(0, eq), name)) {
       std::string value;
       if (eq == std::string_view::npos) return std::string();
       if (!PercentDecode(pair.substr(eq + 1), &value, true)) return std::nullopt;
@@ -131,9 +146,7 @@ size_t QueryParamCount(std::string_view query, std::string_view name) {
     size_t amp = query.find('&', i);
     if (amp == std::string_view::npos) amp = query.size();
     std::string_view pair = query.substr(i, amp - i);
-    std::string decoded_key;
-    if (PercentDecode(pair.substr(0, pair.find('=')), &decoded_key, true) && decoded_key == name)
-      ++count;
+    if (KeyIs(pair.substr(0, pair.find('=')), name)) ++count;
     i = amp + 1;
   }
   return count;

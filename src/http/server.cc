@@ -8,7 +8,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -45,14 +44,29 @@ void AddCommonHeaders(Response& res) {
     res.set(bhttp::field::cache_control, "no-store");
 }
 
+std::string CommonHeaderLines(bool tls, bool cache_control) {
+  std::string out =
+      "Server: sandgate\r\n"
+      "X-Content-Type-Options: nosniff\r\n"
+      "X-Frame-Options: DENY\r\n"
+      "Referrer-Policy: no-referrer\r\n"
+      "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n";
+  if (cache_control) out += "Cache-Control: no-store\r\n";
+  if (tls) out += "Strict-Transport-Security: max-age=31536000\r\n";
+  return out;
+}
+
 Response JsonError(unsigned version, int status, const std::string& code,
                    const std::string& message) {
   Response res{static_cast<bhttp::status>(status), version};
   res.set(bhttp::field::content_type, "application/json");
-  boost::json::object o;
-  o["code"] = code;
-  o["message"] = message;
-  res.body() = boost::json::serialize(o);
+  std::string& body = res.body();
+  body.reserve(32 + code.size() + message.size());
+  body = "{\"code\":";
+  AppendJsonString(body, code);
+  body += ",\"message\":";
+  AppendJsonString(body, message);
+  body += '}';
   return res;
 }
 
@@ -69,10 +83,10 @@ void AddRequestIdToError(Response& res, const std::string& request_id) {
   body += '}';
 }
 
-void SerializeResponse(const Response& res, std::string& out) {
+void SerializeResponse(const Response& res, std::string& out, std::string_view more_lines) {
   out.clear();
   const std::string_view reason = res.reason();
-  size_t size = 16 + reason.size() + res.body().size();
+  size_t size = 16 + reason.size() + more_lines.size() + res.body().size();
   for (const auto& f : res) size += f.name_string().size() + f.value().size() + 4;
   out.reserve(size);
   out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -88,6 +102,7 @@ void SerializeResponse(const Response& res, std::string& out) {
     out += f.value();
     out += "\r\n";
   }
+  out += more_lines;
   out += "\r\n";
   out += res.body();
 }
@@ -223,6 +238,9 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   ConnectionLimits limits;
   std::unique_ptr<ssl::context> tls;
+  // CommonHeaderLines for this server (HSTS with TLS), without and with Cache-Control; set by
+  // Bind (after LoadTls), read-only while serving.
+  std::string common_lines, common_lines_cache;
   // Refused connections are logged at most once a second, with a count.
   std::atomic<uint64_t> refused{0};
   std::atomic<int64_t> last_refusal_log{0};
@@ -487,6 +505,7 @@ struct Server::Impl {
   template <class Stream>
   asio::awaitable<void> Connection(Stream& stream, const Peer& client) {
     beast::flat_buffer buffer;
+    std::string wire;  // answers are serialized here, one at a time (Serve)
     bool first = true;
     for (;;) {
       bhttp::request_parser<bhttp::empty_body> head;
@@ -504,16 +523,16 @@ struct Server::Impl {
       }
       in_flight++;
       if (http_metrics) metrics::M().http_in_flight->Add(1);
-      bool keep = co_await Serve(stream, buffer, head, client);
+      bool keep = co_await Serve(stream, buffer, head, client, wire);
       if (http_metrics) metrics::M().http_in_flight->Add(-1);
       in_flight--;
       if (!keep || stopping) break;
     }
   }
 
-  void AddHeaders(Response& res) const {
-    AddCommonHeaders(res);
-    if (tls) res.set(bhttp::field::strict_transport_security, "max-age=31536000");
+  // The common header lines for `res` (Cache-Control: no-store unless it has its own).
+  std::string_view CommonLines(const Response& res) const {
+    return res.find(bhttp::field::cache_control) == res.end() ? common_lines_cache : common_lines;
   }
 
   template <class Stream>
@@ -523,12 +542,11 @@ struct Server::Impl {
     const std::string request_id = NewRequestId();
     AddRequestIdToError(res, request_id);
     res.set("X-Request-Id", request_id);
-    AddHeaders(res);
     res.keep_alive(false);
     res.prepare_payload();
     Lowest(stream).expires_after(std::chrono::seconds(5));
     std::string wire;
-    SerializeResponse(res, wire);
+    SerializeResponse(res, wire, CommonLines(res));
     co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
   }
 
@@ -558,9 +576,14 @@ struct Server::Impl {
   }
 
   // Serves one request whose header has been read. Returns whether to keep the connection.
+  // The largest answer buffer a connection keeps between requests.
+  static constexpr size_t kKeptWireBytes = 16 * 1024;
+
+  // `wire` is the connection's answer buffer: empty on entry and on return.
   template <class Stream>
   asio::awaitable<bool> Serve(Stream& stream, beast::flat_buffer& buffer,
-                              bhttp::request_parser<bhttp::empty_body>& head, const Peer& client) {
+                              bhttp::request_parser<bhttp::empty_body>& head, const Peer& client,
+                              std::string& wire) {
     auto started = std::chrono::steady_clock::now();
     const auto& h = head.get();
     const bool has_body = head.content_length().value_or(0) > 0 || head.chunked();
@@ -609,7 +632,9 @@ struct Server::Impl {
         // never a 100 for a request already refused.
         if (!reader.done() && !reader.broken() && !reader.continue_pending() &&
             reader.content_length() && *reader.content_length() <= kDrainLimit) {
-          char scratch[8192];
+          // Not in the coroutine frame, which is allocated per request: one per I/O thread. The
+          // bytes are thrown away, so requests of one thread may share it between their reads.
+          thread_local char scratch[8192];
           for (;;) {
             auto got = co_await reader.Read(scratch, sizeof scratch);
             if (!got.ok() || *got == 0) break;
@@ -653,15 +678,16 @@ struct Server::Impl {
     res.version(11);
     AddRequestIdToError(res, ctx.request_id);
     res.set("X-Request-Id", ctx.request_id);
-    AddHeaders(res);
     res.keep_alive(keep);
     res.prepare_payload();
     Lowest(stream).expires_after(opt.body_timeout);
-    std::string wire;
-    SerializeResponse(res, wire);
+    SerializeResponse(res, wire, CommonLines(res));
     auto [wec, wn] =
         co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
     Wipe(wire);  // holds the body: possibly a revealed token
+    // The connection keeps the buffer for its next answer, unless it grew past what small answers
+    // need (a report, a rule file).
+    if (wire.capacity() > kKeptWireBytes) std::string().swap(wire);
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count();
     if (http_metrics) http_metrics->Observe(match.route, res.result_int(), ms / 1000);
@@ -692,6 +718,8 @@ Server::~Server() { impl_->blocking.join(); }
 
 Status Server::Bind() {
   if (Status st = impl_->LoadTls(); !st.ok()) return st;
+  impl_->common_lines = CommonHeaderLines(impl_->tls != nullptr, false);
+  impl_->common_lines_cache = CommonHeaderLines(impl_->tls != nullptr, true);
   std::string host = "127.0.0.1";
   std::string port_s;
   const std::string& l = impl_->opt.listen;

@@ -88,10 +88,16 @@ class Server {
 
 // Adds the headers every response carries (security headers, Cache-Control for the API).
 void AddCommonHeaders(Response& res);
-// Writes `res` as it goes on the wire (status line, fields in order, blank line, body) into
-// `out`, for a single write; the fields must already be final (prepare_payload, keep_alive).
-// Byte-for-byte what Beast's serializer writes for a string body, at a fraction of its cost.
-void SerializeResponse(const Response& res, std::string& out);
+// The same headers as ready-made wire lines ("Name: value\r\n" each), for SerializeResponse's
+// `more_lines`: Cache-Control only when `cache_control` (the response has none of its own), and
+// Strict-Transport-Security when `tls`. The server writes these instead of setting the fields on
+// every response: handlers must not set the five security headers themselves.
+std::string CommonHeaderLines(bool tls, bool cache_control);
+// Writes `res` as it goes on the wire (status line, fields in order, `more_lines` verbatim, blank
+// line, body) into `out`, for a single write; the fields must already be final (prepare_payload,
+// keep_alive). Byte-for-byte what Beast's serializer writes for a string body (with the lines of
+// `more_lines` as the last fields), at a fraction of its cost.
+void SerializeResponse(const Response& res, std::string& out, std::string_view more_lines = {});
 // Adds "requestId" to a JSON error body (an object answered with status >= 400), so a user can
 // quote it; any other response is left alone.
 void AddRequestIdToError(Response& res, const std::string& request_id);

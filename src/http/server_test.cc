@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
+#include <vector>
 
 namespace sandgate::http {
 namespace {
@@ -51,6 +53,36 @@ TEST(SerializeResponseTest, ReusesTheBufferWithoutLeftovers) {
   EXPECT_EQ(wire.find('z'), std::string::npos);
   EXPECT_EQ(wire.substr(0, 17), "HTTP/1.1 200 OK\r\n");
   EXPECT_EQ(wire.substr(wire.size() - 6), "\r\n\r\n{}");
+}
+
+// The header lines of a serialized answer, sorted (order aside, the same fields).
+std::vector<std::string> SortedFields(const std::string& wire) {
+  std::vector<std::string> lines;
+  size_t at = wire.find("\r\n") + 2;
+  for (size_t end; (end = wire.find("\r\n", at)) != at; at = end + 2)
+    lines.push_back(wire.substr(at, end - at));
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+TEST(CommonHeaderLinesTest, SameFieldsAsAddCommonHeaders) {
+  for (bool has_cache_control : {false, true}) {
+    Response plain{bhttp::status::ok, 11};
+    plain.set(bhttp::field::content_type, "application/json");
+    if (has_cache_control) plain.set(bhttp::field::cache_control, "no-cache");
+    plain.body() = "{}";
+    plain.prepare_payload();
+    Response set = plain;
+    AddCommonHeaders(set);
+    std::string with_lines, with_fields;
+    SerializeResponse(plain, with_lines, CommonHeaderLines(false, !has_cache_control));
+    SerializeResponse(set, with_fields);
+    EXPECT_EQ(SortedFields(with_lines), SortedFields(with_fields)) << has_cache_control;
+    EXPECT_EQ(with_lines.substr(with_lines.size() - 6), "\r\n\r\n{}");
+  }
+  EXPECT_NE(CommonHeaderLines(true, true).find("Strict-Transport-Security: max-age=31536000\r\n"),
+            std::string::npos);
+  EXPECT_EQ(CommonHeaderLines(false, true).find("Strict-Transport-Security"), std::string::npos);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "analysis/side_digest.h"
+#include "common/log_format.h"
 #include "common/no_wait.h"
 #include "common/secret.h"
 #include "http/server.h"
@@ -36,7 +37,13 @@ constexpr const char* kOk = "/submit response OK";
 Response ZError(int status, const std::string& message) {
   Response res{static_cast<http::bhttp::status>(status), 11};
   res.set(field::content_type, "application/json");
-  res.body() = json::serialize(json::object{{"code", status}, {"message", message}});
+  std::string& body = res.body();
+  body.reserve(32 + message.size());
+  body = "{\"code\":";
+  body += std::to_string(status);
+  body += ",\"message\":";
+  AppendJsonString(body, message);
+  body += '}';
   return res;
 }
 

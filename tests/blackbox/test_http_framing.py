@@ -144,3 +144,33 @@ class FramingTest(ServerTestCase):
         self.assertEqual(statuses(got), [400], got)
         self.assertTrue(closed)
         self.assertLess(time.time() - started, 5)
+
+    def test_every_answer_carries_each_security_header_once(self):
+        # The server writes the security headers itself, as ready-made lines after the handler's
+        # fields: each exactly once, whoever answered (a handler, the router, a refusal before any
+        # handler), and Cache-Control once (no-store unless the answer has its own, like the
+        # portal's no-cache).
+        security = {b"server": b"sandgate", b"x-content-type-options": b"nosniff",
+                    b"x-frame-options": b"DENY", b"referrer-policy": b"no-referrer",
+                    b"content-security-policy": b"default-src 'self'; frame-ancestors 'none'"}
+        cases = [
+            (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200, b"no-store"),
+            (b"GET /no/such/thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, b"no-store"),
+            (b"POST /zscsb/submit?api_token=sbx_nope HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+             b"Connection: close\r\n\r\nx", 401, b"no-store"),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200, b"no-cache"),
+            (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", 400,
+             b"no-store"),
+        ]
+        for request, status, cache in cases:
+            got, _ = exchange(self.server.port, request)
+            self.assertEqual(statuses(got), [status], got[:300])
+            head = got.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+            fields = [line.split(b":", 1) for line in head]
+            names = [name.strip().lower() for name, _ in fields]
+            for name, value in security.items():
+                self.assertEqual(names.count(name), 1, (request, head))
+                self.assertEqual(dict((n.strip().lower(), v.strip()) for n, v in fields)[name], value)
+            self.assertEqual(names.count(b"cache-control"), 1, (request, head))
+            self.assertIn((b"cache-control", cache), [(n.strip().lower(), v.strip()) for n, v in fields])
+            self.assertNotIn(b"strict-transport-security", names)  # plain HTTP: no HSTS
