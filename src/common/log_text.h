@@ -11,5 +11,7 @@
 namespace sandgate {
 
 std::string LogText(std::string_view text);
+// The same, appended to `out`.
+void AppendLogText(std::string& out, std::string_view text);
 
 }  // namespace sandgate

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -653,9 +654,12 @@ struct Server::Impl {
         }
         bhttp::request_parser<bhttp::string_body> full(std::move(head));
         full.body_limit(match.route->options.body_limit);
-        Lowest(stream).expires_after(opt.body_timeout);
-        auto [ec, n] =
-            co_await bhttp::async_read(stream, buffer, full, asio::as_tuple(asio::use_awaitable));
+        beast::error_code ec;
+        if (!full.is_done()) {  // a request without a body (most GETs) is complete already
+          Lowest(stream).expires_after(opt.body_timeout);
+          std::tie(ec, std::ignore) =
+              co_await bhttp::async_read(stream, buffer, full, asio::as_tuple(asio::use_awaitable));
+        }
         if (ec == bhttp::error::body_limit) {
           res = JsonError(11, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
         } else if (IsBodySyntaxError(ec)) {
@@ -697,10 +701,26 @@ struct Server::Impl {
       access_log->info(AccessJson({ctx.request_id, method, route, path, ctx.client_addr,
                                    static_cast<int>(res.result_int()), ms, ctx.org_id}));
     } else {
-      // The method and path are the client's text: escaped where they enter the log (LogText), so
-      // a CR/LF or an escape sequence in them cannot forge a line or drive a terminal.
-      access_log->info("{} {} {} {} {:.1f}ms", client.addr, LogText(method),
-                       LogText(token::RedactTokens(ctx.path)), res.result_int(), ms);
+      // "ADDR METHOD PATH STATUS 1.2ms". The method and path are the client's text: escaped
+      // where they enter the log (AppendLogText), so a CR/LF or an escape sequence in them cannot
+      // forge a line or drive a terminal. Written by hand: fmt's parsing of the format string was
+      // a tenth of a rejected request's cost.
+      std::string line;
+      line.reserve(64 + client.addr.size() + ctx.path.size());
+      line += client.addr;
+      line += ' ';
+      AppendLogText(line, method);
+      line += ' ';
+      AppendLogText(line, token::RedactTokens(ctx.path));
+      char num[32];
+      num[0] = ' ';
+      auto end = std::to_chars(num + 1, num + sizeof num, res.result_int()).ptr;
+      *end++ = ' ';
+      end = std::to_chars(end, num + sizeof num - 2, ms, std::chars_format::fixed, 1).ptr;
+      *end++ = 'm';
+      *end++ = 's';
+      line.append(num, static_cast<size_t>(end - num));
+      access_log->info(std::string_view(line));
     }
     // Bodies and query strings may carry secrets (passwords, a revealed token, api_token): wipe
     // them before their memory is freed.
