@@ -7,6 +7,7 @@ namespace {
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
   std::vector<std::string_view> out;
+  out.reserve(8);  // one allocation for any path of ours
   size_t i = 0;
   while (i < path.size()) {
     if (path[i] == '/') {
