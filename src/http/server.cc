@@ -576,10 +576,10 @@ struct Server::Impl {
     if (ctx.request_id.empty()) ctx.request_id = NewRequestId();
   }
 
-  // Serves one request whose header has been read. Returns whether to keep the connection.
   // The largest answer buffer a connection keeps between requests.
   static constexpr size_t kKeptWireBytes = 16 * 1024;
 
+  // Serves one request whose header has been read. Returns whether to keep the connection.
   // `wire` is the connection's answer buffer: empty on entry and on return.
   template <class Stream>
   asio::awaitable<bool> Serve(Stream& stream, beast::flat_buffer& buffer,
