@@ -22,8 +22,8 @@ json::array ActionNames(const std::vector<domain::Action>& actions, json::storag
   return a;
 }
 
-json::object TokenViewJson(const service::TokenView& v, const std::string& base_url,
-                           bool provider, json::storage_ptr sp) {
+json::object TokenViewJson(const service::TokenView& v, const std::string& base_url, bool provider,
+                           json::storage_ptr sp) {
   json::object o(24, sp);  // room for every key: no rehash while filling
   o["orgId"] = v.org.id;
   o["orgName"] = v.org.name;
