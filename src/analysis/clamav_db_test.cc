@@ -19,6 +19,7 @@
 #include <string>
 
 #include "analysis/engine.h"
+#include "analysis/test_samples.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDGATE_ASAN 1
@@ -36,11 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Eicar() {
-  std::string s = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$";
-  s += "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
-  return s;
-}
+using test_samples::Eicar;
 
 class ClamavDbTest : public testing::Test {
  protected:

@@ -67,13 +67,6 @@ Status InitLibraries() {
   return status;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 int Weight(Risk r) {
   switch (r) {
     case Risk::kHigh:
@@ -269,7 +262,7 @@ std::string_view VerdictTypeName(VerdictType type) {
 
 std::string VirusTypeFromName(std::string_view virus_name) {
   if (virus_name.empty()) return "";
-  const std::string name = Lower(virus_name);
+  const std::string name = AsciiLower(virus_name);
   if (name.starts_with(kLimitsExceededLower)) return "LimitsExceeded";
   if (name.find("eicar") != std::string::npos || name.find(".test.") != std::string::npos ||
       name.find("-test-") != std::string::npos) {
@@ -303,7 +296,7 @@ std::string VirusTypeFromName(std::string_view virus_name) {
 Verdict Classify(const QuickResult& quick, const StaticResult* static_result) {
   const int static_score = static_result != nullptr ? static_result->score : 0;
   Verdict v;
-  if (Lower(quick.virus_name).starts_with(kLimitsExceededLower)) {
+  if (AsciiLower(quick.virus_name).starts_with(kLimitsExceededLower)) {
     // Not a detection: the file goes beyond what the analysis may unpack or spend on it
     // (a decompression bomb, an archive nested too deep). Suspicious, and says why.
     v.type = VerdictType::kSuspicious;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "analysis/file_type.h"
+#include "analysis/test_samples.h"
 
 namespace sandgate::analysis {
 namespace {
@@ -26,13 +27,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kTestFiles = "/usr/share/clamav-testfiles";
 
-// The EICAR test string, assembled at run time so that no source or object file holds it in one
-// piece (the two literals are stored separately, each NUL-terminated).
-std::string Eicar() {
-  std::string s = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$";
-  s += "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
-  return s;
-}
+using test_samples::Eicar;
 
 // A scratch directory removed with everything in it.
 class TempDir {

@@ -136,13 +136,6 @@ bool Contains(std::string_view hay, std::string_view needle) {
   return hay.find(needle) != std::string_view::npos;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // Number of distinct markers present in the (lower-cased) text.
 template <size_t N>
 int CountMarkers(std::string_view text, const std::array<std::string_view, N>& markers) {
@@ -154,7 +147,7 @@ int CountMarkers(std::string_view text, const std::array<std::string_view, N>& m
 // libmagic calls most scripts "ASCII text": tell PowerShell, VBScript, JavaScript, HTA and batch
 // apart by distinctive tokens. Conservative: two or three distinct markers are needed.
 std::string_view SniffText(std::string_view head) {
-  const std::string text = Lower(head);
+  const std::string text = AsciiLower(head);
   static constexpr std::array<std::string_view, 14> kPowerShell = {
       "invoke-expression", "iex(",           "iex ",          "new-object ",
       "-executionpolicy",  "write-host",     "$env:",         "invoke-webrequest",
@@ -202,7 +195,7 @@ std::string CategoryOf(std::string_view type) {
 
 FileTypeInfo DetectFileType(std::string_view mime_in, std::string_view description,
                             std::string_view head) {
-  const std::string mime = Lower(mime_in);
+  const std::string mime = AsciiLower(mime_in);
   FileTypeInfo info;
   info.identified = !mime.empty() && mime != "application/octet-stream";
   std::string type;
@@ -269,6 +262,13 @@ FileTypeInfo DetectFileType(std::string_view mime_in, std::string_view descripti
   info.category = CategoryOf(type);
   info.type = std::move(type);
   return info;
+}
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
 }
 
 }  // namespace sandgate::analysis

@@ -47,6 +47,12 @@ class [[nodiscard]] Status {
   bool IsUnavailable() const { return http_ == 503; }  // the store (or a dependency) is away
   const std::string& code() const { return code_; }
   const std::string& message() const { return message_; }
+  // "OK", or "<http status> <code>: <message>" (for test failures and diagnostics; the message is
+  // what the caller would show, so it never holds a secret).
+  std::string ToString() const {
+    if (ok()) return "OK";
+    return std::to_string(http_) + " " + code_ + ": " + message_;
+  }
   // Says, at a call whose failure changes nothing (a best-effort audit of a refusal, a session
   // touch retried on the next request), that the status is dropped on purpose.
   void IgnoreError() const {}

@@ -20,11 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using domain::Role;
 
-std::string Describe(const Status& s) {
-  if (s.ok()) return "OK";
-  return std::to_string(s.http_status()) + " " + s.code() + ": " + s.message();
-}
-
 class ServicesFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -34,19 +29,19 @@ class ServicesFaultTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     auto st = store::OpenSqliteStore(dir_ + "/sandgate.db");
-    ASSERT_TRUE(st.ok()) << Describe(st.status());
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
     store_ = std::move(st).value();
     clock_ = std::make_shared<ManualClock>(1'800'000'000'000);
     svc_ = std::make_unique<Services>(store_, token::Keyring::Ephemeral(), clock_, Settings{});
     ASSERT_TRUE(svc_->LoadIndex().ok());
     auto org = svc_->CreateOrg(Actor::Cli(), "Acme");
-    ASSERT_TRUE(org.ok()) << Describe(org.status());
+    ASSERT_TRUE(org.ok()) << org.status().ToString();
     org_ = org->org.id;
     auto act = svc_->ChangeSubscription(Actor::Cli(), org_, domain::Action::kActivate, {});
-    ASSERT_TRUE(act.ok()) << Describe(act.status());
+    ASSERT_TRUE(act.ok()) << act.status().ToString();
     admin_ = Actor{"acme-admin", domain::Caller{Role::kOrgAdmin, org_}, "127.0.0.1", false};
     auto tok = svc_->RevealToken(admin_, org_);
-    ASSERT_TRUE(tok.ok()) << Describe(tok.status());
+    ASSERT_TRUE(tok.ok()) << tok.status().ToString();
     token_ = tok.value();
   }
   void TearDown() override {
@@ -85,7 +80,7 @@ class ServicesFaultTest : public ::testing::Test {
       s.users = static_cast<size_t>(*u);
       return Status::Ok();
     });
-    EXPECT_TRUE(st.ok()) << Describe(st);
+    EXPECT_TRUE(st.ok()) << st.ToString();
     return s;
   }
 
@@ -123,20 +118,20 @@ TEST_F(ServicesFaultTest, EveryChangeFailsWithoutATraceAndReadsGoOn) {
     for (const auto& [name, change] : changes) {
       SCOPED_TRACE(name);
       Status st = change();
-      EXPECT_EQ(st.http_status(), 503) << Describe(st);
+      EXPECT_EQ(st.http_status(), 503) << st.ToString();
       EXPECT_EQ(st.code(), "STORE_UNAVAILABLE");
       EXPECT_TRUE(Take() == before);
       // The index still holds the old token: the Submission API keeps verifying it.
       EXPECT_TRUE(svc_->index().Verify(token_, clock_->now()).status.ok());
       auto view = svc_->ReadToken(admin_, org_);
-      ASSERT_TRUE(view.ok()) << Describe(view.status());
+      ASSERT_TRUE(view.ok()) << view.status().ToString();
       EXPECT_EQ(view->token->lookup_hash, before.lookup_hash);
     }
     fault::ClearAll();
   }
   // Healed, with no restart: the same instance changes state again.
   auto r = svc_->RegenerateToken(admin_, org_);
-  ASSERT_TRUE(r.ok()) << Describe(r.status());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(svc_->index().Verify(token_, clock_->now()).status.http_status(), 401);
   auto fresh = svc_->RevealToken(admin_, org_);
   ASSERT_TRUE(fresh.ok());
@@ -148,7 +143,7 @@ TEST_F(ServicesFaultTest, RefusalsStandWhenTheirAuditCannotBeWritten) {
   const Snapshot before = Take();
   fault::Set(fault::Site::kStoreWrite, fault::Kind::kIoError);
   Status st = svc_->RegenerateToken(viewer, org_).status();
-  EXPECT_EQ(st.http_status(), 403) << Describe(st);  // the rule's answer, not the disk's
+  EXPECT_EQ(st.http_status(), 403) << st.ToString();  // the rule's answer, not the disk's
   EXPECT_TRUE(Take() == before);
 }
 

@@ -29,11 +29,6 @@
 namespace sandgate::store {
 namespace {
 
-std::string Describe(const Status& s) {
-  if (s.ok()) return "OK";
-  return std::to_string(s.http_status()) + " " + s.code() + ": " + s.message();
-}
-
 // The admin URL (database "postgres"), or "" when no server is configured.
 std::string AdminUrl() {
   if (const char* u = std::getenv("SANDGATE_TEST_PG_URL"); u && *u) return u;
@@ -82,7 +77,7 @@ std::unique_ptr<Store> OpenInDir(const std::string& dir, PgOptions options = {})
   }
   auto r = OpenPgStore(DbUrl(db), options);
   if (!r.ok()) {
-    ADD_FAILURE() << "OpenPgStore: " << Describe(r.status());
+    ADD_FAILURE() << "OpenPgStore: " << r.status().ToString();
     return nullptr;
   }
   return std::move(r).value();
@@ -446,7 +441,7 @@ TEST_F(PgStoreTest, ResealTokensAfterRotation) {
     ASSERT_TRUE(svc.ChangeSubscription(cli, id, domain::Action::kActivate, std::nullopt).ok());
     service::Actor admin{"a", domain::Caller{domain::Role::kOrgAdmin, id}, "", false};
     auto text = svc.RevealToken(admin, id);
-    ASSERT_TRUE(text.ok()) << Describe(text.status());
+    ASSERT_TRUE(text.ok()) << text.status().ToString();
     texts[id] = *text;
   }
   auto rows = [&] {
@@ -463,7 +458,7 @@ TEST_F(PgStoreTest, ResealTokensAfterRotation) {
   auto new_id = (*keys)->Rotate();
   ASSERT_TRUE(new_id.ok());
   auto r = svc.ResealTokens(cli, "KEYS_ROTATE", /*batch=*/2);
-  ASSERT_TRUE(r.ok()) << Describe(r.status());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->resealed, 5);
   const auto after = rows();
   ASSERT_EQ(after.size(), 5u);

@@ -19,11 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Describe(const Status& s) {
-  if (s.ok()) return "OK";
-  return std::to_string(s.http_status()) + " " + s.code() + ": " + s.message();
-}
-
 class SqliteFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,7 +37,7 @@ class SqliteFaultTest : public ::testing::Test {
 
   std::unique_ptr<Store> Open(const std::string& path) {
     auto r = OpenSqliteStore(path);
-    EXPECT_TRUE(r.ok()) << Describe(r.status());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : nullptr;
   }
 
@@ -85,7 +80,7 @@ class SqliteFaultTest : public ::testing::Test {
       c.audit = static_cast<int64_t>(a->size());
       return Status::Ok();
     });
-    EXPECT_TRUE(st.ok()) << Describe(st);
+    EXPECT_TRUE(st.ok()) << st.ToString();
     return c;
   }
 
@@ -132,7 +127,7 @@ TEST_F(SqliteFaultTest, FailedWriteChangesNothingAndTheStoreHealsByItself) {
     fault::Set(fault::Site::kStoreWrite, kind);
     for (int i = 0; i < 3; ++i) {
       Status st = AddOrg(*store, "During " + std::to_string(i));
-      EXPECT_EQ(st.http_status(), 503) << Describe(st);
+      EXPECT_EQ(st.http_status(), 503) << st.ToString();
       EXPECT_EQ(st.code(), "STORE_UNAVAILABLE");
       // Reads go on, and see nothing of the failed change.
       Counts c = Count(*store);
@@ -143,7 +138,7 @@ TEST_F(SqliteFaultTest, FailedWriteChangesNothingAndTheStoreHealsByItself) {
 
     fault::ClearAll();  // the disk has room again: no restart needed
     Status st = AddOrg(*store, "After");
-    ASSERT_TRUE(st.ok()) << Describe(st);
+    ASSERT_TRUE(st.ok()) << st.ToString();
     Counts c = Count(*store);
     EXPECT_EQ(c.orgs, 2);
     EXPECT_EQ(c.audit, 2);
@@ -168,7 +163,7 @@ TEST_F(SqliteFaultTest, WriteFailingInTheMiddleOfACommitLeavesNoPartialTransacti
     SCOPED_TRACE("writes before the fault: " + std::to_string(after));
     fault::Set(fault::Site::kStoreWrite, fault::Kind::kIoError, after);
     Status st = AddOrg(*store, "Big " + std::to_string(after), 200);
-    EXPECT_EQ(st.http_status(), 503) << Describe(st);
+    EXPECT_EQ(st.http_status(), 503) << st.ToString();
     fault::ClearAll();
     Counts c = Count(*store);
     EXPECT_EQ(c.orgs, 1);
@@ -189,7 +184,7 @@ TEST_F(SqliteFaultTest, FailedSyncIsUnavailableAndTheNextWriteSucceeds) {
   ASSERT_TRUE(AddOrg(*store, "Before").ok());
   fault::Set(fault::Site::kStoreSync, fault::Kind::kIoError);
   Status st = AddOrg(*store, "Unsynced");
-  EXPECT_EQ(st.http_status(), 503) << Describe(st);
+  EXPECT_EQ(st.http_status(), 503) << st.ToString();
   EXPECT_EQ(st.code(), "STORE_UNAVAILABLE");
   EXPECT_EQ(Count(*store).orgs, 1);  // the running store does not show the failed change
   fault::ClearAll();

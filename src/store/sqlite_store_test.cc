@@ -22,15 +22,10 @@
 namespace sandgate::store {
 namespace {
 
-std::string Describe(const Status& s) {
-  if (s.ok()) return "OK";
-  return std::to_string(s.http_status()) + " " + s.code() + ": " + s.message();
-}
-
 std::unique_ptr<Store> OpenInDir(const std::string& dir) {
   auto r = OpenSqliteStore(dir + "/sandgate.db");
   if (!r.ok()) {
-    ADD_FAILURE() << "OpenSqliteStore: " << Describe(r.status());
+    ADD_FAILURE() << "OpenSqliteStore: " << r.status().ToString();
     return nullptr;
   }
   return std::move(r).value();
@@ -89,7 +84,7 @@ class SqliteStoreTest : public ::testing::Test {
 
   std::unique_ptr<Store> Open(const SqliteOptions& options = {}) {
     auto r = OpenSqliteStore(path_, options);
-    EXPECT_TRUE(r.ok()) << Describe(r.status());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : nullptr;
   }
 
@@ -108,7 +103,7 @@ class SqliteStoreTest : public ::testing::Test {
       for (const auto& o : page->items) names.push_back(o.name);
       return Status::Ok();
     });
-    EXPECT_TRUE(st.ok()) << Describe(st);
+    EXPECT_TRUE(st.ok()) << st.ToString();
     return names;
   }
 
@@ -192,7 +187,7 @@ TEST_F(SqliteStoreTest, Version1DatabaseMigratesToTheNewestKeepingItsData) {
       if (Status s = tx.InsertSession(session); !s.ok()) return s;
       return Status::Ok();
     });
-    ASSERT_TRUE(st.ok()) << Describe(st);
+    ASSERT_TRUE(st.ok()) << st.ToString();
     {
       // An audit record as version 1 wrote it (this build's AppendAudit needs the chain columns).
       RawDb raw(path_);
@@ -204,7 +199,7 @@ TEST_F(SqliteStoreTest, Version1DatabaseMigratesToTheNewestKeepingItsData) {
     }
     // Version 1 has no usage table: the new methods fail instead of touching anything.
     Status usage = old->Write([&](Tx& tx) { return tx.AddUsage(org.id, 1, 1, 0, 5); });
-    EXPECT_EQ(usage.http_status(), 500) << Describe(usage);
+    EXPECT_EQ(usage.http_status(), 500) << usage.ToString();
   }
   {
     RawDb raw(path_);
@@ -224,7 +219,7 @@ TEST_F(SqliteStoreTest, Version1DatabaseMigratesToTheNewestKeepingItsData) {
   }
   Status st = store->Read([&](Tx& tx) -> Status {
     auto o = tx.GetOrg(org.id);
-    EXPECT_TRUE(o.ok()) << Describe(o.status());
+    EXPECT_TRUE(o.ok()) << o.status().ToString();
     if (o.ok()) {
       EXPECT_EQ(o->name, "Old Org");
       EXPECT_EQ(o->created_at, org.created_at);
@@ -247,7 +242,7 @@ TEST_F(SqliteStoreTest, Version1DatabaseMigratesToTheNewestKeepingItsData) {
     EXPECT_TRUE(usage.ok() && usage->used == 0);
     return Status::Ok();
   });
-  EXPECT_TRUE(st.ok()) << Describe(st);
+  EXPECT_TRUE(st.ok()) << st.ToString();
 
   // The new tables work for the organizations that were already there.
   st = store->Write([&](Tx& tx) -> Status {
@@ -258,7 +253,7 @@ TEST_F(SqliteStoreTest, Version1DatabaseMigratesToTheNewestKeepingItsData) {
     r.report_json = "{}";
     return tx.PutReport(r);
   });
-  EXPECT_TRUE(st.ok()) << Describe(st);
+  EXPECT_TRUE(st.ok()) << st.ToString();
   st = store->Read([&](Tx& tx) -> Status {
     auto usage = tx.GetUsage(org.id, 1);
     EXPECT_TRUE(usage.ok() && usage->used == 3 && usage->over_quota == 1);
@@ -268,7 +263,7 @@ TEST_F(SqliteStoreTest, Version1DatabaseMigratesToTheNewestKeepingItsData) {
     EXPECT_TRUE(r.ok() && r->has_value());
     return Status::Ok();
   });
-  EXPECT_TRUE(st.ok()) << Describe(st);
+  EXPECT_TRUE(st.ok()) << st.ToString();
 
   // A store limited to version 1 still opens the newer database (it does not downgrade).
   SqliteOptions v1;
@@ -425,7 +420,7 @@ TEST_F(SqliteStoreTest, RefusesPathsItCannotUse) {
   std::ofstream(path_) << std::string(4096, 'x');
   auto not_a_db = OpenSqliteStore(path_);
   ASSERT_FALSE(not_a_db.ok());
-  EXPECT_EQ(not_a_db.status().code(), "STORE_UNAVAILABLE") << Describe(not_a_db.status());
+  EXPECT_EQ(not_a_db.status().code(), "STORE_UNAVAILABLE") << not_a_db.status().ToString();
 
   EXPECT_FALSE(OpenSqliteStore(":memory:").ok());
   EXPECT_FALSE(OpenSqliteStore("").ok());
@@ -465,7 +460,7 @@ TEST_F(SqliteStoreTest, LockHeldByAnotherProcessGivesUnavailable) {
   RawDb other(path_);
   other.Exec("BEGIN IMMEDIATE");
   Status st = store->Write([](Tx& tx) { return tx.InsertOrg(Org("Blocked")).status(); });
-  EXPECT_EQ(st.http_status(), 503) << Describe(st);
+  EXPECT_EQ(st.http_status(), 503) << st.ToString();
   EXPECT_EQ(st.code(), "STORE_UNAVAILABLE");
   EXPECT_EQ(OrgNames(*store), std::vector<std::string>{"Before"});  // readers are not blocked
   other.Exec("ROLLBACK");
@@ -490,7 +485,7 @@ TEST_F(SqliteStoreTest, FailedCommitChangesNothingAndIsUnavailable) {
     if (Status s = tx.InsertOrg(Org("innocent")).status(); !s.ok()) return s;
     return tx.InsertOrg(Org("boom")).status();
   });
-  EXPECT_EQ(st.http_status(), 503) << Describe(st);
+  EXPECT_EQ(st.http_status(), 503) << st.ToString();
   EXPECT_EQ(st.code(), "STORE_UNAVAILABLE");
   EXPECT_TRUE(OrgNames(*store).empty());
   // The writer connection is usable again.
@@ -511,12 +506,12 @@ TEST_F(SqliteStoreTest, TransactionEndedByTheDatabaseIsNeverHalfApplied) {
   Status st = store->Write([&](Tx& tx) -> Status {
     EXPECT_TRUE(tx.InsertOrg(Org("first")).ok());
     Status failed = tx.InsertOrg(Org("rollback")).status();
-    EXPECT_EQ(failed.http_status(), 503) << Describe(failed);
+    EXPECT_EQ(failed.http_status(), 503) << failed.ToString();
     // A careless caller carries on; nothing may now run outside the (gone) transaction.
     after_status = tx.InsertOrg(Org("after")).status();
     return Status::Ok();
   });
-  EXPECT_EQ(st.http_status(), 503) << Describe(st);
+  EXPECT_EQ(st.http_status(), 503) << st.ToString();
   EXPECT_FALSE(after_status.ok());
   EXPECT_TRUE(OrgNames(*store).empty());
 }
@@ -529,7 +524,7 @@ TEST_F(SqliteStoreTest, ConstraintViolationLeavesTheTransactionUsable) {
     EXPECT_EQ(tx.InsertOrg(Org("Acme")).status().code(), "ORG_EXISTS");
     return tx.InsertOrg(Org("Beta")).status();
   });
-  EXPECT_TRUE(st.ok()) << Describe(st);
+  EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(OrgNames(*store), (std::vector<std::string>{"Acme", "Beta"}));
 }
 
@@ -557,7 +552,7 @@ TEST_F(SqliteStoreTest, ForEachTokenCallbackMayUseTheTx) {
       EXPECT_TRUE(tx.ForEachToken([&](const TokenRecord&, const OrgRecord&) { ++inner; }).ok());
     });
   });
-  EXPECT_TRUE(st.ok()) << Describe(st);
+  EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(outer, 3);
   EXPECT_EQ(inner, 9);
 }

@@ -28,26 +28,21 @@ template <typename T>
 const Status& StatusOf(const Result<T>& r) {
   return r.status();
 }
-std::string Describe(const Status& s) {
-  if (s.ok()) return "OK";
-  return std::to_string(s.http_status()) + " " + s.code() + ": " + s.message();
-}
-
-#define ASSERT_OK(expr)                                             \
-  do {                                                              \
-    auto&& sg_r_ = (expr);                                          \
-    ASSERT_TRUE(StatusOf(sg_r_).ok()) << Describe(StatusOf(sg_r_)); \
+#define ASSERT_OK(expr)                                              \
+  do {                                                               \
+    auto&& sg_r_ = (expr);                                           \
+    ASSERT_TRUE(StatusOf(sg_r_).ok()) << StatusOf(sg_r_).ToString(); \
   } while (0)
-#define EXPECT_OK(expr)                                             \
-  do {                                                              \
-    auto&& sg_r_ = (expr);                                          \
-    EXPECT_TRUE(StatusOf(sg_r_).ok()) << Describe(StatusOf(sg_r_)); \
+#define EXPECT_OK(expr)                                              \
+  do {                                                               \
+    auto&& sg_r_ = (expr);                                           \
+    EXPECT_TRUE(StatusOf(sg_r_).ok()) << StatusOf(sg_r_).ToString(); \
   } while (0)
-#define EXPECT_STATUS(expr, http, status_code)                                   \
-  do {                                                                           \
-    auto&& sg_r_ = (expr);                                                       \
-    EXPECT_EQ(StatusOf(sg_r_).http_status(), http) << Describe(StatusOf(sg_r_)); \
-    EXPECT_EQ(StatusOf(sg_r_).code(), status_code) << Describe(StatusOf(sg_r_)); \
+#define EXPECT_STATUS(expr, http, status_code)                                    \
+  do {                                                                            \
+    auto&& sg_r_ = (expr);                                                        \
+    EXPECT_EQ(StatusOf(sg_r_).http_status(), http) << StatusOf(sg_r_).ToString(); \
+    EXPECT_EQ(StatusOf(sg_r_).code(), status_code) << StatusOf(sg_r_).ToString(); \
   } while (0)
 
 // Runs f (returning Status or Result<T>) in one Write and returns f's result, or the Write's
@@ -1049,7 +1044,7 @@ TEST_P(StoreSuite, ListAuditFiltersCombine) {
   const std::vector<int64_t>& ids = *ids_r;
   auto list = [&](const AuditFilter& f) {
     auto r = InRead(store(), [&](Tx& tx) { return tx.ListAudit(f); });
-    EXPECT_TRUE(r.ok()) << Describe(r.status());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? Ids(*r) : std::vector<int64_t>{};
   };
   auto org_of = [](int i) -> std::optional<OrgId> {
@@ -1135,7 +1130,7 @@ TEST_P(StoreSuite, ListAuditClampsLimitTo1Through1000) {
     AuditFilter f;
     f.limit = limit;
     auto r = InRead(store(), [&](Tx& tx) { return tx.ListAudit(f); });
-    EXPECT_TRUE(r.ok()) << Describe(r.status());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->size() : 0;
   };
   EXPECT_EQ(count(100), 100u);
@@ -1228,7 +1223,7 @@ TEST_P(StoreSuite, AddUsageReplacesLastUsedAtOnlyWhenGiven) {
   ASSERT_OK(org);
   auto last_used_at = [&]() -> std::optional<TimeMs> {
     auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
-    EXPECT_TRUE(u.ok()) << Describe(u.status());
+    EXPECT_TRUE(u.ok()) << u.status().ToString();
     return u.ok() ? u->last_used_at : std::nullopt;
   };
   // A row created without a time has none.
@@ -1612,7 +1607,7 @@ TEST_P(StoreSuite, MutatingInReadFailsWithInternal) {
       inner = call(tx);
       return Status::Ok();  // even when fn ignores the error, Read reports it
     });
-    EXPECT_EQ(inner.http_status(), 500) << name << ": " << Describe(inner);
+    EXPECT_EQ(inner.http_status(), 500) << name << ": " << inner.ToString();
     EXPECT_EQ(inner.code(), "INTERNAL") << name;
     EXPECT_FALSE(outer.ok()) << name;
   }
