@@ -20,6 +20,8 @@ AB_SECONDS=${AB_SECONDS:-10}
 AB_WARMUP=${AB_WARMUP:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 UTIL=(python3 "$ROOT/bench/bench_util.py")
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
 SEED=${SEED:-$ROOT/build/release/bench/sandgate_bench_seed}
 W=$(mktemp -d /tmp/sandgate-ab.XXXXXX)
 PIDS=()
@@ -50,24 +52,14 @@ stop_last() {
   unset 'PIDS[-1]'
 }
 
-# One data directory, prepared as make bench prepares its own.
+# One data directory, prepared as make bench prepares its own (scripts/bench-lib.sh).
 P=$("${UTIL[@]}" port)
 serve "$NEW" "$W/d1" "$P" --demo
 stop_last
-sg() { "$NEW" "$@" --data "$W/d1"; }
-ORG=$(sg org create "Bench Org" | awk '/^id:/ { print $2 }')
-sg org activate "$ORG" >/dev/null
-sg org set "$ORG" --daily-allowance 1000000000 --rate-per-second 1000000000 \
-  --rate-per-hour 1000000000 --disable-threshold 1000000000 >/dev/null
-PW=$(sg user create bench-admin --role ORG_ADMIN --org "$ORG" | sed -n 's/.*password (shown once): //p')
+PW=$(bench_create_org "$NEW" "$W/d1")
 "$SEED" --data "$W/d1" --count 998 --prefix bench-org >/dev/null
 serve "$NEW" "$W/d1" "$P"
-LOGIN=$(python3 -c 'import json,sys; print(json.dumps({"username": "bench-admin", "password": sys.argv[1]}))' "$PW")
-curl -sf -c "$W/jar" -H 'Content-Type: application/json' -d "$LOGIN" \
-  "http://127.0.0.1:$P/api/v1/authenticatedSession" >/dev/null
-TOKEN=$(curl -sf -b "$W/jar" "http://127.0.0.1:$P/api/v1/sandbox/token/reveal" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-COOKIE=$(awk '$6 == "sg_session" { print $7 }' "$W/jar")
+read -r COOKIE TOKEN < <(bench_sign_in "http://127.0.0.1:$P" "$PW" "$W/jar")
 UNKNOWN=$("${UTIL[@]}" unknown-token "$TOKEN")
 stop_last
 cp -a "$W/d1" "$W/d2" # the session is in the database: the same cookie signs in on both

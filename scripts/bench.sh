@@ -77,6 +77,8 @@ for bin in "$SANDGATE" "$MICRO" "$SEED"; do
   [ -x "$bin" ] || die "$bin is missing: build Release first (make bench does)"
 done
 UTIL=(python3 "$ROOT/bench/bench_util.py")
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
 LUA="$ROOT/bench/post_body.lua"
 
 WORK="$(mktemp -d -t sandgate-bench.XXXXXX)"
@@ -310,15 +312,7 @@ fi
 echo "bench: preparing the data directory"
 start_sandgate --demo
 stop_sandgate
-sg() { "$SANDGATE" "$@" --data "$DATA"; }
-BENCH_ORG_ID="$(sg org create "Bench Org" | awk '/^id:/ { print $2 }')"
-[ -n "$BENCH_ORG_ID" ] || die "could not create the bench organization"
-sg org activate "$BENCH_ORG_ID" >/dev/null
-sg org set "$BENCH_ORG_ID" --daily-allowance 1000000000 --rate-per-second 1000000000 \
-  --rate-per-hour 1000000000 --disable-threshold 1000000000 >/dev/null
-BENCH_PW="$(sg user create bench-admin --role ORG_ADMIN --org "$BENCH_ORG_ID" |
-  sed -n 's/.*password (shown once): //p')"
-[ -n "$BENCH_PW" ] || die "could not create the bench organization's admin"
+BENCH_PW="$(bench_create_org "$SANDGATE" "$DATA")" || die "could not prepare the bench organization"
 log_cmd "sandgate serve --demo --data \$WORK/data (started once, then stopped)"
 log_cmd "sandgate org create 'Bench Org'; sandgate org activate ID"
 log_cmd "sandgate org set ID --daily-allowance 1000000000 --rate-per-second 1000000000 --rate-per-hour 1000000000 --disable-threshold 1000000000"
@@ -338,13 +332,8 @@ SG_FLAGS=(--invalid-token-limit 1000000000)
 start_sandgate "${SG_FLAGS[@]}"
 log_cmd "sandgate serve --listen 127.0.0.1:PORT --data \$WORK/data ${SG_FLAGS[*]}"
 JAR="$WORK/cookies.txt"
-LOGIN_JSON="$(python3 -c 'import json,sys; print(json.dumps({"username": "bench-admin", "password": sys.argv[1]}))' "$BENCH_PW")"
-curl -sf -c "$JAR" -H 'Content-Type: application/json' -d "$LOGIN_JSON" \
-  "$SG_BASE/api/v1/authenticatedSession" >/dev/null || die "bench-admin could not sign in"
-TOKEN="$(curl -sf -b "$JAR" "$SG_BASE/api/v1/sandbox/token/reveal" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')" || die "could not reveal the bench token"
-COOKIE="$(awk '$6 == "sg_session" { print $7 }' "$JAR")"
-[ -n "$COOKIE" ] || die "no session cookie after signing in"
+read -r COOKIE TOKEN < <(bench_sign_in "$SG_BASE" "$BENCH_PW" "$JAR") || die "could not sign bench-admin in"
+[ -n "${TOKEN:-}" ] || die "could not sign bench-admin in"
 UNKNOWN="$("${UTIL[@]}" unknown-token "$TOKEN")"
 code="$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$SMALL" "$SG_BASE/zscsb/submit?api_token=$UNKNOWN")"
 [ "$code" = 401 ] || die "an unknown token was answered $code, not 401"
