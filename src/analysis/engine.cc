@@ -13,7 +13,6 @@
 #include <yara.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +24,7 @@
 #include "analysis/file_type.h"
 #include "analysis/members.h"
 #include "analysis/yara_rules.h"
+#include "common/ascii.h"
 #include "metrics/sandgate_metrics.h"
 
 extern char** environ;

@@ -1,9 +1,10 @@
 #include "analysis/file_type.h"
 
-#include <algorithm>
 #include <array>
 #include <cctype>
 #include <utility>
+
+#include "common/ascii.h"
 
 namespace sandgate::analysis {
 namespace {
@@ -262,13 +263,6 @@ FileTypeInfo DetectFileType(std::string_view mime_in, std::string_view descripti
   info.category = CategoryOf(type);
   info.type = std::move(type);
   return info;
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 }  // namespace sandgate::analysis

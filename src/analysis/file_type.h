@@ -31,7 +31,4 @@ FileTypeInfo DetectFileType(std::string_view mime, std::string_view description,
 // The Zscaler category of a short type name (OTHER when unknown).
 std::string CategoryOf(std::string_view type);
 
-// s with ASCII letters lowered (libmagic's and ClamAV's names are ASCII; other bytes unchanged).
-std::string AsciiLower(std::string_view s);
-
 }  // namespace sandgate::analysis

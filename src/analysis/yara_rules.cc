@@ -13,6 +13,7 @@
 #include <set>
 
 #include "analysis/rule_cache.h"
+#include "common/ascii.h"
 
 namespace sandgate::analysis {
 namespace {
@@ -232,9 +233,7 @@ ScanExternals ExternalsFor(std::string_view name, const uint8_t* data, size_t si
   e.filename = std::string(slash == std::string_view::npos ? name : name.substr(slash + 1));
   const size_t dot = e.filename.rfind('.');
   if (dot != std::string::npos && dot > 0) {
-    e.extension = e.filename.substr(dot);
-    std::transform(e.extension.begin(), e.extension.end(), e.extension.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    e.extension = AsciiLower(std::string_view(e.filename).substr(dot));
   }
   auto starts = [&](std::string_view magic) {
     return size >= magic.size() && std::memcmp(data, magic.data(), magic.size()) == 0;

@@ -1,7 +1,8 @@
 #include "auth/login_throttle.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "common/ascii.h"
 
 namespace sandgate::auth {
 
@@ -32,7 +33,7 @@ void LocalFailureCounts::Clear(const std::string& key) { entries_.erase(key); }
 std::string LoginThrottle::PairKey(const std::string& username, const std::string& address) {
   std::string out = "p\n";
   out.reserve(out.size() + username.size() + 1 + address.size());
-  for (unsigned char c : username) out += static_cast<char>(std::tolower(c));
+  out += AsciiLower(username);
   out += '\n';
   out += address;
   return out;

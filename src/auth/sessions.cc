@@ -3,10 +3,10 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <vector>
 
+#include "common/ascii.h"
 #include "common/secret.h"
 #include "token/password.h"
 
@@ -132,9 +132,8 @@ Result<SignedIn> SessionManager::Login(const std::string& username, const std::s
     if (which == LoginThrottle::Limit::kStore)  // shared counts, and the database is away
       return Status(503, "STORE_UNAVAILABLE", "The service is temporarily unavailable.");
     // The throttle folds letter case, so does the summary (variants are one key, one record).
-    std::string folded = anon.name;
-    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    NoteRefusal(which == LoginThrottle::Limit::kAddress ? "*" : folded, client_addr, addr_key, now);
+    NoteRefusal(which == LoginThrottle::Limit::kAddress ? "*" : AsciiLower(anon.name), client_addr,
+                addr_key, now);
     return Status(
         429, "TOO_MANY_ATTEMPTS",
         "Too many failed sign-in attempts; try again in " + std::to_string(*wait) + " seconds.");

@@ -1,6 +1,6 @@
-#include <cctype>
 #include <optional>
 
+#include "common/ascii.h"
 #include "service/services.h"
 #include "service/services_internal.h"
 #include "token/password.h"
@@ -29,8 +29,7 @@ bool ValidUsername(const std::string& name) {
 // could pass for them. `provider` is what organizations see for every provider record, so only
 // provider admins may bear it (the demo's first admin does).
 std::optional<std::string> ReservedUsername(const std::string& name, bool provider_admin) {
-  std::string folded = name;
-  for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string folded = AsciiLower(name);
   for (const char* r : {"system", "cli", "secret-scanning"})
     if (folded == r) return std::string(r);
   if (folded == "provider" && !provider_admin) return folded;
