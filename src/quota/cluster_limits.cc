@@ -7,10 +7,20 @@ namespace sandgate::quota {
 
 ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limits& limits,
                              int64_t day, TimeMs now, const CountHook& on_counted) {
+  return AdmitShared(
+      [&store](const std::function<Status(store::Tx&)>& fn) { return store.Write(fn); }, org,
+      limits, day, now, on_counted);
+}
+
+ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Limits& limits,
+                             int64_t day, TimeMs now, const CountHook& on_counted) {
   ClusterAdmission out;
   bool full = false;
   std::optional<store::RateCheck> rate;
-  Status st = store.Write([&](store::Tx& tx) -> Status {
+  Status st = write([&](store::Tx& tx) -> Status {
+    // May run twice (a shared transaction that failed is run again alone): no state carried over.
+    full = false;
+    rate.reset();
     auto used = tx.ConsumeUsage(org, day, limits.daily_allowance);
     if (!used.ok()) return used.status();
     if (!used->has_value()) {
@@ -21,11 +31,13 @@ ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limit
     if (!r.ok()) return r.status();
     if (!r->admitted) {
       rate = *r;
-      // Rolls back the daily count taken above: a refused request consumes nothing.
-      return Status(429, "RATE_LIMITED", "rate window full");
+      // Gives the daily count taken above back: a refused request consumes nothing. Not a
+      // failure of the transaction, which others may share.
+      return tx.AddUsage(org, day, -1, 0, std::nullopt);
     }
     return on_counted ? on_counted(tx, **used) : Status::Ok();
   });
+  if (!st.ok()) return out;  // kUnavailable: nothing counted
   if (rate) {
     const int64_t limit = rate->hour ? limits.rate_per_hour : limits.rate_per_second;
     Admission& a = out.refusal;
@@ -40,7 +52,6 @@ ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limit
     out.kind = ClusterAdmission::Kind::kRateLimited;
     return out;
   }
-  if (!st.ok()) return out;  // kUnavailable
   out.kind = full ? ClusterAdmission::Kind::kQuotaFull : ClusterAdmission::Kind::kAdmitted;
   return out;
 }

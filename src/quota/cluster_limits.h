@@ -35,6 +35,14 @@ struct ClusterAdmission {
 using CountHook = std::function<Status(store::Tx&, int64_t count)>;
 ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limits& limits,
                              int64_t day, TimeMs now, const CountHook& on_counted = nullptr);
+// The same through `write`, which runs its argument in a write transaction with Store::Write's
+// contract (the submission path passes its GroupCommitter, so concurrent admissions share one
+// transaction: issue 19, target 6). The transaction function never fails on a refusal (a
+// rate-limited call gives its daily count back in the same transaction), so one caller's refusal
+// never makes the others of a shared transaction run again.
+using TxWriter = std::function<Status(const std::function<Status(store::Tx&)>&)>;
+ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Limits& limits,
+                             int64_t day, TimeMs now, const CountHook& on_counted = nullptr);
 
 // Counts one over-quota attempt (a QUOTA_EXCEEDED refusal) in the store and tells whether it is
 // the one, cluster-wide, that took the day's count past `threshold` (true once per day).

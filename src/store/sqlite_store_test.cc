@@ -22,7 +22,7 @@
 namespace sandgate::store {
 namespace {
 
-std::unique_ptr<Store> OpenInDir(const std::string& dir) {
+std::unique_ptr<Store> OpenSqliteInDir(const std::string& dir) {
   auto r = OpenSqliteStore(dir + "/sandgate.db");
   if (!r.ok()) {
     ADD_FAILURE() << "OpenSqliteStore: " << r.status().ToString();
@@ -32,7 +32,8 @@ std::unique_ptr<Store> OpenInDir(const std::string& dir) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite,
-                         ::testing::Values(StoreBackend{"Sqlite", OpenInDir, nullptr, nullptr}),
+                         ::testing::Values(StoreBackend{"Sqlite", OpenSqliteInDir, nullptr,
+                                                        nullptr}),
                          StoreBackendName);
 
 // A plain SQLite connection to poke at the file from outside the store.

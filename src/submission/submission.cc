@@ -396,11 +396,15 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         [&]() -> asio::awaitable<void> {
           const int64_t allowance = limits.value().daily_allowance;
           const int64_t day = adm.day;
-          cl = quota::AdmitShared(services_.store(), org, limits.value(), day, started,
-                                  [&](store::Tx& tx, int64_t used) {
-                                    return notify::EnqueueQuotaUsed(tx, org, day, used, allowance,
-                                                                    services_.clock().now());
-                                  });
+          // Through the group committer: concurrent admissions (and reports) share one
+          // transaction, one advisory lock and one change-log entry (issue 19, target 6).
+          cl = quota::AdmitShared(
+              [this](const std::function<Status(store::Tx&)>& fn) { return commits_.Write(fn); },
+              org, limits.value(), day, started,
+              [&](store::Tx& tx, int64_t used) {
+                return notify::EnqueueQuotaUsed(tx, org, day, used, allowance,
+                                                services_.clock().now());
+              });
           co_return;
         },
         asio::use_awaitable);
@@ -618,7 +622,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
         committed = true;
         quota_.Commit(org, day);
-        if (queue_rules) TryEnqueue(Job{org, md5, spool->Release(), filename});
+        if (queue_rules) TryEnqueue(Job{org, md5, spool->Release(), filename, std::move(rec)});
         if (!queue_rules)
           metrics::CountVerdict(verdict.submission);  // final (no rules to wait for)
         json::object out{
@@ -700,7 +704,9 @@ void SubmissionService::Worker() {
       for (const Status& s : store::WriteIsolatingFailures(
                services_.store(), done.size(),
                [&](store::Tx&tx, size_t i) { return tx.PutReport(done[i]); }))
-        if (!s.ok()) spdlog::error("storing the rule analysis of a report failed: {}", s.message());
+        // Not found: the organization was deleted meanwhile, and its reports with it.
+        if (!s.ok() && !s.IsNotFound())
+          spdlog::error("storing the rule analysis of a report failed: {}", s.message());
     }
     for (const Job& job : jobs) RemoveSpooled(job.path);
     {
@@ -713,9 +719,7 @@ void SubmissionService::Worker() {
 
 std::optional<store::ReportRecord> SubmissionService::RunStatic(const Job& job) {
   auto engine = engines_.Get();
-  auto existing = Report(job.org, job.md5);
-  if (!existing.ok() || !existing->has_value()) return std::nullopt;
-  store::ReportRecord rec = std::move(**existing);
+  store::ReportRecord rec = job.record;
   auto statics = engine->Static(job.path, job.filename);
   json::value doc = json::parse(rec.report_json);
   json::object& d = doc.as_object();

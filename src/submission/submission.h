@@ -66,6 +66,9 @@ class SubmissionService {
     std::string md5;
     std::string path;           // spool file, removed by the job
     std::string filename = {};  // the client's name for the file (YARA externals), may be empty
+    // The report as the submission stored it (INPROGRESS): the rules complete this record, so
+    // the worker does not read it back from the store (issue 19, target 6).
+    store::ReportRecord record = {};
   };
   boost::asio::awaitable<http::Response> Handle(const http::RequestHeader& h,
                                                 http::RequestContext& ctx, http::BodyReader& body,
