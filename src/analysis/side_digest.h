@@ -78,6 +78,8 @@ class SideDigester {
   Result<SideDigests> Finish();
 
   static constexpr size_t kReadBytes = 128 * 1024;
+  // The follower thread's nice value (higher: yields more to request threads).
+  static constexpr int kFollowerNice = 10;
 
  private:
   void Follow();

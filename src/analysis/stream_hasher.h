@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common/status.h"
@@ -33,6 +34,14 @@ class StreamHasher {
   StreamHasher(const StreamHasher&) = delete;
   StreamHasher& operator=(const StreamHasher&) = delete;
 
+  // From now on MD5 and SHA-1 run on a helper thread of this hasher, beside SHA-256 on the
+  // caller's (MD5 alone costs more than the other two together): for large bodies (issue 19, target
+  // 4: hashing on more than one core). Update copies the bytes for the helper (up to 2 MiB in
+  // flight), so the caller may reuse its buffer at once; Finish waits for the helper. Returns false
+  // (and hashes inline, as before) when no thread could be started. Call before the first Update,
+  // at most once.
+  bool UseHelperThread();
+
   // Feeds n bytes (n == 0 is a no-op; data may be null only then). Ignored after Finish().
   void Update(const void* data, size_t n);
 
@@ -42,7 +51,9 @@ class StreamHasher {
 
  private:
   void Release();
+  struct Helper;
 
+  std::unique_ptr<Helper> helper_;  // set by UseHelperThread; owns the MD5 + SHA-1 thread
   evp_md_ctx_st* md5_ = nullptr;
   evp_md_ctx_st* sha1_ = nullptr;
   evp_md_ctx_st* sha256_ = nullptr;
