@@ -19,7 +19,7 @@ GroupCommitter::~GroupCommitter() {
 }
 
 Status GroupCommitter::Write(const std::function<Status(Tx&)>& fn) {
-  Pending p{&fn, Status::Ok(), false};
+  Pending p{&fn, Status::Ok(), false, {}};
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) {
     lock.unlock();
@@ -27,8 +27,33 @@ Status GroupCommitter::Write(const std::function<Status(Tx&)>& fn) {
   }
   queue_.push_back(&p);
   work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return p.done; });
+  p.cv.wait(lock, [&] { return p.done; });
   return p.result;
+}
+
+std::vector<Status> GroupCommitter::WriteEach(size_t n,
+                                              const std::function<Status(Tx&, size_t i)>& fn_at) {
+  std::vector<std::function<Status(Tx&)>> fns;
+  fns.reserve(n);
+  for (size_t i = 0; i < n; ++i) fns.emplace_back([&fn_at, i](Tx& tx) { return fn_at(tx, i); });
+  auto pending = std::make_unique<Pending[]>(n);  // stable addresses (a Pending cannot move)
+  std::vector<Status> results;
+  results.reserve(n);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) {
+    lock.unlock();
+    return WriteIsolatingFailures(store_, n, fn_at);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    pending[i].fn = &fns[i];
+    queue_.push_back(&pending[i]);
+  }
+  work_cv_.notify_one();
+  for (size_t i = 0; i < n; ++i) {
+    pending[i].cv.wait(lock, [&] { return pending[i].done; });
+    results.push_back(std::move(pending[i].result));
+  }
+  return results;
 }
 
 uint64_t GroupCommitter::transactions() const {
@@ -81,11 +106,15 @@ void GroupCommitter::Run() {
         store_, batch.size(), [&](Tx& tx, size_t i) { return (*batch[i]->fn)(tx); }, &txs);
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
     {
+      // Notified under the lock: a caller may return (and its Pending go) as soon as it sees
+      // `done`, so no Pending is touched after the lock is released.
       std::lock_guard<std::mutex> lock(mu_);
-      for (Pending* p : batch) p->done = true;
       transactions_ += txs;
+      for (Pending* p : batch) {
+        p->done = true;
+        p->cv.notify_one();
+      }
     }
-    done_cv_.notify_all();
   }
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -41,6 +42,11 @@ class GroupCommitter {
 
   Status Write(const std::function<Status(Tx&)>& fn);
 
+  // Queues fn_at(tx, i) for every i < n as n separate writes (sharing transactions with each
+  // other and with everyone else's) and blocks until all are done; returns each one's outcome,
+  // in order. One's error is never another's, as with Write.
+  std::vector<Status> WriteEach(size_t n, const std::function<Status(Tx&, size_t i)>& fn_at);
+
   // Transactions committed so far (shared and single), for tests and metrics.
   uint64_t transactions() const;
 
@@ -48,14 +54,15 @@ class GroupCommitter {
   struct Pending {
     const std::function<Status(Tx&)>* fn;
     Status result;
-    bool done = false;
+    bool done = false;           // guarded by mu_
+    std::condition_variable cv;  // this caller's own: a batch wakes only its callers
   };
   void Run();
 
   Store& store_;
   const size_t max_batch_;
   mutable std::mutex mu_;
-  std::condition_variable work_cv_, done_cv_;
+  std::condition_variable work_cv_;
   std::deque<Pending*> queue_;  // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
   uint64_t transactions_ = 0;   // guarded by mu_

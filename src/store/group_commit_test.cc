@@ -116,5 +116,35 @@ TEST_F(GroupCommitTest, SmallBatchesCommitEverything) {
   EXPECT_EQ(Used(), 40);
 }
 
+// WriteEach (the rule workers' batches): n writes queued at once, each with its own outcome, in
+// order, sharing transactions with concurrent Write callers; a refused one costs nobody else.
+TEST_F(GroupCommitTest, ConcurrentWriteEachGivesEveryWriteItsOwnOutcome) {
+  GroupCommitter gc(*store_);
+  std::atomic<int> others_failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 30; ++i)
+        if (!gc.Write([&](Tx& tx) { return tx.AddUsage(org_, 7, 1, 0, 1000); }).ok())
+          others_failed++;
+    });
+  int refused = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<Status> out = gc.WriteEach(7, [&](Tx& tx, size_t i) -> Status {
+      if (i == 3) return Status::Invalid("NOPE", "refused");  // rolled back, alone
+      return tx.AddUsage(org_, 7, 10, 0, 1000);
+    });
+    ASSERT_EQ(out.size(), 7u);
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_EQ(out[i].ok(), i != 3) << i;
+      refused += out[i].code() == "NOPE";
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(others_failed.load(), 0);
+  EXPECT_EQ(refused, 10);
+  EXPECT_EQ(Used(), 3 * 30 + 10 * 6 * 10);
+}
+
 }  // namespace
 }  // namespace sandgate::store

@@ -688,9 +688,9 @@ void SubmissionService::Drain() {
 }
 
 void SubmissionService::Worker() {
-  // Takes every queued job (up to kBatch) at once and stores their results in one transaction:
-  // one fsync for the batch, so the rules keep up with the submissions instead of queueing
-  // behind the store's single writer.
+  // Takes every queued job (up to kBatch) at once and stores their results through the group
+  // committer: shared transactions, so the rules keep up with the submissions instead of
+  // queueing behind the store's single writer.
   constexpr size_t kBatch = 32;
   for (;;) {
     std::vector<Job> jobs;
@@ -709,12 +709,12 @@ void SubmissionService::Worker() {
     for (const Job& job : jobs) {
       if (auto rec = RunStatic(job)) done.push_back(std::move(*rec));
     }
-    // One transaction for the batch; one bad record (its organization just deleted, say) must
-    // not cost the others theirs.
+    // Through the submissions' group committer: the batch shares their transactions (on
+    // PostgreSQL one advisory lock and one change-log entry for all; issue 19, target 6), and one
+    // bad record (its organization just deleted, say) does not cost the others theirs.
     if (!done.empty()) {
-      for (const Status& s : store::WriteIsolatingFailures(
-               services_.store(), done.size(),
-               [&](store::Tx&tx, size_t i) { return tx.PutReport(done[i]); }))
+      for (const Status& s : commits_.WriteEach(
+               done.size(), [&](store::Tx&tx, size_t i) { return tx.PutReport(done[i]); }))
         // Not found: the organization was deleted meanwhile, and its reports with it.
         if (!s.ok() && !s.IsNotFound())
           spdlog::error("storing the rule analysis of a report failed: {}", s.message());

@@ -105,7 +105,9 @@ class SubmissionService {
   auth::LoginThrottle invalid_tokens_;  // per client address
   // Several nodes: the same throttle counted across the cluster (null on one node).
   std::unique_ptr<auth::SharedThrottle> shared_invalid_tokens_;
-  store::GroupCommitter commits_;  // reports and usage of accepted submissions
+  // Reports and usage of accepted submissions, the rule workers' reports and, on several nodes,
+  // the admissions: all share its transactions.
+  store::GroupCommitter commits_;
   // LimitsFor's reads, per organization, while the store is unchanged (Store::ChangeStamp).
   store::StampedCache<domain::OrgId, quota::Limits> limits_cache_{65536};
 
