@@ -1,62 +1,18 @@
 #include "quota/cluster_limits.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 #include <vector>
 
 #include "store/group_commit.h"
-#include "store/sqlite_store.h"
+#include "store/sqlite_org_fixture.h"
 
 namespace sandgate::quota {
 namespace {
 
-namespace fs = std::filesystem;
-
-class AdmitSharedTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "sandgate-admit-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto st = store::OpenSqliteStore(dir_ + "/sandgate.db");
-    ASSERT_TRUE(st.ok()) << st.status().message();
-    store_ = std::move(st).value();
-    ASSERT_TRUE(store_
-                    ->Write([&](store::Tx& tx) -> Status {
-                      store::OrgRecord o;
-                      o.name = "Admit Co";
-                      auto id = tx.InsertOrg(o);
-                      if (!id.ok()) return id.status();
-                      org_ = *id;
-                      return Status::Ok();
-                    })
-                    .ok());
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  int64_t Used(int64_t day) {
-    int64_t used = -1;
-    EXPECT_TRUE(store_
-                    ->Read([&](store::Tx& tx) -> Status {
-                      auto u = tx.GetUsage(org_, day);
-                      if (!u.ok()) return u.status();
-                      used = u->used;
-                      return Status::Ok();
-                    })
-                    .ok());
-    return used;
-  }
-
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  domain::OrgId org_ = 0;
-};
+using AdmitSharedTest = store::SqliteOrgFixture;
 
 // Issue 19, target 6: admissions share the group committer's transactions. A rate refusal gives
 // its daily count back inside the shared transaction (it never fails it), so concurrent callers

@@ -1,60 +1,20 @@
 #include "store/group_commit.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 #include <vector>
 
-#include "store/sqlite_store.h"
+#include "store/sqlite_org_fixture.h"
 
 namespace sandgate::store {
 namespace {
 
-namespace fs = std::filesystem;
-
-class GroupCommitTest : public ::testing::Test {
+// Usage is counted on day 7 throughout.
+class GroupCommitTest : public SqliteOrgFixture {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "sandgate-group-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto st = OpenSqliteStore(dir_ + "/sandgate.db");
-    ASSERT_TRUE(st.ok()) << st.status().message();
-    store_ = std::move(st).value();
-    ASSERT_TRUE(store_
-                    ->Write([&](Tx& tx) -> Status {
-                      OrgRecord o;
-                      o.name = "Group Co";
-                      auto id = tx.InsertOrg(o);
-                      if (!id.ok()) return id.status();
-                      org_ = *id;
-                      return Status::Ok();
-                    })
-                    .ok());
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  int64_t Used() {
-    int64_t used = -1;
-    EXPECT_TRUE(store_
-                    ->Read([&](Tx& tx) -> Status {
-                      auto u = tx.GetUsage(org_, 7);
-                      if (!u.ok()) return u.status();
-                      used = u->used;
-                      return Status::Ok();
-                    })
-                    .ok());
-    return used;
-  }
-
-  std::string dir_;
-  std::unique_ptr<Store> store_;
-  OrgId org_ = 0;
+  int64_t Used() { return SqliteOrgFixture::Used(7); }
 };
 
 TEST_F(GroupCommitTest, ConcurrentWritesAllLandInFewerTransactions) {
