@@ -18,16 +18,18 @@ GroupCommitter::~GroupCommitter() {
   committer_.join();
 }
 
+bool GroupCommitter::QueueAndWait(Pending* pending, size_t n) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return false;
+  for (size_t i = 0; i < n; ++i) queue_.push_back(&pending[i]);
+  work_cv_.notify_one();
+  for (size_t i = 0; i < n; ++i) pending[i].cv.wait(lock, [&] { return pending[i].done; });
+  return true;
+}
+
 Status GroupCommitter::Write(const std::function<Status(Tx&)>& fn) {
   Pending p{&fn, Status::Ok(), false, {}};
-  std::unique_lock<std::mutex> lock(mu_);
-  if (stopping_) {
-    lock.unlock();
-    return store_.Write(fn);
-  }
-  queue_.push_back(&p);
-  work_cv_.notify_one();
-  p.cv.wait(lock, [&] { return p.done; });
+  if (!QueueAndWait(&p, 1)) return store_.Write(fn);
   return p.result;
 }
 
@@ -37,22 +39,11 @@ std::vector<Status> GroupCommitter::WriteEach(size_t n,
   fns.reserve(n);
   for (size_t i = 0; i < n; ++i) fns.emplace_back([&fn_at, i](Tx& tx) { return fn_at(tx, i); });
   auto pending = std::make_unique<Pending[]>(n);  // stable addresses (a Pending cannot move)
+  for (size_t i = 0; i < n; ++i) pending[i].fn = &fns[i];
+  if (!QueueAndWait(pending.get(), n)) return WriteIsolatingFailures(store_, n, fn_at);
   std::vector<Status> results;
   results.reserve(n);
-  std::unique_lock<std::mutex> lock(mu_);
-  if (stopping_) {
-    lock.unlock();
-    return WriteIsolatingFailures(store_, n, fn_at);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    pending[i].fn = &fns[i];
-    queue_.push_back(&pending[i]);
-  }
-  work_cv_.notify_one();
-  for (size_t i = 0; i < n; ++i) {
-    pending[i].cv.wait(lock, [&] { return pending[i].done; });
-    results.push_back(std::move(pending[i].result));
-  }
+  for (size_t i = 0; i < n; ++i) results.push_back(std::move(pending[i].result));
   return results;
 }
 

@@ -57,6 +57,9 @@ class GroupCommitter {
     bool done = false;           // guarded by mu_
     std::condition_variable cv;  // this caller's own: a batch wakes only its callers
   };
+  // Queues pending[0..n) and blocks until the committer has done them all. False (nothing
+  // queued) once the committer is stopping: the caller writes by itself.
+  bool QueueAndWait(Pending* pending, size_t n);
   void Run();
 
   Store& store_;
