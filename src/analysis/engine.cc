@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <semaphore>
 #include <set>
 #include <utility>
 
@@ -25,6 +24,7 @@
 #include "analysis/members.h"
 #include "analysis/yara_rules.h"
 #include "common/ascii.h"
+#include "common/semaphore.h"
 #include "metrics/sandgate_metrics.h"
 
 extern char** environ;
@@ -531,13 +531,16 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
 
   std::string virus;
   // At most av_concurrent_scans at once: each may fill temp_dir up to its scan limit.
-  static std::counting_semaphore<> slots(std::max(1, config_.av_concurrent_scans));
-  slots.acquire();
-  metrics::ScopedTimer timed_av(metrics::StageTimer(metrics::Stage::kClamav));
-  Status av = config_.av_subprocess.empty() || hashes.size <= config_.av_subprocess_threshold
-                  ? ScanAv(path, &virus, &q.av_error)
-                  : ScanAvInChild(path, hashes.size, &virus, &q.av_error);
-  slots.release();
+  // Waiters sleep at once (common/semaphore.h): no sched_yield spinning among the blocking pool.
+  static Semaphore slots(std::max(1, config_.av_concurrent_scans));
+  Status av;
+  {
+    SemaphoreUnit slot(slots);
+    metrics::ScopedTimer timed_av(metrics::StageTimer(metrics::Stage::kClamav));
+    av = config_.av_subprocess.empty() || hashes.size <= config_.av_subprocess_threshold
+             ? ScanAv(path, &virus, &q.av_error)
+             : ScanAvInChild(path, hashes.size, &virus, &q.av_error);
+  }
   if (!av.ok()) return av;
   if (!virus.empty()) {
     q.virus_name = StripUnofficial(virus.c_str());

@@ -7,29 +7,25 @@
 namespace sandgate::store {
 
 GroupCommitter::GroupCommitter(Store& store, size_t max_batch)
-    : store_(store), max_batch_(max_batch < 1 ? 1 : max_batch), committer_([this] { Run(); }) {}
+    : store_(store), max_batch_(max_batch < 1 ? 1 : max_batch) {}
 
-GroupCommitter::~GroupCommitter() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  work_cv_.notify_all();
-  committer_.join();
-}
-
-bool GroupCommitter::QueueAndWait(Pending* pending, size_t n) {
+void GroupCommitter::QueueAndWait(Pending* pending, size_t n) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (stopping_) return false;
   for (size_t i = 0; i < n; ++i) queue_.push_back(&pending[i]);
-  work_cv_.notify_one();
-  for (size_t i = 0; i < n; ++i) pending[i].cv.wait(lock, [&] { return pending[i].done; });
-  return true;
+  // pending[i] is done in order: each earlier one was ahead of it in the queue.
+  for (size_t i = 0; i < n; ++i) {
+    while (!pending[i].done) {
+      if (!leading_ && !queue_.empty() && queue_.front() == &pending[i])
+        Lead(lock);
+      else
+        pending[i].cv.wait(lock);
+    }
+  }
 }
 
 Status GroupCommitter::Write(const std::function<Status(Tx&)>& fn) {
   Pending p{&fn, Status::Ok(), false, {}};
-  if (!QueueAndWait(&p, 1)) return store_.Write(fn);
+  QueueAndWait(&p, 1);
   return p.result;
 }
 
@@ -40,7 +36,7 @@ std::vector<Status> GroupCommitter::WriteEach(size_t n,
   for (size_t i = 0; i < n; ++i) fns.emplace_back([&fn_at, i](Tx& tx) { return fn_at(tx, i); });
   auto pending = std::make_unique<Pending[]>(n);  // stable addresses (a Pending cannot move)
   for (size_t i = 0; i < n; ++i) pending[i].fn = &fns[i];
-  if (!QueueAndWait(pending.get(), n)) return WriteIsolatingFailures(store_, n, fn_at);
+  QueueAndWait(pending.get(), n);
   std::vector<Status> results;
   results.reserve(n);
   for (size_t i = 0; i < n; ++i) results.push_back(std::move(pending[i].result));
@@ -76,37 +72,34 @@ std::vector<Status> WriteIsolatingFailures(Store& store, size_t n,
   return results;
 }
 
-void GroupCommitter::Run() {
+void GroupCommitter::Lead(std::unique_lock<std::mutex>& lock) {
+  leading_ = true;
   std::vector<Pending*> batch;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and nothing left
-      batch.clear();
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
-    }
-    uint64_t txs = 0;
-    if (metrics::Enabled())
-      metrics::M().group_commit_batch->Observe(static_cast<double>(batch.size()));
-    metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kGroupCommit));
-    std::vector<Status> results = WriteIsolatingFailures(
-        store_, batch.size(), [&](Tx& tx, size_t i) { return (*batch[i]->fn)(tx); }, &txs);
-    for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
-    {
-      // Notified under the lock: a caller may return (and its Pending go) as soon as it sees
-      // `done`, so no Pending is touched after the lock is released.
-      std::lock_guard<std::mutex> lock(mu_);
-      transactions_ += txs;
-      for (Pending* p : batch) {
-        p->done = true;
-        p->cv.notify_one();
-      }
-    }
+  while (!queue_.empty() && batch.size() < max_batch_) {
+    batch.push_back(queue_.front());
+    queue_.pop_front();
   }
+  lock.unlock();
+  uint64_t txs = 0;
+  if (metrics::Enabled())
+    metrics::M().group_commit_batch->Observe(static_cast<double>(batch.size()));
+  std::vector<Status> results;
+  {
+    metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kGroupCommit));
+    results = WriteIsolatingFailures(
+        store_, batch.size(), [&](Tx& tx, size_t i) { return (*batch[i]->fn)(tx); }, &txs);
+  }
+  lock.lock();
+  // Woken under the lock: a caller may return (and its Pending go) as soon as it sees `done`, so
+  // no Pending of this batch is touched after the lock is released.
+  transactions_ += txs;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->result = std::move(results[i]);
+    batch[i]->done = true;
+    batch[i]->cv.notify_one();
+  }
+  leading_ = false;
+  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next in line leads
 }
 
 }  // namespace sandgate::store

@@ -1,15 +1,19 @@
 // Group commit: many threads' small writes share one transaction, and so one fsync.
 //
-// Write(fn) queues fn and blocks until it is durable: a committer thread runs every queued fn, in
-// arrival order, inside one Store::Write and wakes their callers with the outcome. The contract
+// Write(fn) queues fn and blocks until it is durable. The caller whose write is first in the queue
+// while no batch is running leads (LevelDB's writer queue): it takes every queued fn (up to
+// max_batch), in arrival order, runs them inside one Store::Write on its own thread and wakes
+// their callers with the outcome; the next caller in line then leads the next batch. No thread of
+// its own: a lone writer commits at once, with no hand-off (issue 19, target 3). The contract
 // for each caller is Store::Write's: OK means fn's changes are committed and durable; an error
 // means none of them are. If a shared transaction fails (one fn refused, or the commit failed),
 // each fn of that batch is run again in a transaction of its own, so one caller's error is never
-// another's. Hence fn must be safe to run twice (it is rolled back in between) and must not
-// depend on when it runs relative to writes outside this committer. Never call Write inside a
-// transaction of the same store (the committer would wait for it forever).
+// another's. Hence fn must be safe to run twice (it is rolled back in between), must not depend on
+// the thread it runs on, and must not depend on when it runs relative to writes outside this
+// committer. Never call Write inside a transaction of the same store (the leader would wait for
+// it forever).
 //
-// Thread-safe. Destruction commits what is queued, then joins the committer.
+// Thread-safe. Destroy only when no Write or WriteEach is in progress.
 #pragma once
 
 #include <condition_variable>
@@ -18,7 +22,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "store/store.h"
@@ -36,7 +39,6 @@ class GroupCommitter {
  public:
   // `store` must outlive the committer. `max_batch`: most fns per shared transaction.
   explicit GroupCommitter(Store& store, size_t max_batch = 64);
-  ~GroupCommitter();
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
@@ -55,21 +57,20 @@ class GroupCommitter {
     const std::function<Status(Tx&)>* fn;
     Status result;
     bool done = false;           // guarded by mu_
-    std::condition_variable cv;  // this caller's own: a batch wakes only its callers
+    std::condition_variable cv;  // its caller's own: woken when done or when it is to lead
   };
-  // Queues pending[0..n) and blocks until the committer has done them all. False (nothing
-  // queued) once the committer is stopping: the caller writes by itself.
-  bool QueueAndWait(Pending* pending, size_t n);
-  void Run();
+  // Queues pending[0..n) and returns once all are done, leading batches whenever one of them is
+  // first in line and no batch is running.
+  void QueueAndWait(Pending* pending, size_t n);
+  // Runs one batch from the front of the queue; `lock` holds mu_ (released while it runs).
+  void Lead(std::unique_lock<std::mutex>& lock);
 
   Store& store_;
   const size_t max_batch_;
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;
   std::deque<Pending*> queue_;  // guarded by mu_
-  bool stopping_ = false;       // guarded by mu_
+  bool leading_ = false;        // guarded by mu_: a batch is running
   uint64_t transactions_ = 0;   // guarded by mu_
-  std::thread committer_;
 };
 
 }  // namespace sandgate::store

@@ -106,5 +106,50 @@ TEST_F(GroupCommitTest, ConcurrentWriteEachGivesEveryWriteItsOwnOutcome) {
   EXPECT_EQ(Used(), 3 * 30 + 10 * 6 * 10);
 }
 
+// No thread of its own: a lone writer leads its own batch, on its own thread, and so does a
+// WriteEach longer than a batch (three batches of at most 4, one after the other).
+TEST_F(GroupCommitTest, ALoneWriterCommitsOnItsOwnThread) {
+  GroupCommitter gc(*store_, 4);
+  std::thread::id ran_on;
+  ASSERT_TRUE(gc.Write([&](Tx& tx) {
+                  ran_on = std::this_thread::get_id();
+                  return tx.AddUsage(org_, 7, 1, 0, 1000);
+                }).ok());
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  std::vector<std::thread::id> each(10);
+  std::vector<Status> out = gc.WriteEach(10, [&](Tx& tx, size_t i) {
+    each[i] = std::this_thread::get_id();
+    return tx.AddUsage(org_, 7, 1, 0, 1000);
+  });
+  ASSERT_EQ(out.size(), 10u);
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_TRUE(out[i].ok()) << i;
+    EXPECT_EQ(each[i], std::this_thread::get_id()) << i;
+  }
+  EXPECT_EQ(Used(), 11);
+  EXPECT_EQ(gc.transactions(), 4u);  // 1 + ceil(10 / 4)
+}
+
+// Leaders hand over: 8 threads, batches of at most 2, each write waits in line behind others;
+// nobody is left waiting without a leader (the test would hang) and every write lands once.
+TEST_F(GroupCommitTest, ConcurrentLeadersHandOverUntilTheQueueIsEmpty) {
+  GroupCommitter gc(*store_, 2);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        if (t % 2 == 0) {
+          ASSERT_TRUE(gc.Write([&](Tx& tx) { return tx.AddUsage(org_, 7, 1, 0, 1000); }).ok());
+        } else {
+          for (const Status& st :
+               gc.WriteEach(3, [&](Tx&tx, size_t) { return tx.AddUsage(org_, 7, 1, 0, 1000); }))
+            ASSERT_TRUE(st.ok());
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(Used(), 4 * 25 + 4 * 25 * 3);
+}
+
 }  // namespace
 }  // namespace sandgate::store
