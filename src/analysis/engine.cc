@@ -480,14 +480,17 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
 }
 
 Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes, double entropy,
-                                  bool ssdeep) const {
+                                  bool ssdeep, std::optional<std::string_view> content) const {
   QuickResult q;
   q.hashes = hashes;
   q.entropy = entropy;
 
   std::string head;
   std::string error;
-  if (!ReadHead(path, &head, &error)) return Status::Internal(error);
+  if (content)
+    head.assign(content->substr(0, kHeadBytes));
+  else if (!ReadHead(path, &head, &error))
+    return Status::Internal(error);
 
   // File type and MIME. libmagic's soft (pattern) tests are costly on text (it compiles their
   // regexes on every call, ~1 ms): for text/* the MIME type already says what the text is, so the
@@ -523,7 +526,9 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   // ssdeep (unless the caller computed it while the bytes arrived).
   if (ssdeep) {
     char buf[FUZZY_MAX_RESULT];
-    if (fuzzy_hash_filename(path.c_str(), buf) != 0) {
+    if ((content ? fuzzy_hash_buf(reinterpret_cast<const unsigned char*>(content->data()),
+                                  static_cast<uint32_t>(content->size()), buf)
+                 : fuzzy_hash_filename(path.c_str(), buf)) != 0) {
       return Status::Internal("ssdeep of " + path + " failed");
     }
     q.ssdeep = buf;
@@ -537,9 +542,13 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   {
     SemaphoreUnit slot(slots);
     metrics::ScopedTimer timed_av(metrics::StageTimer(metrics::Stage::kClamav));
-    av = config_.av_subprocess.empty() || hashes.size <= config_.av_subprocess_threshold
-             ? ScanAv(path, &virus, &q.av_error)
-             : ScanAvInChild(path, hashes.size, &virus, &q.av_error);
+    const uint64_t size = content ? content->size() : hashes.size;
+    if (!config_.av_subprocess.empty() && size > config_.av_subprocess_threshold)
+      av = ScanAvInChild(path, size, &virus, &q.av_error);
+    else if (content)
+      av = ScanAvBytes(*content, path, &virus, &q.av_error);
+    else
+      av = ScanAv(path, &virus, &q.av_error);
   }
   if (!av.ok()) return av;
   if (!virus.empty()) {
@@ -549,8 +558,10 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   return q;
 }
 
-Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* av_error) const {
-  // ClamAV: first match wins; every parser on (archives, OLE2, PDF, mail, HTML, PE, ELF, ...).
+namespace {
+
+// ClamAV: first match wins; every parser on (archives, OLE2, PDF, mail, HTML, PE, ELF, ...).
+struct cl_scan_options AvScanOptions() {
   struct cl_scan_options options = {};
   options.general = CL_SCAN_GENERAL_HEURISTICS;
   options.parse = ~0u;
@@ -558,14 +569,36 @@ Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* 
   // over a scan limit is reported ("Heuristics.Limits.Exceeded.*") rather than passed as clean
   // after a partial look.
   options.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+  return options;
+}
+
+}  // namespace
+
+Status Engine::ScanAvMap(cl_fmap_t* map, const std::string& name, std::string* virus,
+                         std::string* av_error) const {
+  struct cl_scan_options options = AvScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
+  const cl_error_t rc =
+      cl_scanmap_callback(map, name.c_str(), &virname, &scanned, clam_, &options, nullptr);
+  if (rc == CL_VIRUS) {
+    *virus = virname != nullptr ? virname : "Unknown";
+  } else if (rc != CL_CLEAN) {
+    if (IsEnvironmentError(rc)) {
+      return Status::Internal("ClamAV scan of " + name + ": " + cl_strerror(rc));
+    }
+    *av_error = cl_strerror(rc);
+  }
+  return Status::Ok();
+}
+
+Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* av_error) const {
   // Scan through a pread-backed map with page aging rather than cl_scanfile's whole-file map.
   struct stat fst;
   std::string error;
   const int fd = OpenRegularFile(path, &fst, &error);
   if (fd < 0) return Status::Internal(error);
-  cl_error_t rc = CL_CLEAN;
+  Status st;
   if (fst.st_size > 0) {
     auto pread_cb = [](void* handle, void* buf, size_t count, off_t offset) -> off_t {
       return ::pread(static_cast<int>(reinterpret_cast<intptr_t>(handle)), buf, count, offset);
@@ -576,19 +609,21 @@ Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* 
       ::close(fd);
       return Status::Internal("ClamAV cannot map " + path);
     }
-    rc = cl_scanmap_callback(map, path.c_str(), &virname, &scanned, clam_, &options, nullptr);
+    st = ScanAvMap(map, path, virus, av_error);
     cl_fmap_close(map);
   }
   ::close(fd);
-  if (rc == CL_VIRUS) {
-    *virus = virname != nullptr ? virname : "Unknown";
-  } else if (rc != CL_CLEAN) {
-    if (IsEnvironmentError(rc)) {
-      return Status::Internal("ClamAV scan of " + path + ": " + cl_strerror(rc));
-    }
-    *av_error = cl_strerror(rc);
-  }
-  return Status::Ok();
+  return st;
+}
+
+Status Engine::ScanAvBytes(std::string_view bytes, const std::string& name, std::string* virus,
+                           std::string* av_error) const {
+  if (bytes.empty()) return Status::Ok();  // nothing to scan, as ScanAv for an empty file
+  cl_fmap_t* map = cl_fmap_open_memory(bytes.data(), bytes.size());
+  if (map == nullptr) return Status::Internal("ClamAV cannot map " + name);
+  Status st = ScanAvMap(map, name, virus, av_error);
+  cl_fmap_close(map);
+  return st;
 }
 
 Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string* virus,

@@ -36,6 +36,7 @@
 #endif
 
 struct cl_engine;
+struct cl_fmap;
 struct YR_RULES;
 
 namespace sandgate::analysis {
@@ -205,8 +206,14 @@ class Engine {
   // malformed file is not an error: it is reported in av_error.
   // With ssdeep = false the fuzzy hash is not computed (QuickResult::ssdeep stays empty): for
   // callers that computed it while the bytes arrived (side_digest.h, issue 19, target 5).
+  // `content`, when given, is the whole file (a small upload the caller holds in memory): the
+  // head, ssdeep and the in-process AV scan read it there instead of from `path` (issue 19,
+  // target 3: small bodies scanned from memory; no map, no reads). libmagic still reads `path`:
+  // from a buffer it would say less (no ELF section details, no tests at offsets from the end of
+  // the file, e.g. gzip's original size). Same result as without `content`.
   Result<QuickResult> Quick(const std::string& path, const Hashes& hashes, double entropy,
-                            bool ssdeep = true) const;
+                            bool ssdeep = true,
+                            std::optional<std::string_view> content = std::nullopt) const;
 
   // YARA scan of the file at `path` and, for archives up to static_scan_limit, of every member
   // libclamav extracts (within its extraction limits). `filename` is the client's name for the
@@ -233,8 +240,14 @@ class Engine {
  public:
   // The in-process ClamAV scan (what `sandgate av-scan` runs). *virus is the raw signature name.
   Status ScanAv(const std::string& path, std::string* virus, std::string* av_error) const;
+  // The same scan of bytes in memory; `name` is what errors call them.
+  Status ScanAvBytes(std::string_view bytes, const std::string& name, std::string* virus,
+                     std::string* av_error) const;
 
  private:
+  // Scans `map` (closed by the caller); the verdict of ScanAv and ScanAvBytes.
+  Status ScanAvMap(cl_fmap* map, const std::string& name, std::string* virus,
+                   std::string* av_error) const;
   EngineConfig config_;
   cl_engine* clam_ = nullptr;  // owned; compiled, then only read
   // Runs the rule groups that apply on one buffer; false when the time budget ran out.

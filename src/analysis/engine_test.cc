@@ -355,6 +355,61 @@ TEST_F(EngineTest, FileTypeNamesOfFilesWeCreate) {
   }
 }
 
+// A small upload is analysed from memory (issue 19, target 3): the same answer as from the file,
+// for text, documents, archives, executables and a virus inside an archive.
+TEST_F(EngineTest, QuickFromMemoryEqualsQuickFromTheFile) {
+  std::ifstream ls("/bin/ls", std::ios::binary);
+  std::string elf((std::istreambuf_iterator<char>(ls)), std::istreambuf_iterator<char>());
+  ASSERT_GT(elf.size(), 1000u);
+  std::mt19937 rng(7);
+  std::string random(64 * 1024, '\0');
+  for (char& c : random) c = static_cast<char>(rng());
+  const std::pair<const char*, std::string> cases[] = {
+      {"a.txt", "Hello, this is a plain text note.\r\nNothing else.\r\n"},
+      {"a.pdf",
+       "%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"},
+      {"a.html", "<!DOCTYPE html><html><head><title>x</title></head><body>hi</body></html>\n"},
+      {"a.sh", "#!/bin/sh\necho hello\n"},
+      {"eicar.com", Eicar()},
+      {"bundle.zip", StoredZip({{"readme.txt", "nothing to see\n"}, {"docs/eicar.com", Eicar()}})},
+      {"ls", elf},
+      {"random.bin", random},
+      {"one", "x"},
+  };
+  std::vector<std::pair<std::string, std::string>> files(std::begin(cases), std::end(cases));
+  // And every clamav-testfiles sample (executables, archives, OLE2 and RTF documents, CHM, ...).
+  ASSERT_TRUE(fs::is_directory(kTestFiles)) << "install clamav-testfiles";
+  for (const auto& e : fs::directory_iterator(kTestFiles)) {
+    if (!e.is_regular_file() || e.file_size() > (1u << 20)) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    files.emplace_back(e.path().filename().string(),
+                       std::string((std::istreambuf_iterator<char>(in)), {}));
+  }
+  ASSERT_GT(files.size(), std::size(cases) + 20);
+  for (const auto& [name, bytes] : files) {
+    SCOPED_TRACE(name);
+    const std::string path = tmp_.Write(name, bytes);
+    Hashes h;
+    h.size = bytes.size();
+    Result<QuickResult> file = engine_->Quick(path, h, 0);
+    Result<QuickResult> mem = engine_->Quick(path, h, 0, true, std::string_view(bytes));
+    ASSERT_TRUE(file.ok()) << file.status().message();
+    ASSERT_TRUE(mem.ok()) << mem.status().message();
+    EXPECT_EQ(mem->mime, file->mime);
+    EXPECT_EQ(mem->description, file->description);
+    EXPECT_EQ(mem->file_type, file->file_type);
+    EXPECT_EQ(mem->category, file->category);
+    EXPECT_EQ(mem->identified, file->identified);
+    EXPECT_EQ(mem->ssdeep, file->ssdeep);
+    EXPECT_EQ(mem->virus_name, file->virus_name);
+    EXPECT_EQ(mem->virus_type, file->virus_type);
+    EXPECT_EQ(mem->av_error, file->av_error);
+    if (name == "eicar.com" || name == "bundle.zip") {
+      EXPECT_EQ(mem->virus_name, "Eicar-Test-Signature");
+    }
+  }
+}
+
 TEST_F(EngineTest, YaraFindsAPowerShellDownloadCradle) {
   const std::string script =
       "$c = New-Object Net.WebClient\n"
