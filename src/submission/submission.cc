@@ -640,7 +640,11 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
         committed = true;
         quota_.Commit(org, day);
-        if (queue_rules) TryEnqueue(Job{org, md5, spool->Release(), filename, std::move(rec)});
+        if (queue_rules) {
+          const bool in_memory = spool->in_memory();
+          TryEnqueue(Job{org, md5, spool->Release(), filename,
+                         in_memory ? std::move(content) : std::string(), std::move(rec)});
+        }
         if (!queue_rules)
           metrics::CountVerdict(verdict.submission);  // final (no rules to wait for)
         json::object out{
@@ -738,7 +742,9 @@ void SubmissionService::Worker() {
 std::optional<store::ReportRecord> SubmissionService::RunStatic(const Job& job) {
   auto engine = engines_.Get();
   store::ReportRecord rec = job.record;
-  auto statics = engine->Static(job.path, job.filename);
+  auto statics = engine->Static(
+      job.path, job.filename,
+      job.content.empty() ? std::nullopt : std::optional<std::string_view>(job.content));
   json::value doc = json::parse(rec.report_json);
   json::object& d = doc.as_object();
   // Rebuild the verdict with the rule findings (the quick part is in the document).

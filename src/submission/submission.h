@@ -66,6 +66,8 @@ class SubmissionService {
     std::string md5;
     std::string path;           // spool file, removed by the job
     std::string filename = {};  // the client's name for the file (YARA externals), may be empty
+    // An in-memory body's bytes (the rules scan them there); empty for a spooled one.
+    std::string content = {};
     // The report as the submission stored it (INPROGRESS): the rules complete this record, so
     // the worker does not read it back from the store (issue 19, target 6).
     store::ReportRecord record = {};
