@@ -88,7 +88,7 @@ Result<SpoolFile> SpoolFile::Create(const std::string& dir) {
   return SpoolFile(NewFdWriter(fd), templ);
 }
 
-Result<SpoolFile> SpoolFile::CreateInMemory() {
+Result<SpoolFile> SpoolFile::CreateInMemory(size_t expected_size) {
   int fd = ::memfd_create("sandgate-upload", MFD_CLOEXEC);
   if (fd < 0)
     return Status(503, "SPOOL_FAILED",
@@ -101,7 +101,20 @@ Result<SpoolFile> SpoolFile::CreateInMemory() {
     return Status(503, "SPOOL_FAILED",
                   std::string("Cannot create an in-memory spool file: ") + std::strerror(err));
   }
-  return SpoolFile(NewFdWriter(wfd), kMemPrefix + std::to_string(fd));
+  SpoolFile spool(NewFdWriter(wfd), kMemPrefix + std::to_string(fd));
+  spool.content_.emplace().reserve(expected_size);
+  return spool;
+}
+
+std::optional<std::string_view> SpoolFile::content() const {
+  if (!content_) return std::nullopt;
+  return std::string_view(*content_);
+}
+
+std::string SpoolFile::TakeContent() {
+  std::string out = content_ ? std::move(*content_) : std::string();
+  content_.reset();
+  return out;
 }
 
 bool SpoolFile::in_memory() const { return MemFd(path_) >= 0; }
@@ -116,8 +129,9 @@ void RemoveSpooled(const std::string& path) {
 }
 
 SpoolFile::SpoolFile(SpoolFile&& o) noexcept
-    : writer_(std::move(o.writer_)), path_(std::move(o.path_)) {
+    : writer_(std::move(o.writer_)), path_(std::move(o.path_)), content_(std::move(o.content_)) {
   o.path_.clear();
+  o.content_.reset();
 }
 
 SpoolFile::~SpoolFile() {
@@ -127,7 +141,9 @@ SpoolFile::~SpoolFile() {
 
 Status SpoolFile::Write(const char* data, size_t n) {
   if (!writer_) return SpoolError(EBADF);
-  return writer_->Append(data, n);
+  if (Status st = writer_->Append(data, n); !st.ok()) return st;
+  if (content_) content_->append(data, n);
+  return Status::Ok();
 }
 
 Status SpoolFile::Close() { return writer_ ? writer_->Close() : Status::Ok(); }

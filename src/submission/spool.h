@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -38,9 +40,15 @@ class SpoolFile {
   // A small body kept in memory (issue 19, target 3): an anonymous memfd, never on the file
   // system. Its path is /proc/self/fd/N, which every path-based reader of this process (the
   // engine: hashes, libmagic, ssdeep, ClamAV, YARA) opens like a file; the descriptor stays open
-  // until the SpoolFile (or whoever took it with Release) removes it (RemoveSpooled).
-  static Result<SpoolFile> CreateInMemory();
+  // until the SpoolFile (or whoever took it with Release) removes it (RemoveSpooled). The bytes
+  // written are also kept in memory (content()), for readers that take a buffer (the engine's AV
+  // scan and rules); `expected_size` reserves room for them.
+  static Result<SpoolFile> CreateInMemory(size_t expected_size = 0);
   bool in_memory() const;
+  // An in-memory spool's bytes written so far; nullopt for a spool file or once taken.
+  std::optional<std::string_view> content() const;
+  // Moves those bytes out (empty for a spool file).
+  std::string TakeContent();
   SpoolFile(SpoolFile&& o) noexcept;
   SpoolFile& operator=(SpoolFile&&) = delete;
   ~SpoolFile();
@@ -56,6 +64,7 @@ class SpoolFile {
       : writer_(std::move(w)), path_(std::move(path)) {}
   std::unique_ptr<FileWriter> writer_;
   std::string path_;
+  std::optional<std::string> content_;  // in memory only: a copy of what was written
 };
 
 // Inflates a gzip stream incrementally (Content-Encoding: gzip). Not thread-safe.

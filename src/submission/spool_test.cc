@@ -89,6 +89,11 @@ TEST_F(SpoolTest, InMemoryUploadIsReadableByPathAndLeavesNoFile) {
     std::ifstream in(s->path(), std::ios::binary);
     std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_EQ(got, "hello memory");
+    // The same bytes in memory, for readers that take a buffer; taken once.
+    ASSERT_TRUE(s->content().has_value());
+    EXPECT_EQ(*s->content(), "hello memory");
+    EXPECT_EQ(s->TakeContent(), "hello memory");
+    EXPECT_FALSE(s->content().has_value());
     EXPECT_TRUE(fs::is_empty(dir_));
     released = s->Release();
   }
@@ -110,6 +115,9 @@ TEST_F(SpoolTest, InMemoryUploadIsReadableByPathAndLeavesNoFile) {
   auto f = SpoolFile::Create(dir_);
   ASSERT_TRUE(f.ok());
   EXPECT_FALSE(f->in_memory());
+  ASSERT_TRUE(f->Write("on disk", 7).ok());
+  EXPECT_FALSE(f->content().has_value());
+  EXPECT_EQ(f->TakeContent(), "");
   const std::string path = f->Release();
   EXPECT_TRUE(fs::exists(path));
   RemoveSpooled(path);

@@ -466,7 +466,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
                          *body.content_length() <= opt_.memory_body_limit &&
                          // a child AV scan opens the file by name in another process
                          *body.content_length() <= engines_.Get()->config().av_subprocess_threshold;
-  auto spool = in_memory ? SpoolFile::CreateInMemory() : SpoolFile::Create(opt_.spool_dir);
+  auto spool = in_memory ? SpoolFile::CreateInMemory(static_cast<size_t>(*body.content_length()))
+                         : SpoolFile::Create(opt_.spool_dir);
   if (!spool.ok()) co_return ZError(503, "The service cannot store uploads right now");
   analysis::StreamHasher hasher;
   // A spooled body is a large one: MD5 on a second core (issue 19, target 4).
@@ -481,10 +482,6 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     side.emplace(spool->path());
   if (!inflater && body.content_length()) side->SetTotalLength(*body.content_length());
   const uint64_t limit = discan ? opt_.discan_limit : opt_.submit_limit;
-  // An in-memory body's bytes, also kept here: the engine reads them from memory rather than
-  // opening the memfd (the file type, the AV scan: issue 19, target 3).
-  std::string content;
-  if (spool->in_memory()) content.reserve(static_cast<size_t>(*body.content_length()));
   uint64_t size = 0;
   int64_t hashing_ns = 0;  // the hashing stage, spread over the upload
   const bool timing = metrics::Enabled();
@@ -495,7 +492,6 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
     hasher.Update(data, n);
     if (timing) hashing_ns += metrics::MonotonicNs() - t0;
     if (Status st = spool->Write(data, n); !st.ok()) return st;
-    if (spool->in_memory()) content.append(data, n);
     side->Update(data, n);  // after the write: a follower reads these bytes back from the file
     return Status::Ok();
   };
@@ -596,9 +592,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         }
         // The AV scan starts at once; the ssdeep and entropy of the body's tail, if the follower
         // is still behind, finish beside it.
-        auto quick = engine->Quick(
-            spooled, hashes.value(), 0, /*ssdeep=*/false,
-            spool->in_memory() ? std::optional<std::string_view>(content) : std::nullopt);
+        // A small body's bytes are read in memory (issue 19, target 3: no map, no reads).
+        auto quick = engine->Quick(spooled, hashes.value(), 0, /*ssdeep=*/false, spool->content());
         auto digests = side->Finish();
         if (quick.ok() && digests.ok()) {
           quick->ssdeep = std::move(digests->ssdeep);
@@ -640,11 +635,9 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
         committed = true;
         quota_.Commit(org, day);
-        if (queue_rules) {
-          const bool in_memory = spool->in_memory();
-          TryEnqueue(Job{org, md5, spool->Release(), filename,
-                         in_memory ? std::move(content) : std::string(), std::move(rec)});
-        }
+        if (queue_rules)
+          TryEnqueue(
+              Job{org, md5, spool->Release(), filename, spool->TakeContent(), std::move(rec)});
         if (!queue_rules)
           metrics::CountVerdict(verdict.submission);  // final (no rules to wait for)
         json::object out{
