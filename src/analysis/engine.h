@@ -243,11 +243,11 @@ class Engine {
  public:
   // The in-process ClamAV scan (what `sandgate av-scan` runs). *virus is the raw signature name.
   Status ScanAv(const std::string& path, std::string* virus, std::string* av_error) const;
+
+ private:
   // The same scan of bytes in memory; `name` is what errors call them.
   Status ScanAvBytes(std::string_view bytes, const std::string& name, std::string* virus,
                      std::string* av_error) const;
-
- private:
   // Scans `map` (closed by the caller); the verdict of ScanAv and ScanAvBytes.
   Status ScanAvMap(cl_fmap* map, const std::string& name, std::string* virus,
                    std::string* av_error) const;

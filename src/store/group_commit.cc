@@ -72,7 +72,7 @@ std::vector<Status> WriteIsolatingFailures(Store& store, size_t n,
   return results;
 }
 
-void GroupCommitter::Lead(std::unique_lock<std::mutex>& lock) {
+void GroupCommitter::Lead(std::unique_lock<std::mutex>& lock) noexcept {
   leading_ = true;
   std::vector<Pending*> batch;
   while (!queue_.empty() && batch.size() < max_batch_) {

@@ -63,7 +63,9 @@ class GroupCommitter {
   // first in line and no batch is running.
   void QueueAndWait(Pending* pending, size_t n);
   // Runs one batch from the front of the queue; `lock` holds mu_ (released while it runs).
-  void Lead(std::unique_lock<std::mutex>& lock);
+  // noexcept: an exception would leave the batch's callers waiting forever with no leader, so it
+  // ends the process instead (as it did when a committer thread ran the batches).
+  void Lead(std::unique_lock<std::mutex>& lock) noexcept;
 
   Store& store_;
   const size_t max_batch_;
