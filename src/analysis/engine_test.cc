@@ -359,9 +359,8 @@ TEST_F(EngineTest, FileTypeNamesOfFilesWeCreate) {
 // A small upload is analysed from memory (issue 19, target 3): the same answer as from the file,
 // for text, documents, archives, executables, a virus inside an archive and rules that match
 // (Quick and Static both).
-TEST_F(EngineTest, QuickFromMemoryEqualsQuickFromTheFile) {
-  std::ifstream ls("/bin/ls", std::ios::binary);
-  std::string elf((std::istreambuf_iterator<char>(ls)), std::istreambuf_iterator<char>());
+TEST_F(EngineTest, AnalysisFromMemoryEqualsAnalysisFromTheFile) {
+  const std::string elf = ReadAll("/bin/ls");
   ASSERT_GT(elf.size(), 1000u);
   const std::string kCradle =
       "$c = New-Object Net.WebClient\n"
@@ -389,9 +388,7 @@ TEST_F(EngineTest, QuickFromMemoryEqualsQuickFromTheFile) {
   ASSERT_TRUE(fs::is_directory(kTestFiles)) << "install clamav-testfiles";
   for (const auto& e : fs::directory_iterator(kTestFiles)) {
     if (!e.is_regular_file() || e.file_size() > (1u << 20)) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    files.emplace_back(e.path().filename().string(),
-                       std::string((std::istreambuf_iterator<char>(in)), {}));
+    files.emplace_back(e.path().filename().string(), ReadAll(e.path().string()));
   }
   ASSERT_GT(files.size(), std::size(cases) + 20);
   for (const auto& [name, bytes] : files) {
