@@ -20,6 +20,13 @@ constexpr const char* kSyncLatestUsage =
     "UPDATE orgs o SET usage_day = u.day, used_today = u.used, over_quota_today = u.over_quota "
     "FROM u WHERE o.id = u.org_id AND o.usage_day <= u.day";
 
+// A CTE `k` holding organization $1's id, or nothing when it does not exist. Statements that
+// insert rows of an organization select from it rather than rely on the foreign key: a missing
+// organization then inserts nothing and the transaction stays usable, with no SAVEPOINT around
+// the statement (issue 19, target 6: a savepoint and its release cost the server a subtransaction
+// per statement). Writers hold the write lock, so the organization cannot go in between.
+constexpr const char* kOrgRow = "k AS (SELECT id FROM orgs WHERE id = $1)";
+
 // Every write transaction starts by taking the cluster-wide write lock (see pg_store.h).
 constexpr const char* kBeginWriteTx = "BEGIN ISOLATION LEVEL READ COMMITTED";
 constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(74110001)";

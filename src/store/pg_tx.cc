@@ -361,19 +361,20 @@ Result<UsageRecord> PgTx::GetUsage(OrgId org, int64_t day) {
 Status PgTx::AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
                       std::optional<TimeMs> last_used_at) {
   cache_change_ = true;  // the token page's usage and last use
+  // No savepoint (kOrgRow): a missing organization inserts nothing and is answered, not raised.
   static const std::string sql =
-      std::string("WITH u AS (INSERT INTO usage (") + kUsageCols +
-      ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, day) DO UPDATE SET "
+      std::string("WITH ") + kOrgRow + ", u AS (INSERT INTO usage (" + kUsageCols +
+      ") SELECT k.id, $2, $3, $4, $5 FROM k ON CONFLICT (org_id, day) DO UPDATE SET "
       "used = usage.used + excluded.used, over_quota = usage.over_quota + excluded.over_quota, "
       "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at) "
-      "RETURNING org_id, day, used, over_quota) " +
-      kSyncLatestUsage;
+      "RETURNING org_id, day, used, over_quota), s AS (" +
+      kSyncLatestUsage + ") SELECT count(*) FROM k";
   if (Status g = Guard(true); !g.ok()) return g;
-  return Handled(
-             sql,
-             Params().Int(org).Int(day).Int(used_delta).Int(over_quota_delta).OptInt(last_used_at),
-             "adding usage", std::nullopt, OrgNotFound())
-      .status();
+  auto r = Run(
+      sql, Params().Int(org).Int(day).Int(used_delta).Int(over_quota_delta).OptInt(last_used_at),
+      "adding usage");
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
 }
 
 Result<std::optional<TimeMs>> PgTx::LastUsed(OrgId org) {
@@ -395,15 +396,16 @@ Result<std::optional<ReportRecord>> PgTx::GetReport(OrgId org, const std::string
 }
 
 Status PgTx::PutReport(const ReportRecord& x) {
+  // No savepoint (kOrgRow): a missing organization inserts nothing and is answered, not raised.
   static const std::string sql =
-      std::string("INSERT INTO reports (") + kReportCols +
-      ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, md5) DO UPDATE SET "
+      std::string("WITH ") + kOrgRow + " INSERT INTO reports (" + kReportCols +
+      ") SELECT k.id, $2, $3, $4, $5, $6, $7 FROM k ON CONFLICT (org_id, md5) DO UPDATE SET "
       "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
-      "created_at = excluded.created_at, updated_at = excluded.updated_at";
+      "created_at = excluded.created_at, updated_at = excluded.updated_at RETURNING 1";
   if (Status g = Guard(true); !g.ok()) return g;
-  return Handled(sql, rows::BindReport(Params().Ref(), x), "storing a report", std::nullopt,
-                 OrgNotFound())
-      .status();
+  auto r = Run(sql, rows::BindReport(Params().Ref(), x), "storing a report");
+  if (!r.ok()) return r.status();
+  return r->size() == 0 ? OrgNotFound() : Status::Ok();
 }
 
 Result<int64_t> PgTx::AppendAudit(const AuditRecord& a) {
@@ -442,19 +444,22 @@ Result<std::vector<AuditRecord>> PgTx::ListAudit(const AuditFilter& f) {
 }
 
 Result<std::optional<int64_t>> PgTx::ConsumeUsage(OrgId org, int64_t day, int64_t limit) {
+  // No savepoint (kOrgRow): one row, whether the organization exists and the new count (NULL
+  // when full).
   static const std::string sql =
-      std::string("WITH u AS (INSERT INTO usage (org_id, day, used, over_quota) ") +
-      "VALUES ($1, $2, 1, 0) ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 "
+      std::string("WITH ") + kOrgRow +
+      ", u AS (INSERT INTO usage (org_id, day, used, over_quota) "
+      "SELECT k.id, $2, 1, 0 FROM k ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 "
       "WHERE usage.used < $3 RETURNING org_id, day, used, over_quota), s AS (" +
-      kSyncLatestUsage + ") SELECT used FROM u";
+      kSyncLatestUsage + ") SELECT (SELECT count(*) FROM k), (SELECT used FROM u)";
   if (Status g = Guard(true); !g.ok()) return g;
   if (limit <= 0) return std::optional<int64_t>();
-  auto r = Handled(sql, Params().Int(org).Int(day).Int(limit), "counting usage", std::nullopt,
-                   OrgNotFound());
+  auto r = Run(sql, Params().Int(org).Int(day).Int(limit), "counting usage");
   if (!r.ok()) return r.status();
-  if (r->size() == 0) return std::optional<int64_t>();
+  if (r->Int(0, 0) == 0) return OrgNotFound();
+  if (r->Null(0, 1)) return std::optional<int64_t>();
   cache_change_ = true;  // the token page's usage today
-  return std::optional<int64_t>(r->Int(0, 0));
+  return std::optional<int64_t>(r->Int(0, 1));
 }
 
 Result<RateCheck> PgTx::ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour, TimeMs) {
@@ -462,7 +467,8 @@ Result<RateCheck> PgTx::ConsumeRate(OrgId org, int64_t per_second, int64_t per_h
   static const std::string sql =
       "WITH t AS (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms) "
       "INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
-      "SELECT $1, ms / 1000, 1, ms / 3600000, 1 FROM t ON CONFLICT (org_id) DO UPDATE SET "
+      "SELECT $1, ms / 1000, 1, ms / 3600000, 1 FROM t "
+      "WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $1) ON CONFLICT (org_id) DO UPDATE SET "
       "in_sec = CASE WHEN rate_windows.sec_window >= excluded.sec_window "
       "THEN rate_windows.in_sec + 1 ELSE 1 END, "
       "sec_window = greatest(rate_windows.sec_window, excluded.sec_window), "
@@ -479,8 +485,8 @@ Result<RateCheck> PgTx::ConsumeRate(OrgId org, int64_t per_second, int64_t per_h
   if (Status g = Guard(true); !g.ok()) return g;
   RateCheck out;
   if (per_second > 0 && per_hour > 0) {
-    auto r = Handled(sql, Params().Int(org).Int(per_second).Int(per_hour), "counting the rate",
-                     std::nullopt, OrgNotFound());
+    // No savepoint: a missing organization inserts nothing (answered below).
+    auto r = Run(sql, Params().Int(org).Int(per_second).Int(per_hour), "counting the rate");
     if (!r.ok()) return r.status();
     if (r->size() > 0) {
       out.admitted = true;
@@ -489,7 +495,11 @@ Result<RateCheck> PgTx::ConsumeRate(OrgId org, int64_t per_second, int64_t per_h
   }
   auto r = Run(why, Params().Int(org), "reading the rate windows");
   if (!r.ok()) return r.status();
-  if (r->size() == 0) {  // a zero limit: refused by the per-second window
+  if (r->size() == 0) {  // a missing organization, or a zero limit: refused by the second
+    auto org_row =
+        Run("SELECT 1 FROM orgs WHERE id = $1", Params().Int(org), "reading an organization");
+    if (!org_row.ok()) return org_row.status();
+    if (org_row->size() == 0) return OrgNotFound();
     out.reset_ms = 1000;
     return out;
   }

@@ -1467,6 +1467,21 @@ TEST_P(StoreSuite, ReportsOfAnotherOrgAreInvisible) {
 TEST_P(StoreSuite, ReportForMissingOrgIsNotFound) {
   EXPECT_STATUS(InWrite(store(), [](Tx& tx) { return tx.PutReport(MakeReport(424242, "AB", 1)); }),
                 404, "NOT_FOUND");
+  // The refusal leaves the transaction usable, and stores nothing.
+  auto org = InWrite(store(), [](Tx& tx) -> Result<OrgId> {
+    EXPECT_EQ(tx.PutReport(MakeReport(424242, "AB", 1)).http_status(), 404);
+    auto id = tx.InsertOrg(MakeOrg("Acme"));
+    if (!id.ok()) return id.status();
+    if (Status st = tx.PutReport(MakeReport(*id, "AB", 2)); !st.ok()) return st;
+    return *id;
+  });
+  ASSERT_OK(org);
+  auto got = InRead(store(), [&](Tx& tx) { return tx.GetReport(*org, "AB"); });
+  ASSERT_OK(got);
+  EXPECT_TRUE(got->has_value());
+  auto ghost = InRead(store(), [&](Tx& tx) { return tx.GetReport(424242, "AB"); });
+  ASSERT_OK(ghost);
+  EXPECT_FALSE(ghost->has_value());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1817,6 +1832,30 @@ TEST_P(StoreSuite, ConsumeUsageCountsUpToTheLimitAndNoFurther) {
             std::make_tuple(*org, kDay, int64_t{3}, int64_t{2}, std::optional<TimeMs>(kT0)));
   EXPECT_STATUS(InWrite(store(), [&](Tx& tx) { return tx.ConsumeUsage(*org + 99, kDay, 3); }), 404,
                 "NOT_FOUND");
+  // The refusal leaves the transaction usable (no usage is kept for the missing organization).
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    EXPECT_EQ(tx.ConsumeUsage(*org + 99, kDay, 3).status().http_status(), 404);
+    return tx.AddUsage(*org, kDay, 0, 1, kT0);
+  }));
+  auto u4 = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u4);
+  EXPECT_EQ(u4->over_quota, 3);
+  auto ghost = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org + 99, kDay); });
+  ASSERT_OK(ghost);
+  EXPECT_EQ(ghost->used, 0);
+}
+
+TEST_P(StoreSuite, ConsumeRateForMissingOrgIsNotFoundAndLeavesTheTransactionUsable) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Rate")); });
+  ASSERT_OK(org);
+  const TimeMs now = SystemClock()->now();
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    EXPECT_EQ(tx.ConsumeRate(*org + 99, 5, 1000, now).status().http_status(), 404);
+    auto r = tx.ConsumeRate(*org, 5, 1000, now);
+    if (!r.ok()) return r.status();
+    EXPECT_TRUE(r->admitted);
+    return Status::Ok();
+  }));
 }
 
 TEST_P(StoreSuite, ConcurrentConsumeUsageNeverExceedsTheLimit) {
