@@ -93,8 +93,9 @@ class SessionManager {
   std::unordered_map<std::string, RefusalWindow> refusals_ GUARDED_BY(refusals_mu_);
   int64_t refusals_overflow_ GUARDED_BY(refusals_mu_) = 0;
   TimeMs refusals_flushed_ GUARDED_BY(refusals_mu_) = 0;
-  // Authenticate's reads by session hash, while the store is unchanged (Store::ChangeStamp): a
-  // sign-out, a touch or a user change anywhere empties it.
+  // Authenticate's reads by session hash, while the store is unchanged but for usage
+  // (Store::ChangeStampIgnoringUsage): a sign-out, a touch or a user change anywhere empties it;
+  // a submission does not.
   store::StampedCache<std::string, SessionEntry> cache_{65536};
 };
 

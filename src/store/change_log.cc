@@ -6,15 +6,18 @@ namespace sandgate::store {
 
 Status ApplyChangeLog(
     const std::function<Result<std::vector<LoggedChange>>(int64_t after)>& read_after,
-    const FollowHooks& hooks, int64_t* applied, bool* applied_some) {
+    const FollowHooks& hooks, int64_t* applied, bool* applied_some, bool* beyond_usage) {
   for (;;) {
     auto batch = read_after(*applied);
     if (!batch.ok()) return batch.status();
     if (batch->empty()) return Status::Ok();
     std::vector<OrgId> orgs;
     orgs.reserve(batch->size());
-    for (const LoggedChange& c : *batch)
-      if (c.org != kCacheOnlyChange) orgs.push_back(c.org);
+    bool not_usage = false;
+    for (const LoggedChange& c : *batch) {
+      if (c.org != kUsageOnlyChange) not_usage = true;
+      if (c.org != kCacheOnlyChange && c.org != kUsageOnlyChange) orgs.push_back(c.org);
+    }
     std::sort(orgs.begin(), orgs.end());
     orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
     if (!orgs.empty()) {
@@ -22,6 +25,7 @@ Status ApplyChangeLog(
     }
     *applied = batch->back().seq;
     if (applied_some) *applied_some = true;
+    if (beyond_usage && not_usage) *beyond_usage = true;
     if (static_cast<int64_t>(batch->size()) < kChangeBatch) return Status::Ok();
   }
 }

@@ -108,7 +108,11 @@ Status Follower::Round(Conn& c, bool* applied_some) {
     return batch;
   };
   const int64_t start = applied_;
-  if (Status st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some); !st.ok()) return st;
+  bool beyond_usage = false;
+  Status applied_st = ApplyChangeLog(read_after, hooks_, &applied_, applied_some, &beyond_usage);
+  // Before Applied() moves (even when a later batch failed: what was applied stays applied).
+  if (beyond_usage) beyond_usage_published_.fetch_add(1);
+  if (!applied_st.ok()) return applied_st;
   applied_published_.store(applied_);
   if (metrics::Enabled()) metrics::M().store_follower_lag->Set(0);
   auto read_int = [&](const char* sql, std::string_view what) -> Result<int64_t> {
@@ -116,12 +120,17 @@ Status Follower::Round(Conn& c, bool* applied_some) {
     if (!rows.ok()) return rows.status();
     return rows->Int(0, 0);
   };
+  bool reloaded = false;
   if (Status st = ReloadIfPruned(
           start, [&] { return read_int(kChangeFloorSql, "reading the change log's floor"); },
           [&] { return read_int(kChangeHorizonSql, "reading the change log"); }, hooks_, &applied_,
-          applied_some);
+          &reloaded);
       !st.ok())
     return st;
+  if (reloaded) {  // entries of any kind may have been skipped
+    *applied_some = true;
+    beyond_usage_published_.fetch_add(1);
+  }
   applied_published_.store(applied_);
   // Now and then, drop the entries every live node has applied (this one's acknowledgement
   // is at most one round old; the others' likewise).

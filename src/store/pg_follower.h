@@ -31,6 +31,9 @@ class Follower {
   bool Trusted() const;
   // Every change up to here is applied (published before it is acknowledged to the writers).
   int64_t Applied() const { return applied_published_.load(); }
+  // How many rounds applied an entry other than kUsageOnlyChange (or reloaded): grows before
+  // Applied() does for such an entry (PgStore::ChangeStampIgnoringUsage).
+  int64_t AppliedBeyondUsage() const { return beyond_usage_published_.load(); }
 
  private:
   bool Stopping();
@@ -50,6 +53,7 @@ class Follower {
   FollowHooks hooks_;
   std::atomic<int64_t> trusted_until_{0};  // steady_clock ticks
   std::atomic<int64_t> applied_published_{0};
+  std::atomic<int64_t> beyond_usage_published_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_

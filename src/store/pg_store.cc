@@ -75,6 +75,11 @@ class PgStore final : public Store {
     if (!follower_ || !follower_->Trusted()) return std::nullopt;
     return static_cast<uint64_t>(follower_->Applied()) + local_cache_changes_.load();
   }
+  // The same, counting only the entries that were not usage alone (kUsageOnlyChange).
+  std::optional<uint64_t> ChangeStampIgnoringUsage() override {
+    if (!follower_ || !follower_->Trusted()) return std::nullopt;
+    return static_cast<uint64_t>(follower_->AppliedBeyondUsage()) + local_beyond_usage_.load();
+  }
 
   Status Follow(const std::string& node_id, int64_t from_seq, FollowHooks hooks) override {
     if (follower_) return AlreadyFollowing();
@@ -183,6 +188,7 @@ class PgStore final : public Store {
     if (effect.changed) {
       // This node's caches: at once (its own follower applies the entry later).
       local_cache_changes_.fetch_add(1);
+      if (!effect.usage_only) local_beyond_usage_.fetch_add(1);
       // The other nodes' caches: once each has applied the entry, as for a token change. A
       // caller that logged its own change waits for it itself (Services::Mutate).
       if (effect.own_change > 0) (void)AwaitPropagation(effect.own_change, node_id_);
@@ -237,6 +243,7 @@ class PgStore final : public Store {
   std::unique_ptr<Follower> follower_;
   std::string node_id_;  // set once by Follow, before serving
   std::atomic<uint64_t> local_cache_changes_{0};
+  std::atomic<uint64_t> local_beyond_usage_{0};  // local_cache_changes_ that were not usage alone
 };
 
 }  // namespace

@@ -236,8 +236,12 @@ TEST_F(PgStoreTest, ChangeStampSeesEveryNodesWritesToCachedDataWhenTheyReturn) {
                  return Status::Ok();
                }).ok());
   for (int round = 0; round < 50; ++round) {
+    // A barrier: node b's write returns once node a has applied every entry up to it, a's own
+    // from the previous round included, so nothing moves a's stamps but what follows.
+    ASSERT_TRUE(b->Write([&](Tx& tx) { return tx.AddUsage(org, 19999, 0, 0, std::nullopt); }).ok());
     const auto before = a->ChangeStamp();
-    ASSERT_TRUE(before);
+    const auto before_ignoring_usage = a->ChangeStampIgnoringUsage();
+    ASSERT_TRUE(before && before_ignoring_usage);
     // Another node: a session touch, a last use, an organization's settings.
     ASSERT_TRUE(b->Write([&](Tx& tx) -> Status {
                    switch (round % 3) {
@@ -256,13 +260,31 @@ TEST_F(PgStoreTest, ChangeStampSeesEveryNodesWritesToCachedDataWhenTheyReturn) {
     const auto after = a->ChangeStamp();
     ASSERT_TRUE(after);
     EXPECT_GT(*after, *before) << "round " << round << ": node a's caches missed node b's write";
+    // Usage alone leaves the stamp of the caches that hold no usage (limits, sessions); any
+    // other write moves it too.
+    const auto after_ignoring_usage = a->ChangeStampIgnoringUsage();
+    ASSERT_TRUE(after_ignoring_usage);
+    if (round % 3 == 1)
+      EXPECT_EQ(*after_ignoring_usage, *before_ignoring_usage) << "round " << round;
+    else
+      EXPECT_GT(*after_ignoring_usage, *before_ignoring_usage) << "round " << round;
+    // This node's own usage: at once for ChangeStamp only.
+    const auto own_before = a->ChangeStamp();
+    ASSERT_TRUE(
+        a->Write([&](Tx& tx) { return tx.AddUsage(org, 20000, 1, 0, TimeMs{5000 + round}); }).ok());
+    EXPECT_GT(*a->ChangeStamp(), *own_before) << "round " << round;
+    EXPECT_EQ(*a->ChangeStampIgnoringUsage(), *after_ignoring_usage) << "round " << round;
     // This node's own write: at once.
     ASSERT_TRUE(a->Write([&](Tx& tx) { return tx.DeleteSessionsBefore(round); }).ok());
     EXPECT_GT(*a->ChangeStamp(), *after) << "round " << round;
+    EXPECT_GT(*a->ChangeStampIgnoringUsage(), *after_ignoring_usage) << "round " << round;
   }
   {
     std::lock_guard<std::mutex> lock(mu);
-    for (OrgId o : applied) EXPECT_NE(o, kCacheOnlyChange) << "a cache-only entry was applied";
+    for (OrgId o : applied) {
+      EXPECT_NE(o, kCacheOnlyChange) << "a cache-only entry was applied";
+      EXPECT_NE(o, kUsageOnlyChange) << "a usage-only entry was applied";
+    }
   }
   // Data no cache holds (the audit trail) logs no change.
   auto h0 = b->ChangeHorizon();

@@ -360,7 +360,7 @@ Result<UsageRecord> PgTx::GetUsage(OrgId org, int64_t day) {
 
 Status PgTx::AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
                       std::optional<TimeMs> last_used_at) {
-  cache_change_ = true;  // the token page's usage and last use
+  usage_change_ = true;  // the token page's usage and last use
   // No savepoint (kOrgRow): a missing organization inserts nothing and is answered, not raised.
   static const std::string sql =
       std::string("WITH ") + kOrgRow + ", u AS (INSERT INTO usage (" + kUsageCols +
@@ -458,7 +458,7 @@ Result<std::optional<int64_t>> PgTx::ConsumeUsage(OrgId org, int64_t day, int64_
   if (!r.ok()) return r.status();
   if (r->Int(0, 0) == 0) return OrgNotFound();
   if (r->Null(0, 1)) return std::optional<int64_t>();
-  cache_change_ = true;  // the token page's usage today
+  usage_change_ = true;  // the token page's usage today
   return std::optional<int64_t>(r->Int(0, 1));
 }
 
@@ -577,8 +577,8 @@ Result<int64_t> PgTx::RecordCacheChangeAndCommit() {
           "SELECT seq, pg_notify('") +
       kChangesChannel + "', '') FROM c";
   if (Status g = Guard(true); !g.ok()) return g;
-  auto r = c_.Query(sql, Params().Int(kCacheOnlyChange), "recording a change and committing",
-                    nullptr, {}, {"COMMIT"});
+  auto r = c_.Query(sql, Params().Int(usage_only() ? kUsageOnlyChange : kCacheOnlyChange),
+                    "recording a change and committing", nullptr, {}, {"COMMIT"});
   if (!r.ok()) return poison_ = r.status();
   recorded_change_ = r->Int(0, 0);
   return recorded_change_;
@@ -679,6 +679,7 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   // 0, when the caller logged none), so every node's caches see it (issue 19).
   int64_t own_change = 0;
   bool committed = false;
+  const bool usage_only = tx.usage_only();
   if (result.ok() && writable && effect && tx.cache_change() && tx.recorded_change() == 0) {
     auto seq = tx.RecordCacheChangeAndCommit();
     if (!seq.ok()) {
@@ -699,6 +700,7 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   }
   if (effect) {
     effect->changed = writable && tx.cache_change();
+    effect->usage_only = usage_only;
     effect->own_change = own_change;
   }
   return Status::Ok();

@@ -26,21 +26,25 @@ using namespace errors;  // the statuses both backends answer
 // A Tx on one connection with an open transaction; semantics as the SQLite backend's (a failed
 // statement other than a handled constraint violation poisons the Tx; a mutating call in a read
 // transaction fails). Statements whose constraint violations are answered (409/404) run inside a
-// savepoint, because PostgreSQL aborts the whole transaction on any error.
+// savepoint, because PostgreSQL aborts the whole transaction on any error, unless they avoid the
+// violation in the statement itself (kOrgRow).
 class PgTx final : public Tx {
  public:
   PgTx(Conn& c, bool writable, const std::string& audit_key)
       : c_(c), writable_(writable), audit_key_(audit_key) {}
   const Status& poison() const { return poison_; }
   // Whether this transaction changed something the per-node read caches hold (sessions, users,
-  // organizations, tokens, a last use), and the change it recorded itself (0: none).
-  bool cache_change() const { return cache_change_; }
+  // organizations, tokens, usage and last use), and the change it recorded itself (0: none).
+  bool cache_change() const { return cache_change_ || usage_change_; }
+  // Whether that was usage alone (AddUsage, ConsumeUsage) with no change recorded.
+  bool usage_only() const { return usage_change_ && !cache_change_ && recorded_change_ == 0; }
   int64_t recorded_change() const { return recorded_change_; }
 
   SANDGATE_STORE_TX_METHODS;  // tx_methods.h
   Result<int64_t> LiveNodes() override;
 
-  // RunTx's cache-only entry (organization 0) and the COMMIT in one round trip. On success the
+  // RunTx's cache-only entry (kCacheOnlyChange, or kUsageOnlyChange when usage_only()) and the
+  // COMMIT in one round trip. On success the
   // transaction is committed; on failure the caller rolls back (a no-op when COMMIT itself
   // failed) and answers 503, as for any failed COMMIT.
   Result<int64_t> RecordCacheChangeAndCommit();
@@ -94,14 +98,16 @@ class PgTx final : public Tx {
   const bool writable_;
   const std::string& audit_key_;
   Status poison_;
-  bool cache_change_ = false;
+  bool cache_change_ = false;  // other than usage
+  bool usage_change_ = false;
   int64_t recorded_change_ = 0;
 };
 
 // What a committed write tells the node's read caches (PgStore::ChangeStamp).
 struct CacheEffect {
-  bool changed = false;    // it changed cached data
-  int64_t own_change = 0;  // the change RunTx recorded for it (the caller recorded none)
+  bool changed = false;     // it changed cached data
+  bool usage_only = false;  // ... and that was usage alone (ChangeStampIgnoringUsage stays)
+  int64_t own_change = 0;   // the change RunTx recorded for it (the caller recorded none)
 };
 
 // Runs fn in one transaction on `c`. Write: BEGIN + the cluster-wide write lock. Read: a

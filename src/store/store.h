@@ -430,6 +430,11 @@ class Store {
   // backend cannot tell cheaply (PostgreSQL: other nodes): then nothing may be cached.
   // Thread-safe.
   virtual std::optional<uint64_t> ChangeStamp() { return std::nullopt; }
+  // ChangeStamp's contract for every write except those that change only usage (Tx::AddUsage,
+  // Tx::ConsumeUsage: the counts and last use), which may leave it: for caches of data no usage
+  // write touches (an organization's limits, sessions), so that submissions do not empty them
+  // (issue 19, target 6). By default ChangeStamp itself. Thread-safe.
+  virtual std::optional<uint64_t> ChangeStampIgnoringUsage() { return ChangeStamp(); }
 
   // --- Several nodes on one database (docs/CLUSTER.md). Defaults describe a single node. ---
   // True when other processes may change the data while this one serves (PostgreSQL).

@@ -110,7 +110,8 @@ class SubmissionService {
   // Reports and usage of accepted submissions, the rule workers' reports and, on several nodes,
   // the admissions: all share its transactions.
   store::GroupCommitter commits_;
-  // LimitsFor's reads, per organization, while the store is unchanged (Store::ChangeStamp).
+  // LimitsFor's reads, per organization, while the store is unchanged but for usage
+  // (Store::ChangeStampIgnoringUsage: submissions do not empty it).
   store::StampedCache<domain::OrgId, quota::Limits> limits_cache_{65536};
 
   std::mutex mu_;
