@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <optional>
 #include <vector>
 
 #include "metrics/sandgate_metrics.h"
@@ -89,28 +88,20 @@ Status Follower::Round(Conn& c, bool* applied_some) {
       "INSERT INTO nodes (node_id, applied_seq, lease_until) VALUES ($1, $2, now() + $3 * "
       "interval '1 millisecond') ON CONFLICT (node_id) DO UPDATE SET applied_seq = "
       "excluded.applied_seq, lease_until = excluded.lease_until";
-  // The changes and the log's floor in one statement (one snapshot, one round trip): the floor
-  // of the last read is what ReloadIfPruned checks. Entries pruned before this follower read
-  // them were pruned before that snapshot, so its floor shows it (issue 19, target 6).
   static const std::string changes =
-      "SELECT c.seq, c.org_id, f.pruned_through FROM change_floor f LEFT JOIN LATERAL "
-      "(SELECT seq, org_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT " +
-      std::to_string(kChangeBatch) + ") c ON true ORDER BY c.seq";
+      "SELECT seq, org_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT " +
+      std::to_string(kChangeBatch);
   const auto t0 = SteadyClock::now();
   auto r = c.Query(renew, Params().Text(node_id_).Int(applied_).Int(options_.lease_ms),
                    "renewing the node's lease");
   if (!r.ok()) return r.status();
   PQconsumeInput(c.raw());
   while (PGnotify* n = PQnotifies(c.raw())) PQfreemem(n);
-  std::optional<int64_t> floor;  // as of the last read
   auto read_after = [&](int64_t after) -> Result<std::vector<LoggedChange>> {
     auto rows = c.Query(changes, Params().Int(after), "reading the change log");
     if (!rows.ok()) return rows.status();
     std::vector<LoggedChange> batch;
-    for (int i = 0; i < rows->size(); ++i) {
-      floor = rows->Int(i, 2);
-      if (!rows->Null(i, 0)) batch.push_back({rows->Int(i, 0), rows->Int(i, 1)});
-    }
+    for (int i = 0; i < rows->size(); ++i) batch.push_back({rows->Int(i, 0), rows->Int(i, 1)});
     // Known and not yet applied (sandgate_store_follower_lag_entries): 0 once applied.
     if (metrics::Enabled())
       metrics::M().store_follower_lag->Set(static_cast<int64_t>(batch.size()));
@@ -131,11 +122,7 @@ Status Follower::Round(Conn& c, bool* applied_some) {
   };
   bool reloaded = false;
   if (Status st = ReloadIfPruned(
-          start,
-          [&]() -> Result<int64_t> {
-            if (floor) return *floor;
-            return read_int(kChangeFloorSql, "reading the change log's floor");
-          },
+          start, [&] { return read_int(kChangeFloorSql, "reading the change log's floor"); },
           [&] { return read_int(kChangeHorizonSql, "reading the change log"); }, hooks_, &applied_,
           &reloaded);
       !st.ok())
