@@ -21,21 +21,20 @@ ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Lim
     // May run twice (a shared transaction that failed is run again alone): no state carried over.
     full = false;
     rate.reset();
-    auto used = tx.ConsumeUsage(org, day, limits.daily_allowance);
-    if (!used.ok()) return used.status();
-    if (!used->has_value()) {
+    // The daily count, then the rate windows; a rate refusal gives the count back (not a failure
+    // of the transaction, which others may share).
+    auto a = tx.ConsumeAdmission(org, day, limits.daily_allowance, limits.rate_per_second,
+                                 limits.rate_per_hour, now);
+    if (!a.ok()) return a.status();
+    if (!a->used) {
       full = true;
       return Status::Ok();  // nothing changed
     }
-    auto r = tx.ConsumeRate(org, limits.rate_per_second, limits.rate_per_hour, now);
-    if (!r.ok()) return r.status();
-    if (!r->admitted) {
-      rate = *r;
-      // Gives the daily count taken above back: a refused request consumes nothing. Not a
-      // failure of the transaction, which others may share.
-      return tx.AddUsage(org, day, -1, 0, std::nullopt);
+    if (!a->rate.admitted) {
+      rate = a->rate;
+      return Status::Ok();
     }
-    return on_counted ? on_counted(tx, **used) : Status::Ok();
+    return on_counted ? on_counted(tx, *a->used) : Status::Ok();
   });
   if (!st.ok()) return out;  // kUnavailable: nothing counted
   if (rate) {

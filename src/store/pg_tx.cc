@@ -462,37 +462,92 @@ Result<std::optional<int64_t>> PgTx::ConsumeUsage(OrgId org, int64_t day, int64_
   return std::optional<int64_t>(r->Int(0, 1));
 }
 
-Result<RateCheck> PgTx::ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour, TimeMs) {
-  // Database time: every node counts in the same windows, whatever its own clock says.
+namespace {
+
+// The rate windows' upsert for ConsumeRate and ConsumeAdmission: `source` names the organization
+// (a query of one column, or none), $limit_param and the next are the per-second and per-hour
+// limits. Database time: every node counts in the same windows, whatever its own clock says.
+std::string RateUpsert(const std::string& source, int limit_param) {
+  std::string sec = "$";  // built in two steps: GCC 12 warns (-Wrestrict) on "$" + ...
+  sec += std::to_string(limit_param);
+  std::string hour = "$";
+  hour += std::to_string(limit_param + 1);
+  return "INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
+         "SELECT o.id, t.ms / 1000, 1, t.ms / 3600000, 1 FROM (" +
+         source +
+         ") o, (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms) t "
+         "ON CONFLICT (org_id) DO UPDATE SET "
+         "in_sec = CASE WHEN rate_windows.sec_window >= excluded.sec_window "
+         "THEN rate_windows.in_sec + 1 ELSE 1 END, "
+         "sec_window = greatest(rate_windows.sec_window, excluded.sec_window), "
+         "in_hour = CASE WHEN rate_windows.hour_window >= excluded.hour_window "
+         "THEN rate_windows.in_hour + 1 ELSE 1 END, "
+         "hour_window = greatest(rate_windows.hour_window, excluded.hour_window) "
+         "WHERE (rate_windows.sec_window < excluded.sec_window OR rate_windows.in_sec < " +
+         sec + ") AND (rate_windows.hour_window < excluded.hour_window OR rate_windows.in_hour < " +
+         hour + ") RETURNING 1";
+}
+
+}  // namespace
+
+Result<AdmissionCount> PgTx::ConsumeAdmission(OrgId org, int64_t day, int64_t limit,
+                                              int64_t per_second, int64_t per_hour, TimeMs now) {
+  // A zero limit refuses without counting: the calls one after the other, as by default.
+  if (limit <= 0 || per_second <= 0 || per_hour <= 0)
+    return Tx::ConsumeAdmission(org, day, limit, per_second, per_hour, now);
+  // ConsumeUsage's count and, only when it counted (from u), ConsumeRate's windows: one
+  // statement, one round trip. One row: whether the organization exists, the new count (NULL
+  // when full), and whether the windows had room.
   static const std::string sql =
-      "WITH t AS (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms) "
-      "INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
-      "SELECT $1, ms / 1000, 1, ms / 3600000, 1 FROM t "
-      "WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $1) ON CONFLICT (org_id) DO UPDATE SET "
-      "in_sec = CASE WHEN rate_windows.sec_window >= excluded.sec_window "
-      "THEN rate_windows.in_sec + 1 ELSE 1 END, "
-      "sec_window = greatest(rate_windows.sec_window, excluded.sec_window), "
-      "in_hour = CASE WHEN rate_windows.hour_window >= excluded.hour_window "
-      "THEN rate_windows.in_hour + 1 ELSE 1 END, "
-      "hour_window = greatest(rate_windows.hour_window, excluded.hour_window) "
-      "WHERE (rate_windows.sec_window < excluded.sec_window OR rate_windows.in_sec < $2) "
-      "AND (rate_windows.hour_window < excluded.hour_window OR rate_windows.in_hour < $3) "
-      "RETURNING 1";
-  static const std::string why =
-      "SELECT sec_window, in_sec, hour_window, in_hour, "
-      "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM rate_windows "
-      "WHERE org_id = $1";
+      std::string("WITH ") + kOrgRow +
+      ", u AS (INSERT INTO usage (org_id, day, used, over_quota) "
+      "SELECT k.id, $2, 1, 0 FROM k ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 "
+      "WHERE usage.used < $3 RETURNING org_id, day, used, over_quota), s AS (" +
+      kSyncLatestUsage + "), r AS (" + RateUpsert("SELECT org_id AS id FROM u", 4) +
+      ") SELECT (SELECT count(*) FROM k), (SELECT used FROM u), (SELECT count(*) FROM r)";
   if (Status g = Guard(true); !g.ok()) return g;
-  RateCheck out;
+  auto r = Run(sql, Params().Int(org).Int(day).Int(limit).Int(per_second).Int(per_hour),
+               "counting the admission");
+  if (!r.ok()) return r.status();
+  if (r->Int(0, 0) == 0) return OrgNotFound();
+  AdmissionCount out;
+  if (r->Null(0, 1)) return out;  // the allowance was full: nothing changed
+  usage_change_ = true;           // the token page's usage today
+  out.used = r->Int(0, 1);
+  if (r->Int(0, 2) > 0) {
+    out.rate.admitted = true;
+    return out;
+  }
+  auto why = RateRefusal(org, per_second, per_hour);
+  if (!why.ok()) return why.status();
+  out.rate = *why;
+  // A refused request consumes nothing.
+  if (Status st = AddUsage(org, day, -1, 0, std::nullopt); !st.ok()) return st;
+  return out;
+}
+
+Result<RateCheck> PgTx::ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour, TimeMs) {
+  // No savepoint: a missing organization inserts nothing (answered by RateRefusal).
+  static const std::string sql = RateUpsert("SELECT id FROM orgs WHERE id = $1", 2);
+  if (Status g = Guard(true); !g.ok()) return g;
   if (per_second > 0 && per_hour > 0) {
-    // No savepoint: a missing organization inserts nothing (answered below).
     auto r = Run(sql, Params().Int(org).Int(per_second).Int(per_hour), "counting the rate");
     if (!r.ok()) return r.status();
     if (r->size() > 0) {
+      RateCheck out;
       out.admitted = true;
       return out;
     }
   }
+  return RateRefusal(org, per_second, per_hour);
+}
+
+Result<RateCheck> PgTx::RateRefusal(OrgId org, int64_t per_second, int64_t per_hour) {
+  static const std::string why =
+      "SELECT sec_window, in_sec, hour_window, in_hour, "
+      "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM rate_windows "
+      "WHERE org_id = $1";
+  RateCheck out;
   auto r = Run(why, Params().Int(org), "reading the rate windows");
   if (!r.ok()) return r.status();
   if (r->size() == 0) {  // a missing organization, or a zero limit: refused by the second

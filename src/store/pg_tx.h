@@ -42,11 +42,12 @@ class PgTx final : public Tx {
 
   SANDGATE_STORE_TX_METHODS;  // tx_methods.h
   Result<int64_t> LiveNodes() override;
+  Result<AdmissionCount> ConsumeAdmission(OrgId org, int64_t day, int64_t limit, int64_t per_second,
+                                          int64_t per_hour, TimeMs now) override;
 
   // RunTx's cache-only entry (kCacheOnlyChange, or kUsageOnlyChange when usage_only()) and the
-  // COMMIT in one round trip. On success the
-  // transaction is committed; on failure the caller rolls back (a no-op when COMMIT itself
-  // failed) and answers 503, as for any failed COMMIT.
+  // COMMIT in one round trip. On success the transaction is committed; on failure the caller
+  // rolls back (a no-op when COMMIT itself failed) and answers 503, as for any failed COMMIT.
   Result<int64_t> RecordCacheChangeAndCommit();
 
  private:
@@ -63,6 +64,8 @@ class PgTx final : public Tx {
                        std::optional<Status> on_unique, std::optional<Status> on_fk = std::nullopt,
                        std::string* constraint = nullptr);
   Status Mutation(const std::string& sql, const Params& p, std::string_view what);
+  // Why the rate windows refused organization `org` just now (ConsumeRate's refusal).
+  Result<RateCheck> RateRefusal(OrgId org, int64_t per_second, int64_t per_hour);
 
   // Keyset-paged scan: `sql` takes the last key as $1; fn returns each row's key.
   template <typename RowFn>

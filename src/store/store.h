@@ -203,6 +203,12 @@ struct RateCheck {
   int64_t reset_ms = 0;  // when refused: until the refusing window ends
 };
 
+// Tx::ConsumeAdmission's answer.
+struct AdmissionCount {
+  std::optional<int64_t> used;  // the day's count with this one; nullopt: the allowance was full
+  RateCheck rate;               // when counted: admitted, or refused (and the count given back)
+};
+
 // One key's count in a shared throttle (Tx::ExchangeThrottle).
 struct ThrottleCount {
   std::string key;
@@ -328,6 +334,25 @@ class Tx {
   // same windows; SQLite (one node) uses `now`. A refusal changes nothing.
   virtual Result<RateCheck> ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour,
                                         TimeMs now) = 0;
+  // A cluster-wide admission: ConsumeUsage, then (when it counted) ConsumeRate, and when the rate
+  // refused, the count given back (AddUsage -1), so a refused request consumes nothing. By default
+  // those calls; PostgreSQL counts both in one statement (issue 19, target 6).
+  virtual Result<AdmissionCount> ConsumeAdmission(OrgId org, int64_t day, int64_t limit,
+                                                  int64_t per_second, int64_t per_hour,
+                                                  TimeMs now) {
+    AdmissionCount out;
+    auto used = ConsumeUsage(org, day, limit);
+    if (!used.ok()) return used.status();
+    if (!used->has_value()) return out;
+    out.used = *used;
+    auto rate = ConsumeRate(org, per_second, per_hour, now);
+    if (!rate.ok()) return rate.status();
+    out.rate = *rate;
+    if (!rate->admitted) {
+      if (Status st = AddUsage(org, day, -1, 0, std::nullopt); !st.ok()) return st;
+    }
+    return out;
+  }
   // Adds each delta (a count, which may be negative, and the time of its latest attempt, per key)
   // to the shared throttle counts of `scope`, never below 0; a row whose latest attempt is
   // `window` or more before `now` starts again from the delta, and such rows are removed. Returns

@@ -1845,6 +1845,69 @@ TEST_P(StoreSuite, ConsumeUsageCountsUpToTheLimitAndNoFurther) {
   EXPECT_EQ(ghost->used, 0);
 }
 
+// ConsumeAdmission (PostgreSQL: one statement; SQLite: the default, three calls) answers as
+// ConsumeUsage then ConsumeRate would, and a rate refusal gives its count back.
+TEST_P(StoreSuite, ConsumeAdmissionCountsTheDayAndTheRateOrGivesTheCountBack) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Admit")); });
+  ASSERT_OK(org);
+  const TimeMs now = SystemClock()->now();
+  auto admit = [&](int64_t day, int64_t limit, int64_t per_second) {
+    return InWrite(store(), [&](Tx& tx) {
+      return tx.ConsumeAdmission(*org, day, limit, per_second, 1'000'000, now);
+    });
+  };
+  for (int64_t i = 1; i <= 3; ++i) {
+    auto a = admit(kDay, 3, 1'000'000);
+    ASSERT_OK(a);
+    ASSERT_TRUE(a->used.has_value());
+    EXPECT_EQ(*a->used, i);
+    EXPECT_TRUE(a->rate.admitted);
+  }
+  auto full = admit(kDay, 3, 1'000'000);
+  ASSERT_OK(full);
+  EXPECT_FALSE(full->used.has_value()) << "the allowance is full";
+  auto zero = admit(kDay + 5, 0, 1'000'000);
+  ASSERT_OK(zero);
+  EXPECT_FALSE(zero->used.has_value()) << "a zero allowance admits nothing";
+  auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u);
+  EXPECT_EQ(u->used, 3);
+
+  // 2 per second: admitted until the window is full; the refusal keeps nothing.
+  int64_t admitted = 0;
+  bool refused = false;
+  for (int i = 0; i < 200 && !refused; ++i) {
+    auto a = admit(kDay + 1, 100, 2);
+    ASSERT_OK(a);
+    ASSERT_TRUE(a->used.has_value());
+    if (a->rate.admitted) {
+      ++admitted;
+      EXPECT_EQ(*a->used, admitted);
+    } else {
+      refused = true;
+      EXPECT_FALSE(a->rate.hour);
+      EXPECT_GT(a->rate.reset_ms, 0);
+      EXPECT_LE(a->rate.reset_ms, 1000);
+    }
+  }
+  EXPECT_TRUE(refused);
+  auto day2 = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay + 1); });
+  ASSERT_OK(day2);
+  EXPECT_EQ(day2->used, admitted) << "a refused admission gave its count back";
+  auto no_rate = admit(kDay + 2, 100, 0);
+  ASSERT_OK(no_rate);
+  EXPECT_FALSE(no_rate->rate.admitted) << "a zero rate admits nothing";
+  auto day3 = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay + 2); });
+  ASSERT_OK(day3);
+  EXPECT_EQ(day3->used, 0);
+
+  // A missing organization: 404, and the transaction stays usable.
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    EXPECT_EQ(tx.ConsumeAdmission(*org + 99, kDay, 3, 5, 1000, now).status().http_status(), 404);
+    return tx.AddUsage(*org, kDay, 0, 1, kT0);
+  }));
+}
+
 TEST_P(StoreSuite, ConsumeRateForMissingOrgIsNotFoundAndLeavesTheTransactionUsable) {
   auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Rate")); });
   ASSERT_OK(org);
