@@ -408,6 +408,30 @@ Status PgTx::PutReport(const ReportRecord& x) {
   return r->size() == 0 ? OrgNotFound() : Status::Ok();
 }
 
+Status PgTx::PutReportWithUsage(const ReportRecord& x, int64_t day, int64_t used_delta,
+                                std::optional<TimeMs> last_used_at) {
+  usage_change_ = true;  // the token page's usage and last use
+  // PutReport's and AddUsage's statements as two parts of one (kOrgRow: no savepoint).
+  static const std::string sql =
+      std::string("WITH ") + kOrgRow + ", r AS (INSERT INTO reports (" + kReportCols +
+      ") SELECT k.id, $2, $3, $4, $5, $6, $7 FROM k ON CONFLICT (org_id, md5) DO UPDATE SET "
+      "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
+      "created_at = excluded.created_at, updated_at = excluded.updated_at RETURNING 1), "
+      "u AS (INSERT INTO usage (" +
+      kUsageCols +
+      ") SELECT k.id, $8, $9, 0, $10 FROM k ON CONFLICT (org_id, day) DO UPDATE SET "
+      "used = usage.used + excluded.used, "
+      "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at) "
+      "RETURNING org_id, day, used, over_quota), s AS (" +
+      kSyncLatestUsage + ") SELECT count(*) FROM k";
+  if (Status g = Guard(true); !g.ok()) return g;
+  auto r =
+      Run(sql, rows::BindReport(Params().Ref(), x).Int(day).Int(used_delta).OptInt(last_used_at),
+          "storing a report and its usage");
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
+}
+
 Result<int64_t> PgTx::AppendAudit(const AuditRecord& a) {
   static const std::string last_sql = "SELECT chain FROM audit ORDER BY id DESC LIMIT 1";
   static const std::string sql =

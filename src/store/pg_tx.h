@@ -44,6 +44,8 @@ class PgTx final : public Tx {
   Result<int64_t> LiveNodes() override;
   Result<AdmissionCount> ConsumeAdmission(OrgId org, int64_t day, int64_t limit, int64_t per_second,
                                           int64_t per_hour, TimeMs now) override;
+  Status PutReportWithUsage(const ReportRecord& r, int64_t day, int64_t used_delta,
+                            std::optional<TimeMs> last_used_at) override;
 
   // RunTx's cache-only entry (kCacheOnlyChange, or kUsageOnlyChange when usage_only()) and the
   // COMMIT in one round trip. On success the transaction is committed; on failure the caller

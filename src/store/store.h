@@ -318,6 +318,13 @@ class Tx {
   // Reports: keyed by (org_id, md5); PutReport inserts or replaces.
   virtual Result<std::optional<ReportRecord>> GetReport(OrgId org, const std::string& md5) = 0;
   virtual Status PutReport(const ReportRecord& r) = 0;
+  // A submission's report and its usage: PutReport(r), then AddUsage(r.org_id, day, used_delta, 0,
+  // last_used_at). By default those two calls; PostgreSQL in one statement (issue 19, target 6).
+  virtual Status PutReportWithUsage(const ReportRecord& r, int64_t day, int64_t used_delta,
+                                    std::optional<TimeMs> last_used_at) {
+    if (Status st = PutReport(r); !st.ok()) return st;
+    return AddUsage(r.org_id, day, used_delta, 0, last_used_at);
+  }
 
   virtual Result<int64_t> AppendAudit(const AuditRecord& r) = 0;
   // Newest first.

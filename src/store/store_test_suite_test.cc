@@ -1464,6 +1464,48 @@ TEST_P(StoreSuite, ReportsOfAnotherOrgAreInvisible) {
   }));
 }
 
+// PutReportWithUsage (PostgreSQL: one statement; SQLite: the default, two calls) does what
+// PutReport and then AddUsage would.
+TEST_P(StoreSuite, PutReportWithUsageStoresTheReportAndAddsTheUsage) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Acme")); });
+  ASSERT_OK(org);
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) { return tx.AddUsage(*org, kDay, 2, 1, kT0); }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) {
+    return tx.PutReportWithUsage(MakeReport(*org, "AAAA", 1), kDay, 1, kT0 + 50);
+  }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) {
+    return tx.PutReportWithUsage(MakeReport(*org, "BBBB", 2), kDay, 0, std::nullopt);
+  }));
+  ASSERT_OK(InWrite(store(), [&](Tx& tx) {
+    return tx.PutReportWithUsage(MakeReport(*org, "AAAA", 3), kDay + 1, 0, kT0 + 90);
+  }));
+  auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u);
+  EXPECT_EQ(Fields(*u),
+            std::make_tuple(*org, kDay, int64_t{3}, int64_t{1}, std::optional<TimeMs>(kT0 + 50)));
+  auto next = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay + 1); });
+  ASSERT_OK(next);
+  EXPECT_EQ(Fields(*next), std::make_tuple(*org, kDay + 1, int64_t{0}, int64_t{0},
+                                           std::optional<TimeMs>(kT0 + 90)));
+  for (const char* md5 : {"AAAA", "BBBB"}) {
+    auto got = InRead(store(), [&](Tx& tx) { return tx.GetReport(*org, md5); });
+    ASSERT_OK(got);
+    ASSERT_TRUE(got->has_value()) << md5;
+  }
+  auto replaced = InRead(store(), [&](Tx& tx) { return tx.GetReport(*org, "AAAA"); });
+  ASSERT_OK(replaced);
+  EXPECT_EQ(Fields(**replaced), Fields(MakeReport(*org, "AAAA", 3)));
+  // A missing organization: 404, nothing stored, and the transaction stays usable.
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    EXPECT_EQ(tx.PutReportWithUsage(MakeReport(424242, "CCCC", 4), kDay, 1, kT0).http_status(),
+              404);
+    return tx.AddUsage(*org, kDay, 0, 1, kT0);
+  }));
+  auto ghost = InRead(store(), [&](Tx& tx) { return tx.GetReport(424242, "CCCC"); });
+  ASSERT_OK(ghost);
+  EXPECT_FALSE(ghost->has_value());
+}
+
 TEST_P(StoreSuite, ReportForMissingOrgIsNotFound) {
   EXPECT_STATUS(InWrite(store(), [](Tx& tx) { return tx.PutReport(MakeReport(424242, "AB", 1)); }),
                 404, "NOT_FOUND");

@@ -537,9 +537,13 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
       [&]() -> asio::awaitable<Response> {
         auto engine = engines_.Get();
         const int64_t day = adm.day;
-        auto record_usage = [&](store::Tx& tx) -> Status {
+        // The usage of a submission with this report (`rec`; none: a verdict already stored).
+        auto record_usage = [&](store::Tx& tx, const store::ReportRecord* rec) -> Status {
           const TimeMs at = services_.clock().now();
-          if (Status s = tx.AddUsage(org, day, shared ? 0 : 1, 0, at); !s.ok()) return s;
+          // Several nodes: counted at admission; here the last use.
+          Status s = rec ? tx.PutReportWithUsage(*rec, day, shared ? 0 : 1, at)
+                         : tx.AddUsage(org, day, shared ? 0 : 1, 0, at);
+          if (!s.ok()) return s;
           // Several nodes: counted, and the quota.* webhooks queued, at admission (AdmitShared).
           if (shared) return Status::Ok();
           // quota.warning / quota.exhausted (issue 20) in this transaction when this call's
@@ -555,7 +559,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         if (!discan && !force) {
           auto existing = Report(org, md5);
           if (existing.ok() && existing->has_value()) {
-            Status st = commits_.Write(record_usage);
+            Status st = commits_.Write([&](store::Tx& tx) { return record_usage(tx, nullptr); });
             if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
             committed = true;
             quota_.Commit(org, day);
@@ -629,10 +633,7 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
           }
         }
         // Shares a transaction (and its fsync) with concurrent submissions; durable on return.
-        Status st = commits_.Write([&](store::Tx& tx) -> Status {
-          if (Status s = tx.PutReport(rec); !s.ok()) return s;
-          return record_usage(tx);
-        });
+        Status st = commits_.Write([&](store::Tx& tx) { return record_usage(tx, &rec); });
         if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
         committed = true;
         quota_.Commit(org, day);
