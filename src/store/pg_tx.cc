@@ -358,17 +358,65 @@ Result<UsageRecord> PgTx::GetUsage(OrgId org, int64_t day) {
   return rows::ReadUsage(r->Row(0));
 }
 
+namespace {
+
+// "$n", built in two steps: GCC 12 warns (-Wrestrict) on "$" + std::to_string(n).
+std::string PgPlaceholder(int n) {
+  std::string p = "$";
+  p += std::to_string(n);
+  return p;
+}
+
+// The usage upsert of organization k (kOrgRow), from parameters $first.. (day, used delta,
+// over-quota delta, last use), returning the row for kSyncLatestUsage.
+std::string UsageUpsert(int first) {
+  return std::string("INSERT INTO usage (") + kUsageCols + ") SELECT k.id, " +
+         PgPlaceholder(first) + ", " + PgPlaceholder(first + 1) + ", " + PgPlaceholder(first + 2) +
+         ", " + PgPlaceholder(first + 3) +
+         " FROM k ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + excluded.used, "
+         "over_quota = usage.over_quota + excluded.over_quota, "
+         "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at) "
+         "RETURNING org_id, day, used, over_quota";
+}
+
+// The report upsert of organization k (kOrgRow), from parameters $2..$7 (rows::BindReport's).
+std::string ReportUpsert() {
+  return std::string("INSERT INTO reports (") + kReportCols +
+         ") SELECT k.id, $2, $3, $4, $5, $6, $7 FROM k ON CONFLICT (org_id, md5) DO UPDATE SET "
+         "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
+         "created_at = excluded.created_at, updated_at = excluded.updated_at RETURNING 1";
+}
+
+// The rate windows' upsert for ConsumeRate and ConsumeAdmission: `source` names the organization
+// (a query of one column, or none), $limit_param and the next are the per-second and per-hour
+// limits. Database time: every node counts in the same windows, whatever its own clock says.
+std::string RateUpsert(const std::string& source, int limit_param) {
+  const std::string sec = PgPlaceholder(limit_param);
+  const std::string hour = PgPlaceholder(limit_param + 1);
+  return "INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
+         "SELECT o.id, t.ms / 1000, 1, t.ms / 3600000, 1 FROM (" +
+         source +
+         ") o, (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms) t "
+         "ON CONFLICT (org_id) DO UPDATE SET "
+         "in_sec = CASE WHEN rate_windows.sec_window >= excluded.sec_window "
+         "THEN rate_windows.in_sec + 1 ELSE 1 END, "
+         "sec_window = greatest(rate_windows.sec_window, excluded.sec_window), "
+         "in_hour = CASE WHEN rate_windows.hour_window >= excluded.hour_window "
+         "THEN rate_windows.in_hour + 1 ELSE 1 END, "
+         "hour_window = greatest(rate_windows.hour_window, excluded.hour_window) "
+         "WHERE (rate_windows.sec_window < excluded.sec_window OR rate_windows.in_sec < " +
+         sec + ") AND (rate_windows.hour_window < excluded.hour_window OR rate_windows.in_hour < " +
+         hour + ") RETURNING 1";
+}
+
+}  // namespace
+
 Status PgTx::AddUsage(OrgId org, int64_t day, int64_t used_delta, int64_t over_quota_delta,
                       std::optional<TimeMs> last_used_at) {
   usage_change_ = true;  // the token page's usage and last use
   // No savepoint (kOrgRow): a missing organization inserts nothing and is answered, not raised.
-  static const std::string sql =
-      std::string("WITH ") + kOrgRow + ", u AS (INSERT INTO usage (" + kUsageCols +
-      ") SELECT k.id, $2, $3, $4, $5 FROM k ON CONFLICT (org_id, day) DO UPDATE SET "
-      "used = usage.used + excluded.used, over_quota = usage.over_quota + excluded.over_quota, "
-      "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at) "
-      "RETURNING org_id, day, used, over_quota), s AS (" +
-      kSyncLatestUsage + ") SELECT count(*) FROM k";
+  static const std::string sql = std::string("WITH ") + kOrgRow + ", u AS (" + UsageUpsert(2) +
+                                 "), s AS (" + kSyncLatestUsage + ") SELECT count(*) FROM k";
   if (Status g = Guard(true); !g.ok()) return g;
   auto r = Run(
       sql, Params().Int(org).Int(day).Int(used_delta).Int(over_quota_delta).OptInt(last_used_at),
@@ -397,11 +445,7 @@ Result<std::optional<ReportRecord>> PgTx::GetReport(OrgId org, const std::string
 
 Status PgTx::PutReport(const ReportRecord& x) {
   // No savepoint (kOrgRow): a missing organization inserts nothing and is answered, not raised.
-  static const std::string sql =
-      std::string("WITH ") + kOrgRow + " INSERT INTO reports (" + kReportCols +
-      ") SELECT k.id, $2, $3, $4, $5, $6, $7 FROM k ON CONFLICT (org_id, md5) DO UPDATE SET "
-      "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
-      "created_at = excluded.created_at, updated_at = excluded.updated_at RETURNING 1";
+  static const std::string sql = std::string("WITH ") + kOrgRow + " " + ReportUpsert();
   if (Status g = Guard(true); !g.ok()) return g;
   auto r = Run(sql, rows::BindReport(Params().Ref(), x), "storing a report");
   if (!r.ok()) return r.status();
@@ -412,22 +456,13 @@ Status PgTx::PutReportWithUsage(const ReportRecord& x, int64_t day, int64_t used
                                 std::optional<TimeMs> last_used_at) {
   usage_change_ = true;  // the token page's usage and last use
   // PutReport's and AddUsage's statements as two parts of one (kOrgRow: no savepoint).
-  static const std::string sql =
-      std::string("WITH ") + kOrgRow + ", r AS (INSERT INTO reports (" + kReportCols +
-      ") SELECT k.id, $2, $3, $4, $5, $6, $7 FROM k ON CONFLICT (org_id, md5) DO UPDATE SET "
-      "sha256 = excluded.sha256, status = excluded.status, report_json = excluded.report_json, "
-      "created_at = excluded.created_at, updated_at = excluded.updated_at RETURNING 1), "
-      "u AS (INSERT INTO usage (" +
-      kUsageCols +
-      ") SELECT k.id, $8, $9, 0, $10 FROM k ON CONFLICT (org_id, day) DO UPDATE SET "
-      "used = usage.used + excluded.used, "
-      "last_used_at = coalesce(excluded.last_used_at, usage.last_used_at) "
-      "RETURNING org_id, day, used, over_quota), s AS (" +
-      kSyncLatestUsage + ") SELECT count(*) FROM k";
+  static const std::string sql = std::string("WITH ") + kOrgRow + ", r AS (" + ReportUpsert() +
+                                 "), u AS (" + UsageUpsert(8) + "), s AS (" + kSyncLatestUsage +
+                                 ") SELECT count(*) FROM k";
   if (Status g = Guard(true); !g.ok()) return g;
-  auto r =
-      Run(sql, rows::BindReport(Params().Ref(), x).Int(day).Int(used_delta).OptInt(last_used_at),
-          "storing a report and its usage");
+  auto r = Run(
+      sql, rows::BindReport(Params().Ref(), x).Int(day).Int(used_delta).Int(0).OptInt(last_used_at),
+      "storing a report and its usage");
   if (!r.ok()) return r.status();
   return r->Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
 }
@@ -485,34 +520,6 @@ Result<std::optional<int64_t>> PgTx::ConsumeUsage(OrgId org, int64_t day, int64_
   usage_change_ = true;  // the token page's usage today
   return std::optional<int64_t>(r->Int(0, 1));
 }
-
-namespace {
-
-// The rate windows' upsert for ConsumeRate and ConsumeAdmission: `source` names the organization
-// (a query of one column, or none), $limit_param and the next are the per-second and per-hour
-// limits. Database time: every node counts in the same windows, whatever its own clock says.
-std::string RateUpsert(const std::string& source, int limit_param) {
-  std::string sec = "$";  // built in two steps: GCC 12 warns (-Wrestrict) on "$" + ...
-  sec += std::to_string(limit_param);
-  std::string hour = "$";
-  hour += std::to_string(limit_param + 1);
-  return "INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
-         "SELECT o.id, t.ms / 1000, 1, t.ms / 3600000, 1 FROM (" +
-         source +
-         ") o, (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms) t "
-         "ON CONFLICT (org_id) DO UPDATE SET "
-         "in_sec = CASE WHEN rate_windows.sec_window >= excluded.sec_window "
-         "THEN rate_windows.in_sec + 1 ELSE 1 END, "
-         "sec_window = greatest(rate_windows.sec_window, excluded.sec_window), "
-         "in_hour = CASE WHEN rate_windows.hour_window >= excluded.hour_window "
-         "THEN rate_windows.in_hour + 1 ELSE 1 END, "
-         "hour_window = greatest(rate_windows.hour_window, excluded.hour_window) "
-         "WHERE (rate_windows.sec_window < excluded.sec_window OR rate_windows.in_sec < " +
-         sec + ") AND (rate_windows.hour_window < excluded.hour_window OR rate_windows.in_hour < " +
-         hour + ") RETURNING 1";
-}
-
-}  // namespace
 
 Result<AdmissionCount> PgTx::ConsumeAdmission(OrgId org, int64_t day, int64_t limit,
                                               int64_t per_second, int64_t per_hour, TimeMs now) {
