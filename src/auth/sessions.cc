@@ -184,24 +184,23 @@ Result<Authenticated> SessionManager::Authenticate(const std::string& session_id
   if (session_id.empty() || session_id.size() > 128) return Unauthenticated();
   const TimeMs now = services_.clock().now();
   const std::string hash = services_.keys().Mac("session", session_id);
-  auto entry = cache_.GetOrRead(services_.store().ChangeStampIgnoringUsage(), hash,
-                                [&]() -> Result<std::shared_ptr<const SessionEntry>> {
-                                  auto fresh = std::make_shared<SessionEntry>();
-                                  Status st = services_.store().Read([&](store::Tx& tx) -> Status {
-                                    auto r = tx.GetSession(hash);
-                                    if (!r.ok()) return r.status();
-                                    fresh->session = std::move(r).value();
-                                    auto u = tx.GetUser(fresh->session.user_id);
-                                    if (!u.ok()) return u.status();
-                                    fresh->user = std::move(u).value();
-                                    return Status::Ok();
-                                  });
-                                  if (!st.ok()) return st;
-                                  sodium_memzero(fresh->user.password_hash.data(),
-                                                 fresh->user.password_hash.size());
-                                  fresh->user.password_hash.clear();
-                                  return std::shared_ptr<const SessionEntry>(std::move(fresh));
-                                });
+  const auto stamp = services_.store().ChangeStampIgnoringUsage();  // submissions leave it
+  auto entry = cache_.GetOrRead(stamp, hash, [&]() -> Result<std::shared_ptr<const SessionEntry>> {
+    auto fresh = std::make_shared<SessionEntry>();
+    Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+      auto r = tx.GetSession(hash);
+      if (!r.ok()) return r.status();
+      fresh->session = std::move(r).value();
+      auto u = tx.GetUser(fresh->session.user_id);
+      if (!u.ok()) return u.status();
+      fresh->user = std::move(u).value();
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    sodium_memzero(fresh->user.password_hash.data(), fresh->user.password_hash.size());
+    fresh->user.password_hash.clear();
+    return std::shared_ptr<const SessionEntry>(std::move(fresh));
+  });
   if (entry.status().IsNotFound()) return Unauthenticated();
   if (!entry.ok()) return entry.status();
   const store::SessionRecord& s = entry.value()->session;

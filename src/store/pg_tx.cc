@@ -379,6 +379,14 @@ std::string UsageUpsert(int first) {
          "RETURNING org_id, day, used, over_quota";
 }
 
+// One more submission counted for organization k (kOrgRow) on day $2 while below $3, returning
+// the row for kSyncLatestUsage (nothing when the day is full).
+std::string CountUpsert() {
+  return "INSERT INTO usage (org_id, day, used, over_quota) SELECT k.id, $2, 1, 0 FROM k "
+         "ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 WHERE usage.used < $3 "
+         "RETURNING org_id, day, used, over_quota";
+}
+
 // The report upsert of organization k (kOrgRow), from parameters $2..$7 (rows::BindReport's).
 std::string ReportUpsert() {
   return std::string("INSERT INTO reports (") + kReportCols +
@@ -505,12 +513,9 @@ Result<std::vector<AuditRecord>> PgTx::ListAudit(const AuditFilter& f) {
 Result<std::optional<int64_t>> PgTx::ConsumeUsage(OrgId org, int64_t day, int64_t limit) {
   // No savepoint (kOrgRow): one row, whether the organization exists and the new count (NULL
   // when full).
-  static const std::string sql =
-      std::string("WITH ") + kOrgRow +
-      ", u AS (INSERT INTO usage (org_id, day, used, over_quota) "
-      "SELECT k.id, $2, 1, 0 FROM k ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 "
-      "WHERE usage.used < $3 RETURNING org_id, day, used, over_quota), s AS (" +
-      kSyncLatestUsage + ") SELECT (SELECT count(*) FROM k), (SELECT used FROM u)";
+  static const std::string sql = std::string("WITH ") + kOrgRow + ", u AS (" + CountUpsert() +
+                                 "), s AS (" + kSyncLatestUsage +
+                                 ") SELECT (SELECT count(*) FROM k), (SELECT used FROM u)";
   if (Status g = Guard(true); !g.ok()) return g;
   if (limit <= 0) return std::optional<int64_t>();
   auto r = Run(sql, Params().Int(org).Int(day).Int(limit), "counting usage");
@@ -530,11 +535,8 @@ Result<AdmissionCount> PgTx::ConsumeAdmission(OrgId org, int64_t day, int64_t li
   // statement, one round trip. One row: whether the organization exists, the new count (NULL
   // when full), and whether the windows had room.
   static const std::string sql =
-      std::string("WITH ") + kOrgRow +
-      ", u AS (INSERT INTO usage (org_id, day, used, over_quota) "
-      "SELECT k.id, $2, 1, 0 FROM k ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 "
-      "WHERE usage.used < $3 RETURNING org_id, day, used, over_quota), s AS (" +
-      kSyncLatestUsage + "), r AS (" + RateUpsert("SELECT org_id AS id FROM u", 4) +
+      std::string("WITH ") + kOrgRow + ", u AS (" + CountUpsert() + "), s AS (" + kSyncLatestUsage +
+      "), r AS (" + RateUpsert("SELECT org_id AS id FROM u", 4) +
       ") SELECT (SELECT count(*) FROM k), (SELECT used FROM u), (SELECT count(*) FROM r)";
   if (Status g = Guard(true); !g.ok()) return g;
   auto r = Run(sql, Params().Int(org).Int(day).Int(limit).Int(per_second).Int(per_hour),
@@ -559,7 +561,8 @@ Result<AdmissionCount> PgTx::ConsumeAdmission(OrgId org, int64_t day, int64_t li
 
 Result<RateCheck> PgTx::ConsumeRate(OrgId org, int64_t per_second, int64_t per_hour, TimeMs) {
   // No savepoint: a missing organization inserts nothing (answered by RateRefusal).
-  static const std::string sql = RateUpsert("SELECT id FROM orgs WHERE id = $1", 2);
+  static const std::string sql =
+      std::string("WITH ") + kOrgRow + " " + RateUpsert("SELECT id FROM k", 2);
   if (Status g = Guard(true); !g.ok()) return g;
   if (per_second > 0 && per_hour > 0) {
     auto r = Run(sql, Params().Int(org).Int(per_second).Int(per_hour), "counting the rate");

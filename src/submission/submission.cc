@@ -213,20 +213,20 @@ void SubmissionService::Register(http::Router& router) {
 }
 
 Result<quota::Limits> SubmissionService::LimitsFor(domain::OrgId org) {
+  const auto stamp = services_.store().ChangeStampIgnoringUsage();  // submissions leave it
   auto cached =
-      limits_cache_.GetOrRead(services_.store().ChangeStampIgnoringUsage(), org,
-                              [&]() -> Result<std::shared_ptr<const quota::Limits>> {
-                                auto l = std::make_shared<quota::Limits>();
-                                Status st = services_.store().Read([&](store::Tx& tx) -> Status {
-                                  auto o = tx.GetOrg(org);
-                                  if (!o.ok()) return o.status();
-                                  *l = quota::Limits{o->daily_allowance, o->rate_per_second,
-                                                     o->rate_per_hour, o->disable_threshold};
-                                  return Status::Ok();
-                                });
-                                if (!st.ok()) return st;
-                                return std::shared_ptr<const quota::Limits>(std::move(l));
-                              });
+      limits_cache_.GetOrRead(stamp, org, [&]() -> Result<std::shared_ptr<const quota::Limits>> {
+        auto l = std::make_shared<quota::Limits>();
+        Status st = services_.store().Read([&](store::Tx& tx) -> Status {
+          auto o = tx.GetOrg(org);
+          if (!o.ok()) return o.status();
+          *l = quota::Limits{o->daily_allowance, o->rate_per_second, o->rate_per_hour,
+                             o->disable_threshold};
+          return Status::Ok();
+        });
+        if (!st.ok()) return st;
+        return std::shared_ptr<const quota::Limits>(std::move(l));
+      });
   if (!cached.ok()) return cached.status();
   return *cached.value();
 }
