@@ -11,12 +11,13 @@
 
 namespace sandgate::api {
 
-void AddUsage(const Routes& api, boost::json::object& o, const service::TokenView& view) {
+void WriteUsage(const Routes& api, JsonWriter& w, const service::TokenView& view) {
   if (!api.options.submissions) return;
   auto used = api.options.submissions->quota().UsedToday(view.org.id, api.services.clock().now());
-  o["usage"] =
-      UsageSummaryJson(used.ok() ? used.value() : 0, view.org.daily_allowance, o.storage());
-  o["lastUsedOn"] = OptTime(view.last_used, o.storage());
+  w.Key("usage").BeginObject();
+  w.Member("used", used.ok() ? used.value() : int64_t{0});
+  w.Member("allowed", view.org.daily_allowance).EndObject();
+  WriteOptTime(w, "lastUsedOn", view.last_used);
 }
 
 namespace {

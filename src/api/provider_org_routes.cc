@@ -38,13 +38,17 @@ json::object OrgRow(const Routes& api, const store::OrgRow& row, TimeMs now) {
 
 Response OrgResult(const Routes& api, const Result<service::TokenView>& r, int ok_status) {
   if (!r.ok()) return Error(r.status());
-  json::object o = OrgJson(r.value(), api.services.settings().base_url);
-  AddUsage(api, o, r.value());
+  std::string body;
+  JsonWriter w(body);
+  w.BeginObject();
+  WriteOrgMembers(w, r.value(), api.services.settings().base_url);
+  WriteUsage(api, w, r.value());
   // The provider sees rate-limit refusals (bursts) apart from the daily quota and its threshold.
   if (api.options.submissions)
-    o["rateLimitedToday"] = api.options.submissions->quota().RateLimitedToday(
-        r.value().org.id, api.services.clock().now());
-  return JsonResponse(ok_status, o);
+    w.Member("rateLimitedToday", api.options.submissions->quota().RateLimitedToday(
+                                     r.value().org.id, api.services.clock().now()));
+  w.EndObject();
+  return JsonTextResponse(ok_status, std::move(body));
 }
 
 Response ListOrgs(const Routes& api, RequestContext& ctx, const service::Actor& a) {

@@ -28,6 +28,13 @@ Response JsonResponse(int status, const json::value& v) { return Serialized(stat
 Response JsonResponse(int status, const json::object& v) { return Serialized(status, v); }
 Response JsonResponse(int status, const json::array& v) { return Serialized(status, v); }
 
+Response JsonTextResponse(int status, std::string body) {
+  Response res{static_cast<http::bhttp::status>(status), 11};
+  res.set(http::bhttp::field::content_type, "application/json");
+  res.body() = std::move(body);
+  return res;
+}
+
 Response JsonResponseWiping(int status, json::object& v,
                             std::initializer_list<const char*> secret_keys) {
   Response res = JsonResponse(status, v);

@@ -20,6 +20,8 @@ http::Response JsonResponse(int status, const boost::json::value& v);
 // The same, serialized straight from an object or an array (no copy into a json::value).
 http::Response JsonResponse(int status, const boost::json::object& v);
 http::Response JsonResponse(int status, const boost::json::array& v);
+// A JSON response whose body is already written (a JsonWriter's text).
+http::Response JsonTextResponse(int status, std::string body);
 // A JSON response from `v`, then wipes the secret string fields `secret_keys` of the object `v`
 // (the serialized copy lives in the response body, which the server wipes after sending it).
 http::Response JsonResponseWiping(int status, boost::json::object& v,

@@ -5,6 +5,7 @@
 
 #include "api/api.h"
 #include "api/session_guard.h"
+#include "common/json_writer.h"
 
 namespace sandgate::api {
 
@@ -17,8 +18,8 @@ struct Routes {
 };
 
 // With the Submission API: today's usage ("usage": used and allowed) and the last use
-// ("lastUsedOn") of the viewed organization, added to `o`.
-void AddUsage(const Routes& api, boost::json::object& o, const service::TokenView& view);
+// ("lastUsedOn") of the viewed organization, as members of the object `w` is writing.
+void WriteUsage(const Routes& api, JsonWriter& w, const service::TokenView& view);
 
 // GET /healthz, GET /readyz (no session).
 void RegisterHealthRoutes(http::Router& r, const Routes& api);

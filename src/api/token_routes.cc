@@ -2,7 +2,6 @@
 // DELETE deletes; /reveal shows the whole token, audited). Provider administrators have no
 // organization: 403 FORBIDDEN.
 #include <boost/json.hpp>
-#include <boost/json/monotonic_resource.hpp>
 
 #include "api/json_body.h"
 #include "api/responses.h"
@@ -20,24 +19,29 @@ using http::bhttp::verb;
 
 namespace {
 
-// The token page's answer: the view, today's usage and the support contact in effect.
+// The token page's answer: the view, today's usage and the support contact in effect, written
+// straight into the body (JsonWriter: no tree of values per page). It holds no secret (the token
+// only masked).
 Response TokenResult(const Routes& api, const Result<service::TokenView>& r, int ok_status,
                      const service::Actor& a) {
   if (!r.ok()) return Error(r.status());
-  // The whole document is built in one block (a page is about 1 KiB of JSON values) and freed
-  // at once: no allocation per value. It holds no secret (the token only masked).
-  unsigned char block[4096];
-  json::monotonic_resource arena(block, sizeof block);
-  json::storage_ptr sp(&arena);
-  json::object o = TokenViewJson(r.value(), api.services.settings().base_url,
-                                 a.caller.role == domain::Role::kProviderAdmin, sp);
-  AddUsage(api, o, r.value());
   // On the organization's token page, when any part of the contact in effect is set.
   auto contact = api.services.SupportContact();
   if (!contact.ok()) return Error(contact.status());
-  json::object c = ContactPartsJson(contact->contact);
-  if (!c.empty()) o["supportContact"] = std::move(c);
-  return JsonResponse(ok_status, o);
+  std::string body;
+  body.reserve(1024);
+  JsonWriter w(body);
+  w.BeginObject();
+  WriteTokenViewMembers(w, r.value(), api.services.settings().base_url,
+                        a.caller.role == domain::Role::kProviderAdmin);
+  WriteUsage(api, w, r.value());
+  if (HasContactParts((*contact)->contact)) {
+    w.Key("supportContact").BeginObject();
+    WriteContactParts(w, (*contact)->contact);
+    w.EndObject();
+  }
+  w.EndObject();
+  return JsonTextResponse(ok_status, std::move(body));
 }
 
 using TokenChange = std::function<Response(const service::Actor&, domain::OrgId)>;

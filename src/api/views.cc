@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "common/json_writer.h"
 #include "quota/quota.h"
 #include "token/token_format.h"
 
@@ -22,75 +23,68 @@ json::array ActionNames(const std::vector<domain::Action>& actions, json::storag
   return a;
 }
 
-json::object TokenViewJson(const service::TokenView& v, const std::string& base_url, bool provider,
-                           json::storage_ptr sp) {
-  json::object o(24, sp);  // room for every key: no rehash while filling
-  o["orgId"] = v.org.id;
-  o["orgName"] = v.org.name;
-  o["baseUrl"] = base_url;
+void WriteTokenViewMembers(JsonWriter& w, const service::TokenView& v, const std::string& base_url,
+                           bool provider) {
+  w.Member("orgId", v.org.id).Member("orgName", v.org.name).Member("baseUrl", base_url);
   if (v.token) {
-    json::object t(sp);
-    t["masked"] = token::Mask(v.token->last4);
-    t["last4"] = v.token->last4;
-    t["createdOn"] = FormatIso8601(v.token->created_at);
-    o["token"] = std::move(t);
-    o["lastModifiedBy"] = v.token->last_modified_by;
-    o["lastModifiedOn"] = FormatIso8601(v.token->last_modified_on);
+    w.Key("token").BeginObject();
+    w.Member("masked", token::Mask(v.token->last4)).Member("last4", v.token->last4);
+    w.Member("createdOn", FormatIso8601(v.token->created_at)).EndObject();
+    w.Member("lastModifiedBy", v.token->last_modified_by);
+    w.Member("lastModifiedOn", FormatIso8601(v.token->last_modified_on));
   } else {
-    o["token"] = nullptr;
-    o["lastModifiedBy"] = nullptr;
-    o["lastModifiedOn"] = nullptr;
+    w.Member("token", nullptr).Member("lastModifiedBy", nullptr).Member("lastModifiedOn", nullptr);
   }
-  o["status"] = std::string(domain::ToString(v.status.status));
-  o["statusReason"] = v.status.reason == domain::StatusReason::kNone
-                          ? json::value(nullptr)
-                          : json::value(std::string(domain::ToString(v.status.reason)));
-  o["disabledByProvider"] = v.org.provider_disabled;
+  w.Member("status", domain::ToString(v.status.status));
+  if (v.status.reason == domain::StatusReason::kNone)
+    w.Member("statusReason", nullptr);
+  else
+    w.Member("statusReason", domain::ToString(v.status.reason));
+  w.Member("disabledByProvider", v.org.provider_disabled);
   if (v.org.provider_disabled) {
-    o["disableReason"] = std::string(domain::ToString(v.org.disable_reason));
-    o["disabledOn"] = OptTime(v.org.disabled_at, sp);
+    w.Member("disableReason", domain::ToString(v.org.disable_reason));
+    WriteOptTime(w, "disabledOn", v.org.disabled_at);
     // By the over-quota threshold (the "system" actor, submission/submission.cc), not a person.
-    o["disabledAutomatically"] = v.org.disabled_by == "system";
-    if (provider) {
-      o["disableNote"] = v.org.disable_note;
-      o["disabledBy"] = v.org.disabled_by;
-    }
+    w.Member("disabledAutomatically", v.org.disabled_by == "system");
+    if (provider)
+      w.Member("disableNote", v.org.disable_note).Member("disabledBy", v.org.disabled_by);
   } else {
-    o["disableReason"] = nullptr;
+    w.Member("disableReason", nullptr);
   }
-  json::object sub(sp);
-  sub["state"] = std::string(domain::ToString(v.subscription));
-  sub["endsAt"] = OptTime(v.org.ends_at, sp);
-  o["subscription"] = std::move(sub);
-  o["allowedActions"] = ActionNames(v.allowed, sp);
+  w.Key("subscription").BeginObject().Member("state", domain::ToString(v.subscription));
+  WriteOptTime(w, "endsAt", v.org.ends_at);
+  w.EndObject();
+  w.Key("allowedActions").BeginArray();
+  for (domain::Action x : v.allowed) w.String(domain::ToString(x));
+  w.EndArray();
   // Issue 20: the organization's leak policy, and the last report of its token found in public
   // (cleared when a new token is added). The URL is the scanner's text: clients show it as text.
-  o["leakPolicy"] = std::string(domain::ToString(v.leak.policy));
+  w.Member("leakPolicy", domain::ToString(v.leak.policy));
   if (v.leak.reported_at) {
-    o["leakReport"] = json::object({{"foundAt", FormatIso8601(*v.leak.reported_at)},
-                                    {"url", v.leak.url},
-                                    {"source", v.leak.source},
-                                    {"action", v.leak.action},
-                                    {"tokenLast4", v.leak.token_last4}},
-                                   sp);
+    w.Key("leakReport").BeginObject();
+    w.Member("foundAt", FormatIso8601(*v.leak.reported_at)).Member("url", v.leak.url);
+    w.Member("source", v.leak.source).Member("action", v.leak.action);
+    w.Member("tokenLast4", v.leak.token_last4).EndObject();
   } else {
-    o["leakReport"] = nullptr;
+    w.Member("leakReport", nullptr);
   }
-  return o;
 }
 
-json::object OrgJson(const service::TokenView& v, const std::string& base_url) {
-  json::object o = TokenViewJson(v, base_url, true);
-  o["id"] = v.org.id;
-  o["name"] = v.org.name;
-  o["createdAt"] = FormatIso8601(v.org.created_at);
-  json::object settings;
-  settings["dailyAllowance"] = v.org.daily_allowance;
-  settings["ratePerSecond"] = v.org.rate_per_second;
-  settings["ratePerHour"] = v.org.rate_per_hour;
-  settings["disableThreshold"] = v.org.disable_threshold;
-  o["settings"] = std::move(settings);
-  return o;
+void WriteOptTime(JsonWriter& w, std::string_view key, const std::optional<TimeMs>& t) {
+  if (t)
+    w.Member(key, FormatIso8601(*t));
+  else
+    w.Member(key, nullptr);
+}
+
+void WriteOrgMembers(JsonWriter& w, const service::TokenView& v, const std::string& base_url) {
+  WriteTokenViewMembers(w, v, base_url, true);
+  w.Member("id", v.org.id).Member("name", v.org.name);
+  w.Member("createdAt", FormatIso8601(v.org.created_at));
+  w.Key("settings").BeginObject();
+  w.Member("dailyAllowance", v.org.daily_allowance).Member("ratePerSecond", v.org.rate_per_second);
+  w.Member("ratePerHour", v.org.rate_per_hour);
+  w.Member("disableThreshold", v.org.disable_threshold).EndObject();
 }
 
 json::object UsageSummaryJson(int64_t used, int64_t allowed, json::storage_ptr sp) {
@@ -177,13 +171,24 @@ json::object AuditJson(const store::AuditRecord& r) {
   return o;
 }
 
+void WriteContactParts(JsonWriter& w, const store::SupportContactRecord& c) {
+  if (!c.name.empty()) w.Member("name", c.name);
+  if (!c.email.empty()) w.Member("email", c.email);
+  if (!c.url.empty()) w.Member("url", c.url);
+  if (!c.phone.empty()) w.Member("phone", c.phone);
+}
+
+bool HasContactParts(const store::SupportContactRecord& c) {
+  return !c.name.empty() || !c.email.empty() || !c.url.empty() || !c.phone.empty();
+}
+
 json::object ContactPartsJson(const store::SupportContactRecord& c) {
-  json::object o;
-  if (!c.name.empty()) o["name"] = c.name;
-  if (!c.email.empty()) o["email"] = c.email;
-  if (!c.url.empty()) o["url"] = c.url;
-  if (!c.phone.empty()) o["phone"] = c.phone;
-  return o;
+  std::string text;
+  JsonWriter w(text);
+  w.BeginObject();
+  WriteContactParts(w, c);
+  w.EndObject();
+  return json::parse(text).as_object();
 }
 
 json::object SupportSettingJson(const service::SupportContactView& v) {

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/json_writer.h"
 #include "common/status.h"
 #include "domain/model.h"
 #include "service/services.h"
@@ -27,11 +29,15 @@ boost::json::value OptTime(const std::optional<TimeMs>& t, boost::json::storage_
 boost::json::array ActionNames(const std::vector<domain::Action>& actions,
                                boost::json::storage_ptr sp = {});
 
-// The token page's read model. `provider`: the provider's note and who disabled the token, too.
-boost::json::object TokenViewJson(const service::TokenView& v, const std::string& base_url,
-                                  bool provider, boost::json::storage_ptr sp = {});
-// The provider's organization: the token page's model plus id, name, creation time and settings.
-boost::json::object OrgJson(const service::TokenView& v, const std::string& base_url);
+// The token page's read model, as members of an object the caller has begun (the page adds its
+// own after them). `provider`: the provider's note and who disabled the token, too.
+void WriteTokenViewMembers(JsonWriter& w, const service::TokenView& v, const std::string& base_url,
+                           bool provider);
+// The member `key`: an ISO-8601 time, or null.
+void WriteOptTime(JsonWriter& w, std::string_view key, const std::optional<TimeMs>& t);
+// The provider's organization: the token page's model plus id, name, creation time and settings,
+// as members of an object the caller has begun.
+void WriteOrgMembers(JsonWriter& w, const service::TokenView& v, const std::string& base_url);
 // {"used", "allowed"}: today's accepted submissions against the daily allowance.
 boost::json::object UsageSummaryJson(int64_t used, int64_t allowed,
                                      boost::json::storage_ptr sp = {});
@@ -44,7 +50,11 @@ boost::json::object OverviewJson(const store::OrgOverviewRecord& v, TimeMs now,
 boost::json::object UserJson(const store::UserRecord& u);
 boost::json::object AuditJson(const store::AuditRecord& r);
 
-// A support contact's parts that are set.
+// A support contact's parts that are set, as members of an object the caller has begun; whether
+// any is set.
+void WriteContactParts(JsonWriter& w, const store::SupportContactRecord& c);
+bool HasContactParts(const store::SupportContactRecord& c);
+// The same as an object.
 boost::json::object ContactPartsJson(const store::SupportContactRecord& c);
 // The provider's view of the support contact: the one in effect, where it comes from, and the
 // config file's.

@@ -34,6 +34,35 @@ service::TokenView View(bool with_token) {
   return v;
 }
 
+// The token page's members, written as a whole object and parsed back. Also checks that no member
+// is written twice (a parser keeps one of two duplicates silently).
+json::object TokenViewJson(const service::TokenView& v, const std::string& base_url,
+                           bool provider) {
+  std::string text;
+  JsonWriter w(text);
+  w.BeginObject();
+  WriteTokenViewMembers(w, v, base_url, provider);
+  w.EndObject();
+  json::object o = json::parse(text).as_object();
+  size_t members = 0;
+  for (size_t i = 0; (i = text.find("\":", i)) != std::string::npos; ++i) ++members;
+  EXPECT_EQ(members,
+            o.size() + (o.at("token").is_object() ? o.at("token").as_object().size() : 0) +
+                o.at("subscription").as_object().size() +
+                (o.at("leakReport").is_object() ? o.at("leakReport").as_object().size() : 0))
+      << text;
+  return o;
+}
+
+json::object OrgJson(const service::TokenView& v, const std::string& base_url) {
+  std::string text;
+  JsonWriter w(text);
+  w.BeginObject();
+  WriteOrgMembers(w, v, base_url);
+  w.EndObject();
+  return json::parse(text).as_object();
+}
+
 TEST(ViewsTest, OptTimeIsIsoOrNull) {
   EXPECT_EQ(OptTime(std::nullopt), json::value(nullptr));
   EXPECT_EQ(OptTime(kNow), json::value("2027-01-15T08:00:00Z"));

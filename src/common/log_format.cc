@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -97,10 +99,46 @@ bool ParseLogFormat(std::string_view s, LogFormat* out) {
 LogFormat CurrentLogFormat() { return g_format.load(std::memory_order_relaxed); }
 void SetLogFormat(LogFormat f) { g_format.store(f, std::memory_order_relaxed); }
 
+namespace {
+
+// Printable ASCII that a JSON string holds as it is.
+inline bool PlainJsonChar(unsigned char c) {
+  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+// The length of the run of plain characters at the start of `s`, eight bytes at a time: a byte
+// is flagged when it is below 0x20, has its high bit set, or equals '"', '\\' or 0x7f (the
+// "has zero byte" and "has byte less than" tricks; flags may spill only past a flagged byte).
+size_t PlainJsonPrefix(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    const uint64_t flagged = ((x - kOnes * 0x20) & ~x & kHigh) | (x & kHigh) |
+                             zero_byte(x ^ (kOnes * '"')) | zero_byte(x ^ (kOnes * '\\')) |
+                             zero_byte(x ^ (kOnes * 0x7f));
+    if (flagged) break;
+  }
+  while (i < s.size() && PlainJsonChar(static_cast<unsigned char>(s[i]))) ++i;
+  return i;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const size_t plain = PlainJsonPrefix(s);
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
-  for (size_t i = 0; i < s.size();) {
+  if (plain == s.size()) {  // the common case: nothing to escape
+    out.append(s);
+    out += '"';
+    return;
+  }
+  out.append(s.data(), plain);
+  for (size_t i = plain; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
       out += '\\';

@@ -28,6 +28,31 @@ TEST(LogFormat, JsonStringsEscapeWhatCouldBreakTheLine) {
   }
 }
 
+// The plain-run scan reads eight bytes at a time: every character that needs escaping is found
+// wherever it sits in or after a word, and every byte that does not is kept.
+TEST(LogFormat, JsonStringsEscapeAtEveryPosition) {
+  const std::pair<std::string, std::string> specials[] = {
+      {"\"", "\\\""},      {"\\", "\\\\"},
+      {"\n", "\\u000a"},   {std::string(1, '\0'), "\\u0000"},
+      {"\x1f", "\\u001f"}, {"\x7f", "\\u007f"},
+      {"\xff", "\\ufffd"}, {"\xc3\xa9", "\xc3\xa9"}};
+  for (size_t len = 0; len <= 24; ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      for (const auto& [raw, escaped] : specials) {
+        std::string s(len, 'a');
+        for (size_t i = 0; i < len; ++i) s[i] = static_cast<char>(' ' + (i * 7) % 94);
+        for (char& c : s)
+          if (c == '"' || c == '\\') c = 'q';
+        std::string want = "\"" + s.substr(0, at) + escaped + s.substr(at) + "\"";
+        s.insert(at, raw);
+        EXPECT_EQ(Json(s), want) << "len " << len << " at " << at;
+      }
+    }
+    std::string plain(len, '~');
+    EXPECT_EQ(Json(plain), "\"" + plain + "\"");
+  }
+}
+
 TEST(LogFormat, ParsesTheFormatNames) {
   LogFormat f;
   EXPECT_TRUE(ParseLogFormat("json", &f));

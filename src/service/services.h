@@ -196,8 +196,9 @@ class Services {
   Result<std::map<std::string, int64_t>> TokensPerKey();
 
   // --- Provider: the support contact (SupportContactView). ---
-  // The contact in effect, for any signed-in caller (the token page's notices).
-  Result<SupportContactView> SupportContact();
+  // The contact in effect, for any signed-in caller (the token page's notices). Shared and
+  // immutable: one view per store change, not a copy per page.
+  Result<std::shared_ptr<const SupportContactView>> SupportContact();
   // For provider admins only (404 otherwise).
   Result<SupportContactView> ProviderSupportContact(const Actor& a);
   // Saves it in the store (validated: 400 INVALID_SUPPORT_CONTACT with each refused field in
@@ -275,8 +276,8 @@ class Services {
   std::mutex write_mu_;  // serialises changes with their index updates
   // ReadToken's reads, per organization, while the store is unchanged (Store::ChangeStamp).
   store::StampedCache<OrgId, OrgSnapshot> read_cache_{65536};
-  // The saved support contact (key 0; an empty optional when none), while the store is unchanged.
-  store::StampedCache<int, std::optional<store::SupportContactRecord>> contact_cache_{1};
+  // The contact in effect (key 0), while the store is unchanged.
+  store::StampedCache<int, SupportContactView> contact_cache_{1};
   Result<SupportContactView> ContactView(
       const std::optional<store::SupportContactRecord>& saved) const;
 };

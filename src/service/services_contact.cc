@@ -21,27 +21,29 @@ Result<SupportContactView> Services::ContactView(
   return v;
 }
 
-Result<SupportContactView> Services::SupportContact() {
-  using Saved = std::optional<store::SupportContactRecord>;
-  auto saved = contact_cache_.GetOrRead(
-      store_->ChangeStamp(), 0, [&]() -> Result<std::shared_ptr<const Saved>> {
-        Saved out;
-        Status st = store_->Read([&](Tx& tx) -> Status {
-          auto c = tx.GetSupportContact();
-          if (!c.ok()) return c.status();
-          out = std::move(c).value();
-          return Status::Ok();
-        });
-        if (!st.ok()) return st;
-        return std::shared_ptr<const Saved>(std::make_shared<Saved>(std::move(out)));
-      });
-  if (!saved.ok()) return saved.status();
-  return ContactView(*saved.value());
+Result<std::shared_ptr<const SupportContactView>> Services::SupportContact() {
+  return contact_cache_.GetOrRead(store_->ChangeStamp(), 0,
+                                  [&]() -> Result<std::shared_ptr<const SupportContactView>> {
+                                    std::optional<store::SupportContactRecord> saved;
+                                    Status st = store_->Read([&](Tx& tx) -> Status {
+                                      auto c = tx.GetSupportContact();
+                                      if (!c.ok()) return c.status();
+                                      saved = std::move(c).value();
+                                      return Status::Ok();
+                                    });
+                                    if (!st.ok()) return st;
+                                    auto v = ContactView(saved);
+                                    if (!v.ok()) return v.status();
+                                    return std::shared_ptr<const SupportContactView>(
+                                        std::make_shared<SupportContactView>(std::move(v).value()));
+                                  });
 }
 
 Result<SupportContactView> Services::ProviderSupportContact(const Actor& a) {
   if (a.caller.role != Role::kProviderAdmin) return NotFound();
-  return SupportContact();
+  auto v = SupportContact();
+  if (!v.ok()) return v.status();
+  return *v.value();
 }
 
 namespace {

@@ -19,7 +19,7 @@ using notify::Subscribed;
 
 namespace {
 
-Status NotFound() { return Status::NotFound("NOT_FOUND", "No such webhook endpoint."); }
+Status NoSuchEndpoint() { return Status::NotFound("NOT_FOUND", "No such webhook endpoint."); }
 
 bool PrintableText(const std::string& s) {
   for (char c : s)
@@ -135,8 +135,8 @@ Result<store::WebhookEndpoint> WebhookService::Update(const service::Actor& a,
   store::WebhookEndpoint cur;
   Status st = s_.store().Read([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
-    if (e->org_id != scope) return NotFound();
+    if (!e.ok()) return e.status().IsNotFound() ? NoSuchEndpoint() : e.status();
+    if (e->org_id != scope) return NoSuchEndpoint();
     cur = std::move(e).value();
     return Status::Ok();
   });
@@ -160,8 +160,8 @@ Result<store::WebhookEndpoint> WebhookService::Update(const service::Actor& a,
   store::WebhookEndpoint ep;
   st = s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
-    if (e->org_id != scope) return NotFound();
+    if (!e.ok()) return e.status().IsNotFound() ? NoSuchEndpoint() : e.status();
+    if (e->org_id != scope) return NoSuchEndpoint();
     ep = std::move(e).value();
     ep.url = url;
     ep.events = events_csv;
@@ -182,8 +182,8 @@ Status WebhookService::Delete(const service::Actor& a, std::optional<domain::Org
   const TimeMs now = s_.clock().now();
   return s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
-    if (e->org_id != scope) return NotFound();
+    if (!e.ok()) return e.status().IsNotFound() ? NoSuchEndpoint() : e.status();
+    if (e->org_id != scope) return NoSuchEndpoint();
     if (Status st = tx.DeleteWebhookEndpoint(id); !st.ok()) return st;
     store::AuditRecord r = s_.AuditBase(a, scope, action, now);
     r.detail = "endpoint " + std::to_string(id);
@@ -197,8 +197,8 @@ Result<std::vector<store::OutboxMessage>> WebhookService::Deliveries(
   std::vector<store::OutboxMessage> out;
   Status st = s_.store().Read([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
-    if (e->org_id != scope) return NotFound();
+    if (!e.ok()) return e.status().IsNotFound() ? NoSuchEndpoint() : e.status();
+    if (e->org_id != scope) return NoSuchEndpoint();
     auto l = tx.ListOutbox(id, limit);
     if (!l.ok()) return l.status();
     out = std::move(l).value();
@@ -217,8 +217,8 @@ Result<store::OutboxMessage> WebhookService::SendTest(const service::Actor& a,
   store::OutboxMessage sent;
   Status st = s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
-    if (e->org_id != scope) return NotFound();
+    if (!e.ok()) return e.status().IsNotFound() ? NoSuchEndpoint() : e.status();
+    if (e->org_id != scope) return NoSuchEndpoint();
     boost::json::object data{{"endpointId", id}, {"actor", a.name}};
     if (Status q = EnqueueFor(tx, *e, "webhook.test", now, boost::json::serialize(data)); !q.ok())
       return q;
@@ -242,8 +242,8 @@ Result<EndpointWithSecret> WebhookService::RotateSecret(const service::Actor& a,
   store::WebhookEndpoint ep;
   Status st = s_.store().Write([&](store::Tx& tx) -> Status {
     auto e = tx.GetWebhookEndpoint(id);
-    if (!e.ok()) return e.status().IsNotFound() ? NotFound() : e.status();
-    if (e->org_id != scope) return NotFound();
+    if (!e.ok()) return e.status().IsNotFound() ? NoSuchEndpoint() : e.status();
+    if (e->org_id != scope) return NoSuchEndpoint();
     ep = std::move(e).value();
     ep.old_seed = ep.seed;
     ep.old_until = now + kSecretOverlapMs;
