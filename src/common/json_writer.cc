@@ -36,7 +36,9 @@ JsonWriter& JsonWriter::EndArray() {
 }
 
 JsonWriter& JsonWriter::Key(std::string_view k) {
-  assert(std::all_of(k.begin(), k.end(), [](char c) { return std::isalnum(c) || c == '_'; }));
+  assert(std::all_of(k.begin(), k.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  }));
   Separate();
   out_ += '"';
   out_ += k;
