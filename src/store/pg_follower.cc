@@ -17,6 +17,7 @@ Follower::Follower(std::string url, PgOptions o, std::string node_id, int64_t fr
     : url_(std::move(url)),
       options_(o),
       node_id_(std::move(node_id)),
+      own_usage_notice_(OwnUsageNotice(node_id_)),
       applied_(from_seq),
       hooks_(std::move(hooks)),
       applied_published_(from_seq) {
@@ -159,9 +160,10 @@ void Follower::Wait(Conn& c) {
     int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
     if (n > 0) {
       if (!PQconsumeInput(c.raw())) return;  // broken: the next round notices
+      // This node's own usage-only entries wait for the next round (OwnUsageNotice).
       bool any = false;
       while (PGnotify* m = PQnotifies(c.raw())) {
-        any = true;
+        if (m->extra == nullptr || own_usage_notice_ != m->extra) any = true;
         PQfreemem(m);
       }
       if (any) return;

@@ -48,6 +48,7 @@ class Follower {
   const std::string url_;
   const PgOptions options_;
   const std::string node_id_;
+  const std::string own_usage_notice_;    // OwnUsageNotice(node_id_): notifications Wait skips
   int64_t applied_;                       // follower thread only
   SteadyClock::time_point next_prune_{};  // follower thread only
   FollowHooks hooks_;

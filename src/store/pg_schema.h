@@ -2,6 +2,9 @@
 // the store, its transactions and the follower share.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include "store/pg_conn.h"
 
 namespace sandgate::store::pgdb {
@@ -15,10 +18,13 @@ Status Migrate(Conn& c, int target);
 Result<int64_t> SchemaVersion(Conn& c);
 
 // After a usage write (a CTE `u` RETURNING org_id, day, used, over_quota): the organization's row
-// keeps the usage of its latest day (migration 10), in the same statement.
+// keeps the usage of its latest day (migration 10), in the same statement. A write that changed
+// no count (a report's last use alone) leaves the row as it is: no new row version.
 constexpr const char* kSyncLatestUsage =
     "UPDATE orgs o SET usage_day = u.day, used_today = u.used, over_quota_today = u.over_quota "
-    "FROM u WHERE o.id = u.org_id AND o.usage_day <= u.day";
+    "FROM u WHERE o.id = u.org_id AND o.usage_day <= u.day AND "
+    "(o.usage_day, o.used_today, o.over_quota_today) IS DISTINCT FROM (u.day, u.used, "
+    "u.over_quota)";
 
 // A CTE `k` holding organization $1's id, or nothing when it does not exist. Statements that
 // insert rows of an organization select from it rather than rely on the foreign key: a missing
@@ -32,6 +38,16 @@ constexpr const char* kBeginWriteTx = "BEGIN ISOLATION LEVEL READ COMMITTED";
 constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(74110001)";
 constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
 constexpr const char* kChangesChannel = "sandgate_changes";
+// The notification payload of a usage-only entry (kUsageOnlyChange) that node `node_id` logged
+// with its commit. Its own follower skips such a notification: nothing of its index or caches
+// waits for it (its caches moved at its commit, and no writer waits for its acknowledgement of
+// its own entries), so the entry is applied with the next round instead of costing one now.
+// Every other notification (another node's, any other entry) wakes the follower as before.
+inline std::string OwnUsageNotice(std::string_view node_id) {
+  std::string n = "usage ";
+  n += node_id;
+  return n;
+}
 // The change log's horizon: its newest entry, or how far it was pruned if that is more.
 constexpr const char* kChangeHorizonSql =
     "SELECT greatest(coalesce(max(seq), 0), (SELECT pruned_through FROM change_floor)) FROM "

@@ -84,6 +84,7 @@ class PgStore final : public Store {
   Status Follow(const std::string& node_id, int64_t from_seq, FollowHooks hooks) override {
     if (follower_) return AlreadyFollowing();
     node_id_ = node_id;
+    usage_notice_ = OwnUsageNotice(node_id);
     follower_ = std::make_unique<Follower>(url_, options_, node_id, from_seq, std::move(hooks));
     return Status::Ok();
   }
@@ -181,7 +182,7 @@ class PgStore final : public Store {
     {
       auto lease = Lease();
       if (!lease.ok()) return lease.status();
-      Status st = RunTx(*lease->conn, writable, audit_key(), fn, &effect);
+      Status st = RunTx(*lease->conn, writable, audit_key(), fn, &effect, usage_notice_);
       lease->broken = lease->conn->broken();
       if (!st.ok()) return st;
     }
@@ -241,7 +242,8 @@ class PgStore final : public Store {
   std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
   int open_ = 0;                             // guarded by mu_
   std::unique_ptr<Follower> follower_;
-  std::string node_id_;  // set once by Follow, before serving
+  std::string node_id_;       // set once by Follow, before serving
+  std::string usage_notice_;  // OwnUsageNotice(node_id_), likewise
   std::atomic<uint64_t> local_cache_changes_{0};
   std::atomic<uint64_t> local_beyond_usage_{0};  // local_cache_changes_ that were not usage alone
 };

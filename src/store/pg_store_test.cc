@@ -217,6 +217,48 @@ TEST_F(PgStoreTest, FollowerAppliesOtherWritersChangesBeforeTheyReturn) {
 // write returns (no waiting here: the write waits for every live node); an audit-only write (not
 // cached) logs nothing; this store's own writes move it at once. The cache-only entries refresh
 // no organization in the index.
+// Issue 19, target 6: a node's own usage-only entries do not wake its follower (its caches moved
+// at its commit, and no writer waits for its acknowledgement of its own entries); they are applied
+// with the next round, which another node's entry (or the renew interval) starts. Another node's
+// usage-only entry still wakes it at once.
+TEST_F(PgStoreTest, OwnUsageOnlyEntriesWaitForTheNextRoundOthersWakeTheFollower) {
+  PgOptions slow;  // no round of its own during the test
+  slow.lease_ms = 60000;
+  slow.renew_ms = 20000;
+  auto a = OpenInDir(dir_, slow);
+  auto b = OpenInDir(dir_);
+  ASSERT_TRUE(a && b);
+  std::mutex mu;
+  std::vector<OrgId> applied;
+  FollowAsNodeA(*a, mu, applied);
+  ASSERT_TRUE(a->IndexTrusted());
+  OrgId org = 0;
+  ASSERT_TRUE(b->Write([&](Tx& tx) -> Status {
+                 auto id = tx.InsertOrg(NewOrg("usage-notice"));
+                 if (!id.ok()) return id.status();
+                 org = *id;
+                 return Status::Ok();
+               }).ok());
+  for (int round = 0; round < 5; ++round) {
+    // A barrier: b's write returns once a has applied every entry up to it.
+    ASSERT_TRUE(b->Write([&](Tx& tx) { return tx.DeleteSessionsBefore(round); }).ok());
+    const auto before = a->ChangeStamp();
+    ASSERT_TRUE(before);
+    ASSERT_TRUE(
+        a->Write([&](Tx& tx) { return tx.AddUsage(org, 20000, 1, 0, TimeMs{100 + round}); }).ok());
+    const auto own = a->ChangeStamp();
+    ASSERT_TRUE(own);
+    EXPECT_EQ(*own, *before + 1) << "round " << round << ": the commit moves the stamp once";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(*a->ChangeStamp(), *own)
+        << "round " << round << ": the follower woke for its own usage-only entry";
+    // b's usage-only write returns once a has applied it (and a's own entry with it).
+    ASSERT_TRUE(
+        b->Write([&](Tx& tx) { return tx.AddUsage(org, 20000, 1, 0, TimeMs{200 + round}); }).ok());
+    EXPECT_GT(*a->ChangeStamp(), *own) << "round " << round << ": node b's entry was not applied";
+  }
+}
+
 TEST_F(PgStoreTest, ChangeStampSeesEveryNodesWritesToCachedDataWhenTheyReturn) {
   auto a = OpenInDir(dir_);
   auto b = OpenInDir(dir_);

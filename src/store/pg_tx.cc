@@ -659,14 +659,18 @@ Result<int64_t> PgTx::RecordChange(OrgId org) {
   return recorded_change_;
 }
 
-Result<int64_t> PgTx::RecordCacheChangeAndCommit() {
+Result<int64_t> PgTx::RecordCacheChangeAndCommit(std::string_view usage_notice) {
   static const std::string sql =
       std::string(
           "WITH c AS (INSERT INTO changes (org_id) VALUES ($1) RETURNING seq) "
           "SELECT seq, pg_notify('") +
-      kChangesChannel + "', '') FROM c";
+      kChangesChannel + "', $2) FROM c";
   if (Status g = Guard(true); !g.ok()) return g;
-  auto r = c_.Query(sql, Params().Int(usage_only() ? kUsageOnlyChange : kCacheOnlyChange),
+  const bool usage = usage_only();
+  auto r = c_.Query(sql,
+                    Params()
+                        .Int(usage ? kUsageOnlyChange : kCacheOnlyChange)
+                        .Text(usage ? usage_notice : std::string_view()),
                     "recording a change and committing", nullptr, {}, {"COMMIT"});
   if (!r.ok()) return poison_ = r.status();
   recorded_change_ = r->Int(0, 0);
@@ -749,7 +753,8 @@ Result<UserRecord> PgTx::OneUser(const std::string& sql, const Params& p) {
 // COMMIT answers 503; if the connection broke during COMMIT the outcome is unknown to us (the
 // one case where PostgreSQL cannot say) and the caller is told 503 all the same.
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
-             const std::function<Status(Tx&)>& fn, CacheEffect* effect) {
+             const std::function<Status(Tx&)>& fn, CacheEffect* effect,
+             std::string_view usage_notice) {
   // BEGIN (and the write lock) travel with the first statement (Conn::Defer).
   if (writable)
     c.Defer({kBeginWriteTx, kWriteLock});
@@ -770,7 +775,7 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   bool committed = false;
   const bool usage_only = tx.usage_only();
   if (result.ok() && writable && effect && tx.cache_change() && tx.recorded_change() == 0) {
-    auto seq = tx.RecordCacheChangeAndCommit();
+    auto seq = tx.RecordCacheChangeAndCommit(usage_notice);
     if (!seq.ok()) {
       (void)c.Exec("ROLLBACK", "rolling back");
       if (seq.status().IsUnavailable()) return seq.status();

@@ -50,7 +50,9 @@ class PgTx final : public Tx {
   // RunTx's cache-only entry (kCacheOnlyChange, or kUsageOnlyChange when usage_only()) and the
   // COMMIT in one round trip. On success the transaction is committed; on failure the caller
   // rolls back (a no-op when COMMIT itself failed) and answers 503, as for any failed COMMIT.
-  Result<int64_t> RecordCacheChangeAndCommit();
+  // `usage_notice`: the notification payload of a usage-only entry (OwnUsageNotice; empty when
+  // the node does not follow the log).
+  Result<int64_t> RecordCacheChangeAndCommit(std::string_view usage_notice);
 
  private:
   Status Guard(bool mutating);
@@ -119,7 +121,9 @@ struct CacheEffect {
 // read-only snapshot. Commits only when fn returned OK and nothing poisoned the Tx. A failed
 // COMMIT answers 503; if the connection broke during COMMIT the outcome is unknown to us (the
 // one case where PostgreSQL cannot say) and the caller is told 503 all the same.
+// `usage_notice`: see PgTx::RecordCacheChangeAndCommit.
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
-             const std::function<Status(Tx&)>& fn, CacheEffect* effect = nullptr);
+             const std::function<Status(Tx&)>& fn, CacheEffect* effect = nullptr,
+             std::string_view usage_notice = {});
 
 }  // namespace sandgate::store::pgdb
