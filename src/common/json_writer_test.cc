@@ -30,7 +30,7 @@ TEST(JsonWriterTest, NestedContainersGetTheirCommas) {
   EXPECT_NO_THROW(json::parse(out));
 }
 
-TEST(JsonWriterTest, StringsAndKeysAreEscapedAndParseBackEqual) {
+TEST(JsonWriterTest, StringsAreEscapedAndParseBackEqual) {
   const std::string nasty[] = {"",
                                "plain",
                                "quote\" back\\slash",
@@ -45,9 +45,9 @@ TEST(JsonWriterTest, StringsAndKeysAreEscapedAndParseBackEqual) {
   json::object expected;
   int i = 0;
   for (const std::string& s : nasty) {
+    // Keys are names from our code (letters, digits, '_'; asserted in debug builds).
     std::string key = "k";  // appended step by step: GCC 12 warns (-Wrestrict) on "k" + ...
     key += std::to_string(i++);
-    key += s.substr(0, 3);
     w.Member(key, s);
     expected[key] = s;
   }
