@@ -74,10 +74,4 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
-JsonWriter& JsonWriter::Raw(std::string_view json) {
-  Separate();
-  out_ += json;
-  return *this;
-}
-
 }  // namespace sandgate

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,8 +31,6 @@ class JsonWriter {
   JsonWriter& Int(int64_t v);
   JsonWriter& Bool(bool b);
   JsonWriter& Null();
-  // An already serialized JSON value, written as it is (the caller vouches for it).
-  JsonWriter& Raw(std::string_view json);
 
   // Shorthands for a member: Key(k) then the value.
   JsonWriter& Member(std::string_view k, std::string_view s) { return Key(k).String(s); }
@@ -42,10 +39,6 @@ class JsonWriter {
   JsonWriter& Member(std::string_view k, int64_t v) { return Key(k).Int(v); }
   JsonWriter& Member(std::string_view k, bool b) { return Key(k).Bool(b); }
   JsonWriter& Member(std::string_view k, std::nullptr_t) { return Key(k).Null(); }
-  // The string, or null.
-  JsonWriter& Member(std::string_view k, const std::optional<std::string>& s) {
-    return s ? Member(k, *s) : Member(k, nullptr);
-  }
 
  private:
   // Before a value or a key: the comma that separates it from the previous one, if any.

@@ -22,21 +22,21 @@ Result<SupportContactView> Services::ContactView(
 }
 
 Result<std::shared_ptr<const SupportContactView>> Services::SupportContact() {
-  return contact_cache_.GetOrRead(store_->ChangeStamp(), 0,
-                                  [&]() -> Result<std::shared_ptr<const SupportContactView>> {
-                                    std::optional<store::SupportContactRecord> saved;
-                                    Status st = store_->Read([&](Tx& tx) -> Status {
-                                      auto c = tx.GetSupportContact();
-                                      if (!c.ok()) return c.status();
-                                      saved = std::move(c).value();
-                                      return Status::Ok();
-                                    });
-                                    if (!st.ok()) return st;
-                                    auto v = ContactView(saved);
-                                    if (!v.ok()) return v.status();
-                                    return std::shared_ptr<const SupportContactView>(
-                                        std::make_shared<SupportContactView>(std::move(v).value()));
-                                  });
+  using View = std::shared_ptr<const SupportContactView>;
+  const auto stamp = store_->ChangeStamp();
+  return contact_cache_.GetOrRead(stamp, 0, [&]() -> Result<View> {
+    std::optional<store::SupportContactRecord> saved;
+    Status st = store_->Read([&](Tx& tx) -> Status {
+      auto c = tx.GetSupportContact();
+      if (!c.ok()) return c.status();
+      saved = std::move(c).value();
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    auto v = ContactView(saved);
+    if (!v.ok()) return v.status();
+    return View(std::make_shared<SupportContactView>(std::move(v).value()));
+  });
 }
 
 Result<SupportContactView> Services::ProviderSupportContact(const Actor& a) {
