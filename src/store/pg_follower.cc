@@ -86,6 +86,7 @@ void Follower::Run() {
     if (warned) spdlog::info("cluster: link to the change log restored");
     warned = false;
     if (applied_some) continue;  // acknowledge at once: writers are waiting
+    if (hooks_.idle) hooks_.idle(applied_);
     Wait(*c);
   }
 }
@@ -152,6 +153,20 @@ Status Follower::Round(Conn& c, bool* applied_some) {
 }
 
 void Follower::Wait(Conn& c) {
+  // True when a notification other than this node's own usage-only notice (OwnUsageNotice,
+  // which waits for the next round) has been received.
+  auto woken = [&] {
+    bool any = false;
+    while (PGnotify* m = PQnotifies(c.raw())) {
+      if (m->extra == nullptr || own_usage_notice_ != m->extra) any = true;
+      PQfreemem(m);
+    }
+    return any;
+  };
+  // libpq parses notifications that arrive while a query's result is read, and keeps them: one
+  // that came during the round's log read (for a commit that read did not see) is no longer on
+  // the socket, so poll alone would sleep through it until the renew interval.
+  if (woken()) return;
   const auto until = SteadyClock::now() + std::chrono::milliseconds(options_.renew_ms);
   while (!Stopping()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());
@@ -160,13 +175,7 @@ void Follower::Wait(Conn& c) {
     int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
     if (n > 0) {
       if (!PQconsumeInput(c.raw())) return;  // broken: the next round notices
-      // This node's own usage-only entries wait for the next round (OwnUsageNotice).
-      bool any = false;
-      while (PGnotify* m = PQnotifies(c.raw())) {
-        if (m->extra == nullptr || own_usage_notice_ != m->extra) any = true;
-        PQfreemem(m);
-      }
-      if (any) return;
+      if (woken()) return;
     }
   }
 }

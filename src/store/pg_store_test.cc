@@ -155,8 +155,11 @@ OrgRecord NewOrg(const std::string& name) {
 
 // `store` follows the change log as "node-a", appending every organization it applies to
 // `applied` (under `mu`), and waits (at most 2 s) until it trusts its index.
-void FollowAsNodeA(Store& store, std::mutex& mu, std::vector<OrgId>& applied) {
+// idle_at, when given, holds the applied sequence number of the follower's last idle moment.
+void FollowAsNodeA(Store& store, std::mutex& mu, std::vector<OrgId>& applied,
+                   std::atomic<int64_t>* idle_at = nullptr) {
   FollowHooks hooks;
+  if (idle_at) hooks.idle = [idle_at](int64_t seq) { idle_at->store(seq); };
   hooks.apply = [&](const std::vector<OrgId>& orgs) {
     std::lock_guard<std::mutex> lock(mu);
     applied.insert(applied.end(), orgs.begin(), orgs.end());
@@ -222,15 +225,17 @@ TEST_F(PgStoreTest, FollowerAppliesOtherWritersChangesBeforeTheyReturn) {
 // with the next round, which another node's entry (or the renew interval) starts. Another node's
 // usage-only entry still wakes it at once.
 TEST_F(PgStoreTest, OwnUsageOnlyEntriesWaitForTheNextRoundOthersWakeTheFollower) {
+  // Declared before the stores: the follower's hooks use them until a is destroyed.
+  std::mutex mu;
+  std::vector<OrgId> applied;
+  std::atomic<int64_t> idle_at{-1};
   PgOptions slow;  // no round of its own during the test
   slow.lease_ms = 60000;
   slow.renew_ms = 20000;
   auto a = OpenInDir(dir_, slow);
   auto b = OpenInDir(dir_);
   ASSERT_TRUE(a && b);
-  std::mutex mu;
-  std::vector<OrgId> applied;
-  FollowAsNodeA(*a, mu, applied);
+  FollowAsNodeA(*a, mu, applied, &idle_at);
   ASSERT_TRUE(a->IndexTrusted());
   OrgId org = 0;
   ASSERT_TRUE(b->Write([&](Tx& tx) -> Status {
@@ -242,6 +247,13 @@ TEST_F(PgStoreTest, OwnUsageOnlyEntriesWaitForTheNextRoundOthersWakeTheFollower)
   for (int round = 0; round < 5; ++round) {
     // A barrier: b's write returns once a has applied every entry up to it.
     ASSERT_TRUE(b->Write([&](Tx& tx) { return tx.DeleteSessionsBefore(round); }).ok());
+    // After applying b's entry the follower reads the log once more before it waits: a's write
+    // must come after that read, or the read may apply it (harmless, but not what is tested).
+    auto horizon = b->ChangeHorizon();
+    ASSERT_TRUE(horizon.ok());
+    for (int i = 0; i < 1000 && idle_at.load() < *horizon; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_GE(idle_at.load(), *horizon) << "round " << round << ": the follower never went idle";
     const auto before = a->ChangeStamp();
     ASSERT_TRUE(before);
     ASSERT_TRUE(
@@ -257,6 +269,59 @@ TEST_F(PgStoreTest, OwnUsageOnlyEntriesWaitForTheNextRoundOthersWakeTheFollower)
         b->Write([&](Tx& tx) { return tx.AddUsage(org, 20000, 1, 0, TimeMs{200 + round}); }).ok());
     EXPECT_GT(*a->ChangeStamp(), *own) << "round " << round << ": node b's entry was not applied";
   }
+}
+
+// libpq keeps notifications that arrive while a query's result is read: the follower must look
+// at those before it polls the socket, or it sleeps through a commit until its renew interval
+// and every writer waits for it that long. Two writers keep commits arriving during the
+// follower's rounds; with a 20 s renew interval, one missed wake is a write that waits ~20 s.
+// Checked: with the early look removed, this failed in each of 5 runs.
+TEST_F(PgStoreTest, FollowerWakesForNotificationsReceivedDuringItsOwnQueries) {
+  std::mutex mu;
+  std::vector<OrgId> applied;
+  PgOptions slow;
+  slow.lease_ms = 60000;
+  slow.renew_ms = 20000;
+  auto a = OpenInDir(dir_, slow);
+  auto b = OpenInDir(dir_, slow);
+  auto c = OpenInDir(dir_, slow);
+  ASSERT_TRUE(a && b && c);
+  FollowAsNodeA(*a, mu, applied);
+  ASSERT_TRUE(a->IndexTrusted());
+  std::atomic<int64_t> slowest_ms{0};
+  auto writer = [&](Store& s) {
+    for (int i = 0; i < 300 && slowest_ms.load() < 10000; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (!s.Write([&](Tx& tx) { return tx.DeleteSessionsBefore(i); }).ok()) {
+        slowest_ms.store(-1);
+        return;
+      }
+      const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - t0)
+                             .count();
+      int64_t seen = slowest_ms.load();
+      while (seen >= 0 && ms > seen && !slowest_ms.compare_exchange_weak(seen, ms)) {
+      }
+    }
+  };
+  // Busy threads stretch the follower's rounds (CPU contention, as on a loaded node): without
+  // them the race is seldom hit on an idle machine.
+  std::atomic<bool> done{false};
+  std::vector<std::thread> busy;
+  for (int i = 0; i < 3; ++i)
+    busy.emplace_back([&] {
+      while (!done.load(std::memory_order_relaxed)) {
+      }
+    });
+  std::thread tb(writer, std::ref(*b));
+  std::thread tc(writer, std::ref(*c));
+  tb.join();
+  tc.join();
+  done.store(true);
+  for (auto& t : busy) t.join();
+  ASSERT_GE(slowest_ms.load(), 0) << "a write failed";
+  EXPECT_LT(slowest_ms.load(), 10000)
+      << "a writer waited for the follower's renew interval: a notification was missed";
 }
 
 TEST_F(PgStoreTest, ChangeStampSeesEveryNodesWritesToCachedDataWhenTheyReturn) {
@@ -350,8 +415,8 @@ TEST_F(PgStoreTest, PruneChangeLogKeepsWhatALiveNodeLacksAndALateFollowerReloads
   auto late = OpenInDir(dir_);
   ASSERT_TRUE(a && b && late);
   std::atomic<int> late_applied{0}, late_reloads{0};
-  FollowHooks hooks{[](const std::vector<OrgId>&) { return Status::Ok(); },
-                    [] { return Status::Ok(); }};
+  FollowHooks hooks{
+      [](const std::vector<OrgId>&) { return Status::Ok(); }, [] { return Status::Ok(); }, {}};
   ASSERT_TRUE(a->Follow("node-a", 0, hooks).ok());
   for (int i = 0; i < 200 && !a->IndexTrusted(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -383,7 +448,8 @@ TEST_F(PgStoreTest, PruneChangeLogKeepsWhatALiveNodeLacksAndALateFollowerReloads
   EXPECT_EQ(*pruned, 3);
   EXPECT_EQ(*b->ChangeHorizon(), seq) << "the horizon survives the pruning";
   FollowHooks late_hooks{[&](const std::vector<OrgId>&) { return ++late_applied, Status::Ok(); },
-                         [&] { return ++late_reloads, Status::Ok(); }};
+                         [&] { return ++late_reloads, Status::Ok(); },
+                         {}};
   ASSERT_TRUE(late->Follow("node-late", 0, late_hooks).ok());
   for (int i = 0; i < 200 && !late->IndexTrusted(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

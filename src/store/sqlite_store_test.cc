@@ -380,9 +380,11 @@ TEST_F(SqliteStoreTest, PruneChangeLogDropsWhatWasAppliedAndALateFollowerReloads
                   .ok());
   int applied = 0, reloads = 0, late_applied = 0, late_reloads = 0;
   FollowHooks hooks{[&](const std::vector<OrgId>&) { return ++applied, Status::Ok(); },
-                    [&] { return ++reloads, Status::Ok(); }};
+                    [&] { return ++reloads, Status::Ok(); },
+                    {}};
   FollowHooks late_hooks{[&](const std::vector<OrgId>&) { return ++late_applied, Status::Ok(); },
-                         [&] { return ++late_reloads, Status::Ok(); }};
+                         [&] { return ++late_reloads, Status::Ok(); },
+                         {}};
   ASSERT_TRUE(serving->Follow("", 0, hooks).ok());
   ASSERT_TRUE(late->Follow("", 0, late_hooks).ok());
   EXPECT_EQ(*serving->PruneChangeLog(), 0) << "nothing recorded yet";

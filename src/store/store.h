@@ -447,6 +447,10 @@ struct FollowHooks {
   std::function<Status(const std::vector<OrgId>&)> apply;
   // Reload the whole index (the change log no longer reaches back to what was applied).
   std::function<Status()> reload;
+  // Optional (PostgreSQL's follower): called on the follower thread, with the last applied
+  // sequence number, each time a round applied nothing and the follower goes back to waiting.
+  // Lets tests know the follower is idle; must not block.
+  std::function<void(int64_t applied)> idle;
 };
 
 class Store {
