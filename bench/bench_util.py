@@ -257,6 +257,28 @@ def fmt_ratio(r):
     return "—" if r is None else f"{r:.2f}×"
 
 
+REC_FIELD = {"rps": "rps", "p50": "p50_ms", "p99": "p99_ms"}
+
+
+def paired(a, b, field="rps"):
+    """a's figure against b's when their rounds alternate: the median of the per-round ratios
+    (round k of a against round k of b, run next to each other), so that a machine that speeds up
+    or slows down during the run moves both sides of each ratio. The medians' ratio when the
+    rounds cannot be paired (a side without per-round records)."""
+    if not a or not b:
+        return None
+    key = REC_FIELD[field]
+    by_round = {r.get("round"): r.get(key) for r in b.get("recs") or []}
+    rs = [r.get(key) / by_round[r.get("round")] for r in a.get("recs") or []
+          if r.get(key) is not None and by_round.get(r.get("round"))]
+    return med(rs) if rs else ratio(a.get(field), b.get(field))
+
+
+def fmt_both(r_paired, r_medians):
+    """A paired ratio with the medians' ratio beside it."""
+    return f"{fmt_ratio(r_paired)} (medians' ratio {fmt_ratio(r_medians)})"
+
+
 def load_micro(path):
     """name -> the median aggregate (or the single run) of each benchmark."""
     if not path or not os.path.exists(path):
@@ -335,7 +357,7 @@ def cmd_report(a):
             return {"label": "analysis engine (not measured)", "rps": None, "p50": None}
         threads = e["recs"][0].get("threads", 1)
         return {"label": f"AnalyzeFile in-process, {threads} thread(s), rounds alternating",
-                "rps": e["rps"], "p50": e["p50"]}
+                "rps": e["rps"], "p50": e["p50"], "recs": e["recs"]}
 
     rows, checks = [], []
     titles = {
@@ -364,20 +386,24 @@ def cmd_report(a):
             bname = peer_names["nginx-1"] + " map → 401, rounds alternating"
             brps, bp50, bp99 = b["rps"], b["p50"], b["p99"]
             bmix = mix_text(b["mix"])
+            bagg = b
         elif baseline == "nginx":
             b, side = best_peer(scenario.split("@")[0])
             bname = ("best peer: " + peer_names.get(side, "none") + " " +
                      ("map → 401" if scenario.startswith("invalid") else "static 200"))
             brps, bp50, bp99 = (b["rps"], b["p50"], b["p99"]) if b else (None, None, None)
             bmix = mix_text(b["mix"]) if b else "—"
+            bagg = b
         else:
             eng = engine_for(scenario)
             bname = eng["label"]
             brps, bp50, bp99, bmix = eng["rps"], eng["p50"], None, "in-process"
+            bagg = eng if eng.get("recs") else None
         (scale_rows if "@" in scenario else rows).append([
                      title, fmt_rate(s["rps"]), fmt_ms(s["p50"]), fmt_ms(s["p99"]), bname,
-                     fmt_rate(brps), fmt_ms(bp50), fmt_ms(bp99), fmt_ratio(ratio(s["rps"], brps)),
-                     fmt_ratio(ratio(s["p99"], bp99)), mix_text(s["mix"]), bmix])
+                     fmt_rate(brps), fmt_ms(bp50), fmt_ms(bp99), fmt_ratio(paired(s, bagg)),
+                     fmt_ratio(paired(s, bagg, "p99") if bp99 else None), mix_text(s["mix"]),
+                     bmix])
 
     # Issue 19: every peer's figures, the best of which is the baseline above.
     peer_rows = []
@@ -395,7 +421,7 @@ def cmd_report(a):
     for scenario in ("invalid", "page"):
         on, off = agg(scenario, "sandgate"), agg(scenario, "nometrics")
         if on and off:
-            r = ratio(on["rps"], off["rps"])
+            r = paired(on, off)
             metrics_rows.append([titles[scenario], fmt_rate(on["rps"]), fmt_rate(off["rps"]),
                                  fmt_ratio(r), fmt_ms(on["p99"]), fmt_ms(off["p99"]),
                                  "within 5%" if r is not None and r >= 0.95 else "**over 5%**"])
@@ -461,8 +487,8 @@ def cmd_report(a):
             pg_rows.append([label + " (PostgreSQL on the same cores)", fmt_rate(a_["rps"]),
                             fmt_ms(a_["p50"]), fmt_ms(a_["p99"]), "the same node on SQLite",
                             fmt_rate(b_["rps"]), fmt_ms(b_["p50"]), fmt_ms(b_["p99"]),
-                            fmt_ratio(ratio(a_["rps"], b_["rps"])),
-                            fmt_ratio(ratio(a_["p99"], b_["p99"])), mix_text(a_["mix"]),
+                            fmt_ratio(paired(a_, b_)),
+                            fmt_ratio(paired(a_, b_, "p99")), mix_text(a_["mix"]),
                             mix_text(b_["mix"])])
     rows += pg_rows
     rows += scale_rows
@@ -477,30 +503,33 @@ def cmd_report(a):
     inv = agg("invalid", "sandgate")
     inv_n, inv_side = best_peer("invalid")
     if inv and inv_n:
-        r, p = ratio(inv["rps"], inv_n["rps"]), ratio(inv["p99"], inv_n["p99"])
+        r, p = paired(inv, inv_n), paired(inv, inv_n, "p99")
         ok401 = inv["mix"].get("401", 0) >= 0.99 * max(1, sum(inv["mix"].values()))
         note = "" if ok401 else (" — but Sandgate answered " + mix_text(inv["mix"]) +
                                  ": the figure is not the 401 path the target describes")
         checks.append(["1. invalid-token rejection ≥ 85% of the best peer's req/s "
                        f"({peer_names[inv_side]}), p99 ≤ 1.5×",
-                       f"{fmt_ratio(r)} req/s, {fmt_ratio(p)} p99" + note,
+                       f"{fmt_both(r, ratio(inv['rps'], inv_n['rps']))} req/s, "
+                       f"{fmt_both(p, ratio(inv['p99'], inv_n['p99']))} p99" + note,
                        verdict(None if r is None or p is None else (r >= 0.85 and p <= 1.5
                                                                     and ok401))])
     pg = agg("page", "sandgate")
     pg_n, pg_side = best_peer("page")
     if pg and pg_n:
-        r = ratio(pg["rps"], pg_n["rps"])
+        r = paired(pg, pg_n)
         checks.append([f"2. token page read ≥ 65% of the best peer's static 200 "
-                       f"({peer_names[pg_side]})", f"{fmt_ratio(r)} req/s",
+                       f"({peer_names[pg_side]})",
+                       f"{fmt_both(r, ratio(pg['rps'], pg_n['rps']))} req/s",
                        verdict(None if r is None else r >= 0.65)])
     sb = agg("submit", "sandgate")
     eng = engine_for("submit")
     if sb:
-        r = ratio(sb["rps"], eng["rps"])
+        r = paired(sb, eng if eng.get("recs") else None)
         ok200 = sb["mix"].get("200", 0) >= 0.99 * max(1, sum(sb["mix"].values()))
         note = "" if ok200 else " — statuses " + mix_text(sb["mix"])
         checks.append(["3. valid submission ≥ 85% of the engine alone (" + eng["label"] + ")",
-                       f"{fmt_ratio(r)}" + note, verdict(None if r is None else r >= 0.85 and ok200)])
+                       fmt_both(r, ratio(sb["rps"], eng["rps"])) + note,
+                       verdict(None if r is None else r >= 0.85 and ok200)])
     if stream:
         r = ratio(sha_s, sent_s) if sent_s else None
         idle = med([r_.get("rss_idle_kib") for r_ in stream])
@@ -544,8 +573,10 @@ def cmd_report(a):
                 ps, pb = agg(sc, peer), agg(sc + "@scale", peer)
                 how = ""
                 if ps and pb:
-                    d = ratio(ratio(big["rps"], pb["rps"]), ratio(small["rps"], ps["rps"]))
-                    how = (f", each run against its alternating {peer} rounds (raw "
+                    d = ratio(paired(big, pb), paired(small, ps))
+                    d_medians = ratio(ratio(big["rps"], pb["rps"]), ratio(small["rps"], ps["rps"]))
+                    how = (f", each run against its alternating {peer} rounds (medians' ratio "
+                           f"{fmt_ratio(d_medians)}; raw "
                            f"{fmt_ratio(raw)}; {peer} {fmt_rate(pb['rps'])} vs "
                            f"{fmt_rate(ps['rps'])})")
                 expect = "401" if sc == "invalid" else "200"
@@ -562,11 +593,11 @@ def cmd_report(a):
              "node's", 0.8, "200")):
         a_, b_ = agg(scenario, "postgres"), agg(scenario, "sqlite")
         if a_ and b_:
-            r = ratio(a_["rps"], b_["rps"])
+            r = paired(a_, b_)
             ok = a_["mix"].get(want, 0) >= 0.99 * max(1, sum(a_["mix"].values()))
             note = "" if ok else " — statuses " + mix_text(a_["mix"])
             checks.append([label + " (PostgreSQL on the same machine)",
-                           f"{fmt_ratio(r)} req/s" + note,
+                           f"{fmt_both(r, ratio(a_['rps'], b_['rps']))} req/s" + note,
                            verdict(None if r is None else r >= bound and ok)])
     v = micro.get("Verify/1000000/hit")
     if v:
@@ -600,7 +631,9 @@ def cmd_report(a):
         f"**Run:** wrk 1 thread, {m.get('connections', '?')} connections, "
         f"{m.get('seconds', '?')} s per round after a {m.get('warmup', '?')} s warm-up, "
         f"median of {m.get('rounds', '?')} rounds (p50/p99: medians of the per-round "
-        f"percentiles); {base_orgs or '?'} organizations with tokens; nginx "
+        f"percentiles); every ratio between two sides whose rounds alternate is the median of the "
+        f"per-round ratios (the medians' ratio is shown beside each target); "
+        f"{base_orgs or '?'} organizations with tokens; nginx "
         f"worker_processes {m.get('nginx_workers', '?')} and HAProxy, the best peer per "
         "scenario as the baseline; Sandgate with its default threads. "
         "Baseline of scenario 3: the analysis engine in-process "
