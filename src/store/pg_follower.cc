@@ -86,7 +86,6 @@ void Follower::Run() {
     if (warned) spdlog::info("cluster: link to the change log restored");
     warned = false;
     if (applied_some) continue;  // acknowledge at once: writers are waiting
-    if (hooks_.idle) hooks_.idle(applied_);
     Wait(*c);
   }
 }
@@ -167,6 +166,7 @@ void Follower::Wait(Conn& c) {
   // that came during the round's log read (for a commit that read did not see) is no longer on
   // the socket, so poll alone would sleep through it until the renew interval.
   if (woken()) return;
+  if (hooks_.idle) hooks_.idle(applied_);
   const auto until = SteadyClock::now() + std::chrono::milliseconds(options_.renew_ms);
   while (!Stopping()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());

@@ -448,8 +448,8 @@ struct FollowHooks {
   // Reload the whole index (the change log no longer reaches back to what was applied).
   std::function<Status()> reload;
   // Optional (PostgreSQL's follower): called on the follower thread, with the last applied
-  // sequence number, each time a round applied nothing and the follower goes back to waiting.
-  // Lets tests know the follower is idle; must not block.
+  // sequence number, each time a round applied nothing and the follower, with no notification
+  // pending, starts to wait for one. Lets tests know the follower is idle; must not block.
   std::function<void(int64_t applied)> idle;
 };
 
