@@ -122,6 +122,9 @@ export async function renderTokenPage(ctx) {
       const view = await fn();
       if (view) page.view = view;
       page.revealed = null;
+      // The new state is on the page before the message announces it: the usage read below can
+      // take a while, and until then the page showed the previous (perhaps revealed) token.
+      if (ctx.isCurrent()) draw();
       if (done) toast(done);
       try {
         if (page.view.usage) page.usage = await get('/api/v1/sandbox/usage');

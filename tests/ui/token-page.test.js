@@ -85,6 +85,11 @@ uiTest(env, 'regenerate: Cancel changes nothing, Ok replaces the token and the o
   assert.equal(env.server.verify(old).accepted, true);
   assert.equal(await page.locator('td[data-col="modifiedOn"]').textContent(), before);
 
+  // A slow usage read after the change: the message must not come before the new state does.
+  await page.route('**/api/v1/sandbox/usage*', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await route.continue();
+  });
   await page.getByRole('button', { name: 'Regenerate token' }).click();
   await dialog.getByRole('button', { name: 'Ok' }).click();
   await page.getByText('A new token was generated').waitFor();
