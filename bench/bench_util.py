@@ -274,9 +274,9 @@ def paired(a, b, field="rps"):
     return med(rs) if rs else ratio(a.get(field), b.get(field))
 
 
-def fmt_both(r_paired, r_medians):
-    """A paired ratio with the medians' ratio beside it."""
-    return f"{fmt_ratio(r_paired)} (medians' ratio {fmt_ratio(r_medians)})"
+def fmt_both(r_paired, a, b, field="rps"):
+    """paired(a, b, field), already computed, with the medians' ratio beside it."""
+    return f"{fmt_ratio(r_paired)} (medians' ratio {fmt_ratio(ratio(a[field], b[field]))})"
 
 
 def load_micro(path):
@@ -398,12 +398,11 @@ def cmd_report(a):
             eng = engine_for(scenario)
             bname = eng["label"]
             brps, bp50, bp99, bmix = eng["rps"], eng["p50"], None, "in-process"
-            bagg = eng if eng.get("recs") else None
+            bagg = eng
         (scale_rows if "@" in scenario else rows).append([
                      title, fmt_rate(s["rps"]), fmt_ms(s["p50"]), fmt_ms(s["p99"]), bname,
                      fmt_rate(brps), fmt_ms(bp50), fmt_ms(bp99), fmt_ratio(paired(s, bagg)),
-                     fmt_ratio(paired(s, bagg, "p99") if bp99 else None), mix_text(s["mix"]),
-                     bmix])
+                     fmt_ratio(paired(s, bagg, "p99")), mix_text(s["mix"]), bmix])
 
     # Issue 19: every peer's figures, the best of which is the baseline above.
     peer_rows = []
@@ -509,8 +508,8 @@ def cmd_report(a):
                                  ": the figure is not the 401 path the target describes")
         checks.append(["1. invalid-token rejection ≥ 85% of the best peer's req/s "
                        f"({peer_names[inv_side]}), p99 ≤ 1.5×",
-                       f"{fmt_both(r, ratio(inv['rps'], inv_n['rps']))} req/s, "
-                       f"{fmt_both(p, ratio(inv['p99'], inv_n['p99']))} p99" + note,
+                       f"{fmt_both(r, inv, inv_n)} req/s, {fmt_both(p, inv, inv_n, 'p99')} p99"
+                       + note,
                        verdict(None if r is None or p is None else (r >= 0.85 and p <= 1.5
                                                                     and ok401))])
     pg = agg("page", "sandgate")
@@ -519,16 +518,16 @@ def cmd_report(a):
         r = paired(pg, pg_n)
         checks.append([f"2. token page read ≥ 65% of the best peer's static 200 "
                        f"({peer_names[pg_side]})",
-                       f"{fmt_both(r, ratio(pg['rps'], pg_n['rps']))} req/s",
+                       f"{fmt_both(r, pg, pg_n)} req/s",
                        verdict(None if r is None else r >= 0.65)])
     sb = agg("submit", "sandgate")
     eng = engine_for("submit")
     if sb:
-        r = paired(sb, eng if eng.get("recs") else None)
+        r = paired(sb, eng)
         ok200 = sb["mix"].get("200", 0) >= 0.99 * max(1, sum(sb["mix"].values()))
         note = "" if ok200 else " — statuses " + mix_text(sb["mix"])
         checks.append(["3. valid submission ≥ 85% of the engine alone (" + eng["label"] + ")",
-                       fmt_both(r, ratio(sb["rps"], eng["rps"])) + note,
+                       fmt_both(r, sb, eng) + note,
                        verdict(None if r is None else r >= 0.85 and ok200)])
     if stream:
         r = ratio(sha_s, sent_s) if sent_s else None
@@ -597,7 +596,7 @@ def cmd_report(a):
             ok = a_["mix"].get(want, 0) >= 0.99 * max(1, sum(a_["mix"].values()))
             note = "" if ok else " — statuses " + mix_text(a_["mix"])
             checks.append([label + " (PostgreSQL on the same machine)",
-                           f"{fmt_both(r, ratio(a_['rps'], b_['rps']))} req/s" + note,
+                           f"{fmt_both(r, a_, b_)} req/s" + note,
                            verdict(None if r is None else r >= bound and ok)])
     v = micro.get("Verify/1000000/hit")
     if v:
