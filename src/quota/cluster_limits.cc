@@ -8,8 +8,10 @@ namespace sandgate::quota {
 ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limits& limits,
                              int64_t day, TimeMs now, const CountHook& on_counted) {
   return AdmitShared(
-      [&store](const std::function<Status(store::Tx&)>& fn) { return store.Write(fn); }, org,
-      limits, day, now, on_counted);
+      [&store](const store::StagedWrite& w) {
+        return store.Write([&w](store::Tx& tx) { return w.Run(tx); });
+      },
+      org, limits, day, now, on_counted);
 }
 
 ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Limits& limits,
@@ -17,14 +19,20 @@ ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Lim
   ClusterAdmission out;
   bool full = false;
   std::optional<store::RateCheck> rate;
-  Status st = write([&](store::Tx& tx) -> Status {
+  store::Tx::Ticket sent = 0;
+  store::StagedWrite admit;
+  admit.send = [&](store::Tx& tx) -> Status {
+    // The daily count and the rate windows; a refusal changes nothing (and is not a failure of
+    // the transaction, which others may share).
+    sent = tx.SendAdmission(org, day, limits.daily_allowance, limits.rate_per_second,
+                            limits.rate_per_hour, now);
+    return Status::Ok();
+  };
+  admit.finish = [&](store::Tx& tx) -> Status {
     // May run twice (a shared transaction that failed is run again alone): no state carried over.
     full = false;
     rate.reset();
-    // The daily count, then the rate windows; a rate refusal gives the count back (not a failure
-    // of the transaction, which others may share).
-    auto a = tx.ConsumeAdmission(org, day, limits.daily_allowance, limits.rate_per_second,
-                                 limits.rate_per_hour, now);
+    auto a = tx.TakeAdmission(sent);
     if (!a.ok()) return a.status();
     if (!a->used) {
       full = true;
@@ -34,8 +42,10 @@ ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Lim
       rate = a->rate;
       return Status::Ok();
     }
+    // The day's count is this call's own (others of the batch may have counted since).
     return on_counted ? on_counted(tx, *a->used) : Status::Ok();
-  });
+  };
+  Status st = write(admit);
   if (!st.ok()) return out;  // kUnavailable: nothing counted
   if (rate) {
     const int64_t limit = rate->hour ? limits.rate_per_hour : limits.rate_per_second;

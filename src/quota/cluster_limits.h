@@ -18,6 +18,7 @@
 
 #include "common/status.h"
 #include "quota/quota.h"
+#include "store/group_commit.h"
 #include "store/store.h"
 
 namespace sandgate::quota {
@@ -37,10 +38,10 @@ ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limit
                              int64_t day, TimeMs now, const CountHook& on_counted = nullptr);
 // The same through `write`, which runs its argument in a write transaction with Store::Write's
 // contract (the submission path passes its GroupCommitter, so concurrent admissions share one
-// transaction: issue 19, target 6). The transaction function never fails on a refusal (a
-// rate-limited call gives its daily count back in the same transaction), so one caller's refusal
-// never makes the others of a shared transaction run again.
-using TxWriter = std::function<Status(const std::function<Status(store::Tx&)>&)>;
+// transaction, and their statements one round trip: issue 19, target 6). The write never fails
+// on a refusal (a refused call changes nothing), so one caller's refusal never makes the others
+// of a shared transaction run again.
+using TxWriter = std::function<Status(const store::StagedWrite&)>;
 ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Limits& limits,
                              int64_t day, TimeMs now, const CountHook& on_counted = nullptr);
 

@@ -14,8 +14,8 @@ namespace {
 
 using AdmitSharedTest = store::SqliteOrgFixture;
 
-// Issue 19, target 6: admissions share the group committer's transactions. A rate refusal gives
-// its daily count back inside the shared transaction (it never fails it), so concurrent callers
+// Issue 19, target 6: admissions share the group committer's transactions. A rate refusal changes
+// nothing and never fails the shared transaction, so concurrent callers
 // through one committer admit exactly the per-second rate, count only what they admitted, and the
 // refused ones are told 429 with the window's reset.
 TEST_F(AdmitSharedTest, ConcurrentAdmissionsThroughAGroupCommitterCountOnlyWhatTheyAdmit) {
@@ -33,8 +33,7 @@ TEST_F(AdmitSharedTest, ConcurrentAdmissionsThroughAGroupCommitterCountOnlyWhatT
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
         ClusterAdmission a = AdmitShared(
-            [&](const std::function<Status(store::Tx&)>& fn) { return commits.Write(fn); }, org_,
-            limits, day, now,
+            [&](const store::StagedWrite& w) { return commits.Write(w); }, org_, limits, day, now,
             [&](store::Tx&, int64_t) {
               ++hook_calls;
               return Status::Ok();
@@ -76,9 +75,9 @@ TEST_F(AdmitSharedTest, TheDailyAllowanceIsExactThroughAGroupCommitter) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 5; ++i) {
-        ClusterAdmission a = AdmitShared(
-            [&](const std::function<Status(store::Tx&)>& fn) { return commits.Write(fn); }, org_,
-            limits, day, day * 86'400'000 + 1000 * (t * 5 + i));
+        ClusterAdmission a =
+            AdmitShared([&](const store::StagedWrite& w) { return commits.Write(w); }, org_, limits,
+                        day, day * 86'400'000 + 1000 * (t * 5 + i));
         if (a.kind == ClusterAdmission::Kind::kAdmitted) ++admitted;
         if (a.kind == ClusterAdmission::Kind::kQuotaFull) ++full;
       }

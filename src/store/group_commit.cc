@@ -24,18 +24,23 @@ void GroupCommitter::QueueAndWait(Pending* pending, size_t n) {
 }
 
 Status GroupCommitter::Write(const std::function<Status(Tx&)>& fn) {
-  Pending p{&fn, Status::Ok(), false, {}};
+  return Write(StagedWrite{fn, nullptr});
+}
+
+Status GroupCommitter::Write(const StagedWrite& w) {
+  Pending p{&w, Status::Ok(), false, {}};
   QueueAndWait(&p, 1);
   return p.result;
 }
 
 std::vector<Status> GroupCommitter::WriteEach(size_t n,
                                               const std::function<Status(Tx&, size_t i)>& fn_at) {
-  std::vector<std::function<Status(Tx&)>> fns;
-  fns.reserve(n);
-  for (size_t i = 0; i < n; ++i) fns.emplace_back([&fn_at, i](Tx& tx) { return fn_at(tx, i); });
+  std::vector<StagedWrite> writes;
+  writes.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    writes.push_back(StagedWrite{[&fn_at, i](Tx& tx) { return fn_at(tx, i); }, nullptr});
   auto pending = std::make_unique<Pending[]>(n);  // stable addresses (a Pending cannot move)
-  for (size_t i = 0; i < n; ++i) pending[i].fn = &fns[i];
+  for (size_t i = 0; i < n; ++i) pending[i].write = &writes[i];
   QueueAndWait(pending.get(), n);
   std::vector<Status> results;
   results.reserve(n);
@@ -48,12 +53,17 @@ uint64_t GroupCommitter::transactions() const {
   return transactions_;
 }
 
-std::vector<Status> WriteIsolatingFailures(Store& store, size_t n,
-                                           const std::function<Status(Tx&, size_t i)>& fn_at,
-                                           uint64_t* transactions) {
+std::vector<Status> WriteIsolatingFailures(
+    Store& store, size_t n, const std::function<const StagedWrite&(size_t i)>& write_at,
+    uint64_t* transactions) {
   Status shared = store.Write([&](Tx& tx) -> Status {
     for (size_t i = 0; i < n; ++i)
-      if (Status st = fn_at(tx, i); !st.ok()) return st;
+      if (Status st = write_at(i).send(tx); !st.ok()) return st;
+    for (size_t i = 0; i < n; ++i) {
+      const StagedWrite& w = write_at(i);
+      if (!w.finish) continue;
+      if (Status st = w.finish(tx); !st.ok()) return st;
+    }
     return Status::Ok();
   });
   uint64_t txs = 1;
@@ -65,7 +75,7 @@ std::vector<Status> WriteIsolatingFailures(Store& store, size_t n,
     // Someone's fn refused or the commit failed: nothing of the batch is stored. Each fn gets its
     // own transaction and its own outcome.
     for (size_t i = 0; i < n; ++i)
-      results.push_back(store.Write([&](Tx& tx) { return fn_at(tx, i); }));
+      results.push_back(store.Write([&](Tx& tx) { return write_at(i).Run(tx); }));
     txs += n;
   }
   if (transactions) *transactions += txs;
@@ -87,7 +97,8 @@ void GroupCommitter::Lead(std::unique_lock<std::mutex>& lock) noexcept {
   {
     metrics::ScopedTimer timed(metrics::TxTimer(metrics::TxKind::kGroupCommit));
     results = WriteIsolatingFailures(
-        store_, batch.size(), [&](Tx& tx, size_t i) { return (*batch[i]->fn)(tx); }, &txs);
+        store_, batch.size(), [&](size_t i) -> const StagedWrite& { return *batch[i]->write; },
+        &txs);
   }
   lock.lock();
   // Woken under the lock: a caller may return (and its Pending go) as soon as it sees `done`, so

@@ -28,12 +28,29 @@
 
 namespace sandgate::store {
 
-// Runs fn_at(tx, i) for every i < n in one Store::Write. If that fails and n > 1, runs each i
-// again in a Write of its own, so one's error is never another's (each must be safe to run
-// twice). Returns each i's outcome, in order; adds the Writes it made to *transactions if given.
-std::vector<Status> WriteIsolatingFailures(Store& store, size_t n,
-                                           const std::function<Status(Tx&, size_t i)>& fn_at,
-                                           uint64_t* transactions = nullptr);
+// A write in two steps, so that a batch sends every write's calls before it waits for any answer
+// (Tx::Send*; PostgreSQL then answers the whole batch in one round trip: issue 19, target 6).
+// `send` makes the write's calls or starts them (Send*); `finish`, when set, takes their answers
+// (Take*) and may make more calls. In a shared transaction every write's send runs, in queue
+// order, before any finish: so a finish must not rely on nothing having run since its send (the
+// other writes' sends did). Both steps run again when a shared transaction is run again alone.
+struct StagedWrite {
+  std::function<Status(Tx&)> send;
+  std::function<Status(Tx&)> finish;  // may be empty
+  // Both steps, one after the other, in `tx`.
+  Status Run(Tx& tx) const {
+    if (Status st = send(tx); !st.ok()) return st;
+    return finish ? finish(tx) : Status::Ok();
+  }
+};
+
+// Runs write_at(i) for every i < n in one Store::Write: every send, then every finish. If that
+// fails and n > 1, runs each i again in a Write of its own, so one's error is never another's
+// (each must be safe to run twice). Returns each i's outcome, in order; adds the Writes it made
+// to *transactions if given.
+std::vector<Status> WriteIsolatingFailures(
+    Store& store, size_t n, const std::function<const StagedWrite&(size_t i)>& write_at,
+    uint64_t* transactions = nullptr);
 
 class GroupCommitter {
  public:
@@ -43,6 +60,8 @@ class GroupCommitter {
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
   Status Write(const std::function<Status(Tx&)>& fn);
+  // The same for a write in two steps (see StagedWrite).
+  Status Write(const StagedWrite& w);
 
   // Queues fn_at(tx, i) for every i < n as n separate writes (sharing transactions with each
   // other and with everyone else's) and blocks until all are done; returns each one's outcome,
@@ -54,7 +73,7 @@ class GroupCommitter {
 
  private:
   struct Pending {
-    const std::function<Status(Tx&)>* fn;
+    const StagedWrite* write;
     Status result;
     bool done = false;           // guarded by mu_
     std::condition_variable cv;  // its caller's own: woken when done or when it is to lead

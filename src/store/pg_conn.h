@@ -175,6 +175,7 @@ class Conn {
 
   // Simple-protocol SQL text (may hold several statements), no parameters, no rows wanted.
   Status Exec(const char* sql, std::string_view what) {
+    if (queued() > 0) (void)Collect(what);  // the answers are dropped (see Send)
     if (!deferred_.empty()) {
       const std::string_view v(sql);
       if (v == "COMMIT" || v == "ROLLBACK") {  // the transaction never reached the server
@@ -201,10 +202,10 @@ class Conn {
   Result<Rows> Query(const std::string& sql, const Params& p, std::string_view what,
                      ResultPtr* err = nullptr, std::initializer_list<const char*> before = {},
                      std::initializer_list<const char*> after = {}) {
+    if (queued() > 0) (void)Collect(what);  // the answers are dropped (see Send)
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
-      std::string name = "s";  // built in two steps: GCC 12 warns (-Wrestrict) on "s" + ...
-      name += std::to_string(prepared_.size());
+      std::string name = NextName();
       ResultPtr r(PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr));
       if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
         Status st = PgError(c_, r.get(), what);
@@ -232,8 +233,94 @@ class Conn {
                      what, err);
   }
 
+  // Pipelined statements (Tx::Send*, issue 19, target 6). Send queues a prepared statement,
+  // after the deferred commands (Defer) when it is the first, and returns without waiting for
+  // its answer. Collect ends the pipeline with one Sync, so everything queued travels and is
+  // answered in one round trip, and returns the answers of the Sent statements in order. The
+  // first failure is Collect's error (the server skips what follows it, and the transaction is
+  // aborted). While statements are queued, Exec and Query collect first and drop the answers.
+  // Send's failure (the connection) leaves nothing queued that Collect would not report.
+  Status Send(const std::string& sql, const Params& p, std::string_view what) {
+    if (keep_.empty()) {
+      if (PQenterPipelineMode(c_) != 1) return PgError(c_, nullptr, what);
+      for (const char* cmd : deferred_) {
+        keep_.push_back(false);
+        if (PQsendQueryParams(c_, cmd, 0, nullptr, nullptr, nullptr, nullptr, 0) != 1)
+          return Broken(what);
+      }
+      deferred_.clear();
+    }
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {  // prepared in the pipeline: one more answer, dropped
+      it = prepared_.emplace(sql, NextName()).first;
+      preparing_.push_back(sql);
+      keep_.push_back(false);
+      if (PQsendPrepare(c_, it->second.c_str(), sql.c_str(), 0, nullptr) != 1) return Broken(what);
+    }
+    std::vector<const char*> vals;
+    std::vector<int> lens, fmts;
+    p.Arrays(&vals, &lens, &fmts);
+    keep_.push_back(true);
+    if (PQsendQueryPrepared(c_, it->second.c_str(), p.count(), vals.data(), lens.data(),
+                            fmts.data(), 0) != 1)
+      return Broken(what);
+    return Status::Ok();
+  }
+  size_t queued() const { return keep_.size(); }
+  Result<std::vector<ResultPtr>> Collect(std::string_view what) {
+    std::vector<bool> keep = std::move(keep_);
+    keep_.clear();
+    std::vector<std::string> preparing = std::move(preparing_);
+    preparing_.clear();
+    std::vector<ResultPtr> out;
+    if (keep.empty()) return out;
+    bool lost = PQpipelineSync(c_) != 1;
+    ResultPtr failed;
+    for (size_t i = 0; i < keep.size() && !lost; ++i) {
+      ResultPtr r(PQgetResult(c_));
+      if (!r) {
+        lost = true;
+        break;
+      }
+      while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // the end of this command
+      const ExecStatusType s = PQresultStatus(r.get());
+      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        if (!failed) failed = std::move(r);  // the first: those after it were skipped
+      } else if (keep[i]) {
+        out.push_back(std::move(r));
+      }
+    }
+    if (!lost) {
+      ResultPtr sync(PQgetResult(c_));
+      lost = !sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC;
+    }
+    if (lost || PQexitPipelineMode(c_) != 1) return Broken(what);
+    if (failed) {
+      // A failure skips the rest of the pipeline, prepares included: those are made again,
+      // under new names, when next used.
+      for (const std::string& sql : preparing) prepared_.erase(sql);
+      last_error_ = SqlState(failed.get());
+      return PgError(c_, failed.get(), what);
+    }
+    return out;
+  }
+
  private:
   explicit Conn(PGconn* c) : c_(c) {}
+
+  // The next prepared statement's name.
+  std::string NextName() {
+    std::string name = "s";  // built in two steps: GCC 12 warns (-Wrestrict) on "s" + ...
+    name += std::to_string(next_name_++);
+    return name;
+  }
+  // Out of step with the server: never used again.
+  Status Broken(std::string_view what) {
+    bad_ = true;
+    keep_.clear();
+    preparing_.clear();
+    return PgError(c_, nullptr, what);
+  }
 
   // head..., the prepared statement `name`, tail... in one pipeline and one round trip.
   Result<Rows> Pipelined(const std::vector<const char*>& head, const std::string& name, int nparams,
@@ -284,7 +371,10 @@ class Conn {
 
   PGconn* c_;
   bool bad_ = false;
-  std::vector<const char*> deferred_;                      // see Defer
+  std::vector<const char*> deferred_;  // see Defer
+  std::vector<bool> keep_;  // per queued command (Send): whether Collect returns its answer
+  std::vector<std::string> preparing_;  // statements prepared in the queued pipeline
+  uint64_t next_name_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   std::string last_error_;
 };

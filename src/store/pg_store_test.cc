@@ -21,8 +21,10 @@
 #include <thread>
 #include <vector>
 
+#include "quota/cluster_limits.h"
 #include "service/services.h"
 #include "store/change_log.h"
+#include "store/group_commit.h"
 #include "store/store_test_suite.h"
 #include "token/keyring.h"
 
@@ -550,6 +552,153 @@ TEST_F(PgStoreTest, ConsumeUsageIsExactAcrossStores) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(accepted.load(), 100);
+}
+
+// A report PostgreSQL refuses (text that is not UTF-8): the statement fails on the server.
+ReportRecord RefusedReport(OrgId org) {
+  ReportRecord r;
+  r.org_id = org;
+  r.md5 = "BAD";
+  r.sha256 = std::string(64, 'b');
+  r.status = "COMPLETED";
+  r.report_json = "{\"bad\":\"\xff\xfe\"}";
+  return r;
+}
+
+// Pipelined calls (Tx::Send*): a statement the server refuses fails the whole pipeline, so every
+// call sent with it answers the failure and the transaction stores nothing. Statements prepared
+// inside a failed pipeline were skipped by the server; the connection prepares them again, so
+// later transactions on it work.
+TEST_F(PgStoreTest, APipelinedCallTheServerRefusesFailsTheTransactionAndNothingIsStored) {
+  PgOptions one;
+  one.pool_size = 1;  // every transaction on the same connection
+  auto store = OpenInDir(dir_, one);
+  ASSERT_NE(store, nullptr);
+  OrgId org = 0;
+  ASSERT_TRUE(store
+                  ->Write([&](Tx& tx) -> Status {
+                    auto id = tx.InsertOrg(NewOrg("piped"));
+                    if (id.ok()) org = *id;
+                    return id.status();
+                  })
+                  .ok());
+  const TimeMs now = 1'700'000'000'000;
+  // The refused report first: the admission's statement is prepared (for the first time on the
+  // connection) after it, in the pipeline the failure aborts.
+  Status st = store->Write([&](Tx& tx) -> Status {
+    const Tx::Ticket bad = tx.SendReportWithUsage(RefusedReport(org), 7, 1, now);
+    const Tx::Ticket admit = tx.SendAdmission(org, 7, 10, 100, 1000, now);
+    auto a = tx.TakeAdmission(admit);
+    EXPECT_FALSE(a.ok()) << "sent in the failed pipeline";
+    Status refused = tx.TakeReportWithUsage(bad);
+    EXPECT_FALSE(refused.ok());
+    return refused;
+  });
+  EXPECT_FALSE(st.ok());
+  for (int i = 1; i <= 3; ++i) {
+    std::optional<int64_t> used;
+    ASSERT_TRUE(store
+                    ->Write([&](Tx& tx) -> Status {
+                      auto a = tx.TakeAdmission(tx.SendAdmission(org, 7, 10, 100, 1000, now));
+                      if (a.ok()) used = a->used;
+                      return a.status();
+                    })
+                    .ok())
+        << "the connection works after the failed pipeline";
+    EXPECT_EQ(used, std::optional<int64_t>(i)) << "nothing of the failed transaction stayed";
+  }
+  ASSERT_TRUE(store
+                  ->Read([&](Tx& tx) -> Status {
+                    auto rep = tx.GetReport(org, "BAD");
+                    if (!rep.ok()) return rep.status();
+                    EXPECT_FALSE(rep->has_value());
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+// The submission path on a PostgreSQL node (issue 19, target 6): admissions and reports go
+// through a GroupCommitter as staged writes, so a batch's statements travel in one pipeline.
+// Under concurrency the daily allowance is exact, every report is stored, and one caller whose
+// statement the server refuses fails alone (its batch is run again, each write by itself).
+TEST_F(PgStoreTest, StagedWritesThroughAGroupCommitterAreExactAndFailAlone) {
+  auto store = OpenInDir(dir_);
+  ASSERT_NE(store, nullptr);
+  OrgId org = 0;
+  ASSERT_TRUE(store
+                  ->Write([&](Tx& tx) -> Status {
+                    auto id = tx.InsertOrg(NewOrg("staged"));
+                    if (id.ok()) org = *id;
+                    return id.status();
+                  })
+                  .ok());
+  GroupCommitter commits(*store);
+  quota::Limits limits;
+  limits.daily_allowance = 60;
+  limits.rate_per_second = 1'000'000;
+  limits.rate_per_hour = 1'000'000;
+  limits.disable_threshold = 1000;
+  const TimeMs now = 1'700'000'000'000;
+  const int64_t day = now / 86'400'000;
+  std::atomic<int> admitted{0}, full{0}, stored{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto a = quota::AdmitShared([&](const StagedWrite& w) { return commits.Write(w); }, org,
+                                    limits, day, now);
+        if (a.kind == quota::ClusterAdmission::Kind::kAdmitted)
+          ++admitted;
+        else if (a.kind == quota::ClusterAdmission::Kind::kQuotaFull)
+          ++full;
+        else
+          ++other;
+        ReportRecord rec = (t == 3 && i % 3 == 0) ? RefusedReport(org) : ReportRecord{};
+        if (rec.md5.empty()) {
+          rec.org_id = org;
+          rec.md5 = "M" + std::to_string(t) + "-" + std::to_string(i);
+          rec.sha256 = std::string(64, 'a');
+          rec.status = "COMPLETED";
+          rec.report_json = "{}";
+        }
+        Tx::Ticket sent = 0;
+        StagedWrite w;
+        w.send = [&](Tx& tx) {
+          sent = tx.SendReportWithUsage(rec, day, 0, now);
+          return Status::Ok();
+        };
+        w.finish = [&](Tx& tx) { return tx.TakeReportWithUsage(sent); };
+        if (commits.Write(w).ok())
+          ++stored;
+        else if (rec.md5 == "BAD")
+          ++refused;
+        else
+          ++other;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(admitted.load(), 60);
+  EXPECT_EQ(full.load(), 20);
+  EXPECT_EQ(refused.load(), 4);
+  EXPECT_EQ(stored.load(), 76);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_LT(commits.transactions(), 160u) << "the writes shared transactions";
+  ASSERT_TRUE(store
+                  ->Read([&](Tx& tx) -> Status {
+                    auto u = tx.GetUsage(org, day);
+                    if (!u.ok()) return u.status();
+                    EXPECT_EQ(u->used, 60);
+                    EXPECT_EQ(u->last_used_at, std::optional<TimeMs>(now));
+                    auto bad = tx.GetReport(org, "BAD");
+                    if (!bad.ok()) return bad.status();
+                    EXPECT_FALSE(bad->has_value());
+                    auto good = tx.GetReport(org, "M7-9");
+                    if (!good.ok()) return good.status();
+                    EXPECT_TRUE(good->has_value());
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 // `sandgate keys rotate` on PostgreSQL: every token re-sealed under the new key, nothing else

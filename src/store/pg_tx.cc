@@ -380,10 +380,10 @@ std::string UsageUpsert(int first) {
 }
 
 // One more submission counted for organization k (kOrgRow) on day $2 while below $3, returning
-// the row for kSyncLatestUsage (nothing when the day is full).
-std::string CountUpsert() {
-  return "INSERT INTO usage (org_id, day, used, over_quota) SELECT k.id, $2, 1, 0 FROM k "
-         "ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 WHERE usage.used < $3 "
+// the row for kSyncLatestUsage (nothing when the day is full). `where`: a further condition on k.
+std::string CountUpsert(const std::string& where = "") {
+  return "INSERT INTO usage (org_id, day, used, over_quota) SELECT k.id, $2, 1, 0 FROM k " + where +
+         " ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 WHERE usage.used < $3 "
          "RETURNING org_id, day, used, over_quota";
 }
 
@@ -462,15 +462,24 @@ Status PgTx::PutReport(const ReportRecord& x) {
 
 Status PgTx::PutReportWithUsage(const ReportRecord& x, int64_t day, int64_t used_delta,
                                 std::optional<TimeMs> last_used_at) {
+  return TakeReportWithUsage(SendReportWithUsage(x, day, used_delta, last_used_at));
+}
+
+Tx::Ticket PgTx::SendReportWithUsage(const ReportRecord& x, int64_t day, int64_t used_delta,
+                                     std::optional<TimeMs> last_used_at) {
   usage_change_ = true;  // the token page's usage and last use
   // PutReport's and AddUsage's statements as two parts of one (kOrgRow: no savepoint).
   static const std::string sql = std::string("WITH ") + kOrgRow + ", r AS (" + ReportUpsert() +
                                  "), u AS (" + UsageUpsert(8) + "), s AS (" + kSyncLatestUsage +
                                  ") SELECT count(*) FROM k";
-  if (Status g = Guard(true); !g.ok()) return g;
-  auto r = Run(
+  (void)Guard(true);  // a refusal poisons the Tx: Take answers it
+  return SendStatement(
       sql, rows::BindReport(Params().Ref(), x).Int(day).Int(used_delta).Int(0).OptInt(last_used_at),
       "storing a report and its usage");
+}
+
+Status PgTx::TakeReportWithUsage(Ticket t) {
+  auto r = Answer(t);
   if (!r.ok()) return r.status();
   return r->Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
 }
@@ -528,34 +537,65 @@ Result<std::optional<int64_t>> PgTx::ConsumeUsage(OrgId org, int64_t day, int64_
 
 Result<AdmissionCount> PgTx::ConsumeAdmission(OrgId org, int64_t day, int64_t limit,
                                               int64_t per_second, int64_t per_hour, TimeMs now) {
+  return TakeAdmission(SendAdmission(org, day, limit, per_second, per_hour, now));
+}
+
+Tx::Ticket PgTx::SendAdmission(OrgId org, int64_t day, int64_t limit, int64_t per_second,
+                               int64_t per_hour, TimeMs now) {
   // A zero limit refuses without counting: the calls one after the other, as by default.
-  if (limit <= 0 || per_second <= 0 || per_hour <= 0)
-    return Tx::ConsumeAdmission(org, day, limit, per_second, per_hour, now);
-  // ConsumeUsage's count and, only when it counted (from u), ConsumeRate's windows: one
-  // statement, one round trip. One row: whether the organization exists, the new count (NULL
-  // when full), and whether the windows had room.
+  if (limit <= 0 || per_second <= 0 || per_hour <= 0) {
+    SentCall call;
+    call.admission = Tx::ConsumeAdmission(org, day, limit, per_second, per_hour, now);
+    sent_.push_back(std::move(call));
+    return sent_.size() - 1;
+  }
+  // ConsumeUsage's and ConsumeRate's counts in one statement: the windows count only when the
+  // day has room, and the day only when the windows admitted, so a refusal changes nothing here
+  // and needs no second statement to give the count back (other writes' statements may be sent
+  // in between: none of them ever sees a count that is given back). Writers hold the write lock,
+  // so the count read in d is the one the upsert in u finds. One row: whether the organization
+  // exists, the day's count before this call, whether the day had room, whether the windows
+  // admitted, and the new count.
   static const std::string sql =
-      std::string("WITH ") + kOrgRow + ", u AS (" + CountUpsert() + "), s AS (" + kSyncLatestUsage +
-      "), r AS (" + RateUpsert("SELECT org_id AS id FROM u", 4) +
-      ") SELECT (SELECT count(*) FROM k), (SELECT used FROM u), (SELECT count(*) FROM r)";
-  if (Status g = Guard(true); !g.ok()) return g;
-  auto r = Run(sql, Params().Int(org).Int(day).Int(limit).Int(per_second).Int(per_hour),
-               "counting the admission");
+      std::string("WITH ") + kOrgRow +
+      ", d AS (SELECT coalesce((SELECT used FROM usage WHERE org_id = k.id AND day = $2), 0) AS "
+      "used, k.id FROM k), r AS (" +
+      RateUpsert("SELECT id FROM d WHERE used < $3", 4) + "), u AS (" +
+      CountUpsert("WHERE EXISTS (SELECT 1 FROM r)") + "), s AS (" + kSyncLatestUsage +
+      ") SELECT (SELECT count(*) FROM k), (SELECT used FROM d), "
+      "(SELECT count(*) FROM d WHERE used < $3), (SELECT count(*) FROM r), (SELECT used FROM u)";
+  (void)Guard(true);  // a refusal poisons the Tx: Take answers it
+  const Ticket t =
+      SendStatement(sql, Params().Int(org).Int(day).Int(limit).Int(per_second).Int(per_hour),
+                    "counting the admission");
+  sent_[t].org = org;
+  sent_[t].per_second = per_second;
+  sent_[t].per_hour = per_hour;
+  return t;
+}
+
+Result<AdmissionCount> PgTx::TakeAdmission(Ticket t) {
+  if (t < sent_.size() && sent_[t].admission) {
+    Result<AdmissionCount> known = std::move(*sent_[t].admission);
+    sent_[t].admission.reset();
+    return known;
+  }
+  auto r = Answer(t);
   if (!r.ok()) return r.status();
   if (r->Int(0, 0) == 0) return OrgNotFound();
   AdmissionCount out;
-  if (r->Null(0, 1)) return out;  // the allowance was full: nothing changed
-  usage_change_ = true;           // the token page's usage today
-  out.used = r->Int(0, 1);
-  if (r->Int(0, 2) > 0) {
+  if (r->Int(0, 2) == 0) return out;  // the allowance was full: nothing changed
+  if (r->Int(0, 3) > 0 && !r->Null(0, 4)) {
+    usage_change_ = true;  // the token page's usage today
+    out.used = r->Int(0, 4);
     out.rate.admitted = true;
     return out;
   }
-  auto why = RateRefusal(org, per_second, per_hour);
+  // The windows refused (nothing changed): the count this call would have had, and why.
+  out.used = r->Int(0, 1) + 1;
+  auto why = RateRefusal(sent_[t].org, sent_[t].per_second, sent_[t].per_hour);
   if (!why.ok()) return why.status();
   out.rate = *why;
-  // A refused request consumes nothing.
-  if (Status st = AddUsage(org, day, -1, 0, std::nullopt); !st.ok()) return st;
   return out;
 }
 
@@ -666,6 +706,7 @@ Result<int64_t> PgTx::RecordCacheChangeAndCommit(std::string_view usage_notice) 
           "SELECT seq, pg_notify('") +
       kChangesChannel + "', $2) FROM c";
   if (Status g = Guard(true); !g.ok()) return g;
+  if (Status st = CollectSent(); !st.ok()) return st;
   const bool usage = usage_only();
   auto r = c_.Query(sql,
                     Params()
@@ -697,8 +738,43 @@ Result<Rows> PgTx::RunBuilt(const orgsql::Statement& st, std::string_view what) 
   return Run(st.sql, p, what);
 }
 
+Tx::Ticket PgTx::SendStatement(const std::string& sql, const Params& p, std::string_view what) {
+  SentCall call;
+  if (poison_.ok()) {
+    call.statement = true;
+    if (Status st = c_.Send(sql, p, what); !st.ok()) poison_ = st;
+  }
+  sent_.push_back(std::move(call));
+  return sent_.size() - 1;
+}
+
+Status PgTx::CollectSent() {
+  if (c_.queued() == 0) return poison_;
+  auto answers = c_.Collect("answering pipelined statements");
+  if (!answers.ok()) {
+    if (poison_.ok()) poison_ = answers.status();
+    return poison_;
+  }
+  size_t next = 0;
+  for (; collected_ < sent_.size(); ++collected_) {
+    if (!sent_[collected_].statement) continue;
+    if (next == answers->size()) break;  // cannot happen: one answer per statement sent
+    sent_[collected_].rows.emplace(std::move((*answers)[next++]));
+  }
+  return poison_;
+}
+
+Result<Rows> PgTx::Answer(Ticket t) {
+  if (Status st = CollectSent(); !st.ok()) return st;
+  if (t >= sent_.size() || !sent_[t].rows)
+    return poison_ = Status::Internal("store: a pipelined answer was taken twice or never sent");
+  Rows rows = std::move(*sent_[t].rows);
+  sent_[t].rows.reset();
+  return rows;
+}
+
 Result<Rows> PgTx::Run(const std::string& sql, const Params& p, std::string_view what) {
-  if (!poison_.ok()) return poison_;
+  if (Status st = CollectSent(); !st.ok()) return st;
   auto r = c_.Query(sql, p, what);
   if (!r.ok()) poison_ = r.status();
   return r;
@@ -707,7 +783,7 @@ Result<Rows> PgTx::Run(const std::string& sql, const Params& p, std::string_view
 Result<Rows> PgTx::Handled(const std::string& sql, const Params& p, std::string_view what,
                            std::optional<Status> on_unique, std::optional<Status> on_fk,
                            std::string* constraint) {
-  if (!poison_.ok()) return poison_;
+  if (Status st = CollectSent(); !st.ok()) return st;
   // SAVEPOINT, the statement and RELEASE in one round trip (issue 19, target 6).
   ResultPtr err;
   auto r = c_.Query(sql, p, what, &err, {"SAVEPOINT sg_handled"}, {"RELEASE SAVEPOINT sg_handled"});
@@ -764,6 +840,7 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   Status result;
   try {
     result = fn(tx);
+    (void)tx.CollectSent();  // sent and never taken: its failure is the poison
   } catch (...) {
     (void)c.Exec("ROLLBACK", "rolling back");
     throw;

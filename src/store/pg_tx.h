@@ -46,6 +46,15 @@ class PgTx final : public Tx {
                                           int64_t per_hour, TimeMs now) override;
   Status PutReportWithUsage(const ReportRecord& r, int64_t day, int64_t used_delta,
                             std::optional<TimeMs> last_used_at) override;
+  Ticket SendAdmission(OrgId org, int64_t day, int64_t limit, int64_t per_second, int64_t per_hour,
+                       TimeMs now) override;
+  Result<AdmissionCount> TakeAdmission(Ticket t) override;
+  Ticket SendReportWithUsage(const ReportRecord& r, int64_t day, int64_t used_delta,
+                             std::optional<TimeMs> last_used_at) override;
+  Status TakeReportWithUsage(Ticket t) override;
+  // Reads the answers of every statement sent and not yet answered (Conn::Collect: one round
+  // trip); a failure poisons the Tx. Returns the poison. RunTx calls it before it commits.
+  Status CollectSent();
 
   // RunTx's cache-only entry (kCacheOnlyChange, or kUsageOnlyChange when usage_only()) and the
   // COMMIT in one round trip. On success the transaction is committed; on failure the caller
@@ -99,6 +108,10 @@ class PgTx final : public Tx {
     return Status::Ok();
   }
 
+  // A pipelined call's statement (Conn::Send); its answer is Answer(ticket).
+  Ticket SendStatement(const std::string& sql, const Params& p, std::string_view what);
+  Result<Rows> Answer(Ticket t);
+
   Result<OrgRecord> OneOrg(const std::string& sql, const Params& p);
   Result<UserRecord> OneUser(const std::string& sql, const Params& p);
   Conn& c_;
@@ -108,6 +121,19 @@ class PgTx final : public Tx {
   bool cache_change_ = false;  // other than usage
   bool usage_change_ = false;
   int64_t recorded_change_ = 0;
+  // Pipelined calls, by ticket: a statement's answer once collected (nullopt before, and once
+  // taken), or an answer known when it was sent (a call that sent no statement).
+  struct SentCall {
+    std::optional<Rows> rows;
+    bool statement = false;  // it sent a statement (Conn::Send)
+    std::optional<Result<AdmissionCount>> admission;
+    // The call's arguments its answer needs.
+    OrgId org = 0;
+    int64_t per_second = 0;
+    int64_t per_hour = 0;
+  };
+  std::vector<SentCall> sent_;
+  size_t collected_ = 0;  // sent_[0, collected_) have their answers
 };
 
 // What a committed write tells the node's read caches (PgStore::ChangeStamp).

@@ -343,7 +343,8 @@ class Tx {
                                         TimeMs now) = 0;
   // A cluster-wide admission: ConsumeUsage, then (when it counted) ConsumeRate, and when the rate
   // refused, the count given back (AddUsage -1), so a refused request consumes nothing. By default
-  // those calls; PostgreSQL counts both in one statement (issue 19, target 6).
+  // those calls; PostgreSQL counts both in one statement that changes nothing on a refusal (issue
+  // 19, target 6).
   virtual Result<AdmissionCount> ConsumeAdmission(OrgId org, int64_t day, int64_t limit,
                                                   int64_t per_second, int64_t per_hour,
                                                   TimeMs now) {
@@ -360,6 +361,27 @@ class Tx {
     }
     return out;
   }
+  // --- Pipelined calls (issue 19, target 6; GroupCommitter's StagedWrite) ---
+  // Send* starts a call and returns its ticket; Take*(ticket) gives the call's answer, exactly as
+  // the plain call would have. Between the two, further calls may be sent: PostgreSQL sends them
+  // all and reads their answers in one round trip, at the first Take (or plain call) after them.
+  // The calls take effect in the order they were sent. A failed sent call poisons the Tx (every
+  // later call and Take answers its error), as a failed statement does. A ticket is good in the
+  // Tx that issued it, once. By default Send* makes the plain call at once and keeps its answer.
+  using Ticket = size_t;
+  virtual Ticket SendAdmission(OrgId org, int64_t day, int64_t limit, int64_t per_second,
+                               int64_t per_hour, TimeMs now) {
+    sent_admissions_.push_back(ConsumeAdmission(org, day, limit, per_second, per_hour, now));
+    return sent_admissions_.size() - 1;
+  }
+  virtual Result<AdmissionCount> TakeAdmission(Ticket t) { return sent_admissions_.at(t); }
+  virtual Ticket SendReportWithUsage(const ReportRecord& r, int64_t day, int64_t used_delta,
+                                     std::optional<TimeMs> last_used_at) {
+    sent_statuses_.push_back(PutReportWithUsage(r, day, used_delta, last_used_at));
+    return sent_statuses_.size() - 1;
+  }
+  virtual Status TakeReportWithUsage(Ticket t) { return sent_statuses_.at(t); }
+
   // Adds each delta (a count, which may be negative, and the time of its latest attempt, per key)
   // to the shared throttle counts of `scope`, never below 0; a row whose latest attempt is
   // `window` or more before `now` starts again from the delta, and such rows are removed. Returns
@@ -439,6 +461,10 @@ class Tx {
   // column (state, attempts, dedupe key) but its claim (claimed_until 0: nobody delivers it yet).
   virtual Status RestoreWebhookEndpoint(const WebhookEndpoint& e) = 0;
   virtual Status RestoreOutbox(const OutboxMessage& m) = 0;
+
+ private:
+  std::vector<Result<AdmissionCount>> sent_admissions_;  // the default Send*'s answers, by ticket
+  std::vector<Status> sent_statuses_;
 };
 
 // What a following node is told (Store::Follow). Called on the follower's own thread.

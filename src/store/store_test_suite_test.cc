@@ -1950,6 +1950,76 @@ TEST_P(StoreSuite, ConsumeAdmissionCountsTheDayAndTheRateOrGivesTheCountBack) {
   }));
 }
 
+// Pipelined calls (Tx::Send*, GroupCommitter's StagedWrite; PostgreSQL: one round trip for all
+// of them; SQLite: the plain calls at once): each answer is the plain call's, in the order sent,
+// and a rate refusal among them changes nothing that a later call could see.
+TEST_P(StoreSuite, PipelinedCallsAnswerAsThePlainCallsWouldInTheOrderSent) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Piped")); });
+  ASSERT_OK(org);
+  auto other = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Hourly")); });
+  ASSERT_OK(other);
+  const TimeMs now = SystemClock()->now();
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    const Tx::Ticket a1 = tx.SendAdmission(*org, kDay, 2, 1'000'000, 1'000'000, now);
+    const Tx::Ticket r1 = tx.SendReportWithUsage(MakeReport(*org, "AAAA", 1), kDay, 0, kT0 + 5);
+    const Tx::Ticket a2 = tx.SendAdmission(*org, kDay, 2, 1'000'000, 1'000'000, now);
+    const Tx::Ticket a3 = tx.SendAdmission(*org, kDay, 2, 1'000'000, 1'000'000, now);
+    const Tx::Ticket ghost = tx.SendAdmission(*org + 99, kDay, 2, 1'000'000, 1'000'000, now);
+    const Tx::Ticket ghost_report =
+        tx.SendReportWithUsage(MakeReport(*org + 99, "BBBB", 2), kDay, 1, kT0);
+    // One an hour: the second is refused and changes nothing, so the third (a higher allowance
+    // would not matter) is refused as well, and the fourth, on a full day, is not asked.
+    const Tx::Ticket h1 = tx.SendAdmission(*other, kDay, 2, 1'000'000, 1, now);
+    const Tx::Ticket h2 = tx.SendAdmission(*other, kDay, 2, 1'000'000, 1, now);
+    const Tx::Ticket h3 = tx.SendAdmission(*other, kDay, 3, 1'000'000, 1, now);
+    const Tx::Ticket h4 = tx.SendAdmission(*other, kDay, 1, 1'000'000, 1, now);
+    const Tx::Ticket zero = tx.SendAdmission(*other, kDay + 1, 0, 1'000'000, 1, now);
+    auto first = tx.TakeAdmission(a1);
+    if (!first.ok()) return first.status();
+    EXPECT_EQ(first->used, std::optional<int64_t>(1));
+    EXPECT_TRUE(first->rate.admitted);
+    if (Status st = tx.TakeReportWithUsage(r1); !st.ok()) return st;
+    auto second = tx.TakeAdmission(a2);
+    if (!second.ok()) return second.status();
+    EXPECT_EQ(second->used, std::optional<int64_t>(2));
+    auto third = tx.TakeAdmission(a3);
+    if (!third.ok()) return third.status();
+    EXPECT_FALSE(third->used.has_value()) << "the allowance was full";
+    EXPECT_EQ(tx.TakeAdmission(ghost).status().http_status(), 404);
+    EXPECT_EQ(tx.TakeReportWithUsage(ghost_report).http_status(), 404);
+    auto hourly = tx.TakeAdmission(h1);
+    if (!hourly.ok()) return hourly.status();
+    EXPECT_EQ(hourly->used, std::optional<int64_t>(1));
+    EXPECT_TRUE(hourly->rate.admitted);
+    for (Tx::Ticket t : {h2, h3}) {
+      auto refused = tx.TakeAdmission(t);
+      if (!refused.ok()) return refused.status();
+      EXPECT_EQ(refused->used, std::optional<int64_t>(2)) << "the count it would have had";
+      EXPECT_FALSE(refused->rate.admitted);
+      EXPECT_TRUE(refused->rate.hour);
+    }
+    auto full = tx.TakeAdmission(h4);
+    if (!full.ok()) return full.status();
+    EXPECT_FALSE(full->used.has_value());
+    auto none = tx.TakeAdmission(zero);
+    if (!none.ok()) return none.status();
+    EXPECT_FALSE(none->used.has_value()) << "a zero allowance admits nothing";
+    // The transaction stays usable after the 404s.
+    return tx.AddUsage(*org, kDay, 0, 1, std::nullopt);
+  }));
+  auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u);
+  EXPECT_EQ(Fields(*u),
+            std::make_tuple(*org, kDay, int64_t{2}, int64_t{1}, std::optional<TimeMs>(kT0 + 5)));
+  auto h = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*other, kDay); });
+  ASSERT_OK(h);
+  EXPECT_EQ(h->used, 1) << "the refused admissions kept nothing";
+  auto rep = InRead(store(), [&](Tx& tx) { return tx.GetReport(*org, "AAAA"); });
+  ASSERT_OK(rep);
+  ASSERT_TRUE(rep->has_value());
+  EXPECT_EQ(Fields(**rep), Fields(MakeReport(*org, "AAAA", 1)));
+}
+
 TEST_P(StoreSuite, ConsumeRateForMissingOrgIsNotFoundAndLeavesTheTransactionUsable) {
   auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Rate")); });
   ASSERT_OK(org);

@@ -403,13 +403,12 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
           const int64_t day = adm.day;
           // Through the group committer: concurrent admissions (and reports) share one
           // transaction, one advisory lock and one change-log entry (issue 19, target 6).
-          cl = quota::AdmitShared(
-              [this](const std::function<Status(store::Tx&)>& fn) { return commits_.Write(fn); },
-              org, limits.value(), day, started,
-              [&](store::Tx& tx, int64_t used) {
-                return notify::EnqueueQuotaUsed(tx, org, day, used, allowance,
-                                                services_.clock().now());
-              });
+          cl = quota::AdmitShared([this](const store::StagedWrite& w) { return commits_.Write(w); },
+                                  org, limits.value(), day, started,
+                                  [&](store::Tx& tx, int64_t used) {
+                                    return notify::EnqueueQuotaUsed(tx, org, day, used, allowance,
+                                                                    services_.clock().now());
+                                  });
           co_return;
         },
         asio::use_awaitable);
@@ -633,7 +632,21 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
           }
         }
         // Shares a transaction (and its fsync) with concurrent submissions; durable on return.
-        Status st = commits_.Write([&](store::Tx& tx) { return record_usage(tx, &rec); });
+        // Several nodes: the report and the last use are one call, pipelined with the batch's
+        // other writes (issue 19, target 6). One node: record_usage whole, since it reads the
+        // count it made.
+        store::Tx::Ticket sent = 0;
+        store::StagedWrite write;
+        if (shared) {
+          write.send = [&](store::Tx& tx) {
+            sent = tx.SendReportWithUsage(rec, day, 0, services_.clock().now());
+            return Status::Ok();
+          };
+          write.finish = [&](store::Tx& tx) { return tx.TakeReportWithUsage(sent); };
+        } else {
+          write.send = [&](store::Tx& tx) { return record_usage(tx, &rec); };
+        }
+        Status st = commits_.Write(write);
         if (!st.ok()) co_return ZError(503, "The service is temporarily unavailable");
         committed = true;
         quota_.Commit(org, day);
