@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "store/audit_chain.h"
@@ -380,10 +381,10 @@ std::string UsageUpsert(int first) {
 }
 
 // One more submission counted for organization k (kOrgRow) on day $2 while below $3, returning
-// the row for kSyncLatestUsage (nothing when the day is full). `where`: a further condition on k.
-std::string CountUpsert(const std::string& where = "") {
-  return "INSERT INTO usage (org_id, day, used, over_quota) SELECT k.id, $2, 1, 0 FROM k " + where +
-         " ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 WHERE usage.used < $3 "
+// the row for kSyncLatestUsage (nothing when the day is full).
+std::string CountUpsert() {
+  return "INSERT INTO usage (org_id, day, used, over_quota) SELECT k.id, $2, 1, 0 FROM k "
+         "ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + 1 WHERE usage.used < $3 "
          "RETURNING org_id, day, used, over_quota";
 }
 
@@ -467,21 +468,28 @@ Status PgTx::PutReportWithUsage(const ReportRecord& x, int64_t day, int64_t used
 
 Tx::Ticket PgTx::SendReportWithUsage(const ReportRecord& x, int64_t day, int64_t used_delta,
                                      std::optional<TimeMs> last_used_at) {
-  usage_change_ = true;  // the token page's usage and last use
-  // PutReport's and AddUsage's statements as two parts of one (kOrgRow: no savepoint).
-  static const std::string sql = std::string("WITH ") + kOrgRow + ", r AS (" + ReportUpsert() +
-                                 "), u AS (" + UsageUpsert(8) + "), s AS (" + kSyncLatestUsage +
-                                 ") SELECT count(*) FROM k";
-  (void)Guard(true);  // a refusal poisons the Tx: Take answers it
-  return SendStatement(
-      sql, rows::BindReport(Params().Ref(), x).Int(day).Int(used_delta).Int(0).OptInt(last_used_at),
-      "storing a report and its usage");
+  SentCall call;
+  call.kind = SentCall::Kind::kReport;
+  call.org = x.org_id;
+  call.day = day;
+  call.report = x;
+  call.used_delta = used_delta;
+  call.last_used_at = last_used_at;
+  if (Status g = Guard(true); !g.ok())
+    call.report_status = g;
+  else
+    call.queued = true;
+  sent_.push_back(std::move(call));
+  return sent_.size() - 1;
 }
 
 Status PgTx::TakeReportWithUsage(Ticket t) {
-  auto r = Answer(t);
-  if (!r.ok()) return r.status();
-  return r->Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
+  if (Status st = CollectSent(); !st.ok()) return st;
+  if (t >= sent_.size() || sent_[t].kind != SentCall::Kind::kReport || !sent_[t].report_status)
+    return poison_ = Status::Internal("store: a pipelined answer was taken twice or never sent");
+  Status out = std::move(*sent_[t].report_status);
+  sent_[t].report_status.reset();
+  return out;
 }
 
 Result<int64_t> PgTx::AppendAudit(const AuditRecord& a) {
@@ -542,60 +550,30 @@ Result<AdmissionCount> PgTx::ConsumeAdmission(OrgId org, int64_t day, int64_t li
 
 Tx::Ticket PgTx::SendAdmission(OrgId org, int64_t day, int64_t limit, int64_t per_second,
                                int64_t per_hour, TimeMs now) {
-  // A zero limit refuses without counting: the calls one after the other, as by default.
+  SentCall call;
+  call.org = org;
+  call.day = day;
+  call.limit = limit;
+  call.per_second = per_second;
+  call.per_hour = per_hour;
   if (limit <= 0 || per_second <= 0 || per_hour <= 0) {
-    SentCall call;
+    // A zero limit refuses without counting: the calls one after the other, as by default.
     call.admission = Tx::ConsumeAdmission(org, day, limit, per_second, per_hour, now);
-    sent_.push_back(std::move(call));
-    return sent_.size() - 1;
+  } else if (Status g = Guard(true); !g.ok()) {
+    call.admission = g;
+  } else {
+    call.queued = true;
   }
-  // ConsumeUsage's and ConsumeRate's counts in one statement: the windows count only when the
-  // day has room, and the day only when the windows admitted, so a refusal changes nothing here
-  // and needs no second statement to give the count back (other writes' statements may be sent
-  // in between: none of them ever sees a count that is given back). Writers hold the write lock,
-  // so the count read in d is the one the upsert in u finds. One row: whether the organization
-  // exists, the day's count before this call, whether the day had room, whether the windows
-  // admitted, and the new count.
-  static const std::string sql =
-      std::string("WITH ") + kOrgRow +
-      ", d AS (SELECT coalesce((SELECT used FROM usage WHERE org_id = k.id AND day = $2), 0) AS "
-      "used, k.id FROM k), r AS (" +
-      RateUpsert("SELECT id FROM d WHERE used < $3", 4) + "), u AS (" +
-      CountUpsert("WHERE EXISTS (SELECT 1 FROM r)") + "), s AS (" + kSyncLatestUsage +
-      ") SELECT (SELECT count(*) FROM k), (SELECT used FROM d), "
-      "(SELECT count(*) FROM d WHERE used < $3), (SELECT count(*) FROM r), (SELECT used FROM u)";
-  (void)Guard(true);  // a refusal poisons the Tx: Take answers it
-  const Ticket t =
-      SendStatement(sql, Params().Int(org).Int(day).Int(limit).Int(per_second).Int(per_hour),
-                    "counting the admission");
-  sent_[t].org = org;
-  sent_[t].per_second = per_second;
-  sent_[t].per_hour = per_hour;
-  return t;
+  sent_.push_back(std::move(call));
+  return sent_.size() - 1;
 }
 
 Result<AdmissionCount> PgTx::TakeAdmission(Ticket t) {
-  if (t < sent_.size() && sent_[t].admission) {
-    Result<AdmissionCount> known = std::move(*sent_[t].admission);
-    sent_[t].admission.reset();
-    return known;
-  }
-  auto r = Answer(t);
-  if (!r.ok()) return r.status();
-  if (r->Int(0, 0) == 0) return OrgNotFound();
-  AdmissionCount out;
-  if (r->Int(0, 2) == 0) return out;  // the allowance was full: nothing changed
-  if (r->Int(0, 3) > 0 && !r->Null(0, 4)) {
-    usage_change_ = true;  // the token page's usage today
-    out.used = r->Int(0, 4);
-    out.rate.admitted = true;
-    return out;
-  }
-  // The windows refused (nothing changed): the count this call would have had, and why.
-  out.used = r->Int(0, 1) + 1;
-  auto why = RateRefusal(sent_[t].org, sent_[t].per_second, sent_[t].per_hour);
-  if (!why.ok()) return why.status();
-  out.rate = *why;
+  if (Status st = CollectSent(); !st.ok()) return st;
+  if (t >= sent_.size() || sent_[t].kind != SentCall::Kind::kAdmission || !sent_[t].admission)
+    return poison_ = Status::Internal("store: a pipelined answer was taken twice or never sent");
+  Result<AdmissionCount> out = std::move(*sent_[t].admission);
+  sent_[t].admission.reset();
   return out;
 }
 
@@ -738,39 +716,183 @@ Result<Rows> PgTx::RunBuilt(const orgsql::Statement& st, std::string_view what) 
   return Run(st.sql, p, what);
 }
 
-Tx::Ticket PgTx::SendStatement(const std::string& sql, const Params& p, std::string_view what) {
-  SentCall call;
-  if (poison_.ok()) {
-    call.statement = true;
-    if (Status st = c_.Send(sql, p, what); !st.ok()) poison_ = st;
+namespace {
+
+// Admissions of one organization, day and limits, `$6` of them one after the other, in one
+// statement (Tx::ConsumeAdmission's contract for each): call j is counted when the day has room
+// for it (j < day_room) and both rate windows do (the windows of the database's clock, as in
+// RateUpsert); a refused call changes nothing, so the calls counted are the first
+// n = least($6, day_room, sec_room, hour_room). Writers hold the write lock: what a reads is what
+// r and u update. One row (also when the organization is missing): whether it exists, the day's
+// count before, n, day_room, hour_room and the clock (ms).
+const std::string& AdmissionsSql() {
+  static const std::string sql =
+      std::string("WITH ") + kOrgRow +
+      ", t AS (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms), "
+      "a AS (SELECT k.id, t.ms, d.used, greatest(0, $3 - d.used) AS day_room, "
+      "greatest(0, $5 - coalesce(w.in_hour, 0)) AS hour_room, "
+      "least($6::bigint, greatest(0, $3 - d.used), greatest(0, $4 - coalesce(w.in_sec, 0)), "
+      "greatest(0, $5 - coalesce(w.in_hour, 0))) AS n "
+      "FROM k CROSS JOIN t CROSS JOIN LATERAL (SELECT coalesce((SELECT used FROM usage "
+      "WHERE org_id = k.id AND day = $2), 0) AS used) d "
+      "LEFT JOIN LATERAL (SELECT CASE WHEN sec_window >= t.ms / 1000 THEN in_sec ELSE 0 END "
+      "AS in_sec, CASE WHEN hour_window >= t.ms / 3600000 THEN in_hour ELSE 0 END AS in_hour "
+      "FROM rate_windows WHERE org_id = k.id) w ON true), "
+      "r AS (INSERT INTO rate_windows (org_id, sec_window, in_sec, hour_window, in_hour) "
+      "SELECT id, ms / 1000, n, ms / 3600000, n FROM a WHERE n > 0 "
+      "ON CONFLICT (org_id) DO UPDATE SET "
+      "in_sec = CASE WHEN rate_windows.sec_window >= excluded.sec_window "
+      "THEN rate_windows.in_sec + excluded.in_sec ELSE excluded.in_sec END, "
+      "sec_window = greatest(rate_windows.sec_window, excluded.sec_window), "
+      "in_hour = CASE WHEN rate_windows.hour_window >= excluded.hour_window "
+      "THEN rate_windows.in_hour + excluded.in_hour ELSE excluded.in_hour END, "
+      "hour_window = greatest(rate_windows.hour_window, excluded.hour_window)), "
+      "u AS (INSERT INTO usage (org_id, day, used, over_quota) SELECT id, $2, n, 0 FROM a "
+      "WHERE n > 0 ON CONFLICT (org_id, day) DO UPDATE SET used = usage.used + excluded.used "
+      "RETURNING org_id, day, used, over_quota), s AS (" +
+      kSyncLatestUsage +
+      ") SELECT (SELECT count(*) FROM k), a.used, a.n, a.day_room, a.hour_room, a.ms "
+      "FROM (SELECT 1) one LEFT JOIN a ON true";
+  return sql;
+}
+
+}  // namespace
+
+// Sending: every queued call becomes a statement, in the order sent, except that calls whose
+// effects commute are merged into one statement (issue 19, target 6: a busy organization's
+// batch updates its rows once, not once per call):
+// - admissions of the same organization, day and limits become one AdmissionsSql, at the place
+//   of the first, unless a queued report of that organization changes its count (used_delta);
+// - reports of the same organization and MD5 that change no count become one upsert of the last
+//   of them, with the last use given last, at the place of the last.
+// Neither kind reads what the other writes (a report's usage upsert sets only the last use),
+// so the answers are those of the calls one after the other.
+void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
+  static const std::string report_sql = std::string("WITH ") + kOrgRow + ", r AS (" +
+                                        ReportUpsert() + "), u AS (" + UsageUpsert(8) +
+                                        "), s AS (" + kSyncLatestUsage + ") SELECT count(*) FROM k";
+  std::vector<OrgId> counting;  // organizations with a queued report that changes the count
+  for (const SentCall& c : sent_)
+    if (c.queued && c.kind == SentCall::Kind::kReport && c.used_delta != 0)
+      counting.push_back(c.org);
+  auto counts = [&](OrgId org) {
+    return std::find(counting.begin(), counting.end(), org) != counting.end();
+  };
+  // Group the queued calls; a group goes at `at` (the first admission, the last report).
+  struct Group {
+    size_t at;
+    std::vector<size_t> calls;
+  };
+  std::vector<Group> groups;
+  std::map<std::tuple<OrgId, int64_t, int64_t, int64_t, int64_t>, size_t> admissions;
+  std::map<std::pair<OrgId, std::string>, size_t> reports;
+  for (size_t i = 0; i < sent_.size(); ++i) {
+    SentCall& c = sent_[i];
+    if (!c.queued) continue;
+    c.queued = false;
+    if (c.kind == SentCall::Kind::kAdmission) {
+      const auto key = std::make_tuple(c.org, c.day, c.limit, c.per_second, c.per_hour);
+      auto it = counts(c.org) ? admissions.end() : admissions.find(key);
+      if (it != admissions.end()) {
+        groups[it->second].calls.push_back(i);
+        continue;
+      }
+      if (!counts(c.org)) admissions.emplace(key, groups.size());
+    } else if (c.used_delta == 0) {
+      const auto key = std::make_pair(c.org, c.report.md5);
+      auto it = reports.find(key);
+      if (it != reports.end()) {
+        groups[it->second].calls.push_back(i);
+        groups[it->second].at = i;
+        continue;
+      }
+      reports.emplace(key, groups.size());
+    }
+    groups.push_back(Group{i, {i}});
   }
-  sent_.push_back(std::move(call));
-  return sent_.size() - 1;
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const Group& a, const Group& b) { return a.at < b.at; });
+  for (Group& g : groups) {
+    const SentCall& c = sent_[g.at];
+    Status st;
+    if (c.kind == SentCall::Kind::kAdmission) {
+      st = c_.Send(AdmissionsSql(),
+                   Params()
+                       .Int(c.org)
+                       .Int(c.day)
+                       .Int(c.limit)
+                       .Int(c.per_second)
+                       .Int(c.per_hour)
+                       .Int(static_cast<int64_t>(g.calls.size())),
+                   "counting admissions");
+    } else {
+      std::optional<TimeMs> last_used;  // the last one given, as one call after another
+      for (size_t i : g.calls)
+        if (sent_[i].last_used_at) last_used = sent_[i].last_used_at;
+      st = c_.Send(report_sql,
+                   rows::BindReport(Params().Ref(), c.report)
+                       .Int(c.day)
+                       .Int(c.used_delta)
+                       .Int(0)
+                       .OptInt(last_used),
+                   "storing a report and its usage");
+    }
+    if (!st.ok()) {
+      if (poison_.ok()) poison_ = st;
+      break;
+    }
+    members->push_back(std::move(g.calls));
+  }
+}
+
+void PgTx::AnswerCalls(const std::vector<size_t>& calls, const Rows& r) {
+  if (sent_[calls[0]].kind == SentCall::Kind::kReport) {
+    usage_change_ = true;  // the token page's usage and last use
+    for (size_t i : calls) sent_[i].report_status = r.Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
+    return;
+  }
+  if (r.Int(0, 0) == 0) {
+    for (size_t i : calls) sent_[i].admission = Result<AdmissionCount>(OrgNotFound());
+    return;
+  }
+  const int64_t before = r.Int(0, 1), n = r.Int(0, 2), day_room = r.Int(0, 3);
+  const int64_t hour_room = r.Int(0, 4), ms = r.Int(0, 5);
+  if (n > 0) usage_change_ = true;  // the token page's usage today
+  for (size_t j = 0; j < calls.size(); ++j) {
+    AdmissionCount out;
+    const int64_t k = static_cast<int64_t>(j);
+    if (k < n) {
+      out.used = before + k + 1;
+      out.rate.admitted = true;
+    } else if (n < day_room) {
+      // The windows refused it, with the day's count at before + n: the count it would have
+      // had, and why (the hour when its window is full, as RateRefusal tells).
+      out.used = before + n + 1;
+      out.rate.hour = hour_room <= n;
+      out.rate.reset_ms =
+          out.rate.hour ? (ms / 3'600'000 + 1) * 3'600'000 - ms : (ms / 1000 + 1) * 1000 - ms;
+      out.rate.reset_ms = std::max<int64_t>(1, out.rate.reset_ms);
+    }  // else the allowance was full: nothing counted (used stays nullopt)
+    sent_[calls[j]].admission = Result<AdmissionCount>(out);
+  }
 }
 
 Status PgTx::CollectSent() {
-  if (c_.queued() == 0) return poison_;
+  bool queued = false;
+  for (const SentCall& c : sent_) queued = queued || c.queued;
+  if (!queued && c_.queued() == 0) return poison_;
+  std::vector<std::vector<size_t>> members;  // per statement sent: the calls it answers
+  if (poison_.ok()) {
+    SendQueued(&members);
+  } else {
+    for (SentCall& c : sent_) c.queued = false;
+  }
   auto answers = c_.Collect("answering pipelined statements");
-  if (!answers.ok()) {
-    if (poison_.ok()) poison_ = answers.status();
-    return poison_;
-  }
-  size_t next = 0;
-  for (; collected_ < sent_.size(); ++collected_) {
-    if (!sent_[collected_].statement) continue;
-    if (next == answers->size()) break;  // cannot happen: one answer per statement sent
-    sent_[collected_].rows.emplace(std::move((*answers)[next++]));
-  }
+  if (!answers.ok() && poison_.ok()) poison_ = answers.status();
+  if (!poison_.ok()) return poison_;  // every call of the pipeline answers the failure
+  for (size_t s = 0; s < members.size() && s < answers->size(); ++s)
+    AnswerCalls(members[s], Rows(std::move((*answers)[s])));
   return poison_;
-}
-
-Result<Rows> PgTx::Answer(Ticket t) {
-  if (Status st = CollectSent(); !st.ok()) return st;
-  if (t >= sent_.size() || !sent_[t].rows)
-    return poison_ = Status::Internal("store: a pipelined answer was taken twice or never sent");
-  Rows rows = std::move(*sent_[t].rows);
-  sent_[t].rows.reset();
-  return rows;
 }
 
 Result<Rows> PgTx::Run(const std::string& sql, const Params& p, std::string_view what) {

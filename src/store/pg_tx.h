@@ -108,9 +108,11 @@ class PgTx final : public Tx {
     return Status::Ok();
   }
 
-  // A pipelined call's statement (Conn::Send); its answer is Answer(ticket).
-  Ticket SendStatement(const std::string& sql, const Params& p, std::string_view what);
-  Result<Rows> Answer(Ticket t);
+  // Sends every queued call's statement in one pipeline (merging what can be merged: see
+  // CollectSent in pg_tx.cc) and returns with the statements sent and nothing read.
+  void SendQueued(std::vector<std::vector<size_t>>* members);
+  // The answers of a collected statement, given to the calls it served.
+  void AnswerCalls(const std::vector<size_t>& calls, const Rows& rows);
 
   Result<OrgRecord> OneOrg(const std::string& sql, const Params& p);
   Result<UserRecord> OneUser(const std::string& sql, const Params& p);
@@ -121,19 +123,24 @@ class PgTx final : public Tx {
   bool cache_change_ = false;  // other than usage
   bool usage_change_ = false;
   int64_t recorded_change_ = 0;
-  // Pipelined calls, by ticket: a statement's answer once collected (nullopt before, and once
-  // taken), or an answer known when it was sent (a call that sent no statement).
+  // Pipelined calls, by ticket (Tx::Send*). A call is queued, with its arguments, until the next
+  // statement of this Tx or Take, which sends every queued call in one pipeline and reads their
+  // answers (CollectSent).
   struct SentCall {
-    std::optional<Rows> rows;
-    bool statement = false;  // it sent a statement (Conn::Send)
-    std::optional<Result<AdmissionCount>> admission;
-    // The call's arguments its answer needs.
+    enum class Kind { kAdmission, kReport } kind = Kind::kAdmission;
+    bool queued = false;  // not sent yet
     OrgId org = 0;
-    int64_t per_second = 0;
-    int64_t per_hour = 0;
+    int64_t day = 0;
+    // kAdmission
+    int64_t limit = 0, per_second = 0, per_hour = 0;
+    std::optional<Result<AdmissionCount>> admission;  // the answer, once known
+    // kReport
+    ReportRecord report;
+    int64_t used_delta = 0;
+    std::optional<TimeMs> last_used_at;
+    std::optional<Status> report_status;  // the answer, once known
   };
   std::vector<SentCall> sent_;
-  size_t collected_ = 0;  // sent_[0, collected_) have their answers
 };
 
 // What a committed write tells the node's read caches (PgStore::ChangeStamp).

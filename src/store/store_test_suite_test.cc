@@ -2020,6 +2020,70 @@ TEST_P(StoreSuite, PipelinedCallsAnswerAsThePlainCallsWouldInTheOrderSent) {
   EXPECT_EQ(Fields(**rep), Fields(MakeReport(*org, "AAAA", 1)));
 }
 
+// PostgreSQL merges a pipeline's admissions of one organization into one statement, and its
+// reports of one file; the answers and the stored state are still those of the calls one after
+// the other: a report that changes the count between two admissions is seen by the second, the
+// per-second window admits exactly its room, and the last report of a file is the one stored,
+// with the last use given last.
+TEST_P(StoreSuite, PipelinedCallsOfOneOrganizationCountAsIfOneAfterAnother) {
+  auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Busy")); });
+  ASSERT_OK(org);
+  auto second = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Bursty")); });
+  ASSERT_OK(second);
+  const TimeMs now = SystemClock()->now();
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    std::vector<Tx::Ticket> t;
+    t.push_back(tx.SendAdmission(*org, kDay, 3, 1'000'000, 1'000'000, now));
+    const Tx::Ticket counted =
+        tx.SendReportWithUsage(MakeReport(*org, "CCCC", 1), kDay, 1, kT0 + 1);
+    t.push_back(tx.SendAdmission(*org, kDay, 3, 1'000'000, 1'000'000, now));
+    t.push_back(tx.SendAdmission(*org, kDay, 3, 1'000'000, 1'000'000, now));
+    std::vector<std::optional<int64_t>> used;
+    for (Tx::Ticket x : t) {
+      auto a = tx.TakeAdmission(x);
+      if (!a.ok()) return a.status();
+      used.push_back(a->used);
+    }
+    EXPECT_EQ(used, (std::vector<std::optional<int64_t>>{1, 3, std::nullopt}))
+        << "the report's count came between the first and the second";
+    return tx.TakeReportWithUsage(counted);
+  }));
+  ASSERT_OK(store().Write([&](Tx& tx) -> Status {
+    // Three a second: the first three of five are admitted, the other two refused by the second.
+    std::vector<Tx::Ticket> t;
+    for (int i = 0; i < 5; ++i)
+      t.push_back(tx.SendAdmission(*second, kDay, 100, 3, 1'000'000, now));
+    const Tx::Ticket first =
+        tx.SendReportWithUsage(MakeReport(*second, "DDDD", 1), kDay, 0, kT0 + 7);
+    const Tx::Ticket last =
+        tx.SendReportWithUsage(MakeReport(*second, "DDDD", 2), kDay, 0, std::nullopt);
+    for (int i = 0; i < 5; ++i) {
+      auto a = tx.TakeAdmission(t[i]);
+      if (!a.ok()) return a.status();
+      EXPECT_EQ(a->rate.admitted, i < 3) << i;
+      EXPECT_EQ(a->used, std::optional<int64_t>(std::min(i, 3) + 1)) << i;
+      if (i >= 3) {
+        EXPECT_FALSE(a->rate.hour);
+        EXPECT_GT(a->rate.reset_ms, 0);
+        EXPECT_LE(a->rate.reset_ms, 1000);
+      }
+    }
+    if (Status st = tx.TakeReportWithUsage(first); !st.ok()) return st;
+    return tx.TakeReportWithUsage(last);
+  }));
+  auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
+  ASSERT_OK(u);
+  EXPECT_EQ(u->used, 3);
+  auto b = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*second, kDay); });
+  ASSERT_OK(b);
+  EXPECT_EQ(Fields(*b),
+            std::make_tuple(*second, kDay, int64_t{3}, int64_t{0}, std::optional<TimeMs>(kT0 + 7)));
+  auto rep = InRead(store(), [&](Tx& tx) { return tx.GetReport(*second, "DDDD"); });
+  ASSERT_OK(rep);
+  ASSERT_TRUE(rep->has_value());
+  EXPECT_EQ(Fields(**rep), Fields(MakeReport(*second, "DDDD", 2)));
+}
+
 TEST_P(StoreSuite, ConsumeRateForMissingOrgIsNotFoundAndLeavesTheTransactionUsable) {
   auto org = InWrite(store(), [](Tx& tx) { return tx.InsertOrg(MakeOrg("Rate")); });
   ASSERT_OK(org);
