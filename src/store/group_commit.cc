@@ -39,6 +39,11 @@ std::vector<Status> GroupCommitter::WriteEach(size_t n,
   writes.reserve(n);
   for (size_t i = 0; i < n; ++i)
     writes.push_back(StagedWrite{[&fn_at, i](Tx& tx) { return fn_at(tx, i); }, nullptr});
+  return WriteEach(writes);
+}
+
+std::vector<Status> GroupCommitter::WriteEach(const std::vector<StagedWrite>& writes) {
+  const size_t n = writes.size();
   auto pending = std::make_unique<Pending[]>(n);  // stable addresses (a Pending cannot move)
   for (size_t i = 0; i < n; ++i) pending[i].write = &writes[i];
   QueueAndWait(pending.get(), n);

@@ -67,6 +67,8 @@ class GroupCommitter {
   // other and with everyone else's) and blocks until all are done; returns each one's outcome,
   // in order. One's error is never another's, as with Write.
   std::vector<Status> WriteEach(size_t n, const std::function<Status(Tx&, size_t i)>& fn_at);
+  // The same for writes in two steps (see StagedWrite).
+  std::vector<Status> WriteEach(const std::vector<StagedWrite>& writes);
 
   // Transactions committed so far (shared and single), for tests and metrics.
   uint64_t transactions() const;

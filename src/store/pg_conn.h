@@ -268,12 +268,20 @@ class Conn {
   }
   size_t queued() const { return keep_.size(); }
   Result<std::vector<ResultPtr>> Collect(std::string_view what) {
+    std::vector<ResultPtr> out;
+    Status st = Collect(what, &out);
+    if (!st.ok()) return st;
+    return out;
+  }
+  // The same, giving the answers of the Sent statements that succeeded before a failure too (so
+  // a caller can tell a COMMIT that went through from the statement after it that failed).
+  Status Collect(std::string_view what, std::vector<ResultPtr>* answers) {
     std::vector<bool> keep = std::move(keep_);
     keep_.clear();
     std::vector<std::string> preparing = std::move(preparing_);
     preparing_.clear();
-    std::vector<ResultPtr> out;
-    if (keep.empty()) return out;
+    std::vector<ResultPtr>& out = *answers;
+    if (keep.empty()) return Status::Ok();
     bool lost = PQpipelineSync(c_) != 1;
     ResultPtr failed;
     for (size_t i = 0; i < keep.size() && !lost; ++i) {
@@ -286,7 +294,7 @@ class Conn {
       const ExecStatusType s = PQresultStatus(r.get());
       if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         if (!failed) failed = std::move(r);  // the first: those after it were skipped
-      } else if (keep[i]) {
+      } else if (keep[i] && !failed) {
         out.push_back(std::move(r));
       }
     }
@@ -302,7 +310,7 @@ class Conn {
       last_error_ = SqlState(failed.get());
       return PgError(c_, failed.get(), what);
     }
-    return out;
+    return Status::Ok();
   }
 
  private:

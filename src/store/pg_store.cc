@@ -182,7 +182,7 @@ class PgStore final : public Store {
     {
       auto lease = Lease();
       if (!lease.ok()) return lease.status();
-      Status st = RunTx(*lease->conn, writable, audit_key(), fn, &effect, usage_notice_);
+      Status st = RunTx(*lease->conn, writable, audit_key(), fn, &effect, usage_notice_, node_id_);
       lease->broken = lease->conn->broken();
       if (!st.ok()) return st;
     }
@@ -192,7 +192,9 @@ class PgStore final : public Store {
       if (!effect.usage_only) local_beyond_usage_.fetch_add(1);
       // The other nodes' caches: once each has applied the entry, as for a token change. A
       // caller that logged its own change waits for it itself (Services::Mutate).
-      if (effect.own_change > 0) (void)AwaitPropagation(effect.own_change, node_id_);
+      // The COMMIT's round trip already asked once (RunTx): often nobody lacks the entry.
+      if (effect.own_change > 0 && effect.lagging_nodes != 0)
+        (void)AwaitPropagation(effect.own_change, node_id_);
     }
     return Status::Ok();
   }

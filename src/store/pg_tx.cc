@@ -483,6 +483,14 @@ Tx::Ticket PgTx::SendReportWithUsage(const ReportRecord& x, int64_t day, int64_t
   return sent_.size() - 1;
 }
 
+Tx::Ticket PgTx::SendReport(const ReportRecord& x) {
+  const Ticket t = SendReportWithUsage(x, 0, 0, std::nullopt);
+  sent_[t].with_usage = false;
+  return t;
+}
+
+Status PgTx::TakeReport(Ticket t) { return TakeReportWithUsage(t); }
+
 Status PgTx::TakeReportWithUsage(Ticket t) {
   if (Status st = CollectSent(); !st.ok()) return st;
   if (t >= sent_.size() || sent_[t].kind != SentCall::Kind::kReport || !sent_[t].report_status)
@@ -677,22 +685,42 @@ Result<int64_t> PgTx::RecordChange(OrgId org) {
   return recorded_change_;
 }
 
-Result<int64_t> PgTx::RecordCacheChangeAndCommit(std::string_view usage_notice) {
+Result<int64_t> PgTx::RecordCacheChangeAndCommit(std::string_view usage_notice,
+                                                 const std::string& self_node,
+                                                 int64_t* lagging_nodes) {
   static const std::string sql =
       std::string(
           "WITH c AS (INSERT INTO changes (org_id) VALUES ($1) RETURNING seq) "
           "SELECT seq, pg_notify('") +
       kChangesChannel + "', $2) FROM c";
+  static const std::string commit = "COMMIT";
+  // Store::AwaitPropagation's question, asked at once after the COMMIT (currval: this
+  // session's entry).
+  static const std::string lagging =
+      "SELECT count(*) FROM nodes WHERE node_id <> $1 AND "
+      "applied_seq < currval(pg_get_serial_sequence('changes', 'seq')) AND lease_until > now()";
+  *lagging_nodes = -1;
   if (Status g = Guard(true); !g.ok()) return g;
   if (Status st = CollectSent(); !st.ok()) return st;
   const bool usage = usage_only();
-  auto r = c_.Query(sql,
-                    Params()
-                        .Int(usage ? kUsageOnlyChange : kCacheOnlyChange)
-                        .Text(usage ? usage_notice : std::string_view()),
-                    "recording a change and committing", nullptr, {}, {"COMMIT"});
-  if (!r.ok()) return poison_ = r.status();
-  recorded_change_ = r->Int(0, 0);
+  constexpr std::string_view what = "recording a change and committing";
+  Status st = c_.Send(sql,
+                      Params()
+                          .Int(usage ? kUsageOnlyChange : kCacheOnlyChange)
+                          .Text(usage ? usage_notice : std::string_view()),
+                      what);
+  if (st.ok()) st = c_.Send(commit, Params(), what);
+  if (st.ok()) st = c_.Send(lagging, Params().Text(self_node), what);
+  std::vector<ResultPtr> answers;
+  Status collected = c_.Collect(what, &answers);
+  if (answers.size() < 2) {  // the entry or the COMMIT failed: nothing is committed
+    poison_ = !collected.ok() ? collected
+              : !st.ok()      ? st
+                              : Status::Unavailable("store: " + std::string(what));
+    return poison_;
+  }
+  recorded_change_ = Rows(std::move(answers[0])).Int(0, 0);
+  if (answers.size() >= 3) *lagging_nodes = Rows(std::move(answers[2])).Int(0, 0);
   return recorded_change_;
 }
 
@@ -771,6 +799,8 @@ void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
   static const std::string report_sql = std::string("WITH ") + kOrgRow + ", r AS (" +
                                         ReportUpsert() + "), u AS (" + UsageUpsert(8) +
                                         "), s AS (" + kSyncLatestUsage + ") SELECT count(*) FROM k";
+  static const std::string report_only_sql =
+      std::string("WITH ") + kOrgRow + ", r AS (" + ReportUpsert() + ") SELECT count(*) FROM k";
   std::vector<OrgId> counting;  // organizations with a queued report that changes the count
   for (const SentCall& c : sent_)
     if (c.queued && c.kind == SentCall::Kind::kReport && c.used_delta != 0)
@@ -782,6 +812,7 @@ void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
   struct Group {
     size_t at;
     std::vector<size_t> calls;
+    std::optional<int64_t> usage_day;  // reports: the day of the usage its calls write, if any
   };
   std::vector<Group> groups;
   std::map<std::tuple<OrgId, int64_t, int64_t, int64_t, int64_t>, size_t> admissions;
@@ -801,14 +832,26 @@ void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
     } else if (c.used_delta == 0) {
       const auto key = std::make_pair(c.org, c.report.md5);
       auto it = reports.find(key);
+      std::optional<int64_t> day;
+      if (c.with_usage) day = c.day;
       if (it != reports.end()) {
-        groups[it->second].calls.push_back(i);
-        groups[it->second].at = i;
+        Group& g = groups[it->second];
+        // One usage day per statement; a call of another day goes on its own, at its place
+        // (the last of a file's reports is still the one stored: the one placed last).
+        if (!day || !g.usage_day || *g.usage_day == *day) {
+          g.calls.push_back(i);
+          g.at = i;
+          if (day) g.usage_day = day;
+          continue;
+        }
+        groups.push_back(Group{i, {i}, day});
         continue;
       }
       reports.emplace(key, groups.size());
+      groups.push_back(Group{i, {i}, day});
+      continue;
     }
-    groups.push_back(Group{i, {i}});
+    groups.push_back(Group{i, {i}, c.with_usage ? std::optional<int64_t>(c.day) : std::nullopt});
   }
   std::stable_sort(groups.begin(), groups.end(),
                    [](const Group& a, const Group& b) { return a.at < b.at; });
@@ -825,14 +868,20 @@ void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
                        .Int(c.per_hour)
                        .Int(static_cast<int64_t>(g.calls.size())),
                    "counting admissions");
+    } else if (!g.usage_day) {
+      st = c_.Send(report_only_sql, rows::BindReport(Params().Ref(), c.report), "storing a report");
     } else {
       std::optional<TimeMs> last_used;  // the last one given, as one call after another
-      for (size_t i : g.calls)
+      int64_t used_delta = 0;           // 0 unless the call is alone (merged calls have 0)
+      for (size_t i : g.calls) {
+        if (!sent_[i].with_usage) continue;
         if (sent_[i].last_used_at) last_used = sent_[i].last_used_at;
+        used_delta += sent_[i].used_delta;
+      }
       st = c_.Send(report_sql,
                    rows::BindReport(Params().Ref(), c.report)
-                       .Int(c.day)
-                       .Int(c.used_delta)
+                       .Int(*g.usage_day)
+                       .Int(used_delta)
                        .Int(0)
                        .OptInt(last_used),
                    "storing a report and its usage");
@@ -847,7 +896,8 @@ void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
 
 void PgTx::AnswerCalls(const std::vector<size_t>& calls, const Rows& r) {
   if (sent_[calls[0]].kind == SentCall::Kind::kReport) {
-    usage_change_ = true;  // the token page's usage and last use
+    for (size_t i : calls)
+      if (sent_[i].with_usage) usage_change_ = true;  // the token page's usage and last use
     for (size_t i : calls) sent_[i].report_status = r.Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
     return;
   }
@@ -952,7 +1002,7 @@ Result<UserRecord> PgTx::OneUser(const std::string& sql, const Params& p) {
 // one case where PostgreSQL cannot say) and the caller is told 503 all the same.
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
              const std::function<Status(Tx&)>& fn, CacheEffect* effect,
-             std::string_view usage_notice) {
+             std::string_view usage_notice, const std::string& self_node) {
   // BEGIN (and the write lock) travel with the first statement (Conn::Defer).
   if (writable)
     c.Defer({kBeginWriteTx, kWriteLock});
@@ -971,10 +1021,11 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
   // A change to cached data goes through the change log (as a cache-only entry, organization
   // 0, when the caller logged none), so every node's caches see it (issue 19).
   int64_t own_change = 0;
+  int64_t lagging_nodes = -1;
   bool committed = false;
   const bool usage_only = tx.usage_only();
   if (result.ok() && writable && effect && tx.cache_change() && tx.recorded_change() == 0) {
-    auto seq = tx.RecordCacheChangeAndCommit(usage_notice);
+    auto seq = tx.RecordCacheChangeAndCommit(usage_notice, self_node, &lagging_nodes);
     if (!seq.ok()) {
       (void)c.Exec("ROLLBACK", "rolling back");
       if (seq.status().IsUnavailable()) return seq.status();
@@ -995,6 +1046,7 @@ Status RunTx(Conn& c, bool writable, const std::string& audit_key,
     effect->changed = writable && tx.cache_change();
     effect->usage_only = usage_only;
     effect->own_change = own_change;
+    effect->lagging_nodes = lagging_nodes;
   }
   return Status::Ok();
 }

@@ -52,16 +52,21 @@ class PgTx final : public Tx {
   Ticket SendReportWithUsage(const ReportRecord& r, int64_t day, int64_t used_delta,
                              std::optional<TimeMs> last_used_at) override;
   Status TakeReportWithUsage(Ticket t) override;
+  Ticket SendReport(const ReportRecord& r) override;
+  Status TakeReport(Ticket t) override;
   // Reads the answers of every statement sent and not yet answered (Conn::Collect: one round
   // trip); a failure poisons the Tx. Returns the poison. RunTx calls it before it commits.
   Status CollectSent();
 
-  // RunTx's cache-only entry (kCacheOnlyChange, or kUsageOnlyChange when usage_only()) and the
-  // COMMIT in one round trip. On success the transaction is committed; on failure the caller
-  // rolls back (a no-op when COMMIT itself failed) and answers 503, as for any failed COMMIT.
+  // RunTx's cache-only entry (kCacheOnlyChange, or kUsageOnlyChange when usage_only()), the
+  // COMMIT and Store::AwaitPropagation's first question (how many other nodes, `self_node`
+  // excluded, hold a live lease and lack the entry: *lagging_nodes, -1 when not known) in one
+  // round trip. On success the transaction is committed; on failure the caller rolls back (a
+  // no-op when COMMIT itself failed) and answers 503, as for any failed COMMIT.
   // `usage_notice`: the notification payload of a usage-only entry (OwnUsageNotice; empty when
   // the node does not follow the log).
-  Result<int64_t> RecordCacheChangeAndCommit(std::string_view usage_notice);
+  Result<int64_t> RecordCacheChangeAndCommit(std::string_view usage_notice,
+                                             const std::string& self_node, int64_t* lagging_nodes);
 
  private:
   Status Guard(bool mutating);
@@ -135,6 +140,7 @@ class PgTx final : public Tx {
     int64_t limit = 0, per_second = 0, per_hour = 0;
     std::optional<Result<AdmissionCount>> admission;  // the answer, once known
     // kReport
+    bool with_usage = true;  // SendReportWithUsage (else SendReport: no usage)
     ReportRecord report;
     int64_t used_delta = 0;
     std::optional<TimeMs> last_used_at;
@@ -148,6 +154,9 @@ struct CacheEffect {
   bool changed = false;     // it changed cached data
   bool usage_only = false;  // ... and that was usage alone (ChangeStampIgnoringUsage stays)
   int64_t own_change = 0;   // the change RunTx recorded for it (the caller recorded none)
+  // Other live nodes that lacked own_change just after the COMMIT (0: AwaitPropagation has
+  // nothing to wait for); -1 when not asked.
+  int64_t lagging_nodes = -1;
 };
 
 // Runs fn in one transaction on `c`. Write: BEGIN + the cluster-wide write lock. Read: a
@@ -157,6 +166,6 @@ struct CacheEffect {
 // `usage_notice`: see PgTx::RecordCacheChangeAndCommit.
 Status RunTx(Conn& c, bool writable, const std::string& audit_key,
              const std::function<Status(Tx&)>& fn, CacheEffect* effect = nullptr,
-             std::string_view usage_notice = {});
+             std::string_view usage_notice = {}, const std::string& self_node = {});
 
 }  // namespace sandgate::store::pgdb

@@ -381,6 +381,11 @@ class Tx {
     return sent_statuses_.size() - 1;
   }
   virtual Status TakeReportWithUsage(Ticket t) { return sent_statuses_.at(t); }
+  virtual Ticket SendReport(const ReportRecord& r) {
+    sent_statuses_.push_back(PutReport(r));
+    return sent_statuses_.size() - 1;
+  }
+  virtual Status TakeReport(Ticket t) { return sent_statuses_.at(t); }
 
   // Adds each delta (a count, which may be negative, and the time of its latest attempt, per key)
   // to the shared throttle counts of `scope`, never below 0; a row whose latest attempt is

@@ -2057,6 +2057,12 @@ TEST_P(StoreSuite, PipelinedCallsOfOneOrganizationCountAsIfOneAfterAnother) {
         tx.SendReportWithUsage(MakeReport(*second, "DDDD", 1), kDay, 0, kT0 + 7);
     const Tx::Ticket last =
         tx.SendReportWithUsage(MakeReport(*second, "DDDD", 2), kDay, 0, std::nullopt);
+    // The same file's report with another day's usage, then one with no usage (a rule worker's):
+    // the one sent last is the one stored.
+    const Tx::Ticket next_day =
+        tx.SendReportWithUsage(MakeReport(*second, "DDDD", 4), kDay + 1, 0, kT0 + 9);
+    const Tx::Ticket rules = tx.SendReport(MakeReport(*second, "DDDD", 3));
+    const Tx::Ticket ghost = tx.SendReport(MakeReport(*second + 99, "DDDD", 3));
     for (int i = 0; i < 5; ++i) {
       auto a = tx.TakeAdmission(t[i]);
       if (!a.ok()) return a.status();
@@ -2069,8 +2075,15 @@ TEST_P(StoreSuite, PipelinedCallsOfOneOrganizationCountAsIfOneAfterAnother) {
       }
     }
     if (Status st = tx.TakeReportWithUsage(first); !st.ok()) return st;
+    if (Status st = tx.TakeReportWithUsage(next_day); !st.ok()) return st;
+    if (Status st = tx.TakeReport(rules); !st.ok()) return st;
+    EXPECT_EQ(tx.TakeReport(ghost).http_status(), 404);
     return tx.TakeReportWithUsage(last);
   }));
+  auto b2 = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*second, kDay + 1); });
+  ASSERT_OK(b2);
+  EXPECT_EQ(Fields(*b2), std::make_tuple(*second, kDay + 1, int64_t{0}, int64_t{0},
+                                         std::optional<TimeMs>(kT0 + 9)));
   auto u = InRead(store(), [&](Tx& tx) { return tx.GetUsage(*org, kDay); });
   ASSERT_OK(u);
   EXPECT_EQ(u->used, 3);
@@ -2081,7 +2094,7 @@ TEST_P(StoreSuite, PipelinedCallsOfOneOrganizationCountAsIfOneAfterAnother) {
   auto rep = InRead(store(), [&](Tx& tx) { return tx.GetReport(*second, "DDDD"); });
   ASSERT_OK(rep);
   ASSERT_TRUE(rep->has_value());
-  EXPECT_EQ(Fields(**rep), Fields(MakeReport(*second, "DDDD", 2)));
+  EXPECT_EQ(Fields(**rep), Fields(MakeReport(*second, "DDDD", 3)));
 }
 
 TEST_P(StoreSuite, ConsumeRateForMissingOrgIsNotFoundAndLeavesTheTransactionUsable) {

@@ -731,9 +731,19 @@ void SubmissionService::Worker() {
     // Through the submissions' group committer: the batch shares their transactions (on
     // PostgreSQL one advisory lock and one change-log entry for all; issue 19, target 6), and one
     // bad record (its organization just deleted, say) does not cost the others theirs.
+    // Staged: on PostgreSQL the reports travel in one pipeline with the batch's other writes,
+    // and a file's several reports become one upsert.
     if (!done.empty()) {
-      for (const Status& s : commits_.WriteEach(
-               done.size(), [&](store::Tx&tx, size_t i) { return tx.PutReport(done[i]); }))
+      std::vector<store::Tx::Ticket> sent(done.size());
+      std::vector<store::StagedWrite> writes(done.size());
+      for (size_t i = 0; i < done.size(); ++i) {
+        writes[i].send = [&, i](store::Tx& tx) {
+          sent[i] = tx.SendReport(done[i]);
+          return Status::Ok();
+        };
+        writes[i].finish = [&, i](store::Tx& tx) { return tx.TakeReport(sent[i]); };
+      }
+      for (const Status& s : commits_.WriteEach(writes))
         // Not found: the organization was deleted meanwhile, and its reports with it.
         if (!s.ok() && !s.IsNotFound())
           spdlog::error("storing the rule analysis of a report failed: {}", s.message());
