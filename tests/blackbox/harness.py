@@ -165,6 +165,15 @@ class Server:
     def advance(self, seconds):
         self.set_clock_offset(self.clock_offset + seconds)
 
+    def clear_of_midnight(self, margin=120):
+        """For a test that counts one day's usage: when the server's clock is within `margin`
+        seconds of the next UTC midnight, jumps it just past that midnight, so that the test's
+        counts (and the clock moves it makes) stay on one day. A run that started at 23:58 UTC
+        saw a daily count start again in the middle of a test."""
+        to_midnight = 86400 - (time.time() + self.clock_offset) % 86400
+        if to_midnight < margin:
+            self.advance(to_midnight + 1)
+
     def start(self):
         args = [BIN, "serve", "--listen", self.listen, "--data", self.data] + self.extra_args
         if self.demo:

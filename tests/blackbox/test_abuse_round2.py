@@ -61,6 +61,7 @@ class AbuseRound2Test(ServerTestCase):
     # --- Finding 1: a burst must not disable the token.
     def test_1_a_burst_is_rate_limited_and_never_disables_the_token(self):
         # Default limits: 1/s, 400/h, 100 a day, threshold 100 over-quota attempts.
+        self.server.clear_of_midnight()
         org, admin, viewer, token = self.org("Burst Co")
         statuses = []
 
@@ -237,6 +238,7 @@ class AbuseRound2Test(ServerTestCase):
             self.assertTrue(got.startswith(want), got)
             self.assertNotIn(b"100 Continue", got)
         # Over quota: refused (429) without 100 either.
+        self.server.clear_of_midnight()  # the allowance of 1 must still be spent after 2 s
         org2, admin2, viewer2, token2 = self.org("Expect Quota Co", dailyAllowance=1)
         self.assertEqual(self.submit(token2, b"the one").status, 200)
         self.server.advance(2)

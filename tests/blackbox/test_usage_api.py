@@ -25,6 +25,7 @@ class UsageApiTest(ServerTestCase):
         return out
 
     def test_usage_history_counts_days_refusals_and_the_threshold(self):
+        self.server.clear_of_midnight()
         org, admin, viewer = self.new_org("Usage Co")
         p = self.provider()
         r = p.patch(f"/api/v1/provider/orgs/{org}",
