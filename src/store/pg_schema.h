@@ -38,6 +38,15 @@ constexpr const char* kBeginWriteTx = "BEGIN ISOLATION LEVEL READ COMMITTED";
 constexpr const char* kWriteLock = "SELECT pg_advisory_xact_lock(74110001)";
 constexpr const char* kMigrateLock = "SELECT pg_advisory_xact_lock(74110002)";
 constexpr const char* kChangesChannel = "sandgate_changes";
+
+// Store::AwaitPropagation's question: how many nodes other than $1 hold a live lease and have not
+// applied the change whose sequence number is the SQL expression `seq`.
+inline std::string LaggingNodesSql(std::string_view seq) {
+  std::string sql = "SELECT count(*) FROM nodes WHERE node_id <> $1 AND applied_seq < ";
+  sql.append(seq);
+  sql.append(" AND lease_until > now()");
+  return sql;
+}
 // The notification payload of a usage-only entry (kUsageOnlyChange) that node `node_id` logged
 // with its commit. Its own follower skips such a notification: nothing of its index or caches
 // waits for it (its caches moved at its commit, and no writer waits for its acknowledgement of

@@ -92,9 +92,7 @@ class PgStore final : public Store {
   bool IndexTrusted() const override { return follower_ && follower_->Trusted(); }
 
   Status AwaitPropagation(int64_t seq, const std::string& self_node) override {
-    static const std::string sql =
-        "SELECT count(*) FROM nodes WHERE node_id <> $1 AND applied_seq < $2 AND "
-        "lease_until > now()";
+    static const std::string sql = LaggingNodesSql("$2");
     if (seq <= 0) return Status::Ok();
     // After one lease from the commit every node has either applied the change or stopped
     // trusting its index (see Follower), whatever the database answers in between.

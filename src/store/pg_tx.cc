@@ -452,14 +452,7 @@ Result<std::optional<ReportRecord>> PgTx::GetReport(OrgId org, const std::string
   return std::optional<ReportRecord>(rows::ReadReport(r->Row(0)));
 }
 
-Status PgTx::PutReport(const ReportRecord& x) {
-  // No savepoint (kOrgRow): a missing organization inserts nothing and is answered, not raised.
-  static const std::string sql = std::string("WITH ") + kOrgRow + " " + ReportUpsert();
-  if (Status g = Guard(true); !g.ok()) return g;
-  auto r = Run(sql, rows::BindReport(Params().Ref(), x), "storing a report");
-  if (!r.ok()) return r.status();
-  return r->size() == 0 ? OrgNotFound() : Status::Ok();
-}
+Status PgTx::PutReport(const ReportRecord& x) { return TakeReport(SendReport(x)); }
 
 Status PgTx::PutReportWithUsage(const ReportRecord& x, int64_t day, int64_t used_delta,
                                 std::optional<TimeMs> last_used_at) {
@@ -697,8 +690,7 @@ Result<int64_t> PgTx::RecordCacheChangeAndCommit(std::string_view usage_notice,
   // Store::AwaitPropagation's question, asked at once after the COMMIT (currval: this
   // session's entry).
   static const std::string lagging =
-      "SELECT count(*) FROM nodes WHERE node_id <> $1 AND "
-      "applied_seq < currval(pg_get_serial_sequence('changes', 'seq')) AND lease_until > now()";
+      LaggingNodesSql("currval(pg_get_serial_sequence('changes', 'seq'))");
   *lagging_nodes = -1;
   if (Status g = Guard(true); !g.ok()) return g;
   if (Status st = CollectSent(); !st.ok()) return st;
@@ -821,37 +813,29 @@ void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
     SentCall& c = sent_[i];
     if (!c.queued) continue;
     c.queued = false;
-    if (c.kind == SentCall::Kind::kAdmission) {
+    const bool report = c.kind == SentCall::Kind::kReport;
+    std::optional<int64_t> day;  // a report's usage day
+    if (report && c.with_usage) day = c.day;
+    if (!report && !counts(c.org)) {
       const auto key = std::make_tuple(c.org, c.day, c.limit, c.per_second, c.per_hour);
-      auto it = counts(c.org) ? admissions.end() : admissions.find(key);
-      if (it != admissions.end()) {
+      if (auto [it, fresh] = admissions.try_emplace(key, groups.size()); !fresh) {
         groups[it->second].calls.push_back(i);
         continue;
       }
-      if (!counts(c.org)) admissions.emplace(key, groups.size());
-    } else if (c.used_delta == 0) {
-      const auto key = std::make_pair(c.org, c.report.md5);
-      auto it = reports.find(key);
-      std::optional<int64_t> day;
-      if (c.with_usage) day = c.day;
-      if (it != reports.end()) {
-        Group& g = groups[it->second];
-        // One usage day per statement; a call of another day goes on its own, at its place
-        // (the last of a file's reports is still the one stored: the one placed last).
-        if (!day || !g.usage_day || *g.usage_day == *day) {
+    } else if (report && c.used_delta == 0) {
+      auto [it, fresh] = reports.try_emplace(std::make_pair(c.org, c.report.md5), groups.size());
+      // One usage day per statement; a call of another day goes on its own, at its place (the
+      // last of a file's reports is still the one stored: the one placed last).
+      if (!fresh) {
+        if (Group& g = groups[it->second]; !day || !g.usage_day || *g.usage_day == *day) {
           g.calls.push_back(i);
           g.at = i;
           if (day) g.usage_day = day;
           continue;
         }
-        groups.push_back(Group{i, {i}, day});
-        continue;
       }
-      reports.emplace(key, groups.size());
-      groups.push_back(Group{i, {i}, day});
-      continue;
     }
-    groups.push_back(Group{i, {i}, c.with_usage ? std::optional<int64_t>(c.day) : std::nullopt});
+    groups.push_back(Group{i, {i}, day});
   }
   std::stable_sort(groups.begin(), groups.end(),
                    [](const Group& a, const Group& b) { return a.at < b.at; });
@@ -896,9 +880,10 @@ void PgTx::SendQueued(std::vector<std::vector<size_t>>* members) {
 
 void PgTx::AnswerCalls(const std::vector<size_t>& calls, const Rows& r) {
   if (sent_[calls[0]].kind == SentCall::Kind::kReport) {
-    for (size_t i : calls)
+    for (size_t i : calls) {
       if (sent_[i].with_usage) usage_change_ = true;  // the token page's usage and last use
-    for (size_t i : calls) sent_[i].report_status = r.Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
+      sent_[i].report_status = r.Int(0, 0) == 0 ? OrgNotFound() : Status::Ok();
+    }
     return;
   }
   if (r.Int(0, 0) == 0) {
