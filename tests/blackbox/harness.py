@@ -119,6 +119,26 @@ class Client:
     delete = lambda self, p, b=None, **kw: self.request("DELETE", p, b, **kw)
 
 
+def advance_clocks(servers, seconds):
+    """Moves the clocks of `servers` forward by `seconds` together (one wait for all of them to
+    see it)."""
+    for s in servers:
+        s.clock_offset += seconds
+        with open(s.clock_file, "w") as f:
+            f.write(str(s.clock_offset))
+    time.sleep(0.12)  # a server re-reads its clock file at most every 50 ms
+
+
+def clear_of_midnight(servers, margin=120):
+    """For a test that counts one day's usage: when the clocks of `servers` are within `margin`
+    seconds of the next UTC midnight, jumps them all just past that midnight, so that the test's
+    counts (and the clock moves it makes) stay on one day. A run that started at 23:58 UTC saw a
+    daily count start again in the middle of a test."""
+    to_midnight = 86400 - (time.time() + max(s.clock_offset for s in servers)) % 86400
+    if to_midnight < margin:
+        advance_clocks(servers, to_midnight + 1)
+
+
 class Server:
     """A running `sandgate serve --demo` on 127.0.0.1 with its own data directory and clock file."""
 
@@ -166,13 +186,8 @@ class Server:
         self.set_clock_offset(self.clock_offset + seconds)
 
     def clear_of_midnight(self, margin=120):
-        """For a test that counts one day's usage: when the server's clock is within `margin`
-        seconds of the next UTC midnight, jumps it just past that midnight, so that the test's
-        counts (and the clock moves it makes) stay on one day. A run that started at 23:58 UTC
-        saw a daily count start again in the middle of a test."""
-        to_midnight = 86400 - (time.time() + self.clock_offset) % 86400
-        if to_midnight < margin:
-            self.advance(to_midnight + 1)
+        """clear_of_midnight for this server alone."""
+        clear_of_midnight([self], margin)
 
     def start(self):
         args = [BIN, "serve", "--listen", self.listen, "--data", self.data] + self.extra_args

@@ -16,7 +16,7 @@ import json
 import unittest
 
 import test_cluster as tc
-from harness import Client
+from harness import Client, advance_clocks, clear_of_midnight
 
 ROUNDS = tc.ROUNDS
 SIGN_OUT_ROUNDS = 40 if tc.SANITIZED else 100  # each round signs in (argon2id)
@@ -88,23 +88,12 @@ class ClusterCacheTest(unittest.TestCase):
         # The rounds move the nodes' clocks 2 s each (400 s in all): a run that starts within
         # that of a UTC midnight would see the daily count start again. So the clocks first jump
         # past such a midnight, and every round's count is i + 1 on one day.
-        day = 86400
-        to_midnight = day - (tc.time.time() + max(n.clock_offset for n in self.nodes)) % day
-        if to_midnight < 2 * ROUNDS + 120:
-            for n in self.nodes:
-                n.clock_offset += to_midnight + 1
-                with open(n.clock_file, "w") as f:
-                    f.write(str(n.clock_offset))
-            tc.time.sleep(0.12)  # the nodes re-read the clock file at most every 50 ms
+        clear_of_midnight(self.nodes, 2 * ROUNDS + 120)
         for i in range(ROUNDS):
             for k, o in enumerate(others):
                 self.page(o, "usage", i, k + 1)
             # The clock moves 2 s on every node, so the last use (seconds) differs every round.
-            for n in self.nodes:
-                n.clock_offset += 2
-                with open(n.clock_file, "w") as f:
-                    f.write(str(n.clock_offset))
-            tc.time.sleep(0.12)  # the nodes re-read the clock file at most every 50 ms
+            advance_clocks(self.nodes, 2)
             status, body = tc.submit(self.nodes[0].port, token, ("usage %d\n" % i).encode())
             self.assertEqual(status, 200, body[:200])
             want = self.page(admin, "usage", i, 0)
