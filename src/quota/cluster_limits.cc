@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 namespace sandgate::quota {
 
@@ -16,52 +17,57 @@ ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limit
 
 ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Limits& limits,
                              int64_t day, TimeMs now, const CountHook& on_counted) {
-  ClusterAdmission out;
-  bool full = false;
-  std::optional<store::RateCheck> rate;
-  store::Tx::Ticket sent = 0;
-  store::StagedWrite admit;
-  admit.send = [&](store::Tx& tx) -> Status {
+  SharedAdmission admission(org, limits, day, now, on_counted);
+  return admission.Outcome(write(admission.write()));
+}
+
+SharedAdmission::SharedAdmission(domain::OrgId org, const Limits& limits, int64_t day, TimeMs now,
+                                 CountHook on_counted)
+    : org_(org), limits_(limits), day_(day), now_(now), on_counted_(std::move(on_counted)) {
+  write_.send = [this](store::Tx& tx) -> Status {
     // The daily count and the rate windows; a refusal changes nothing (and is not a failure of
     // the transaction, which others may share).
-    sent = tx.SendAdmission(org, day, limits.daily_allowance, limits.rate_per_second,
-                            limits.rate_per_hour, now);
+    sent_ = tx.SendAdmission(org_, day_, limits_.daily_allowance, limits_.rate_per_second,
+                             limits_.rate_per_hour, now_);
     return Status::Ok();
   };
-  admit.finish = [&](store::Tx& tx) -> Status {
+  write_.finish = [this](store::Tx& tx) -> Status {
     // May run twice (a shared transaction that failed is run again alone): no state carried over.
-    full = false;
-    rate.reset();
-    auto a = tx.TakeAdmission(sent);
+    full_ = false;
+    rate_.reset();
+    auto a = tx.TakeAdmission(sent_);
     if (!a.ok()) return a.status();
     if (!a->used) {
-      full = true;
+      full_ = true;
       return Status::Ok();  // nothing changed
     }
     if (!a->rate.admitted) {
-      rate = a->rate;
+      rate_ = a->rate;
       return Status::Ok();
     }
     // The day's count is this call's own (others of the batch may have counted since).
-    return on_counted ? on_counted(tx, *a->used) : Status::Ok();
+    return on_counted_ ? on_counted_(tx, *a->used) : Status::Ok();
   };
-  Status st = write(admit);
-  if (!st.ok()) return out;  // kUnavailable: nothing counted
-  if (rate) {
-    const int64_t limit = rate->hour ? limits.rate_per_hour : limits.rate_per_second;
+}
+
+ClusterAdmission SharedAdmission::Outcome(const Status& written) const {
+  ClusterAdmission out;
+  if (!written.ok()) return out;  // kUnavailable: nothing counted
+  if (rate_) {
+    const int64_t limit = rate_->hour ? limits_.rate_per_hour : limits_.rate_per_second;
     Admission& a = out.refusal;
-    a.status = Status(
-        429, "RATE_LIMITED",
-        "Rate Limit (" + std::to_string(limit) + (rate->hour ? "/HOUR" : "/SECOND") + ") exceeded");
+    a.status = Status(429, "RATE_LIMITED",
+                      "Rate Limit (" + std::to_string(limit) + (rate_->hour ? "/HOUR" : "/SECOND") +
+                          ") exceeded");
     a.limit = limit;
     a.remaining = 0;
-    a.reset_seconds = (rate->reset_ms + 999) / 1000;
+    a.reset_seconds = (rate_->reset_ms + 999) / 1000;
     a.retry_after = std::max<int64_t>(1, a.reset_seconds);
-    a.day = day;
+    a.day = day_;
     out.kind = ClusterAdmission::Kind::kRateLimited;
     return out;
   }
-  out.kind = full ? ClusterAdmission::Kind::kQuotaFull : ClusterAdmission::Kind::kAdmitted;
+  out.kind = full_ ? ClusterAdmission::Kind::kQuotaFull : ClusterAdmission::Kind::kAdmitted;
   return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "common/status.h"
 #include "quota/quota.h"
@@ -44,6 +45,33 @@ ClusterAdmission AdmitShared(store::Store& store, domain::OrgId org, const Limit
 using TxWriter = std::function<Status(const store::StagedWrite&)>;
 ClusterAdmission AdmitShared(const TxWriter& write, domain::OrgId org, const Limits& limits,
                              int64_t day, TimeMs now, const CountHook& on_counted = nullptr);
+
+// The same admission for a caller that runs the write itself, e.g. without blocking
+// (GroupCommitter::WriteAsync): run write() with Store::Write's contract, then read Outcome of
+// its status. write() refers to this object, which must outlive it; not copyable.
+class SharedAdmission {
+ public:
+  SharedAdmission(domain::OrgId org, const Limits& limits, int64_t day, TimeMs now,
+                  CountHook on_counted = nullptr);
+  SharedAdmission(const SharedAdmission&) = delete;
+  SharedAdmission& operator=(const SharedAdmission&) = delete;
+
+  const store::StagedWrite& write() const { return write_; }
+  // What the admission came to, given write()'s outcome.
+  ClusterAdmission Outcome(const Status& written) const;
+
+ private:
+  const domain::OrgId org_;
+  const Limits limits_;
+  const int64_t day_;
+  const TimeMs now_;
+  const CountHook on_counted_;
+  // Set by write_'s steps (each run of them starts afresh: a shared transaction may run again).
+  store::Tx::Ticket sent_ = 0;
+  bool full_ = false;
+  std::optional<store::RateCheck> rate_;
+  store::StagedWrite write_;
+};
 
 // Counts one over-quota attempt (a QUOTA_EXCEEDED refusal) in the store and tells whether it is
 // the one, cluster-wide, that took the day's count past `threshold` (true once per day).

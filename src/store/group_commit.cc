@@ -15,9 +15,13 @@ void GroupCommitter::QueueAndWait(Pending* pending, size_t n) {
   // pending[i] is done in order: each earlier one was ahead of it in the queue.
   for (size_t i = 0; i < n; ++i) {
     while (!pending[i].done) {
-      if (!leading_ && !queue_.empty() && queue_.front() == &pending[i])
+      // It leads when first in line, or when an asynchronous write is (whose Drain may wait for
+      // a pool thread that this very caller holds).
+      if (!leading_ && !queue_.empty() &&
+          (queue_.front() == &pending[i] || queue_.front()->on_done)) {
         Lead(lock);
-      else
+        HandOnLocked();
+      } else
         pending[i].cv.wait(lock);
     }
   }
@@ -28,7 +32,7 @@ Status GroupCommitter::Write(const std::function<Status(Tx&)>& fn) {
 }
 
 Status GroupCommitter::Write(const StagedWrite& w) {
-  Pending p{&w, Status::Ok(), false, {}};
+  Pending p{&w, Status::Ok(), false, {}, nullptr};
   QueueAndWait(&p, 1);
   return p.result;
 }
@@ -51,6 +55,37 @@ std::vector<Status> GroupCommitter::WriteEach(const std::vector<StagedWrite>& wr
   results.reserve(n);
   for (size_t i = 0; i < n; ++i) results.push_back(std::move(pending[i].result));
   return results;
+}
+
+void GroupCommitter::WriteAsync(const StagedWrite& w, std::function<void(Status)> done,
+                                Spawn spawn) {
+  auto* p = new Pending{&w, Status::Ok(), false, {}, std::move(done)};
+  std::lock_guard<std::mutex> lock(mu_);
+  spawn_ = std::move(spawn);
+  queue_.push_back(p);
+  HandOnLocked();
+}
+
+void GroupCommitter::HandOnLocked() {
+  if (leading_ || queue_.empty()) return;
+  // A blocked caller leads if there is one: the first in line (a Drain might have to wait for a
+  // pool thread that such callers hold).
+  for (Pending* p : queue_) {
+    if (!p->on_done) {
+      p->cv.notify_one();
+      return;
+    }
+  }
+  if (drain_scheduled_) return;
+  drain_scheduled_ = true;
+  spawn_([this] { Drain(); });  // only queues the task (never runs it inline)
+}
+
+void GroupCommitter::Drain() noexcept {
+  std::unique_lock<std::mutex> lock(mu_);
+  drain_scheduled_ = false;
+  while (!leading_ && !queue_.empty() && queue_.front()->on_done) Lead(lock);
+  HandOnLocked();
 }
 
 uint64_t GroupCommitter::transactions() const {
@@ -105,17 +140,25 @@ void GroupCommitter::Lead(std::unique_lock<std::mutex>& lock) noexcept {
         store_, batch.size(), [&](size_t i) -> const StagedWrite& { return *batch[i]->write; },
         &txs);
   }
+  // An asynchronous write's outcome is handed on outside the lock; then its Pending goes.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i]->on_done) continue;
+    std::unique_ptr<Pending> owned(batch[i]);
+    batch[i] = nullptr;
+    owned->on_done(std::move(results[i]));
+  }
   lock.lock();
   // Woken under the lock: a caller may return (and its Pending go) as soon as it sees `done`, so
   // no Pending of this batch is touched after the lock is released.
   transactions_ += txs;
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i]) continue;
     batch[i]->result = std::move(results[i]);
     batch[i]->done = true;
     batch[i]->cv.notify_one();
   }
   leading_ = false;
-  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next in line leads
+  // The caller hands on (HandOnLocked): the next in line leads.
 }
 
 }  // namespace sandgate::store

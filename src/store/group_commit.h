@@ -13,7 +13,13 @@
 // committer. Never call Write inside a transaction of the same store (the leader would wait for
 // it forever).
 //
-// Thread-safe. Destroy only when no Write or WriteEach is in progress.
+// WriteAsync queues a write without blocking its caller, so an I/O thread can queue a write and
+// be told its outcome later. When nobody leads, a blocked caller in the queue leads (even if it
+// is not first in line); with none, a task handed to the caller's `spawn` (a thread pool) does.
+// So a pool whose threads are all blocked in Write never waits for that task.
+//
+// Thread-safe. Destroy only when no Write, WriteEach or WriteAsync is in progress (every
+// WriteAsync's `done` has run).
 #pragma once
 
 #include <condition_variable>
@@ -70,6 +76,15 @@ class GroupCommitter {
   // The same for writes in two steps (see StagedWrite).
   std::vector<Status> WriteEach(const std::vector<StagedWrite>& writes);
 
+  // Runs `task` later on another thread (a pool); never inline.
+  using Spawn = std::function<void(std::function<void()>)>;
+  // Queues w and returns at once. When w is committed, or has failed (Write's contract), `done`
+  // runs with the outcome on the thread that ran its batch, outside the committer's lock: it should
+  // hand the outcome on (post it), not block or write through this committer. `spawn` gets the
+  // task that leads batches when nobody leads (the last one given is kept). w must stay valid
+  // until done has run.
+  void WriteAsync(const StagedWrite& w, std::function<void(Status)> done, Spawn spawn);
+
   // Transactions committed so far (shared and single), for tests and metrics.
   uint64_t transactions() const;
 
@@ -79,6 +94,9 @@ class GroupCommitter {
     Status result;
     bool done = false;           // guarded by mu_
     std::condition_variable cv;  // its caller's own: woken when done or when it is to lead
+    // Set for a WriteAsync: nobody waits on cv; the queue owns this Pending and the batch that
+    // runs it calls on_done and deletes it.
+    std::function<void(Status)> on_done;
   };
   // Queues pending[0..n) and returns once all are done, leading batches whenever one of them is
   // first in line and no batch is running.
@@ -87,13 +105,20 @@ class GroupCommitter {
   // noexcept: an exception would leave the batch's callers waiting forever with no leader, so it
   // ends the process instead (as it did when a committer thread ran the batches).
   void Lead(std::unique_lock<std::mutex>& lock) noexcept;
+  // With mu_ held: when nobody leads and the queue is not empty, makes sure its front will lead
+  // (wakes a waiting caller, or hands a Drain to spawn_ for an asynchronous write).
+  void HandOnLocked();
+  // The task given to spawn_: leads batches while an asynchronous write is first in line.
+  void Drain() noexcept;
 
   Store& store_;
   const size_t max_batch_;
   mutable std::mutex mu_;
-  std::deque<Pending*> queue_;  // guarded by mu_
-  bool leading_ = false;        // guarded by mu_: a batch is running
-  uint64_t transactions_ = 0;   // guarded by mu_
+  std::deque<Pending*> queue_;    // guarded by mu_
+  bool leading_ = false;          // guarded by mu_: a batch is running
+  uint64_t transactions_ = 0;     // guarded by mu_
+  bool drain_scheduled_ = false;  // guarded by mu_: a Drain was handed to spawn_ and has not begun
+  Spawn spawn_;                   // guarded by mu_
 };
 
 }  // namespace sandgate::store

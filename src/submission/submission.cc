@@ -137,6 +137,28 @@ std::string_view ResultOf(const Response& r) {
   }
 }
 
+// Queues `w` on `commits` without blocking this thread, and completes with its outcome on the
+// completion handler's executor (the request's I/O thread). Batches are led on `pool`. `w` and
+// what it refers to must live until the completion (a coroutine frame does).
+template <typename Token>
+auto AsyncWrite(store::GroupCommitter& commits, const store::StagedWrite& w,
+                asio::thread_pool& pool, Token&& token) {
+  return asio::async_initiate<Token, void(Status)>(
+      [&commits, &w, &pool](auto handler) {
+        using Handler = decltype(handler);
+        auto owned = std::make_shared<Handler>(std::move(handler));
+        commits.WriteAsync(
+            w,
+            [owned](Status st) {
+              auto ex = asio::get_associated_executor(*owned);
+              asio::post(
+                  ex, [owned, st = std::move(st)]() mutable { std::move (*owned)(std::move(st)); });
+            },
+            [&pool](std::function<void()> task) { asio::post(pool, std::move(task)); });
+      },
+      token);
+}
+
 }  // namespace
 
 SubmissionService::SubmissionService(service::Services& services, analysis::EngineHolder& engines,
@@ -395,23 +417,18 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   const bool shared = quota_.shared();
   if (shared) {
     // Daily allowance and rates for the whole cluster, in one transaction (quota/cluster_limits).
-    quota::ClusterAdmission cl;
-    co_await asio::co_spawn(
-        *ctx.blocking,
-        [&]() -> asio::awaitable<void> {
-          const int64_t allowance = limits.value().daily_allowance;
-          const int64_t day = adm.day;
-          // Through the group committer: concurrent admissions (and reports) share one
-          // transaction, one advisory lock and one change-log entry (issue 19, target 6).
-          cl = quota::AdmitShared([this](const store::StagedWrite& w) { return commits_.Write(w); },
-                                  org, limits.value(), day, started,
-                                  [&](store::Tx& tx, int64_t used) {
-                                    return notify::EnqueueQuotaUsed(tx, org, day, used, allowance,
-                                                                    services_.clock().now());
-                                  });
-          co_return;
-        },
-        asio::use_awaitable);
+    // Queued on the group committer without holding a thread while it waits: concurrent
+    // admissions (and reports) share one transaction, one advisory lock and one change-log
+    // entry, and this I/O thread goes on serving (issue 19, target 6).
+    const int64_t allowance = limits.value().daily_allowance;
+    const int64_t day = adm.day;
+    quota::SharedAdmission admission(
+        org, limits.value(), day, started, [&](store::Tx& tx, int64_t used) {
+          return notify::EnqueueQuotaUsed(tx, org, day, used, allowance, services_.clock().now());
+        });
+    const Status written =
+        co_await AsyncWrite(commits_, admission.write(), *ctx.blocking, asio::use_awaitable);
+    const quota::ClusterAdmission cl = admission.Outcome(written);
     using Kind = quota::ClusterAdmission::Kind;
     if (cl.kind == Kind::kUnavailable) {
       quota_.Release(org, adm.day);
