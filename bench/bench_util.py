@@ -460,15 +460,26 @@ def cmd_report(a):
                          fmt_ratio(ratio(clam, av_s)) if clam else "—", "—", "—", "—"])
 
     # Issue 19, target 5: where the time of one discan goes (medians of the rounds; the engine's
-    # stages from sandgate_analysis_stage_duration_seconds, "rest" = answer − receive − stages).
+    # stages from sandgate_analysis_stage_duration_seconds). "rest" is taken per round, then its
+    # median: answer − receive − the longer of (file type + AV scan) and YARA, which run beside
+    # each other; medians of separate columns, or YARA counted after the scan, could make it
+    # negative.
     stage_rows = []
     if stream:
         names = sorted({k for r in stream for k in (r.get("stages") or {})})
         st = {k: med([(r.get("stages") or {}).get(k) for r in stream]) for k in names}
-        known = sum(v for k, v in st.items() if v is not None and k != "hashing")
         cells = [fmt_ms(curl_s * 1000), fmt_ms(sent_s * 1000) if sent_s else "—"]
         cells += [fmt_ms(st[k] * 1000) if st[k] is not None else "—" for k in names]
-        rest = curl_s - (sent_s or 0) - known if curl_s else None
+        def round_rest(r):
+            g = r.get("stages") or {}
+            if r.get("curl_s") is None:
+                return None
+            serial = max((g.get("clamav") or 0) + (g.get("file_type") or 0), g.get("yara") or 0)
+            other = sum(v or 0 for k, v in g.items()
+                        if k not in ("clamav", "file_type", "yara", "hashing"))
+            return r["curl_s"] - (r.get("sent_s") or 0) - serial - other
+
+        rest = med([round_rest(r) for r in stream]) if curl_s else None
         cells += [fmt_ms(rest * 1000) if rest is not None else "—",
                   fmt_ms(av_s * 1000) if av_s else "—"]
         stage_rows = [[f"{mib:.0f} MiB discan"] + cells]
