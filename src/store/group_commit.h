@@ -19,7 +19,8 @@
 // So a pool whose threads are all blocked in Write never waits for that task.
 //
 // Thread-safe. Destroy only when no Write, WriteEach or WriteAsync is in progress (every
-// WriteAsync's `done` has run).
+// WriteAsync's `done` has run) and no task handed to `spawn` is still to run (join the pool
+// first: such a task may outlive the writes it was handed out for).
 #pragma once
 
 #include <condition_variable>
