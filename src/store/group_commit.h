@@ -99,15 +99,15 @@ class GroupCommitter {
     // runs it calls on_done and deletes it.
     std::function<void(Status)> on_done;
   };
-  // Queues pending[0..n) and returns once all are done, leading batches whenever one of them is
-  // first in line and no batch is running.
+  // Queues pending[0..n) and returns once all are done, leading batches whenever no batch is
+  // running and one of them, or an asynchronous write, is first in line.
   void QueueAndWait(Pending* pending, size_t n);
   // Runs one batch from the front of the queue; `lock` holds mu_ (released while it runs).
   // noexcept: an exception would leave the batch's callers waiting forever with no leader, so it
   // ends the process instead (as it did when a committer thread ran the batches).
   void Lead(std::unique_lock<std::mutex>& lock) noexcept;
-  // With mu_ held: when nobody leads and the queue is not empty, makes sure its front will lead
-  // (wakes a waiting caller, or hands a Drain to spawn_ for an asynchronous write).
+  // With mu_ held: when nobody leads and the queue is not empty, makes sure someone will (wakes
+  // the first blocked caller in the queue, or, with none, hands a Drain to spawn_).
   void HandOnLocked();
   // The task given to spawn_: leads batches while an asynchronous write is first in line.
   void Drain() noexcept;
