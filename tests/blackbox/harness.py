@@ -119,14 +119,16 @@ class Client:
     delete = lambda self, p, b=None, **kw: self.request("DELETE", p, b, **kw)
 
 
+# A server re-reads its clock file at most every 50 ms: after writing it, wait this long.
+CLOCK_REREAD_WAIT = 0.12
+
+
 def advance_clocks(servers, seconds):
     """Moves the clocks of `servers` forward by `seconds` together (one wait for all of them to
     see it)."""
     for s in servers:
-        s.clock_offset += seconds
-        with open(s.clock_file, "w") as f:
-            f.write(str(s.clock_offset))
-    time.sleep(0.12)  # a server re-reads its clock file at most every 50 ms
+        s.write_clock_offset(s.clock_offset + seconds)
+    time.sleep(CLOCK_REREAD_WAIT)
 
 
 def clear_of_midnight(servers, margin=120):
@@ -176,11 +178,15 @@ class Server:
             f.write(text)
         os.replace(tmp, self.fault_file)  # a new inode: the server notices even a same-size change
 
-    def set_clock_offset(self, seconds):
+    def write_clock_offset(self, seconds):
+        """Writes the clock file without waiting for the server to read it (advance_clocks)."""
         self.clock_offset = seconds
         with open(self.clock_file, "w") as f:
             f.write(str(seconds))
-        time.sleep(0.12)  # the server re-reads the file at most every 50 ms
+
+    def set_clock_offset(self, seconds):
+        self.write_clock_offset(seconds)
+        time.sleep(CLOCK_REREAD_WAIT)
 
     def advance(self, seconds):
         self.set_clock_offset(self.clock_offset + seconds)
