@@ -19,22 +19,29 @@ using http::bhttp::verb;
 
 namespace {
 
-// The token page's answer: the view, today's usage and the support contact in effect, written
-// straight into the body (JsonWriter: no tree of values per page). It holds no secret (the token
+// The view's members of the token page (ReadTokenPage's drawing function): no secret (the token
 // only masked).
-Response TokenResult(const Routes& api, const Result<service::TokenView>& r, int ok_status,
-                     const service::Actor& a) {
-  if (!r.ok()) return Error(r.status());
+std::string DrawTokenViewMembers(const service::TokenView& v, domain::Role role,
+                                 const service::Settings& settings) {
+  std::string members;
+  members.reserve(768);
+  JsonWriter w(members);
+  WriteTokenViewMembers(w, v, settings.base_url, role == domain::Role::kProviderAdmin);
+  return members;
+}
+
+// The token page's answer: the view's members (drawn), today's usage and the support contact in
+// effect, written straight into the body (JsonWriter: no tree of values per page).
+Response TokenPage(const Routes& api, std::string_view members, const service::TokenView& v,
+                   int ok_status) {
   // On the organization's token page, when any part of the contact in effect is set.
   auto contact = api.services.SupportContact();
   if (!contact.ok()) return Error(contact.status());
   std::string body;
-  body.reserve(1024);
+  body.reserve(members.size() + 256);
   JsonWriter w(body);
-  w.BeginObject();
-  WriteTokenViewMembers(w, r.value(), api.services.settings().base_url,
-                        a.caller.role == domain::Role::kProviderAdmin);
-  WriteUsage(api, w, r.value());
+  w.BeginObject().Members(members);
+  WriteUsage(api, w, v);
   if (HasContactParts((*contact)->contact)) {
     w.Key("supportContact").BeginObject();
     WriteContactParts(w, (*contact)->contact);
@@ -42,6 +49,14 @@ Response TokenResult(const Routes& api, const Result<service::TokenView>& r, int
   }
   w.EndObject();
   return JsonTextResponse(ok_status, std::move(body));
+}
+
+// The page after a change to the token.
+Response TokenResult(const Routes& api, const Result<service::TokenView>& r, int ok_status,
+                     const service::Actor& a) {
+  if (!r.ok()) return Error(r.status());
+  return TokenPage(api, DrawTokenViewMembers(r.value(), a.caller.role, api.services.settings()),
+                   r.value(), ok_status);
 }
 
 using TokenChange = std::function<Response(const service::Actor&, domain::OrgId)>;
@@ -65,7 +80,10 @@ void RegisterTokenRoutes(http::Router& r, const Routes& api) {
   routes.Add(verb::get, "/api/v1/sandbox/token", [api](auto&, auto&, auto&, auto& a) {
     domain::OrgId org;
     if (Status st = SessionGuard::OwnOrg(a, &org); !st.ok()) return Error(st);
-    return TokenResult(api, api.services.ReadToken(a, org), 200, a);
+    // Drawn once per snapshot and kind of reader (Services::ReadTokenPage).
+    auto page = api.services.ReadTokenPage(a, org, &DrawTokenViewMembers);
+    if (!page.ok()) return Error(page.status());
+    return TokenPage(api, (*page)->text, (*page)->view, 200);
   });
   routes.Add(verb::get, "/api/v1/sandbox/token/reveal", [api](auto&, auto&, auto&, auto& a) {
     domain::OrgId org;

@@ -74,4 +74,12 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
+JsonWriter& JsonWriter::Members(std::string_view members) {
+  if (members.empty()) return *this;
+  assert(!after_key_ && members.front() == '"');
+  Separate();
+  out_ += members;
+  return *this;
+}
+
 }  // namespace sandgate

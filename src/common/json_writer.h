@@ -31,6 +31,9 @@ class JsonWriter {
   JsonWriter& Int(int64_t v);
   JsonWriter& Bool(bool b);
   JsonWriter& Null();
+  // Members written before by another JsonWriter inside an object ("k":v,"k2":v2), as they are;
+  // nothing when empty. Only inside an object, where a Key could go.
+  JsonWriter& Members(std::string_view members);
 
   // Shorthands for a member: Key(k) then the value.
   JsonWriter& Member(std::string_view k, std::string_view s) { return Key(k).String(s); }

@@ -28,6 +28,24 @@ TEST(JsonWriterTest, NestedContainersGetTheirCommas) {
   EXPECT_NO_THROW(json::parse(out));
 }
 
+// Members drawn by one writer are spliced into another's object with the right commas, first,
+// between others and last.
+TEST(JsonWriterTest, MembersSpliceAnotherWritersMembers) {
+  std::string drawn;
+  JsonWriter d(drawn);
+  d.Member("a", int64_t{1}).Key("b").BeginArray().String("x").EndArray();
+  EXPECT_EQ(drawn, R"("a":1,"b":["x"])");
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject().Members(drawn).Member("c", true).Members("").Members(drawn).EndObject();
+  EXPECT_EQ(out, R"({"a":1,"b":["x"],"c":true,"a":1,"b":["x"]})");
+  out.clear();
+  JsonWriter w2(out);
+  w2.BeginObject().Member("c", false).Members(drawn).EndObject();
+  EXPECT_EQ(out, R"({"c":false,"a":1,"b":["x"]})");
+  EXPECT_NO_THROW(json::parse(out));
+}
+
 TEST(JsonWriterTest, StringsAreEscapedAndParseBackEqual) {
   const std::string nasty[] = {"",
                                "plain",

@@ -139,6 +139,42 @@ TEST(DecisionTable, AllowedActionsAgreeWithDecide) {
   }
 }
 
+// The contract Services::ReadTokenPage's drawn pages rest on: the rules read the clock only
+// through the subscription in effect. At any two instants where EffectiveSubscription agrees, every
+// decision (outcome and code), the allowed actions and the token's status agree too. A rule that
+// read the clock another way (a grace period, a warning before the end) fails here, and then the
+// drawn pages need another key.
+TEST(DecisionTable, TheClockIsReadOnlyThroughTheSubscriptionInEffect) {
+  const TimeMs kTimes[] = {0,    kNow - 86'400'000, kNow - 2, kNow - 1,
+                           kNow, kNow + 1,          kNow + 2, kNow + 86'400'000};
+  int compared = 0;
+  for (const SubCase& s : kSubs) {
+    for (bool has_token : {false, true}) {
+      for (bool disabled : {false, true}) {
+        OrgState org{kOrg, s.sub, s.ends_at, has_token, disabled, DisableReason::kOther};
+        for (TimeMs t1 : kTimes) {
+          for (TimeMs t2 : kTimes) {
+            if (EffectiveSubscription(org, t1) != EffectiveSubscription(org, t2)) continue;
+            EXPECT_EQ(TokenStatusAt(org, t1).status, TokenStatusAt(org, t2).status);
+            EXPECT_EQ(TokenStatusAt(org, t1).reason, TokenStatusAt(org, t2).reason);
+            for (const RoleCase& r : kRoles) {
+              EXPECT_EQ(AllowedActions(org, r.caller, t1), AllowedActions(org, r.caller, t2));
+              for (Action a : kAllActions) {
+                const Decision d1 = Decide(org, r.caller, a, t1), d2 = Decide(org, r.caller, a, t2);
+                EXPECT_EQ(Actual(d1), Actual(d2))
+                    << s.name << " " << ToString(a) << " at " << t1 << " and " << t2;
+                EXPECT_EQ(d1.status.message(), d2.status.message());
+                ++compared;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(compared, 0);
+}
+
 TEST(Decision, ExpiryBoundaryIsExclusiveOfTheEndInstant) {
   OrgState org{kOrg, Subscription::kActive, kNow, true, false, DisableReason::kOther};
   EXPECT_EQ(EffectiveSubscription(org, kNow - 1), Subscription::kActive);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "domain/decision.h"
 #include "domain/support_contact.h"
@@ -103,6 +104,16 @@ struct Settings {
   std::string support_name, support_email, support_url, support_phone;
 };
 
+// The token page drawn once for one kind of reader (Services::ReadTokenPage): the view and what the
+// drawing function made of it. Immutable and shared.
+struct DrawnTokenPage {
+  TokenView view;  // view.now: when it was drawn (nothing drawn from the view reads it)
+  std::string text;
+};
+// Draws a token page: a pure function of the view, the reader's role and the settings (no clock,
+// no store, no other state). A plain function, so that it can hold no state of its own.
+using TokenPageDraw = std::string (*)(const TokenView&, domain::Role, const Settings&);
+
 // The support contact organizations see (issue 18, item 5). Precedence: one saved in the provider
 // console replaces the config file's support_* keys as a whole (every part, empty ones included)
 // until it is reset; the config file's applies before any save and after a reset.
@@ -134,6 +145,15 @@ class Services {
 
   // --- The organization's token (rules 4-10). ---
   Result<TokenView> ReadToken(const Actor& a, OrgId org);
+  // ReadToken followed by draw(view, role, settings), with the drawn page kept beside the cached
+  // read of the organization: drawn once per (draw, role, subscription in effect) while the store
+  // is unchanged, and dropped with that read at the next change (Store::ChangeStamp). Exact, not a
+  // time-to-live: the view's only dependence on the clock is the subscription in effect
+  // (domain::EffectiveSubscription; decision_test.cc holds the rules to that), and on the reader
+  // its role (an organization user reads only its own organization). Same refusals and refusal
+  // audit as ReadToken; every call is authorized afresh. Settings are fixed once serving starts.
+  Result<std::shared_ptr<const DrawnTokenPage>> ReadTokenPage(const Actor& a, OrgId org,
+                                                              TokenPageDraw draw);
   Result<std::string> RevealToken(const Actor& a, OrgId org);  // the full token; audited
   Result<TokenView> AddToken(const Actor& a, OrgId org);
   Result<TokenView> RegenerateToken(const Actor& a, OrgId org);
@@ -259,6 +279,22 @@ class Services {
     std::optional<TimeMs> last_used;
     store::LeakRecord leak;
   };
+  // ReadToken's cache entry: the snapshot, and the pages drawn from it (ReadTokenPage).
+  struct CachedOrg {
+    OrgSnapshot snap;
+    struct Drawn {
+      TokenPageDraw draw;
+      domain::Role role;
+      domain::Subscription subscription;
+      std::shared_ptr<const DrawnTokenPage> page;
+    };
+    mutable Mutex drawn_mu;
+    mutable std::vector<Drawn> drawn GUARDED_BY(drawn_mu);  // a handful: one per kind of reader
+  };
+  // The organization's snapshot, from the cache while the store is unchanged.
+  Result<std::shared_ptr<const CachedOrg>> ReadOrg(OrgId org);
+  // Decide(kRead) for `a` at `now`; a refusal is audited (TOKEN_READ).
+  Status AuthorizeRead(const Actor& a, const OrgSnapshot& snap, TimeMs now);
   // Fills *out from what was read; the rules are applied at `now`.
   static void FillView(const OrgSnapshot& snap, const domain::Caller& caller, TimeMs now,
                        TokenView* out);
@@ -275,7 +311,7 @@ class Services {
   token::TokenIndex index_;
   std::mutex write_mu_;  // serialises changes with their index updates
   // ReadToken's reads, per organization, while the store is unchanged (Store::ChangeStamp).
-  store::StampedCache<OrgId, OrgSnapshot> read_cache_{65536};
+  store::StampedCache<OrgId, CachedOrg> read_cache_{65536};
   // The contact in effect (key 0), while the store is unchanged.
   store::StampedCache<int, SupportContactView> contact_cache_{1};
   Result<SupportContactView> ContactView(

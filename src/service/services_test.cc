@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -34,8 +35,8 @@ class ServicesTest : public ::testing::Test {
     auto st = store::OpenSqliteStore((dir_ / "sandgate.db").string());
     ASSERT_TRUE(st.ok());
     store_ = std::shared_ptr<store::Store>(std::move(st.value()));
-    services_ =
-        std::make_unique<Services>(store_, keys_, std::make_shared<ManualClock>(kNow), Settings{});
+    clock_ = std::make_shared<ManualClock>(kNow);
+    services_ = std::make_unique<Services>(store_, keys_, clock_, Settings{});
     ASSERT_TRUE(services_->LoadIndex().ok());
   }
   void TearDown() override {
@@ -75,6 +76,7 @@ class ServicesTest : public ::testing::Test {
   fs::path dir_;
   std::shared_ptr<token::Keyring> keys_;
   std::shared_ptr<store::Store> store_;
+  std::shared_ptr<ManualClock> clock_;
   std::unique_ptr<Services> services_;
 };
 
@@ -178,6 +180,141 @@ TEST_F(ServicesTest, UserManagementWritesOneAuditRecordPerChange) {
   auto deletes = services_->ListAudit(provider, f);
   ASSERT_TRUE(deletes.ok());
   EXPECT_EQ(deletes->size(), 1u);
+}
+
+// ReadTokenPage's drawing function for the tests: what a page must not mix up (the role, the
+// state, the subscription in effect), and a count of its calls.
+std::atomic<int> draws{0};
+std::string DrawForTest(const TokenView& v, domain::Role role, const Settings& settings) {
+  ++draws;
+  std::string allowed;
+  for (domain::Action a : v.allowed) allowed += std::string(domain::ToString(a)) + ",";
+  return std::string(domain::ToString(role)) + " " + settings.base_url + " " +
+         std::string(domain::ToString(v.status.status)) + " " +
+         std::string(domain::ToString(v.subscription)) + " " + allowed +
+         (v.token ? " token " + v.token->last4 : " no token");
+}
+// A second drawing function: its pages are its own.
+std::string DrawOther(const TokenView& v, domain::Role, const Settings&) {
+  return "other " + std::to_string(v.org.id);
+}
+
+// A drawn page is exactly ReadToken followed by the drawing function, for every reader and at every
+// instant, while drawn only once per kind of reader: the roles do not share pages, another
+// organization's user is refused (and audited) though a page is drawn, a change to the store is
+// seen by the next read, and so is the subscription's end passing without any change.
+TEST_F(ServicesTest, DrawnTokenPagesAreWhatAFreshReadWouldDraw) {
+  const OrgId org = ActiveOrg("Drawn Corp");
+  const OrgId other = ActiveOrg("Other Drawn Corp");
+  const Actor admin{"drawn-admin", domain::Caller{domain::Role::kOrgAdmin, org}, "", false};
+  const Actor viewer{"drawn-viewer", domain::Caller{domain::Role::kOrgReadonly, org}, "", false};
+  const Actor stranger{"drawn-stranger", domain::Caller{domain::Role::kOrgAdmin, other}, "", false};
+  const Actor provider{"drawn-prov", domain::Caller{domain::Role::kProviderAdmin, std::nullopt}, "",
+                       false};
+  // What a fresh read draws now, for comparison.
+  auto fresh = [&](const Actor& a) {
+    auto v = services_->ReadToken(a, org);
+    EXPECT_TRUE(v.ok());
+    return v.ok() ? DrawForTest(*v, a.caller.role, services_->settings()) : std::string("error");
+  };
+  auto drawn = [&](const Actor& a) {
+    auto p = services_->ReadTokenPage(a, org, &DrawForTest);
+    EXPECT_TRUE(p.ok()) << p.status().message();
+    return p.ok() ? *p : nullptr;
+  };
+
+  draws = 0;
+  auto first = drawn(admin);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(draws.load(), 1);
+  EXPECT_EQ(drawn(admin), first);  // the same page, shared: not drawn again
+  EXPECT_EQ(draws.load(), 1);
+  EXPECT_EQ(first->text, fresh(admin));
+  EXPECT_EQ(first->view.org.id, org);
+  EXPECT_NE(first->text.find("REGENERATE"), std::string::npos) << first->text;
+
+  // Each role its own page.
+  auto seen_by_viewer = drawn(viewer);
+  ASSERT_NE(seen_by_viewer, nullptr);
+  EXPECT_NE(seen_by_viewer, first);
+  EXPECT_EQ(seen_by_viewer->text, fresh(viewer));
+  EXPECT_EQ(seen_by_viewer->text.find("REGENERATE"), std::string::npos) << seen_by_viewer->text;
+  auto seen_by_provider = drawn(provider);
+  ASSERT_NE(seen_by_provider, nullptr);
+  EXPECT_EQ(seen_by_provider->text, fresh(provider));
+  // Another drawing function gets its own page from the same read.
+  auto other_page = services_->ReadTokenPage(admin, org, &DrawOther);
+  ASSERT_TRUE(other_page.ok());
+  EXPECT_EQ((*other_page)->text, "other " + std::to_string(org));
+  EXPECT_EQ(drawn(admin), first);
+
+  // Another organization's user: refused as by ReadToken (404), and the refusal audited.
+  auto refused = services_->ReadTokenPage(stranger, org, &DrawForTest);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().http_status(), 404);
+  store::AuditFilter f;
+  f.actor = "drawn-stranger";
+  f.action = "TOKEN_READ";
+  auto refusals = services_->ListAudit(provider, f);
+  ASSERT_TRUE(refusals.ok());
+  EXPECT_EQ(refusals->size(), 1u);
+
+  // A change: the next page is drawn from the new state.
+  ASSERT_TRUE(
+      services_->DisableToken(provider, org, domain::DisableReason::kTermsViolation, "").ok());
+  auto disabled = drawn(admin);
+  ASSERT_NE(disabled, nullptr);
+  EXPECT_NE(disabled, first);
+  EXPECT_EQ(disabled->text, fresh(admin));
+  EXPECT_NE(disabled->text.find("DISABLED"), std::string::npos) << disabled->text;
+  ASSERT_TRUE(services_->EnableToken(provider, org).ok());
+
+  // The subscription ends at kNow + 1 h. A page drawn before the end is not served after it,
+  // though nothing in the store changes at the end.
+  ASSERT_TRUE(services_
+                  ->ChangeSubscription(provider, org, domain::Action::kRenew,
+                                       std::optional<TimeMs>(kNow + 3'600'000))
+                  .ok());
+  auto before_end = drawn(admin);
+  ASSERT_NE(before_end, nullptr);
+  EXPECT_EQ(before_end->text, fresh(admin));
+  EXPECT_NE(before_end->text.find("ACTIVE"), std::string::npos) << before_end->text;
+  clock_->set(kNow + 3'600'000);
+  auto after_end = drawn(admin);
+  ASSERT_NE(after_end, nullptr);
+  EXPECT_NE(after_end, before_end);
+  EXPECT_EQ(after_end->text, fresh(admin));
+  EXPECT_NE(after_end->text.find("EXPIRED"), std::string::npos) << after_end->text;
+  EXPECT_EQ(after_end->text.find("REGENERATE"), std::string::npos) << after_end->text;
+  // The clock set back: the active page, still kept, is served again.
+  clock_->set(kNow);
+  EXPECT_EQ(drawn(admin), before_end);
+}
+
+// Readers on several threads at once all get the one page kept for their kind.
+TEST_F(ServicesTest, ConcurrentReadersShareOneDrawnPage) {
+  const OrgId org = ActiveOrg("Concurrent Drawn Corp");
+  const Actor admin{"cdrawn-admin", domain::Caller{domain::Role::kOrgAdmin, org}, "", false};
+  ASSERT_TRUE(services_->ReadToken(admin, org).ok());  // the read cached first
+  std::vector<std::future<std::shared_ptr<const DrawnTokenPage>>> readers;
+  for (int i = 0; i < 4; ++i)
+    readers.push_back(std::async(std::launch::async, [&] {
+      std::shared_ptr<const DrawnTokenPage> last;
+      for (int j = 0; j < 200; ++j) {
+        auto p = services_->ReadTokenPage(admin, org, &DrawForTest);
+        if (!p.ok()) return std::shared_ptr<const DrawnTokenPage>();
+        if (last && *p != last) return std::shared_ptr<const DrawnTokenPage>();
+        last = *p;
+      }
+      return last;
+    }));
+  std::shared_ptr<const DrawnTokenPage> one;
+  for (auto& r : readers) {
+    auto p = r.get();
+    ASSERT_NE(p, nullptr);
+    if (!one) one = p;
+    EXPECT_EQ(p, one);
+  }
 }
 
 }  // namespace

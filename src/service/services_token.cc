@@ -44,42 +44,79 @@ bool ValidReportText(const std::string& s, size_t max) {
 // ---------------------------------------------------------------------------------------------
 // The organization's token.
 
+Result<std::shared_ptr<const Services::CachedOrg>> Services::ReadOrg(OrgId org_id) {
+  return read_cache_.GetOrRead(store_->ChangeStamp(), org_id,
+                               [&]() -> Result<std::shared_ptr<const CachedOrg>> {
+                                 auto fresh = std::make_shared<CachedOrg>();
+                                 OrgSnapshot& snap = fresh->snap;
+                                 Status st = store_->Read([&](Tx& tx) -> Status {
+                                   auto org = tx.GetOrg(org_id);
+                                   if (!org.ok())
+                                     return org.status().IsNotFound() ? NotFound() : org.status();
+                                   auto tok = tx.GetToken(org_id);
+                                   if (!tok.ok()) return tok.status();
+                                   auto last = tx.LastUsed(org_id);
+                                   if (!last.ok()) return last.status();
+                                   auto leak = tx.GetLeak(org_id);
+                                   if (!leak.ok()) return leak.status();
+                                   snap.leak = std::move(leak).value();
+                                   snap.org = std::move(org).value();
+                                   snap.token = std::move(tok).value();
+                                   snap.last_used = *last;
+                                   return Status::Ok();
+                                 });
+                                 if (!st.ok()) return st;
+                                 if (snap.token) snap.token->sealed.clear();
+                                 return std::shared_ptr<const CachedOrg>(std::move(fresh));
+                               });
+}
+
+Status Services::AuthorizeRead(const Actor& a, const OrgSnapshot& snap, TimeMs now) {
+  domain::Decision d =
+      domain::Decide(StateOf(snap.org, snap.token.has_value()), a.caller, Action::kRead, now);
+  if (!d.allowed())
+    Audit(a, std::nullopt, "TOKEN_READ", d.status.code(), "org " + std::to_string(snap.org.id))
+        .IgnoreError();
+  return d.status;
+}
+
 Result<TokenView> Services::ReadToken(const Actor& a, OrgId org_id) {
   const TimeMs now = clock_->now();
-  auto snap = read_cache_.GetOrRead(
-      store_->ChangeStamp(), org_id, [&]() -> Result<std::shared_ptr<const OrgSnapshot>> {
-        auto fresh = std::make_shared<OrgSnapshot>();
-        Status st = store_->Read([&](Tx& tx) -> Status {
-          auto org = tx.GetOrg(org_id);
-          if (!org.ok()) return org.status().IsNotFound() ? NotFound() : org.status();
-          auto tok = tx.GetToken(org_id);
-          if (!tok.ok()) return tok.status();
-          auto last = tx.LastUsed(org_id);
-          if (!last.ok()) return last.status();
-          auto leak = tx.GetLeak(org_id);
-          if (!leak.ok()) return leak.status();
-          fresh->leak = std::move(leak).value();
-          fresh->org = std::move(org).value();
-          fresh->token = std::move(tok).value();
-          fresh->last_used = *last;
-          return Status::Ok();
-        });
-        if (!st.ok()) return st;
-        if (fresh->token) fresh->token->sealed.clear();
-        return std::shared_ptr<const OrgSnapshot>(std::move(fresh));
-      });
-  if (!snap.ok()) return snap.status();
-  const OrgSnapshot& read = *snap.value();
-  domain::Decision d =
-      domain::Decide(StateOf(read.org, read.token.has_value()), a.caller, Action::kRead, now);
-  if (!d.allowed()) {
-    Audit(a, std::nullopt, "TOKEN_READ", d.status.code(), "org " + std::to_string(org_id))
-        .IgnoreError();
-    return d.status;
-  }
+  auto cached = ReadOrg(org_id);
+  if (!cached.ok()) return cached.status();
+  const OrgSnapshot& read = (*cached)->snap;
+  if (Status st = AuthorizeRead(a, read, now); !st.ok()) return st;
   TokenView view;
   FillView(read, a.caller, now, &view);
   return view;
+}
+
+Result<std::shared_ptr<const DrawnTokenPage>> Services::ReadTokenPage(const Actor& a, OrgId org_id,
+                                                                      TokenPageDraw draw) {
+  const TimeMs now = clock_->now();
+  auto cached = ReadOrg(org_id);
+  if (!cached.ok()) return cached.status();
+  const CachedOrg& entry = **cached;
+  if (Status st = AuthorizeRead(a, entry.snap, now); !st.ok()) return st;
+  // With the read authorized, an organization user's caller is (role, this organization): the
+  // role and the subscription in effect are all that can make two views of `snap` differ.
+  const domain::Subscription sub =
+      domain::EffectiveSubscription(StateOf(entry.snap.org, entry.snap.token.has_value()), now);
+  {
+    MutexLock lock(entry.drawn_mu);
+    for (const CachedOrg::Drawn& d : entry.drawn)
+      if (d.draw == draw && d.role == a.caller.role && d.subscription == sub) return d.page;
+  }
+  auto page = std::make_shared<DrawnTokenPage>();
+  FillView(entry.snap, a.caller, now, &page->view);
+  page->text = draw(page->view, a.caller.role, settings_);
+  std::shared_ptr<const DrawnTokenPage> shared = std::move(page);
+  MutexLock lock(entry.drawn_mu);
+  // Two readers may draw the same page at once; the first one kept is the one every reader gets.
+  for (const CachedOrg::Drawn& d : entry.drawn)
+    if (d.draw == draw && d.role == a.caller.role && d.subscription == sub) return d.page;
+  entry.drawn.push_back(CachedOrg::Drawn{draw, a.caller.role, sub, shared});
+  return shared;
 }
 
 Result<std::string> Services::RevealToken(const Actor& a, OrgId org) {
