@@ -62,14 +62,21 @@ SessionGuard::SessionGuard(service::Services& services, auth::SessionManager& se
 // refused whatever their order or validity, ours cleared so the browser can recover.
 std::optional<Response> SessionGuard::ReadSessionCookie(const http::RequestHeader& h,
                                                         std::string* sid) const {
-  if (CookieCount(h, kSessionCookie) > 1) {
+  // One pass: the first value, and whether there is another.
+  std::string_view first;
+  size_t count = 0;
+  ForEachCookie(h, kSessionCookie, [&](std::string_view v) {
+    if (count++ == 0) first = v;
+    return count > 1;
+  });
+  if (count > 1) {
     Response res = Error(
         Status::Invalid("AMBIGUOUS_SESSION",
                         "The request carries more than one sg_session cookie; sign in again."));
     res.set(http::bhttp::field::set_cookie, ClearCookie());
     return res;
   }
-  *sid = CookieValue(h, kSessionCookie);
+  sid->assign(first);
   if (sid->empty()) return Error(Status(401, "UNAUTHENTICATED", "Sign in first."));
   return std::nullopt;
 }
