@@ -28,6 +28,9 @@
 #   BENCH_DOC=docs/PERFORMANCE.md   where the results go; empty: print only
 #   BENCH_METRICS_OFF=1        also run scenarios 1 and 2 against a second server started with
 #                              --metrics off (rounds alternating): the cost of counting (issue 16)
+#   BENCH_SG_THREADS1=1        also run scenarios 1 and 2 against a second server started with
+#                              --threads 1 (rounds alternating): Sandgate at its best, measured
+#                              like nginx in both configurations, the better one compared
 #   BENCH_PG=1                 scenarios 2 and 3 against one node on PostgreSQL (a throwaway
 #                              cluster on this machine, scripts/pg-test-cluster.sh; the same data
 #                              copied with `sandgate store copy`), rounds alternating with the
@@ -53,6 +56,7 @@ BENCH_KEEP="${BENCH_KEEP:-0}"
 BENCH_START_TIMEOUT="${BENCH_START_TIMEOUT:-900}"
 BENCH_METRICS_OFF="${BENCH_METRICS_OFF:-1}"
 BENCH_PG="${BENCH_PG:-1}"
+BENCH_SG_THREADS1="${BENCH_SG_THREADS1:-1}"
 
 die() {
   echo "bench: $*" >&2
@@ -94,6 +98,7 @@ HAP_PID=""
 PGN_PID=""
 PG_DIR=""
 NM_PID=""
+T1_PID=""
 CHILD_PID=""
 SG_LOG="$DATA/sandgate.log"
 
@@ -115,6 +120,7 @@ cleanup() {
   stop_pid "$CHILD_PID"
   stop_pid "$SG_PID"
   stop_pid "$NM_PID"
+  stop_pid "$T1_PID"
   stop_pid "$NGINX_PID"
   stop_pid "$NGINX1_PID"
   stop_pid "$HAP_PID"
@@ -357,6 +363,23 @@ if [ "$BENCH_METRICS_OFF" = 1 ]; then
   code="$(curl -s -o /dev/null -w '%{http_code}' "$NM_BASE/metrics")"
   [ "$code" = 404 ] || die "the --metrics off server answered /metrics with $code, not 404"
   log_cmd "sandgate serve --listen 127.0.0.1:PORT2 --data \$WORK/data --log-file \$WORK/sandgate-nometrics.log --metrics off ${SG_FLAGS[*]}"
+fi
+
+# Sandgate at its best, as nginx is (issue 19): the same server with one I/O thread (`--threads 1`;
+# the default is one per core), same data directory, its own port and log file. Scenarios 1 and 2
+# measure both, rounds alternating, and compare the better one with the best peer, as nginx's
+# worker_processes 1 and auto are both measured; both figures are reported.
+if [ "$BENCH_SG_THREADS1" = 1 ]; then
+  T1_PORT="$(free_port)"
+  T1_BASE="http://127.0.0.1:$T1_PORT"
+  T1_LOG="$WORK/sandgate-threads1.log"
+  "$SANDGATE" serve --listen "127.0.0.1:$T1_PORT" --data "$DATA" --log-file "$T1_LOG" --threads 1 \
+    "${SG_FLAGS[@]}" >>"$WORK/sandgate-threads1.out" 2>&1 &
+  T1_PID=$!
+  wait_ready "$T1_BASE/readyz" "$T1_PID"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$T1_BASE/api/v1/sandbox/token")"
+  [ "$code" = 200 ] || die "the --threads 1 server answered the token page with $code, not 200"
+  log_cmd "sandgate serve --listen 127.0.0.1:PORT4 --data \$WORK/data --log-file \$WORK/sandgate-threads1.log --threads 1 ${SG_FLAGS[*]}"
 fi
 
 # nginx: the same HTTP work minus our logic, at its best (issue 19): the access log buffered like
@@ -607,6 +630,7 @@ scenario_invalid() { # $1: scenario name, $2: 1 to measure the peers too, 2 ngin
   fi
   if [ "$2" = 2 ]; then warm_up "$NGX1_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"; fi
   if [ "$2" = 1 ] && [ -n "$NM_PID" ]; then warm_up "$NM_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"; fi
+  if [ "$2" = 1 ] && [ -n "$T1_PID" ]; then warm_up "$T1_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"; fi
   for r in $(seq 1 "$BENCH_ROUNDS"); do
     run_wrk "$1" sandgate "$r" "$SG_LOG" "$INVALID_URL" -s "$LUA"
     if [ "$2" = 1 ]; then
@@ -620,6 +644,9 @@ scenario_invalid() { # $1: scenario name, $2: 1 to measure the peers too, 2 ngin
     if [ "$2" = 1 ] && [ -n "$NM_PID" ]; then
       run_wrk "$1" nometrics "$r" "$NM_LOG" "$NM_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
     fi
+    if [ "$2" = 1 ] && [ -n "$T1_PID" ]; then
+      run_wrk "$1" sandgate-1 "$r" "$T1_LOG" "$T1_BASE/zscsb/submit?api_token=$UNKNOWN" -s "$LUA"
+    fi
   done
 }
 
@@ -630,6 +657,7 @@ warm_up "$NGX_BASE/static200"
 warm_up "$NGX1_BASE/static200"
 warm_up "$HAP_BASE/static200"
 if [ -n "$NM_PID" ]; then warm_up "$NM_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"; fi
+if [ -n "$T1_PID" ]; then warm_up "$T1_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"; fi
 for r in $(seq 1 "$BENCH_ROUNDS"); do
   run_wrk page sandgate "$r" "$SG_LOG" "$PAGE_URL" -H "Cookie: sg_session=$COOKIE"
   run_wrk page nginx "$r" "$NGX/access.log" "$NGX_BASE/static200"
@@ -638,10 +666,15 @@ for r in $(seq 1 "$BENCH_ROUNDS"); do
   if [ -n "$NM_PID" ]; then
     run_wrk page nometrics "$r" "$NM_LOG" "$NM_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
   fi
+  if [ -n "$T1_PID" ]; then
+    run_wrk page sandgate-1 "$r" "$T1_LOG" "$T1_BASE/api/v1/sandbox/token" -H "Cookie: sg_session=$COOKIE"
+  fi
 done
 scenario_invalid invalid 1
 stop_pid "$NM_PID"
 NM_PID=""
+stop_pid "$T1_PID"
+T1_PID=""
 
 # ---- 5b. PostgreSQL: one node on a throwaway cluster on this machine (issue 19, target 6) ------
 # Same binary, same data (copied from the SQLite database with `sandgate store copy`, sessions
