@@ -293,6 +293,8 @@ class Services {
   };
   // The organization's snapshot, from the cache while the store is unchanged.
   Result<std::shared_ptr<const CachedOrg>> ReadOrg(OrgId org);
+  // The same, read from the store (one read transaction; the token's sealed copy left out).
+  Result<std::shared_ptr<const CachedOrg>> ReadOrgFromStore(OrgId org);
   // Decide(kRead) for `a` at `now`; a refusal is audited (TOKEN_READ).
   Status AuthorizeRead(const Actor& a, const OrgSnapshot& snap, TimeMs now);
   // Fills *out from what was read; the rules are applied at `now`.

@@ -46,29 +46,30 @@ bool ValidReportText(const std::string& s, size_t max) {
 
 Result<std::shared_ptr<const Services::CachedOrg>> Services::ReadOrg(OrgId org_id) {
   return read_cache_.GetOrRead(store_->ChangeStamp(), org_id,
-                               [&]() -> Result<std::shared_ptr<const CachedOrg>> {
-                                 auto fresh = std::make_shared<CachedOrg>();
-                                 OrgSnapshot& snap = fresh->snap;
-                                 Status st = store_->Read([&](Tx& tx) -> Status {
-                                   auto org = tx.GetOrg(org_id);
-                                   if (!org.ok())
-                                     return org.status().IsNotFound() ? NotFound() : org.status();
-                                   auto tok = tx.GetToken(org_id);
-                                   if (!tok.ok()) return tok.status();
-                                   auto last = tx.LastUsed(org_id);
-                                   if (!last.ok()) return last.status();
-                                   auto leak = tx.GetLeak(org_id);
-                                   if (!leak.ok()) return leak.status();
-                                   snap.leak = std::move(leak).value();
-                                   snap.org = std::move(org).value();
-                                   snap.token = std::move(tok).value();
-                                   snap.last_used = *last;
-                                   return Status::Ok();
-                                 });
-                                 if (!st.ok()) return st;
-                                 if (snap.token) snap.token->sealed.clear();
-                                 return std::shared_ptr<const CachedOrg>(std::move(fresh));
-                               });
+                               [&] { return ReadOrgFromStore(org_id); });
+}
+
+Result<std::shared_ptr<const Services::CachedOrg>> Services::ReadOrgFromStore(OrgId org_id) {
+  auto fresh = std::make_shared<CachedOrg>();
+  OrgSnapshot& snap = fresh->snap;
+  Status st = store_->Read([&](Tx& tx) -> Status {
+    auto org = tx.GetOrg(org_id);
+    if (!org.ok()) return org.status().IsNotFound() ? NotFound() : org.status();
+    auto tok = tx.GetToken(org_id);
+    if (!tok.ok()) return tok.status();
+    auto last = tx.LastUsed(org_id);
+    if (!last.ok()) return last.status();
+    auto leak = tx.GetLeak(org_id);
+    if (!leak.ok()) return leak.status();
+    snap.leak = std::move(leak).value();
+    snap.org = std::move(org).value();
+    snap.token = std::move(tok).value();
+    snap.last_used = *last;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (snap.token) snap.token->sealed.clear();
+  return std::shared_ptr<const CachedOrg>(std::move(fresh));
 }
 
 Status Services::AuthorizeRead(const Actor& a, const OrgSnapshot& snap, TimeMs now) {
