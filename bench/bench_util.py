@@ -341,14 +341,18 @@ def cmd_report(a):
     peer_names = {"nginx": "nginx (worker_processes auto)", "nginx-1": "nginx (worker_processes 1)",
                   "haproxy": "HAProxy"}
 
-    def best_peer(scenario):
-        """Issue 19: the baseline of scenarios 1 and 2 is the best of the peers (req/s medians)."""
+    def best_of(scenario, sides):
+        """The side of `sides` with the most req/s (medians) in `scenario`, and its name."""
         best, best_side = None, None
-        for side in peer_names:
+        for side in sides:
             b = agg(scenario, side)
             if b and (best is None or (b["rps"] or 0) > (best["rps"] or 0)):
                 best, best_side = b, side
         return best, best_side
+
+    def best_peer(scenario):
+        """Issue 19: the baseline of scenarios 1 and 2 is the best of the peers (req/s medians)."""
+        return best_of(scenario, peer_names)
 
     sg_names = {"sandgate": "Sandgate (one I/O thread per core, the default)",
                 "sandgate-1": "Sandgate (--threads 1)"}
@@ -356,12 +360,7 @@ def cmd_report(a):
     def best_sandgate(scenario):
         """Scenarios 1 and 2: Sandgate at its best, like the peers: the better (req/s medians) of
         the default server and the one started with --threads 1, when both were measured."""
-        best, best_side = None, None
-        for side in sg_names:
-            mine = agg(scenario, side)
-            if mine and (best is None or (mine["rps"] or 0) > (best["rps"] or 0)):
-                best, best_side = mine, side
-        return best, best_side
+        return best_of(scenario, sg_names)
 
     def engine_for(scenario):
         """Scenario 3's baseline: the engine rounds run between this scenario's Sandgate rounds."""
@@ -426,20 +425,16 @@ def cmd_report(a):
     for scenario in ("invalid", "page"):
         _, best_side = best_peer(scenario)
         _, best_sg = best_sandgate(scenario)
-        if agg(scenario, "sandgate-1"):
-            for side, name in sg_names.items():
-                mine = agg(scenario, side)
-                if mine:
-                    peer_rows.append([titles[scenario],
-                                      name + (" (better)" if side == best_sg else ""),
-                                      fmt_rate(mine["rps"]), fmt_ms(mine["p50"]),
-                                      fmt_ms(mine["p99"]), mix_text(mine["mix"])])
-        for side, name in peer_names.items():
+        # Sandgate's two configurations (when both ran), then the peers.
+        listed = [(side, name, " (better)" if side == best_sg else "")
+                  for side, name in sg_names.items()] if agg(scenario, "sandgate-1") else []
+        listed += [(side, name, " (best)" if side == best_side else "")
+                   for side, name in peer_names.items()]
+        for side, name, mark in listed:
             b = agg(scenario, side)
             if b:
-                peer_rows.append([titles[scenario], name + (" (best)" if side == best_side else ""),
-                                  fmt_rate(b["rps"]), fmt_ms(b["p50"]), fmt_ms(b["p99"]),
-                                  mix_text(b["mix"])])
+                peer_rows.append([titles[scenario], name + mark, fmt_rate(b["rps"]),
+                                  fmt_ms(b["p50"]), fmt_ms(b["p99"]), mix_text(b["mix"])])
 
     # Issue 16: the cost of the metrics, from the alternating --metrics off rounds.
     metrics_rows = []
