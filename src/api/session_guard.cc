@@ -35,15 +35,6 @@ void ForEachCookie(const http::RequestHeader& req, std::string_view name, F f) {
 
 }  // namespace
 
-size_t CookieCount(const http::RequestHeader& req, std::string_view name) {
-  size_t n = 0;
-  ForEachCookie(req, name, [&](std::string_view) {
-    n++;
-    return false;
-  });
-  return n;
-}
-
 std::string CookieValue(const http::RequestHeader& req, std::string_view name) {
   std::string out;
   ForEachCookie(req, name, [&](std::string_view v) {

@@ -31,8 +31,6 @@ enum class Audience {
   kProvider,  // provider administrators; 404 (audited) for organization users
 };
 
-// How many cookies named `name` the request carries (every Cookie header).
-size_t CookieCount(const http::RequestHeader& req, std::string_view name);
 // The first cookie named `name`, or "".
 std::string CookieValue(const http::RequestHeader& req, std::string_view name);
 

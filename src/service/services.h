@@ -290,6 +290,10 @@ class Services {
     };
     mutable Mutex drawn_mu;
     mutable std::vector<Drawn> drawn GUARDED_BY(drawn_mu);  // a handful: one per kind of reader
+    // The page kept for this kind of reader, or null.
+    std::shared_ptr<const DrawnTokenPage> KeptPage(TokenPageDraw draw, domain::Role role,
+                                                   domain::Subscription sub) const
+        REQUIRES(drawn_mu);
   };
   // The organization's snapshot, from the cache while the store is unchanged.
   Result<std::shared_ptr<const CachedOrg>> ReadOrg(OrgId org);

@@ -105,8 +105,7 @@ Result<std::shared_ptr<const DrawnTokenPage>> Services::ReadTokenPage(const Acto
       domain::EffectiveSubscription(StateOf(entry.snap.org, entry.snap.token.has_value()), now);
   {
     MutexLock lock(entry.drawn_mu);
-    for (const CachedOrg::Drawn& d : entry.drawn)
-      if (d.draw == draw && d.role == a.caller.role && d.subscription == sub) return d.page;
+    if (auto kept = entry.KeptPage(draw, a.caller.role, sub)) return kept;
   }
   auto page = std::make_shared<DrawnTokenPage>();
   FillView(entry.snap, a.caller, now, &page->view);
@@ -114,10 +113,16 @@ Result<std::shared_ptr<const DrawnTokenPage>> Services::ReadTokenPage(const Acto
   std::shared_ptr<const DrawnTokenPage> shared = std::move(page);
   MutexLock lock(entry.drawn_mu);
   // Two readers may draw the same page at once; the first one kept is the one every reader gets.
-  for (const CachedOrg::Drawn& d : entry.drawn)
-    if (d.draw == draw && d.role == a.caller.role && d.subscription == sub) return d.page;
+  if (auto kept = entry.KeptPage(draw, a.caller.role, sub)) return kept;
   entry.drawn.push_back(CachedOrg::Drawn{draw, a.caller.role, sub, shared});
   return shared;
+}
+
+std::shared_ptr<const DrawnTokenPage> Services::CachedOrg::KeptPage(
+    TokenPageDraw draw, domain::Role role, domain::Subscription sub) const {
+  for (const Drawn& d : drawn)
+    if (d.draw == draw && d.role == role && d.subscription == sub) return d.page;
+  return nullptr;
 }
 
 Result<std::string> Services::RevealToken(const Actor& a, OrgId org) {
