@@ -18,6 +18,7 @@
 #include "common/log_text.h"
 #include "common/no_wait.h"
 #include "common/secret.h"
+#include "http/connection_deadlines.h"
 #include "http/connection_limits.h"
 #include "http/deadlines.h"
 #include "http/http_metrics.h"
@@ -143,10 +144,11 @@ asio::awaitable<beast::error_code> SendContinue(Stream& stream) {
 template <class Stream>
 class StreamBodyReader : public BodyReader {
  public:
-  StreamBodyReader(Stream& stream, beast::flat_buffer& buffer,
+  StreamBodyReader(Stream& stream, ConnectionDeadline& deadline, beast::flat_buffer& buffer,
                    bhttp::request_parser<bhttp::buffer_body>& parser, std::chrono::seconds timeout,
                    uint64_t min_rate)
       : stream_(stream),
+        deadline_(deadline),
         buffer_(buffer),
         parser_(parser),
         timeout_(timeout),
@@ -160,7 +162,10 @@ class StreamBodyReader : public BodyReader {
     if (parser_.is_done()) co_return size_t{0};
     if (expect_continue_) {
       expect_continue_ = false;
-      if (auto ec = co_await SendContinue(stream_)) {
+      deadline_.Set(BodyDeadline(started_, Clock::now(), timeout_, received_, min_rate_));
+      auto ec = co_await SendContinue(stream_);
+      deadline_.Clear();
+      if (ec) {
         gone_ = true;
         co_return Status(499, "CLIENT_GONE", "The client went away.");
       }
@@ -175,9 +180,10 @@ class StreamBodyReader : public BodyReader {
         gone_ = true;
         co_return Status(499, "CLIENT_GONE", "The client is too slow.");
       }
-      Lowest(stream_).expires_at(deadline);
+      deadline_.Set(deadline);
       auto [ec, unused] = co_await bhttp::async_read_some(stream_, buffer_, parser_,
                                                           asio::as_tuple(asio::use_awaitable));
+      deadline_.Clear();
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec == bhttp::error::body_limit) {
         co_return Status(413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
@@ -208,6 +214,7 @@ class StreamBodyReader : public BodyReader {
 
  private:
   Stream& stream_;
+  ConnectionDeadline& deadline_;
   beast::flat_buffer& buffer_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
   std::chrono::seconds timeout_;
@@ -229,6 +236,9 @@ struct Server::Impl {
   // stays on the context that accepted it. So a connection's operations and timers never run
   // concurrently (no strand needed) and the threads share no scheduler (the nginx model).
   asio::io_context ioc{1};
+  // One per worker (same index): the deadlines of the connections it serves. Declared before
+  // `workers` so that connections, which go with their context, unregister from a live sweep.
+  std::vector<std::unique_ptr<DeadlineSweep>> sweeps;
   std::vector<std::unique_ptr<asio::io_context>> workers;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> worker_guards;
   size_t next_worker = 0;  // used by Accept only
@@ -267,6 +277,7 @@ struct Server::Impl {
         limits(opt.max_connections, opt.max_connections_per_address) {
     if (opt.metrics && metrics::Enabled()) http_metrics = std::make_unique<HttpMetrics>(*router);
     for (int i = 0; i < Threads(); ++i) {
+      sweeps.push_back(std::make_unique<DeadlineSweep>());
       workers.push_back(std::make_unique<asio::io_context>(1));
       worker_guards.push_back(asio::make_work_guard(*workers.back()));
     }
@@ -377,7 +388,8 @@ struct Server::Impl {
         client = ep.address().to_string();
       // The connection moves to the next I/O thread's context. Nothing pending on `ioc` (this
       // accept loop) ever refers to a worker context, so their lifetimes stay independent.
-      asio::io_context& worker = *workers[next_worker++ % workers.size()];
+      const size_t w = next_worker++ % workers.size();
+      asio::io_context& worker = *workers[w];
       const auto fd = sock.release(aec);
       if (aec) continue;
       tcp::socket conn(worker);
@@ -386,15 +398,17 @@ struct Server::Impl {
         ::close(fd);
         continue;
       }
-      asio::co_spawn(worker,
-                     Start(std::move(conn), std::move(ticket), Peer{std::move(client), key}),
-                     asio::detached);
+      asio::co_spawn(
+          worker,
+          Start(std::move(conn), *sweeps[w], std::move(ticket), Peer{std::move(client), key}),
+          asio::detached);
     }
   }
 
   // `ticket` holds the connection's place under the caps until the coroutine ends.
-  asio::awaitable<void> Start(tcp::socket sock, [[maybe_unused]] ConnectionLimits::Ticket ticket,
-                              Peer client) {
+  // `sweep` is the deadline sweep of the worker that runs this connection.
+  asio::awaitable<void> Start(tcp::socket sock, DeadlineSweep& sweep,
+                              [[maybe_unused]] ConnectionLimits::Ticket ticket, Peer client) {
     // Counts this connection as open until the coroutine ends.
     struct OpenConnection {
       metrics::Gauge* g;
@@ -407,13 +421,14 @@ struct Server::Impl {
     } open_connection(http_metrics != nullptr);
     if (!tls) {
       PlainStream stream(std::move(sock));
-      co_await Connection(stream, client);
+      ConnectionDeadline deadline(sweep, stream.socket());
+      co_await Connection(stream, deadline, client);
       // Lingering close: after our FIN, read and drop what the client still sends (briefly), so
       // a final answer such as a 400 is not destroyed by a reset over unread bytes.
       beast::error_code ec;
       stream.socket().shutdown(tcp::socket::shutdown_send, ec);
       if (ec) co_return;
-      stream.expires_after(std::chrono::seconds(1));
+      deadline.SetAfter(std::chrono::seconds(1));
       char scratch[4096];
       for (size_t drained = 0; drained < 64 * 1024;) {
         auto [rec, n] = co_await stream.async_read_some(asio::buffer(scratch),
@@ -424,15 +439,17 @@ struct Server::Impl {
       co_return;
     }
     TlsStream stream(std::move(sock), *tls);
-    Lowest(stream).expires_after(opt.header_timeout);
+    ConnectionDeadline deadline(sweep, Lowest(stream).socket());
+    deadline.SetAfter(opt.header_timeout);
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::server,
                                                  asio::as_tuple(asio::use_awaitable));
+    deadline.Clear();
     if (hec) {  // not TLS, an old protocol version, or too slow
       if (http_metrics) metrics::M().http_tls_handshake_failures->Inc();
       co_return;
     }
-    co_await Connection(stream, client);
-    Lowest(stream).expires_after(std::chrono::seconds(1));
+    co_await Connection(stream, deadline, client);
+    deadline.SetAfter(std::chrono::seconds(1));
     co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
   }
 
@@ -458,10 +475,13 @@ struct Server::Impl {
   // `idle_timeout`); it is never re-armed per read. Returns OK, a status to answer (400, 431), or
   // 499 when the connection just ends (closed, timed out).
   template <class Stream>
-  asio::awaitable<Status> ReadHeader(Stream& stream, beast::flat_buffer& buffer,
+  asio::awaitable<Status> ReadHeader(Stream& stream, ConnectionDeadline& deadline,
+                                     beast::flat_buffer& buffer,
                                      bhttp::request_parser<bhttp::empty_body>& head, bool first) {
     bool armed = first || buffer.size() > 0;
-    Lowest(stream).expires_after(armed ? opt.header_timeout : opt.idle_timeout);
+    // Until the header's first byte a kept-alive connection may idle; from it (from now for the
+    // first request: the connection just started) the header has header_timeout.
+    auto until = CoarseNow() + (armed ? opt.header_timeout : opt.idle_timeout);
     size_t scanned = 0, checked = 0;
     for (;;) {
       std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
@@ -492,19 +512,22 @@ struct Server::Impl {
         co_return Status::Ok();
       }
       scanned = data.size() >= 3 ? data.size() - 3 : 0;
+      deadline.Set(until);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192),
                                                      asio::as_tuple(asio::use_awaitable));
+      deadline.Clear();
       if (ec) co_return Status(499, "CLIENT_GONE", "The connection ended.");
       buffer.commit(n);
       if (!armed && n > 0) {
         armed = true;
-        Lowest(stream).expires_after(opt.header_timeout);
+        until = CoarseNow() + opt.header_timeout;
       }
     }
   }
 
   template <class Stream>
-  asio::awaitable<void> Connection(Stream& stream, const Peer& client) {
+  asio::awaitable<void> Connection(Stream& stream, ConnectionDeadline& deadline,
+                                   const Peer& client) {
     beast::flat_buffer buffer;
     std::string wire;  // answers are serialized here, one at a time (Serve)
     bool first = true;
@@ -512,19 +535,19 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::empty_body> head;
       head.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
       head.body_limit(boost::none);
-      Status st = co_await ReadHeader(stream, buffer, head, first);
+      Status st = co_await ReadHeader(stream, deadline, buffer, head, first);
       first = false;
       if (st.ok()) st = CheckFraming(head.get());
       if (!st.ok()) {
         if (!st.IsClientGone()) {
-          co_await WriteError(stream, 11, st.http_status(), st.code(), st.message());
+          co_await WriteError(stream, deadline, 11, st.http_status(), st.code(), st.message());
           spdlog::info("{} - - {} refused: {}", client.addr, st.http_status(), st.message());
         }
         break;
       }
       in_flight++;
       if (http_metrics) metrics::M().http_in_flight->Add(1);
-      bool keep = co_await Serve(stream, buffer, head, client, wire);
+      bool keep = co_await Serve(stream, deadline, buffer, head, client, wire);
       if (http_metrics) metrics::M().http_in_flight->Add(-1);
       in_flight--;
       if (!keep || stopping) break;
@@ -537,18 +560,19 @@ struct Server::Impl {
   }
 
   template <class Stream>
-  asio::awaitable<void> WriteError(Stream& stream, unsigned version, int status,
-                                   const std::string& code, const std::string& msg) {
+  asio::awaitable<void> WriteError(Stream& stream, ConnectionDeadline& deadline, unsigned version,
+                                   int status, const std::string& code, const std::string& msg) {
     Response res = JsonError(version, status, code, msg);
     const std::string request_id = NewRequestId();
     AddRequestIdToError(res, request_id);
     res.set("X-Request-Id", request_id);
     res.keep_alive(false);
     res.prepare_payload();
-    Lowest(stream).expires_after(std::chrono::seconds(5));
     std::string wire;
     SerializeResponse(res, wire, CommonLines(res));
+    deadline.SetAfter(std::chrono::seconds(5));
     co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
+    deadline.Clear();
   }
 
   // The request id (the trusted proxy's, or a new one) and, behind a trusted proxy, the client's
@@ -582,7 +606,8 @@ struct Server::Impl {
   // Serves one request whose header has been read. Returns whether to keep the connection.
   // `wire` is the connection's answer buffer: empty on entry and on return.
   template <class Stream>
-  asio::awaitable<bool> Serve(Stream& stream, beast::flat_buffer& buffer,
+  asio::awaitable<bool> Serve(Stream& stream, ConnectionDeadline& deadline,
+                              beast::flat_buffer& buffer,
                               bhttp::request_parser<bhttp::empty_body>& head, const Peer& client,
                               std::string& wire) {
     auto started = std::chrono::steady_clock::now();
@@ -621,7 +646,8 @@ struct Server::Impl {
       } else if (match.route->stream_handler) {
         bhttp::request_parser<bhttp::buffer_body> sp(std::move(head));
         sp.body_limit(match.route->options.body_limit);
-        StreamBodyReader<Stream> reader(stream, buffer, sp, opt.body_timeout, opt.min_body_rate);
+        StreamBodyReader<Stream> reader(stream, deadline, buffer, sp, opt.body_timeout,
+                                        opt.min_body_rate);
         ctx.params = std::move(match.params);
         ctx.blocking = &blocking;
         res = co_await match.route->stream_handler(sp.get(), ctx, reader);
@@ -650,15 +676,19 @@ struct Server::Impl {
         res = std::move(*early);  // refused before the body: no 100, the body is not read
       } else {
         if (ExpectsContinue(h) && has_body) {
-          if (co_await SendContinue(stream)) co_return false;
+          deadline.SetAfter(opt.body_timeout);
+          auto ec = co_await SendContinue(stream);
+          deadline.Clear();
+          if (ec) co_return false;
         }
         bhttp::request_parser<bhttp::string_body> full(std::move(head));
         full.body_limit(match.route->options.body_limit);
         beast::error_code ec;
         if (!full.is_done()) {  // a request without a body (most GETs) is complete already
-          Lowest(stream).expires_after(opt.body_timeout);
+          deadline.SetAfter(opt.body_timeout);
           std::tie(ec, std::ignore) =
               co_await bhttp::async_read(stream, buffer, full, asio::as_tuple(asio::use_awaitable));
+          deadline.Clear();
         }
         if (ec == bhttp::error::body_limit) {
           res = JsonError(11, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
@@ -684,10 +714,11 @@ struct Server::Impl {
     res.set("X-Request-Id", ctx.request_id);
     res.keep_alive(keep);
     res.prepare_payload();
-    Lowest(stream).expires_after(opt.body_timeout);
     SerializeResponse(res, wire, CommonLines(res));
+    deadline.SetAfter(opt.body_timeout);
     auto [wec, wn] =
         co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
+    deadline.Clear();
     Wipe(wire);  // holds the body: possibly a revealed token
     // The connection keeps the buffer for its next answer, unless it grew past what small answers
     // need (a report, a rule file).
@@ -836,7 +867,10 @@ void Server::Run() {
   if (im.opt.handle_signals) WaitForSignal();  // the signals were added by Bind()
   asio::co_spawn(im.ioc, im.Accept(), asio::detached);
   std::vector<std::thread> threads;
-  for (auto& w : im.workers) threads.emplace_back([&w] { w->run(); });
+  for (size_t i = 0; i < im.workers.size(); ++i) {
+    asio::co_spawn(*im.workers[i], im.sweeps[i]->Run(), asio::detached);
+    threads.emplace_back([&w = im.workers[i]] { w->run(); });
+  }
   im.ioc.run();
   for (auto& t : threads) t.join();
   // A coroutine on the blocking pool (RunHandler, the Submission API's scans) ends by handing its

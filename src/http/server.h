@@ -8,7 +8,8 @@
 //   keep-alive connection waits `idle_timeout` for the next request's first byte; a buffered body
 //   must arrive within `body_timeout`; a streamed body within `body_timeout` plus one second per
 //   `min_body_rate` bytes received (and no pause longer than `body_timeout`). Dripping a byte a
-//   second buys nothing.
+//   second buys nothing. Each I/O thread enforces its connections' deadlines with one sweep
+//   (connection_deadlines.h), at most 250 ms late; no deadline runs while a handler does.
 // - Caps on open connections, overall and per client address (ConnectionLimits): a connection
 //   over a cap is closed before a byte is read (plain HTTP: after a minimal 503).
 // - The request filter (request_filter.h) refuses ambiguous framing (smuggling) and obsolete
