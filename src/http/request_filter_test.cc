@@ -35,6 +35,21 @@ TEST(RequestFilter, RawHeaderRefusesFoldingBareLineEndsAndControls) {
   EXPECT_EQ(CheckRawHeader(std::string(with_nul, sizeof with_nul - 1)).http_status(), 400);
 }
 
+// Every byte value at every offset of a long field value (runs are skipped eight bytes at a
+// time): refused exactly when it is a control character (below 0x20 but TAB, or DEL).
+TEST(RequestFilter, RawHeaderFindsAControlByteAnywhereInALongRun) {
+  for (int c = 0; c < 256; ++c) {
+    if (c == '\r' || c == '\n') continue;  // line ends: their own rules
+    const bool control = (c < 0x20 && c != '\t') || c == 0x7f;
+    for (size_t at = 0; at < 20; ++at) {
+      std::string value(24, 'v');
+      value[at] = static_cast<char>(c);
+      const std::string raw = "GET /a HTTP/1.1\r\nHost: x\r\nX-Long: " + value + "\r\n\r\n";
+      EXPECT_EQ(CheckRawHeader(raw).ok(), !control) << "byte " << c << " at " << at;
+    }
+  }
+}
+
 TEST(RequestFilter, FramingAcceptsOrdinaryRequests) {
   EXPECT_EQ(Framing("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
   EXPECT_EQ(Framing("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0);

@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <optional>
 
 namespace sandgate::http {
@@ -68,10 +69,19 @@ bool KeyIs(std::string_view raw_key, std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+bool IsParam(const std::string& seg) {
+  return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+}  // namespace
+
 void Router::Add(bhttp::verb method, std::string_view pattern, Handler h, RouteOptions o) {
   Route r{method, {}, std::move(h), o, nullptr};
   for (auto s : SplitPath(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
+  IndexExactPaths();
 }
 
 void Router::AddStream(bhttp::verb method, std::string_view pattern, StreamHandler h,
@@ -79,11 +89,57 @@ void Router::AddStream(bhttp::verb method, std::string_view pattern, StreamHandl
   Route r{method, {}, nullptr, o, std::move(h)};
   for (auto s : SplitPath(pattern)) r.segments.emplace_back(s);
   routes_.push_back(std::move(r));
+  IndexExactPaths();
+}
+
+// For each route without parameters, its canonical path ("/a/b"), mapped to every route that
+// matches that path, in registration order, when they are all parameter-free; a path that a
+// route with parameters also matches is left out (Find then scans, as for any other path).
+void Router::IndexExactPaths() {
+  exact_.clear();
+  for (const Route& r : routes_) {
+    if (std::any_of(r.segments.begin(), r.segments.end(), IsParam)) continue;
+    std::string key;
+    for (const auto& seg : r.segments) key += "/" + seg;
+    if (key.empty()) key = "/";
+    if (exact_.count(key)) continue;
+    std::vector<size_t> matching;
+    bool all_exact = true;
+    for (size_t i = 0; i < routes_.size() && all_exact; ++i) {
+      const Route& o = routes_[i];
+      if (o.segments.size() != r.segments.size()) continue;
+      bool match = true, params = false;
+      for (size_t k = 0; k < o.segments.size() && match; ++k) {
+        if (IsParam(o.segments[k]))
+          params = true;
+        else
+          match = o.segments[k] == r.segments[k];
+      }
+      if (!match) continue;
+      if (params) all_exact = false;
+      matching.push_back(i);
+    }
+    if (all_exact) exact_.emplace(std::move(key), std::move(matching));
+  }
 }
 
 Router::Match Router::Find(bhttp::verb method, std::string_view path) const {
   Match m;
   m.status = 404;
+  if (auto it = exact_.find(path); it != exact_.end()) {
+    for (size_t i : it->second) {
+      const Route& r = routes_[i];
+      if (r.method == method) {
+        m.route = &r;
+        m.status = 0;
+        return m;
+      }
+      m.status = 405;
+      std::string name(bhttp::to_string(r.method));
+      if (m.allow.find(name) == std::string::npos) m.allow += (m.allow.empty() ? "" : ", ") + name;
+    }
+    return m;
+  }
   auto parts = SplitPath(path);
   for (const Route& r : routes_) {
     if (r.segments.size() != parts.size()) continue;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -103,7 +104,16 @@ class Router {
   const BeforeContinue& before_continue() const { return before_continue_; }
 
  private:
+  void IndexExactPaths();
+  // Transparent hashing, so that Find looks a path up without copying it.
+  struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
   std::vector<Route> routes_;
+  // Paths that only parameter-free routes match, to those routes (indices into routes_, in
+  // registration order): Find answers them without splitting the path or scanning every route.
+  std::unordered_map<std::string, std::vector<size_t>, PathHash, std::equal_to<>> exact_;
   BeforeContinue before_continue_;
 };
 

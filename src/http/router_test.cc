@@ -23,6 +23,37 @@ TEST(Router, MatchesLiteralsAndCaptures) {
   EXPECT_EQ(m405.allow, "GET, POST");
 }
 
+// Paths that only parameter-free routes match are looked up in an index; the answer must be the
+// one the scan in registration order gives, including when a route with a capture (registered
+// earlier) matches the same path, and for spellings of a path that the index does not hold.
+TEST(Router, IndexedPathsAnswerAsTheScanDoes) {
+  Router r;
+  r.Add(bhttp::verb::get, "/a/{id}", Ok);  // 0
+  r.Add(bhttp::verb::get, "/a/b", Ok);     // 1: shadowed by 0 for GET
+  r.Add(bhttp::verb::post, "/a/b", Ok);    // 2
+  r.Add(bhttp::verb::get, "/c/d", Ok);     // 3
+  r.Add(bhttp::verb::put, "/c/d", Ok);     // 4
+  r.Add(bhttp::verb::get, "/", Ok);        // 5
+  const auto& routes = r.routes();
+  auto get_ab = r.Find(bhttp::verb::get, "/a/b");
+  EXPECT_EQ(get_ab.route, &routes[0]);
+  ASSERT_EQ(get_ab.params.size(), 1u);
+  EXPECT_EQ(get_ab.params[0].second, "b");
+  EXPECT_EQ(r.Find(bhttp::verb::post, "/a/b").route, &routes[2]);
+  EXPECT_EQ(r.Find(bhttp::verb::put, "/c/d").route, &routes[4]);
+  for (const char* spelling : {"/c/d", "/c/d/", "//c//d"}) {
+    EXPECT_EQ(r.Find(bhttp::verb::get, spelling).route, &routes[3]) << spelling;
+    auto m = r.Find(bhttp::verb::delete_, spelling);
+    EXPECT_EQ(m.status, 405) << spelling;
+    EXPECT_EQ(m.allow, "GET, PUT") << spelling;
+  }
+  EXPECT_EQ(r.Find(bhttp::verb::get, "/").route, &routes[5]);
+  EXPECT_EQ(r.Find(bhttp::verb::get, "/c").status, 404);
+  // A route added later that also matches an indexed path takes part in its answers.
+  r.Add(bhttp::verb::delete_, "/c/{x}", Ok);  // 6
+  EXPECT_EQ(r.Find(bhttp::verb::delete_, "/c/d").route, &r.routes()[6]);
+}
+
 TEST(Router, SplitTargetDecodesPathAndKeepsQueryRaw) {
   std::string path, query;
   ASSERT_TRUE(SplitTarget("/a%20b/c?x=1&y=%41", &path, &query));
