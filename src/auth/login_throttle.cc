@@ -113,8 +113,10 @@ std::optional<int64_t> LoginThrottle::RetryAfter(const std::string& username,
 std::optional<LoginThrottle::Wait> LoginThrottle::RetryAfterLocked(const std::string& username,
                                                                    const std::string& address,
                                                                    TimeMs now) {
-  auto rp = Check(counts_->Get(PairKey(username, address), now, policy_.window),
-                  policy_.free_failures_per_pair, now);
+  std::optional<int64_t> rp;
+  if (policy_.per_pair)
+    rp = Check(counts_->Get(PairKey(username, address), now, policy_.window),
+               policy_.free_failures_per_pair, now);
   auto ra = Check(counts_->Get(AddressKey(address), now, policy_.window),
                   policy_.free_failures_per_address, now);
   if (ra && (!rp || *ra >= *rp)) return Wait{*ra, Limit::kAddress};
@@ -170,7 +172,7 @@ std::optional<int64_t> LoginThrottle::Attempt(const std::string& username,
 
 void LoginThrottle::RecordFailureLocked(const std::string& username, const std::string& address,
                                         TimeMs now) {
-  counts_->AddFailure(PairKey(username, address), now, policy_.window);
+  if (policy_.per_pair) counts_->AddFailure(PairKey(username, address), now, policy_.window);
   counts_->AddFailure(AddressKey(address), now, policy_.window);
 }
 

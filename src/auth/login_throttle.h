@@ -66,6 +66,9 @@ class LoginThrottle {
     int free_failures_per_address = 20;
     TimeMs window = 15 * 60 * 1000;
     TimeMs max_delay = 15 * 60 * 1000;
+    // False: the address limit only, and no pair is counted or looked up (the Submission API's
+    // invalid tokens, which have no username: one count per request instead of two).
+    bool per_pair = true;
   };
   // Which limit refused an attempt. kStore: shared counts (ShareThrough) and the attempt needed a
   // new slice but the store could not be reached (answer 503, not a throttle refusal).

@@ -117,6 +117,25 @@ TEST(LoginThrottle, CountsComeFromTheGivenFailureCounts) {
   EXPECT_EQ(c->adds, 2);  // the pair and the address
 }
 
+// Without pairs (the Submission API's invalid tokens): one count per failure, the address limit
+// alone refuses, and a success forgives nothing that was not counted.
+TEST(LoginThrottle, WithoutPairsOnlyTheAddressIsCounted) {
+  auto counts = std::make_unique<CountingCounts>();
+  CountingCounts* c = counts.get();
+  LoginThrottle::Policy p;
+  p.free_failures_per_pair = 1;  // would refuse the second failure if pairs were counted
+  p.free_failures_per_address = 3;
+  p.per_pair = false;
+  LoginThrottle t(p, std::move(counts));
+  for (TimeMs now = 1000; now < 1003; ++now)
+    EXPECT_EQ(t.Attempt("", "10.1.1.1", now, true), std::nullopt);
+  EXPECT_EQ(c->adds, 3);
+  LoginThrottle::Limit which = LoginThrottle::Limit::kPair;
+  EXPECT_TRUE(t.Attempt("", "10.1.1.1", 1003, true, &which).has_value());
+  EXPECT_EQ(which, LoginThrottle::Limit::kAddress);
+  EXPECT_EQ(t.Attempt("", "10.1.1.2", 1003, true), std::nullopt);  // another address
+}
+
 // Several nodes (ShareThrough): two throttles on two handles of one store stand for two nodes.
 class SharedLoginThrottleTest : public ::testing::Test {
  protected:

@@ -47,7 +47,7 @@ namespace {
 // the same sink, so lines never interleave; they are buffered and reach the file within a second,
 // or sooner with the next operational message: one write per buffer, not per request (the way
 // nginx's `access_log ... buffer= flush=` works).
-constexpr const char* kLogPattern = "%Y-%m-%dT%H:%M:%S.%eZ %l %v";
+// Lines are "2026-12-05T10:28:33.684Z info MESSAGE" (MakeTextFormatter), or JSON.
 constexpr size_t kLogBufferBytes = 64 * 1024;
 
 // `log_file` "-": everything (operational and request lines) goes to standard output only, for
@@ -82,15 +82,13 @@ void SetUpLogging(const std::string& log_file, bool to_stderr, bool json = false
     }
   }
   auto logger = std::make_shared<spdlog::logger>("sandgate", sinks.begin(), sinks.end());
-  logger->set_pattern(kLogPattern, spdlog::pattern_time_type::utc);
-  if (json) logger->set_formatter(MakeJsonFormatter());
+  logger->set_formatter(json ? MakeJsonFormatter() : MakeTextFormatter());
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   spdlog::sink_ptr access_sink = file_sink ? file_sink : stderr_sink;
   if (access_sink) {
     auto access = std::make_shared<spdlog::logger>("access", access_sink);
-    access->set_pattern(kLogPattern, spdlog::pattern_time_type::utc);
-    if (json) access->set_formatter(MakeJsonFormatter());
+    access->set_formatter(json ? MakeJsonFormatter() : MakeTextFormatter());
     access->flush_on(spdlog::level::warn);
     spdlog::register_logger(access);
     spdlog::flush_every(std::chrono::seconds(1));

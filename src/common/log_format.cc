@@ -82,7 +82,46 @@ class JsonFormatter : public spdlog::formatter {
   }
 };
 
+// "TIME LEVEL MESSAGE" (see MakeTextFormatter) written directly: the date and
+// time up to the second are formatted once per second and kept.
+class TextFormatter : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto since = msg.time.time_since_epoch();
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since);
+    if (secs.count() != cached_second_) {
+      const std::time_t t = static_cast<std::time_t>(secs.count());
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      std::strftime(prefix_, sizeof prefix_, "%Y-%m-%dT%H:%M:%S.", &tm);
+      prefix_len_ = std::strlen(prefix_);
+      cached_second_ = secs.count();
+    }
+    dest.append(prefix_, prefix_ + prefix_len_);
+    const auto ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(since - secs).count());
+    const char tail[] = {static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                         static_cast<char>('0' + ms % 10), 'Z', ' '};
+    dest.append(tail, tail + sizeof tail);
+    const auto lv = spdlog::level::to_string_view(msg.level);
+    dest.append(lv.data(), lv.data() + lv.size());
+    dest.push_back(' ');
+    dest.append(msg.payload.data(), msg.payload.data() + msg.payload.size());
+    dest.push_back('\n');
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<TextFormatter>();
+  }
+
+ private:
+  int64_t cached_second_ = INT64_MIN;
+  char prefix_[40] = {};
+  size_t prefix_len_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> MakeTextFormatter() { return std::make_unique<TextFormatter>(); }
 
 bool ParseLogFormat(std::string_view s, LogFormat* out) {
   if (s == "text") {

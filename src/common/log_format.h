@@ -35,6 +35,11 @@ struct AccessFields {
 // formatter merges into its line.
 std::string AccessJson(const AccessFields& f);
 
+// The text format's spdlog formatter: "2026-12-05T10:28:33.684Z info MESSAGE" (UTC), the same
+// bytes as spdlog's pattern "%Y-%m-%dT%H:%M:%S.%eZ %l %v" with UTC time, at a fraction of its cost
+// (request lines are formatted on the I/O threads). Not thread-safe: a sink formats one line at a
+// time under its own lock, and spdlog clones a formatter per sink.
+std::unique_ptr<spdlog::formatter> MakeTextFormatter();
 // A spdlog formatter writing one JSON object per line (UTC time with milliseconds).
 std::unique_ptr<spdlog::formatter> MakeJsonFormatter();
 

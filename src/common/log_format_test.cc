@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/details/log_msg.h>
+#include <spdlog/pattern_formatter.h>
 
 #include <boost/json.hpp>
 
@@ -58,6 +59,33 @@ TEST(LogFormat, JsonStringsEscapeAtEveryPosition) {
     quoted += '"';
     EXPECT_EQ(Json(plain), quoted);
   }
+}
+
+// The text formatter writes what spdlog's pattern wrote before it, byte for byte: every level, the
+// milliseconds' edges, a second change within one formatter (its kept prefix), an empty message.
+TEST(LogFormat, TextLinesAreThePatternsBytes) {
+  spdlog::pattern_formatter pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  auto text = MakeTextFormatter();
+  using namespace std::chrono;
+  const auto base = spdlog::log_clock::time_point(seconds(1796466513));  // 2026-12-05T10:28:33Z
+  int checked = 0;
+  for (auto offset : {milliseconds(0), milliseconds(5), milliseconds(59), milliseconds(999),
+                      milliseconds(1000), milliseconds(1001), milliseconds(86'399'999),
+                      milliseconds(-1), milliseconds(31'536'000'123)}) {
+    for (auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
+                       spdlog::level::warn, spdlog::level::err, spdlog::level::critical}) {
+      for (std::string_view payload : {"127.0.0.1 GET /api/v1/sandbox/token 200 0.1ms", ""}) {
+        spdlog::details::log_msg msg(base + offset, spdlog::source_loc{}, "access", level,
+                                     spdlog::string_view_t(payload.data(), payload.size()));
+        spdlog::memory_buf_t want, got;
+        pattern.format(msg, want);
+        text->format(msg, got);
+        EXPECT_EQ(std::string(got.data(), got.size()), std::string(want.data(), want.size()));
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 108);
 }
 
 TEST(LogFormat, ParsesTheFormatNames) {

@@ -186,8 +186,9 @@ SubmissionService::SubmissionService(service::Services& services, analysis::Engi
         if (!got.ok()) return got.status();
         return *got.value();
       }),
-      invalid_tokens_(
-          auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000, 5 * 60 * 1000}),
+      invalid_tokens_(auth::LoginThrottle::Policy{1 << 30, opt_.invalid_token_limit, 60 * 1000,
+                                                  5 * 60 * 1000,
+                                                  /*per_pair=*/false}),
       commits_(services_.store()) {
   quota_.set_shared(services_.store().Shared());
   if (services_.store().Shared()) {
