@@ -67,12 +67,38 @@ bool KeyIs(std::string_view raw_key, std::string_view name) {
   return PercentDecode(raw_key, &decoded, true) && decoded == name;
 }
 
-}  // namespace
-
-namespace {
-
 bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// Whether a route's `pattern` matches the path's `parts`; its captures are added to `params`.
+bool MatchSegments(const std::vector<std::string>& pattern,
+                   const std::vector<std::string_view>& parts, Params* params) {
+  if (pattern.size() != parts.size()) return false;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& seg = pattern[i];
+    if (IsParam(seg))
+      params->emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+    else if (seg != parts[i])
+      return false;
+  }
+  return true;
+}
+
+// For a route that matches the path: true when it answers `method` (`m` then holds it); else its
+// method joins 405's Allow.
+bool Answer(const Route& r, bhttp::verb method, Router::Match& m) {
+  if (r.method == method) {
+    m.route = &r;
+    m.status = 0;
+    return true;
+  }
+  m.status = 405;
+  std::string name(bhttp::to_string(r.method));
+  if (m.allow.find(name) == std::string::npos) m.allow += (m.allow.empty() ? "" : ", ") + name;
+  return false;
 }
 
 }  // namespace
@@ -103,20 +129,13 @@ void Router::IndexExactPaths() {
     for (const auto& seg : r.segments) key += "/" + seg;
     if (key.empty()) key = "/";
     if (exact_.count(key)) continue;
+    const std::vector<std::string_view> parts(r.segments.begin(), r.segments.end());
     std::vector<size_t> matching;
     bool all_exact = true;
     for (size_t i = 0; i < routes_.size() && all_exact; ++i) {
-      const Route& o = routes_[i];
-      if (o.segments.size() != r.segments.size()) continue;
-      bool match = true, params = false;
-      for (size_t k = 0; k < o.segments.size() && match; ++k) {
-        if (IsParam(o.segments[k]))
-          params = true;
-        else
-          match = o.segments[k] == r.segments[k];
-      }
-      if (!match) continue;
-      if (params) all_exact = false;
+      Params params;
+      if (!MatchSegments(routes_[i].segments, parts, &params)) continue;
+      all_exact = params.empty();
       matching.push_back(i);
     }
     if (all_exact) exact_.emplace(std::move(key), std::move(matching));
@@ -127,42 +146,18 @@ Router::Match Router::Find(bhttp::verb method, std::string_view path) const {
   Match m;
   m.status = 404;
   if (auto it = exact_.find(path); it != exact_.end()) {
-    for (size_t i : it->second) {
-      const Route& r = routes_[i];
-      if (r.method == method) {
-        m.route = &r;
-        m.status = 0;
-        return m;
-      }
-      m.status = 405;
-      std::string name(bhttp::to_string(r.method));
-      if (m.allow.find(name) == std::string::npos) m.allow += (m.allow.empty() ? "" : ", ") + name;
-    }
+    for (size_t i : it->second)
+      if (Answer(routes_[i], method, m)) break;
     return m;
   }
-  auto parts = SplitPath(path);
+  const auto parts = SplitPath(path);
   for (const Route& r : routes_) {
-    if (r.segments.size() != parts.size()) continue;
-    std::vector<std::pair<std::string, std::string>> params;
-    bool ok = true;
-    for (size_t i = 0; i < parts.size() && ok; ++i) {
-      const std::string& seg = r.segments[i];
-      if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
-        params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
-      } else {
-        ok = seg == parts[i];
-      }
-    }
-    if (!ok) continue;
-    if (r.method == method) {
-      m.route = &r;
-      m.status = 0;
+    Params params;
+    if (!MatchSegments(r.segments, parts, &params)) continue;
+    if (Answer(r, method, m)) {
       m.params = std::move(params);
-      return m;
+      break;
     }
-    m.status = 405;
-    std::string name(bhttp::to_string(r.method));
-    if (m.allow.find(name) == std::string::npos) m.allow += (m.allow.empty() ? "" : ", ") + name;
   }
   return m;
 }
