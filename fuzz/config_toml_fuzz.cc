@@ -25,6 +25,8 @@ const std::string& ConfigPath() {
     int fd = mkstemp(tmpl);
     if (fd < 0) std::abort();
     close(fd);
+    // libFuzzer ends a run with exit(): the file goes with it, not left behind in /tmp.
+    std::atexit([] { unlink(ConfigPath().c_str()); });
     return new std::string(tmpl);
   }();
   return *p;

@@ -147,11 +147,13 @@ class Server:
     def __init__(self, data_dir=None, demo=True, extra_args=(), listen="127.0.0.1:0", ssl_context=None):
         self.owns_dir = data_dir is None
         self.data = data_dir or tempfile.mkdtemp(prefix="sandgate-test-")
-        self.clock_file = os.path.join(self.data, "..", os.path.basename(self.data) + ".clock")
+        # Beside the data directory, named by its full path (not through "data/..": that stops
+        # resolving once the directory is removed, and cleanup could not find the files).
+        self.clock_file = os.path.abspath(self.data) + ".clock"
         self.clock_offset = 0.0
         self.set_clock_offset(0)
         # Storage faults (src/common/fault.h): empty = none; see set_faults.
-        self.fault_file = os.path.join(self.data, "..", os.path.basename(self.data) + ".faults")
+        self.fault_file = os.path.abspath(self.data) + ".faults"
         self.set_faults("")
         self.demo = demo
         self.extra_args = list(extra_args)
