@@ -110,7 +110,8 @@ void Deliverer::SchedulePass() {
   };
   std::vector<Due> due;
   Status st = store_->Read([&](store::Tx& tx) {
-    return tx.ForEachOrg([&](const store::OrgRecord& o) {
+    // Only the subscriptions that end within the earliest notice (14 days), not every organization.
+    return tx.ForEachOrgEndingBy(now + 14 * kDayMs, [&](const store::OrgRecord& o) {
       if (o.subscription != domain::Subscription::kActive || !o.ends_at) return Status::Ok();
       const TimeMs left = *o.ends_at - now;
       int days = -1;

@@ -368,6 +368,46 @@ TEST_P(StoreSuite, ListOrgsSearchesPagesAndCounts) {
   EXPECT_TRUE(none->items.empty());
 }
 
+// The webhook scheduler's read: active subscriptions ending by the instant, in id order; not one
+// without an end, ending later, or not active (an expired subscription keeps its end date).
+TEST_P(StoreSuite, ForEachOrgEndingByListsActiveSubscriptionsEndingInTime) {
+  const TimeMs until = kT0 + 14 * 86'400'000LL;
+  auto add = [&](const std::string& name, Subscription sub, std::optional<TimeMs> ends) {
+    OrgRecord o = MakeOrg(name);
+    o.subscription = sub;
+    o.ends_at = ends;
+    auto id = InWrite(store(), [&](Tx& tx) { return tx.InsertOrg(o); });
+    EXPECT_TRUE(id.ok());
+    return *id;
+  };
+  const OrgId at_the_edge = add("edge", Subscription::kActive, until);
+  add("open", Subscription::kActive, std::nullopt);
+  add("later", Subscription::kActive, until + 1);
+  const OrgId ended = add("ended", Subscription::kActive, kT0 - 86'400'000LL);
+  add("expired", Subscription::kExpired, kT0 - 86'400'000LL);
+  add("none", Subscription::kNone, kT0);
+  const OrgId soon = add("soon", Subscription::kActive, kT0 + 3 * 86'400'000LL);
+  std::vector<OrgId> seen;
+  EXPECT_OK(store().Read([&](Tx& tx) {
+    return tx.ForEachOrgEndingBy(until, [&](const OrgRecord& o) {
+      EXPECT_EQ(o.subscription, Subscription::kActive);
+      seen.push_back(o.id);
+      return Status::Ok();
+    });
+  }));
+  EXPECT_EQ(seen, (std::vector<OrgId>{at_the_edge, ended, soon}));
+  // An error from the callback stops the scan and is returned.
+  int calls = 0;
+  Status st = store().Read([&](Tx& tx) {
+    return tx.ForEachOrgEndingBy(until, [&](const OrgRecord&) {
+      ++calls;
+      return Status::Invalid("STOP", "stop");
+    });
+  });
+  EXPECT_EQ(st.code(), "STOP");
+  EXPECT_EQ(calls, 1);
+}
+
 // The provider console: QueryOrgs' filters and sorts and OrgOverview's counts agree with each
 // other, on every backend.
 TEST_P(StoreSuite, QueryOrgsFiltersSortsAndOverviewCounts) {

@@ -64,6 +64,8 @@
   Status PutLeak(const LeakRecord& r) override;                                                    \
   Status ForEachLeak(const std::function<Status(const LeakRecord&)>& fn) override;                 \
   Status ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) override;                   \
+  Status ForEachOrgEndingBy(TimeMs until, const std::function<Status(const OrgRecord&)>& fn)       \
+      override;                                                                                    \
   Status ForEachUser(const std::function<Status(const UserRecord&)>& fn) override;                 \
   Status ForEachSession(const std::function<Status(const SessionRecord&)>& fn) override;           \
   Status ForEachUsage(const std::function<Status(const UsageRecord&)>& fn) override;               \
