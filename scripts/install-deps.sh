@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libpq-dev libsodium-dev libssl-dev libmagic-dev
-  libclamav-dev libyara-dev libfuzzy-dev zlib1g-dev
+  libclamav-dev libyara-dev libfuzzy-dev zlib1g-dev libgoogle-perftools-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clamav-testfiles zip unzip curl python3 procps openssl

@@ -29,6 +29,7 @@
 #include "auth/sessions.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "common/allocator.h"
 #include "common/log_format.h"
 #include "common/secret.h"
 #include "http/metrics_endpoint.h"
@@ -453,6 +454,7 @@ int Serve(const CommonFlags& c, const ServeFlags& f) {
                inst.config().data_dir);
   spdlog::info("connection caps: {} per listener, {} per client address", cfg.max_connections,
                cfg.max_connections_per_address);
+  spdlog::info("memory allocator: {}", AllocatorDescription());
   WarnIfPlain(server, "the admin API and portal");
   std::thread sub_thread, metrics_thread;
   if (metrics_server) {
