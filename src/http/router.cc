@@ -1,6 +1,8 @@
 #include "http/router.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 
 namespace sandgate::http {
@@ -30,10 +32,32 @@ int HexValue(char c) {
   return -1;
 }
 
+// The index of the first byte of `in` that decoding changes ('%', and '+' when it means a space),
+// or in.size(). Eight bytes at a time while none of them is one: (x - 1 per byte) & ~x sets a
+// byte's top bit only if some byte of x is zero ("haszero", Bit Twiddling Hacks), x being the
+// bytes XORed with the sought value; the exact byte is then found one by one.
+size_t FirstEncoded(std::string_view in, bool plus_is_space) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= in.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, in.data() + i, 8);
+    const uint64_t pct = w ^ (kOnes * '%');
+    uint64_t hit = (pct - kOnes) & ~pct & kHighs;
+    if (plus_is_space) {
+      const uint64_t plus = w ^ (kOnes * '+');
+      hit |= (plus - kOnes) & ~plus & kHighs;
+    }
+    if (hit) break;
+  }
+  for (; i < in.size(); ++i)
+    if (in[i] == '%' || (plus_is_space && in[i] == '+')) return i;
+  return in.size();
+}
+
 bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
   // Most text has nothing to decode: copied whole up to the first '%' (or '+').
-  size_t first = 0;
-  while (first < in.size() && in[first] != '%' && !(plus_is_space && in[first] == '+')) ++first;
+  const size_t first = FirstEncoded(in, plus_is_space);
   if (first == in.size()) {
     out->assign(in);
     return true;
@@ -60,9 +84,7 @@ bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
 // Whether a query parameter's key, percent-decoded (+ is a space), is `name`: compared in place
 // when it has nothing to decode.
 bool KeyIs(std::string_view raw_key, std::string_view name) {
-  bool plain = true;
-  for (char c : raw_key) plain = plain && c != '%' && c != '+';
-  if (plain) return raw_key == name;
+  if (FirstEncoded(raw_key, true) == raw_key.size()) return raw_key == name;
   std::string decoded;
   return PercentDecode(raw_key, &decoded, true) && decoded == name;
 }

@@ -74,6 +74,27 @@ TEST(Router, QueryParam) {
   EXPECT_EQ(QueryParam("", "c"), std::nullopt);
 }
 
+// A '%' escape or a '+' at any offset of a long value (the eight-bytes-at-a-time scan and the byte
+// by byte tail) is decoded; a value without one comes back unchanged.
+TEST(Router, QueryParamDecodesAnEscapeAtEveryOffset) {
+  const std::string plain(40, 'x');
+  EXPECT_EQ(QueryParam("v=" + plain, "v"), plain);
+  for (size_t at = 0; at <= plain.size(); ++at) {
+    std::string pct = plain, plus = plain, want_pct = plain, want_plus = plain;
+    pct.insert(at, "%41");
+    want_pct.insert(at, "A");
+    plus.insert(at, "+");
+    want_plus.insert(at, " ");
+    EXPECT_EQ(QueryParam("v=" + pct, "v"), want_pct) << at;
+    EXPECT_EQ(QueryParam("v=" + plus, "v"), want_plus) << at;
+    EXPECT_EQ(QueryParam("v=" + plain.substr(0, at) + "%4", "v"), std::nullopt) << at;
+    // In a name too: "%61pi_token" is "api_token", "api+token" is not.
+    const std::string key = std::string(at % 9, 'k');
+    EXPECT_EQ(QueryParamCount(key + "%61=1", key + "a"), 1u) << at;
+    EXPECT_EQ(QueryParamCount(key + "+a=1", key + "a"), 0u) << at;
+  }
+}
+
 TEST(Router, QueryParamCountComparesDecodedNames) {
   EXPECT_EQ(QueryParamCount("api_token=a", "api_token"), 1u);
   EXPECT_EQ(QueryParamCount("api_token=a&api_token=b", "api_token"), 2u);
