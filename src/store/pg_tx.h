@@ -102,15 +102,22 @@ class PgTx final : public Tx {
     }
   }
 
+  // Runs a read-only query with parameters `p` and calls fn for each row; stops at fn's first
+  // error.
   template <typename RowFn>
-  Status All(const std::string& sql, std::string_view what, RowFn fn) {
+  Status All(const std::string& sql, const Params& p, std::string_view what, RowFn fn) {
     if (Status g = Guard(false); !g.ok()) return g;
-    auto r = Run(sql, Params(), what);
+    auto r = Run(sql, p, what);
     if (!r.ok()) return r.status();
     for (int i = 0; i < r->size(); ++i) {
       if (Status st = fn(*r, i); !st.ok()) return st;
     }
     return Status::Ok();
+  }
+  // All of a query without parameters.
+  template <typename RowFn>
+  Status All(const std::string& sql, std::string_view what, RowFn fn) {
+    return All(sql, Params(), what, fn);
   }
 
   // Sends every queued call's statement in one pipeline (merging what can be merged: see

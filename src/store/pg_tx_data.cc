@@ -157,16 +157,11 @@ Status PgTx::ForEachOrg(const std::function<Status(const OrgRecord&)>& fn) {
 Status PgTx::ForEachOrgEndingBy(TimeMs until, const std::function<Status(const OrgRecord&)>& fn) {
   static const std::string sql = std::string("SELECT ") + kOrgCols +
                                  " FROM orgs WHERE subscription = $1 AND ends_at <= $2 ORDER BY id";
-  if (Status g = Guard(false); !g.ok()) return g;
-  auto r = Run(sql, Params().Text(domain::ToString(domain::Subscription::kActive)).Int(until),
-               "reading the subscriptions that end");
-  if (!r.ok()) return r.status();
-  for (int i = 0; i < r->size(); ++i) {
-    auto o = rows::ReadOrg(r->Row(i), 0);
-    if (!o.ok()) return o.status();
-    if (Status st = fn(*o); !st.ok()) return st;
-  }
-  return Status::Ok();
+  return All(sql, Params().Text(domain::ToString(domain::Subscription::kActive)).Int(until),
+             "reading the subscriptions that end", [&](const Rows& r, int i) -> Status {
+               auto o = rows::ReadOrg(r.Row(i), 0);
+               return o.ok() ? fn(*o) : o.status();
+             });
 }
 
 Status PgTx::ForEachUser(const std::function<Status(const UserRecord&)>& fn) {

@@ -82,18 +82,26 @@ class SqliteTx final : public Tx {
     return rows::ReadUser(s->row());
   }
 
-  // Runs a read-only query and calls fn for each row; stops at fn's first error.
-  template <typename RowFn>
-  Status Scan(const std::string& sql, std::string_view what, RowFn fn) {
+  // Runs a read-only query with parameters set by bind(Stmt&) and calls fn for each row; stops at
+  // fn's first error.
+  template <typename BindFn, typename RowFn>
+  Status Scan(const std::string& sql, std::string_view what, BindFn bind, RowFn fn) {
     if (Status g = Guard(false); !g.ok()) return g;
     auto s = Prep(sql);
     if (!s.ok()) return s.status();
+    bind(*s);
     int rc;
     while ((rc = s->Step()) == SQLITE_ROW) {
       if (Status st = fn(*s); !st.ok()) return st;
     }
     if (rc != SQLITE_DONE) return Fail(rc, what);
     return Status::Ok();
+  }
+  // Scan of a query without parameters.
+  template <typename RowFn>
+  Status Scan(const std::string& sql, std::string_view what, RowFn fn) {
+    return Scan(
+        sql, what, [](Stmt&) {}, fn);
   }
 
   // A DELETE that is not an error when nothing matches.

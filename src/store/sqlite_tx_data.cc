@@ -240,18 +240,13 @@ Status SqliteTx::ForEachOrgEndingBy(TimeMs until,
                                     const std::function<Status(const OrgRecord&)>& fn) {
   static const std::string sql = std::string("SELECT ") + kOrgCols +
                                  " FROM orgs WHERE subscription = ?1 AND ends_at <= ?2 ORDER BY id";
-  if (Status g = Guard(false); !g.ok()) return g;
-  auto s = Prep(sql);
-  if (!s.ok()) return s.status();
-  s->Text(1, domain::ToString(domain::Subscription::kActive)).Int(2, until);
-  int rc;
-  while ((rc = s->Step()) == SQLITE_ROW) {
-    auto o = rows::ReadOrg(s->row(), 0);
-    if (!o.ok()) return o.status();
-    if (Status st = fn(*o); !st.ok()) return st;
-  }
-  if (rc != SQLITE_DONE) return Fail(rc, "reading the subscriptions that end");
-  return Status::Ok();
+  return Scan(
+      sql, "reading the subscriptions that end",
+      [&](Stmt& s) { s.Text(1, domain::ToString(domain::Subscription::kActive)).Int(2, until); },
+      [&](const Stmt& s) -> Status {
+        auto o = rows::ReadOrg(s.row(), 0);
+        return o.ok() ? fn(*o) : o.status();
+      });
 }
 
 Status SqliteTx::ForEachUser(const std::function<Status(const UserRecord&)>& fn) {

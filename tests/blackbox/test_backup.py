@@ -129,8 +129,8 @@ class BackupUnderLoadTest(ServerTestCase):
                     self.assertTrue(before)
                     # The restored token, revealed through the restored server (the session came
                     # with the data; revealing decrypts it with the key), is one of those, and the
-                    # CLI accepts it and refuses its neighbours in the sequence. (Trying every candidate with
-                    # the CLI took ~450 process starts: 5 minutes under ASan.)
+                    # CLI accepts it and refuses its neighbours in the sequence. (Trying every
+                    # candidate with the CLI took ~450 process starts: 5 minutes under ASan.)
                     c = restored.client()
                     c.cookie, c.csrf = admin.cookie, admin.csrf
                     r = c.get("/api/v1/sandbox/token/reveal")
@@ -138,7 +138,6 @@ class BackupUnderLoadTest(ServerTestCase):
                     current = r.json["token"]
                     self.assertIn(current, [before[-1]] + after, f"backup {i}, org {org}")
                     self.assertTrue(restored.verify(current)[0], f"backup {i}, org {org}")
-                    valid = [current]
                     seq = [tok for _, tok in tokens[org]]
                     at = seq.index(current)
                     for other in seq[max(0, at - 2):at] + seq[at + 1:at + 2]:  # before it, and after
@@ -152,7 +151,7 @@ class BackupUnderLoadTest(ServerTestCase):
                             # An unknown file is a 200 too, with Status CONTENT_NOTFOUND.
                             self.assertEqual(r.json["Summary"]["FileProperties"]["MD5"], md5, r)
                     # It serves: the restored token is accepted by the Submission API.
-                    r = c.request("POST", f"/zscsb/submit?api_token={valid[0]}", raw=b"after restore",
+                    r = c.request("POST", f"/zscsb/submit?api_token={current}", raw=b"after restore",
                                   headers={"Content-Type": "application/octet-stream"})
                     self.assertEqual(r.status, 200, r)
                     c.close()
