@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <fuzzy.h>
 #include <magic.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <yara.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -480,7 +482,8 @@ Result<std::shared_ptr<Engine>> Engine::Load(const EngineConfig& config) {
 }
 
 Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes, double entropy,
-                                  bool ssdeep, std::optional<std::string_view> content) const {
+                                  bool ssdeep, std::optional<std::string_view> content,
+                                  EarlyAvScan* early_av) const {
   QuickResult q;
   q.hashes = hashes;
   q.entropy = entropy;
@@ -540,10 +543,14 @@ Result<QuickResult> Engine::Quick(const std::string& path, const Hashes& hashes,
   static Semaphore slots(std::max(1, config_.av_concurrent_scans));
   Status av;
   {
-    SemaphoreUnit slot(slots);
+    // An early scan's child is already running: it holds a slot of av_early_scans instead.
+    std::optional<SemaphoreUnit> slot;
+    if (early_av == nullptr) slot.emplace(slots);
     metrics::ScopedTimer timed_av(metrics::StageTimer(metrics::Stage::kClamav));
     const uint64_t size = content ? content->size() : hashes.size;
-    if (!config_.av_subprocess.empty() && size > config_.av_subprocess_threshold)
+    if (early_av != nullptr)
+      av = early_av->Finish(&virus, &q.av_error);
+    else if (!config_.av_subprocess.empty() && size > config_.av_subprocess_threshold)
       av = ScanAvInChild(path, size, &virus, &q.av_error);
     else if (content)
       av = ScanAvBytes(*content, path, &virus, &q.av_error);
@@ -592,25 +599,81 @@ Status Engine::ScanAvMap(cl_fmap_t* map, const std::string& name, std::string* v
   return Status::Ok();
 }
 
-Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* av_error) const {
+namespace {
+
+// A file that is still being written: what a following read waits for (ScanAv's follow_bytes).
+struct FollowedFile {
+  int fd;
+  uint64_t total;  // the size the file will reach
+  std::chrono::milliseconds stall;
+  pid_t parent;  // the process that started this one
+  // Set by a read that gave up: ClamAV takes a failed read for the end of the data and may still
+  // say "clean", so the scan's answer is an error instead.
+  bool gave_up = false;
+};
+
+// cl_fmap's read callback for a FollowedFile: waits until the file holds the bytes asked for
+// (polling its size, 0.2 ms to 5 ms apart), then reads them. -1 when the file stops growing for
+// `stall`, when the parent is gone, or when fstat fails.
+off_t FollowingRead(void* handle, void* buf, size_t count, off_t offset) {
+  auto* f = static_cast<FollowedFile*>(handle);
+  const uint64_t need = std::min<uint64_t>(static_cast<uint64_t>(offset) + count, f->total);
+  auto last_growth = std::chrono::steady_clock::now();
+  off_t last_size = -1;
+  useconds_t pause = 200;
+  for (;;) {
+    struct stat st;
+    if (::fstat(f->fd, &st) != 0) {
+      f->gave_up = true;
+      return -1;
+    }
+    if (static_cast<uint64_t>(st.st_size) >= need) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (st.st_size != last_size) {
+      last_size = st.st_size;
+      last_growth = now;
+      pause = 200;
+    } else if (now - last_growth > f->stall || ::getppid() != f->parent) {
+      f->gave_up = true;
+      return -1;
+    }
+    ::usleep(pause);
+    pause = std::min<useconds_t>(pause * 2, 5000);
+  }
+  return ::pread(f->fd, buf, count, offset);
+}
+
+}  // namespace
+
+Status Engine::ScanAv(const std::string& path, std::string* virus, std::string* av_error,
+                      uint64_t follow_bytes, int follow_stall_ms) const {
   // Scan through a pread-backed map with page aging rather than cl_scanfile's whole-file map.
   struct stat fst;
   std::string error;
   const int fd = OpenRegularFile(path, &fst, &error);
   if (fd < 0) return Status::Internal(error);
   Status st;
-  if (fst.st_size > 0) {
+  FollowedFile followed{fd, follow_bytes, std::chrono::milliseconds(follow_stall_ms), ::getppid()};
+  const uint64_t size = follow_bytes > 0 ? follow_bytes : static_cast<uint64_t>(fst.st_size);
+  if (size > 0) {
     auto pread_cb = [](void* handle, void* buf, size_t count, off_t offset) -> off_t {
       return ::pread(static_cast<int>(reinterpret_cast<intptr_t>(handle)), buf, count, offset);
     };
-    cl_fmap_t* map = cl_fmap_open_handle(reinterpret_cast<void*>(static_cast<intptr_t>(fd)), 0,
-                                         static_cast<size_t>(fst.st_size), pread_cb, 1);
+    cl_fmap_t* map =
+        follow_bytes > 0
+            ? cl_fmap_open_handle(&followed, 0, static_cast<size_t>(size), FollowingRead, 1)
+            : cl_fmap_open_handle(reinterpret_cast<void*>(static_cast<intptr_t>(fd)), 0,
+                                  static_cast<size_t>(size), pread_cb, 1);
     if (map == nullptr) {
       ::close(fd);
       return Status::Internal("ClamAV cannot map " + path);
     }
     st = ScanAvMap(map, path, virus, av_error);
     cl_fmap_close(map);
+    if (followed.gave_up) {
+      virus->clear();
+      st = Status::Internal("the file being scanned stopped before its announced size");
+    }
   }
   ::close(fd);
   return st;
@@ -626,11 +689,47 @@ Status Engine::ScanAvBytes(std::string_view bytes, const std::string& name, std:
   return st;
 }
 
-Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string* virus,
-                             std::string* av_error) const {
-  // `<av_subprocess> av-scan --signatures-dir DIR FILE` prints one line: "CLEAN", "VIRUS <name>",
-  // "AVERROR <text>" or "ERROR <text>". Its memory is its own: a large file's scan cannot grow the
-  // server, and a parser crash takes down only the child.
+namespace {
+
+// Early scans running in this process (Engine::StartAvScan), against av_early_scans.
+std::atomic<int> early_scans_running{0};
+
+// Reads an av-scan child's one-line answer from `fd` (then closed) and reaps `pid`: "CLEAN",
+// "VIRUS <name>", "AVERROR <text>" or "ERROR <text>".
+Status ReadAvAnswer(pid_t pid, int fd, std::string* virus, std::string* av_error) {
+  std::string out;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > 4096) break;
+  }
+  ::close(fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (out == "CLEAN") return Status::Ok();
+  if (out.starts_with("VIRUS ")) {
+    *virus = out.substr(6);
+    return Status::Ok();
+  }
+  if (out.starts_with("AVERROR ")) {
+    *av_error = out.substr(8);
+    return Status::Ok();
+  }
+  return Status::Internal("the AV scanner failed" + (out.empty() ? std::string() : ": " + out));
+}
+
+}  // namespace
+
+Status Engine::SpawnAvChild(const std::string& path, uint64_t size, bool follow, int* pid_out,
+                            int* out_fd) const {
+  // `<av_subprocess> av-scan --signatures-dir DIR FILE` prints one line (ReadAvAnswer). Its
+  // memory is its own: a large file's scan cannot grow the server, and a parser crash takes down
+  // only the child.
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::Internal("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -647,6 +746,10 @@ Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string
     args.push_back("--temp-dir");
     args.push_back(config_.temp_dir);
   }
+  if (follow) {
+    args.push_back("--follow-bytes");
+    args.push_back(std::to_string(size));
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -659,30 +762,51 @@ Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string
     ::close(pipefd[0]);
     return Status::Internal(std::string("cannot start the AV scanner: ") + std::strerror(rc));
   }
-  std::string out;
-  char buf[512];
-  for (;;) {
-    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > 4096) break;
+  *pid_out = pid;
+  *out_fd = pipefd[0];
+  return Status::Ok();
+}
+
+Status Engine::ScanAvInChild(const std::string& path, uint64_t size, std::string* virus,
+                             std::string* av_error) const {
+  int pid = 0, fd = -1;
+  if (Status st = SpawnAvChild(path, size, false, &pid, &fd); !st.ok()) return st;
+  return ReadAvAnswer(pid, fd, virus, av_error);
+}
+
+Result<std::unique_ptr<EarlyAvScan>> Engine::StartAvScan(const std::string& path,
+                                                         uint64_t size) const {
+  if (config_.av_subprocess.empty() || size <= config_.av_subprocess_threshold ||
+      config_.av_early_scans <= 0)
+    return std::unique_ptr<EarlyAvScan>();
+  if (early_scans_running.fetch_add(1) >= config_.av_early_scans) {
+    early_scans_running.fetch_sub(1);
+    return std::unique_ptr<EarlyAvScan>();
   }
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  int pid = 0, fd = -1;
+  if (Status st = SpawnAvChild(path, size, true, &pid, &fd); !st.ok()) {
+    early_scans_running.fetch_sub(1);
+    return st;
   }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (out == "CLEAN") return Status::Ok();
-  if (out.starts_with("VIRUS ")) {
-    *virus = out.substr(6);
-    return Status::Ok();
+  return std::unique_ptr<EarlyAvScan>(new EarlyAvScan(pid, fd));
+}
+
+Status EarlyAvScan::Finish(std::string* virus, std::string* av_error) {
+  if (pid_ < 0) return Status::Internal("the early AV scan was already finished");
+  Status st = ReadAvAnswer(pid_, out_fd_, virus, av_error);
+  pid_ = -1;
+  out_fd_ = -1;
+  early_scans_running.fetch_sub(1);
+  return st;
+}
+
+EarlyAvScan::~EarlyAvScan() {
+  if (pid_ < 0) return;
+  ::close(out_fd_);
+  ::kill(pid_, SIGKILL);
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
-  if (out.starts_with("AVERROR ")) {
-    *av_error = out.substr(8);
-    return Status::Ok();
-  }
-  return Status::Internal("the AV scanner failed" + (out.empty() ? std::string() : ": " + out));
+  early_scans_running.fetch_sub(1);
 }
 
 bool Engine::ScanBuffer(const uint8_t* data, size_t size, std::string_view name,

@@ -99,6 +99,10 @@ struct EngineConfig {
   // not the server's and a parser crash cannot take the server down.
   std::string av_subprocess;
   uint64_t av_subprocess_threshold = 32ull << 20;
+  // Child scans that may start before their file is complete (Engine::StartAvScan, issue 19,
+  // target 5), on top of av_concurrent_scans: such a child waits for the bytes it needs, so a slow
+  // upload may hold it; 0 turns early scans off.
+  int av_early_scans = 1;
   // Per-file YARA time budget.
   int yara_timeout_seconds = 60;
 };
@@ -189,6 +193,31 @@ struct Analysis {
   Verdict verdict;
 };
 
+class Engine;
+
+// An AV scan in a child process started while its file is still being written (issue 19, target
+// 5: the scan overlaps the upload instead of following it). The child reads the file as it grows
+// and waits for each byte it needs until the file holds the size given at the start; the caller
+// must write exactly that many bytes (or destroy this object). Owns the child and one of
+// av_early_scans' slots: Finish waits for the answer; destroying an unfinished scan kills and
+// reaps the child. Thread-compatible (one thread at a time).
+class EarlyAvScan {
+ public:
+  ~EarlyAvScan();
+  EarlyAvScan(const EarlyAvScan&) = delete;
+  EarlyAvScan& operator=(const EarlyAvScan&) = delete;
+
+  // Waits for the child's answer, as a scan started after the upload would give it: *virus (the
+  // raw signature name) or *av_error set, or neither for a clean file. Once only.
+  Status Finish(std::string* virus, std::string* av_error);
+
+ private:
+  friend class Engine;
+  EarlyAvScan(int pid, int out_fd) : pid_(pid), out_fd_(out_fd) {}
+  int pid_;     // the child; -1 once reaped
+  int out_fd_;  // the read end of its stdout; -1 once closed
+};
+
 class Engine {
  public:
   // Loads and compiles signatures_dir (ClamAV) and rules_dir (YARA) and checks that libmagic opens.
@@ -211,9 +240,19 @@ class Engine {
   // target 3: small bodies scanned from memory; no map, no reads). libmagic still reads `path`:
   // from a buffer it would say less (no ELF section details, no tests at offsets from the end of
   // the file, e.g. gzip's original size). Same result as without `content`.
+  // `early_av`, when given, is the AV scan of this file started while it was written
+  // (StartAvScan): Quick waits for its answer instead of scanning again.
   Result<QuickResult> Quick(const std::string& path, const Hashes& hashes, double entropy,
                             bool ssdeep = true,
-                            std::optional<std::string_view> content = std::nullopt) const;
+                            std::optional<std::string_view> content = std::nullopt,
+                            EarlyAvScan* early_av = nullptr) const;
+
+  // Starts the AV scan of the file at `path`, which is being written and will hold exactly `size`
+  // bytes, in a child process that follows it (EarlyAvScan). Null (not an error) when scans of
+  // this size do not run in a child (no av_subprocess, size up to av_subprocess_threshold) or
+  // when all av_early_scans slots are taken: the caller then scans after the file is complete.
+  // 500 INTERNAL when the child cannot be started. Does not block.
+  Result<std::unique_ptr<EarlyAvScan>> StartAvScan(const std::string& path, uint64_t size) const;
 
   // YARA scan of the file at `path` and, for archives up to static_scan_limit, of every member
   // libclamav extracts (within its extraction limits). `filename` is the client's name for the
@@ -239,10 +278,19 @@ class Engine {
   Engine();
   Status ScanAvInChild(const std::string& path, uint64_t size, std::string* virus,
                        std::string* av_error) const;
+  // Starts `<av_subprocess> av-scan ... path` (plus --follow-bytes when follow) with its stdout on
+  // a pipe: the child's pid and the pipe's read end.
+  Status SpawnAvChild(const std::string& path, uint64_t size, bool follow, int* pid,
+                      int* out_fd) const;
 
  public:
   // The in-process ClamAV scan (what `sandgate av-scan` runs). *virus is the raw signature name.
-  Status ScanAv(const std::string& path, std::string* virus, std::string* av_error) const;
+  // follow_bytes > 0: the file is still being written and will hold that many bytes; each read
+  // waits until the file holds the bytes it asks for (`av-scan --follow-bytes`, the child of
+  // StartAvScan). Such a read fails if the file stops growing for follow_stall_ms or if the
+  // process that started this one is gone.
+  Status ScanAv(const std::string& path, std::string* virus, std::string* av_error,
+                uint64_t follow_bytes = 0, int follow_stall_ms = 120'000) const;
 
  private:
   // The same scan of bytes in memory; `name` is what errors call them.

@@ -808,5 +808,64 @@ TEST(FileTypeTest, FromLibmagicAnswers) {
   }
 }
 
+// ScanAv with follow_bytes (the child of Engine::StartAvScan): the file is still being written;
+// each read waits for the bytes it needs, so a signature in the last bytes, written after the scan
+// began, is found. A scan that does not follow the file sees only what is there: clean.
+TEST(FollowingScan, FindsASignatureWrittenAfterTheScanBegan) {
+  TempDir sigs, work;
+  const std::string marker = "SANDGATE-FOLLOWING-SCAN-MARKER-7f3a";
+  std::string hex;
+  for (unsigned char c : marker) {
+    char b[3];
+    std::snprintf(b, sizeof b, "%02x", c);
+    hex += b;
+  }
+  sigs.Write("follow.ndb", "Sandgate.Test.Following:0:*:" + hex + "\n");
+  EngineConfig config;
+  config.signatures_dir = sigs.path();
+  config.load_rules = false;
+  auto engine = Engine::Load(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+
+  const std::string head(4 << 20, 'a');
+  const uint64_t total = head.size() + marker.size();
+  const std::string path = work.Write("growing.bin", head);
+  std::string virus, av_error;
+  ASSERT_TRUE((*engine)->ScanAv(path, &virus, &av_error).ok());
+  EXPECT_EQ(virus, "") << "the marker is not written yet";
+
+  std::atomic<bool> scanning{false};
+  std::thread writer([&] {
+    while (!scanning.load()) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the scan is waiting by now
+    std::ofstream(path, std::ios::binary | std::ios::app) << marker;
+  });
+  scanning = true;
+  virus.clear();
+  Status st = (*engine)->ScanAv(path, &virus, &av_error, total);
+  writer.join();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(av_error, "");
+  EXPECT_TRUE(virus.starts_with("Sandgate.Test.Following")) << virus;
+}
+
+// A following scan whose file stops growing gives up after the stall time instead of waiting
+// forever: an error or a ClamAV error, never a clean verdict.
+TEST(FollowingScan, GivesUpWhenTheFileStopsGrowing) {
+  TempDir work;
+  EngineConfig config;
+  config.load_rules = false;
+  auto engine = Engine::Load(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  const std::string path = work.Write("stalled.bin", std::string(1 << 20, 'b'));
+  std::string virus, av_error;
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = (*engine)->ScanAv(path, &virus, &av_error, 2 << 20, /*follow_stall_ms=*/300);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_TRUE(!st.ok() || !av_error.empty()) << "a file that never reached its size is no verdict";
+  EXPECT_EQ(virus, "");
+  EXPECT_LT(took, std::chrono::seconds(30)) << "bounded: it did not wait for the missing bytes";
+}
+
 }  // namespace
 }  // namespace sandgate::analysis

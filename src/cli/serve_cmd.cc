@@ -2,11 +2,13 @@
 // directory; and `av-scan`, the child process it runs to AV-scan large files.
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -499,6 +501,7 @@ namespace {
 struct AvScanOptions {
   std::string file, sigs, rules, tmp;
   uint64_t max_bytes = 0;
+  uint64_t follow_bytes = 0;
 };
 
 }  // namespace
@@ -513,6 +516,9 @@ void AddAvScanCommand(CLI::App& app, const Context& ctx) {
   avscan->add_option("--temp-dir", o->tmp);
   avscan->add_option("--max-scan-bytes", o->max_bytes,
                      "What the scan may read in total: the file and what it unpacks");
+  avscan->add_option("--follow-bytes", o->follow_bytes,
+                     "The file is still being written and will hold this many bytes: wait for "
+                     "each byte the scan needs (Engine::StartAvScan)");
   avscan->callback([o, rc = ctx.rc] {
     analysis::EngineConfig ec;
     if (o->max_bytes > 0) ec.av_scan_limit = o->max_bytes;
@@ -526,8 +532,16 @@ void AddAvScanCommand(CLI::App& app, const Context& ctx) {
       *rc = 1;
       return;
     }
+    // A following scan dies with the server that waits for it (it could wait for bytes forever).
+    // It runs beside the upload it follows, at a lower priority (nice 10, like the side digests'
+    // follower) so the receive keeps its pace (target 4); once the body is in, nothing at a higher
+    // priority is left to yield to.
+    if (o->follow_bytes > 0) {
+      (void)::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      (void)::setpriority(PRIO_PROCESS, 0, 10);
+    }
     std::string virus, av_error;
-    Status st = engine.value()->ScanAv(o->file, &virus, &av_error);
+    Status st = engine.value()->ScanAv(o->file, &virus, &av_error, o->follow_bytes);
     if (!st.ok()) {
       std::cout << "ERROR " << st.message() << "\n";
       *rc = 1;

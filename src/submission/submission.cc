@@ -499,6 +499,15 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
   else
     side.emplace(spool->path());
   if (!inflater && body.content_length()) side->SetTotalLength(*body.content_length());
+  // A discan of a large body of known size: the AV scan starts now, in a child that follows the
+  // spool file, so it overlaps the upload instead of following it (issue 19, target 5). Without a
+  // free early-scan slot it starts after the body, as any other. Destroyed unfinished (the upload
+  // failed), it kills its child.
+  std::unique_ptr<analysis::EarlyAvScan> early_av;
+  if (discan && !inflater && body.content_length() && !spool->in_memory()) {
+    auto started = engines_.Get()->StartAvScan(spool->path(), *body.content_length());
+    if (started.ok()) early_av = std::move(*started);
+  }
   const uint64_t limit = discan ? opt_.discan_limit : opt_.submit_limit;
   uint64_t size = 0;
   int64_t hashing_ns = 0;  // the hashing stage, spread over the upload
@@ -615,7 +624,8 @@ asio::awaitable<Response> SubmissionService::Handle(const http::RequestHeader& h
         // The AV scan starts at once; the ssdeep and entropy of the body's tail, if the follower
         // is still behind, finish beside it.
         // A small body's bytes are read in memory (issue 19, target 3: no map, no reads).
-        auto quick = engine->Quick(spooled, hashes.value(), 0, /*ssdeep=*/false, spool->content());
+        auto quick = engine->Quick(spooled, hashes.value(), 0, /*ssdeep=*/false, spool->content(),
+                                   early_av.get());
         auto digests = side->Finish();
         if (quick.ok() && digests.ok()) {
           quick->ssdeep = std::move(digests->ssdeep);

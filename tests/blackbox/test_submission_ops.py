@@ -184,5 +184,89 @@ class LargeUploadMemoryTest(OpsBase):
         self.assertLess(growth_mib, 64)
 
 
+
+def early_scans(server_pid):
+    """The server's av-scan children that follow a file still being written (--follow-bytes)."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == server_pid and b"av-scan" in argv and b"--follow-bytes" in argv:
+            found.append(int(d))
+    return found
+
+
+class EarlyAvScanTest(OpsBase):
+    """Issue 19, target 5: a large discan's AV scan starts while its body arrives (a child that
+    follows the spool file), and dies with an upload that does not complete."""
+    SIZE = 40 * 1024 * 1024  # over the 32 MiB av_subprocess_threshold
+
+    def open_upload(self, size):
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.server.port))
+        s.sendall((f"POST /zscsb/discan?api_token={self.token} HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: application/octet-stream\r\n"
+                   f"Content-Length: {size}\r\n\r\n").encode())
+        return s
+
+    def wait_for(self, predicate, seconds=30):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def test_scan_runs_during_the_upload_and_answers_the_verdict(self):
+        pid = self.server.proc.pid
+        s = self.open_upload(self.SIZE)
+        s.settimeout(600)
+        half = self.SIZE // 2
+        s.sendall(b"\0" * half)
+        # Half the body is in: the AV scan of the whole is already running, waiting for the rest.
+        self.assertTrue(self.wait_for(lambda: len(early_scans(pid)) == 1), "no early scan started")
+        s.sendall(b"\0" * (self.SIZE - half))
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:300])
+        self.assertIn(b'"virusName":""', answer.replace(b" ", b""))
+        self.assertEqual(early_scans(pid), [], "the child was reaped")
+        # The same path finds a virus: EICAR at the start of a large body.
+        body = eicar() + b"\0" * (self.SIZE - len(eicar()))
+        r = self.submit(body, path="/zscsb/discan")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["virusName"], "Eicar-Test-Signature", r.json)
+
+    def test_client_leaving_mid_upload_ends_the_early_scan(self):
+        pid = self.server.proc.pid
+        s = self.open_upload(self.SIZE)
+        s.sendall(os.urandom(4 * 1024 * 1024))
+        self.assertTrue(self.wait_for(lambda: len(early_scans(pid)) == 1), "no early scan started")
+        children = early_scans(pid)
+        s.close()
+        # The upload failed: its child is killed and reaped (no zombie left behind).
+        self.assertTrue(self.wait_for(lambda: not any(os.path.exists(f"/proc/{c}")
+                                                      for c in children)),
+                        "the early scan outlived its upload")
+        # The slot came back: the next large discan scans early again.
+        s = self.open_upload(self.SIZE)
+        s.sendall(os.urandom(1024 * 1024))
+        self.assertTrue(self.wait_for(lambda: len(early_scans(pid)) == 1), "the slot was lost")
+        s.close()
+        self.assertTrue(self.wait_for(lambda: early_scans(pid) == []))
+
 if __name__ == "__main__":
     unittest.main()
