@@ -123,6 +123,16 @@ class Client:
 CLOCK_REREAD_WAIT = 0.12
 
 
+def wait_for(predicate, timeout=30, interval=0.1):
+    """True as soon as predicate() is, polling every `interval` s; False after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
 def advance_clocks(servers, seconds):
     """Moves the clocks of `servers` forward by `seconds` together (one wait for all of them to
     see it)."""

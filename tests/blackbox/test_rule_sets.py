@@ -10,12 +10,11 @@ import shutil
 import signal
 import tarfile
 import tempfile
-import time
 import unittest
 import urllib.parse
 import zipfile
 
-from harness import Server, ServerTestCase
+from harness import Server, ServerTestCase, wait_for
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "signature-base-subset", "yara")
 BROKEN = "zz_deliberately_broken.yar"
@@ -29,15 +28,6 @@ TEXT = (b"AEAAAAEQATpVT\n"                                   # SUSP_Reversed_Bas
         b"powershell.exe -w hidden -ep bypass -Enc\n"         # Suspicious_PowerShell_Code_1, score 60
         b"sandgate-fixture-severity-word\n"                   # severity = "high"
         b"sandgate-fixture-severity-number\n")                # severity = 35
-
-
-def wait_for(predicate, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 class RuleSetTest(ServerTestCase):

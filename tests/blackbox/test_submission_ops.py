@@ -6,7 +6,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Server
+from harness import Server, wait_for
 
 SHARE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "share")
 
@@ -217,13 +217,8 @@ class EarlyAvScanTest(OpsBase):
                    f"Content-Length: {size}\r\n\r\n").encode())
         return s
 
-    def wait_for(self, predicate, seconds=30):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return False
+    def wait_for(self, predicate):
+        return wait_for(predicate, timeout=30, interval=0.05)
 
     def test_scan_runs_during_the_upload_and_answers_the_verdict(self):
         pid = self.server.proc.pid
