@@ -32,8 +32,10 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// The socket itself, not beast::tcp_stream: deadlines are the sweep's (ConnectionDeadline), so
+// tcp_stream's per-operation timer bookkeeping would be cost without use on every read and write.
+using PlainStream = tcp::socket;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 using Clock = std::chrono::steady_clock;
 
 void AddCommonHeaders(Response& res) {
@@ -136,11 +138,6 @@ bool IsBodySyntaxError(const beast::error_code& ec) {
   return ec == bhttp::error::bad_chunk || ec == bhttp::error::bad_chunk_extension ||
          ec == bhttp::error::bad_line_ending || ec == bhttp::error::bad_field ||
          ec == bhttp::error::bad_value || ec == bhttp::error::bad_obs_fold;
-}
-
-template <class Stream>
-beast::tcp_stream& Lowest(Stream& s) {
-  return beast::get_lowest_layer(s);
 }
 
 template <class Stream>
@@ -434,13 +431,13 @@ struct Server::Impl {
       }
     } open_connection(http_metrics != nullptr);
     if (!tls) {
-      PlainStream stream(std::move(sock));
-      ConnectionDeadline deadline(sweep, stream.socket());
+      PlainStream& stream = sock;
+      ConnectionDeadline deadline(sweep, stream);
       co_await Connection(stream, deadline, client);
       // Lingering close: after our FIN, read and drop what the client still sends (briefly), so
       // a final answer such as a 400 is not destroyed by a reset over unread bytes.
       beast::error_code ec;
-      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream.shutdown(tcp::socket::shutdown_send, ec);
       if (ec) co_return;
       deadline.SetAfter(std::chrono::seconds(1));
       char scratch[4096];
@@ -453,7 +450,7 @@ struct Server::Impl {
       co_return;
     }
     TlsStream stream(std::move(sock), *tls);
-    ConnectionDeadline deadline(sweep, Lowest(stream).socket());
+    ConnectionDeadline deadline(sweep, beast::get_lowest_layer(stream));
     deadline.SetAfter(opt.header_timeout);
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::server,
                                                  asio::as_tuple(asio::use_awaitable));
