@@ -197,18 +197,37 @@ Status ParseKeyFile(std::string_view text, const std::string& path, unsigned cha
 
 }  // namespace
 
-Keyring::Keyring() : lookup_key_(nullptr) {
+Keyring::Keyring() : lookup_key_(nullptr), lookup_state_(nullptr) {
   EnsureSodium();
   lookup_key_ = static_cast<unsigned char*>(sodium_malloc(kKeyBytes));
-  if (lookup_key_ == nullptr) throw std::bad_alloc();
+  // sizeof the state is a multiple of its 64-byte alignment, so sodium_malloc's end-of-page
+  // placement keeps it aligned.
+  static_assert(sizeof(crypto_generichash_blake2b_state) % 64 == 0);
+  lookup_state_ = static_cast<crypto_generichash_blake2b_state*>(
+      sodium_malloc(sizeof(crypto_generichash_blake2b_state)));
+  if (lookup_key_ == nullptr || lookup_state_ == nullptr) {
+    sodium_free(lookup_key_);
+    sodium_free(lookup_state_);
+    throw std::bad_alloc();
+  }
 }
 
-Keyring::~Keyring() { sodium_free(lookup_key_); }
+Keyring::~Keyring() {
+  sodium_free(lookup_key_);
+  sodium_free(lookup_state_);
+}
+
+void Keyring::FreezeLookupKey() {
+  // BLAKE2b compresses a key as a first block of its own: done here once, not per token.
+  crypto_generichash_blake2b_init(lookup_state_, lookup_key_, kKeyBytes, kHashBytes);
+  sodium_mprotect_readonly(lookup_key_);
+  sodium_mprotect_readonly(lookup_state_);
+}
 
 std::shared_ptr<Keyring> Keyring::Ephemeral() {
   std::shared_ptr<Keyring> k(new Keyring());
   randombytes_buf(k->lookup_key_, kKeyBytes);
-  sodium_mprotect_readonly(k->lookup_key_);
+  k->FreezeLookupKey();
   auto s = std::make_unique<SealKey>();
   randombytes_buf(s->key, kKeyBytes);
   s->Freeze();
@@ -300,7 +319,7 @@ Result<std::shared_ptr<Keyring>> Keyring::Load(const std::string& path) {
   if (!f.ok()) return f.status();
   std::shared_ptr<Keyring> k(new Keyring());
   std::memcpy(k->lookup_key_, f->lookup->key, kKeyBytes);
-  sodium_mprotect_readonly(k->lookup_key_);
+  k->FreezeLookupKey();
   k->path_ = path;
   {
     WriterLock lock(k->mu_);  // not shared yet; the lock is for the analysis
@@ -371,8 +390,12 @@ std::string Keyring::LookupHash(std::string_view token) const {
 }
 
 Keyring::Hash Keyring::LookupHashBytes(std::string_view token) const {
+  // The same bytes as crypto_generichash(h, token, lookup_key_), from the keyed state.
+  crypto_generichash_blake2b_state st = *lookup_state_;
+  crypto_generichash_blake2b_update(&st, Bytes(token), token.size());
   Hash h;
-  crypto_generichash(h.data(), h.size(), Bytes(token), token.size(), lookup_key_, kKeyBytes);
+  crypto_generichash_blake2b_final(&st, h.data(), h.size());
+  sodium_memzero(&st, sizeof st);  // holds key-derived chaining values
   return h;
 }
 

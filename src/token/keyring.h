@@ -28,6 +28,8 @@
 #include "common/mutex.h"
 #include "common/status.h"
 
+struct crypto_generichash_blake2b_state;  // <sodium.h>
+
 namespace sandgate::token {
 
 class Keyring {
@@ -111,7 +113,13 @@ class Keyring {
   // Writes a version 2 file at path_ (atomic replace). Caller holds the rotation lock.
   Status WriteFileLocked(const std::vector<const unsigned char*>& seal_keys) const;
 
+  // Initializes lookup_state_ from lookup_key_ and makes both read-only. Once, before sharing.
+  void FreezeLookupKey();
+
   unsigned char* lookup_key_;  // 32 bytes, sodium_malloc, read-only; never changes
+  // BLAKE2b keyed with lookup_key_ (output kHashBytes), nothing hashed yet: LookupHashBytes
+  // copies it. sodium_malloc, read-only; never changes.
+  crypto_generichash_blake2b_state* lookup_state_;
   std::string path_;           // "" for an ephemeral keyring
   mutable SharedMutex mu_;
   mutable std::vector<std::unique_ptr<SealKey>> seal_keys_ GUARDED_BY(mu_);  // only grows

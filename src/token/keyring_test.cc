@@ -1,6 +1,7 @@
 #include "token/keyring.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,6 +105,26 @@ TEST_F(KeyringFileTest, LoadsHandWrittenFile) {
   auto b = Keyring::Load(path_);
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_EQ((*a)->LookupHash("t"), (*b)->LookupHash("t"));
+}
+
+// The index key of every stored token: BLAKE2b-256 keyed with the file's lookup key, the same
+// bytes as libsodium's one-shot crypto_generichash (LookupHashBytes starts from a state keyed
+// once; a different answer would lock every existing token out).
+TEST_F(KeyringFileTest, LookupHashIsBlake2bKeyedWithTheFilesLookupKey) {
+  WriteFile("sandgate-keyfile 1\nlookup " + kHex64a + "\nseal " + kHex64b + "\n");
+  auto k = Keyring::Load(path_);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  unsigned char key[32];
+  ASSERT_EQ(sodium_hex2bin(key, sizeof key, kHex64a.data(), kHex64a.size(), nullptr, nullptr,
+                           nullptr),
+            0);
+  for (const std::string& t : {std::string(), std::string("t"), Generate(), std::string(300, 'x')}) {
+    unsigned char want[32];
+    crypto_generichash(want, sizeof want, reinterpret_cast<const unsigned char*>(t.data()),
+                       t.size(), key, sizeof key);
+    EXPECT_EQ((*k)->LookupHash(t), std::string(reinterpret_cast<const char*>(want), sizeof want))
+        << t.size() << " bytes";
+  }
 }
 
 TEST_F(KeyringFileTest, MissingFile) {
