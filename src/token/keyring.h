@@ -120,7 +120,7 @@ class Keyring {
   // BLAKE2b keyed with lookup_key_ (output kHashBytes), nothing hashed yet: LookupHashBytes
   // copies it. sodium_malloc, read-only; never changes.
   crypto_generichash_blake2b_state* lookup_state_;
-  std::string path_;           // "" for an ephemeral keyring
+  std::string path_;  // "" for an ephemeral keyring
   mutable SharedMutex mu_;
   mutable std::vector<std::unique_ptr<SealKey>> seal_keys_ GUARDED_BY(mu_);  // only grows
   mutable size_t current_ GUARDED_BY(mu_) = 0;  // index into seal_keys_

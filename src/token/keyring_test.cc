@@ -115,10 +115,11 @@ TEST_F(KeyringFileTest, LookupHashIsBlake2bKeyedWithTheFilesLookupKey) {
   auto k = Keyring::Load(path_);
   ASSERT_TRUE(k.ok()) << k.status().message();
   unsigned char key[32];
-  ASSERT_EQ(sodium_hex2bin(key, sizeof key, kHex64a.data(), kHex64a.size(), nullptr, nullptr,
-                           nullptr),
-            0);
-  for (const std::string& t : {std::string(), std::string("t"), Generate(), std::string(300, 'x')}) {
+  ASSERT_EQ(
+      sodium_hex2bin(key, sizeof key, kHex64a.data(), kHex64a.size(), nullptr, nullptr, nullptr),
+      0);
+  for (const std::string& t :
+       {std::string(), std::string("t"), Generate(), std::string(300, 'x')}) {
     unsigned char want[32];
     crypto_generichash(want, sizeof want, reinterpret_cast<const unsigned char*>(t.data()),
                        t.size(), key, sizeof key);
