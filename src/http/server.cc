@@ -443,10 +443,6 @@ struct Server::Impl {
     } open_connection(http_metrics != nullptr);
     if (!tls) {
       PlainStream& stream = sock;
-      // Synchronous writes return would_block instead of waiting (Serve's first send).
-      beast::error_code nec;
-      stream.non_blocking(true, nec);
-      if (nec) co_return;
       ConnectionDeadline deadline(sweep, stream);
       co_await Connection(stream, deadline, client);
       // Lingering close: after our FIN, read and drop what the client still sends (briefly), so
@@ -742,20 +738,10 @@ struct Server::Impl {
     res.keep_alive(keep);
     res.prepare_payload();
     SerializeResponse(res, wire, CommonLines(res));
-    beast::error_code wec;
-    size_t sent = 0;
-    if constexpr (std::is_same_v<Stream, PlainStream>) {
-      // Most answers fit the socket's send buffer: sent at once (the socket is non-blocking),
-      // without async_write's round trip through the scheduler; the rest goes out as before.
-      sent = stream.write_some(asio::buffer(wire), wec);
-      if (wec == asio::error::would_block || wec == asio::error::try_again) wec = {};
-    }
-    if (!wec && sent < wire.size()) {
-      deadline.SetAfter(opt.body_timeout);
-      std::tie(wec, std::ignore) = co_await asio::async_write(stream, asio::buffer(wire) + sent,
-                                                              asio::as_tuple(asio::use_awaitable));
-      deadline.Clear();
-    }
+    deadline.SetAfter(opt.body_timeout);
+    auto [wec, wn] =
+        co_await asio::async_write(stream, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
+    deadline.Clear();
     Wipe(wire);  // holds the body: possibly a revealed token
     // The connection keeps the buffer for its next answer, unless it grew past what small answers
     // need (a report, a rule file).
