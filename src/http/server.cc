@@ -200,7 +200,6 @@ class StreamBodyReader : public BodyReader {
         parsed = ec != bhttp::error::need_more;
       }
       if (!parsed) {
-        ec = {};
         deadline_.Set(deadline);
         std::tie(ec, std::ignore) = co_await bhttp::async_read_some(
             stream_, buffer_, parser_, asio::as_tuple(asio::use_awaitable));
